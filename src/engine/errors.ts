@@ -1,0 +1,72 @@
+/**
+ * Typed errors shared by every layer. Each carries a stable `code` string that
+ * callers can switch on; failures caused by the peer also carry the close code
+ * that was (or will be) sent.
+ *
+ * @module
+ */
+
+/** Options accepted by {@linkcode WebSocketError}. */
+export interface WebSocketErrorOptions {
+  /** The close code sent to the peer because of this error, if any. */
+  closeCode?: number;
+  /** The underlying error. */
+  cause?: unknown;
+}
+
+/**
+ * Base class of every error this library produces on purpose.
+ *
+ * @example Switch on the stable code
+ * ```ts
+ * import { WebSocketError } from "./errors.ts";
+ *
+ * const error = new WebSocketError("WS_INVALID_STATE", "Cannot send message: connection is closed");
+ * console.assert(error.code === "WS_INVALID_STATE");
+ * ```
+ */
+export class WebSocketError extends Error {
+  /** A stable identifier such as `WS_INVALID_OPCODE`; never reworded. */
+  readonly code: string;
+  /** The close code associated with the failure, when there is one. */
+  readonly closeCode: number | undefined;
+
+  /**
+   * @param code A stable `WS_*` identifier.
+   * @param message A human-readable description.
+   * @param options The close code and cause, when known.
+   */
+  constructor(code: string, message: string, options: WebSocketErrorOptions = {}) {
+    super(message, options.cause === undefined ? undefined : { cause: options.cause });
+    this.name = "WebSocketError";
+    this.code = code;
+    this.closeCode = options.closeCode;
+  }
+}
+
+/**
+ * The peer broke RFC 6455 or RFC 7692. The connection was failed with
+ * {@linkcode ProtocolError.closeCode}.
+ *
+ * @example
+ * ```ts
+ * import { ProtocolError } from "./errors.ts";
+ *
+ * const error = new ProtocolError("WS_INVALID_OPCODE", "Invalid opcode 3", 1002);
+ * console.assert(error.closeCode === 1002);
+ * ```
+ */
+export class ProtocolError extends WebSocketError {
+  /** The close code sent to the peer. */
+  declare readonly closeCode: number;
+
+  /**
+   * @param code A stable `WS_*` identifier.
+   * @param message A human-readable description.
+   * @param closeCode The close code sent to the peer (1002, 1007, 1009, …).
+   */
+  constructor(code: string, message: string, closeCode: number) {
+    super(code, message, { closeCode });
+    this.name = "ProtocolError";
+  }
+}

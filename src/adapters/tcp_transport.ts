@@ -1,0 +1,167 @@
+/**
+ * TCP/TLS byte streams for the engine client: `Deno.connect`/`Deno.connectTls`
+ * on Deno, `node:net`/`node:tls` on Node and Bun.
+ *
+ * This is the one module the channel layer loads from `src/adapters/`: it is
+ * reached only through a lazy `import()` in `src/channel/connect.ts` when the
+ * engine transport is chosen, so importing `mod.ts` never evaluates a runtime
+ * global, and browser bundles map this file to a stub that throws.
+ *
+ * @module
+ */
+import { WebSocketError } from "../engine/errors.ts";
+import { connectError } from "./connect_error.ts";
+import { socketStreams } from "./node_socket_streams.ts";
+
+/** Options accepted by {@linkcode openTcp}. */
+export interface OpenTcpOptions {
+  /** Aborts the connection attempt; the promise rejects with the signal's reason when it is an Error. */
+  signal?: AbortSignal;
+  /** PEM certificates trusted for `wss:` in addition to nothing else (a private CA); default: the system store. */
+  caCerts?: string[];
+}
+
+/** A connected byte-stream pair. */
+export interface TcpTransport {
+  /** Bytes from the server. */
+  readable: ReadableStream<Uint8Array>;
+  /** Bytes to the server. */
+  writable: WritableStream<Uint8Array>;
+  /** Drops the connection immediately. */
+  close(): void;
+}
+
+/**
+ * Opens a TCP connection (TLS for `wss:`/`https:`) to the URL's host and port.
+ * Rejects with a {@linkcode WebSocketError} whose `code` says what failed:
+ * `WS_CONNECT_REFUSED`, `WS_CONNECT_DNS`, `WS_CONNECT_TLS`, `WS_CONNECT_ABORTED`
+ * or `WS_CONNECT_FAILED`.
+ *
+ * @example
+ * ```ts ignore
+ * import { openTcp } from "./tcp_transport.ts";
+ *
+ * const { readable, writable, close } = await openTcp(new URL("ws://127.0.0.1:8080/"), {
+ *   signal: AbortSignal.timeout(5000),
+ * });
+ * close();
+ * ```
+ */
+export async function openTcp(url: URL, options: OpenTcpOptions = {}): Promise<TcpTransport> {
+  const { signal } = options;
+  const secure = url.protocol === "wss:" || url.protocol === "https:";
+  const hostname = url.hostname.startsWith("[") ? url.hostname.slice(1, -1) : url.hostname;
+  const port = url.port ? Number(url.port) : secure ? 443 : 80;
+  if (signal?.aborted) throw abortError(signal);
+  const deno = (globalThis as { Deno?: typeof Deno }).Deno;
+  if (deno && typeof deno.connect === "function") {
+    return await openDeno(deno, { hostname, port, secure, signal, caCerts: options.caCerts });
+  }
+  return await openNode({ hostname, port, secure, signal, caCerts: options.caCerts });
+}
+
+interface Target {
+  hostname: string;
+  port: number;
+  secure: boolean;
+  signal: AbortSignal | undefined;
+  caCerts: string[] | undefined;
+}
+
+async function openDeno(deno: typeof Deno, target: Target): Promise<TcpTransport> {
+  const { hostname, port, secure, signal, caCerts } = target;
+  let conn: Deno.Conn;
+  try {
+    const pending = secure
+      ? deno.connectTls({ hostname, port, caCerts, alpnProtocols: ["http/1.1"], signal } as Deno.ConnectTlsOptions)
+      : deno.connect({ hostname, port, signal } as Deno.ConnectOptions);
+    conn = await pending;
+    if (secure) await (conn as Deno.TlsConn).handshake();
+  } catch (error) {
+    if (signal?.aborted) throw abortError(signal);
+    throw classify(error, hostname, port);
+  }
+  if (signal?.aborted) {
+    conn.close();
+    throw abortError(signal);
+  }
+  if (!secure) (conn as Deno.TcpConn).setNoDelay(true);
+  let closed = false;
+  return {
+    readable: conn.readable,
+    writable: conn.writable,
+    close() {
+      if (closed) return;
+      closed = true;
+      try {
+        conn.close();
+      } catch { /* already closed by a stream */ }
+    },
+  };
+}
+
+async function openNode(target: Target): Promise<TcpTransport> {
+  const { hostname, port, secure, signal, caCerts } = target;
+  const net = await import("node:net");
+  const tls = secure ? await import("node:tls") : undefined;
+  const socket = tls
+    ? tls.connect({
+      host: hostname,
+      port,
+      // RFC 6066 SNI is not sent for IP literals.
+      servername: net.isIP(hostname) ? undefined : hostname,
+      ca: caCerts,
+      ALPNProtocols: ["http/1.1"],
+    })
+    : net.connect({ host: hostname, port });
+  socket.setNoDelay(true);
+  await new Promise<void>((resolve, reject) => {
+    const onAbort = () => {
+      socket.destroy();
+      reject(abortError(signal!));
+    };
+    const cleanup = () => {
+      signal?.removeEventListener("abort", onAbort);
+      socket.off("error", onError);
+    };
+    const onError = (error: Error) => {
+      cleanup();
+      reject(classify(error, hostname, port));
+    };
+    signal?.addEventListener("abort", onAbort, { once: true });
+    socket.once("error", onError);
+    socket.once(secure ? "secureConnect" : "connect", () => {
+      cleanup();
+      resolve();
+    });
+  });
+  return socketStreams(socket);
+}
+
+function abortError(signal: AbortSignal): Error {
+  const reason = signal.reason;
+  if (reason instanceof WebSocketError) return reason;
+  return connectError("WS_CONNECT_ABORTED", "The connection attempt was aborted", reason);
+}
+
+const TLS_CODES = /CERT|SSL|TLS|SELF_SIGNED|ISSUER|HOSTNAME|ALTNAME|VERIFY|SIGNATURE/i;
+
+/** Maps a runtime's connect failure onto one stable code. */
+function classify(error: unknown, hostname: string, port: number): WebSocketError {
+  const e = error as { code?: string; name?: string; message?: string };
+  const where = `${hostname}:${port}`;
+  const message = String(e?.message ?? error);
+  if (e?.code === "ECONNREFUSED" || e?.name === "ConnectionRefused") {
+    return connectError("WS_CONNECT_REFUSED", `Connection refused by ${where}`, error);
+  }
+  if (
+    e?.code === "ENOTFOUND" || e?.code === "EAI_AGAIN" || e?.code === "EAI_NONAME" ||
+    /lookup address|getaddrinfo|Name or service not known|dns/i.test(message)
+  ) {
+    return connectError("WS_CONNECT_DNS", `Cannot resolve host ${hostname}`, error);
+  }
+  if (TLS_CODES.test(e?.code ?? "") || /certificate|tls|ssl|handshake/i.test(message)) {
+    return connectError("WS_CONNECT_TLS", `TLS handshake with ${where} failed: ${message}`, error);
+  }
+  return connectError("WS_CONNECT_FAILED", `Cannot connect to ${where}: ${message}`, error);
+}

@@ -64,9 +64,10 @@ export class ProtocolError extends WebSocketError {
    * @param code A stable `WS_*` identifier.
    * @param message A human-readable description.
    * @param closeCode The close code sent to the peer (1002, 1007, 1009, …).
+   * @param options The underlying error, if any.
    */
-  constructor(code: string, message: string, closeCode: number) {
-    super(code, message, { closeCode });
+  constructor(code: string, message: string, closeCode: number, options: { cause?: unknown } = {}) {
+    super(code, message, { closeCode, cause: options.cause });
     this.name = "ProtocolError";
   }
 }

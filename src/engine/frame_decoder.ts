@@ -1,0 +1,283 @@
+/**
+ * Incremental frame decoder (RFC 6455 §5.2): bytes in any chunking → frames.
+ *
+ * A frame that lies wholly inside one chunk is returned as a view into that
+ * chunk, unmasked in place (no copy). Only frames that straddle chunks are
+ * copied, into one buffer that grows geometrically with the bytes received,
+ * so memory follows bytes received, never bytes declared, and 1-byte chunks
+ * cost linear time. Every header rule is checked before any payload byte is
+ * buffered.
+ *
+ * @module
+ */
+
+import { ProtocolError } from "./errors.ts";
+import type { Frame, FrameHeader, Role } from "./frame.ts";
+import { maskRange } from "./mask.ts";
+import { isKnownOpcode, type Opcode } from "./opcode.ts";
+
+/** Default limit on a frame's declared payload length: 64 MiB. */
+export const DEFAULT_MAX_PAYLOAD_LENGTH = 64 * 1024 * 1024;
+
+/** Partial payloads up to this size get their final buffer at once. */
+const EAGER_ALLOCATION_LIMIT = 256 * 1024;
+
+const EMPTY = new Uint8Array(0);
+
+/** Options of {@linkcode FrameDecoder}. */
+export interface FrameDecoderOptions {
+  /** Our role: a server requires masked frames, a client forbids them. */
+  role: Role;
+  /**
+   * Largest declared payload length accepted; longer frames fail with 1009
+   * before anything is allocated.
+   * @default {67108864}
+   */
+  maxPayloadLength?: number;
+  /**
+   * Allow RSV1 on the first frame of a data message (permessage-deflate was
+   * negotiated). RSV1 on control and continuation frames always fails.
+   * @default {false}
+   */
+  allowRsv1?: boolean;
+  /**
+   * Called once per frame after its header passed validation and before any
+   * payload byte is buffered; may throw a {@linkcode ProtocolError} to stop.
+   * The header object is reused: read it, do not keep it.
+   */
+  onHeader?: (header: Readonly<FrameHeader>) => void;
+  /**
+   * Called with each unmasked piece of a payload that spans several chunks,
+   * as it arrives (for fail-fast validation). Not called for a payload that
+   * arrives in one chunk. The view is only valid during the call.
+   */
+  onPayloadPart?: (part: Uint8Array) => void;
+}
+
+function fail(code: string, message: string, closeCode = 1002): never {
+  throw new ProtocolError(code, message, closeCode);
+}
+
+/**
+ * Turns a byte stream into frames. Feed a chunk with {@linkcode push}, then
+ * call {@linkcode next} until it returns `null`, then push the next chunk.
+ * Throws {@linkcode ProtocolError} (with its close code) on the first rule the
+ * peer breaks; the decoder is unusable afterwards.
+ *
+ * The decoder takes ownership of pushed chunks: masked payloads are unmasked
+ * in place and returned frames may be views into them.
+ *
+ * @example Decode the RFC 6455 §5.7 masked "Hello", one byte at a time
+ * ```ts
+ * import { FrameDecoder } from "./frame_decoder.ts";
+ *
+ * const decoder = new FrameDecoder({ role: "server" });
+ * const wire = [0x81, 0x85, 0x37, 0xfa, 0x21, 0x3d, 0x7f, 0x9f, 0x4d, 0x51, 0x58];
+ * const frames = [];
+ * for (const byte of wire) {
+ *   decoder.push(new Uint8Array([byte]));
+ *   for (let frame; (frame = decoder.next()) !== null;) frames.push(frame);
+ * }
+ * console.assert(new TextDecoder().decode(frames[0].payload) === "Hello");
+ * ```
+ */
+export class FrameDecoder {
+  readonly #expectMasked: boolean;
+  readonly #maxPayloadLength: number;
+  readonly #allowRsv1: boolean;
+  readonly #onHeader: ((header: Readonly<FrameHeader>) => void) | undefined;
+  readonly #onPayloadPart: ((part: Uint8Array) => void) | undefined;
+  readonly #header: FrameHeader = { fin: true, rsv1: false, opcode: 0, length: 0, masked: false };
+
+  #chunk: Uint8Array = EMPTY;
+  #pos = 0;
+  // A header that straddles chunks is gathered here (at most 14 bytes).
+  #head = new Uint8Array(14);
+  #headFill = 0;
+  // A payload that straddles chunks is gathered here.
+  #partial: Uint8Array | null = null;
+  #partialFill = 0;
+  #key = new Uint8Array(4);
+
+  /** @param options Role, limits and hooks. */
+  constructor(options: FrameDecoderOptions) {
+    this.#expectMasked = options.role === "server";
+    this.#maxPayloadLength = options.maxPayloadLength ?? DEFAULT_MAX_PAYLOAD_LENGTH;
+    this.#allowRsv1 = options.allowRsv1 ?? false;
+    this.#onHeader = options.onHeader;
+    this.#onPayloadPart = options.onPayloadPart;
+  }
+
+  /** Bytes of the current chunk not consumed yet. */
+  get pendingBytes(): number {
+    return this.#chunk.length - this.#pos;
+  }
+
+  /**
+   * Hands the decoder the next chunk. Call only after {@linkcode next}
+   * returned `null` (the previous chunk is fully consumed).
+   *
+   * @param chunk Bytes from the peer; the decoder may modify them in place.
+   */
+  push(chunk: Uint8Array): void {
+    if (this.#pos < this.#chunk.length) {
+      throw new Error("Cannot push: the previous chunk is not fully decoded");
+    }
+    this.#chunk = chunk;
+    this.#pos = 0;
+  }
+
+  /**
+   * Decodes the next complete frame from the bytes pushed so far.
+   *
+   * @returns The frame, or `null` when more bytes are needed.
+   * @throws {ProtocolError} When the peer broke a framing rule.
+   */
+  next(): Frame | null {
+    if (this.#partial !== null) return this.#continuePayload();
+    const chunk = this.#chunk;
+    const pos = this.#pos;
+    const available = chunk.length - pos;
+    if (this.#headFill === 0 && available >= 2) {
+      // Fast path: the whole header is in this chunk.
+      const size = this.#validate(chunk[pos], chunk[pos + 1]);
+      if (available >= size) {
+        this.#pos = pos + size;
+        return this.#afterHeader(chunk, pos);
+      }
+    }
+    return this.#gatherHeader();
+  }
+
+  #gatherHeader(): Frame | null {
+    const chunk = this.#chunk;
+    const head = this.#head;
+    let pos = this.#pos;
+    let fill = this.#headFill;
+    let size = fill >= 2 ? this.#validate(head[0], head[1]) : 14;
+    while (fill < size && pos < chunk.length) {
+      head[fill++] = chunk[pos++];
+      if (fill === 2) size = this.#validate(head[0], head[1]);
+    }
+    this.#pos = pos;
+    if (fill < size) {
+      this.#headFill = fill;
+      return null;
+    }
+    this.#headFill = 0;
+    return this.#afterHeader(head, 0);
+  }
+
+  // Checks everything the first two bytes decide, in the order that matters
+  // for hostile input: no length is trusted until opcode and flags passed
+  // (Jetty CVE-2026-19204 allocated before validating the opcode).
+  #validate(b0: number, b1: number): number {
+    const opcode = b0 & 0x0f;
+    // RFC 6455 §5.2: "If an unknown opcode is received, the receiving endpoint MUST _Fail_".
+    if (!isKnownOpcode(opcode)) fail("WS_INVALID_OPCODE", `Invalid opcode ${opcode}`);
+    // RFC 6455 §5.2: RSV bits "MUST be 0 unless an extension is negotiated that defines meanings".
+    if ((b0 & 0x30) !== 0) fail("WS_INVALID_RSV", "RSV2 and RSV3 must be clear");
+    if ((b0 & 0x40) !== 0) {
+      // RFC 7692 §6.1: RSV1 only on the first frame of a data message.
+      if (!this.#allowRsv1 || opcode === 0 || opcode >= 0x8) {
+        fail("WS_INVALID_RSV", `RSV1 must be clear on this frame (opcode ${opcode})`);
+      }
+    }
+    const length7 = b1 & 0x7f;
+    if (opcode >= 0x8) {
+      // RFC 6455 §5.5: "All control frames MUST have a payload length of 125 bytes or less
+      // and MUST NOT be fragmented."
+      if ((b0 & 0x80) === 0) fail("WS_FRAGMENTED_CONTROL_FRAME", "Control frames must not be fragmented");
+      if (length7 > 125) fail("WS_CONTROL_FRAME_TOO_LONG", "Control frame payload exceeds 125 bytes");
+    }
+    const masked = (b1 & 0x80) !== 0;
+    if (masked !== this.#expectMasked) {
+      // RFC 6455 §5.1: the server "MUST close the connection upon receiving a frame that is
+      // not masked"; the client "MUST close a connection if it detects a masked frame".
+      if (masked) fail("WS_UNEXPECTED_MASK", "Frames from a server must not be masked");
+      fail("WS_MASK_REQUIRED", "Frames from a client must be masked");
+    }
+    const base = length7 < 126 ? 2 : length7 === 126 ? 4 : 10;
+    return masked ? base + 4 : base;
+  }
+
+  #afterHeader(bytes: Uint8Array, offset: number): Frame | null {
+    const b0 = bytes[offset];
+    const b1 = bytes[offset + 1];
+    let length = b1 & 0x7f;
+    let p = offset + 2;
+    if (length === 126) {
+      // Non-minimal encodings are accepted, as ws and python-websockets do (documented choice).
+      length = (bytes[p] << 8) | bytes[p + 1];
+      p += 2;
+    } else if (length === 127) {
+      const high = ((bytes[p] << 24) | (bytes[p + 1] << 16) | (bytes[p + 2] << 8) | bytes[p + 3]) >>> 0;
+      const low = ((bytes[p + 4] << 24) | (bytes[p + 5] << 16) | (bytes[p + 6] << 8) | bytes[p + 7]) >>>
+        0;
+      // RFC 6455 §5.2: "the most significant bit MUST be 0".
+      if (high >= 0x80000000) fail("WS_INVALID_PAYLOAD_LENGTH", "64-bit length has its top bit set");
+      if (high > 0x1fffff) {
+        fail("WS_UNSUPPORTED_PAYLOAD_LENGTH", "Payload length exceeds 2^53 - 1", 1009);
+      }
+      length = high * 0x100000000 + low;
+      p += 8;
+    }
+    // RFC 6455 §10.4: implementations "MUST protect themselves against exceeding those limits".
+    if (length > this.#maxPayloadLength) {
+      fail("WS_MESSAGE_TOO_BIG", `Frame payload of ${length} bytes exceeds the limit`, 1009);
+    }
+    const masked = (b1 & 0x80) !== 0;
+    const header = this.#header;
+    header.fin = (b0 & 0x80) !== 0;
+    header.rsv1 = (b0 & 0x40) !== 0;
+    header.opcode = (b0 & 0x0f) as Opcode;
+    header.length = length;
+    header.masked = masked;
+    if (this.#onHeader !== undefined) this.#onHeader(header);
+
+    const chunk = this.#chunk;
+    const pos = this.#pos;
+    if (chunk.length - pos >= length) {
+      // The whole payload is here: a view, unmasked in place.
+      const end = pos + length;
+      if (masked) maskRange(chunk, pos, end, bytes, 0, p);
+      this.#pos = end;
+      return { fin: header.fin, rsv1: header.rsv1, opcode: header.opcode, payload: chunk.subarray(pos, end) };
+    }
+    if (masked) {
+      const key = this.#key;
+      key[0] = bytes[p];
+      key[1] = bytes[p + 1];
+      key[2] = bytes[p + 2];
+      key[3] = bytes[p + 3];
+    }
+    this.#partial = new Uint8Array(length <= EAGER_ALLOCATION_LIMIT ? length : EAGER_ALLOCATION_LIMIT);
+    this.#partialFill = 0;
+    return this.#continuePayload();
+  }
+
+  #continuePayload(): Frame | null {
+    const header = this.#header;
+    const chunk = this.#chunk;
+    const pos = this.#pos;
+    const fill = this.#partialFill;
+    const take = Math.min(header.length - fill, chunk.length - pos);
+    if (take === 0) return null;
+    let partial = this.#partial!;
+    const end = fill + take;
+    if (end > partial.length) {
+      // Grow geometrically, bounded by the declared length: amortised linear copying.
+      const grown = new Uint8Array(Math.min(header.length, Math.max(end, partial.length * 2)));
+      grown.set(partial.subarray(0, fill));
+      partial = this.#partial = grown;
+    }
+    partial.set(take === chunk.length ? chunk : chunk.subarray(pos, pos + take), fill);
+    if (header.masked) maskRange(partial, fill, end, this.#key, fill);
+    this.#pos = pos + take;
+    this.#partialFill = end;
+    if (this.#onPayloadPart !== undefined) this.#onPayloadPart(partial.subarray(fill, end));
+    if (end < header.length) return null;
+    this.#partial = null;
+    return { fin: header.fin, rsv1: header.rsv1, opcode: header.opcode, payload: partial };
+  }
+}

@@ -1,0 +1,54 @@
+/**
+ * The sans-I/O RFC 6455 engine, for embedding WebSocket framing where you own
+ * the bytes: {@linkcode Protocol} turns the peer's bytes into events and your
+ * messages into bytes, synchronously, with no timers or sockets.
+ *
+ * @example A client and a server engine talking through arrays
+ * ```ts
+ * import { Protocol } from "./mod.ts";
+ *
+ * const client = new Protocol({ role: "client" });
+ * const server = new Protocol({ role: "server" });
+ * client.sendText("hi");
+ * const events = client.takeOutgoing().flatMap((chunk) => server.receive(chunk));
+ * console.assert(events[0].type === "text");
+ * ```
+ *
+ * @module
+ */
+
+export { CloseCode, isValidApplicationCloseCode, isValidWireCloseCode } from "./close_code.ts";
+export {
+  type ClosePayload,
+  encodeClosePayload,
+  MAX_CLOSE_REASON_BYTES,
+  parseClosePayload,
+} from "./close_payload.ts";
+export { ProtocolError, WebSocketError, type WebSocketErrorOptions } from "./errors.ts";
+export { createFrame, type Frame, type FrameHeader, type Role } from "./frame.ts";
+export {
+  DEFAULT_MAX_PAYLOAD_LENGTH,
+  FrameDecoder,
+  type FrameDecoderOptions,
+} from "./frame_decoder.ts";
+export {
+  encodeFrame,
+  type EncodedFrame,
+  type EncodeFrameOptions,
+  frameHeaderSize,
+} from "./frame_encoder.ts";
+export { applyMask, type ApplyMaskOptions, MaskKeyPool } from "./mask.ts";
+export {
+  type AssembledMessage,
+  MessageAssembler,
+  type MessageAssemblerOptions,
+} from "./message_assembler.ts";
+export { isControlOpcode, isKnownOpcode, Opcode } from "./opcode.ts";
+export {
+  Protocol,
+  type ProtocolEvent,
+  type ProtocolOptions,
+  type ProtocolState,
+  type SendOptions,
+} from "./protocol.ts";
+export { Utf8Validator } from "./utf8_validator.ts";

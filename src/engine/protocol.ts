@@ -1,0 +1,414 @@
+/**
+ * The sans-I/O WebSocket connection (RFC 6455 §5–§7): bytes from the peer in,
+ * events out; messages from the application in, bytes owed to the peer out.
+ * Synchronous: no timers, no sockets, no promises. The caller moves the bytes.
+ *
+ * @module
+ */
+
+import { encodeClosePayload, parseClosePayload } from "./close_payload.ts";
+import { isValidWireCloseCode } from "./close_code.ts";
+import { ProtocolError, WebSocketError } from "./errors.ts";
+import type { Frame, FrameHeader, Role } from "./frame.ts";
+import { FrameDecoder } from "./frame_decoder.ts";
+import { frameHeaderSize, writeFrameHeader } from "./frame_encoder.ts";
+import { MaskKeyPool, maskRange } from "./mask.ts";
+import { MessageAssembler } from "./message_assembler.ts";
+import { Opcode } from "./opcode.ts";
+
+/** Options of {@linkcode Protocol}. */
+export interface ProtocolOptions {
+  /** Which end we are: decides the masking direction (RFC 6455 §5.1). */
+  role: Role;
+  /**
+   * Largest message accepted, in bytes, summed over fragments and checked on
+   * declared lengths before anything is allocated; more fails with 1009. For
+   * compressed messages this bounds the compressed size only.
+   * @default {67108864}
+   */
+  maxMessageSize?: number;
+  /**
+   * permessage-deflate was negotiated: accept RSV1 on the first frame of a
+   * data message (reported as a `compressed` event) and allow
+   * `{ compressed: true }` sends.
+   * @default {false}
+   */
+  allowRsv1?: boolean;
+  /**
+   * Fills a 4-byte masking key (client role only). The default draws from a
+   * pool of `crypto.getRandomValues` bytes. RFC 6455 §10.3: keys must be
+   * unpredictable; inject a fixed key only in tests.
+   */
+  fillMask?: (key: Uint8Array) => void;
+}
+
+/**
+ * What {@linkcode Protocol.receive} reports, in wire order.
+ *
+ * - `text` / `binary`: a complete message.
+ * - `compressed`: a complete RSV1 message, raw; the caller inflates it, checks
+ *   size and UTF-8, and may call {@linkcode Protocol.fail}.
+ * - `ping`: the pong is already queued in the outgoing bytes.
+ * - `pong`: a pong (solicited or not).
+ * - `close`: the peer's close (code 1005 if its body was empty); our reply is
+ *   queued if we had not sent a close yet.
+ * - `error`: we failed the connection; a close with `error.closeCode` is
+ *   queued (unless we had sent one), input is ignored from now on and no
+ *   further events follow.
+ */
+export type ProtocolEvent =
+  | { type: "text"; data: string }
+  | { type: "binary"; data: Uint8Array }
+  | { type: "compressed"; binary: boolean; data: Uint8Array }
+  | { type: "ping"; data: Uint8Array }
+  | { type: "pong"; data: Uint8Array }
+  | { type: "close"; code: number; reason: string }
+  | { type: "error"; error: ProtocolError };
+
+/**
+ * `open`: both sides may send. `closing`: one side sent a close frame.
+ * `closed`: both did, or the connection was failed.
+ */
+export type ProtocolState = "open" | "closing" | "closed";
+
+/** Options of {@linkcode Protocol.sendText} and {@linkcode Protocol.sendBinary}. */
+export interface SendOptions {
+  /** The bytes are a permessage-deflate payload: set RSV1. @default {false} */
+  compressed?: boolean;
+}
+
+// Unmasked payloads up to this size are copied next to their header, so small
+// frames leave as one buffer; larger ones are passed by reference.
+const COPY_THRESHOLD = 1024;
+const EMPTY = new Uint8Array(0);
+const encoder = new TextEncoder();
+
+/**
+ * One WebSocket connection after the opening handshake, without I/O.
+ *
+ * Feed the peer's bytes to {@linkcode receive} and act on the returned events;
+ * call the `send*` methods to queue frames; after either, write
+ * {@linkcode takeOutgoing}'s bytes to the peer, in order. When `state` is
+ * `closed` and the outgoing bytes are written, close the transport.
+ *
+ * Every protocol violation of the peer becomes an `error` event carrying a
+ * {@linkcode ProtocolError} (close code and stable `WS_*` code), with the
+ * close frame queued: {@linkcode receive} never throws on peer input.
+ * Sending after our close throws a {@linkcode WebSocketError} `WS_INVALID_STATE`.
+ *
+ * @example Echo a masked client text frame on the server side
+ * ```ts
+ * import { Protocol } from "./protocol.ts";
+ *
+ * const server = new Protocol({ role: "server" });
+ * const client = new Protocol({ role: "client" });
+ * client.sendText("Hello");
+ * for (const chunk of client.takeOutgoing()) {
+ *   for (const event of server.receive(chunk)) {
+ *     if (event.type === "text") server.sendText(event.data);
+ *   }
+ * }
+ * const [reply] = server.takeOutgoing();
+ * console.assert(reply[0] === 0x81 && reply[1] === 5);
+ * ```
+ */
+export class Protocol {
+  /** Which end of the connection this is. */
+  readonly role: Role;
+  readonly #masked: boolean;
+  readonly #allowRsv1: boolean;
+  readonly #fillMask: ((key: Uint8Array) => void) | undefined;
+  readonly #keys = new MaskKeyPool();
+  readonly #decoder: FrameDecoder;
+  readonly #assembler: MessageAssembler;
+  #outgoing: Uint8Array[] = [];
+  #outgoingBytes = 0;
+  #closeSent = false;
+  #closeReceived = false;
+  #failed = false;
+  // Whether the frame being received is a data frame (its payload pieces go to the assembler).
+  #inDataFrame = false;
+
+  /** @param options Role, limits and extension flags. */
+  constructor(options: ProtocolOptions) {
+    const { role } = options;
+    if (role !== "client" && role !== "server") {
+      throw new TypeError(`Cannot create protocol: invalid role ${String(role)}`);
+    }
+    const maxMessageSize = options.maxMessageSize;
+    if (maxMessageSize !== undefined && !(maxMessageSize >= 0)) {
+      throw new RangeError(`Cannot create protocol: invalid maxMessageSize ${maxMessageSize}`);
+    }
+    this.role = role;
+    this.#masked = role === "client";
+    this.#allowRsv1 = options.allowRsv1 ?? false;
+    this.#fillMask = options.fillMask;
+    this.#assembler = new MessageAssembler({ maxMessageSize });
+    this.#decoder = new FrameDecoder({
+      role,
+      maxPayloadLength: maxMessageSize,
+      allowRsv1: this.#allowRsv1,
+      onHeader: (header) => this.#onHeader(header),
+      onPayloadPart: (part) => {
+        if (this.#inDataFrame) this.#assembler.addPart(part);
+      },
+    });
+  }
+
+  /** `open`, `closing` (one side sent close) or `closed` (both did, or failed). */
+  get state(): ProtocolState {
+    if (this.#failed || (this.#closeSent && this.#closeReceived)) return "closed";
+    return this.#closeSent || this.#closeReceived ? "closing" : "open";
+  }
+
+  /** Bytes queued for the peer and not taken yet. */
+  get outgoingBytes(): number {
+    return this.#outgoingBytes;
+  }
+
+  /**
+   * Processes bytes from the peer, in any chunking.
+   *
+   * @param chunk The next bytes; the protocol takes ownership (it may unmask
+   * them in place, and events may hold views into them).
+   * @returns The events these bytes completed, in order. Empty once the peer's
+   * close arrived or the connection failed.
+   */
+  receive(chunk: Uint8Array): ProtocolEvent[] {
+    const events: ProtocolEvent[] = [];
+    // RFC 6455 §7.1.7: after failing, "MUST NOT continue to attempt to process data";
+    // §5.5.1: nothing follows a close frame.
+    if (this.#failed || this.#closeReceived || chunk.length === 0) return events;
+    try {
+      const decoder = this.#decoder;
+      decoder.push(chunk);
+      for (let frame = decoder.next(); frame !== null; frame = decoder.next()) {
+        this.#handleFrame(frame, events);
+        if (this.#closeReceived) break;
+      }
+    } catch (error) {
+      events.push({ type: "error", error: this.#failWith(error) });
+    }
+    return events;
+  }
+
+  /**
+   * Queues a text message.
+   *
+   * @param data A string (UTF-8 encoded here) or bytes that are already UTF-8,
+   * or a deflated payload when `compressed`.
+   * @param options Whether `data` is compressed.
+   */
+  sendText(data: string | Uint8Array, options?: SendOptions): void {
+    this.#assertOpen("send message");
+    const bytes = typeof data === "string" ? encoder.encode(data) : data;
+    if (!(bytes instanceof Uint8Array)) throw new TypeError("Cannot send message: text must be a string or Uint8Array");
+    this.#queueFrame(Opcode.text, bytes, this.#compressFlag(options));
+  }
+
+  /**
+   * Queues a binary message. Large unmasked payloads are queued by reference:
+   * do not modify `data` until the outgoing bytes were written.
+   *
+   * @param data The message, or a deflated payload when `compressed`.
+   * @param options Whether `data` is compressed.
+   */
+  sendBinary(data: Uint8Array, options?: SendOptions): void {
+    this.#assertOpen("send message");
+    if (!(data instanceof Uint8Array)) throw new TypeError("Cannot send message: data must be a Uint8Array");
+    this.#queueFrame(Opcode.binary, data, this.#compressFlag(options));
+  }
+
+  /**
+   * Queues a ping.
+   *
+   * @param data Application data, at most 125 bytes (RFC 6455 §5.5).
+   */
+  sendPing(data: Uint8Array = EMPTY): void {
+    this.#assertOpen("send ping");
+    this.#queueControl(Opcode.ping, data);
+  }
+
+  /**
+   * Queues an unsolicited pong (pings are answered automatically).
+   *
+   * @param data Application data, at most 125 bytes (RFC 6455 §5.5).
+   */
+  sendPong(data: Uint8Array = EMPTY): void {
+    this.#assertOpen("send pong");
+    this.#queueControl(Opcode.pong, data);
+  }
+
+  /**
+   * Starts (or completes) the closing handshake. No data frames may be sent
+   * afterwards; data frames from the peer are discarded until its close.
+   *
+   * @param code A code valid on the wire (1000–1003, 1007–1014, 3000–4999),
+   * or none for an empty close body.
+   * @param reason At most 123 UTF-8 bytes; only with a code.
+   * @throws {RangeError} For an invalid code or a reason over 123 bytes.
+   * @throws {TypeError} For a reason that is not a string, or without a code.
+   */
+  sendClose(code?: number, reason?: string): void {
+    this.#assertOpen("close");
+    const body = encodeClosePayload(code, reason);
+    this.#queueFrame(Opcode.close, body, false);
+    // RFC 6455 §5.5.1: "The application MUST NOT send any more data frames after sending a Close frame."
+    this.#closeSent = true;
+  }
+
+  /**
+   * Fails the connection from above (inflate error 1007, inflated message too
+   * big 1009, …): queues a close with `code` unless one was sent, and ignores
+   * all further input. Does nothing if already failed.
+   *
+   * @param code A code valid on the wire.
+   * @param reason At most 123 UTF-8 bytes.
+   */
+  fail(code: number, reason = ""): void {
+    if (!isValidWireCloseCode(code)) throw new RangeError(`Cannot fail: invalid close code ${code}`);
+    if (this.#failed) return;
+    const body = encodeClosePayload(code, reason);
+    this.#failed = true;
+    if (!this.#closeSent) {
+      this.#queueFrame(Opcode.close, body, false);
+      this.#closeSent = true;
+    }
+  }
+
+  /**
+   * Takes the bytes owed to the peer, in order. Header and payload of a large
+   * frame may be separate arrays; write them all, in order.
+   *
+   * @returns The queued buffers (empty when none).
+   */
+  takeOutgoing(): Uint8Array[] {
+    const out = this.#outgoing;
+    this.#outgoing = [];
+    this.#outgoingBytes = 0;
+    return out;
+  }
+
+  #onHeader(header: Readonly<FrameHeader>): void {
+    this.#inDataFrame = header.opcode < 0x8 && !this.#closeSent;
+    if (this.#inDataFrame) this.#assembler.beginFrame(header);
+  }
+
+  #handleFrame(frame: Frame, events: ProtocolEvent[]): void {
+    const opcode = frame.opcode;
+    if (opcode < 0x8) {
+      // RFC 6455 §7.1.4: after sending close, data from the peer is discarded until its close.
+      if (this.#closeSent) return;
+      const message = this.#assembler.endFrame(frame);
+      if (message !== null) events.push(message);
+      return;
+    }
+    if (opcode === Opcode.close) {
+      const { code, reason } = parseClosePayload(frame.payload);
+      this.#closeReceived = true;
+      this.#assembler.reset();
+      events.push({ type: "close", code, reason });
+      if (!this.#closeSent) {
+        // RFC 6455 §5.5.1: "the endpoint MUST send a Close frame in response ... typically echos
+        // the status code it received".
+        this.#queueFrame(Opcode.close, encodeClosePayload(code === 1005 ? undefined : code), false);
+        this.#closeSent = true;
+      }
+      return;
+    }
+    if (this.#closeSent) return;
+    if (opcode === Opcode.ping) {
+      // RFC 6455 §5.5.2: "Upon receipt of a Ping frame, an endpoint MUST send a Pong frame in
+      // response ... The Pong frame MUST have identical Application data".
+      this.#queueFrame(Opcode.pong, frame.payload, false);
+      events.push({ type: "ping", data: frame.payload });
+    } else {
+      events.push({ type: "pong", data: frame.payload });
+    }
+  }
+
+  // The one place where a failure becomes "queue close N and stop".
+  #failWith(error: unknown): ProtocolError {
+    const protocolError = error instanceof ProtocolError ? error : new ProtocolError(
+      "WS_INTERNAL_ERROR",
+      `Internal error: ${error instanceof Error ? error.message : String(error)}`,
+      1011,
+      { cause: error },
+    );
+    this.#failed = true;
+    if (!this.#closeSent) {
+      // RFC 6455 §7.1.7: "the endpoint MAY send a Close frame with an appropriate status code
+      // (Section 7.4) before proceeding to _Close the WebSocket Connection_".
+      let body: Uint8Array;
+      try {
+        body = encodeClosePayload(protocolError.closeCode, protocolError.message);
+      } catch {
+        body = encodeClosePayload(protocolError.closeCode);
+      }
+      this.#queueFrame(Opcode.close, body, false);
+      this.#closeSent = true;
+    }
+    return protocolError;
+  }
+
+  #assertOpen(action: string): void {
+    if (this.#closeSent) {
+      throw new WebSocketError(
+        "WS_INVALID_STATE",
+        `Cannot ${action}: connection is ${this.state}`,
+      );
+    }
+  }
+
+  #compressFlag(options: SendOptions | undefined): boolean {
+    if (options?.compressed !== true) return false;
+    if (!this.#allowRsv1) {
+      throw new TypeError("Cannot send compressed message: permessage-deflate was not negotiated");
+    }
+    return true;
+  }
+
+  #queueControl(opcode: Opcode, data: Uint8Array): void {
+    if (!(data instanceof Uint8Array)) throw new TypeError("Cannot send control frame: data must be a Uint8Array");
+    // RFC 6455 §5.5: "All control frames MUST have a payload length of 125 bytes or less".
+    if (data.length > 125) throw new RangeError("Cannot send control frame: payload exceeds 125 bytes");
+    this.#queueFrame(opcode, data, false);
+  }
+
+  #queueFrame(opcode: Opcode, payload: Uint8Array, rsv1: boolean): void {
+    const length = payload.length;
+    const masked = this.#masked;
+    const fields = { fin: true, rsv1, opcode, length, masked };
+    const headerSize = frameHeaderSize(length, masked);
+    if (masked) {
+      // RFC 6455 §5.3: the client "MUST mask all frames that it sends to the server", with a
+      // fresh key per frame; masking into our own buffer leaves the caller's bytes untouched.
+      const bytes = new Uint8Array(headerSize + length);
+      writeFrameHeader(bytes, 0, fields);
+      const keyAt = headerSize - 4;
+      if (this.#fillMask === undefined) {
+        this.#keys.fill(bytes, keyAt);
+      } else {
+        this.#fillMask(bytes.subarray(keyAt, headerSize));
+      }
+      bytes.set(payload, headerSize);
+      maskRange(bytes, headerSize, bytes.length, bytes, 0, keyAt);
+      this.#push(bytes);
+    } else if (length <= COPY_THRESHOLD) {
+      const bytes = new Uint8Array(headerSize + length);
+      writeFrameHeader(bytes, 0, fields);
+      bytes.set(payload, headerSize);
+      this.#push(bytes);
+    } else {
+      const header = new Uint8Array(headerSize);
+      writeFrameHeader(header, 0, fields);
+      this.#push(header);
+      this.#push(payload);
+    }
+  }
+
+  #push(bytes: Uint8Array): void {
+    this.#outgoing.push(bytes);
+    this.#outgoingBytes += bytes.length;
+  }
+}

@@ -1,0 +1,414 @@
+/**
+ * A small HTTP/1.1 head codec for transports that own the bytes (raw TCP,
+ * in-memory pairs): an incremental head reader with limits, start-line
+ * parsers and head encoders. Bodies are not handled: after a WebSocket
+ * handshake the bytes that follow the head belong to the frame stream.
+ *
+ * @module
+ */
+
+import { HandshakeError, HandshakeErrorCode } from "./errors.ts";
+import { isToken, isTokenChar } from "./header_tokens.ts";
+
+/** Limits of {@linkcode Http1HeadReader}; exceeding any of them is HTTP 431. */
+export interface Http1HeadReaderOptions {
+  /** Total bytes of the head, start line and final CRLF included. @default 16384 */
+  maxHeadSize?: number;
+  /** Number of header fields. @default 128 */
+  maxHeaderCount?: number;
+  /** Bytes of one line, CRLF excluded. @default 8192 */
+  maxLineLength?: number;
+}
+
+/** A parsed head: start line plus header fields, values decoded as Latin-1. */
+export interface Http1Head {
+  /** The request line or status line, unparsed (see {@linkcode parseRequestLine}). */
+  startLine: string;
+  /** Fields in order, names as received; nothing is merged. */
+  fields: [name: string, value: string][];
+  /** The same fields in `Headers`: repeated names read back joined with `, ` (RFC 7230 §3.2.2). */
+  headers: Headers;
+}
+
+/** A complete head and the bytes that followed it in the same input. */
+export interface Http1HeadResult {
+  /** The parsed head. */
+  head: Http1Head;
+  /** Bytes after the blank line: the start of the frame stream (or of the next head). */
+  rest: Uint8Array;
+}
+
+const CR = 0x0d;
+const LF = 0x0a;
+
+function malformed(message: string): HandshakeError {
+  return new HandshakeError(HandshakeErrorCode.malformedHead, message, { status: 400 });
+}
+
+function latin1(bytes: Uint8Array, start: number, end: number): string {
+  let out = "";
+  // Chunked so huge lines never hit the argument-count limit of apply().
+  for (let i = start; i < end; i += 4096) {
+    out += String.fromCharCode.apply(null, bytes.subarray(i, Math.min(end, i + 4096)) as never);
+  }
+  return out;
+}
+
+/**
+ * Reads one HTTP/1.1 head from chunks of any size. Each byte is looked at a
+ * bounded number of times: completed lines are parsed as soon as their LF
+ * arrives and only the unfinished line is kept, so feeding a 1 MiB header one
+ * byte at a time is linear and stops at the size cap (tungstenite
+ * CVE-2023-43669 re-parsed the whole buffer on every read).
+ *
+ * Strictness: lines end in CRLF (a bare CR or LF is 400); obsolete line
+ * folding is 400 (RFC 7230 §3.2.4); whitespace before the colon is 400
+ * (RFC 7230 §3.2.4 "MUST reject"); control characters in values are 400.
+ * Bytes ≥ 0x80 are kept as Latin-1 characters; token checks reject them later.
+ *
+ * @example Parse a request that arrives with the first frame
+ * ```ts
+ * import { Http1HeadReader } from "./http1_codec.ts";
+ *
+ * const reader = new Http1HeadReader();
+ * const bytes = new TextEncoder().encode("GET / HTTP/1.1\r\nHost: a\r\n\r\n\x81\x80");
+ * const result = reader.push(bytes);
+ * console.assert(result?.head.headers.get("host") === "a");
+ * console.assert(result?.rest.length === 2);
+ * ```
+ */
+export class Http1HeadReader {
+  #maxHeadSize: number;
+  #maxHeaderCount: number;
+  #maxLineLength: number;
+  #line = new Uint8Array(256);
+  #lineLength = 0;
+  #headSize = 0;
+  #startLine: string | undefined;
+  #fields: [string, string][] = [];
+  #done = false;
+  #error: HandshakeError | undefined;
+
+  /** @param options Size and count limits. */
+  constructor(options: Http1HeadReaderOptions = {}) {
+    this.#maxHeadSize = options.maxHeadSize ?? 16384;
+    this.#maxHeaderCount = options.maxHeaderCount ?? 128;
+    this.#maxLineLength = options.maxLineLength ?? 8192;
+  }
+
+  /** Bytes consumed so far as part of the head. */
+  get bytesRead(): number {
+    return this.#headSize;
+  }
+
+  /**
+   * Feeds the next chunk.
+   *
+   * @param chunk Bytes from the peer; not retained after the call, except
+   *   that `rest` is a view into it.
+   * @returns The head and the remaining bytes once the blank line has been
+   *   seen, otherwise `undefined` (feed more).
+   * @throws {HandshakeError} `status` 431 (`WS_HANDSHAKE_HEAD_TOO_LARGE`,
+   *   `WS_HANDSHAKE_TOO_MANY_HEADERS`) or 400 (`WS_HANDSHAKE_MALFORMED_HEAD`);
+   *   later calls throw the same error. A `TypeError` after completion.
+   */
+  push(chunk: Uint8Array): Http1HeadResult | undefined {
+    if (this.#error) throw this.#error;
+    if (this.#done) throw new TypeError("Cannot push: the head is already complete");
+    try {
+      return this.#scan(chunk);
+    } catch (error) {
+      if (error instanceof HandshakeError) this.#error = error;
+      throw error;
+    }
+  }
+
+  #scan(chunk: Uint8Array): Http1HeadResult | undefined {
+    let pos = 0;
+    while (pos < chunk.length) {
+      const lf = chunk.indexOf(LF, pos);
+      const end = lf < 0 ? chunk.length : lf;
+      this.#headSize += (lf < 0 ? end : end + 1) - pos;
+      if (this.#headSize > this.#maxHeadSize) {
+        throw new HandshakeError(
+          HandshakeErrorCode.headTooLarge,
+          `HTTP head exceeds ${this.#maxHeadSize} bytes`,
+          { status: 431 },
+        );
+      }
+      this.#append(chunk, pos, end);
+      if (lf < 0) return undefined;
+      pos = lf + 1;
+      if (this.#endLine()) {
+        this.#done = true;
+        const fields = this.#fields;
+        const headers = new Headers();
+        for (const [name, value] of fields) headers.append(name, value);
+        return { head: { startLine: this.#startLine!, fields, headers }, rest: chunk.subarray(pos) };
+      }
+    }
+    return undefined;
+  }
+
+  #append(chunk: Uint8Array, start: number, end: number): void {
+    const needed = this.#lineLength + (end - start);
+    // +1 leaves room for the CR that precedes LF within the line cap.
+    if (needed > this.#maxLineLength + 1) {
+      throw new HandshakeError(
+        HandshakeErrorCode.headTooLarge,
+        `HTTP header line exceeds ${this.#maxLineLength} bytes`,
+        { status: 431 },
+      );
+    }
+    if (needed > this.#line.length) {
+      const grown = new Uint8Array(Math.max(needed, this.#line.length * 2));
+      grown.set(this.#line.subarray(0, this.#lineLength));
+      this.#line = grown;
+    }
+    this.#line.set(chunk.subarray(start, end), this.#lineLength);
+    this.#lineLength = needed;
+  }
+
+  /** Handles the line just terminated by LF; returns true at the blank line. */
+  #endLine(): boolean {
+    const line = this.#line;
+    let length = this.#lineLength;
+    this.#lineLength = 0;
+    // RFC 7230 §3.5 allows a bare LF; we refuse it so every hop agrees on framing.
+    if (length === 0 || line[length - 1] !== CR) throw malformed("HTTP line not terminated by CRLF");
+    length--;
+    for (let i = 0; i < length; i++) {
+      if (line[i] === CR) throw malformed("Bare CR in HTTP head");
+    }
+    if (this.#startLine === undefined) {
+      // RFC 7230 §3.5: "SHOULD ignore at least one empty line" before the start line.
+      if (length === 0) return false;
+      this.#startLine = latin1(line, 0, length);
+      return false;
+    }
+    if (length === 0) return true;
+    // RFC 7230 §3.2.4: obs-fold is rejected with 400.
+    if (line[0] === 0x20 || line[0] === 0x09) throw malformed("Obsolete line folding in HTTP head");
+    if (this.#fields.length >= this.#maxHeaderCount) {
+      throw new HandshakeError(
+        HandshakeErrorCode.tooManyHeaders,
+        `HTTP head has more than ${this.#maxHeaderCount} header fields`,
+        { status: 431 },
+      );
+    }
+    let colon = 0;
+    while (colon < length && isTokenChar(line[colon])) colon++;
+    // RFC 7230 §3.2.4: no whitespace between field-name and colon, MUST reject.
+    if (colon === 0 || colon === length || line[colon] !== 0x3a) {
+      throw malformed("Invalid HTTP header name");
+    }
+    let start = colon + 1;
+    let end = length;
+    while (start < end && (line[start] === 0x20 || line[start] === 0x09)) start++;
+    while (end > start && (line[end - 1] === 0x20 || line[end - 1] === 0x09)) end--;
+    for (let i = start; i < end; i++) {
+      const c = line[i];
+      // RFC 7230 §3.2: field-vchar / SP / HTAB; obs-text (≥ 0x80) passes as Latin-1.
+      if ((c < 0x20 && c !== 0x09) || c === 0x7f) throw malformed("Control character in HTTP header value");
+    }
+    this.#fields.push([latin1(line, 0, colon), latin1(line, start, end)]);
+    return false;
+  }
+}
+
+/** A parsed request line (RFC 7230 §3.1.1). */
+export interface RequestLine {
+  /** The method token, case-sensitive. */
+  method: string;
+  /** The request target as sent. */
+  target: string;
+  /** `HTTP/1.1` and the like. */
+  version: string;
+}
+
+/** A parsed status line (RFC 7230 §3.1.2). */
+export interface StatusLine {
+  /** `HTTP/1.1` and the like. */
+  version: string;
+  /** The three-digit status code. */
+  status: number;
+  /** The reason phrase, possibly empty. */
+  statusText: string;
+}
+
+function isDigit(c: number): boolean {
+  return c >= 0x30 && c <= 0x39;
+}
+
+function isHttpVersion(value: string): boolean {
+  return value.length === 8 && value.startsWith("HTTP/") && isDigit(value.charCodeAt(5)) &&
+    value.charCodeAt(6) === 0x2e && isDigit(value.charCodeAt(7));
+}
+
+function isTarget(value: string): boolean {
+  if (value.length === 0) return false;
+  for (let i = 0; i < value.length; i++) {
+    const c = value.charCodeAt(i);
+    if (c <= 0x20 || c >= 0x7f) return false;
+  }
+  return true;
+}
+
+/**
+ * Parses `method SP request-target SP HTTP-version`.
+ *
+ * @param line The start line from {@linkcode Http1Head.startLine}.
+ * @returns Method, target and version (any `HTTP/d.d`; policy is the caller's).
+ * @throws {HandshakeError} `WS_HANDSHAKE_MALFORMED_HEAD`, status 400.
+ *
+ * @example
+ * ```ts
+ * import { parseRequestLine } from "./http1_codec.ts";
+ *
+ * console.assert(parseRequestLine("GET /chat HTTP/1.1").target === "/chat");
+ * ```
+ */
+export function parseRequestLine(line: string): RequestLine {
+  const first = line.indexOf(" ");
+  const second = first < 0 ? -1 : line.indexOf(" ", first + 1);
+  const method = line.slice(0, first);
+  const target = line.slice(first + 1, second);
+  const version = line.slice(second + 1);
+  if (second < 0 || !isToken(method) || !isTarget(target) || !isHttpVersion(version)) {
+    throw malformed("Invalid HTTP request line");
+  }
+  return { method, target, version };
+}
+
+/**
+ * Parses `HTTP-version SP status-code SP reason-phrase`; a missing reason
+ * (and its space) is tolerated, as many servers omit it.
+ *
+ * @param line The start line from {@linkcode Http1Head.startLine}.
+ * @returns Version, status and reason.
+ * @throws {HandshakeError} `WS_HANDSHAKE_MALFORMED_HEAD`, status 400.
+ *
+ * @example
+ * ```ts
+ * import { parseStatusLine } from "./http1_codec.ts";
+ *
+ * console.assert(parseStatusLine("HTTP/1.1 101 Switching Protocols").status === 101);
+ * ```
+ */
+export function parseStatusLine(line: string): StatusLine {
+  const version = line.slice(0, 8);
+  const code = line.slice(9, 12);
+  const ok = isHttpVersion(version) && line.charCodeAt(8) === 0x20 && code.length === 3 &&
+    isDigit(code.charCodeAt(0)) && isDigit(code.charCodeAt(1)) && isDigit(code.charCodeAt(2)) &&
+    (line.length === 12 || line.charCodeAt(12) === 0x20);
+  if (!ok) throw malformed("Invalid HTTP status line");
+  const statusText = line.slice(13);
+  for (let i = 0; i < statusText.length; i++) {
+    const c = statusText.charCodeAt(i);
+    if ((c < 0x20 && c !== 0x09) || c === 0x7f) throw malformed("Invalid HTTP reason phrase");
+  }
+  return { version, status: Number(code), statusText };
+}
+
+const REASONS: Record<number, string> = {
+  101: "Switching Protocols",
+  200: "OK",
+  400: "Bad Request",
+  401: "Unauthorized",
+  403: "Forbidden",
+  404: "Not Found",
+  405: "Method Not Allowed",
+  426: "Upgrade Required",
+  431: "Request Header Fields Too Large",
+  500: "Internal Server Error",
+  503: "Service Unavailable",
+  505: "HTTP Version Not Supported",
+};
+
+function encodeHead(startLine: string, headers: HeadersInit): Uint8Array {
+  const pairs: [string, string][] = headers instanceof Headers
+    ? [...headers]
+    : Array.isArray(headers)
+    ? headers.map((p) => [String(p[0]), String(p[1])])
+    : Object.entries(headers as Record<string, string>);
+  let text = startLine + "\r\n";
+  for (const [name, value] of pairs) {
+    if (!isToken(name)) throw new TypeError(`Invalid header name: ${JSON.stringify(name)}`);
+    for (let i = 0; i < value.length; i++) {
+      const c = value.charCodeAt(i);
+      // CR/LF/NUL in a value would split the head (header injection).
+      if ((c < 0x20 && c !== 0x09) || c === 0x7f || c > 0xff) {
+        throw new TypeError(`Invalid value for header ${name}: control or non-Latin-1 character`);
+      }
+    }
+    text += `${name}: ${value}\r\n`;
+  }
+  text += "\r\n";
+  const bytes = new Uint8Array(text.length);
+  for (let i = 0; i < text.length; i++) bytes[i] = text.charCodeAt(i);
+  return bytes;
+}
+
+/**
+ * Encodes a request head, ending with the blank line.
+ *
+ * @param target The request target, e.g. `/chat?room=1`.
+ * @param headers Header fields, written in iteration order.
+ * @param options The method (`GET` by default).
+ * @returns The head as bytes (Latin-1).
+ * @throws {TypeError} For a bad method, target, header name, or a value with
+ *   control characters (CR, LF, NUL).
+ *
+ * @example
+ * ```ts
+ * import { encodeRequestHead } from "./http1_codec.ts";
+ *
+ * const bytes = encodeRequestHead("/", [["Host", "example.com"]]);
+ * console.assert(new TextDecoder().decode(bytes) === "GET / HTTP/1.1\r\nHost: example.com\r\n\r\n");
+ * ```
+ */
+export function encodeRequestHead(
+  target: string,
+  headers: HeadersInit,
+  options: { method?: string } = {},
+): Uint8Array {
+  const method = options.method ?? "GET";
+  if (!isToken(method)) throw new TypeError(`Invalid HTTP method: ${JSON.stringify(method)}`);
+  if (!isTarget(target)) throw new TypeError(`Invalid request target: ${JSON.stringify(target)}`);
+  return encodeHead(`${method} ${target} HTTP/1.1`, headers);
+}
+
+/**
+ * Encodes a response head, ending with the blank line.
+ *
+ * @param status A status code from 100 to 999.
+ * @param headers Header fields, written in iteration order.
+ * @param options The reason phrase; a standard one for common codes by default.
+ * @returns The head as bytes (Latin-1).
+ * @throws {TypeError} For a bad status, reason, header name or value.
+ *
+ * @example
+ * ```ts
+ * import { encodeResponseHead } from "./http1_codec.ts";
+ *
+ * const bytes = encodeResponseHead(101, { upgrade: "websocket", connection: "Upgrade" });
+ * console.assert(new TextDecoder().decode(bytes).startsWith("HTTP/1.1 101 Switching Protocols\r\n"));
+ * ```
+ */
+export function encodeResponseHead(
+  status: number,
+  headers: HeadersInit,
+  options: { statusText?: string } = {},
+): Uint8Array {
+  if (!Number.isInteger(status) || status < 100 || status > 999) {
+    throw new TypeError(`Invalid HTTP status: ${status}`);
+  }
+  const statusText = options.statusText ?? REASONS[status] ?? "";
+  for (let i = 0; i < statusText.length; i++) {
+    const c = statusText.charCodeAt(i);
+    if ((c < 0x20 && c !== 0x09) || c === 0x7f || c > 0xff) {
+      throw new TypeError("Invalid reason phrase: control or non-Latin-1 character");
+    }
+  }
+  return encodeHead(`HTTP/1.1 ${status} ${statusText}`, headers);
+}

@@ -1,0 +1,45 @@
+import assert from "node:assert/strict";
+import { test } from "node:test";
+import { generateKey, isValidKey, signKey } from "../../src/handshake/accept_key.ts";
+
+// RFC 6455 §1.3 prints this accept value; it equals base64(SHA-1(key + GUID))
+// as computed by any SHA-1 implementation.
+test("signKey matches the RFC 6455 §1.3 example", async () => {
+  assert.equal(await signKey("dGhlIHNhbXBsZSBub25jZQ=="), "s3pPLMBiTxaQ9kYGzzhZRbK+xOo=");
+});
+
+test("signKey matches a second independently computed vector", async () => {
+  // python3: base64(sha1(b"x3JJHMbDL1EzLkh9GBhXDw==258EAFA5-E914-47DA-95CA-C5AB0DC85B11"))
+  assert.equal(await signKey("x3JJHMbDL1EzLkh9GBhXDw=="), "HSmrc0sMlYUkAGmm5OPpG2HaGWk=");
+});
+
+test("generateKey returns base64 of 16 fresh random bytes", () => {
+  const keys = new Set<string>();
+  for (let i = 0; i < 100; i++) {
+    const key = generateKey();
+    assert.equal(key.length, 24);
+    assert.ok(isValidKey(key), key);
+    assert.equal(atob(key).length, 16);
+    keys.add(key);
+  }
+  assert.equal(keys.size, 100);
+});
+
+test("isValidKey accepts only base64 that decodes to exactly 16 bytes", () => {
+  assert.ok(isValidKey("dGhlIHNhbXBsZSBub25jZQ=="));
+  assert.ok(isValidKey("AAAAAAAAAAAAAAAAAAAAAA=="));
+  assert.ok(isValidKey("+/+/+/+/+/+/+/+/+/+/+w=="));
+  const bad = [
+    "",
+    "dGhlIHNhbXBsZSBub25jZQ", // padding missing
+    "dGhlIHNhbXBsZSBub25jZQ=", // one pad
+    btoa("x".repeat(15)), // 15 bytes
+    btoa("x".repeat(17)), // 17 bytes
+    "dGhlIHNhbXBsZSBub25jZ!==", // bad character
+    "dGhlIHNhbXBsZSBub25j ZQ==",
+    "dGhlIHNhbXBsZSBub25jZQ==, dGhlIHNhbXBsZSBub25jZQ==", // two key headers joined
+    "dGhlIHNhbXBsZSBub25jZQ==\r\n",
+    "dGhlIHNhbXBsZSBub25jZ\u00ff==",
+  ];
+  for (const key of bad) assert.equal(isValidKey(key), false, JSON.stringify(key));
+});

@@ -1,0 +1,205 @@
+/**
+ * Builds the browser bundle of the runtime-neutral surface (`mod.ts`: channel,
+ * engine, handshake, client core) with esbuild, checks that no runtime-specific
+ * code reached it, and prints its size raw, minified and minified + gzip.
+ *
+ * The channel's `connect()` reaches the engine-over-TCP transport
+ * (`src/adapters/tcp_transport.ts`) only through a lazy `import()`; browsers
+ * never take that path, so a plugin maps the module to a stub whose `openTcp`
+ * rejects with a typed error. The npm build ships the same stub through the
+ * package's `browser` field, so browser bundlers that consume the npm package
+ * behave the same way.
+ *
+ * Runs under Deno, Bun and Node (only `node:` built-ins, esbuild's API and web
+ * globals), so `test/browser_bundle_test.ts` can call {@linkcode buildBrowser}
+ * on every runtime.
+ *
+ * Usage: `deno run -A scripts/build_browser.ts [--out <file>]`; writes
+ * `.build/browser/websocket-channel.min.js` by default.
+ *
+ * @module
+ */
+import * as esbuild from "esbuild";
+import { mkdir, writeFile } from "node:fs/promises";
+import { dirname, join } from "node:path";
+import process from "node:process";
+import { fileURLToPath } from "node:url";
+import { gzipSync } from "node:zlib";
+
+const root = join(dirname(fileURLToPath(import.meta.url)), "..");
+
+/** Gzipped size budget of the minified bundle, in bytes (issue 7: under 12 KiB). */
+export const BROWSER_BUDGET_BYTES = 12 * 1024;
+
+/** What {@linkcode buildBrowser} produced. */
+export interface BrowserBuild {
+  /** The minified ESM bundle. */
+  code: string;
+  /** Bytes of the same bundle built without minification. */
+  rawBytes: number;
+  /** Bytes of the minified bundle. */
+  minBytes: number;
+  /** Bytes of the minified bundle after gzip (level 9). */
+  gzipBytes: number;
+  /** Source files that went into the bundle, relative to the repository root. */
+  inputs: string[];
+  /** Forbidden content found in the bundle; empty when it is clean. */
+  problems: string[];
+}
+
+/** Options accepted by {@linkcode buildBrowser}. */
+export interface BuildBrowserOptions {
+  /** Entry module relative to the repository root. Default: `mod.ts`. */
+  entry?: string;
+}
+
+/**
+ * The module that replaces `tcp_transport` in browser builds.
+ *
+ * @param errorsSpecifier How the stub imports `src/engine/errors.ts` (`.js` path in npm output,
+ * absolute `.ts` path in the bundle).
+ * @returns ESM source text exporting `openTcp`.
+ *
+ * @example
+ * ```ts
+ * import { browserTcpStub } from "./build_browser.ts";
+ *
+ * console.assert(browserTcpStub("../engine/errors.js").includes("export function openTcp"));
+ * ```
+ */
+export function browserTcpStub(errorsSpecifier: string): string {
+  return `// Browser stand-in for tcp_transport: browsers cannot open raw TCP sockets,
+// so connect() must use the native WebSocket there (transport "auto" or "native").
+import { WebSocketError } from ${JSON.stringify(errorsSpecifier)};
+
+export function openTcp() {
+  const error = new WebSocketError(
+    "WS_CONNECT_UNSUPPORTED",
+    'Cannot open a TCP connection in a browser: use transport "auto" or "native"',
+    { closeCode: 1006 },
+  );
+  error.name = "ConnectError";
+  return Promise.reject(error);
+}
+`;
+}
+
+const stubPlugin: esbuild.Plugin = {
+  name: "browser-tcp-stub",
+  setup(build) {
+    build.onResolve({ filter: /(^|\/)tcp_transport(\.ts)?$/ }, () => ({
+      path: "tcp_transport.browser.js",
+      namespace: "wsc-browser-stub",
+    }));
+    build.onLoad({ filter: /.*/, namespace: "wsc-browser-stub" }, () => ({
+      contents: browserTcpStub(join(root, "src/engine/errors.ts")),
+      loader: "js",
+      resolveDir: root,
+    }));
+  },
+};
+
+async function bundle(
+  entry: string,
+  minify: boolean,
+): Promise<esbuild.BuildResult & { metafile: esbuild.Metafile }> {
+  return await esbuild.build({
+    entryPoints: [join(root, entry)],
+    bundle: true,
+    format: "esm",
+    platform: "browser",
+    target: "es2022",
+    minify,
+    write: false,
+    metafile: true,
+    logLevel: "silent",
+    absWorkingDir: root,
+    plugins: [stubPlugin],
+  });
+}
+
+/** Returns one line per forbidden input or text in the bundle. */
+function scanBundle(code: string, inputs: string[]): string[] {
+  const problems: string[] = [];
+  for (const input of inputs) {
+    if (input.startsWith("src/adapters/")) problems.push(`bundle includes ${input}`);
+  }
+  const patterns: [RegExp, string][] = [
+    [/node:/, "a node: specifier"],
+    [/\bDeno\./, "Deno.*"],
+    [/\bBun\./, "Bun.*"],
+    [/\brequire\(/, "require()"],
+  ];
+  for (const [pattern, what] of patterns) {
+    const match = pattern.exec(code);
+    if (match) {
+      const at = Math.max(0, match.index - 40);
+      problems.push(`bundle contains ${what}: …${code.slice(at, match.index + 40)}…`);
+    }
+  }
+  return problems;
+}
+
+/**
+ * Builds the browser bundle in memory and scans it.
+ *
+ * @param options The entry module.
+ * @returns The minified code, its sizes, inputs and problems.
+ *
+ * @example
+ * ```ts ignore
+ * import { buildBrowser } from "./build_browser.ts";
+ *
+ * const build = await buildBrowser();
+ * console.log(build.gzipBytes, build.problems);
+ * ```
+ */
+export async function buildBrowser(options: BuildBrowserOptions = {}): Promise<BrowserBuild> {
+  const entry = options.entry ?? "mod.ts";
+  try {
+    const raw = await bundle(entry, false);
+    const min = await bundle(entry, true);
+    const bytes = min.outputFiles![0].contents;
+    const code = new TextDecoder().decode(bytes);
+    const inputs = Object.keys(min.metafile.inputs).sort();
+    return {
+      code,
+      rawBytes: raw.outputFiles![0].contents.byteLength,
+      minBytes: bytes.byteLength,
+      gzipBytes: gzipSync(bytes, { level: 9 }).byteLength,
+      inputs,
+      problems: scanBundle(code, inputs),
+    };
+  } finally {
+    // Deno and Bun keep the esbuild service alive otherwise.
+    await esbuild.stop();
+  }
+}
+
+/** Formats a byte count as KiB with one decimal. */
+export function kib(bytes: number): string {
+  return `${(bytes / 1024).toFixed(1)} KiB`;
+}
+
+const isMain = (import.meta as ImportMeta & { main?: boolean }).main ??
+  process.argv[1] === fileURLToPath(import.meta.url);
+
+if (isMain) {
+  const args = process.argv.slice(2);
+  const outIndex = args.indexOf("--out");
+  const out = outIndex >= 0
+    ? args[outIndex + 1]
+    : join(root, ".build/browser/websocket-channel.min.js");
+  const build = await buildBrowser();
+  await mkdir(dirname(out), { recursive: true });
+  await writeFile(out, build.code);
+  console.log(`browser bundle (mod.ts, ${build.inputs.length} modules): ${out}`);
+  console.log("| build | bytes | KiB |\n|---|---:|---:|");
+  console.log(`| raw | ${build.rawBytes} | ${kib(build.rawBytes)} |`);
+  console.log(`| minified | ${build.minBytes} | ${kib(build.minBytes)} |`);
+  console.log(`| minified + gzip | ${build.gzipBytes} | ${kib(build.gzipBytes)} |`);
+  const over = build.gzipBytes > BROWSER_BUDGET_BYTES;
+  console.log(`budget ${kib(BROWSER_BUDGET_BYTES)} min+gzip: ${over ? "OVER" : "ok"}`);
+  for (const problem of build.problems) console.error(`problem: ${problem}`);
+  if (build.problems.length > 0 || over) process.exit(1);
+}

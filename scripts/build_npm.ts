@@ -1,0 +1,368 @@
+/**
+ * Builds the npm package from the `deno.json` exports: what `dnt` would do,
+ * done with TypeScript's compiler API (no JSR access needed).
+ *
+ * Output, in `npm/dist/` (the package root, git-ignored):
+ * - every module reachable from an export as ESM `.js` plus `.d.ts`, keeping
+ *   the source layout (`mod.ts` → `mod.js`, `src/engine/mod.ts` →
+ *   `src/engine/mod.js`), relative `.ts` specifiers rewritten to `.js`, and
+ *   JSDoc examples that name `@wsc/websocket-channel` renamed to
+ *   `websocket-channel`;
+ * - `src/adapters/tcp_transport.browser.js`: a stub that the `browser` field
+ *   maps the engine-over-TCP transport to, so browser bundlers never pull in
+ *   `node:net`;
+ * - `package.json` from the `npm/package.json` template (version, `exports`
+ *   with `types` first, `browser`), `README.md` and `LICENSE` from `npm/`.
+ *
+ * The output is then scanned: an import that is not relative or `node:`
+ * (`jsr:`, `npm:`, `https:`, bare names: the package has no dependencies), a
+ * `node:` import or a `Deno`/`Bun` global outside `src/adapters/`, or a
+ * `Deno.*` member access outside the Deno-only `src/adapters/deno.js` fails
+ * the build. Type checking is not this script's job (`deno check` does it on
+ * the sources; `scripts/check_npm.ts` type-checks the shipped `.d.ts` as a
+ * consumer would), so emit runs with `noCheck`.
+ *
+ * Usage: `deno run -A scripts/build_npm.ts [--strict] [--pack]`.
+ * `--strict` fails when an export's source file is missing (by default it is
+ * skipped with a warning while `src/` is still landing); `--pack` runs
+ * `npm pack` into `npm/`.
+ *
+ * @module
+ */
+import ts from "typescript";
+import { browserTcpStub } from "./build_browser.ts";
+
+const root = new URL("..", import.meta.url).pathname.replace(/\/$/, "");
+const outDir = `${root}/npm/dist`;
+
+/** One entry of the package's `exports` map. */
+export interface NpmEntry {
+  /** The subpath, e.g. `"."` or `"./server/node"`. */
+  subpath: string;
+  /** The source file relative to the repository root, e.g. `./src/engine/mod.ts`. */
+  source: string;
+  /** The emitted module relative to the package root, e.g. `./src/engine/mod.js`. */
+  js: string;
+  /** Its declarations, e.g. `./src/engine/mod.d.ts`. */
+  dts: string;
+}
+
+/** What {@linkcode buildNpm} produced. */
+export interface NpmBuildResult {
+  /** The package version (from `deno.json`). */
+  version: string;
+  /** The package root (`npm/dist`). */
+  outDir: string;
+  /** The exports that were built. */
+  entries: NpmEntry[];
+  /** Subpaths whose source file does not exist (yet). */
+  missing: string[];
+  /** Emitted files, relative to the package root. */
+  files: string[];
+  /** Scan findings; empty when the output is clean. */
+  problems: string[];
+  /** Absolute path of the packed tarball, when packing was asked for. */
+  tarball?: string;
+}
+
+/** Options accepted by {@linkcode buildNpm}. */
+export interface BuildNpmOptions {
+  /** Throw when an export's source is missing instead of skipping it. Default: false. */
+  strict?: boolean;
+  /** Run `npm pack` into `npm/` afterwards. Default: false. */
+  pack?: boolean;
+  /** Overrides the `deno.json` exports (for trying the build on part of the tree). */
+  exports?: Record<string, string>;
+  /** Progress lines. Default: `console.log`. */
+  log?: (line: string) => void;
+}
+
+/** The subpaths that only work on one runtime (they are still shipped; see npm/README.md). */
+const RUNTIME_ONLY: Record<string, string> = {
+  "./server/deno": "Deno",
+  "./server/bun": "Bun",
+};
+
+/**
+ * Builds `npm/dist` and optionally packs it.
+ *
+ * @example
+ * ```ts ignore
+ * import { buildNpm } from "./build_npm.ts";
+ *
+ * const result = await buildNpm({ pack: true });
+ * if (result.problems.length > 0) throw new Error(result.problems.join("\n"));
+ * ```
+ */
+export async function buildNpm(options: BuildNpmOptions = {}): Promise<NpmBuildResult> {
+  const log = options.log ?? console.log;
+  const denoJson = JSON.parse(await Deno.readTextFile(`${root}/deno.json`));
+  const version: string = denoJson.version;
+  const entries: NpmEntry[] = [];
+  const missing: string[] = [];
+  for (
+    const [subpath, source] of Object.entries(
+      options.exports ?? denoJson.exports as Record<string, string>,
+    )
+  ) {
+    if (!(await exists(`${root}/${source}`))) {
+      missing.push(subpath);
+      continue;
+    }
+    const base = source.replace(/\.ts$/, "");
+    entries.push({ subpath, source, js: `${base}.js`, dts: `${base}.d.ts` });
+  }
+  if (missing.length > 0) {
+    const text = `exports without a source file: ${missing.join(", ")}`;
+    if (options.strict) throw new Error(`Cannot build the npm package: ${text}`);
+    log(`warning: skipping ${text}`);
+  }
+  if (entries.length === 0) {
+    throw new Error("Cannot build the npm package: no export has a source file");
+  }
+
+  await Deno.remove(outDir, { recursive: true }).catch(() => {});
+  const files = emit(entries.map((e) => `${root}/${e.source.slice(2)}`));
+  log(`emitted ${files.length} files for ${entries.length} exports into npm/dist`);
+
+  const stubPath = "src/adapters/tcp_transport.browser.js";
+  const hasTcp = files.includes("src/adapters/tcp_transport.js");
+  if (hasTcp) {
+    await Deno.writeTextFile(`${outDir}/${stubPath}`, browserTcpStub("../engine/errors.js"));
+    files.push(stubPath);
+  }
+
+  const problems = await scanOutput(files);
+  for (const problem of problems) log(`problem: ${problem}`);
+
+  const template = JSON.parse(await Deno.readTextFile(`${root}/npm/package.json`));
+  delete template["//"];
+  delete template.private;
+  // For tools that predate `exports`.
+  const main = entries.find((e) => e.subpath === ".");
+  const manifest = {
+    ...template,
+    version,
+    ...(main ? { main: main.js, types: main.dts } : {}),
+    exports: exportsMap(entries),
+    ...(hasTcp ? { browser: { "./src/adapters/tcp_transport.js": `./${stubPath}` } } : {}),
+  };
+  await Deno.writeTextFile(`${outDir}/package.json`, JSON.stringify(manifest, null, 2) + "\n");
+  await Deno.copyFile(`${root}/npm/README.md`, `${outDir}/README.md`);
+  await Deno.copyFile(`${root}/npm/LICENSE`, `${outDir}/LICENSE`);
+
+  const result: NpmBuildResult = { version, outDir, entries, missing, files, problems };
+  if (options.pack) result.tarball = await pack(version);
+  if (result.tarball) log(`packed ${result.tarball.slice(root.length + 1)}`);
+  return result;
+}
+
+function exportsMap(entries: NpmEntry[]): Record<string, unknown> {
+  const map: Record<string, unknown> = {};
+  for (const entry of entries) {
+    map[entry.subpath] = { types: entry.dts, default: entry.js };
+  }
+  map["./package.json"] = "./package.json";
+  return map;
+}
+
+/** Emits `.js` + `.d.ts` for the entry points and everything they import; returns paths relative to outDir. */
+function emit(rootNames: string[]): string[] {
+  const options: ts.CompilerOptions = {
+    target: ts.ScriptTarget.ES2022,
+    module: ts.ModuleKind.ESNext,
+    moduleResolution: ts.ModuleResolutionKind.Bundler,
+    lib: ["lib.es2023.d.ts", "lib.dom.d.ts", "lib.dom.iterable.d.ts"],
+    types: ["node"],
+    typeRoots: [`${root}/node_modules/@types`],
+    allowImportingTsExtensions: true,
+    rewriteRelativeImportExtensions: true,
+    declaration: true,
+    noCheck: true,
+    strict: true,
+    skipLibCheck: true,
+    rootDir: root,
+    outDir,
+    newLine: ts.NewLineKind.LineFeed,
+  };
+  const program = ts.createProgram({ rootNames, options });
+  const written: string[] = [];
+  const writeFile: ts.WriteFileCallback = (fileName, text) => {
+    const relative = fileName.slice(outDir.length + 1);
+    if (!fileName.startsWith(`${outDir}/`) || relative.startsWith("node_modules/")) {
+      throw new Error(
+        `Cannot emit ${fileName}: outside npm/dist (an import leaves the repository?)`,
+      );
+    }
+    Deno.mkdirSync(fileName.slice(0, fileName.lastIndexOf("/")), { recursive: true });
+    Deno.writeTextFileSync(fileName, postProcess(text, fileName.endsWith(".d.ts")));
+    written.push(relative);
+  };
+  const result = program.emit(undefined, writeFile);
+  const diagnostics = [
+    ...program.getOptionsDiagnostics(),
+    ...program.getSyntacticDiagnostics(),
+    ...result.diagnostics,
+  ];
+  if (diagnostics.length > 0 || result.emitSkipped) {
+    const host = {
+      getCanonicalFileName: (f: string) => f,
+      getCurrentDirectory: () => root,
+      getNewLine: () => "\n",
+    };
+    throw new Error(`Cannot emit the npm package:\n${ts.formatDiagnostics(diagnostics, host)}`);
+  }
+  const outside = program.getSourceFiles()
+    .map((f) => f.fileName)
+    .filter((f) => !f.includes("/node_modules/") && !f.startsWith(`${root}/`));
+  if (outside.length > 0) {
+    throw new Error(`Cannot build: sources outside the repository: ${outside.join(", ")}`);
+  }
+  return written.sort();
+}
+
+/**
+ * `rewriteRelativeImportExtensions` fixes `.js` output only, so declaration
+ * specifiers are rewritten here; doc examples get the npm package name.
+ */
+function postProcess(text: string, declaration: boolean): string {
+  let out = text.replaceAll("jsr:@wsc/websocket-channel", "websocket-channel")
+    .replaceAll("@wsc/websocket-channel", "websocket-channel");
+  if (declaration) {
+    out = out.replace(
+      /((?:from|import)\s*\(?\s*["'])(\.{1,2}\/[^"'\n]*?)\.ts(["'])/g,
+      (_m, head: string, path: string, tail: string) => `${head}${path}.js${tail}`,
+    );
+  }
+  return out;
+}
+
+const ADAPTERS = "src/adapters/";
+
+/** Returns one line per forbidden import or runtime global in the emitted files. */
+export async function scanOutput(files: string[], dir: string = outDir): Promise<string[]> {
+  const problems: string[] = [];
+  const present = new Set(files);
+  for (const file of files) {
+    if (!file.endsWith(".js") && !file.endsWith(".d.ts")) continue;
+    const text = await Deno.readTextFile(`${dir}/${file}`);
+    const inAdapters = file.startsWith(ADAPTERS);
+    for (const { fileName: specifier } of ts.preProcessFile(text, true, true).importedFiles) {
+      if (specifier.startsWith("./") || specifier.startsWith("../")) {
+        const target = resolveRelative(file, specifier);
+        const wanted = file.endsWith(".d.ts") ? target.replace(/\.js$/, ".d.ts") : target;
+        if (!specifier.endsWith(".js")) {
+          problems.push(`${file}: import "${specifier}" does not end in .js`);
+        } else if (!present.has(wanted)) {
+          problems.push(`${file}: import "${specifier}" is not in the package`);
+        }
+      } else if (specifier.startsWith("node:")) {
+        if (!inAdapters) problems.push(`${file}: "${specifier}" imported outside ${ADAPTERS}`);
+      } else {
+        problems.push(`${file}: import "${specifier}" cannot be resolved by npm consumers`);
+      }
+    }
+    if (text.includes("__rewriteRelativeImportExtension")) {
+      problems.push(`${file}: a non-literal dynamic import needed a specifier rewriting helper`);
+    }
+    for (const use of runtimeGlobals(file, text)) {
+      const [name, member] = use;
+      const home = `${ADAPTERS}${name.toLowerCase()}.`;
+      if (!inAdapters) problems.push(`${file}: uses the ${name} global outside ${ADAPTERS}`);
+      else if (member && !file.startsWith(home)) {
+        problems.push(
+          `${file}: ${name}.* outside the ${name}-only ${home}js (use feature detection)`,
+        );
+      }
+    }
+  }
+  return problems;
+}
+
+/** Finds `Deno`/`Bun` identifiers used as values or types; `[name, isMemberAccess]` per use. */
+function runtimeGlobals(file: string, text: string): [string, boolean][] {
+  // Parent pointers are needed to tell `Deno.x` from `foo.Deno`.
+  const source = ts.createSourceFile(file, text, ts.ScriptTarget.Latest, true);
+  const uses: [string, boolean][] = [];
+  const visit = (node: ts.Node) => {
+    if (ts.isIdentifier(node) && (node.text === "Deno" || node.text === "Bun")) {
+      const parent = node.parent;
+      const isName = (ts.isPropertyAccessExpression(parent) && parent.name === node) ||
+        (ts.isQualifiedName(parent) && parent.right === node) ||
+        ts.isPropertyAssignment(parent) || ts.isPropertySignature(parent) ||
+        ts.isMethodDeclaration(parent);
+      const viaGlobal = ts.isPropertyAccessExpression(parent) && parent.name === node &&
+        ts.isIdentifier(parent.expression) &&
+        ["globalThis", "self", "window"].includes(parent.expression.text);
+      if (!isName || viaGlobal) {
+        const member = (ts.isPropertyAccessExpression(parent) && parent.expression === node) ||
+          (ts.isQualifiedName(parent) && parent.left === node);
+        uses.push([node.text, member]);
+      }
+    }
+    ts.forEachChild(node, visit);
+  };
+  visit(source);
+  return uses;
+}
+
+function resolveRelative(from: string, specifier: string): string {
+  const parts = from.split("/").slice(0, -1);
+  for (const part of specifier.split("/")) {
+    if (part === "..") parts.pop();
+    else if (part !== ".") parts.push(part);
+  }
+  return parts.join("/");
+}
+
+async function pack(version: string): Promise<string> {
+  for await (const entry of Deno.readDir(`${root}/npm`)) {
+    if (entry.name.endsWith(".tgz")) await Deno.remove(`${root}/npm/${entry.name}`);
+  }
+  const output = await new Deno.Command("npm", {
+    args: [
+      "pack",
+      outDir,
+      "--pack-destination",
+      `${root}/npm`,
+      "--ignore-scripts",
+      "--json",
+      "--silent",
+    ],
+    cwd: root,
+    stdout: "piped",
+    stderr: "piped",
+    env: { npm_config_update_notifier: "false", npm_config_fund: "false" },
+  }).output();
+  if (!output.success) {
+    throw new Error(`npm pack failed:\n${new TextDecoder().decode(output.stderr)}`);
+  }
+  const [info] = JSON.parse(new TextDecoder().decode(output.stdout));
+  const tarball = `${root}/npm/${info.filename}`;
+  if (!info.filename.includes(version)) {
+    throw new Error(`npm pack wrote ${info.filename}, expected version ${version}`);
+  }
+  return tarball;
+}
+
+async function exists(path: string): Promise<boolean> {
+  try {
+    await Deno.stat(path);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+if (import.meta.main) {
+  const args = new Set(Deno.args);
+  const result = await buildNpm({ strict: args.has("--strict"), pack: args.has("--pack") });
+  for (const entry of result.entries) {
+    const only = RUNTIME_ONLY[entry.subpath];
+    console.log(`  ${entry.subpath.padEnd(16)} ${entry.js}${only ? `  (${only} only)` : ""}`);
+  }
+  if (result.problems.length > 0) {
+    console.error(`${result.problems.length} problem(s) in the npm output`);
+    Deno.exit(1);
+  }
+}

@@ -1,0 +1,319 @@
+/**
+ * Checks the npm package the way a user meets it: builds and packs it, installs
+ * the tarball into a fresh temporary project with `npm install <tarball>`, and
+ * runs the programs in `npm/smoke/` there:
+ *
+ * - Node 20 (`/usr/bin/node`, no global WebSocket): the engine client and the
+ *   `auto` transport against `serve()` from `websocket-channel/server/node`,
+ *   and `require()` of the ESM package;
+ * - the newer Node (`node_modules/.bin/node`): the native global WebSocket
+ *   client against the same server;
+ * - Bun: `websocket-channel/server/bun` and `server/node`;
+ * - Deno consuming the npm package: `websocket-channel/server/deno`;
+ * - a browser bundler: esbuild resolves the package for the browser (the
+ *   `browser` field swaps the TCP transport for its stub) with no `node:` code;
+ * - TypeScript consumers type-checked with `tsc --strict --noEmit`, module
+ *   `nodenext`, against the shipped `.d.ts`: every subpath with `@types/node`,
+ *   and the runtime-neutral subpaths with DOM types only.
+ *
+ * Every check counts once. The last line is `N passed, N failed` (read by
+ * `scripts/test.ts`, stage `npm`); the exit code is non-zero when any check
+ * failed. Needs no network: the package has no dependencies.
+ *
+ * Usage: `deno run -A scripts/check_npm.ts [--keep]` (`--keep` leaves the
+ * temporary project in place and prints its path).
+ *
+ * @module
+ */
+import { buildNpm, type NpmBuildResult } from "./build_npm.ts";
+
+const root = new URL("..", import.meta.url).pathname.replace(/\/$/, "");
+const bin = (name: string) => `${root}/node_modules/.bin/${name}`;
+const node20 = Deno.env.get("WSC_NODE20") ?? "/usr/bin/node";
+
+interface Outcome {
+  name: string;
+  ok: boolean;
+  detail: string;
+}
+
+const outcomes: Outcome[] = [];
+
+async function check(name: string, body: () => Promise<string | void>): Promise<boolean> {
+  const start = performance.now();
+  try {
+    const detail = (await body()) ?? "";
+    outcomes.push({ name, ok: true, detail });
+    console.log(
+      `ok   ${name} (${((performance.now() - start) / 1000).toFixed(1)} s)${
+        detail ? `: ${detail}` : ""
+      }`,
+    );
+    return true;
+  } catch (error) {
+    const detail = error instanceof Error ? error.message : String(error);
+    outcomes.push({ name, ok: false, detail });
+    console.log(`FAIL ${name}\n${indent(detail)}`);
+    return false;
+  }
+}
+
+const indent = (text: string) =>
+  text.trimEnd().split("\n").map((line) => `     ${line}`).join("\n");
+
+/** Runs a program with a deadline; resolves with its output, rejects with it on a non-zero exit. */
+async function run(
+  cmd: string,
+  args: string[],
+  options: { cwd: string; timeoutMs?: number; env?: Record<string, string> },
+): Promise<string> {
+  const child = new Deno.Command(cmd, {
+    args,
+    cwd: options.cwd,
+    env: { NO_COLOR: "1", FORCE_COLOR: "0", npm_config_update_notifier: "false", ...options.env },
+    stdin: "null",
+    stdout: "piped",
+    stderr: "piped",
+  }).spawn();
+  const timeoutMs = options.timeoutMs ?? 60_000;
+  let timedOut = false;
+  const timer = setTimeout(() => {
+    timedOut = true;
+    try {
+      child.kill("SIGKILL");
+    } catch { /* already gone */ }
+  }, timeoutMs);
+  const output = await child.output();
+  clearTimeout(timer);
+  const decoder = new TextDecoder();
+  const text = (decoder.decode(output.stdout) + decoder.decode(output.stderr)).trim();
+  if (timedOut) {
+    throw new Error(`${cmd} ${args.join(" ")} timed out after ${timeoutMs / 1000} s\n${text}`);
+  }
+  if (!output.success) {
+    throw new Error(`${cmd} ${args.join(" ")} exited with ${output.code}\n${text}`);
+  }
+  return text;
+}
+
+const lastLine = (text: string) => text.split("\n").filter(Boolean).at(-1) ?? "";
+
+async function fileExists(path: string): Promise<boolean> {
+  try {
+    await Deno.stat(path);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** The TypeScript consumer programs, written into the temporary project. */
+const consumers = {
+  "consumer_node.ts": "npm/smoke/consumer_node.ts",
+  "consumer_web.ts": "npm/smoke/consumer_web.ts",
+};
+
+function tsconfig(file: string, types: string[], lib: string[]): string {
+  return JSON.stringify(
+    {
+      compilerOptions: {
+        strict: true,
+        noEmit: true,
+        module: "nodenext",
+        moduleResolution: "nodenext",
+        target: "es2022",
+        lib,
+        types,
+        typeRoots: [`${root}/node_modules/@types`],
+        skipLibCheck: false,
+        exactOptionalPropertyTypes: true,
+        noUncheckedIndexedAccess: true,
+      },
+      files: [file],
+    },
+    null,
+    2,
+  );
+}
+
+async function main(): Promise<number> {
+  const keep = Deno.args.includes("--keep");
+  let build: NpmBuildResult | undefined;
+  await check("build: npm/dist from the deno.json exports", async () => {
+    build = await buildNpm({ pack: true, log: (line) => console.log(`     ${line}`) });
+    return `${build.entries.length} exports, ${build.files.length} files, ${
+      build.tarball?.split("/").at(-1)
+    }`;
+  });
+  if (!build?.tarball) return report();
+
+  await check("build: every deno.json export is in the package", () => {
+    if (build!.missing.length > 0) {
+      return Promise.reject(new Error(`missing sources for ${build!.missing.join(", ")}`));
+    }
+    return Promise.resolve(build!.entries.map((e) => e.subpath).join(" "));
+  });
+  await check(
+    "build: no Deno-only, JSR, URL or bare import and no runtime global outside adapters",
+    () => {
+      if (build!.problems.length > 0) return Promise.reject(new Error(build!.problems.join("\n")));
+      return Promise.resolve();
+    },
+  );
+  await check(
+    "pack: tarball holds every export's .js and .d.ts, README, LICENSE and no .ts sources",
+    async () => {
+      const listing = (await run("tar", ["tzf", build!.tarball!], { cwd: root })).split("\n");
+      const files = new Set(listing.map((line) => line.replace(/^package\//, "")));
+      const wanted = ["package.json", "README.md", "LICENSE"];
+      for (const entry of build!.entries) wanted.push(entry.js.slice(2), entry.dts.slice(2));
+      const absent = wanted.filter((file) => !files.has(file));
+      const sources = [...files].filter((file) =>
+        /(?<!\.d)\.ts$/.test(file) || file.includes("smoke/")
+      );
+      if (absent.length > 0) throw new Error(`not in the tarball: ${absent.join(", ")}`);
+      if (sources.length > 0) {
+        throw new Error(`should not be in the tarball: ${sources.join(", ")}`);
+      }
+      return `${files.size} files`;
+    },
+  );
+
+  const project = await Deno.makeTempDir({ prefix: "wsc-npm-smoke-" });
+  try {
+    await Deno.writeTextFile(
+      `${project}/package.json`,
+      JSON.stringify({ name: "wsc-npm-smoke", private: true, type: "module" }, null, 2),
+    );
+    const installed = await check(
+      "install: npm install <tarball> into a fresh project (offline)",
+      async () => {
+        await run("npm", [
+          "install",
+          build!.tarball!,
+          "--no-audit",
+          "--no-fund",
+          "--ignore-scripts",
+          "--offline",
+          "--loglevel=error",
+        ], { cwd: project, timeoutMs: 120_000 });
+        const manifest = JSON.parse(
+          await Deno.readTextFile(`${project}/node_modules/websocket-channel/package.json`),
+        );
+        return `websocket-channel@${manifest.version}`;
+      },
+    );
+    if (!installed) return report();
+    await Deno.mkdir(`${project}/smoke`);
+    for await (const entry of Deno.readDir(`${root}/npm/smoke`)) {
+      if (entry.isFile) {
+        await Deno.copyFile(`${root}/npm/smoke/${entry.name}`, `${project}/smoke/${entry.name}`);
+      }
+    }
+    await smokeChecks(project);
+  } finally {
+    if (keep) console.log(`kept the temporary project at ${project}`);
+    else await Deno.remove(project, { recursive: true }).catch(() => {});
+  }
+  return report();
+}
+
+async function smokeChecks(project: string): Promise<void> {
+  const smoke = (file: string) => `smoke/${file}`;
+  const node20Version = (await run(node20, ["--version"], { cwd: project })).trim();
+  const node24 = bin("node");
+  const node24Version = (await run(node24, ["--version"], { cwd: project })).trim();
+
+  await check(`node ${node20Version}: engine client + server/node echo`, async () => {
+    return lastLine(await run(node20, [smoke("node_engine.mjs")], { cwd: project }));
+  });
+  await check(`node ${node20Version}: transport "auto" falls back to the engine`, async () => {
+    return lastLine(await run(node20, [smoke("node_auto.mjs")], { cwd: project }));
+  });
+  await check(`node ${node20Version}: require() of the ESM package`, async () => {
+    return lastLine(await run(node20, [smoke("node_require.cjs")], { cwd: project }));
+  });
+  await check(
+    `node ${node24Version}: native global WebSocket client + server/node echo`,
+    async () => {
+      return lastLine(await run(node24, [smoke("node_native.mjs")], { cwd: project }));
+    },
+  );
+  await check("bun: server/bun with the native and the engine client", async () => {
+    return lastLine(await run(bin("bun"), [smoke("bun_serve.mjs")], { cwd: project }));
+  });
+  await check("bun: server/node under Bun's node:http", async () => {
+    return lastLine(await run(bin("bun"), [smoke("bun_node_server.mjs")], { cwd: project }));
+  });
+  await check("deno: server/deno and the engine client from the npm package", async () => {
+    const output = await run(bin("deno"), [
+      "run",
+      "-A",
+      "--node-modules-dir=manual",
+      smoke("deno_serve.mjs"),
+    ], {
+      cwd: project,
+      env: { DENO_NO_UPDATE_CHECK: "1" },
+    });
+    return lastLine(output);
+  });
+  await check("browser: esbuild bundles the package for browsers without node: code", async () => {
+    await Deno.writeTextFile(
+      `${project}/browser_entry.mjs`,
+      `export { WebSocketChannel, CloseCode } from "websocket-channel";\n` +
+        `export { WebSocketClient } from "websocket-channel/client";\n`,
+    );
+    await run(bin("esbuild"), [
+      "browser_entry.mjs",
+      "--bundle",
+      "--format=esm",
+      "--platform=browser",
+      "--minify",
+      "--log-level=warning",
+      "--outfile=browser_bundle.js",
+    ], { cwd: project });
+    const code = await Deno.readTextFile(`${project}/browser_bundle.js`);
+    const found = [/node:/, /\bDeno\./, /\bBun\./, /\brequire\(/].filter((pattern) =>
+      pattern.test(code)
+    );
+    if (found.length > 0) {
+      throw new Error(`the browser bundle contains ${found.map(String).join(", ")}`);
+    }
+    return `${(code.length / 1024).toFixed(1)} KiB minified`;
+  });
+  for (const [file, source] of Object.entries(consumers)) {
+    const node = file === "consumer_node.ts";
+    await check(
+      `types: tsc --strict (nodenext) ${
+        node ? "every subpath with @types/node" : "runtime-neutral subpaths, DOM only"
+      }`,
+      async () => {
+        if (!(await fileExists(`${root}/${source}`))) throw new Error(`${source} is missing`);
+        await Deno.copyFile(`${root}/${source}`, `${project}/${file}`);
+        const config = `tsconfig.${file.replace(/\.ts$/, "")}.json`;
+        const lib = ["es2023", "dom", "dom.iterable"];
+        await Deno.writeTextFile(`${project}/${config}`, tsconfig(file, node ? ["node"] : [], lib));
+        await run(bin("tsc"), ["-p", config], { cwd: project, timeoutMs: 120_000 });
+      },
+    );
+  }
+}
+
+function report(): number {
+  const passed = outcomes.filter((o) => o.ok).length;
+  const failed = outcomes.length - passed;
+  console.log(`\n${passed} passed, ${failed} failed`);
+  return failed === 0 ? 0 : 1;
+}
+
+if (import.meta.main) {
+  let code: number;
+  try {
+    code = await main();
+  } catch (error) {
+    console.error(error);
+    outcomes.push({ name: "check_npm", ok: false, detail: String(error) });
+    code = report();
+  }
+  Deno.exit(code);
+}

@@ -1,0 +1,104 @@
+/**
+ * Byte helpers shared by the channel implementations.
+ *
+ * @module
+ */
+
+const encoder = new TextEncoder();
+
+/**
+ * Views any `BufferSource` as a `Uint8Array` without copying.
+ *
+ * @example
+ * ```ts
+ * import { asBytes } from "./bytes.ts";
+ *
+ * const view = asBytes(new Uint16Array([1]).buffer);
+ * console.assert(view.byteLength === 2);
+ * ```
+ */
+export function asBytes(data: ArrayBuffer | ArrayBufferView): Uint8Array {
+  if (data instanceof Uint8Array) return data;
+  if (ArrayBuffer.isView(data)) return new Uint8Array(data.buffer, data.byteOffset, data.byteLength);
+  return new Uint8Array(data);
+}
+
+/**
+ * Converts a message to the bytes sent on the wire: strings are UTF-8
+ * encoded, buffers and views are viewed without copying, `Blob`s are read.
+ * Returns a promise only for `Blob`s, so the common path stays synchronous.
+ *
+ * @example
+ * ```ts
+ * import { toBytes } from "./bytes.ts";
+ *
+ * const bytes = toBytes("hé") as Uint8Array;
+ * console.assert(bytes.byteLength === 3);
+ * ```
+ */
+export function toBytes(
+  data: string | ArrayBuffer | ArrayBufferView | Blob,
+): Uint8Array | Promise<Uint8Array> {
+  if (typeof data === "string") return encoder.encode(data);
+  if (data instanceof ArrayBuffer || ArrayBuffer.isView(data)) return asBytes(data);
+  if (typeof Blob !== "undefined" && data instanceof Blob) {
+    return data.arrayBuffer().then((buffer) => new Uint8Array(buffer));
+  }
+  throw new TypeError(`Cannot send a value of type ${describe(data)}`);
+}
+
+/**
+ * Joins byte arrays into one new array.
+ *
+ * @example
+ * ```ts
+ * import { concat } from "./bytes.ts";
+ *
+ * const joined = concat([new Uint8Array([1]), new Uint8Array([2, 3])]);
+ * console.assert(joined.join() === "1,2,3");
+ * ```
+ */
+export function concat(chunks: readonly Uint8Array[], totalLength?: number): Uint8Array {
+  let length = totalLength ?? 0;
+  if (totalLength === undefined) for (const chunk of chunks) length += chunk.byteLength;
+  const out = new Uint8Array(length);
+  let offset = 0;
+  for (const chunk of chunks) {
+    out.set(chunk, offset);
+    offset += chunk.byteLength;
+  }
+  return out;
+}
+
+/**
+ * Length of a string's UTF-8 encoding, without encoding it.
+ *
+ * @example
+ * ```ts
+ * import { utf8Length } from "./bytes.ts";
+ *
+ * console.assert(utf8Length("é") === 2);
+ * ```
+ */
+export function utf8Length(text: string): number {
+  let length = 0;
+  for (let i = 0; i < text.length; i++) {
+    const unit = text.charCodeAt(i);
+    if (unit < 0x80) length += 1;
+    else if (unit < 0x800) length += 2;
+    else if (unit >= 0xd800 && unit <= 0xdbff && i + 1 < text.length) {
+      const next = text.charCodeAt(i + 1);
+      if (next >= 0xdc00 && next <= 0xdfff) {
+        length += 4;
+        i++;
+      } else length += 3;
+    } else length += 3;
+  }
+  return length;
+}
+
+function describe(value: unknown): string {
+  if (value === null) return "null";
+  if (typeof value === "object") return (value as object).constructor?.name ?? "object";
+  return typeof value;
+}

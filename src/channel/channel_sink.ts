@@ -1,0 +1,165 @@
+/**
+ * The `WebSocketSink` shared by every channel implementation: a real
+ * `WritableStream` (so `pipeTo()` works) with `add()` and a validating
+ * `close(code, reason)`.
+ *
+ * @module
+ */
+import { isValidApplicationCloseCode } from "../engine/close_code.ts";
+import { utf8Length } from "../_util/bytes.ts";
+import { handled } from "../_util/deferred.ts";
+import { InvalidStateError } from "./errors.ts";
+import type { Sendable, WebSocketSink } from "./web_socket_channel.ts";
+
+/** What a channel implementation plugs into {@linkcode createSink}. */
+export interface SinkHandlers {
+  /** Sends one message; resolves once the transport accepted it. */
+  add(message: Sendable): Promise<void>;
+  /**
+   * Sends one message written through the stream (a writer or `pipeTo`). May
+   * return `undefined` before the transport accepted it, while the channel's
+   * own backlog is small, so that consecutive messages can share one write.
+   */
+  write(message: Sendable): Promise<void> | undefined;
+  /** Runs the close handshake (arguments already validated). */
+  close(code: number | undefined, reason: string | undefined): Promise<void>;
+  /** The stream was aborted (e.g. a piped source failed). */
+  abort(reason: unknown): Promise<void>;
+}
+
+/** A sink plus the function its channel calls when the connection ends. */
+export interface SinkHandle {
+  /** The sink to hand to users. */
+  sink: WebSocketSink;
+  /** Errors the writable side (further writes reject with `error`); idempotent. */
+  error(error: unknown): void;
+}
+
+/**
+ * Checks close arguments as the WHATWG `WebSocket.close()` does: the code is
+ * 1000 or 3000–4999, the reason at most 123 UTF-8 bytes (RFC 6455 §5.5: a
+ * control frame payload is at most 125 bytes, two of which hold the code).
+ * Returns the code to send: 1000 when only a reason is given.
+ *
+ * @example
+ * ```ts
+ * import { validateCloseArguments } from "./channel_sink.ts";
+ *
+ * console.assert(validateCloseArguments(undefined, "bye") === 1000);
+ * try {
+ *   validateCloseArguments(1001);
+ * } catch (error) {
+ *   console.assert(error instanceof RangeError);
+ * }
+ * ```
+ */
+export function validateCloseArguments(code?: number, reason?: string): number | undefined {
+  if (code !== undefined) {
+    if (typeof code !== "number") throw new TypeError(`Close code must be a number, got ${typeof code}`);
+    if (!isValidApplicationCloseCode(code)) {
+      throw new RangeError(`Close code must be 1000 or in the range 3000-4999, got ${code}`);
+    }
+  }
+  if (reason !== undefined) {
+    if (typeof reason !== "string") throw new TypeError(`Close reason must be a string, got ${typeof reason}`);
+    if (utf8Length(reason) > 123) {
+      throw new RangeError("Close reason must be at most 123 UTF-8 bytes");
+    }
+    if (code === undefined && reason !== "") return 1000;
+  }
+  return code;
+}
+
+/** Messages the sink's own queue holds before `writer.ready` waits. */
+const SINK_QUEUE_MESSAGES = 16;
+
+/**
+ * Builds a {@linkcode WebSocketSink} over `handlers`.
+ *
+ * @example
+ * ```ts
+ * import { createSink } from "./channel_sink.ts";
+ *
+ * const sent: unknown[] = [];
+ * const { sink } = createSink({
+ *   add: async (message) => void sent.push(message),
+ *   write: (message) => void sent.push(message),
+ *   close: async () => {},
+ *   abort: async () => {},
+ * });
+ * await sink.add("hello");
+ * console.assert(sent.length === 1);
+ * ```
+ */
+export function createSink(handlers: SinkHandlers): SinkHandle {
+  const state = {
+    controller: undefined as WritableStreamDefaultController | undefined,
+    /** The writable side still accepts writes (not closed, aborted or errored). */
+    open: true,
+    pending: [undefined, undefined] as [number | undefined, string | undefined],
+  };
+  const sink = new ChannelSink(handlers, state);
+  return {
+    sink,
+    error(error) {
+      if (!state.open) return;
+      state.open = false;
+      state.controller?.error(error);
+    },
+  };
+}
+
+type SinkState = {
+  controller: WritableStreamDefaultController | undefined;
+  open: boolean;
+  pending: [number | undefined, string | undefined];
+};
+
+class ChannelSink extends WritableStream<Sendable> implements WebSocketSink {
+  readonly #handlers: SinkHandlers;
+  readonly #state: SinkState;
+
+  constructor(handlers: SinkHandlers, state: SinkState) {
+    super({
+      start(controller) {
+        state.controller = controller;
+      },
+      write(message) {
+        return handlers.write(message);
+      },
+      close() {
+        state.open = false;
+        return handlers.close(...state.pending);
+      },
+      abort(reason) {
+        state.open = false;
+        return handlers.abort(reason);
+      },
+    }, new CountQueuingStrategy({ highWaterMark: SINK_QUEUE_MESSAGES }));
+    this.#handlers = handlers;
+    this.#state = state;
+  }
+
+  add(message: Sendable): Promise<void> {
+    // A writer or pipe may still hold queued messages; sending past them would reorder.
+    if (this.locked) {
+      return Promise.reject(
+        new InvalidStateError("Cannot add a message: the sink is locked by a writer or pipeTo()"),
+      );
+    }
+    return this.#handlers.add(message);
+  }
+
+  override close(code?: number, reason?: string): Promise<void> {
+    let wireCode: number | undefined;
+    try {
+      wireCode = validateCloseArguments(code, reason);
+    } catch (error) {
+      return Promise.reject(error);
+    }
+    if (this.locked || !this.#state.open) return this.#handlers.close(wireCode, reason);
+    // Through the stream machinery, so that messages already queued go first.
+    this.#state.pending = [wireCode, reason];
+    return handled(super.close());
+  }
+}

@@ -1,0 +1,631 @@
+/**
+ * The engine {@linkcode Protocol} driven over a `{ readable, writable }` byte
+ * stream pair: a pull-based read loop (a slow reader of `stream` stops the
+ * reading of the transport), batched writes, the close handshake with a
+ * timeout, and pings with round-trip times.
+ *
+ * @module
+ */
+import { Protocol, type ProtocolEvent } from "../engine/protocol.ts";
+import type { Role } from "../engine/frame.ts";
+import { isValidWireCloseCode } from "../engine/close_code.ts";
+import type { ProtocolError } from "../engine/errors.ts";
+import { asBytes, toBytes } from "../_util/bytes.ts";
+import { type Deferred, deferred, handled } from "../_util/deferred.ts";
+import { BatchWriter } from "./batch_writer.ts";
+import { createSink, type SinkHandle } from "./channel_sink.ts";
+import { ConnectionClosedError, InvalidStateError } from "./errors.ts";
+import { PingTracker } from "./ping_tracker.ts";
+import type {
+  CloseInfo,
+  Message,
+  MessageDeflate,
+  Sendable,
+  WebSocketChannel,
+  WebSocketSink,
+} from "./web_socket_channel.ts";
+
+/** A byte-stream pair, e.g. a TCP socket as Web Streams. */
+export interface ByteStreams {
+  /** Bytes from the peer. */
+  readable: ReadableStream<Uint8Array>;
+  /** Bytes to the peer. */
+  writable: WritableStream<Uint8Array>;
+}
+
+/** Settings of a channel that do not depend on the opening handshake. */
+export interface StreamChannelSettings {
+  /** `"client"` masks what it sends; `"server"` expects masked frames. */
+  role: Role;
+  /**
+   * Largest accepted message in bytes (after inflating); larger ones fail the
+   * connection with 1009.
+   * @default {67108864}
+   */
+  maxMessageSize?: number;
+  /**
+   * Milliseconds to wait for the peer's close frame (and, as a client, for
+   * the server to close TCP, RFC 6455 §7.1.1) before dropping the transport.
+   * @default {5000}
+   */
+  closeTimeout?: number;
+  /**
+   * Bytes of received messages queued in `stream` before the channel stops
+   * reading its transport. Memory stays below this plus one message.
+   * @default {1048576}
+   */
+  readableHighWaterMark?: number;
+  /**
+   * Bytes handed to the transport and not yet accepted before writes through
+   * the `sink` stream (a writer or `pipeTo`) wait. `sink.add()` always waits
+   * for its own bytes.
+   * @default {65536}
+   */
+  writableHighWaterMark?: number;
+}
+
+/** What the opening handshake settled (all optional for a channel over ready streams). */
+export interface StreamChannelOpening {
+  /** The negotiated subprotocol. */
+  protocol?: string;
+  /** The negotiated `Sec-WebSocket-Extensions` value. */
+  extensions?: string;
+  /** The negotiated permessage-deflate, which compresses and inflates whole messages. */
+  deflate?: MessageDeflate;
+  /** Bytes already read from `readable` past the handshake. */
+  head?: Uint8Array;
+}
+
+/** Options of {@linkcode fromStreams}. */
+export interface StreamChannelOptions extends StreamChannelSettings, StreamChannelOpening {}
+
+const DEFAULTS = {
+  maxMessageSize: 64 * 1024 * 1024,
+  closeTimeout: 5000,
+  readableHighWaterMark: 1024 * 1024,
+  writableHighWaterMark: 64 * 1024,
+};
+
+/** Queue cost of a message: its size plus a little, so empty messages count too. */
+const messageSize = (message: Message) =>
+  (typeof message === "string" ? message.length : message.byteLength) + 32;
+
+type State = "connecting" | "open" | "closing" | "closed";
+
+/**
+ * A {@linkcode WebSocketChannel} over a byte-stream pair. Created by
+ * {@linkcode fromStreams} (already open) or by the handshake helpers, which
+ * call {@linkcode StreamChannel.open} or {@linkcode StreamChannel.abortOpening}.
+ *
+ * @example An in-memory echo
+ * ```ts
+ * import { StreamChannel } from "./stream_channel.ts";
+ *
+ * const channel = new StreamChannel({ role: "server" });
+ * console.assert(channel.closeCode === undefined);
+ * channel.abortOpening(new Error("no transport in this example"));
+ * console.assert((await channel.closed).code === 1006);
+ * ```
+ */
+export class StreamChannel implements WebSocketChannel {
+  readonly stream: ReadableStream<Message>;
+  readonly sink: WebSocketSink;
+  readonly ready: Promise<void>;
+  readonly closed: Promise<CloseInfo>;
+
+  readonly #settings: Required<StreamChannelSettings>;
+  readonly #ready = deferred<void>();
+  readonly #closed = deferred<CloseInfo>();
+  readonly #sinkHandle: SinkHandle;
+  #streamController!: ReadableStreamDefaultController<Message>;
+  #state: State = "connecting";
+  #protocol: Protocol | undefined;
+  #reader: ReadableStreamDefaultReader<Uint8Array> | undefined;
+  #writer: WritableStreamDefaultWriter<Uint8Array> | undefined;
+  #batches: BatchWriter | undefined;
+  #deflate: MessageDeflate | undefined;
+  #subprotocol = "";
+  #extensions = "";
+  #closeCode: number | undefined;
+  #closeReason: string | undefined;
+  /** Set once the stream was closed, errored or cancelled: further messages are dropped. */
+  #streamDone = false;
+  /** Read even though nobody pulls: a close is under way or the stream was cancelled. */
+  #draining = false;
+  #pull: Deferred<void> | undefined;
+  #wake: Deferred<void> | undefined;
+  /** Both close frames were exchanged. */
+  #handshakeDone = false;
+  #closeTimer: ReturnType<typeof setTimeout> | undefined;
+  /** Sends waiting for the opening handshake, a `Blob` read or compression, in order. */
+  #sendTail: Promise<unknown> | undefined;
+  #queuedBytes = 0;
+  /** `sink.close()` was called; messages already accepted still go out first. */
+  #closeRequested = false;
+  readonly #pings = new PingTracker();
+
+  /** @param settings Role, limits and timeouts. */
+  constructor(settings: StreamChannelSettings) {
+    this.#settings = { ...DEFAULTS, ...definedOnly(settings) } as Required<StreamChannelSettings>;
+    this.ready = handled(this.#ready.promise);
+    this.closed = this.#closed.promise;
+    this.stream = new ReadableStream<Message>({
+      start: (controller) => {
+        this.#streamController = controller;
+      },
+      pull: () => {
+        if (this.#streamDone) return;
+        this.#pull ??= deferred<void>();
+        this.#wakeReader();
+        return this.#pull.promise;
+      },
+      cancel: () => {
+        // Dart's StreamChannel contract: cancelling the stream does not close
+        // the connection; messages are dropped from now on.
+        this.#endStream();
+      },
+    }, { highWaterMark: this.#settings.readableHighWaterMark, size: messageSize });
+    this.#sinkHandle = createSink({
+      add: (message) => this.#send(message),
+      write: (message) => {
+        const sent = handled(this.#send(message));
+        return this.#backlog() > this.#settings.writableHighWaterMark ? sent : undefined;
+      },
+      close: (code, reason) => this.#close(code, reason),
+      abort: () => this.#close(1011, "").catch(() => {}),
+    });
+    this.sink = this.#sinkHandle.sink;
+  }
+
+  get protocol(): string {
+    return this.#subprotocol;
+  }
+
+  get extensions(): string {
+    return this.#extensions;
+  }
+
+  get closeCode(): number | undefined {
+    return this.#closeCode;
+  }
+
+  get closeReason(): string | undefined {
+    return this.#closeReason;
+  }
+
+  /**
+   * Starts the connection over `streams` once the opening handshake is done.
+   * Locks both streams.
+   */
+  open(streams: ByteStreams, opening: StreamChannelOpening = {}): void {
+    if (this.#state !== "connecting") throw new InvalidStateError("The channel was already opened");
+    this.#deflate = opening.deflate;
+    this.#subprotocol = opening.protocol ?? "";
+    this.#extensions = opening.extensions ?? "";
+    this.#protocol = new Protocol({
+      role: this.#settings.role,
+      maxMessageSize: this.#settings.maxMessageSize,
+      allowRsv1: opening.deflate !== undefined,
+    });
+    this.#reader = streams.readable.getReader();
+    this.#writer = streams.writable.getWriter();
+    this.#batches = new BatchWriter(
+      this.#writer,
+      () => this.#protocol!.takeOutgoing(),
+      (error) => this.#onTransportError(error),
+    );
+    this.#state = "open";
+    this.#ready.resolve();
+    this.#readLoop(opening.head);
+  }
+
+  /** Fails a connection that never opened: `ready` rejects, `closed` resolves 1006. */
+  abortOpening(error: unknown): void {
+    if (this.#state !== "connecting") return;
+    this.#state = "closed";
+    this.#ready.reject(error);
+    this.#closeCode = 1006;
+    this.#closeReason = "";
+    this.#finish({ code: 1006, reason: "", wasClean: false }, error);
+  }
+
+  /**
+   * Closes with any code valid on the wire (1001 going away, 1011 …), for
+   * servers and heartbeats; applications use `sink.close()`, which allows
+   * only 1000 and 3000–4999 as browsers do.
+   */
+  closeWithCode(code: number, reason = ""): Promise<void> {
+    if (!isValidWireCloseCode(code)) return Promise.reject(new RangeError(`Invalid close code ${code}`));
+    return this.#close(code, reason);
+  }
+
+  async ping(data?: string | Uint8Array): Promise<number> {
+    if (this.#state === "connecting") await this.ready;
+    if (this.#state !== "open") throw this.#closedError();
+    const payload = data === undefined
+      ? this.#pings.nextPayload()
+      : typeof data === "string"
+      ? new TextEncoder().encode(data)
+      : data;
+    if (payload.byteLength > 125) throw new RangeError("Ping payload must be at most 125 bytes");
+    const rtt = this.#pings.add(payload);
+    this.#protocol!.sendPing(payload);
+    this.#batches!.flush();
+    return await rtt;
+  }
+
+  // ── reading ────────────────────────────────────────────────────────────
+
+  async #readLoop(head: Uint8Array | undefined): Promise<void> {
+    const reader = this.#reader!;
+    try {
+      if (head && head.byteLength > 0) {
+        const pending = this.#receive(head);
+        if (pending) await pending;
+      }
+      while (this.#state !== "closed") {
+        if (!this.#draining && !this.#pull) {
+          this.#wake = deferred<void>();
+          await this.#wake.promise;
+          continue;
+        }
+        const { value, done } = await reader.read();
+        if (this.#isClosed()) return;
+        if (done) return this.#onEof();
+        const pending = this.#receive(value);
+        if (pending) await pending;
+      }
+    } catch (error) {
+      this.#onTransportError(error);
+    }
+  }
+
+  #wakeReader(): void {
+    const wake = this.#wake;
+    this.#wake = undefined;
+    wake?.resolve();
+  }
+
+  /** Feeds bytes to the engine; returns a promise only when a message must be inflated. */
+  #receive(chunk: Uint8Array): Promise<void> | undefined {
+    const events = this.#protocol!.receive(chunk);
+    for (let i = 0; i < events.length; i++) {
+      if (events[i].type === "compressed") return this.#receiveAsync(events, i);
+      this.#handle(events[i]);
+    }
+    this.#flushOwed();
+    return undefined;
+  }
+
+  async #receiveAsync(events: ProtocolEvent[], from: number): Promise<void> {
+    for (let i = from; i < events.length; i++) {
+      const event = events[i];
+      if (event.type !== "compressed") {
+        this.#handle(event);
+        continue;
+      }
+      let data: Uint8Array;
+      try {
+        data = await this.#deflate!.decompress(event.data, { maxSize: this.#settings.maxMessageSize });
+      } catch (error) {
+        const failure = error as Partial<ProtocolError>;
+        const code = typeof failure.closeCode === "number" ? failure.closeCode : 1007;
+        if (this.#isClosed()) return;
+        this.#protocol!.fail(code, "");
+        this.#onProtocolError(error, code);
+        return;
+      }
+      if (this.#isClosed()) return;
+      if (event.binary) this.#deliver(data);
+      else {
+        let text: string;
+        try {
+          text = new TextDecoder("utf-8", { fatal: true, ignoreBOM: true }).decode(data);
+        } catch {
+          // RFC 6455 §8.1: invalid UTF-8 in a text message MUST fail the connection (1007).
+          this.#protocol!.fail(1007, "");
+          this.#onProtocolError(undefined, 1007);
+          return;
+        }
+        this.#deliver(text);
+      }
+    }
+    this.#flushOwed();
+  }
+
+  /** Reads the state through a call, so checks after an `await` are not narrowed away. */
+  #isClosed(): boolean {
+    return this.#state === "closed";
+  }
+
+  #handle(event: ProtocolEvent): void {
+    switch (event.type) {
+      case "text":
+      case "binary":
+        return this.#deliver(event.data);
+      case "pong":
+        return this.#pings.pong(event.data);
+      case "close":
+        return this.#onCloseFrame(event.code, event.reason);
+      case "error":
+        return this.#onProtocolError(event.error, event.error.closeCode);
+      // "ping": the engine already queued the pong.
+    }
+  }
+
+  #deliver(message: Message): void {
+    if (this.#streamDone) return;
+    this.#streamController.enqueue(message);
+    const pull = this.#pull;
+    this.#pull = undefined;
+    pull?.resolve();
+  }
+
+  /** Writes pongs and close replies the engine queued. */
+  #flushOwed(): void {
+    if (this.#protocol!.outgoingBytes > 0) this.#batches!.flush();
+  }
+
+  // ── closing ────────────────────────────────────────────────────────────
+
+  #onCloseFrame(code: number, reason: string): void {
+    if (this.#state === "open") {
+      // The peer started the close; the engine queued our echo (RFC 6455 §5.5.1).
+      this.#closeCode = code;
+      this.#closeReason = reason;
+      this.#state = "closing";
+      this.#sinkHandle.error(this.#closedError());
+      this.#pings.fail(this.#closedError());
+      this.#startCloseTimer();
+    }
+    this.#handshakeDone = true;
+    this.#draining = true;
+    this.#endStream(true);
+    this.#flushOwed();
+    // RFC 6455 §7.1.1: "the server SHOULD close the underlying TCP connection
+    // first"; the client waits for it (until the close timeout).
+    if (this.#settings.role === "server") this.#teardown(true);
+  }
+
+  #close(code: number | undefined, reason: string | undefined): Promise<void> {
+    const done = this.#closed.promise.then(() => {});
+    if (this.#state === "connecting") {
+      // Nothing was sent yet: wait for the handshake, then close.
+      return handled(this.#ready.promise).then(() => this.#close(code, reason), () => {});
+    }
+    if (this.#state !== "open" || this.#closeRequested) return done;
+    this.#closeRequested = true;
+    const tail = this.#sendTail;
+    // Messages still being prepared (Blob, compression) go out first.
+    if (tail) tail.then(() => this.#sendClose(code, reason));
+    else this.#sendClose(code, reason);
+    return done;
+  }
+
+  #sendClose(code: number | undefined, reason: string | undefined): void {
+    if (this.#state !== "open") return;
+    this.#closeCode = code ?? 1005;
+    this.#closeReason = reason ?? "";
+    this.#state = "closing";
+    this.#protocol!.sendClose(code, code === undefined ? undefined : reason);
+    this.#sinkHandle.error(this.#closedError());
+    this.#pings.fail(this.#closedError());
+    // StreamChannel contract: closing the sink closes the stream before more messages.
+    this.#endStream(true);
+    this.#draining = true;
+    this.#wakeReader();
+    this.#batches!.flush();
+    this.#startCloseTimer();
+  }
+
+  #startCloseTimer(): void {
+    if (this.#closeTimer !== undefined) return;
+    this.#closeTimer = setTimeout(() => {
+      this.#closeTimer = undefined;
+      if (this.#handshakeDone) this.#teardown(true);
+      else this.#abrupt(undefined);
+    }, this.#settings.closeTimeout);
+  }
+
+  #onEof(): void {
+    if (this.#handshakeDone) this.#teardown(true);
+    else this.#abrupt(undefined);
+  }
+
+  #onTransportError(error: unknown): void {
+    if (this.#state === "closed") return;
+    if (this.#handshakeDone) this.#teardown(true);
+    else this.#abrupt(error);
+  }
+
+  /** The transport ended before the close handshake: 1006. */
+  #abrupt(cause: unknown): void {
+    if (this.#state === "closed") return;
+    this.#closeCode = 1006;
+    this.#closeReason = "";
+    const error = new ConnectionClosedError(1006, "", { cause });
+    this.#shutDown({ code: 1006, reason: "", wasClean: false }, error, false);
+  }
+
+  /** We failed the connection (the engine queued the close frame). */
+  #onProtocolError(error: unknown, code: number): void {
+    if (this.#state === "closed") return;
+    this.#closeCode = code;
+    this.#closeReason = "";
+    const failure = error ?? new ConnectionClosedError(code, "");
+    this.#shutDown({ code, reason: "", wasClean: false }, failure, true);
+  }
+
+  /** Clean end after the close handshake. */
+  #teardown(flush: boolean): void {
+    if (this.#state === "closed") return;
+    const code = this.#closeCode ?? 1005;
+    const reason = this.#closeReason ?? "";
+    this.#shutDown({ code, reason, wasClean: true }, undefined, flush);
+  }
+
+  #shutDown(info: CloseInfo, error: unknown, flush: boolean): void {
+    this.#state = "closed";
+    clearTimeout(this.#closeTimer);
+    this.#closeTimer = undefined;
+    const closedError = error ?? this.#closedError();
+    this.#endStream(info.wasClean, closedError);
+    this.#sinkHandle.error(error ?? this.#closedError());
+    this.#pings.fail(closedError);
+    this.#wakeReader();
+    const transportClosed = flush ? this.#closeTransport() : this.#dropTransport();
+    transportClosed.then(() => this.#finish(info, error));
+  }
+
+  /** Sends what is owed (a close frame), half-closes, then releases the reader. */
+  async #closeTransport(): Promise<void> {
+    const writer = this.#writer!;
+    const limit = deferred<void>();
+    const timer = setTimeout(() => limit.resolve(), this.#settings.closeTimeout);
+    try {
+      const flushed = this.#batches!.flush().then(() => writer.close());
+      await Promise.race([flushed, limit.promise]);
+    } catch { /* the transport is gone already */ }
+    clearTimeout(timer);
+    if (limit.settled) handled(writer.abort());
+    handled(this.#reader!.cancel());
+  }
+
+  async #dropTransport(): Promise<void> {
+    handled(this.#writer!.abort());
+    handled(this.#reader!.cancel());
+    await undefined;
+  }
+
+  #finish(info: CloseInfo, error: unknown): void {
+    this.#endStream(info.wasClean, error ?? this.#closedError());
+    this.#sinkHandle.error(error ?? this.#closedError());
+    this.#closed.resolve(info);
+  }
+
+  #endStream(clean = true, error?: unknown): void {
+    if (this.#streamDone) return;
+    this.#streamDone = true;
+    this.#draining = true;
+    try {
+      if (clean) this.#streamController.close();
+      else this.#streamController.error(error);
+    } catch { /* cancelled by the reader */ }
+    const pull = this.#pull;
+    this.#pull = undefined;
+    pull?.resolve();
+    this.#wakeReader();
+  }
+
+  #closedError(): ConnectionClosedError {
+    return new ConnectionClosedError(this.#closeCode ?? 1006, this.#closeReason ?? "", {
+      message: this.#state === "closing"
+        ? "Cannot send: the connection is closing"
+        : undefined,
+    });
+  }
+
+  // ── sending ────────────────────────────────────────────────────────────
+
+  #backlog(): number {
+    return this.#queuedBytes + (this.#protocol?.outgoingBytes ?? 0) + (this.#batches?.inFlight ?? 0);
+  }
+
+  #send(message: Sendable): Promise<void> {
+    if (this.#closeRequested || this.#state === "closing" || this.#state === "closed") {
+      return Promise.reject(this.#closedError());
+    }
+    try {
+      if (this.#sendTail === undefined && this.#state === "open") {
+        const deflate = this.#deflate;
+        if (typeof message === "string") {
+          if (!deflate) {
+            this.#protocol!.sendText(message);
+            return this.#batches!.flush();
+          }
+        } else if (!isBlob(message)) {
+          const bytes = asBytes(message as ArrayBuffer | ArrayBufferView);
+          if (!deflate || bytes.byteLength < deflate.threshold) {
+            this.#protocol!.sendBinary(bytes);
+            return this.#batches!.flush();
+          }
+        }
+      }
+      return this.#sendLater(message);
+    } catch (error) {
+      return Promise.reject(error);
+    }
+  }
+
+  /** The ordered slow path: waits for the handshake, reads Blobs, compresses. */
+  #sendLater(message: Sendable): Promise<void> {
+    const size = typeof message === "string"
+      ? message.length
+      : isBlob(message)
+      ? message.size
+      : (message as ArrayBufferView | ArrayBuffer).byteLength;
+    this.#queuedBytes += size;
+    const previous = this.#sendTail ?? (this.#state === "connecting" ? this.ready : Promise.resolve());
+    const enqueued = previous.then(async () => {
+      try {
+        const text = typeof message === "string";
+        let bytes = toBytes(message);
+        if (bytes instanceof Promise) bytes = await bytes;
+        const deflate = this.#deflate;
+        let compressed = false;
+        if (deflate && bytes.byteLength >= deflate.threshold) {
+          bytes = await deflate.compress(bytes);
+          compressed = true;
+        }
+        if (this.#state !== "open") throw this.#closedError();
+        if (text) this.#protocol!.sendText(bytes, { compressed });
+        else this.#protocol!.sendBinary(bytes, { compressed });
+        return { flushed: this.#batches!.flush() };
+      } finally {
+        this.#queuedBytes -= size;
+      }
+    });
+    const tail = enqueued.then(() => {}, () => {});
+    this.#sendTail = tail;
+    tail.then(() => {
+      if (this.#sendTail === tail) this.#sendTail = undefined;
+    });
+    return enqueued.then((result) => result.flushed);
+  }
+}
+
+/**
+ * Runs the WebSocket protocol over an already upgraded byte-stream pair (the
+ * opening handshake is done), like Dart's `WebSocketChannel(StreamChannel)`.
+ *
+ * @example An in-memory pair of channels
+ * ```ts
+ * import { fromStreams } from "./stream_channel.ts";
+ *
+ * const up = new TransformStream<Uint8Array, Uint8Array>();
+ * const down = new TransformStream<Uint8Array, Uint8Array>();
+ * const client = fromStreams({ readable: down.readable, writable: up.writable }, { role: "client" });
+ * const server = fromStreams({ readable: up.readable, writable: down.writable }, { role: "server" });
+ * await client.sink.add("hi");
+ * const reader = server.stream.getReader();
+ * console.assert((await reader.read()).value === "hi");
+ * await client.sink.close(1000);
+ * ```
+ */
+export function fromStreams(streams: ByteStreams, options: StreamChannelOptions): StreamChannel {
+  const channel = new StreamChannel(options);
+  channel.open(streams, options);
+  return channel;
+}
+
+function isBlob(value: unknown): value is Blob {
+  return typeof Blob !== "undefined" && value instanceof Blob;
+}
+
+function definedOnly<T extends object>(value: T): Partial<T> {
+  const out: Partial<T> = {};
+  for (const key of Object.keys(value) as (keyof T)[]) {
+    if (value[key] !== undefined) out[key] = value[key];
+  }
+  return out;
+}

@@ -1,0 +1,107 @@
+/**
+ * The types of the public channel abstraction. Implementation files import
+ * these (types only), so that `web_socket_channel.ts`, which imports the
+ * implementations, never forms a cycle.
+ *
+ * @module
+ */
+
+/** A received message: text as `string`, binary as `Uint8Array`. */
+export type Message = string | Uint8Array;
+
+/** What the sink accepts: strings go out as text frames, everything else as binary. */
+export type Sendable = string | Uint8Array | ArrayBuffer | ArrayBufferView | Blob;
+
+/** How a connection ended, as reported by {@linkcode WebSocketChannel.closed}. */
+export interface CloseInfo {
+  /**
+   * The close code: the peer's for a remote close (1005 when its frame had no
+   * code), ours for a local close, the failure's for a protocol error, 1006
+   * when no close frame was exchanged.
+   */
+  code: number;
+  /** The close reason, `""` when none. */
+  reason: string;
+  /** `true` when both close frames were exchanged before the transport closed. */
+  wasClean: boolean;
+}
+
+/**
+ * The writing half of a channel. A real `WritableStream`, so
+ * `readable.pipeTo(channel.sink)` works, plus two conveniences.
+ */
+export interface WebSocketSink extends WritableStream<Sendable> {
+  /**
+   * Sends one message. Resolves once the transport accepted its bytes
+   * (backpressure: awaiting each `add` never lets memory grow without bound);
+   * rejects with a `ConnectionClosedError` once the connection is closing or
+   * closed, and with an `InvalidStateError` while a writer or `pipeTo()` holds
+   * the sink.
+   */
+  add(message: Sendable): Promise<void>;
+  /**
+   * Runs the close handshake and resolves when the connection is closed.
+   * `code` must be 1000 or 3000–4999 (`RangeError` otherwise) and `reason`
+   * at most 123 UTF-8 bytes (`RangeError`); without a code the peer sees
+   * 1005. Closing an already closed channel resolves.
+   */
+  close(code?: number, reason?: string): Promise<void>;
+}
+
+/**
+ * A WebSocket connection as a pair of streams, the same object on every
+ * runtime and for every transport.
+ */
+export interface WebSocketChannel {
+  /**
+   * The received messages, one per chunk (never split, never merged). Closes
+   * after a close handshake; errors after an unclean end with a typed error
+   * carrying the close code (`ConnectionClosedError` with 1006 for a lost
+   * connection, the `ProtocolError` for a peer that broke the protocol).
+   * Reading slowly makes the channel stop reading its transport. Cancelling
+   * it discards further messages but keeps the connection: close the sink to
+   * close the connection.
+   */
+  readonly stream: ReadableStream<Message>;
+  /** The writing half; see {@linkcode WebSocketSink}. */
+  readonly sink: WebSocketSink;
+  /**
+   * Resolves once the connection is open; rejects with a typed error when it
+   * could not be opened. An unobserved rejection never becomes an unhandled
+   * rejection.
+   */
+  readonly ready: Promise<void>;
+  /** Resolves once the connection is closed, however it ended. Never rejects. */
+  readonly closed: Promise<CloseInfo>;
+  /** The negotiated subprotocol, `""` when none (or not open yet). */
+  readonly protocol: string;
+  /** The negotiated extensions header value, `""` when none. */
+  readonly extensions: string;
+  /** The close code once a close started (local or remote), else `undefined`. */
+  readonly closeCode: number | undefined;
+  /** The close reason once a close started, else `undefined`. */
+  readonly closeReason: string | undefined;
+  /**
+   * Sends a ping and resolves with the round-trip time in milliseconds when
+   * the matching pong arrives. Rejects with `UnsupportedError`
+   * (`WS_PING_UNSUPPORTED`) where the platform cannot ping (a WHATWG
+   * `WebSocket`), and with `ConnectionClosedError` if the connection ends first.
+   */
+  ping(data?: string | Uint8Array): Promise<number>;
+}
+
+/**
+ * The negotiated permessage-deflate extension as the channel uses it
+ * (RFC 7692). The deflate layer's `PerMessageDeflate` satisfies it.
+ */
+export interface MessageDeflate {
+  /** Messages of at least this many bytes are compressed; smaller ones are sent as is. */
+  readonly threshold: number;
+  /** Compresses one whole message into an RFC 7692 payload. */
+  compress(data: Uint8Array): Promise<Uint8Array>;
+  /**
+   * Inflates one whole message payload; throws a `ProtocolError` (1009 over
+   * `maxSize`, 1007 for corrupt data) that fails the connection.
+   */
+  decompress(payload: Uint8Array, options: { maxSize: number }): Promise<Uint8Array>;
+}

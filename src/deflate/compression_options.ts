@@ -1,0 +1,94 @@
+/**
+ * The user-facing `compression` option and its validation.
+ *
+ * @module
+ */
+
+/**
+ * permessage-deflate settings (RFC 7692). Every field is optional.
+ *
+ * Our compressor is the platform `CompressionStream('deflate-raw')`: it has
+ * no sync flush and no window-size control, so we always compress each
+ * message in a fresh stream (no context takeover for our own direction, at
+ * window 15). The fields below therefore mostly shape what we ask of, or
+ * allow, the peer:
+ *
+ * | field | as client | as server |
+ * |---|---|---|
+ * | `serverNoContextTakeover` | request it in the first offer | always sent anyway (our compressor never keeps context) |
+ * | `clientNoContextTakeover` | always offered anyway | `true`: require the client to reset its context (saves our 32 KiB window per connection) |
+ * | `serverMaxWindowBits` | request `server_max_window_bits=N` in the first offer | announce N (we then compress only messages ≤ 2^N bytes) |
+ * | `clientMaxWindowBits` | offer `client_max_window_bits` (`true` = no value); a smaller agreed window limits compression to messages ≤ 2^N bytes | when the client offered the parameter, answer with N |
+ *
+ * Window sizes are 9–15: zlib cannot compress a raw-deflate stream with a
+ * window of 8 (madler/zlib#171), so asking a peer for 8 breaks many peers.
+ */
+export interface CompressionOptions {
+  /** Messages shorter than this many bytes are sent uncompressed. @default 1024 */
+  threshold?: number;
+  /** See the table above. @default false */
+  serverNoContextTakeover?: boolean;
+  /** See the table above. @default false */
+  clientNoContextTakeover?: boolean;
+  /** 9–15. See the table above. */
+  serverMaxWindowBits?: number;
+  /** 9–15, or `true` (client: offer the parameter without a value). See the table above. */
+  clientMaxWindowBits?: number | boolean;
+  /**
+   * Maximum number of (de)compressions running at once in this process, over
+   * all connections that use the same value (ws uses 10, ws#1202).
+   * @default 10
+   */
+  maxConcurrency?: number;
+}
+
+/** The `compression` option: `false`/absent (off), `true` (defaults) or settings. */
+export type Compression = boolean | CompressionOptions;
+
+/** Default {@linkcode CompressionOptions.threshold}: 1 KiB. */
+export const DEFAULT_THRESHOLD = 1024;
+/** Default {@linkcode CompressionOptions.maxConcurrency}. */
+export const DEFAULT_MAX_CONCURRENCY = 10;
+
+/**
+ * Validates a `compression` option. Returns `null` when compression is off,
+ * otherwise a copy with defaults applied for `threshold` and
+ * `maxConcurrency`. Invalid values throw (`TypeError` / `RangeError`) so that
+ * mistakes surface at configuration time, not during a handshake.
+ *
+ * @example
+ * ```ts
+ * import { resolveCompression } from "./compression_options.ts";
+ *
+ * console.assert(resolveCompression(false) === null);
+ * console.assert(resolveCompression(true)?.threshold === 1024);
+ * ```
+ */
+export function resolveCompression(
+  value: Compression | undefined,
+): CompressionOptions & { threshold: number; maxConcurrency: number } | null {
+  if (value === undefined || value === false) return null;
+  const options: CompressionOptions = value === true ? {} : value;
+  if (typeof options !== "object" || options === null) {
+    throw new TypeError("compression must be a boolean or an options object");
+  }
+  const threshold = options.threshold ?? DEFAULT_THRESHOLD;
+  if (!Number.isFinite(threshold) || threshold < 0) {
+    throw new RangeError(`compression.threshold must be a non-negative number, got ${threshold}`);
+  }
+  const maxConcurrency = options.maxConcurrency ?? DEFAULT_MAX_CONCURRENCY;
+  if (!Number.isInteger(maxConcurrency) || maxConcurrency < 1) {
+    throw new RangeError(`compression.maxConcurrency must be a positive integer, got ${maxConcurrency}`);
+  }
+  checkBits("serverMaxWindowBits", options.serverMaxWindowBits, false);
+  checkBits("clientMaxWindowBits", options.clientMaxWindowBits, true);
+  return { ...options, threshold, maxConcurrency };
+}
+
+function checkBits(name: string, bits: unknown, allowBoolean: boolean): void {
+  if (bits === undefined) return;
+  if (allowBoolean && typeof bits === "boolean") return;
+  if (typeof bits !== "number" || !Number.isInteger(bits) || bits < 9 || bits > 15) {
+    throw new RangeError(`compression.${name} must be an integer from 9 to 15, got ${String(bits)}`);
+  }
+}

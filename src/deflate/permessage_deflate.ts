@@ -1,0 +1,194 @@
+/**
+ * The negotiated permessage-deflate extension of one connection: what the
+ * channel calls around the engine's `compressed` events and
+ * `send*(…, { compressed: true })`.
+ *
+ * @module
+ */
+
+import type { Role } from "../engine/frame.ts";
+import { ProtocolError, WebSocketError } from "../engine/errors.ts";
+import { type Compression, type CompressionOptions, resolveCompression } from "./compression_options.ts";
+import { compressMessage } from "./compress_message.ts";
+import { ConcurrencyLimiter, sharedLimiter } from "./concurrency_limiter.ts";
+import { decompressMessage, WINDOW_SIZE } from "./decompress_message.ts";
+import { acceptOffer, acceptResponse, createOffer, type DeflateParams } from "./deflate_params.ts";
+
+/** Options of the {@linkcode PerMessageDeflate} constructor. */
+export interface PerMessageDeflateOptions extends CompressionOptions {
+  /** Our side of the connection. */
+  role: Role;
+  /** The agreed parameters; defaults to no parameters (15-bit windows, context takeover allowed). */
+  params?: DeflateParams;
+  /** Limiter to use instead of the process-wide one for `maxConcurrency`. */
+  limiter?: ConcurrencyLimiter;
+}
+
+const NO_PARAMS: DeflateParams = {
+  serverNoContextTakeover: false,
+  clientNoContextTakeover: false,
+  serverMaxWindowBits: 15,
+  clientMaxWindowBits: 15,
+};
+
+/**
+ * permessage-deflate state of one connection. Calls of `compress` complete
+ * in call order, as do calls of `decompress` (which must also be made in the
+ * order messages arrive: a peer that keeps context refers to earlier
+ * messages). Work runs under a process-wide {@linkcode ConcurrencyLimiter}.
+ *
+ * @example Server side
+ * ```ts
+ * import { PerMessageDeflate } from "./permessage_deflate.ts";
+ *
+ * const accepted = PerMessageDeflate.acceptOffer("permessage-deflate; client_max_window_bits", true);
+ * if (accepted) {
+ *   // send accepted.response as Sec-WebSocket-Extensions, then per message:
+ *   const { data, compressed } = await accepted.deflate.encode(new TextEncoder().encode("x".repeat(2000)));
+ *   console.assert(compressed && data.length < 100);
+ *   const back = await accepted.deflate.decompress(data, { maxSize: 1 << 20 });
+ *   console.assert(back.length === 2000);
+ *   accepted.deflate.close();
+ * }
+ * ```
+ */
+export class PerMessageDeflate {
+  /** Our side of the connection. */
+  readonly role: Role;
+  /** The agreed parameters. */
+  readonly params: DeflateParams;
+  /** Messages shorter than this are sent uncompressed. */
+  readonly threshold: number;
+  /**
+   * Longest message we may compress: 2^N for an agreed window of N < 15 bits
+   * for our direction (a fresh stream cannot refer back further than the
+   * message's own start), otherwise unlimited.
+   */
+  readonly maxCompressSize: number;
+  readonly #limiter: ConcurrencyLimiter;
+  readonly #peerKeepsContext: boolean;
+  #window: Uint8Array | undefined;
+  #sendChain: Promise<unknown> = Promise.resolve();
+  #receiveChain: Promise<unknown> = Promise.resolve();
+  #closed = false;
+
+  /** @param options Role, agreed parameters and settings. */
+  constructor(options: PerMessageDeflateOptions) {
+    const resolved = resolveCompression({ ...options, clientMaxWindowBits: undefined, serverMaxWindowBits: undefined })!;
+    this.role = options.role;
+    this.params = { ...(options.params ?? NO_PARAMS) };
+    this.threshold = resolved.threshold;
+    this.#limiter = options.limiter ?? sharedLimiter(resolved.maxConcurrency);
+    const ownBits = this.role === "server" ? this.params.serverMaxWindowBits : this.params.clientMaxWindowBits;
+    this.maxCompressSize = ownBits >= 15 ? Infinity : 2 ** ownBits;
+    // RFC 7692 §7.2.2: without "*_no_context_takeover" for the peer's direction
+    // we "MUST decompress each new message using the LZ77 sliding window used
+    // to process the last compressed message".
+    this.#peerKeepsContext = this.role === "server"
+      ? !this.params.clientNoContextTakeover
+      : !this.params.serverNoContextTakeover;
+  }
+
+  /** Whether a message of `byteLength` bytes should be compressed. */
+  shouldCompress(byteLength: number): boolean {
+    return byteLength >= this.threshold && byteLength <= this.maxCompressSize;
+  }
+
+  /** Compresses one whole message into an RFC 7692 payload (send it with RSV1). */
+  compress(data: Uint8Array): Promise<Uint8Array> {
+    if (this.#closed) return Promise.reject(closedError());
+    const result = this.#sendChain.then(() => this.#limiter.run(() => compressMessage(data)));
+    this.#sendChain = result.catch(() => {});
+    return result;
+  }
+
+  /**
+   * Applies the threshold and the window rule, compresses, and falls back to
+   * the original bytes when compression does not make them smaller.
+   */
+  async encode(data: Uint8Array): Promise<{ data: Uint8Array; compressed: boolean }> {
+    if (!this.shouldCompress(data.length)) return { data, compressed: false };
+    const payload = await this.compress(data);
+    return payload.length < data.length ? { data: payload, compressed: true } : { data, compressed: false };
+  }
+
+  /**
+   * Inflates one compressed (RSV1) message. Rejects with `ProtocolError`
+   * 1009 past `maxSize` inflated bytes, 1007 on invalid data.
+   */
+  decompress(payload: Uint8Array, options: { maxSize?: number } = {}): Promise<Uint8Array> {
+    if (this.#closed) return Promise.reject(closedError());
+    const result = this.#receiveChain.then(() =>
+      this.#limiter.run(async () => {
+        const out = await decompressMessage(payload, { maxSize: options.maxSize, dictionary: this.#window });
+        if (this.#peerKeepsContext && !this.#closed) this.#remember(out);
+        return out;
+      })
+    );
+    this.#receiveChain = result.catch(() => {});
+    return result;
+  }
+
+  /** Drops the kept window; later calls reject with `WS_INVALID_STATE`. */
+  close(): void {
+    this.#closed = true;
+    this.#window = undefined;
+  }
+
+  #remember(out: Uint8Array): void {
+    if (out.length >= WINDOW_SIZE) {
+      this.#window = out.slice(out.length - WINDOW_SIZE);
+      return;
+    }
+    const old = this.#window;
+    const keep = old === undefined ? 0 : Math.min(old.length, WINDOW_SIZE - out.length);
+    const window = new Uint8Array(keep + out.length);
+    if (keep > 0) window.set(old!.subarray(old!.length - keep));
+    window.set(out, keep);
+    this.#window = window;
+  }
+
+  /** The client's request header value, or `""` when `compression` is off. */
+  static createOffer(compression: Compression | undefined): string {
+    const options = resolveCompression(compression);
+    return options === null ? "" : createOffer(options);
+  }
+
+  /**
+   * Server side: the response header value and the connection's deflate
+   * object, or `null` to go on without compression. Never throws on peer input.
+   */
+  static acceptOffer(
+    header: string | null | undefined,
+    compression: Compression | undefined,
+  ): { response: string; params: DeflateParams; deflate: PerMessageDeflate } | null {
+    const options = resolveCompression(compression);
+    if (options === null || typeof header !== "string") return null;
+    const accepted = acceptOffer(header, options);
+    if (accepted === null) return null;
+    return { ...accepted, deflate: new PerMessageDeflate({ ...options, role: "server", params: accepted.params }) };
+  }
+
+  /**
+   * Client side: the connection's deflate object, or `null` when the server
+   * declined. Throws `ProtocolError` 1010 (`WS_DEFLATE_NEGOTIATION`) on a
+   * response that does not accept one of our offers.
+   */
+  static acceptResponse(
+    header: string | null | undefined,
+    compression: Compression | undefined,
+  ): PerMessageDeflate | null {
+    const options = resolveCompression(compression);
+    if (options === null) {
+      if (header === null || header === undefined || header.trim() === "") return null;
+      // We offered nothing, so any extension in the response was not offered.
+      throw new ProtocolError("WS_DEFLATE_NEGOTIATION", "Server accepted an extension that was not offered", 1010);
+    }
+    const params = acceptResponse(header, options);
+    return params === null ? null : new PerMessageDeflate({ ...options, role: "client", params });
+  }
+}
+
+function closedError(): WebSocketError {
+  return new WebSocketError("WS_INVALID_STATE", "permessage-deflate state is closed");
+}

@@ -104,7 +104,9 @@ export function createUpgradeRequest(
 
   const protocols = options.protocols === undefined ? [] : validateSubprotocols(options.protocols);
   const key = options.key ?? generateKey();
-  if (!isValidKey(key)) throw new SyntaxError("Invalid Sec-WebSocket-Key: expected base64 of 16 bytes");
+  if (!isValidKey(key)) {
+    throw new SyntaxError("Invalid Sec-WebSocket-Key: expected base64 of 16 bytes");
+  }
   if (options.extensions !== undefined && options.extensions !== "") {
     if (parseExtensions(options.extensions) === undefined) {
       throw new SyntaxError(`Invalid extension offer: ${JSON.stringify(options.extensions)}`);
@@ -194,7 +196,9 @@ export async function verifyUpgradeResponse(
   const { status, headers } = response;
   // RFC 6455 §4.1: "If the status code received from the server is not 101,
   // the client handles the response per HTTP [RFC2616] procedures."
-  if (status !== 101) fail(HandshakeErrorCode.badStatus, `Expected status 101, got ${status}`, status);
+  if (status !== 101) {
+    fail(HandshakeErrorCode.badStatus, `Expected status 101, got ${status}`, status);
+  }
   // RFC 6455 §4.1 item 2: Upgrade MUST be "websocket", case-insensitively.
   if (headers.get("upgrade")?.toLowerCase() !== "websocket") {
     fail(HandshakeErrorCode.badUpgrade, "Missing or invalid Upgrade header in the response");

@@ -144,7 +144,10 @@ export class Http1HeadReader {
         const fields = this.#fields;
         const headers = new Headers();
         for (const [name, value] of fields) headers.append(name, value);
-        return { head: { startLine: this.#startLine!, fields, headers }, rest: chunk.subarray(pos) };
+        return {
+          head: { startLine: this.#startLine!, fields, headers },
+          rest: chunk.subarray(pos),
+        };
       }
     }
     return undefined;
@@ -175,7 +178,9 @@ export class Http1HeadReader {
     let length = this.#lineLength;
     this.#lineLength = 0;
     // RFC 7230 §3.5 allows a bare LF; we refuse it so every hop agrees on framing.
-    if (length === 0 || line[length - 1] !== CR) throw malformed("HTTP line not terminated by CRLF");
+    if (length === 0 || line[length - 1] !== CR) {
+      throw malformed("HTTP line not terminated by CRLF");
+    }
     length--;
     for (let i = 0; i < length; i++) {
       if (line[i] === CR) throw malformed("Bare CR in HTTP head");
@@ -209,7 +214,9 @@ export class Http1HeadReader {
     for (let i = start; i < end; i++) {
       const c = line[i];
       // RFC 7230 §3.2: field-vchar / SP / HTAB; obs-text (≥ 0x80) passes as Latin-1.
-      if ((c < 0x20 && c !== 0x09) || c === 0x7f) throw malformed("Control character in HTTP header value");
+      if ((c < 0x20 && c !== 0x09) || c === 0x7f) {
+        throw malformed("Control character in HTTP header value");
+      }
     }
     this.#fields.push([latin1(line, 0, colon), latin1(line, start, end)]);
     return false;

@@ -25,7 +25,9 @@ function assertLinear(label: string, run: (n: number) => void): void {
 test("isToken accepts RFC 7230 tchar and nothing else", () => {
   assert.ok(isToken("permessage-deflate"));
   assert.ok(isToken("!#$%&'*+-.^_`|~09AZaz"));
-  for (const bad of ["", "a b", "a,b", "a;b", "a=b", 'a"', "a/b", "a\u00ff", "a\u0100", "\t", "a\r\n"]) {
+  for (
+    const bad of ["", "a b", "a,b", "a;b", "a=b", 'a"', "a/b", "a\u00ff", "a\u0100", "\t", "a\r\n"]
+  ) {
     assert.equal(isToken(bad), false, JSON.stringify(bad));
   }
 });
@@ -42,7 +44,10 @@ test("parseTokenList splits on commas with optional whitespace", () => {
   assert.equal(parseTokenList("a;b"), undefined);
   assert.equal(parseTokenList("\u00ff\u00fe"), undefined);
   assert.equal(parseTokenList("h2c/1"), undefined);
-  assert.deepEqual(parseTokenList("websocket, h2c/1", { allowSlash: true }), ["websocket", "h2c/1"]);
+  assert.deepEqual(parseTokenList("websocket, h2c/1", { allowSlash: true }), [
+    "websocket",
+    "h2c/1",
+  ]);
   assert.equal(parseTokenList("h2c/", { allowSlash: true }), undefined);
   assert.equal(parseTokenList("/1", { allowSlash: true }), undefined);
   assert.equal(parseTokenList("a/b/c", { allowSlash: true }), undefined);

@@ -1,0 +1,280 @@
+import assert from "node:assert/strict";
+import { test } from "node:test";
+import { signKey } from "../../src/handshake/accept_key.ts";
+import {
+  createRejection,
+  createUpgradeResponseHeaders,
+  rejectionResponse,
+  verifyUpgradeRequest,
+  type VerifyUpgradeRequestOptions,
+  type VerifyUpgradeRequestResult,
+} from "../../src/handshake/server_handshake.ts";
+
+const KEY = "dGhlIHNhbXBsZSBub25jZQ==";
+
+/** A valid upgrade request with `changes` applied (`null` deletes a header). */
+function request(
+  changes: Record<string, string | null> = {},
+  extra: { method?: string; httpVersion?: string } = {},
+) {
+  const headers = new Headers({
+    host: "example.com",
+    upgrade: "websocket",
+    connection: "Upgrade",
+    "sec-websocket-key": KEY,
+    "sec-websocket-version": "13",
+  });
+  for (const [name, value] of Object.entries(changes)) {
+    if (value === null) headers.delete(name);
+    else headers.set(name, value);
+  }
+  return { method: extra.method ?? "GET", headers, httpVersion: extra.httpVersion };
+}
+
+function status(result: VerifyUpgradeRequestResult): number {
+  return result.ok ? 101 : result.response.status;
+}
+
+async function verify(
+  changes: Record<string, string | null> = {},
+  options: VerifyUpgradeRequestOptions = {},
+  extra: { method?: string; httpVersion?: string } = {},
+) {
+  return await verifyUpgradeRequest(request(changes, extra), options);
+}
+
+test("verifyUpgradeRequest accepts a valid request", async () => {
+  const result = await verify();
+  assert.ok(result.ok);
+  assert.equal(result.key, KEY);
+  assert.equal(result.protocol, "");
+  assert.equal(result.offeredExtensions, "");
+  assert.equal(result.origin, null);
+});
+
+test("verifyUpgradeRequest accepts a fetch Request", async () => {
+  const fetchRequest = new Request("http://example.com/chat", { headers: request().headers });
+  assert.equal(status(await verifyUpgradeRequest(fetchRequest)), 101);
+});
+
+test("verifyUpgradeRequest answers 405 with Allow: GET to other methods (H1)", async () => {
+  for (const method of ["POST", "HEAD", "get", "CONNECT"]) {
+    const result = await verify({}, {}, { method });
+    assert.ok(!result.ok);
+    assert.equal(result.response.status, 405, method);
+    assert.equal(result.response.headers.get("allow"), "GET");
+  }
+});
+
+test("verifyUpgradeRequest answers 505 to HTTP versions other than 1.1 (H2)", async () => {
+  for (const httpVersion of ["HTTP/1.0", "HTTP/0.9", "HTTP/2.0"]) {
+    assert.equal(status(await verify({}, {}, { httpVersion })), 505, httpVersion);
+  }
+  assert.equal(status(await verify({}, {}, { httpVersion: "HTTP/1.1" })), 101);
+});
+
+test("verifyUpgradeRequest answers 426 with Upgrade when Upgrade is missing (H3)", async () => {
+  const result = await verify({ upgrade: null });
+  assert.ok(!result.ok);
+  assert.equal(result.response.status, 426);
+  assert.equal(result.response.headers.get("upgrade"), "websocket");
+});
+
+test("verifyUpgradeRequest answers 400 to an Upgrade without websocket (H3)", async () => {
+  for (const upgrade of ["h2c", "websocketx", "websocket2", "web socket", "\u00ff"]) {
+    assert.equal(status(await verify({ upgrade })), 400, upgrade);
+  }
+});
+
+test("verifyUpgradeRequest accepts Firefox and mixed-case tokens (H4)", async () => {
+  assert.equal(status(await verify({ upgrade: "WebSocket" })), 101);
+  assert.equal(status(await verify({ upgrade: "h2c, websocket" })), 101);
+  assert.equal(status(await verify({ connection: "keep-alive, Upgrade" })), 101);
+  assert.equal(status(await verify({ connection: "UPGRADE" })), 101);
+});
+
+test("verifyUpgradeRequest rejects a Connection without the Upgrade token (H5)", async () => {
+  for (const connection of ["close", "upgradex", "keep-alive", "keep-alive upgrade", null]) {
+    assert.equal(status(await verify({ connection })), 400, String(connection));
+  }
+});
+
+test("verifyUpgradeRequest answers 400 to a missing or invalid key (H6)", async () => {
+  const keys = [
+    null,
+    btoa("x".repeat(15)),
+    btoa("x".repeat(17)),
+    "dGhlIHNhbXBsZSBub25jZQ",
+    "dGhlIHNhbXBsZSBub25jZ!==",
+    `${KEY}, ${KEY}`,
+  ];
+  for (const key of keys) {
+    assert.equal(status(await verify({ "sec-websocket-key": key })), 400, String(key));
+  }
+});
+
+test("verifyUpgradeRequest rejects two key headers (H6)", async () => {
+  const req = request();
+  req.headers.append("sec-websocket-key", "x3JJHMbDL1EzLkh9GBhXDw==");
+  assert.equal(status(await verifyUpgradeRequest(req)), 400);
+});
+
+test("verifyUpgradeRequest answers 426 with Sec-WebSocket-Version: 13 to other versions (H7)", async () => {
+  for (const version of [null, "8", "12", "25", "13, 13", "013", "", "13.0"]) {
+    const result = await verify({ "sec-websocket-version": version });
+    assert.ok(!result.ok, String(version));
+    assert.equal(result.response.status, 426);
+    assert.equal(result.response.headers.get("sec-websocket-version"), "13");
+  }
+});
+
+test("verifyUpgradeRequest answers 400 without Host (H8)", async () => {
+  assert.equal(status(await verify({ host: null })), 400);
+});
+
+test("verifyUpgradeRequest answers 403 to a refused Origin (H9)", async () => {
+  const origins = ["https://example.com"];
+  const refused = [
+    "https://evil.example",
+    "null",
+    "https://example.com.evil.com",
+    "https://evilexample.com",
+    "http://example.com",
+    "https://example.com:8443",
+    "https://example.com/",
+    "https://example.com, https://example.com",
+  ];
+  for (const origin of refused) {
+    const result = await verify({ origin }, { origins });
+    assert.equal(status(result), 403, origin);
+  }
+  const ok = await verify({ origin: "https://example.com" }, { origins });
+  assert.ok(ok.ok);
+  assert.equal(ok.origin, "https://example.com");
+});
+
+test("verifyUpgradeRequest selects the first offered protocol the server supports", async () => {
+  const result = await verify({ "sec-websocket-protocol": "v3, v2, v1" }, {
+    protocols: ["v1", "v2"],
+  });
+  assert.ok(result.ok);
+  assert.equal(result.protocol, "v2");
+  const none = await verify({ "sec-websocket-protocol": "x" }, { protocols: ["v1"] });
+  assert.ok(none.ok);
+  assert.equal(none.protocol, "");
+});
+
+test("verifyUpgradeRequest passes the offer to a protocol callback", async () => {
+  const result = await verify({ "sec-websocket-protocol": "a, b" }, {
+    protocols: (offered) => offered.includes("b") ? "b" : undefined,
+  });
+  assert.ok(result.ok);
+  assert.equal(result.protocol, "b");
+  await assert.rejects(
+    verify({ "sec-websocket-protocol": "a" }, { protocols: () => "zzz" }),
+    TypeError,
+  );
+});
+
+test("verifyUpgradeRequest answers 400 to a malformed protocol list (H10)", async () => {
+  const values = [
+    "chat, chat",
+    "chat,,x",
+    ",chat",
+    "chat;x",
+    "\u00ff\u00fe",
+    "b" + " ".repeat(32000) + "x",
+  ];
+  for (const value of values) {
+    const start = performance.now();
+    const result = await verify({ "sec-websocket-protocol": value }, { protocols: ["chat"] });
+    assert.equal(status(result), 400, JSON.stringify(value.slice(0, 20)));
+    assert.ok(performance.now() - start < 500);
+  }
+});
+
+test("verifyUpgradeRequest handles hostile extension offers (H11, A2)", async () => {
+  for (const value of ["constructor", "__proto__", "toString", "permessage-deflate; __proto__=1"]) {
+    const result = await verify({ "sec-websocket-extensions": value });
+    assert.ok(result.ok, value);
+    assert.equal(result.offeredExtensions, value);
+  }
+  for (
+    const value of [",;constructor", 'a; b="' + "\\c".repeat(32768), "permessage-deflate; x=\u0080"]
+  ) {
+    const start = performance.now();
+    const result = await verify({ "sec-websocket-extensions": value });
+    assert.equal(status(result), 400, JSON.stringify(value.slice(0, 20)));
+    assert.ok(performance.now() - start < 500);
+  }
+  assert.equal(Object.getOwnPropertyNames(Object.prototype).includes("1"), false);
+});
+
+test("verifyUpgradeRequest passes syntactically valid deflate offers through for the deflate layer (H12)", async () => {
+  const offers = [
+    "permessage-deflate; server_max_window_bits=8",
+    "permessage-deflate; server_max_window_bits=16",
+    "permessage-deflate; server_max_window_bits=08",
+    "permessage-deflate; client_max_window_bits=7",
+    "permessage-deflate; server_no_context_takeover; server_no_context_takeover",
+    "permessage-deflate; server_no_context_takeover=1",
+    "permessage-deflate; foo=1",
+  ];
+  for (const offer of offers) {
+    const result = await verify({ "sec-websocket-extensions": offer });
+    assert.ok(result.ok, offer);
+    assert.equal(result.offeredExtensions, offer);
+  }
+});
+
+test("verifyUpgradeRequest survives non-ASCII in every header (A4)", async () => {
+  for (
+    const name of ["upgrade", "connection", "sec-websocket-key", "sec-websocket-version", "origin"]
+  ) {
+    const result = await verify({ [name]: "\u00ff\u00fe" }, { origins: ["https://example.com"] });
+    assert.ok(!result.ok, name);
+    assert.ok(result.response.status >= 400 && result.response.status < 500, name);
+  }
+});
+
+test("rejections carry a plain-text body and Connection: close", async () => {
+  const result = await verify({ "sec-websocket-key": null });
+  assert.ok(!result.ok);
+  assert.equal(result.response.headers.get("connection"), "close");
+  assert.equal(result.response.headers.get("content-type"), "text/plain; charset=utf-8");
+  assert.equal(result.response.headers.get("content-length"), String(result.response.body.length));
+  assert.ok(result.response.body.length > 0);
+});
+
+test("createRejection and rejectionResponse build a fetch Response", async () => {
+  const rejection = createRejection(403, "Origin not allowed", {
+    headers: { "x-reason": "origin" },
+  });
+  const response = rejectionResponse(rejection);
+  assert.equal(response.status, 403);
+  assert.equal(response.headers.get("x-reason"), "origin");
+  assert.equal(await response.text(), "Origin not allowed");
+});
+
+test("createUpgradeResponseHeaders builds the 101 headers", async () => {
+  const headers = await createUpgradeResponseHeaders(KEY, {
+    protocol: "chat",
+    extensions: "permessage-deflate; server_no_context_takeover",
+  });
+  assert.equal(headers.get("upgrade"), "websocket");
+  assert.equal(headers.get("connection"), "Upgrade");
+  assert.equal(headers.get("sec-websocket-accept"), await signKey(KEY));
+  assert.equal(headers.get("sec-websocket-protocol"), "chat");
+  assert.equal(
+    headers.get("sec-websocket-extensions"),
+    "permessage-deflate; server_no_context_takeover",
+  );
+  const bare = await createUpgradeResponseHeaders(KEY);
+  assert.equal(bare.has("sec-websocket-protocol"), false);
+  assert.equal(bare.has("sec-websocket-extensions"), false);
+});
+
+test("createUpgradeResponseHeaders refuses values that would break the response", async () => {
+  await assert.rejects(createUpgradeResponseHeaders(KEY, { protocol: "a\r\nX: 1" }), TypeError);
+  await assert.rejects(createUpgradeResponseHeaders(KEY, { extensions: ",;x" }), TypeError);
+});

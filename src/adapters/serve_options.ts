@@ -1,0 +1,67 @@
+/**
+ * The options and result of `serve()`, identical in `./server/deno`,
+ * `./server/bun` and `./server/node`, so a program swaps runtimes by changing
+ * one import.
+ *
+ * @module
+ */
+import type { OriginPolicy } from "../handshake/origin_policy.ts";
+import type { SubprotocolSelector } from "../handshake/subprotocol.ts";
+import type { WebSocketChannel } from "../channel/web_socket_channel.ts";
+
+/** Options shared by every server entry point (`serve`, `upgrade`, handlers, `attach`). */
+export interface UpgradeOptions {
+  /**
+   * Subprotocols we speak, in order of preference, or a function choosing one
+   * of those the client offered. None offered in common: no subprotocol.
+   */
+  protocols?: SubprotocolSelector;
+  /**
+   * Allowed `Origin` values (strings or RegExps) or a predicate; a refused
+   * origin gets HTTP 403 (RFC 6455 §4.2.2). Default: every origin.
+   */
+  origins?: OriginPolicy;
+  /**
+   * Largest accepted message in bytes; larger ones close the connection with 1009.
+   * @default {67108864}
+   */
+  maxMessageSize?: number;
+  /**
+   * Seconds of silence after which the server pings and, without a pong,
+   * closes with 1001 (see each adapter for how it is implemented). `0` disables.
+   * @default {30}
+   */
+  idleTimeout?: number;
+}
+
+/** Options of `serve()`. */
+export interface ServeOptions extends UpgradeOptions {
+  /** TCP port; `0` picks a free one (read it from the result). @default {0} */
+  port?: number;
+  /** Interface to listen on. @default {"0.0.0.0"} */
+  hostname?: string;
+  /**
+   * Called once per accepted connection, with the channel (already open) and
+   * the upgrade request (a fetch `Request`: url, headers). A throw or a
+   * rejected promise closes that connection with 1011.
+   */
+  onChannel(channel: WebSocketChannel, request: Request): void | Promise<void>;
+  /** Aborting it is the same as calling `close()` on the result. */
+  signal?: AbortSignal;
+}
+
+/** A listening server returned by `serve()`. */
+export interface WebSocketServer {
+  /** The port actually listened on (useful with `port: 0`). */
+  readonly port: number;
+  /** The interface listened on. */
+  readonly hostname: string;
+  /**
+   * Stops accepting connections, closes open ones with 1001 (going away) and
+   * resolves when all of them have ended. Idempotent.
+   */
+  close(): Promise<void>;
+}
+
+/** Default `idleTimeout` in seconds (Deno's default; proxies commonly drop idle connections at 60 s). */
+export const DEFAULT_IDLE_TIMEOUT = 30;

@@ -10,7 +10,7 @@
  * @module
  */
 import { WebSocketError } from "../engine/errors.ts";
-import { connectError } from "./connect_error.ts";
+import { ConnectError } from "../channel/errors.ts";
 import { socketStreams } from "./node_socket_streams.ts";
 
 /** Options accepted by {@linkcode openTcp}. */
@@ -33,7 +33,7 @@ export interface TcpTransport {
 
 /**
  * Opens a TCP connection (TLS for `wss:`/`https:`) to the URL's host and port.
- * Rejects with a {@linkcode WebSocketError} whose `code` says what failed:
+ * Rejects with a `ConnectError` whose `code` says what failed:
  * `WS_CONNECT_REFUSED`, `WS_CONNECT_DNS`, `WS_CONNECT_TLS`, `WS_CONNECT_ABORTED`
  * or `WS_CONNECT_FAILED`.
  *
@@ -141,27 +141,27 @@ async function openNode(target: Target): Promise<TcpTransport> {
 function abortError(signal: AbortSignal): Error {
   const reason = signal.reason;
   if (reason instanceof WebSocketError) return reason;
-  return connectError("WS_CONNECT_ABORTED", "The connection attempt was aborted", reason);
+  return new ConnectError("WS_CONNECT_ABORTED", "The connection attempt was aborted", { cause: reason });
 }
 
 const TLS_CODES = /CERT|SSL|TLS|SELF_SIGNED|ISSUER|HOSTNAME|ALTNAME|VERIFY|SIGNATURE/i;
 
 /** Maps a runtime's connect failure onto one stable code. */
-function classify(error: unknown, hostname: string, port: number): WebSocketError {
+function classify(error: unknown, hostname: string, port: number): ConnectError {
   const e = error as { code?: string; name?: string; message?: string };
   const where = `${hostname}:${port}`;
   const message = String(e?.message ?? error);
   if (e?.code === "ECONNREFUSED" || e?.name === "ConnectionRefused") {
-    return connectError("WS_CONNECT_REFUSED", `Connection refused by ${where}`, error);
+    return new ConnectError("WS_CONNECT_REFUSED", `Connection refused by ${where}`, { cause: error });
   }
   if (
     e?.code === "ENOTFOUND" || e?.code === "EAI_AGAIN" || e?.code === "EAI_NONAME" ||
     /lookup address|getaddrinfo|Name or service not known|dns/i.test(message)
   ) {
-    return connectError("WS_CONNECT_DNS", `Cannot resolve host ${hostname}`, error);
+    return new ConnectError("WS_CONNECT_DNS", `Cannot resolve host ${hostname}`, { cause: error });
   }
   if (TLS_CODES.test(e?.code ?? "") || /certificate|tls|ssl|handshake/i.test(message)) {
-    return connectError("WS_CONNECT_TLS", `TLS handshake with ${where} failed: ${message}`, error);
+    return new ConnectError("WS_CONNECT_TLS", `TLS handshake with ${where} failed: ${message}`, { cause: error });
   }
-  return connectError("WS_CONNECT_FAILED", `Cannot connect to ${where}: ${message}`, error);
+  return new ConnectError("WS_CONNECT_FAILED", `Cannot connect to ${where}: ${message}`, { cause: error });
 }

@@ -20,13 +20,22 @@
  * @module
  */
 import * as esbuild from "esbuild";
+import { existsSync } from "node:fs";
 import { mkdir, writeFile } from "node:fs/promises";
 import { dirname, join } from "node:path";
 import process from "node:process";
 import { fileURLToPath } from "node:url";
 import { gzipSync } from "node:zlib";
 
-const root = join(dirname(fileURLToPath(import.meta.url)), "..");
+/** The repository root: found by walking up, because tests run this file from bundles under `.build/`. */
+function findRoot(start: string): string {
+  for (let dir = start;; dir = dirname(dir)) {
+    if (existsSync(join(dir, "deno.json")) && existsSync(join(dir, "package.json"))) return dir;
+    if (dirname(dir) === dir) throw new Error(`Cannot find the repository root above ${start}`);
+  }
+}
+
+const root = findRoot(dirname(fileURLToPath(import.meta.url)));
 
 /** Gzipped size budget of the minified bundle, in bytes (issue 7: under 12 KiB). */
 export const BROWSER_BUDGET_BYTES = 12 * 1024;

@@ -1,0 +1,52 @@
+/**
+ * The browser bundle of `mod.ts` (scripts/build_browser.ts) holds no
+ * runtime-specific code and stays within its size budget.
+ *
+ * @module
+ */
+import { test } from "node:test";
+import assert from "node:assert/strict";
+import {
+  BROWSER_BUDGET_BYTES,
+  browserTcpStub,
+  buildBrowser,
+  kib,
+} from "../scripts/build_browser.ts";
+
+const build = buildBrowser();
+// Reported once by the tests below; an unobserved rejection must not crash the runner first.
+build.catch(() => {});
+
+test("buildBrowser bundles mod.ts without node:, Deno.* or Bun.* code", async () => {
+  const { problems, code } = await build;
+  assert.deepEqual(problems, []);
+  assert.ok(code.length > 0);
+});
+
+test("buildBrowser keeps src/adapters/ out of the bundle except through the TCP stub", async () => {
+  const { inputs } = await build;
+  assert.deepEqual(inputs.filter((input) => input.includes("adapters/")), []);
+  assert.ok(inputs.includes("mod.ts"), `inputs: ${inputs.join(", ")}`);
+  assert.ok(
+    inputs.some((input) => input.startsWith("src/channel/")),
+    "the channel is in the bundle",
+  );
+  assert.ok(inputs.some((input) => input.startsWith("src/engine/")), "the engine is in the bundle");
+});
+
+test("buildBrowser stays under the min+gzip budget", async () => {
+  const { gzipBytes, minBytes, rawBytes } = await build;
+  assert.ok(rawBytes > minBytes && minBytes > gzipBytes);
+  assert.ok(
+    gzipBytes <= BROWSER_BUDGET_BYTES,
+    `${kib(gzipBytes)} min+gzip is over the ${kib(BROWSER_BUDGET_BYTES)} budget`,
+  );
+});
+
+test("browserTcpStub rejects openTcp with a typed connect error", () => {
+  const stub = browserTcpStub("../engine/errors.js");
+  assert.match(stub, /^import \{ WebSocketError \} from "\.\.\/engine\/errors\.js";$/m);
+  assert.match(stub, /export function openTcp\(\)/);
+  assert.match(stub, /"WS_CONNECT_UNSUPPORTED"/);
+  assert.doesNotMatch(stub, /node:|Deno|Bun/);
+});

@@ -71,8 +71,8 @@ function latin1(bytes: Uint8Array, start: number, end: number): string {
  * import { Http1HeadReader } from "./http1_codec.ts";
  *
  * const reader = new Http1HeadReader();
- * const bytes = new TextEncoder().encode("GET / HTTP/1.1\r\nHost: a\r\n\r\n\x81\x80");
- * const result = reader.push(bytes);
+ * const head = new TextEncoder().encode("GET / HTTP/1.1\r\nHost: a\r\n\r\n");
+ * const result = reader.push(new Uint8Array([...head, 0x81, 0x80]));
  * console.assert(result?.head.headers.get("host") === "a");
  * console.assert(result?.rest.length === 2);
  * ```

@@ -135,7 +135,8 @@ function reject(status: number, message: string, headers?: HeadersInit) {
  * @param request Method, headers and (from raw sockets) the HTTP version.
  * @param options Subprotocol selection and Origin policy.
  * @returns `{ ok: true, … }` to answer 101, or `{ ok: false, response }`.
- *   It rejects only when a user callback throws or returns an unoffered protocol.
+ *   It rejects only on programming errors: a user callback that throws, a
+ *   protocol callback that returns an unoffered protocol, a malformed allowlist.
  *
  * @example
  * ```ts
@@ -143,6 +144,7 @@ function reject(status: number, message: string, headers?: HeadersInit) {
  *
  * const request = new Request("http://localhost/", {
  *   headers: {
+ *     host: "localhost",
  *     upgrade: "websocket",
  *     connection: "keep-alive, Upgrade",
  *     "sec-websocket-key": "dGhlIHNhbXBsZSBub25jZQ==",

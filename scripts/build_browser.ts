@@ -63,32 +63,34 @@ export interface BuildBrowserOptions {
 }
 
 /**
- * The module that replaces `tcp_transport` in browser builds.
+ * The module that replaces `tcp_transport` in browser builds: `openTcp`
+ * rejects with the channel's `UnsupportedError` (`WS_OPTION_UNSUPPORTED`),
+ * naming the option, as the channel does for other options a browser cannot
+ * honour.
  *
- * @param errorsSpecifier How the stub imports `src/engine/errors.ts` (`.js` path in npm output,
- * absolute `.ts` path in the bundle).
+ * @param errorsSpecifier How the stub imports `src/channel/errors.ts` (`.js` path in the npm
+ * output, absolute `.ts` path in the bundle).
  * @returns ESM source text exporting `openTcp`.
  *
  * @example
  * ```ts
  * import { browserTcpStub } from "./build_browser.ts";
  *
- * console.assert(browserTcpStub("../engine/errors.js").includes("export function openTcp"));
+ * console.assert(browserTcpStub("../channel/errors.js").includes("export function openTcp"));
  * ```
  */
 export function browserTcpStub(errorsSpecifier: string): string {
   return `// Browser stand-in for tcp_transport: browsers cannot open raw TCP sockets,
 // so connect() must use the native WebSocket there (transport "auto" or "native").
-import { WebSocketError } from ${JSON.stringify(errorsSpecifier)};
+import { UnsupportedError } from ${JSON.stringify(errorsSpecifier)};
 
 export function openTcp() {
-  const error = new WebSocketError(
-    "WS_CONNECT_UNSUPPORTED",
-    'Cannot open a TCP connection in a browser: use transport "auto" or "native"',
-    { closeCode: 1006 },
+  return Promise.reject(
+    new UnsupportedError(
+      "WS_OPTION_UNSUPPORTED",
+      'transport "engine" needs TCP sockets, which browsers do not have: use transport "auto" or "native"',
+    ),
   );
-  error.name = "ConnectError";
-  return Promise.reject(error);
 }
 `;
 }
@@ -101,7 +103,7 @@ const stubPlugin: esbuild.Plugin = {
       namespace: "wsc-browser-stub",
     }));
     build.onLoad({ filter: /.*/, namespace: "wsc-browser-stub" }, () => ({
-      contents: browserTcpStub(join(root, "src/engine/errors.ts")),
+      contents: browserTcpStub(join(root, "src/channel/errors.ts")),
       loader: "js",
       resolveDir: root,
     }));

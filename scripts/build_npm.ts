@@ -128,7 +128,7 @@ export async function buildNpm(options: BuildNpmOptions = {}): Promise<NpmBuildR
   const stubPath = "src/adapters/tcp_transport.browser.js";
   const hasTcp = files.includes("src/adapters/tcp_transport.js");
   if (hasTcp) {
-    await Deno.writeTextFile(`${outDir}/${stubPath}`, browserTcpStub("../engine/errors.js"));
+    await Deno.writeTextFile(`${outDir}/${stubPath}`, browserTcpStub("../channel/errors.js"));
     files.push(stubPath);
   }
 

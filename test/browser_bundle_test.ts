@@ -43,10 +43,10 @@ test("buildBrowser stays under the min+gzip budget", async () => {
   );
 });
 
-test("browserTcpStub rejects openTcp with a typed connect error", () => {
-  const stub = browserTcpStub("../engine/errors.js");
-  assert.match(stub, /^import \{ WebSocketError \} from "\.\.\/engine\/errors\.js";$/m);
+test("browserTcpStub rejects openTcp with the channel's UnsupportedError", () => {
+  const stub = browserTcpStub("../channel/errors.js");
+  assert.match(stub, /^import \{ UnsupportedError \} from "\.\.\/channel\/errors\.js";$/m);
   assert.match(stub, /export function openTcp\(\)/);
-  assert.match(stub, /"WS_CONNECT_UNSUPPORTED"/);
+  assert.match(stub, /"WS_OPTION_UNSUPPORTED"/);
   assert.doesNotMatch(stub, /node:|Deno|Bun/);
 });

@@ -94,6 +94,7 @@ export class FrameDecoder {
   // A header that straddles chunks is gathered here (at most 14 bytes).
   #head = new Uint8Array(14);
   #headFill = 0;
+  #length = 0;
   // A payload that straddles chunks is gathered here.
   #partial: Uint8Array | null = null;
   #partialFill = 0;
@@ -142,8 +143,9 @@ export class FrameDecoder {
       // Fast path: the whole header is in this chunk.
       const size = this.#validate(chunk[pos], chunk[pos + 1]);
       if (available >= size) {
+        const length = this.#readLength(chunk, pos);
         this.#pos = pos + size;
-        return this.#afterHeader(chunk, pos);
+        return this.#afterHeader(chunk, pos, size, length);
       }
     }
     return this.#gatherHeader();
@@ -154,10 +156,20 @@ export class FrameDecoder {
     const head = this.#head;
     let pos = this.#pos;
     let fill = this.#headFill;
-    let size = fill >= 2 ? this.#validate(head[0], head[1]) : 14;
+    let size = 14;
+    let lengthEnd = 14;
+    if (fill >= 2) {
+      size = this.#validate(head[0], head[1]);
+      lengthEnd = (head[1] & 0x80) !== 0 ? size - 4 : size;
+    }
     while (fill < size && pos < chunk.length) {
       head[fill++] = chunk[pos++];
-      if (fill === 2) size = this.#validate(head[0], head[1]);
+      if (fill === 2) {
+        size = this.#validate(head[0], head[1]);
+        lengthEnd = (head[1] & 0x80) !== 0 ? size - 4 : size;
+      }
+      // Limits are checked as soon as the length is known, before the mask key arrives.
+      if (fill === lengthEnd) this.#length = this.#readLength(head, 0);
     }
     this.#pos = pos;
     if (fill < size) {
@@ -165,7 +177,7 @@ export class FrameDecoder {
       return null;
     }
     this.#headFill = 0;
-    return this.#afterHeader(head, 0);
+    return this.#afterHeader(head, 0, size, this.#length);
   }
 
   // Checks everything the first two bytes decide, in the order that matters
@@ -201,15 +213,12 @@ export class FrameDecoder {
     return masked ? base + 4 : base;
   }
 
-  #afterHeader(bytes: Uint8Array, offset: number): Frame | null {
-    const b0 = bytes[offset];
-    const b1 = bytes[offset + 1];
-    let length = b1 & 0x7f;
-    let p = offset + 2;
+  #readLength(bytes: Uint8Array, offset: number): number {
+    let length = bytes[offset + 1] & 0x7f;
+    const p = offset + 2;
     if (length === 126) {
       // Non-minimal encodings are accepted, as ws and python-websockets do (documented choice).
       length = (bytes[p] << 8) | bytes[p + 1];
-      p += 2;
     } else if (length === 127) {
       const high = ((bytes[p] << 24) | (bytes[p + 1] << 16) | (bytes[p + 2] << 8) | bytes[p + 3]) >>> 0;
       const low = ((bytes[p + 4] << 24) | (bytes[p + 5] << 16) | (bytes[p + 6] << 8) | bytes[p + 7]) >>>
@@ -220,13 +229,18 @@ export class FrameDecoder {
         fail("WS_UNSUPPORTED_PAYLOAD_LENGTH", "Payload length exceeds 2^53 - 1", 1009);
       }
       length = high * 0x100000000 + low;
-      p += 8;
     }
     // RFC 6455 §10.4: implementations "MUST protect themselves against exceeding those limits".
     if (length > this.#maxPayloadLength) {
       fail("WS_MESSAGE_TOO_BIG", `Frame payload of ${length} bytes exceeds the limit`, 1009);
     }
-    const masked = (b1 & 0x80) !== 0;
+    return length;
+  }
+
+  #afterHeader(bytes: Uint8Array, offset: number, size: number, length: number): Frame | null {
+    const b0 = bytes[offset];
+    const masked = (bytes[offset + 1] & 0x80) !== 0;
+    const keyAt = offset + size - 4;
     const header = this.#header;
     header.fin = (b0 & 0x80) !== 0;
     header.rsv1 = (b0 & 0x40) !== 0;
@@ -240,16 +254,16 @@ export class FrameDecoder {
     if (chunk.length - pos >= length) {
       // The whole payload is here: a view, unmasked in place.
       const end = pos + length;
-      if (masked) maskRange(chunk, pos, end, bytes, 0, p);
+      if (masked) maskRange(chunk, pos, end, bytes, 0, keyAt);
       this.#pos = end;
       return { fin: header.fin, rsv1: header.rsv1, opcode: header.opcode, payload: chunk.subarray(pos, end) };
     }
     if (masked) {
       const key = this.#key;
-      key[0] = bytes[p];
-      key[1] = bytes[p + 1];
-      key[2] = bytes[p + 2];
-      key[3] = bytes[p + 3];
+      key[0] = bytes[keyAt];
+      key[1] = bytes[keyAt + 1];
+      key[2] = bytes[keyAt + 2];
+      key[3] = bytes[keyAt + 3];
     }
     this.#partial = new Uint8Array(length <= EAGER_ALLOCATION_LIMIT ? length : EAGER_ALLOCATION_LIMIT);
     this.#partialFill = 0;

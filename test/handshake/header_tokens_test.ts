@@ -7,6 +7,7 @@ import {
   parseExtensions,
   parseTokenList,
 } from "../../src/handshake/header_tokens.ts";
+import { SeededRandom } from "../_util/seeded_random.ts";
 
 /**
  * Hang guard for the ReDoS PoCs (A1): a linear parser needs about a
@@ -194,4 +195,54 @@ test("formatExtensions rejects values that cannot be written", () => {
   assert.throws(() => formatExtensions([{ name: "a b" }]), TypeError);
   assert.throws(() => formatExtensions([{ name: "a", params: [["b\r\n", "1"]] }]), TypeError);
   assert.throws(() => formatExtensions([{ name: "a", params: [["b", "1\r\nX: y"]] }]), TypeError);
+});
+
+/** Header-ish text: grammar characters, whitespace, and a few hostile bytes. */
+function randomHeader(random: SeededRandom, length: number): string {
+  const alphabet = [
+    "a",
+    "b",
+    "Z",
+    "9",
+    "-",
+    ",",
+    ";",
+    "=",
+    '"',
+    "\\",
+    " ",
+    "\t",
+    "/",
+    "\u00ff",
+    "\u0080",
+    "\r",
+    "\n",
+    "\u0000",
+    "{",
+  ];
+  let out = "";
+  for (let i = 0; i < length; i++) out += random.pick(alphabet);
+  return out;
+}
+
+test("header parsers never throw on seeded random input and round-trip what they accept", () => {
+  const random = new SeededRandom(0x5eed);
+  let accepted = 0;
+  for (let i = 0; i < 5000; i++) {
+    const value = randomHeader(random, random.int(40));
+    const tokens = parseTokenList(value, { allowSlash: random.int(2) === 0 });
+    if (tokens) { for (const token of tokens) assert.ok(token.length > 0); }
+    hasToken(value, "a");
+    const list = parseExtensions(value);
+    if (list === undefined) continue;
+    accepted++;
+    const again = parseExtensions(formatExtensions(list));
+    assert.ok(again, value);
+    assert.deepEqual(
+      again.map((e) => [e.name, [...e.params]]),
+      list.map((e) => [e.name, [...e.params]]),
+      value,
+    );
+  }
+  assert.ok(accepted > 0);
 });

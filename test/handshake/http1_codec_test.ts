@@ -10,6 +10,7 @@ import {
   parseStatusLine,
 } from "../../src/handshake/http1_codec.ts";
 import { verifyUpgradeRequest } from "../../src/handshake/server_handshake.ts";
+import { SeededRandom } from "../_util/seeded_random.ts";
 
 const encoder = new TextEncoder();
 const REQUEST = "GET /chat HTTP/1.1\r\nHost: example.com\r\nUpgrade: websocket\r\n" +
@@ -341,4 +342,66 @@ test("encodeRequestHead and encodeResponseHead refuse injection", () => {
   assert.throws(() => encodeResponseHead(99, {}), TypeError);
   assert.throws(() => encodeResponseHead(1000, {}), TypeError);
   assert.throws(() => encodeResponseHead(101.5, {}), TypeError);
+});
+
+test("Http1HeadReader gives the same head for seeded random chunkings", () => {
+  const random = new SeededRandom(7);
+  const bytes = encoder.encode(REQUEST + "rest");
+  const expected = new Http1HeadReader().push(bytes)!;
+  for (let round = 0; round < 200; round++) {
+    const reader = new Http1HeadReader();
+    let result: Http1HeadResult | undefined;
+    let pos = 0;
+    const tail: number[] = [];
+    while (pos < bytes.length) {
+      const size = 1 + random.int(40);
+      const chunk = bytes.subarray(pos, pos + size);
+      pos += chunk.length;
+      if (result) tail.push(...chunk);
+      else result = reader.push(chunk);
+    }
+    assert.ok(result);
+    assert.deepEqual(result.head.fields, expected.head.fields);
+    assert.equal(new TextDecoder().decode(new Uint8Array([...result.rest, ...tail])), "rest");
+  }
+});
+
+// Exception contract: peer bytes end in a head, "need more", or a HandshakeError.
+test("Http1HeadReader only ever throws HandshakeError on seeded random input", async () => {
+  const random = new SeededRandom(11);
+  const pieces = [
+    "GET / HTTP/1.1",
+    "\r\n",
+    "\n",
+    "\r",
+    ": ",
+    "Host",
+    "Upgrade",
+    "websocket",
+    " ",
+    "\t",
+    "\u00ff",
+    "\u0000",
+    "x",
+  ];
+  for (let i = 0; i < 3000; i++) {
+    let text = "";
+    const parts = random.int(30);
+    for (let j = 0; j < parts; j++) text += random.pick(pieces);
+    if (random.int(2)) text += "\r\n\r\n";
+    const reader = new Http1HeadReader({
+      maxHeadSize: 64 + random.int(200),
+      maxHeaderCount: 1 + random.int(8),
+    });
+    try {
+      const result = feed(reader, latin1Bytes(text), 1 + random.int(8));
+      if (result) {
+        const verdict = await verifyUpgradeRequest({ method: "GET", headers: result.head.headers });
+        assert.equal(typeof verdict.ok, "boolean");
+      }
+    } catch (error) {
+      assert.ok(error instanceof HandshakeError, `${String(error)} for ${JSON.stringify(text)}`);
+      assert.ok(error.status === 400 || error.status === 431);
+    }
+  }
 });

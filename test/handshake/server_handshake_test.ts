@@ -9,6 +9,7 @@ import {
   type VerifyUpgradeRequestOptions,
   type VerifyUpgradeRequestResult,
 } from "../../src/handshake/server_handshake.ts";
+import { SeededRandom } from "../_util/seeded_random.ts";
 
 const KEY = "dGhlIHNhbXBsZSBub25jZQ==";
 
@@ -277,4 +278,53 @@ test("createUpgradeResponseHeaders builds the 101 headers", async () => {
 test("createUpgradeResponseHeaders refuses values that would break the response", async () => {
   await assert.rejects(createUpgradeResponseHeaders(KEY, { protocol: "a\r\nX: 1" }), TypeError);
   await assert.rejects(createUpgradeResponseHeaders(KEY, { extensions: ",;x" }), TypeError);
+});
+
+// Exception contract: hostile header values give a verdict, never an exception.
+test("verifyUpgradeRequest never throws on seeded random header values", async () => {
+  const random = new SeededRandom(2024);
+  const names = [
+    "host",
+    "upgrade",
+    "connection",
+    "sec-websocket-key",
+    "sec-websocket-version",
+    "sec-websocket-protocol",
+    "sec-websocket-extensions",
+    "origin",
+  ];
+  const alphabet = [
+    "a",
+    "1",
+    " ",
+    ",",
+    ";",
+    "=",
+    '"',
+    "\\",
+    "/",
+    ":",
+    "\u00ff",
+    "\u0080",
+    "\t",
+    "websocket",
+    "Upgrade",
+    "13",
+    KEY,
+  ];
+  const seen = new Set<number>();
+  for (let i = 0; i < 3000; i++) {
+    const changes: Record<string, string | null> = {};
+    for (let j = random.int(3); j >= 0; j--) {
+      let value = "";
+      for (let k = random.int(6); k > 0; k--) value += random.pick(alphabet);
+      changes[random.pick(names)] = random.int(8) === 0 ? null : value;
+    }
+    const result = await verify(changes, {
+      protocols: ["a", "chat"],
+      origins: random.int(2) ? ["https://example.com", /https:\/\/a+\.example/] : undefined,
+    });
+    seen.add(status(result));
+  }
+  assert.ok(seen.has(400) && seen.has(426) && seen.has(101), [...seen].join(","));
 });

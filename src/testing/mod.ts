@@ -20,3 +20,6 @@ export {
   createByteStreamPair,
 } from "./byte_stream_pair.ts";
 export { type ChannelPair, type ChannelPairOptions, createChannelPair } from "./channel_pair.ts";
+export { FakeClock } from "./fake_clock.ts";
+export { FakeChannel, type FakeChannelOptions, FakePeer } from "./fake_channel.ts";
+export { type FakeAttempt, type FakeOutcome, FakeTransport } from "./fake_transport.ts";

@@ -1,0 +1,210 @@
+/**
+ * One live connection of the client: the channel, its read loop, its
+ * heartbeat, and a single `ended` promise however the connection ends
+ * (peer close, transport loss, heartbeat timeout, local close).
+ *
+ * @module
+ */
+import type { Clock } from "./clock.ts";
+import { ClientError } from "./errors.ts";
+import { Heartbeat, type HeartbeatOptions } from "./heartbeat.ts";
+import type { ClientChannel, Message } from "./types.ts";
+
+/** How a connection ended. `local` is true when this side decided it. */
+export interface EndInfo {
+  code: number;
+  reason: string;
+  wasClean: boolean;
+  local: boolean;
+  error?: Error;
+}
+
+/** What a {@linkcode Connection} needs from the client. */
+export interface ConnectionHost {
+  clock: Clock;
+  heartbeat: HeartbeatOptions | false;
+  /** Hands one received message to the client; may wait (backpressure). */
+  deliver(message: Message): Promise<void>;
+  onRtt(ms: number): void;
+  /** Told before the connection is abandoned for a missed pong. */
+  onHeartbeatTimeout(): void;
+  onError(error: unknown): void;
+}
+
+/**
+ * Closes a channel without throwing. Browsers only accept 1000 and
+ * 3000–4999 from a client, so a refused code is retried as 1000.
+ *
+ * @example
+ * ```ts
+ * import { closeQuietly } from "./connection.ts";
+ * import type { ClientChannel } from "./types.ts";
+ *
+ * declare const channel: ClientChannel;
+ * if (false) closeQuietly(channel, 1001, "switching URL");
+ * ```
+ */
+export function closeQuietly(channel: ClientChannel, code: number, reason: string): Promise<void> {
+  channel.ready.catch(() => {});
+  let closing: Promise<void>;
+  try {
+    closing = channel.sink.close(code, reason);
+  } catch (error) {
+    closing = Promise.reject(error);
+  }
+  return closing.catch(() => {
+    if (code === 1000) return;
+    try {
+      return channel.sink.close(1000, reason).catch(() => {});
+    } catch {
+      return;
+    }
+  });
+}
+
+/**
+ * A live connection (see the module doc).
+ *
+ * @example
+ * ```ts
+ * import { Connection } from "./connection.ts";
+ *
+ * console.assert(typeof Connection === "function");
+ * ```
+ */
+export class Connection {
+  /** The underlying channel. */
+  readonly channel: ClientChannel;
+  /** The URL it was opened with. */
+  readonly url: string;
+  /** Resolves once, with how the connection ended. */
+  readonly ended: Promise<EndInfo>;
+  /** Resolves when the read loop has delivered everything it will deliver. */
+  readonly readDone: Promise<void>;
+  #host: ConnectionHost;
+  #resolveEnded!: (info: EndInfo) => void;
+  #resolveReadDone!: () => void;
+  #endedWith: EndInfo | undefined;
+  #reader: ReadableStreamDefaultReader<Message> | undefined;
+  #abandoned = false;
+  #heartbeat: Heartbeat | undefined;
+
+  /**
+   * @param channel A channel whose `ready` has resolved.
+   * @param options The URL, the client callbacks, and the previous connection's
+   *   `readDone` (messages are delivered strictly connection after connection).
+   */
+  constructor(
+    channel: ClientChannel,
+    options: { url: string; host: ConnectionHost; after?: Promise<void> },
+  ) {
+    this.channel = channel;
+    this.url = options.url;
+    this.#host = options.host;
+    this.ended = new Promise((resolve) => (this.#resolveEnded = resolve));
+    this.readDone = new Promise((resolve) => (this.#resolveReadDone = resolve));
+    channel.closed.then(
+      (info) => this.#end({ code: info.code, reason: info.reason, wasClean: info.wasClean, local: false }),
+      () => this.#end({ code: 1006, reason: "", wasClean: false, local: false }),
+    );
+    void this.#readLoop(options.after ?? Promise.resolve());
+    const heartbeat = this.#host.heartbeat;
+    if (heartbeat !== false) {
+      this.#heartbeat = new Heartbeat(heartbeat, {
+        clock: this.#host.clock,
+        ping: () => channel.ping(),
+        send: (message) => channel.sink.add(message),
+        onRtt: (ms) => this.#host.onRtt(ms),
+        onTimeout: () => this.#heartbeatTimeout(),
+        onUnsupported: (cause) =>
+          this.#host.onError(
+            new ClientError(
+              "WS_HEARTBEAT_UNSUPPORTED",
+              "The transport cannot send pings and no heartbeat pingMessage is configured",
+              { cause },
+            ),
+          ),
+      });
+      this.#heartbeat.start();
+    }
+  }
+
+  /** How the connection ended, once it has. */
+  get endInfo(): EndInfo | undefined {
+    return this.#endedWith;
+  }
+
+  /** Hands a message to the transport. */
+  write(message: Message): Promise<void> {
+    return this.channel.sink.add(message);
+  }
+
+  /**
+   * Ends the connection by local decision without waiting for the peer
+   * (heartbeat timeout, failed `afterConnect`, connect timeout): `ended`
+   * resolves now with `info`, the channel closes in the background with
+   * `wireCode` (1006 itself can never be sent, RFC 6455 §7.4.1).
+   */
+  abandon(info: Omit<EndInfo, "local" | "wasClean">, wireCode: number, wireReason: string): void {
+    this.#abandoned = true;
+    this.#end({ ...info, wasClean: false, local: true });
+    void closeQuietly(this.channel, wireCode, wireReason);
+    this.#reader?.cancel().catch(() => {});
+  }
+
+  /**
+   * Runs the close handshake, waiting at most `timeout` ms for the peer;
+   * after that the connection is abandoned.
+   */
+  async close(code: number, reason: string, timeout: number): Promise<void> {
+    this.#heartbeat?.stop();
+    if (this.#endedWith) return;
+    let timer: unknown;
+    const timedOut = new Promise<void>((resolve) => {
+      timer = this.#host.clock.setTimeout(resolve, timeout);
+    });
+    await Promise.race([closeQuietly(this.channel, code, reason).then(() => this.channel.closed), timedOut]);
+    this.#host.clock.clearTimeout(timer);
+    if (!this.#endedWith) this.abandon({ code, reason }, code, reason);
+    else this.#end({ code, reason, wasClean: true, local: true });
+  }
+
+  #heartbeatTimeout(): void {
+    this.#host.onHeartbeatTimeout();
+    const error = new ClientError("WS_HEARTBEAT_TIMEOUT", "No pong within the heartbeat deadline", {
+      closeCode: 1006,
+    });
+    // Locally the connection is dead (1006 semantics, never sent on the wire,
+    // RFC 6455 §7.4.1); a peer that still listens gets 1011, like
+    // python-websockets' "keepalive ping timeout".
+    this.abandon({ code: 1006, reason: "heartbeat timeout", error }, 1011, "keepalive ping timeout");
+  }
+
+  #end(info: EndInfo): void {
+    this.#heartbeat?.stop();
+    if (this.#endedWith) return;
+    this.#endedWith = info;
+    this.#resolveEnded(info);
+  }
+
+  async #readLoop(after: Promise<void>): Promise<void> {
+    try {
+      await after;
+      if (this.#abandoned) return;
+      this.#reader = this.channel.stream.getReader();
+      for (;;) {
+        const { done, value } = await this.#reader.read();
+        if (done || this.#abandoned) break;
+        if (this.#heartbeat?.consume(value)) continue;
+        await this.#host.deliver(value);
+      }
+    } catch {
+      // The stream errors after an unclean end; `closed` carries the details.
+    } finally {
+      try {
+        this.#reader?.releaseLock();
+      } catch { /* a pending read after cancel */ }
+      this.#resolveReadDone();
+    }
+  }
+}

@@ -1,0 +1,114 @@
+/**
+ * Counters of a {@linkcode WebSocketClient}, read as a plain JSON-able
+ * snapshot with `client.metrics()`.
+ *
+ * @module
+ */
+
+/**
+ * A point-in-time view of the client. Sizes are payload bytes on the wire
+ * (UTF-8 bytes for text, not UTF-16 code units); times are epoch ms from the
+ * client's clock; `null` means "never".
+ */
+export interface ClientMetrics {
+  /** When the snapshot was taken. */
+  timestamp: number;
+  /** The current state's `type`, and since when / for how long. */
+  state: "connecting" | "open" | "disconnecting" | "closed";
+  stateSince: number;
+  timeInState: number;
+  /** The URL of the current or last connection. */
+  url: string | null;
+  /** Messages and bytes handed to an open connection (after send interceptors; `afterConnect` sends included). */
+  messagesSent: number;
+  bytesSent: number;
+  /** Messages and bytes received from the transport (before receive interceptors; heartbeat pongs excluded). */
+  messagesReceived: number;
+  bytesReceived: number;
+  /** Connection attempts started, and how many failed before reaching `open`. */
+  attempts: number;
+  failedAttempts: number;
+  /** Times the client reached `open`, and how many of those were re-connections. */
+  connects: number;
+  reconnects: number;
+  /** Attempts since the last connection that stayed open for `stableAfter` (drives the backoff). */
+  attemptStreak: number;
+  /** When the next reconnect attempt is scheduled. */
+  nextReconnectAt: number | null;
+  lastConnectedAt: number | null;
+  lastDisconnectedAt: number | null;
+  lastDisconnectCode: number | null;
+  lastDisconnectReason: string | null;
+  lastError: { code: string; message: string } | null;
+  /** Offline queue depth and losses. */
+  queuedMessages: number;
+  queuedBytes: number;
+  droppedMessages: number;
+  expiredMessages: number;
+  /** Heartbeat round-trip times in ms. */
+  rttLast: number | null;
+  rttAverage: number | null;
+  rttSamples: number;
+  heartbeatTimeouts: number;
+  /** Messages reported as invalid JSON by `json()` streams. */
+  invalidJson: number;
+}
+
+/**
+ * The mutable counters behind {@linkcode ClientMetrics}; the client updates
+ * them, `snapshot` copies them.
+ *
+ * @example
+ * ```ts
+ * import { MetricsRecorder } from "./metrics.ts";
+ *
+ * const recorder = new MetricsRecorder();
+ * recorder.recordRtt(10);
+ * recorder.recordRtt(20);
+ * console.assert(recorder.rttAverage === 15);
+ * ```
+ */
+export class MetricsRecorder {
+  messagesSent = 0;
+  bytesSent = 0;
+  messagesReceived = 0;
+  bytesReceived = 0;
+  attempts = 0;
+  failedAttempts = 0;
+  connects = 0;
+  reconnects = 0;
+  lastConnectedAt: number | null = null;
+  lastDisconnectedAt: number | null = null;
+  lastDisconnectCode: number | null = null;
+  lastDisconnectReason: string | null = null;
+  lastError: { code: string; message: string } | null = null;
+  rttLast: number | null = null;
+  rttSum = 0;
+  rttSamples = 0;
+  heartbeatTimeouts = 0;
+  invalidJson = 0;
+
+  /** Records one heartbeat round trip. */
+  recordRtt(ms: number): void {
+    this.rttLast = ms;
+    this.rttSum += ms;
+    this.rttSamples++;
+  }
+
+  /** Mean of the recorded round trips, or `null`. */
+  get rttAverage(): number | null {
+    return this.rttSamples === 0 ? null : this.rttSum / this.rttSamples;
+  }
+
+  /** Records a message handed to the transport. */
+  recordSent(bytes: number): void {
+    this.messagesSent++;
+    this.bytesSent += bytes;
+  }
+
+  /** Records a message read from the transport. */
+  recordReceived(bytes: number): void {
+    this.messagesReceived++;
+    this.bytesReceived += bytes;
+  }
+}

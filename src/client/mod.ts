@@ -1,0 +1,50 @@
+/**
+ * The reconnecting client: `WebSocketClient` with states, full-jitter
+ * backoff, a reconnect policy, connect timeout, heartbeat, offline queue,
+ * `afterConnect`, interceptors, metrics and JSON helpers. Transports are
+ * injected (`connector`), defaulting to `WebSocketChannel.connect`.
+ *
+ * @example
+ * ```ts
+ * import { WebSocketClient } from "./mod.ts";
+ *
+ * const client = new WebSocketClient("wss://example.com/ws", {
+ *   heartbeat: { interval: 20_000, timeout: 10_000 },
+ *   queue: { maxBytes: 256 * 1024, ttl: 30_000, overflow: "drop-oldest" },
+ * });
+ * client.on("state", (state) => console.log(state));
+ * await client.close();
+ * ```
+ *
+ * @module
+ */
+export { WebSocketClient, type ClientEvents } from "./web_socket_client.ts";
+export type {
+  AfterConnectContext,
+  ReconnectOptions,
+  UrlSource,
+  WebSocketClientOptions,
+} from "./options.ts";
+export type {
+  ClientState,
+  ClosedState,
+  ConnectingState,
+  DisconnectingState,
+  OpenState,
+} from "./state.ts";
+export { backoffDelay, type BackoffOptions, DEFAULT_BACKOFF, seededRandom } from "./backoff.ts";
+export {
+  defaultReconnectPolicy,
+  type DisconnectInfo,
+  type ReconnectDecision,
+  type ReconnectPolicy,
+  TRY_AGAIN_LATER_DELAY,
+} from "./retry_policy.ts";
+export { type Clock, systemClock } from "./clock.ts";
+export { ClientError, type ClientErrorCode, InvalidJsonError } from "./errors.ts";
+export type { HeartbeatOptions } from "./heartbeat.ts";
+export { DROP, type Interceptor, type InterceptorContext, type InterceptorResult } from "./interceptors.ts";
+export type { ClientMetrics } from "./metrics.ts";
+export type { OfflineQueueOptions, OverflowPolicy } from "./offline_queue.ts";
+export type { JsonStream } from "./message_streams.ts";
+export type { ClientChannel, Connector, Message, SendData } from "./types.ts";

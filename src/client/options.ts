@@ -1,0 +1,110 @@
+/**
+ * Options of {@linkcode WebSocketClient} and their defaults.
+ *
+ * @module
+ */
+import type { BackoffOptions } from "./backoff.ts";
+import type { Clock } from "./clock.ts";
+import type { HeartbeatOptions } from "./heartbeat.ts";
+import type { Interceptor } from "./interceptors.ts";
+import type { OfflineQueueOptions } from "./offline_queue.ts";
+import type { ReconnectPolicy } from "./retry_policy.ts";
+import type { ClientChannel, Connector, Message } from "./types.ts";
+
+/** Where to connect: a URL, or a function giving the URL for each attempt (e.g. rotating hosts). */
+export type UrlSource = string | URL | (() => string | URL | Promise<string | URL>);
+
+/** Reconnect settings: the backoff window plus limits and the policy. */
+export interface ReconnectOptions extends BackoffOptions {
+  /** Attempts per streak (the first connect included) before giving up. Default unlimited. */
+  maxAttempts?: number;
+  /**
+   * Milliseconds a connection must stay open before the attempt counter
+   * resets. A server that accepts and drops at once keeps the backoff growing.
+   * Default 5000.
+   */
+  stableAfter?: number;
+  /** Decides per close code / HTTP status / error. Default `defaultReconnectPolicy`. */
+  policy?: ReconnectPolicy;
+}
+
+/** What `afterConnect` receives: the fresh connection, before anything else is sent on it. */
+export interface AfterConnectContext {
+  /** The URL of this connection. */
+  readonly url: string;
+  /** The negotiated subprotocol. */
+  readonly protocol: string;
+  /** Sends on this connection now (through the interceptors, counted in the metrics, not queued). */
+  send(message: Message): Promise<void>;
+  /** `send(JSON.stringify(value))`. */
+  sendJson(value: unknown): Promise<void>;
+  /** Aborts when the attempt is abandoned (timeout, disconnect, close). */
+  readonly signal: AbortSignal;
+  /** The raw channel, e.g. to read its `protocol`. */
+  readonly channel: ClientChannel;
+}
+
+/** Options of {@linkcode WebSocketClient}. All times in milliseconds. */
+export interface WebSocketClientOptions {
+  /** Opens one connection. Default: `WebSocketChannel.connect`. */
+  connector?: Connector;
+  /** Subprotocols to offer. */
+  protocols?: string[];
+  /** `false` disables reconnecting; an object tunes it. Default on. */
+  reconnect?: boolean | ReconnectOptions;
+  /** Limit for one attempt: connect, handshake and `afterConnect`. Default 15 000. */
+  connectTimeout?: number;
+  /** How long `disconnect()`/`close()` wait for the close handshake. Default 5000. */
+  closeTimeout?: number;
+  /** Liveness checks; `false` disables. Default: protocol ping every 30 s, 10 s deadline. */
+  heartbeat?: HeartbeatOptions | false;
+  /** The offline queue; `false` makes `send()` reject while not open. Default 1 MiB, 60 s TTL, `reject`. */
+  queue?: OfflineQueueOptions | false;
+  /** Runs on every connection before queued and user messages; a throw fails the attempt. */
+  afterConnect?: (connection: AfterConnectContext) => void | Promise<void>;
+  /** Middlewares: send in order, receive in reverse order. */
+  interceptors?: Interceptor[];
+  /** Time source. Default the system clock. */
+  clock?: Clock;
+  /** Uniform random in [0, 1) for the jitter. Default `Math.random`. */
+  random?: () => number;
+  /** Aborting closes the client for good (like `close(1001)`), rejecting what is pending with `WS_ABORTED`. */
+  signal?: AbortSignal;
+  /** Buffered messages per `stream`/`json()` reader before reading the socket pauses. Default 16. */
+  highWaterMark?: number;
+}
+
+/** @internal Fully resolved reconnect settings. */
+export interface ResolvedReconnect {
+  enabled: boolean;
+  base?: number;
+  max?: number;
+  floor?: number;
+  maxAttempts: number;
+  stableAfter: number;
+  policy?: ReconnectPolicy;
+}
+
+/**
+ * Resolves the `reconnect` option to explicit values.
+ *
+ * @example
+ * ```ts
+ * import { resolveReconnect } from "./options.ts";
+ *
+ * console.assert(resolveReconnect(false).enabled === false);
+ * console.assert(resolveReconnect(undefined).stableAfter === 5000);
+ * ```
+ */
+export function resolveReconnect(option: boolean | ReconnectOptions | undefined): ResolvedReconnect {
+  const object = typeof option === "object" ? option : {};
+  return {
+    enabled: option !== false,
+    base: object.base,
+    max: object.max,
+    floor: object.floor,
+    maxAttempts: object.maxAttempts ?? Infinity,
+    stableAfter: object.stableAfter ?? 5000,
+    policy: object.policy,
+  };
+}

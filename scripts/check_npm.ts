@@ -113,7 +113,7 @@ const consumers = {
   "consumer_web.ts": "npm/smoke/consumer_web.ts",
 };
 
-function tsconfig(file: string, types: string[], lib: string[]): string {
+function tsconfig(files: string[], types: string[], lib: string[]): string {
   return JSON.stringify(
     {
       compilerOptions: {
@@ -129,7 +129,7 @@ function tsconfig(file: string, types: string[], lib: string[]): string {
         exactOptionalPropertyTypes: true,
         noUncheckedIndexedAccess: true,
       },
-      files: [file],
+      files,
     },
     null,
     2,
@@ -281,22 +281,46 @@ async function smokeChecks(project: string): Promise<void> {
     }
     return `${(code.length / 1024).toFixed(1)} KiB minified`;
   });
+  const lib = ["es2023", "dom", "dom.iterable"];
   for (const [file, source] of Object.entries(consumers)) {
     const node = file === "consumer_node.ts";
-    await check(
-      `types: tsc --strict (nodenext) ${
-        node ? "every subpath with @types/node" : "runtime-neutral subpaths, DOM only"
-      }`,
-      async () => {
-        if (!(await fileExists(`${root}/${source}`))) throw new Error(`${source} is missing`);
-        await Deno.copyFile(`${root}/${source}`, `${project}/${file}`);
-        const config = `tsconfig.${file.replace(/\.ts$/, "")}.json`;
-        const lib = ["es2023", "dom", "dom.iterable"];
-        await Deno.writeTextFile(`${project}/${config}`, tsconfig(file, node ? ["node"] : [], lib));
-        await run(bin("tsc"), ["-p", config], { cwd: project, timeoutMs: 120_000 });
-      },
-    );
+    const what = node
+      ? "every subpath, with @types/node"
+      : "runtime-neutral subpaths, DOM lib only";
+    await check(`types: tsc --strict (nodenext) consumer of ${what}`, async () => {
+      if (!(await fileExists(`${root}/${source}`))) throw new Error(`${source} is missing`);
+      await Deno.copyFile(`${root}/${source}`, `${project}/${file}`);
+      const config = `tsconfig.${file.replace(/\.ts$/, "")}.json`;
+      await Deno.writeTextFile(`${project}/${config}`, tsconfig([file], node ? ["node"] : [], lib));
+      await run(bin("tsc"), ["-p", config], { cwd: project, timeoutMs: 120_000 });
+    });
   }
+  await check(
+    "types: the TypeScript examples of npm/README.md type-check against the package",
+    async () => {
+      const blocks = await readmeBlocks();
+      if (blocks.length === 0) throw new Error("npm/README.md has no ```ts example");
+      await Deno.mkdir(`${project}/readme`, { recursive: true });
+      for (const block of blocks) {
+        await Deno.writeTextFile(
+          `${project}/readme/${block.name}`,
+          block.code,
+        );
+      }
+      const files = blocks.map((block) => `readme/${block.name}`);
+      await Deno.writeTextFile(`${project}/tsconfig.readme.json`, tsconfig(files, ["node"], lib));
+      await run(bin("tsc"), ["-p", "tsconfig.readme.json"], { cwd: project, timeoutMs: 120_000 });
+      return `${blocks.length} examples`;
+    },
+  );
+}
+
+/** The ```ts blocks of npm/README.md, except those marked `ignore`, as modules. */
+async function readmeBlocks(): Promise<{ name: string; code: string }[]> {
+  const text = await Deno.readTextFile(`${root}/npm/README.md`);
+  return [...text.matchAll(/^```ts([^\n]*)\n([\s\S]*?)^```$/gm)]
+    .filter((match) => !match[1].includes("ignore"))
+    .map((match, i) => ({ name: `example_${i + 1}.ts`, code: `${match[2]}\nexport {};\n` }));
 }
 
 function report(): number {

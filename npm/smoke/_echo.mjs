@@ -20,12 +20,16 @@ export async function echoSmoke({ serve, connectOptions, connect, label }) {
     port: 0,
     hostname: "127.0.0.1",
     async onChannel(channel) {
-      for await (const message of channel.stream) await channel.sink.add(message);
+      for await (const message of channel.stream) {
+        await channel.sink.add(message);
+      }
     },
   });
   try {
     const url = `ws://127.0.0.1:${server.port}/smoke`;
-    const channel = connect ? connect(url) : WebSocketChannel.connect(url, connectOptions);
+    const channel = connect
+      ? connect(url)
+      : WebSocketChannel.connect(url, connectOptions);
     await channel.ready;
     const reader = channel.stream.getReader();
 
@@ -37,8 +41,14 @@ export async function echoSmoke({ serve, connectOptions, connect, label }) {
     const bytes = new Uint8Array([0, 1, 2, 127, 128, 255]);
     await channel.sink.add(bytes);
     const second = await reader.read();
-    assert(second.value instanceof Uint8Array, `binary echo: got ${typeof second.value}`);
-    assert(second.value.join() === bytes.join(), `binary echo: got [${second.value.join()}]`);
+    assert(
+      second.value instanceof Uint8Array,
+      `binary echo: got ${typeof second.value}`,
+    );
+    assert(
+      second.value.join() === bytes.join(),
+      `binary echo: got [${second.value.join()}]`,
+    );
 
     reader.releaseLock();
     await channel.sink.close(1000, "done");

@@ -2,4 +2,7 @@
 import { serve } from "websocket-channel/server/node";
 import { echoSmoke } from "./_echo.mjs";
 
-await echoSmoke({ serve, label: `bun ${Bun.version} server/node + native client` });
+await echoSmoke({
+  serve,
+  label: `bun ${Bun.version} server/node + native client`,
+});

@@ -2,7 +2,10 @@
 import { serve } from "websocket-channel/server/bun";
 import { echoSmoke } from "./_echo.mjs";
 
-await echoSmoke({ serve, label: `bun ${Bun.version} server/bun + native client` });
+await echoSmoke({
+  serve,
+  label: `bun ${Bun.version} server/bun + native client`,
+});
 await echoSmoke({
   serve,
   connectOptions: { transport: "engine" },

@@ -2,7 +2,10 @@
 import { serve } from "websocket-channel/server/deno";
 import { echoSmoke } from "./_echo.mjs";
 
-await echoSmoke({ serve, label: `deno ${Deno.version.deno} server/deno from npm` });
+await echoSmoke({
+  serve,
+  label: `deno ${Deno.version.deno} server/deno from npm`,
+});
 await echoSmoke({
   serve,
   connectOptions: { transport: "engine" },

@@ -5,4 +5,7 @@ import { echoSmoke } from "./_echo.mjs";
 if (typeof globalThis.WebSocket === "function") {
   throw new Error("expected a Node without a global WebSocket");
 }
-await echoSmoke({ serve, label: `node ${process.version} auto client (no global WebSocket)` });
+await echoSmoke({
+  serve,
+  label: `node ${process.version} auto client (no global WebSocket)`,
+});

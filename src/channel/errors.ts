@@ -32,7 +32,7 @@ export class ConnectionClosedError extends WebSocketError {
    */
   constructor(
     closeCode: number,
-    closeReason: string,
+    closeReason = "",
     options: { message?: string; cause?: unknown } = {},
   ) {
     const message = options.message ??

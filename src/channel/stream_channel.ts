@@ -79,6 +79,9 @@ export interface StreamChannelOpening {
 /** Options of {@linkcode fromStreams}. */
 export interface StreamChannelOptions extends StreamChannelSettings, StreamChannelOpening {}
 
+const encoder = new TextEncoder();
+const strictDecoder = new TextDecoder("utf-8", { fatal: true, ignoreBOM: true });
+
 const DEFAULTS = {
   maxMessageSize: 64 * 1024 * 1024,
   closeTimeout: 5000,
@@ -320,7 +323,7 @@ export class StreamChannel implements WebSocketChannel {
       else {
         let text: string;
         try {
-          text = new TextDecoder("utf-8", { fatal: true, ignoreBOM: true }).decode(data);
+          text = strictDecoder.decode(data);
         } catch {
           // RFC 6455 §8.1: invalid UTF-8 in a text message MUST fail the connection (1007).
           this.#protocol!.fail(1007, "");
@@ -498,6 +501,7 @@ export class StreamChannel implements WebSocketChannel {
   }
 
   #finish(info: CloseInfo, error: unknown): void {
+    this.#deflate?.close?.();
     this.#endStream(info.wasClean, error ?? this.#closedError());
     this.#sinkHandle.error(error ?? this.#closedError());
     this.#closed.resolve(info);
@@ -543,22 +547,29 @@ export class StreamChannel implements WebSocketChannel {
             this.#protocol!.sendText(message);
             return this.#batches!.flush();
           }
-        } else if (!isBlob(message)) {
+          const bytes = encoder.encode(message);
+          if (!deflate.shouldCompress(bytes.byteLength)) {
+            this.#protocol!.sendText(bytes);
+            return this.#batches!.flush();
+          }
+          return this.#sendLater(bytes, true);
+        }
+        if (!isBlob(message)) {
           const bytes = asBytes(message as ArrayBuffer | ArrayBufferView);
-          if (!deflate || bytes.byteLength < deflate.threshold) {
+          if (!deflate || !deflate.shouldCompress(bytes.byteLength)) {
             this.#protocol!.sendBinary(bytes);
             return this.#batches!.flush();
           }
         }
       }
-      return this.#sendLater(message);
+      return this.#sendLater(message, typeof message === "string");
     } catch (error) {
       return Promise.reject(error);
     }
   }
 
   /** The ordered slow path: waits for the handshake, reads Blobs, compresses. */
-  #sendLater(message: Sendable): Promise<void> {
+  #sendLater(message: Sendable, text: boolean): Promise<void> {
     const size = typeof message === "string"
       ? message.length
       : isBlob(message)
@@ -568,14 +579,12 @@ export class StreamChannel implements WebSocketChannel {
     const previous = this.#sendTail ?? (this.#state === "connecting" ? this.ready : Promise.resolve());
     const enqueued = previous.then(async () => {
       try {
-        const text = typeof message === "string";
         let bytes = toBytes(message);
         if (bytes instanceof Promise) bytes = await bytes;
         const deflate = this.#deflate;
         let compressed = false;
-        if (deflate && bytes.byteLength >= deflate.threshold) {
-          bytes = await deflate.compress(bytes);
-          compressed = true;
+        if (deflate && deflate.shouldCompress(bytes.byteLength)) {
+          ({ data: bytes, compressed } = await deflate.encode(bytes));
         }
         if (this.#state !== "open") throw this.#closedError();
         if (text) this.#protocol!.sendText(bytes, { compressed });

@@ -1,10 +1,13 @@
 /**
- * The types of the public channel abstraction. Implementation files import
- * these (types only), so that `web_socket_channel.ts`, which imports the
- * implementations, never forms a cycle.
+ * The public channel abstraction: the {@linkcode WebSocketChannel} interface
+ * and its types, and the `WebSocketChannel` value with the ways to get one.
+ * Implementation files import only types from here, so there is no cycle.
  *
  * @module
  */
+import { connect, type ConnectOptions } from "./connect.ts";
+import { type FromWebSocketOptions, fromWebSocket, type WebSocketLike } from "./native_channel.ts";
+import { type ByteStreams, fromStreams, type StreamChannelOptions } from "./stream_channel.ts";
 
 /** A received message: text as `string`, binary as `Uint8Array`. */
 export type Message = string | Uint8Array;
@@ -95,13 +98,52 @@ export interface WebSocketChannel {
  * (RFC 7692). The deflate layer's `PerMessageDeflate` satisfies it.
  */
 export interface MessageDeflate {
-  /** Messages of at least this many bytes are compressed; smaller ones are sent as is. */
-  readonly threshold: number;
-  /** Compresses one whole message into an RFC 7692 payload. */
-  compress(data: Uint8Array): Promise<Uint8Array>;
+  /** Whether a message of `byteLength` bytes should be compressed (threshold, window rule). */
+  shouldCompress(byteLength: number): boolean;
   /**
-   * Inflates one whole message payload; throws a `ProtocolError` (1009 over
-   * `maxSize`, 1007 for corrupt data) that fails the connection.
+   * Compresses one whole message; `compressed: false` means send `data` as
+   * is (compression did not help). Calls complete in call order.
+   */
+  encode(data: Uint8Array): Promise<{ data: Uint8Array; compressed: boolean }>;
+  /**
+   * Inflates one whole message payload, in arrival order; rejects with a
+   * `ProtocolError` (1009 past `maxSize`, 1007 for corrupt data) that fails
+   * the connection.
    */
   decompress(payload: Uint8Array, options: { maxSize: number }): Promise<Uint8Array>;
+  /** Releases the compression state when the connection ends. */
+  close?(): void;
 }
+
+/**
+ * The ways to get a {@linkcode WebSocketChannel}, all returning the same
+ * interface.
+ *
+ * @example Connect, talk, close
+ * ```ts ignore
+ * import { WebSocketChannel } from "./web_socket_channel.ts";
+ *
+ * const channel = WebSocketChannel.connect("ws://localhost:8080", { protocols: ["chat"] });
+ * await channel.ready;
+ * await channel.sink.add("hello");
+ * for await (const message of channel.stream) {
+ *   console.log(message);
+ *   await channel.sink.close(1000, "bye");
+ * }
+ * console.log(await channel.closed);
+ * ```
+ */
+export const WebSocketChannel: {
+  /**
+   * Opens a connection: the native `WebSocket` or the engine over TCP/TLS
+   * (see `ConnectOptions.transport`). Returns at once; await `ready`.
+   */
+  connect(url: string | URL, options?: ConnectOptions): WebSocketChannel;
+  /**
+   * Runs the protocol over an already upgraded byte-stream pair (a socket
+   * after the opening handshake, an in-memory pair).
+   */
+  fromStreams(streams: ByteStreams, options: StreamChannelOptions): WebSocketChannel;
+  /** Wraps a WHATWG `WebSocket` (connecting or open). */
+  fromWebSocket(ws: WebSocketLike, options?: FromWebSocketOptions): WebSocketChannel;
+} = { connect, fromStreams, fromWebSocket };

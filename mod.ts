@@ -1,0 +1,66 @@
+/**
+ * websocket-channel: one WebSocket API for Deno, Bun, Node and browsers.
+ * A {@linkcode WebSocketChannel} is a `stream` of messages and a `sink`,
+ * with `ready`/`closed` promises, the same for every runtime and transport.
+ * Server adapters live in the `./server/deno`, `./server/bun` and
+ * `./server/node` subpaths, so importing this module never touches a
+ * runtime global.
+ *
+ * @example
+ * ```ts ignore
+ * import { CloseCode, WebSocketChannel } from "@wsc/websocket-channel";
+ *
+ * const channel = WebSocketChannel.connect("ws://localhost:1234", { protocols: ["chat"] });
+ * await channel.ready;
+ * for await (const message of channel.stream) {
+ *   await channel.sink.add(`received ${message}`);
+ *   await channel.sink.close(CloseCode.normalClosure, "bye");
+ * }
+ * const { code, reason, wasClean } = await channel.closed;
+ * ```
+ *
+ * @module
+ */
+
+// Engine: close codes and the errors every layer throws.
+export {
+  CloseCode,
+  isValidApplicationCloseCode,
+  isValidWireCloseCode,
+} from "./src/engine/close_code.ts";
+export { ProtocolError, WebSocketError, type WebSocketErrorOptions } from "./src/engine/errors.ts";
+
+// Handshake.
+export { generateKey, signKey } from "./src/handshake/accept_key.ts";
+export { HandshakeError, HandshakeErrorCode } from "./src/handshake/errors.ts";
+
+// Channel.
+export {
+  type CloseInfo,
+  type Message,
+  type MessageDeflate,
+  type Sendable,
+  WebSocketChannel,
+  type WebSocketSink,
+} from "./src/channel/web_socket_channel.ts";
+export type { ConnectOptions } from "./src/channel/connect.ts";
+export type { FromWebSocketOptions, WebSocketLike } from "./src/channel/native_channel.ts";
+export type {
+  ByteStreams,
+  StreamChannelOptions,
+  StreamChannelSettings,
+} from "./src/channel/stream_channel.ts";
+export {
+  clientOverStreams,
+  type ClientOverStreamsOptions,
+  serverOverStreams,
+  type ServerOverStreamsOptions,
+  type ServerUpgrade,
+  type UpgradeRequestInfo,
+} from "./src/channel/stream_handshake.ts";
+export {
+  ConnectError,
+  ConnectionClosedError,
+  InvalidStateError,
+  UnsupportedError,
+} from "./src/channel/errors.ts";

@@ -1,0 +1,164 @@
+/**
+ * `WebSocketChannel.connect()`: the native `WebSocket` where it can honour
+ * the options, otherwise the engine over a TCP/TLS byte stream.
+ *
+ * @module
+ */
+import type { Compression } from "../deflate/compression_options.ts";
+import { ConnectError, UnsupportedError } from "./errors.ts";
+import { NativeChannel } from "./native_channel.ts";
+import { clientOverStreams } from "./stream_handshake.ts";
+import type { WebSocketChannel } from "./web_socket_channel.ts";
+
+/** Options of {@linkcode connect}. */
+export interface ConnectOptions {
+  /** Subprotocols to offer, most preferred first. */
+  protocols?: string | string[];
+  /**
+   * Extra request headers (e.g. `Authorization`). Engine transport only: a
+   * browser cannot send them, so there `connect` fails with
+   * `WS_OPTION_UNSUPPORTED` instead of dropping them.
+   */
+  headers?: HeadersInit;
+  /** Cancels the connection attempt (not an open connection): `ready` rejects with `WS_CONNECT_ABORTED`. */
+  signal?: AbortSignal;
+  /**
+   * Milliseconds for TCP, TLS and the opening handshake together; the attempt
+   * is really cancelled and `ready` rejects with `WS_CONNECT_TIMEOUT`.
+   * @default {30000}
+   */
+  connectTimeout?: number;
+  /** Largest accepted message in bytes. @default {67108864} */
+  maxMessageSize?: number;
+  /** Milliseconds to wait for the close handshake (engine transport). @default {5000} */
+  closeTimeout?: number;
+  /**
+   * `"native"`: the global `WebSocket`. `"engine"`: our protocol engine over
+   * TCP/TLS (Deno, Node, Bun). `"auto"`: native when it exists and the
+   * options need nothing it lacks (`headers`, `caCerts`, `compression`
+   * settings), else engine.
+   * @default {"auto"}
+   */
+  transport?: "auto" | "native" | "engine";
+  /** permessage-deflate for the engine transport (native sockets negotiate their own). */
+  compression?: Compression;
+  /** Extra trusted CA certificates (PEM) for `wss:` with the engine transport. */
+  caCerts?: string[];
+}
+
+const DEFAULT_CONNECT_TIMEOUT = 30_000;
+
+/**
+ * Opens a WebSocket connection. Returns the channel at once; `ready` tells
+ * when it is open or why it failed (`ConnectError` with `WS_CONNECT_REFUSED`,
+ * `WS_CONNECT_DNS`, `WS_CONNECT_TLS`, `WS_CONNECT_TIMEOUT`,
+ * `WS_CONNECT_ABORTED`, `WS_CONNECT_FAILED`, or a `HandshakeError` whose
+ * `status` is the HTTP answer, where the platform tells).
+ *
+ * @example
+ * ```ts ignore
+ * import { connect } from "./connect.ts";
+ *
+ * const channel = connect("ws://localhost:8080", { protocols: ["chat"], connectTimeout: 5000 });
+ * await channel.ready;
+ * await channel.sink.add("hello");
+ * ```
+ */
+export function connect(url: string | URL, options: ConnectOptions = {}): WebSocketChannel {
+  const transport = chooseTransport(options);
+  const timeout = options.connectTimeout ?? DEFAULT_CONNECT_TIMEOUT;
+  return transport === "native" ? connectNative(url, options, timeout) : connectEngine(url, options, timeout);
+}
+
+function hasEngine(): boolean {
+  const g = globalThis as { Deno?: unknown; process?: { versions?: { node?: string } } };
+  return g.Deno !== undefined || typeof g.process?.versions?.node === "string";
+}
+
+function chooseTransport(options: ConnectOptions): "native" | "engine" {
+  const wanted = options.transport ?? "auto";
+  const nativeExists = typeof (globalThis as { WebSocket?: unknown }).WebSocket === "function";
+  const needsEngine = options.headers !== undefined || options.caCerts !== undefined ||
+    (typeof options.compression === "object");
+  if (wanted === "native" || (wanted === "auto" && nativeExists && (!needsEngine || !hasEngine()))) {
+    if (!nativeExists) {
+      throw new UnsupportedError("WS_OPTION_UNSUPPORTED", "transport: \"native\" needs a global WebSocket");
+    }
+    for (const name of ["headers", "caCerts"] as const) {
+      if (options[name] !== undefined) {
+        throw new UnsupportedError(
+          "WS_OPTION_UNSUPPORTED",
+          `The ${name} option needs the engine transport; the WHATWG WebSocket cannot send it`,
+        );
+      }
+    }
+    return "native";
+  }
+  if (!hasEngine()) {
+    throw new UnsupportedError("WS_OPTION_UNSUPPORTED", "The engine transport needs Deno, Node or Bun");
+  }
+  return "engine";
+}
+
+function connectNative(url: string | URL, options: ConnectOptions, timeout: number): WebSocketChannel {
+  const protocols = options.protocols === undefined ? [] : options.protocols;
+  const channel = new NativeChannel(new WebSocket(url, protocols), { maxMessageSize: options.maxMessageSize });
+  const signal = options.signal;
+  const onAbort = () =>
+    channel.abortOpening(new ConnectError("WS_CONNECT_ABORTED", "The connection attempt was aborted", {
+      cause: signal?.reason,
+    }));
+  const timer = setTimeout(() => {
+    channel.abortOpening(new ConnectError("WS_CONNECT_TIMEOUT", `No connection to ${url} within ${timeout} ms`));
+  }, timeout);
+  if (signal?.aborted) onAbort();
+  else signal?.addEventListener("abort", onAbort, { once: true });
+  const cleanup = () => {
+    clearTimeout(timer);
+    signal?.removeEventListener("abort", onAbort);
+  };
+  channel.ready.then(cleanup, cleanup);
+  return channel;
+}
+
+function connectEngine(url: string | URL, options: ConnectOptions, timeout: number): WebSocketChannel {
+  const attempt = new AbortController();
+  const signal = options.signal;
+  const onAbort = () =>
+    attempt.abort(new ConnectError("WS_CONNECT_ABORTED", "The connection attempt was aborted", {
+      cause: signal?.reason,
+    }));
+  const timer = setTimeout(() => {
+    attempt.abort(new ConnectError("WS_CONNECT_TIMEOUT", `No connection to ${url} within ${timeout} ms`));
+  }, timeout);
+  if (signal?.aborted) onAbort();
+  else signal?.addEventListener("abort", onAbort, { once: true });
+  let target: URL;
+  try {
+    target = new URL(url);
+  } catch (cause) {
+    target = new URL("ws://invalid");
+    attempt.abort(new SyntaxError(`Invalid WebSocket URL: ${String(url)}`, { cause }));
+  }
+  // The one lazy edge from the channel layer into the adapters: browsers and
+  // bundles that never take this path never load runtime code.
+  const streams = import("../adapters/tcp_transport.ts").then(({ openTcp }) =>
+    openTcp(target, { signal: attempt.signal, caCerts: options.caCerts })
+  );
+  streams.catch(() => {}); // reported through `ready`
+  const channel = clientOverStreams(url, streams, {
+    protocols: options.protocols,
+    headers: options.headers,
+    compression: options.compression,
+    maxMessageSize: options.maxMessageSize,
+    closeTimeout: options.closeTimeout,
+    signal: attempt.signal,
+    handshakeTimeout: timeout,
+  });
+  const cleanup = () => {
+    clearTimeout(timer);
+    signal?.removeEventListener("abort", onAbort);
+  };
+  channel.ready.then(cleanup, cleanup);
+  return channel;
+}

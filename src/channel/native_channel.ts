@@ -1,0 +1,334 @@
+/**
+ * A {@linkcode WebSocketChannel} over any WHATWG `WebSocket`: browsers, the
+ * global `WebSocket` of Deno, Bun and Node ≥ 22, and the sockets of
+ * `Deno.upgradeWebSocket`.
+ *
+ * @module
+ */
+import { WebSocketError } from "../engine/errors.ts";
+import { type Deferred, deferred, handled } from "../_util/deferred.ts";
+import { createSink, type SinkHandle } from "./channel_sink.ts";
+import { ConnectError, ConnectionClosedError, InvalidStateError, UnsupportedError } from "./errors.ts";
+import type { CloseInfo, Message, Sendable, WebSocketChannel, WebSocketSink } from "./web_socket_channel.ts";
+
+/** The part of the WHATWG `WebSocket` interface the wrapper uses. */
+export interface WebSocketLike {
+  readonly readyState: number;
+  readonly bufferedAmount: number;
+  readonly protocol: string;
+  readonly extensions: string;
+  readonly url?: string;
+  binaryType: string;
+  send(data: string | ArrayBufferLike | ArrayBufferView | Blob): void;
+  close(code?: number, reason?: string): void;
+  // deno-lint-ignore no-explicit-any
+  addEventListener(type: string, listener: (event: any) => void): void;
+  // deno-lint-ignore no-explicit-any
+  removeEventListener(type: string, listener: (event: any) => void): void;
+}
+
+/** Options of {@linkcode fromWebSocket}. */
+export interface FromWebSocketOptions {
+  /**
+   * Largest accepted message in bytes (UTF-16 units for text). The native
+   * socket has already received it, so a larger message closes the connection
+   * (1009 where the platform allows that code, else 1000) and `stream` errors
+   * with `WS_MESSAGE_TOO_BIG`.
+   * @default {67108864}
+   */
+  maxMessageSize?: number;
+  /**
+   * Bound of the inbound queue in bytes. A native `WebSocket` cannot stop
+   * reading, so messages the application has not read yet pile up here; past
+   * this bound (with more than one message queued) the connection is closed
+   * (1008 where allowed, else 1000) and `stream` errors with
+   * `WS_INBOUND_QUEUE_FULL`. Never unbounded.
+   * @default {16777216}
+   */
+  maxQueuedBytes?: number;
+  /**
+   * `bufferedAmount` above which `sink.add()` and sink writes wait; checked
+   * every `pollInterval` ms (the WHATWG API has no drain event).
+   * @default {1048576}
+   */
+  writableHighWaterMark?: number;
+  /** Milliseconds between `bufferedAmount` checks while waiting. @default {5} */
+  pollInterval?: number;
+}
+
+const CONNECTING = 0;
+const OPEN = 1;
+
+/**
+ * Wraps a WHATWG `WebSocket` (connecting or open) as a channel. Binary
+ * messages arrive as `Uint8Array` (`binaryType` is set to `"arraybuffer"`).
+ * `ping()` rejects with `WS_PING_UNSUPPORTED`: the WHATWG API has no pings.
+ *
+ * @example
+ * ```ts ignore
+ * import { fromWebSocket } from "./native_channel.ts";
+ *
+ * const channel = fromWebSocket(new WebSocket("wss://echo.example"));
+ * await channel.ready;
+ * await channel.sink.add("hello");
+ * ```
+ */
+export function fromWebSocket(ws: WebSocketLike, options: FromWebSocketOptions = {}): WebSocketChannel {
+  return new NativeChannel(ws, options);
+}
+
+/**
+ * The channel behind {@linkcode fromWebSocket}; exported for `connect()`,
+ * which needs {@linkcode NativeChannel.abortOpening}.
+ *
+ * @example
+ * ```ts ignore
+ * import { NativeChannel } from "./native_channel.ts";
+ *
+ * const channel = new NativeChannel(new WebSocket("ws://localhost:8080"), {});
+ * channel.abortOpening(new Error("gave up"));
+ * ```
+ */
+export class NativeChannel implements WebSocketChannel {
+  readonly stream: ReadableStream<Message>;
+  readonly sink: WebSocketSink;
+  readonly ready: Promise<void>;
+  readonly closed: Promise<CloseInfo>;
+
+  readonly #ws: WebSocketLike;
+  readonly #ready = deferred<void>();
+  readonly #closed = deferred<CloseInfo>();
+  readonly #sinkHandle: SinkHandle;
+  readonly #maxMessageSize: number;
+  readonly #maxQueuedBytes: number;
+  readonly #highWaterMark: number;
+  readonly #pollInterval: number;
+  #controller!: ReadableStreamDefaultController<Message>;
+  #streamDone = false;
+  #closeCode: number | undefined;
+  #closeReason: string | undefined;
+  /** Set when we closed; the close event's code is the echo, we report ours. */
+  #local: { code: number; reason: string } | undefined;
+  #failure: WebSocketError | undefined;
+  /** Received Blobs are read asynchronously; later messages wait for them, in order. */
+  #blobTail: Promise<void> | undefined;
+  #drain: Deferred<void> | undefined;
+
+  constructor(ws: WebSocketLike, options: FromWebSocketOptions) {
+    this.#ws = ws;
+    this.#maxMessageSize = options.maxMessageSize ?? 64 * 1024 * 1024;
+    this.#maxQueuedBytes = options.maxQueuedBytes ?? 16 * 1024 * 1024;
+    this.#highWaterMark = options.writableHighWaterMark ?? 1024 * 1024;
+    this.#pollInterval = options.pollInterval ?? 5;
+    this.ready = handled(this.#ready.promise);
+    this.closed = this.#closed.promise;
+    ws.binaryType = "arraybuffer";
+    this.stream = new ReadableStream<Message>({
+      start: (controller) => {
+        this.#controller = controller;
+      },
+      cancel: () => {
+        this.#streamDone = true;
+      },
+    }, { highWaterMark: this.#maxQueuedBytes, size: sizeOf });
+    this.#sinkHandle = createSink({
+      add: (message) => this.#send(message),
+      write: (message) => this.#send(message),
+      close: (code, reason) => this.#close(code, reason),
+      abort: () => this.#close(undefined, undefined),
+    });
+    this.sink = this.#sinkHandle.sink;
+
+    if (ws.readyState === OPEN) this.#ready.resolve();
+    else if (ws.readyState !== CONNECTING) {
+      const error = new InvalidStateError(`Cannot wrap a WebSocket in state ${ws.readyState} (closing or closed)`);
+      this.#ready.reject(error);
+      this.#end({ code: 1006, reason: "", wasClean: false }, error);
+      return;
+    }
+    ws.addEventListener("open", this.#onOpen);
+    ws.addEventListener("message", this.#onMessage);
+    ws.addEventListener("error", this.#onError);
+    ws.addEventListener("close", this.#onClose);
+  }
+
+  get protocol(): string {
+    return this.#ws.protocol ?? "";
+  }
+
+  get extensions(): string {
+    return this.#ws.extensions ?? "";
+  }
+
+  get closeCode(): number | undefined {
+    return this.#closeCode;
+  }
+
+  get closeReason(): string | undefined {
+    return this.#closeReason;
+  }
+
+  /** Gives up a connection that is not open yet: `ready` rejects with `error`. */
+  abortOpening(error: WebSocketError): void {
+    if (this.#ready.settled) return;
+    this.#failure = error;
+    this.#ready.reject(error);
+    this.#ws.close();
+  }
+
+  ping(): Promise<number> {
+    return Promise.reject(
+      new UnsupportedError(
+        "WS_PING_UNSUPPORTED",
+        "Cannot ping: the WHATWG WebSocket API has no ping; use an application-level heartbeat or the engine transport",
+      ),
+    );
+  }
+
+  #onOpen = () => this.#ready.resolve();
+
+  #onError = () => {
+    if (this.#ready.settled) return;
+    const url = this.#ws.url ? ` to ${this.#ws.url}` : "";
+    this.#failure = new ConnectError("WS_CONNECT_FAILED", `WebSocket connection${url} failed`);
+    this.#ready.reject(this.#failure);
+  };
+
+  #onMessage = (event: { data: unknown }) => {
+    const data = event.data;
+    if (this.#blobTail || (typeof Blob !== "undefined" && data instanceof Blob)) {
+      const previous = this.#blobTail ?? Promise.resolve();
+      const tail: Promise<void> = previous.then(async () => {
+        const message = data instanceof Blob ? new Uint8Array(await data.arrayBuffer()) : toMessage(data);
+        this.#deliver(message);
+      }).finally(() => {
+        if (this.#blobTail === tail) this.#blobTail = undefined;
+      });
+      this.#blobTail = tail;
+      return;
+    }
+    this.#deliver(toMessage(data));
+  };
+
+  #deliver(message: Message): void {
+    if (this.#streamDone || this.#local || this.#failure) return;
+    const size = sizeOf(message);
+    if (size - 32 > this.#maxMessageSize) {
+      return this.#fail(1009, "WS_MESSAGE_TOO_BIG", `Message of ${size - 32} bytes exceeds maxMessageSize`);
+    }
+    const queued = this.#maxQueuedBytes - (this.#controller.desiredSize ?? 0);
+    if (queued > 0 && queued + size > this.#maxQueuedBytes) {
+      return this.#fail(
+        1008,
+        "WS_INBOUND_QUEUE_FULL",
+        `More than ${this.#maxQueuedBytes} bytes of unread messages; the native WebSocket cannot pause`,
+      );
+    }
+    this.#controller.enqueue(message);
+  }
+
+  /** Our own limit was hit: close with `code` where the platform allows it. */
+  #fail(code: number, errorCode: string, message: string): void {
+    this.#failure = new WebSocketError(errorCode, message, { closeCode: code });
+    this.#closeCode = code;
+    this.#closeReason = "";
+    this.#local = { code, reason: "" };
+    this.#endStream(this.#failure);
+    try {
+      this.#ws.close(code);
+    } catch {
+      // WHATWG close() only takes 1000 and 3000–4999.
+      this.#ws.close(1000);
+    }
+  }
+
+  #onClose = (event: { code: number; reason: string; wasClean: boolean }) => {
+    const ws = this.#ws;
+    ws.removeEventListener("open", this.#onOpen);
+    ws.removeEventListener("message", this.#onMessage);
+    ws.removeEventListener("error", this.#onError);
+    ws.removeEventListener("close", this.#onClose);
+    const wasClean = Boolean(event.wasClean);
+    let info: CloseInfo;
+    if (!wasClean) info = { code: 1006, reason: "", wasClean };
+    else if (this.#local) info = { ...this.#local, wasClean };
+    else info = { code: event.code ?? 1005, reason: event.reason ?? "", wasClean };
+    if (!this.#ready.settled) {
+      this.#failure ??= new ConnectError("WS_CONNECT_FAILED", "WebSocket closed before it opened");
+      this.#ready.reject(this.#failure);
+    }
+    this.#closeCode = this.#failure && this.#local ? this.#closeCode : info.code;
+    this.#closeReason = this.#failure && this.#local ? this.#closeReason : info.reason;
+    const error = this.#failure ?? (wasClean ? undefined : new ConnectionClosedError(info.code, info.reason));
+    const finish = () => this.#end(this.#failure && this.#local ? { ...info, code: this.#closeCode! } : info, error);
+    if (this.#blobTail) this.#blobTail.then(finish, finish);
+    else finish();
+  };
+
+  #end(info: CloseInfo, error: unknown): void {
+    this.#endStream(error);
+    this.#sinkHandle.error(error ?? new ConnectionClosedError(info.code, info.reason));
+    this.#drain?.resolve();
+    this.#closed.resolve(info);
+  }
+
+  #endStream(error?: unknown): void {
+    if (this.#streamDone) return;
+    this.#streamDone = true;
+    try {
+      if (error) this.#controller.error(error);
+      else this.#controller.close();
+    } catch { /* cancelled */ }
+  }
+
+  async #send(message: Sendable): Promise<void> {
+    if (this.#ws.readyState === CONNECTING && !this.#local) await this.ready;
+    if (this.#local || this.#ws.readyState !== OPEN) {
+      throw new ConnectionClosedError(this.#closeCode ?? 1006, this.#closeReason ?? "", {
+        message: "Cannot send: the connection is closing or closed",
+      });
+    }
+    this.#ws.send(message as string);
+    await this.#waitForDrain();
+  }
+
+  /** WHATWG WebSocket has no drain event: poll `bufferedAmount`. */
+  async #waitForDrain(): Promise<void> {
+    while (this.#ws.bufferedAmount > this.#highWaterMark && this.#ws.readyState === OPEN) {
+      const drain = deferred<void>();
+      this.#drain = drain;
+      const timer = setTimeout(() => drain.resolve(), this.#pollInterval);
+      await drain.promise;
+      clearTimeout(timer);
+    }
+  }
+
+  #close(code: number | undefined, reason: string | undefined): Promise<void> {
+    const done = this.#closed.promise.then(() => {});
+    if (this.#local || this.#closed.settled) return done;
+    this.#local = { code: code ?? 1005, reason: reason ?? "" };
+    if (this.#closeCode === undefined) {
+      this.#closeCode = this.#local.code;
+      this.#closeReason = this.#local.reason;
+    }
+    // StreamChannel contract: closing the sink closes the stream before more messages.
+    this.#endStream();
+    this.#sinkHandle.error(new ConnectionClosedError(this.#local.code, this.#local.reason));
+    // Exact arity: some browsers refuse `undefined` for either argument.
+    if (code === undefined) this.#ws.close();
+    else if (reason === undefined) this.#ws.close(code);
+    else this.#ws.close(code, reason);
+    return done;
+  }
+}
+
+function toMessage(data: unknown): Message {
+  if (typeof data === "string") return data;
+  if (data instanceof ArrayBuffer) return new Uint8Array(data);
+  if (ArrayBuffer.isView(data)) return new Uint8Array(data.buffer, data.byteOffset, data.byteLength);
+  return String(data);
+}
+
+function sizeOf(message: Message): number {
+  return (typeof message === "string" ? message.length : message.byteLength) + 32;
+}

@@ -1,0 +1,314 @@
+/**
+ * The opening handshake over a raw byte-stream pair (a TCP socket, an
+ * in-memory pair), client and server side, followed by the engine channel.
+ * This is what the TCP transports and engine servers are built on.
+ *
+ * @module
+ */
+import { PerMessageDeflate } from "../deflate/permessage_deflate.ts";
+import type { Compression } from "../deflate/compression_options.ts";
+import { createUpgradeRequest, verifyUpgradeResponse } from "../handshake/client_handshake.ts";
+import { HandshakeError, HandshakeErrorCode } from "../handshake/errors.ts";
+import {
+  encodeRequestHead,
+  encodeResponseHead,
+  type Http1HeadResult,
+  Http1HeadReader,
+  parseRequestLine,
+  parseStatusLine,
+} from "../handshake/http1_codec.ts";
+import type { OriginPolicy } from "../handshake/origin_policy.ts";
+import { createUpgradeResponseHeaders, verifyUpgradeRequest } from "../handshake/server_handshake.ts";
+import type { SubprotocolSelector } from "../handshake/subprotocol.ts";
+import { concat } from "../_util/bytes.ts";
+import { ConnectError } from "./errors.ts";
+import { type ByteStreams, StreamChannel, type StreamChannelSettings } from "./stream_channel.ts";
+
+/** Options shared by both sides of the handshake. */
+interface HandshakeLimits {
+  /**
+   * Milliseconds allowed for the whole opening handshake (slowloris guard).
+   * @default {30000}
+   */
+  handshakeTimeout?: number;
+  /** Largest HTTP head accepted, in bytes (more is HTTP 431). @default {16384} */
+  maxHeadSize?: number;
+  /** permessage-deflate: off by default; `true` for defaults or settings. */
+  compression?: Compression;
+}
+
+/** Options of {@linkcode clientOverStreams}. */
+export interface ClientOverStreamsOptions extends Omit<StreamChannelSettings, "role">, HandshakeLimits {
+  /** Subprotocols to offer, most preferred first. */
+  protocols?: string | string[];
+  /** Extra request headers (e.g. `Authorization`); handshake headers are refused. */
+  headers?: HeadersInit;
+  /** Cancels the handshake: `ready` rejects with `WS_CONNECT_ABORTED`. */
+  signal?: AbortSignal;
+}
+
+/**
+ * Performs the client handshake over `streams` (or the streams a pending
+ * connection will give) and returns the channel at once; `ready` resolves when the server's 101 was verified and rejects with
+ * a `HandshakeError` (`status` set for a non-101 answer), a `ConnectError`
+ * (`WS_CONNECT_ABORTED`, `WS_CONNECT_FAILED` when the connection ended first)
+ * or a `SyntaxError`/`TypeError` for a bad URL or header. On failure the
+ * streams are closed.
+ *
+ * @example
+ * ```ts ignore
+ * import { clientOverStreams } from "./stream_handshake.ts";
+ *
+ * const conn = await Deno.connect({ hostname: "127.0.0.1", port: 8080 });
+ * const channel = clientOverStreams("ws://127.0.0.1:8080/chat", conn, { protocols: ["chat"] });
+ * await channel.ready;
+ * ```
+ */
+export function clientOverStreams(
+  url: string | URL,
+  streams: ByteStreams | Promise<ByteStreams>,
+  options: ClientOverStreamsOptions = {},
+): StreamChannel {
+  const channel = new StreamChannel({ ...options, role: "client" });
+  runClient(channel, url, streams, options).catch((error) => channel.abortOpening(error));
+  return channel;
+}
+
+async function runClient(
+  channel: StreamChannel,
+  url: string | URL,
+  transport: ByteStreams | Promise<ByteStreams>,
+  options: ClientOverStreamsOptions,
+): Promise<void> {
+  let offer: string;
+  let upgrade: ReturnType<typeof createUpgradeRequest>;
+  try {
+    offer = PerMessageDeflate.createOffer(options.compression);
+    upgrade = createUpgradeRequest(url, {
+      protocols: options.protocols,
+      headers: options.headers,
+      extensions: offer || undefined,
+    });
+  } catch (error) {
+    // Nothing may be sent; a connection still being opened is closed when it arrives.
+    Promise.resolve(transport).then((streams) => drop(streams), () => {});
+    throw error;
+  }
+  const { request, key } = upgrade;
+  const streams = await transport;
+  const target = `${request.url.pathname || "/"}${request.url.search}`;
+  const writer = streams.writable.getWriter();
+  let result: Http1HeadResult;
+  let agreed: { protocol: string; extensions: string };
+  let deflate: PerMessageDeflate | null;
+  try {
+    ({ result } = await withDeadline(options, async (reader) => {
+      await writer.write(encodeRequestHead(target, request.headers));
+      return readHead(reader, options);
+    }, streams.readable));
+    const { status } = parseStatusLine(result.head.startLine);
+    agreed = await verifyUpgradeResponse(
+      { status, headers: result.head.headers },
+      { key, protocols: options.protocols, extensions: offer || undefined },
+    );
+    deflate = PerMessageDeflate.acceptResponse(agreed.extensions || null, options.compression);
+  } catch (error) {
+    drop(streams, writer);
+    throw error;
+  }
+  writer.releaseLock();
+  channel.open(streams, {
+    protocol: agreed.protocol,
+    extensions: agreed.extensions,
+    deflate: deflate ?? undefined,
+    head: result.rest,
+  });
+}
+
+/** Options of {@linkcode serverOverStreams}. */
+export interface ServerOverStreamsOptions extends Omit<StreamChannelSettings, "role">, HandshakeLimits {
+  /** Supported subprotocols, or a function choosing one of the offered. */
+  protocols?: SubprotocolSelector;
+  /** Origin allowlist or callback; every origin is allowed by default. */
+  origins?: OriginPolicy;
+}
+
+/** The upgrade request as read from the wire. */
+export interface UpgradeRequestInfo {
+  /** The request method (always `GET` once accepted). */
+  method: string;
+  /** `http://host/target`, built from the `Host` header and the request target. */
+  url: string;
+  /** The request headers. */
+  headers: Headers;
+}
+
+/** An accepted upgrade: the open server channel and what the client asked. */
+export interface ServerUpgrade {
+  /** The open channel (role `server`). */
+  channel: StreamChannel;
+  /** The upgrade request. */
+  request: UpgradeRequestInfo;
+}
+
+/**
+ * Reads an upgrade request from `streams`, answers it, and resolves with the
+ * open server channel. A request that fails the checks gets its HTTP error
+ * (400, 403, 426, 431, …), the connection is closed, and the promise rejects
+ * with a `HandshakeError` carrying that `status`. A timeout rejects with
+ * `WS_HANDSHAKE_TIMEOUT` (the connection is dropped, no answer is sent).
+ *
+ * @example An engine echo server over Deno.listen
+ * ```ts ignore
+ * import { serverOverStreams } from "./stream_handshake.ts";
+ *
+ * for await (const conn of Deno.listen({ port: 8080 })) {
+ *   serverOverStreams(conn).then(({ channel }) => channel.stream.pipeTo(channel.sink), () => {});
+ * }
+ * ```
+ */
+export async function serverOverStreams(
+  streams: ByteStreams,
+  options: ServerOverStreamsOptions = {},
+): Promise<ServerUpgrade> {
+  const writer = streams.writable.getWriter();
+  let result: Http1HeadResult;
+  try {
+    ({ result } = await withDeadline(options, (reader) => readHead(reader, options), streams.readable));
+  } catch (error) {
+    const status = error instanceof HandshakeError ? error.status : undefined;
+    if (status !== undefined && status !== 408) {
+      await answer(streams, writer, status, new Headers({ connection: "close", "content-length": "0" }), "");
+    } else drop(streams, writer);
+    throw error;
+  }
+  const { head } = result;
+  let line;
+  try {
+    line = parseRequestLine(head.startLine);
+  } catch (error) {
+    await answer(streams, writer, 400, new Headers({ connection: "close", "content-length": "0" }), "");
+    throw error;
+  }
+  const request: UpgradeRequestInfo = {
+    method: line.method,
+    url: requestUrl(line.target, head.headers.get("host")),
+    headers: head.headers,
+  };
+  const verdict = await verifyUpgradeRequest(
+    { method: line.method, headers: head.headers, url: request.url, httpVersion: line.version },
+    { protocols: options.protocols, origins: options.origins },
+  );
+  if (!verdict.ok) {
+    const { status, headers, body } = verdict.response;
+    await answer(streams, writer, status, headers, body);
+    throw new HandshakeError(HandshakeErrorCode.badStatus, `Upgrade refused with ${status}: ${body}`, { status });
+  }
+  const accepted = PerMessageDeflate.acceptOffer(verdict.offeredExtensions || null, options.compression);
+  const headers = await createUpgradeResponseHeaders(verdict.key, {
+    protocol: verdict.protocol,
+    extensions: accepted?.response,
+  });
+  await writer.write(encodeResponseHead(101, headers));
+  writer.releaseLock();
+  const channel = new StreamChannel({ ...options, role: "server" });
+  channel.open(streams, {
+    protocol: verdict.protocol,
+    extensions: accepted?.response ?? "",
+    deflate: accepted?.deflate,
+    head: result.rest,
+  });
+  return { channel, request };
+}
+
+/** Reads one HTTP head; the reader is released afterwards. */
+async function readHead(
+  reader: ReadableStreamDefaultReader<Uint8Array>,
+  options: HandshakeLimits,
+): Promise<Http1HeadResult> {
+  const parser = new Http1HeadReader({ maxHeadSize: options.maxHeadSize });
+  for (;;) {
+    const { value, done } = await reader.read();
+    if (done) throw new ConnectError("WS_CONNECT_FAILED", "The connection closed during the opening handshake");
+    const result = parser.push(value);
+    // `rest` is a view into this chunk: copy it, the transport may reuse its buffers.
+    if (result) return { head: result.head, rest: concat([result.rest]) };
+  }
+}
+
+/** Runs `step` with a reader, bounded by the handshake timeout and the abort signal. */
+async function withDeadline<T>(
+  options: HandshakeLimits & { signal?: AbortSignal },
+  step: (reader: ReadableStreamDefaultReader<Uint8Array>) => Promise<T>,
+  readable: ReadableStream<Uint8Array>,
+): Promise<{ result: T }> {
+  const reader = readable.getReader();
+  const timeout = options.handshakeTimeout ?? 30_000;
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  let onAbort: (() => void) | undefined;
+  const stop = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => {
+      reject(
+        new HandshakeError(HandshakeErrorCode.timeout, `Opening handshake not done within ${timeout} ms`, {
+          status: 408,
+        }),
+      );
+    }, timeout);
+    const signal = options.signal;
+    if (signal) {
+      onAbort = () =>
+        reject(
+          signal.reason instanceof Error && "code" in signal.reason
+            ? signal.reason
+            : new ConnectError("WS_CONNECT_ABORTED", "The opening handshake was aborted", { cause: signal.reason }),
+        );
+      if (signal.aborted) onAbort();
+      else signal.addEventListener("abort", onAbort, { once: true });
+    }
+  });
+  try {
+    const result = await Promise.race([step(reader), stop]);
+    reader.releaseLock();
+    return { result };
+  } catch (error) {
+    // A read may still be pending (timeout, abort): cancelling ends it and the transport.
+    if (error instanceof HandshakeError && error.status !== 408) reader.releaseLock();
+    else reader.cancel().catch(() => {});
+    throw error;
+  } finally {
+    clearTimeout(timer);
+    if (onAbort) options.signal?.removeEventListener("abort", onAbort);
+  }
+}
+
+/** Sends a refusal, then closes the connection (a refused upgrade must not stay open). */
+async function answer(
+  streams: ByteStreams,
+  writer: WritableStreamDefaultWriter<Uint8Array>,
+  status: number,
+  headers: Headers,
+  body: string,
+): Promise<void> {
+  try {
+    await writer.write(concat([encodeResponseHead(status, headers), new TextEncoder().encode(body)]));
+    await writer.close();
+  } catch {
+    writer.abort().catch(() => {});
+  }
+  if (!streams.readable.locked) streams.readable.cancel().catch(() => {});
+}
+
+function drop(streams: ByteStreams, writer?: WritableStreamDefaultWriter<Uint8Array>): void {
+  const swallow = () => {};
+  if (writer) writer.abort().catch(swallow);
+  else if (!streams.writable.locked) streams.writable.abort().catch(swallow);
+  if (!streams.readable.locked) streams.readable.cancel().catch(swallow);
+}
+
+function requestUrl(target: string, host: string | null): string {
+  try {
+    return new URL(target, `http://${host ?? "localhost"}`).href;
+  } catch {
+    return `http://${host ?? "localhost"}${target.startsWith("/") ? target : "/"}`;
+  }
+}

@@ -57,10 +57,52 @@ export const DEFAULT_MAX_INFLATED_SIZE = 64 * 1024 * 1024;
 /** LZ77 window of a 15-bit deflate stream. */
 export const WINDOW_SIZE = 32768;
 
+/** Literal bytes of the sentinel block: all below 144, so 8-bit fixed Huffman codes. */
+const SENTINEL = new Uint8Array([0x57, 0x53, 0x43, 0x21]); // "WSC!"
+
+/**
+ * A final fixed-Huffman block (RFC 1951 §3.2.6) holding {@linkcode SENTINEL}.
+ * Its raw bytes differ from the bytes it decodes to, so output ending in the
+ * sentinel proves the decoder reached this block at a block boundary and
+ * decoded it — Deno's stream reports no error for input that simply stops
+ * mid-block, so a plain final block could not reveal a truncated message.
+ */
+function sentinelBlock(): Uint8Array {
+  const bytes: number[] = [];
+  let acc = 0;
+  let count = 0;
+  const bit = (b: number) => {
+    acc |= b << count;
+    if (++count === 8) {
+      bytes.push(acc);
+      acc = 0;
+      count = 0;
+    }
+  };
+  bit(1); // BFINAL
+  bit(1); // BTYPE = 01 (fixed Huffman), least significant bit first
+  bit(0);
+  const code = (value: number, length: number) => {
+    for (let i = length - 1; i >= 0; i--) bit((value >>> i) & 1); // Huffman codes go MSB first
+  };
+  for (const literal of SENTINEL) code(0x30 + literal, 8);
+  code(0, 7); // end of block (256)
+  if (count > 0) bytes.push(acc);
+  return new Uint8Array(bytes);
+}
+
 // RFC 7692 §7.2.2: "Append 4 octets of 0x00 0x00 0xff 0xff to the tail end
-// of the payload of the message", then an empty final stored block so that
-// every runtime's stream ends cleanly.
-const TRAILER = new Uint8Array([0x00, 0x00, 0xff, 0xff, 0x01, 0x00, 0x00, 0xff, 0xff]);
+// of the payload of the message", then the sentinel block, which also ends
+// the stream cleanly on every runtime.
+const TRAILER = new Uint8Array([0x00, 0x00, 0xff, 0xff, ...sentinelBlock()]);
+const JUNK_PROBE = new Uint8Array([0x00]);
+
+function endsWithSentinel(out: Uint8Array): boolean {
+  if (out.length < SENTINEL.length) return false;
+  const start = out.length - SENTINEL.length;
+  for (let i = 0; i < SENTINEL.length; i++) if (out[start + i] !== SENTINEL[i]) return false;
+  return true;
+}
 
 class TooBig extends Error {}
 
@@ -133,6 +175,51 @@ async function inflateOnce(
   return out;
 }
 
+interface StreamTraits {
+  /** The stream fails on input that stops before the final block (Node, Bun). */
+  reportsTruncation: boolean;
+  /** The error message for data after the final block, when the stream reports it (Deno, Bun). */
+  trailingDataMessage: string | undefined;
+}
+
+let traits: Promise<StreamTraits> | undefined;
+
+function messageOf(error: unknown): string {
+  return error instanceof Error ? error.message : String(error);
+}
+
+/** Learns, once per process, how this runtime's stream reports truncation and trailing data. */
+function streamTraits(): Promise<StreamTraits> {
+  traits ??= (async () => {
+    const reportsTruncation = await inflateOnce([new Uint8Array([0x00])], 0, 16, 1024).then(() => false, () => true);
+    // An empty final fixed block followed by one stray octet.
+    const trailingDataMessage = await inflateOnce([new Uint8Array([0x03, 0x00, 0x00])], 0, 16, 1024)
+      .then(() => undefined, messageOf);
+    return { reportsTruncation, trailingDataMessage };
+  })();
+  return traits;
+}
+
+/**
+ * After `parts` inflated without error as a complete stream: true when the
+ * deflate stream had not actually ended. Runtimes that report truncation
+ * need no check. Elsewhere (Deno 2.9) one more octet must be refused with
+ * the runtime's own "data after the end" error, learned by
+ * {@linkcode streamTraits}; a stream that stopped mid-way accepts it or
+ * fails differently.
+ */
+async function streamContinues(parts: Uint8Array[], skip: number, sliceSize: number): Promise<boolean> {
+  const { reportsTruncation, trailingDataMessage } = await streamTraits();
+  if (reportsTruncation) return false;
+  if (trailingDataMessage === undefined) return true; // cannot prove the end: refuse
+  try {
+    await inflateOnce([...parts, JUNK_PROBE], skip, Infinity, sliceSize);
+    return true;
+  } catch (error) {
+    return messageOf(error) !== trailingDataMessage;
+  }
+}
+
 /**
  * Inflates one RFC 7692 message payload (the bytes of all its frames).
  * Rejects with `ProtocolError` 1009 (`WS_MESSAGE_TOO_BIG`) as soon as the
@@ -163,21 +250,26 @@ export async function decompressMessage(
     : [];
   const skip = prefix.length > 0 ? prefix[0].length - 5 : 0;
 
-  const trailerForm = [...prefix, payload, TRAILER];
   const finalForms: Uint8Array[][] = [];
   const last = payload.length - 1;
   if (payload.length > 1 && payload[last] === 0x00) finalForms.push([...prefix, payload.subarray(0, last)]);
   if (payload.length > 0) finalForms.push([...prefix, payload]);
   // A first block with BFINAL set (bit 0 of the first octet) is a
   // single-block §7.2.3.4 message: try the complete-stream forms first.
-  const plans = payload.length > 0 && (payload[0] & 1) === 1
-    ? [...finalForms, trailerForm]
-    : [trailerForm, ...finalForms];
+  const finalFirst = payload.length > 0 && (payload[0] & 1) === 1;
+  const plans: Array<"trailer" | Uint8Array[]> = finalFirst ? [...finalForms, "trailer"] : ["trailer", ...finalForms];
 
   let firstError: unknown = undefined;
   for (const plan of plans) {
     try {
-      return await inflateOnce(plan, skip, maxSize, sliceSize);
+      if (plan === "trailer") {
+        const out = await inflateOnce([...prefix, payload, TRAILER], skip, maxSize + SENTINEL.length, sliceSize);
+        if (!endsWithSentinel(out)) throw new Error("message does not end at a block boundary");
+        return out.subarray(0, out.length - SENTINEL.length);
+      }
+      const out = await inflateOnce(plan, skip, maxSize, sliceSize);
+      if (await streamContinues(plan, skip, sliceSize)) throw new Error("message does not end with a final block");
+      return out;
     } catch (error) {
       if (error instanceof TooBig) {
         throw new ProtocolError(

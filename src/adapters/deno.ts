@@ -17,18 +17,13 @@ import { rejectionResponse, verifyUpgradeRequest } from "../handshake/server_han
 import { HandshakeError, HandshakeErrorCode } from "../handshake/errors.ts";
 import { fromWebSocket, type WebSocketLike } from "../channel/native_channel.ts";
 import { StreamChannel } from "../channel/stream_channel.ts";
+import { serverOverStreams } from "../channel/stream_handshake.ts";
+import { UnsupportedError } from "../channel/errors.ts";
 import type { WebSocketChannel } from "../channel/web_socket_channel.ts";
-import { acceptRawUpgrade } from "./accept_raw_upgrade.ts";
 import { ServerConnections } from "./server_connections.ts";
 import { DEFAULT_IDLE_TIMEOUT, type ServeOptions, type UpgradeOptions, type WebSocketServer } from "./serve_options.ts";
 
 export type { ServeOptions, UpgradeOptions, WebSocketServer } from "./serve_options.ts";
-
-/** Options of the Deno {@linkcode serve}: the common ones plus TLS. */
-export interface DenoServeOptions extends ServeOptions {
-  /** PEM certificate chain and key: listen with TLS (`wss:`). */
-  tls?: { cert: string; key: string };
-}
 
 /** Options of {@linkcode upgrade}. */
 export interface DenoUpgradeOptions extends UpgradeOptions {
@@ -73,6 +68,12 @@ function denoGlobal(): typeof Deno {
  */
 export async function upgrade(request: Request, options: DenoUpgradeOptions = {}): Promise<DenoUpgrade> {
   const deno = denoGlobal();
+  if (options.compression) {
+    throw new UnsupportedError(
+      "WS_OPTION_UNSUPPORTED",
+      "compression: Deno.upgradeWebSocket cannot negotiate permessage-deflate; use serve() for compression",
+    );
+  }
   // Deno invalidates url and headers once upgraded: copy them first.
   const copy = new Request(request.url, { headers: new Headers(request.headers) });
   const verdict = await verifyUpgradeRequest(request, { protocols: options.protocols, origins: options.origins });
@@ -105,7 +106,7 @@ export async function upgrade(request: Request, options: DenoUpgradeOptions = {}
  * await server.close();
  * ```
  */
-export function serve(options: DenoServeOptions): Promise<WebSocketServer> {
+export function serve(options: ServeOptions): Promise<WebSocketServer> {
   const deno = denoGlobal();
   const hostname = options.hostname ?? "0.0.0.0";
   const port = options.port ?? 0;
@@ -120,13 +121,19 @@ export function serve(options: DenoServeOptions): Promise<WebSocketServer> {
     pending.add(conn);
     try {
       if (!secure) (conn as Deno.TcpConn).setNoDelay(true);
-      const accepted = await acceptRawUpgrade(conn, { ...options, secure });
+      const { channel, request } = await serverOverStreams(conn, {
+        protocols: options.protocols,
+        origins: options.origins,
+        maxMessageSize: options.maxMessageSize,
+        compression: options.compression,
+      });
       pending.delete(conn);
-      if (!accepted) return close(conn);
-      const channel = connections.open(conn, accepted);
+      const url = secure ? request.url.replace(/^http:/, "https:") : request.url;
+      connections.track(channel, new Request(url, { headers: request.headers }));
       // Release the resource even if a stream was left half open.
       channel.closed.then(() => setTimeout(() => close(conn), 0));
     } catch {
+      // A refused upgrade was answered (400/403/…) by the handshake.
       pending.delete(conn);
       close(conn);
     }

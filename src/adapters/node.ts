@@ -10,12 +10,14 @@
  * @module
  */
 import { createServer, type IncomingMessage, type Server } from "node:http";
-import type { Server as HttpsServer } from "node:https";
+import { createServer as createHttpsServer, type Server as HttpsServer } from "node:https";
 import type { Duplex } from "node:stream";
 import type { Socket } from "node:net";
 import { createUpgradeResponseHeaders, verifyUpgradeRequest } from "../handshake/server_handshake.ts";
 import { encodeResponseHead } from "../handshake/http1_codec.ts";
 import type { WebSocketChannel } from "../channel/web_socket_channel.ts";
+import { StreamChannel } from "../channel/stream_channel.ts";
+import { PerMessageDeflate } from "../deflate/permessage_deflate.ts";
 import { socketStreams } from "./node_socket_streams.ts";
 import { ServerConnections } from "./server_connections.ts";
 import type { ServeOptions, UpgradeOptions, WebSocketServer } from "./serve_options.ts";
@@ -95,16 +97,23 @@ async function upgradeWith(
     writeRejection(socket, status, headers, body);
     return undefined;
   }
-  const headers = await createUpgradeResponseHeaders(verdict.key, { protocol: verdict.protocol });
+  const accepted = PerMessageDeflate.acceptOffer(verdict.offeredExtensions || null, options.compression);
+  const headers = await createUpgradeResponseHeaders(verdict.key, {
+    protocol: verdict.protocol,
+    extensions: accepted?.response,
+  });
   if (socket.destroyed) return undefined;
   (socket as Socket).setNoDelay?.(true);
   (socket as Socket).setTimeout?.(0);
   socket.write(encodeResponseHead(101, headers));
-  return connections.open(socketStreams(socket as Socket), {
-    request,
+  const channel = new StreamChannel({ role: "server", maxMessageSize: options.maxMessageSize });
+  channel.open(socketStreams(socket as Socket), {
     protocol: verdict.protocol,
+    extensions: accepted?.response ?? "",
+    deflate: accepted?.deflate,
     head: head.byteLength > 0 ? head : undefined,
   });
+  return connections.track(channel, request);
 }
 
 /**
@@ -156,10 +165,13 @@ export function attach(server: Server | HttpsServer, options: AttachOptions): At
  */
 export async function serve(options: ServeOptions): Promise<WebSocketServer> {
   const hostname = options.hostname ?? "0.0.0.0";
-  const server = createServer((_req, res) => {
+  const onRequest = (_req: IncomingMessage, res: import("node:http").ServerResponse) => {
     res.writeHead(426, { upgrade: "websocket", connection: "close", "content-type": "text/plain" });
     res.end("WebSocket upgrade required");
-  });
+  };
+  const server: Server | HttpsServer = options.tls
+    ? createHttpsServer({ cert: options.tls.cert, key: options.tls.key }, onRequest)
+    : createServer(onRequest);
   const handler = attach(server, options);
   await new Promise<void>((resolve, reject) => {
     server.once("error", reject);

@@ -5,6 +5,7 @@
  *
  * @module
  */
+import type { Compression } from "../deflate/compression_options.ts";
 import type { OriginPolicy } from "../handshake/origin_policy.ts";
 import type { SubprotocolSelector } from "../handshake/subprotocol.ts";
 import type { WebSocketChannel } from "../channel/web_socket_channel.ts";
@@ -32,6 +33,12 @@ export interface UpgradeOptions {
    * @default {30}
    */
   idleTimeout?: number;
+  /**
+   * permessage-deflate (RFC 7692): off by default; `true` for the defaults or
+   * settings. Where the platform cannot compress (`Deno.upgradeWebSocket`)
+   * setting it is an `UnsupportedError`, never silently ignored.
+   */
+  compression?: Compression;
 }
 
 /** Options of `serve()`. */
@@ -40,6 +47,8 @@ export interface ServeOptions extends UpgradeOptions {
   port?: number;
   /** Interface to listen on. @default {"0.0.0.0"} */
   hostname?: string;
+  /** PEM certificate chain and private key: listen with TLS (`wss:`). */
+  tls?: { cert: string; key: string };
   /**
    * Called once per accepted connection, with the channel (already open) and
    * the upgrade request (a fetch `Request`: url, headers). A throw or a

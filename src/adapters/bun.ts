@@ -1,0 +1,183 @@
+/**
+ * Bun servers (`./server/bun`):
+ *
+ * - `serve()`: the engine over `node:net` / `node:tls` (Bun implements them
+ *   natively); full protocol control: pings with RTT, any close code, real
+ *   backpressure both ways, the `idleTimeout` heartbeat, 1009 before a too
+ *   large message is buffered.
+ * - `createBunHandler()`: a `fetch`-side `upgrade()` plus `websocket`
+ *   handlers for your own `Bun.serve`; Bun's native stack (uWebSockets) does
+ *   the protocol. `send()`'s -1 (backpressure) and `drain` become sink
+ *   backpressure, 0 (dropped) rejects `add()`; Bun cannot pause inbound
+ *   reads, so unread messages queue up to `maxQueuedBytes` and beyond that the
+ *   connection is closed (1008); the heartbeat is Bun's `idleTimeout` with
+ *   `sendPings`; `ping()` is unsupported.
+ *
+ * @module
+ */
+import { createServer as createNetServer, type Server, type Socket } from "node:net";
+import { createServer as createTlsServer } from "node:tls";
+import { rejectionResponse, verifyUpgradeRequest } from "../handshake/server_handshake.ts";
+import { fromWebSocket } from "../channel/native_channel.ts";
+import { serverOverStreams } from "../channel/stream_handshake.ts";
+import type { WebSocketChannel } from "../channel/web_socket_channel.ts";
+import { socketStreams } from "./node_socket_streams.ts";
+import { ServerConnections } from "./server_connections.ts";
+import { type BunServerWebSocket, BunSocketShim } from "./bun_socket_shim.ts";
+import { DEFAULT_IDLE_TIMEOUT, type ServeOptions, type UpgradeOptions, type WebSocketServer } from "./serve_options.ts";
+
+export type { ServeOptions, UpgradeOptions, WebSocketServer } from "./serve_options.ts";
+
+/** Options of {@linkcode createBunHandler}. */
+export interface BunHandlerOptions extends UpgradeOptions {
+  /** Called with each open channel and a copy of its upgrade request. */
+  onChannel(channel: WebSocketChannel, request: Request): void | Promise<void>;
+  /**
+   * Bytes of unread messages kept per connection before it is closed (1008):
+   * Bun cannot pause a server socket's reads.
+   * @default {16777216}
+   */
+  maxQueuedBytes?: number;
+}
+
+/** What `upgrade()` stores in Bun's per-socket `data`. */
+interface SocketData {
+  request: Request;
+  protocol: string;
+  shim?: BunSocketShim;
+}
+
+/** The `Bun.serve` side of an upgrade: `server.upgrade(request, { headers, data })`. */
+export interface BunServerLike {
+  upgrade(request: Request, options?: { headers?: HeadersInit; data?: unknown }): boolean;
+}
+
+/** The handler pair returned by {@linkcode createBunHandler}. */
+export interface BunHandler {
+  /**
+   * Call from `fetch`: resolves `undefined` once Bun took over the connection
+   * (return that from `fetch`), or the HTTP error response for a refused upgrade.
+   */
+  upgrade(request: Request, server: BunServerLike): Promise<Response | undefined>;
+  /** Pass as `Bun.serve({ websocket })`. */
+  websocket: Record<string, unknown>;
+}
+
+/**
+ * Creates handlers for `Bun.serve` that give every upgraded connection as a
+ * channel.
+ *
+ * @example
+ * ```ts ignore
+ * import { createBunHandler } from "@wsc/websocket-channel/server/bun";
+ *
+ * const ws = createBunHandler({ onChannel: (ch) => ch.stream.pipeTo(ch.sink) });
+ * Bun.serve({ port: 8080, fetch: (req, server) => ws.upgrade(req, server), websocket: ws.websocket });
+ * ```
+ */
+export function createBunHandler(options: BunHandlerOptions): BunHandler {
+  const { onChannel } = options;
+  return {
+    async upgrade(request, server) {
+      const verdict = await verifyUpgradeRequest(request, { protocols: options.protocols, origins: options.origins });
+      if (!verdict.ok) return rejectionResponse(verdict.response);
+      const data: SocketData = {
+        request: new Request(request.url, { headers: new Headers(request.headers) }),
+        protocol: verdict.protocol,
+      };
+      const headers = verdict.protocol ? { "sec-websocket-protocol": verdict.protocol } : undefined;
+      if (server.upgrade(request, { headers, data })) return undefined;
+      return new Response("WebSocket upgrade failed", { status: 400 });
+    },
+    websocket: {
+      maxPayloadLength: options.maxMessageSize ?? 64 * 1024 * 1024,
+      idleTimeout: options.idleTimeout ?? DEFAULT_IDLE_TIMEOUT,
+      sendPings: true,
+      perMessageDeflate: Boolean(options.compression),
+      open(ws: BunServerWebSocket<SocketData>) {
+        const shim = new BunSocketShim(ws, ws.data.protocol);
+        ws.data.shim = shim;
+        const channel = fromWebSocket(shim, {
+          maxMessageSize: options.maxMessageSize,
+          maxQueuedBytes: options.maxQueuedBytes,
+          pollInterval: 1,
+        });
+        try {
+          const result = onChannel(channel, ws.data.request);
+          if (result && typeof result.then === "function") result.then(undefined, () => ws.close(1011));
+        } catch {
+          ws.close(1011);
+        }
+      },
+      message(ws: BunServerWebSocket<SocketData>, message: string | Uint8Array) {
+        ws.data.shim?.dispatch("message", { data: message });
+      },
+      drain(ws: BunServerWebSocket<SocketData>) {
+        ws.data.shim?.drained();
+      },
+      close(ws: BunServerWebSocket<SocketData>, code: number, reason: string) {
+        ws.data.shim?.dispatch("close", { code, reason, wasClean: code !== 1006 });
+      },
+    },
+  };
+}
+
+/**
+ * Serves WebSockets with the engine over Bun's `node:net` (or `node:tls` with
+ * `tls`): the same options and channel semantics as `serve()` on Deno and Node.
+ *
+ * @example
+ * ```ts ignore
+ * import { serve } from "@wsc/websocket-channel/server/bun";
+ *
+ * const server = await serve({ port: 8080, onChannel: (ch) => ch.stream.pipeTo(ch.sink) });
+ * await server.close();
+ * ```
+ */
+export async function serve(options: ServeOptions): Promise<WebSocketServer> {
+  const hostname = options.hostname ?? "0.0.0.0";
+  const secure = Boolean(options.tls);
+  const connections = new ServerConnections(options);
+  const sockets = new Set<Socket>();
+  const onSocket = async (socket: Socket) => {
+    sockets.add(socket);
+    socket.on("close", () => sockets.delete(socket));
+    socket.setNoDelay(true);
+    const streams = socketStreams(socket);
+    try {
+      const { channel, request } = await serverOverStreams(streams, {
+        protocols: options.protocols,
+        origins: options.origins,
+        maxMessageSize: options.maxMessageSize,
+        compression: options.compression,
+      });
+      const url = secure ? request.url.replace(/^http:/, "https:") : request.url;
+      connections.track(channel, new Request(url, { headers: request.headers }));
+      channel.closed.then(() => setTimeout(() => socket.destroy(), 0));
+    } catch {
+      // Refused upgrades were answered by the handshake.
+      socket.destroy();
+    }
+  };
+  const server: Server = options.tls
+    ? createTlsServer({ cert: options.tls.cert, key: options.tls.key, ALPNProtocols: ["http/1.1"] }, onSocket)
+    : createNetServer(onSocket);
+  await new Promise<void>((resolve, reject) => {
+    server.once("error", reject);
+    server.listen(options.port ?? 0, hostname, () => {
+      server.off("error", reject);
+      resolve();
+    });
+  });
+  let closing: Promise<void> | undefined;
+  const close = () =>
+    closing ??= (async () => {
+      const stopped = new Promise<void>((resolve) => server.close(() => resolve()));
+      await connections.closeAll();
+      for (const socket of sockets) socket.destroy();
+      await stopped;
+    })();
+  options.signal?.addEventListener("abort", () => void close(), { once: true });
+  if (options.signal?.aborted) void close();
+  return { port: (server.address() as { port: number }).port, hostname, close };
+}

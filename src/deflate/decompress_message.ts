@@ -3,7 +3,7 @@
  * `DecompressionStream('deflate-raw')`, with the size limit counted on
  * inflated bytes while inflating.
  *
- * ## What the runtimes do (probed by test/deflate/runtime_streams_test.ts)
+ * ## What the runtimes do (checked by test/deflate/decompress_message_test.ts on each)
  *
  * Deno 2.9.6, Bun 1.4.5, Node 20.20.2, `DecompressionStream('deflate-raw')`:
  *
@@ -14,7 +14,7 @@
  * | BFINAL message alone | ok | ok | ok |
  * | BFINAL message + any byte (even the §7.2.3.4 `00`) | error "failed to write whole buffer" | error "Trailing junk found…" | ok, extra bytes silently ignored |
  * | `ff ff ff ff ff` | error "corrupt deflate stream" | error "inflate failed" | error "invalid block type" |
- * | empty input | ok | error "unexpected end of file" | error "unexpected end of file" |
+ * | empty input, or input stopping mid-block (`00`) | ok: truncation is NOT reported | error "unexpected end of file" | error "unexpected end of file" |
  * | output of one write | one chunk with ALL of it (64 MiB bomb → one 64 MiB chunk) | 64 KiB chunks | 16 KiB chunks |
  * | long-lived stream, message + `00 00 ff ff` | output arrives before the next write | same | same |
  *
@@ -23,7 +23,12 @@
  * So every message is inflated in a fresh stream whose end is known:
  *
  *   [stored block replaying the peer's last ≤32 KiB, when it keeps context]
- *   + payload + `00 00 ff ff` + `01 00 00 ff ff`, then close()
+ *   + payload + `00 00 ff ff` + a final fixed-Huffman block decoding to
+ *   "WSC!", then close()
+ *
+ * The output must end in "WSC!" (then stripped): since Deno does not report
+ * a stream that stops mid-block, this sentinel is what proves the payload
+ * ended at a block boundary (a truncated message → 1007 on every runtime).
  *
  * The replayed window rebuilds the LZ77 context (§7.2.3.2 back-references
  * into the previous message) and its output is skipped. Deno emits a whole
@@ -36,7 +41,11 @@
  * or the trailer form fails, the payload is retried as a complete stream:
  * first without a trailing `00` octet (the §7.2.3.4 form), then as is. A
  * shorter prefix that inflates cleanly yields the same output, so the order
- * cannot change a result. Known gap: on Node, bytes after a BFINAL block are
+ * cannot change a result. Where the stream does not report truncation
+ * (Deno), such a complete-stream form is only accepted when one more octet
+ * is refused with the runtime's own "data after the end" error (learned
+ * once per process), which costs a second inflation of BFINAL messages on
+ * Deno. Known gap: on Node, bytes after a BFINAL block are
  * ignored (zlib semantics, as in ws) instead of failing with 1007.
  *
  * @module

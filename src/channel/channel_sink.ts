@@ -25,6 +25,11 @@ export interface SinkHandlers {
   close(code: number | undefined, reason: string | undefined): Promise<void>;
   /** The stream was aborted (e.g. a piped source failed). */
   abort(reason: unknown): Promise<void>;
+  /**
+   * Called synchronously by `sink.close()` once the arguments are valid,
+   * before queued messages drain, so `closeCode` is set at once.
+   */
+  closing?(code: number | undefined, reason: string | undefined): void;
 }
 
 /** A sink plus the function its channel calls when the connection ends. */
@@ -157,6 +162,7 @@ class ChannelSink extends WritableStream<Sendable> implements WebSocketSink {
     } catch (error) {
       return Promise.reject(error);
     }
+    this.#handlers.closing?.(wireCode, reason);
     if (this.locked || !this.#state.open) return this.#handlers.close(wireCode, reason);
     // Through the stream machinery, so that messages already queued go first.
     this.#state.pending = [wireCode, reason];

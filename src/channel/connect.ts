@@ -5,6 +5,7 @@
  * @module
  */
 import type { Compression } from "../deflate/compression_options.ts";
+import { HandshakeError, HandshakeErrorCode } from "../handshake/errors.ts";
 import { ConnectError, UnsupportedError } from "./errors.ts";
 import { NativeChannel } from "./native_channel.ts";
 import { clientOverStreams } from "./stream_handshake.ts";
@@ -102,7 +103,10 @@ function chooseTransport(options: ConnectOptions): "native" | "engine" {
 
 function connectNative(url: string | URL, options: ConnectOptions, timeout: number): WebSocketChannel {
   const protocols = options.protocols === undefined ? [] : options.protocols;
-  const channel = new NativeChannel(new WebSocket(url, protocols), { maxMessageSize: options.maxMessageSize });
+  const ws = new WebSocket(url, protocols);
+  // Registered before the wrapper's own listener, so the typed error wins.
+  ws.addEventListener("error", (event) => channel.abortOpening(nativeConnectError(event, url)));
+  const channel = new NativeChannel(ws, { maxMessageSize: options.maxMessageSize });
   const signal = options.signal;
   const onAbort = () =>
     channel.abortOpening(new ConnectError("WS_CONNECT_ABORTED", "The connection attempt was aborted", {
@@ -161,4 +165,35 @@ function connectEngine(url: string | URL, options: ConnectOptions, timeout: numb
   };
   channel.ready.then(cleanup, cleanup);
   return channel;
+}
+
+/**
+ * Types a native connect failure from the platform's message where it says
+ * what happened (Deno and Bun do; Node's undici and browsers give nothing):
+ * the HTTP status of a refused upgrade, a bad accept key, DNS, refusal, TLS.
+ */
+function nativeConnectError(event: Event, url: string | URL): ConnectError | HandshakeError {
+  const detail = String((event as { message?: unknown }).message ?? "");
+  const status = /status code:? (\d{3})/i.exec(detail);
+  if (status) {
+    return new HandshakeError(HandshakeErrorCode.badStatus, `Upgrade to ${url} refused with status ${status[1]}`, {
+      status: Number(status[1]),
+    });
+  }
+  if (/accept/i.test(detail)) {
+    return new HandshakeError(HandshakeErrorCode.badAccept, `Bad Sec-WebSocket-Accept from ${url}`);
+  }
+  const cause = detail || undefined;
+  if (/dns|lookup|resolve/i.test(detail)) {
+    return new ConnectError("WS_CONNECT_DNS", `Cannot resolve the host of ${url}`, { cause });
+  }
+  if (/tcp connect|refused/i.test(detail)) {
+    return new ConnectError("WS_CONNECT_REFUSED", `Cannot connect to ${url} (refused)`, { cause });
+  }
+  if (/certificate|tls|ssl/i.test(detail)) {
+    return new ConnectError("WS_CONNECT_TLS", `TLS handshake with ${url} failed`, { cause });
+  }
+  return new ConnectError("WS_CONNECT_FAILED", `WebSocket connection to ${url} failed${detail ? `: ${detail}` : ""}`, {
+    cause,
+  });
 }

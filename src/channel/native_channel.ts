@@ -136,6 +136,11 @@ export class NativeChannel implements WebSocketChannel {
       write: (message) => this.#send(message),
       close: (code, reason) => this.#close(code, reason),
       abort: () => this.#close(undefined, undefined),
+      closing: (code, reason) => {
+        if (this.#closeCode !== undefined || this.#closed.settled) return;
+        this.#closeCode = code ?? 1005;
+        this.#closeReason = reason ?? "";
+      },
     });
     this.sink = this.#sinkHandle.sink;
 

@@ -176,6 +176,11 @@ export class StreamChannel implements WebSocketChannel {
       },
       close: (code, reason) => this.#close(code, reason),
       abort: () => this.#close(1011, "").catch(() => {}),
+      closing: (code, reason) => {
+        if (this.#closeCode !== undefined || this.#state === "closed") return;
+        this.#closeCode = code ?? 1005;
+        this.#closeReason = reason ?? "";
+      },
     });
     this.sink = this.#sinkHandle.sink;
   }
@@ -211,6 +216,8 @@ export class StreamChannel implements WebSocketChannel {
       allowRsv1: opening.deflate !== undefined,
     });
     this.#reader = streams.readable.getReader();
+    // A reset is noticed even while reading is paused for a slow consumer.
+    this.#reader.closed.catch((error) => this.#onTransportError(error));
     this.#writer = streams.writable.getWriter();
     this.#batches = new BatchWriter(
       this.#writer,

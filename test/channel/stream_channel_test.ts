@@ -1,0 +1,221 @@
+import { test } from "node:test";
+import assert from "node:assert/strict";
+import { fromStreams, StreamChannel } from "../../src/channel/stream_channel.ts";
+import { createByteStreamPair } from "../../src/testing/byte_stream_pair.ts";
+import { createChannelPair } from "../../src/testing/channel_pair.ts";
+import { deadline, delay } from "../_util/async.ts";
+import { testChannelContract } from "./channel_contract.ts";
+
+testChannelContract("StreamChannel (in-memory pair)", () => {
+  const pair = createChannelPair();
+  const [client, server] = pair;
+  return Promise.resolve({ client, server, breakConnection: () => pair.destroy() });
+});
+
+/** A raw peer: the far end of a byte-stream pair, read and written by hand. */
+function rawPeer(role: "client" | "server", options: { closeTimeout?: number } = {}) {
+  const [near, far] = createByteStreamPair();
+  const channel = fromStreams(near, { role, ...options });
+  const reader = far.readable.getReader();
+  const writer = far.writable.getWriter();
+  return { channel, reader, writer, far };
+}
+
+const leftovers = new WeakMap<object, Uint8Array>();
+
+/** Reads exactly `count` bytes, keeping what is left of the last chunk for the next call. */
+async function readBytes(reader: ReadableStreamDefaultReader<Uint8Array>, count: number): Promise<Uint8Array> {
+  const out = new Uint8Array(count);
+  let have = 0;
+  let pending = leftovers.get(reader);
+  while (have < count) {
+    let chunk = pending;
+    pending = undefined;
+    if (!chunk) {
+      const { value, done } = await deadline(reader.read(), 5000, "bytes");
+      if (done) throw new Error(`EOF after ${have} of ${count} bytes`);
+      chunk = value;
+    }
+    const take = Math.min(chunk.byteLength, count - have);
+    out.set(chunk.subarray(0, take), have);
+    have += take;
+    if (take < chunk.byteLength) pending = chunk.subarray(take);
+  }
+  if (pending) leftovers.set(reader, pending);
+  else leftovers.delete(reader);
+  return out;
+}
+
+const masked = (opcode: number, payload: number[]) =>
+  new Uint8Array([0x80 | opcode, 0x80 | payload.length, 0, 0, 0, 0, ...payload]);
+
+test("StreamChannel batches a frame header and its payload into one write", async () => {
+  const { channel, reader } = rawPeer("server");
+  await channel.sink.add(new Uint8Array(5000).fill(1));
+  const { value } = await deadline(reader.read(), 5000, "frame");
+  assert.equal(value!.byteLength, 4 + 5000);
+  assert.deepEqual([...value!.subarray(0, 4)], [0x82, 126, 0x13, 0x88]);
+});
+
+test("StreamChannel coalesces small frames sent while a write is in flight", async () => {
+  const { channel, reader } = rawPeer("server");
+  const sends = [];
+  for (let i = 0; i < 50; i++) sends.push(channel.sink.add("x"));
+  await deadline(Promise.all(sends), 5000, "sends");
+  let chunks = 0;
+  let bytes = 0;
+  while (bytes < 150) {
+    const { value } = await deadline(reader.read(), 5000, "bytes");
+    chunks++;
+    bytes += value!.byteLength;
+  }
+  assert.equal(bytes, 150);
+  assert.ok(chunks < 50, `${chunks} writes for 50 frames`);
+});
+
+test("StreamChannel answers a bad frame with close 1002, then closes the transport", async () => {
+  const { channel, reader, writer } = rawPeer("server");
+  const streamRead = channel.stream.getReader().read();
+  await writer.write(new Uint8Array([0x83, 0x80, 0, 0, 0, 0])); // reserved opcode 3
+  const head = await readBytes(reader, 4);
+  assert.deepEqual([...head.subarray(0, 4)], [0x88, head[1], 0x03, 0xea]);
+  await readBytes(reader, head[1] - 2);
+  assert.equal((await deadline(reader.read(), 5000, "FIN")).done, true);
+  await assert.rejects(streamRead, { name: "ProtocolError", closeCode: 1002 });
+  assert.deepEqual((await channel.closed).code, 1002);
+  assert.equal(channel.closeCode, 1002);
+  assert.equal((await channel.closed).wasClean, false);
+});
+
+test("StreamChannel fails invalid UTF-8 with 1007", async () => {
+  const { channel, reader, writer } = rawPeer("server");
+  await writer.write(masked(0x1, [0xff, 0xfe]));
+  const head = await readBytes(reader, 4);
+  assert.deepEqual([head[0], head[2], head[3]], [0x88, 0x03, 0xef]);
+  assert.equal((await deadline(channel.closed, 5000, "closed")).code, 1007);
+});
+
+test("StreamChannel enforces maxMessageSize with 1009 before the payload arrives", async () => {
+  const [near, far] = createByteStreamPair();
+  const channel = fromStreams(near, { role: "server", maxMessageSize: 1000 });
+  const writer = far.writable.getWriter();
+  const reader = far.readable.getReader();
+  await writer.write(new Uint8Array([0x82, 0x80 | 126, 0x10, 0x00, 0, 0, 0, 0])); // declares 4096 bytes
+  const head = await readBytes(reader, 4);
+  assert.deepEqual([head[0], head[2], head[3]], [0x88, 0x03, 0xf1]);
+  assert.equal((await deadline(channel.closed, 5000, "closed")).code, 1009);
+});
+
+test("StreamChannel as server closes TCP right after the close handshake", async () => {
+  const { channel, reader, writer } = rawPeer("server");
+  await writer.write(masked(0x8, [0x03, 0xe8]));
+  const reply = await readBytes(reader, 4);
+  assert.deepEqual([...reply], [0x88, 0x02, 0x03, 0xe8]);
+  assert.equal((await deadline(reader.read(), 5000, "FIN")).done, true);
+  assert.deepEqual(await channel.closed, { code: 1000, reason: "", wasClean: true });
+});
+
+test("StreamChannel as client waits for the server's FIN after the close handshake", async () => {
+  const { channel, reader, writer } = rawPeer("client", { closeTimeout: 5000 });
+  await writer.write(new Uint8Array([0x88, 0x02, 0x03, 0xe8]));
+  const reply = await readBytes(reader, 8);
+  assert.equal(reply[0], 0x88);
+  let closed = false;
+  channel.closed.then(() => closed = true);
+  await delay(50);
+  assert.equal(closed, false, "still waiting for the server to close TCP");
+  await writer.close();
+  assert.deepEqual(await deadline(channel.closed, 5000, "closed"), { code: 1000, reason: "", wasClean: true });
+  assert.equal((await deadline(reader.read(), 5000, "FIN")).done, true);
+});
+
+test("StreamChannel drops the transport when the peer never answers the close (closeTimeout)", async () => {
+  const { channel, reader } = rawPeer("client", { closeTimeout: 100 });
+  const closing = channel.sink.close(1000, "bye");
+  assert.equal(channel.closeCode, 1000);
+  await readBytes(reader, 6 + 2 + 3);
+  assert.deepEqual(await deadline(channel.closed, 5000, "closed"), { code: 1006, reason: "", wasClean: false });
+  await closing;
+  assert.equal(channel.closeCode, 1006);
+});
+
+test("StreamChannel reports EOF without a close frame as 1006", async () => {
+  const { channel, writer } = rawPeer("client");
+  const read = channel.stream.getReader().read();
+  await writer.close();
+  await assert.rejects(read, { name: "ConnectionClosedError", code: "WS_CONNECTION_CLOSED", closeCode: 1006 });
+  assert.deepEqual(await channel.closed, { code: 1006, reason: "", wasClean: false });
+});
+
+test("StreamChannel stops reading its transport while stream's queue is full", async () => {
+  const [near, far] = createByteStreamPair({ bufferSize: 16 * 1024 });
+  const channel = fromStreams(near, { role: "client", readableHighWaterMark: 64 * 1024 });
+  const writer = far.writable.getWriter();
+  const frame = new Uint8Array(4 + 8192);
+  frame.set([0x82, 126, 0x20, 0x00]);
+  let written = 0;
+  const writing = (async () => {
+    for (let i = 0; i < 1000; i++) {
+      await writer.write(frame);
+      written++;
+    }
+  })();
+  writing.catch(() => {});
+  let last = -1;
+  while (written !== last) {
+    last = written;
+    await delay(50);
+  }
+  assert.ok(written < 40, `peer wrote ${written} × 8 KiB with nobody reading`);
+  const reader = channel.stream.getReader();
+  for (let i = 0; i < 1000; i++) await deadline(reader.read(), 5000, `message ${i}`);
+  await deadline(writing, 5000, "writer");
+});
+
+test("StreamChannel delivers the bytes passed as head first", async () => {
+  const [near, far] = createByteStreamPair();
+  const head = new Uint8Array([0x81, 0x02, 0x68, 0x69]); // "hi" from a server
+  const channel = fromStreams(near, { role: "client", head });
+  const { value } = await deadline(channel.stream.getReader().read(), 5000, "message");
+  assert.equal(value, "hi");
+  far.destroy();
+});
+
+test("StreamChannel ready rejections are never unhandled and closed still resolves", async () => {
+  const channel = new StreamChannel({ role: "client" });
+  channel.abortOpening(new Error("handshake failed"));
+  await assert.rejects(channel.ready, /handshake failed/);
+  await assert.rejects(channel.stream.getReader().read(), /handshake failed/);
+  assert.deepEqual(await channel.closed, { code: 1006, reason: "", wasClean: false });
+  await assert.rejects(channel.sink.add("x"));
+});
+
+test("StreamChannel closeWithCode allows protocol codes such as 1001", async () => {
+  const [client, server] = createChannelPair();
+  await client.closeWithCode(1001, "going away");
+  assert.deepEqual(await deadline(server.closed, 5000, "closed"), { code: 1001, reason: "going away", wasClean: true });
+  await assert.rejects(client.closeWithCode(1005), RangeError);
+});
+
+test("StreamChannel sends messages queued before close, Blobs included, in order", async () => {
+  const [client, server] = createChannelPair();
+  client.sink.add("1");
+  client.sink.add(new Blob(["2"]));
+  client.sink.add("3");
+  const closing = client.sink.close(1000);
+  const got = [];
+  for await (const message of server.stream) got.push(message);
+  assert.deepEqual(got, ["1", new TextEncoder().encode("2"), "3"]);
+  await deadline(closing, 5000, "close");
+});
+
+test("StreamChannel ping rejects when the connection ends first", async () => {
+  const pair = createChannelPair();
+  const [client, server] = pair;
+  server.stream.cancel(); // keeps reading, so the pong goes out... but we cut first
+  const ping = client.ping();
+  pair.destroy();
+  const rtt = await ping.then((value) => value, (error) => error);
+  assert.ok(typeof rtt === "number" || rtt.code === "WS_CONNECTION_CLOSED");
+  await server.closed;
+});

@@ -196,7 +196,9 @@ export class WebSocketClient {
    * open on the same URL just waits for that.
    */
   connect(url?: string | URL): Promise<void> {
-    const result = this.#serialize(() => this.#connectLocked(url)).then((wait) => wait);
+    // The locked part only starts the session; waiting for `open` happens
+    // outside the lock so that disconnect()/close() can interrupt it.
+    const result = this.#serialize(() => this.#connectLocked(url)).then(({ wait }) => wait);
     result.catch(() => {}); // an unobserved failed connect must not crash the process
     return result;
   }
@@ -344,14 +346,14 @@ export class WebSocketClient {
     return run;
   }
 
-  async #connectLocked(url: string | URL | undefined): Promise<Promise<void>> {
+  async #connectLocked(url: string | URL | undefined): Promise<{ wait: Promise<void> }> {
     if (this.#final) throw this.#closedError();
     const session = this.#session;
     const wanted = url === undefined ? undefined : String(url);
     if (session && (wanted === undefined || wanted === this.#sourceKey(session.source))) {
       // Already connecting, open or between attempts on this URL: wait for open.
-      if (this.#state.type === "open") return Promise.resolve();
-      return this.#waitForOpen(session);
+      if (this.#state.type === "open") return { wait: Promise.resolve() };
+      return { wait: this.#waitForOpen(session) };
     }
     if (wanted !== undefined) this.#source = wanted;
     if (this.#source === undefined) {
@@ -361,7 +363,7 @@ export class WebSocketClient {
       const cancel = new ClientError("WS_CONNECT_CANCELLED", "connect() to another URL");
       await this.#stop(1001, "switching URL", cancel, true);
     }
-    return this.#waitForOpen(this.#startSession(this.#source));
+    return { wait: this.#waitForOpen(this.#startSession(this.#source)) };
   }
 
   #waitForOpen(session: Session): Promise<void> {

@@ -33,6 +33,8 @@ export interface ContractCapabilities {
   backpressure?: boolean;
   /** `breakConnection` is available. */
   abruptLoss?: boolean;
+  /** Registers every test as skipped with this reason (the running runtime cannot host the pair). */
+  skipAll?: string;
 }
 
 const WAIT = 10_000;
@@ -85,7 +87,7 @@ export function testChannelContract(
     abruptLoss: capabilities.abruptLoss ?? true,
   };
   const check = (title: string, fn: (pair: ContractPair) => Promise<void>, skip: string | false = false) => {
-    test(`${name}: ${title}`, { skip }, async () => {
+    test(`${name}: ${title}`, { skip: capabilities.skipAll ?? skip }, async () => {
       const pair = await deadline(makePair(), WAIT, "a connected pair");
       try {
         await deadline(pair.client.ready, WAIT, "client ready");

@@ -19,8 +19,15 @@ import { isKnownOpcode, type Opcode } from "./opcode.ts";
 /** Default limit on a frame's declared payload length: 64 MiB. */
 export const DEFAULT_MAX_PAYLOAD_LENGTH = 64 * 1024 * 1024;
 
-/** Partial payloads up to this size get their final buffer at once. */
+/**
+ * A payload that spans chunks gets a buffer of at most this size, or 16× the
+ * bytes already received if that is more, growing geometrically after: memory
+ * stays proportional to bytes received (a 10-byte header declaring 64 MiB
+ * costs 256 KiB), while a 1 MiB frame arriving in 64 KiB chunks is allocated
+ * once instead of regrown (reallocating fresh memory is what costs most).
+ */
 const EAGER_ALLOCATION_LIMIT = 256 * 1024;
+const EAGER_RECEIVED_FACTOR = 16;
 
 const EMPTY = new Uint8Array(0);
 
@@ -265,7 +272,9 @@ export class FrameDecoder {
       key[2] = bytes[keyAt + 2];
       key[3] = bytes[keyAt + 3];
     }
-    this.#partial = new Uint8Array(length <= EAGER_ALLOCATION_LIMIT ? length : EAGER_ALLOCATION_LIMIT);
+    const received = chunk.length - pos;
+    const initial = Math.max(EAGER_ALLOCATION_LIMIT, received * EAGER_RECEIVED_FACTOR);
+    this.#partial = new Uint8Array(length <= initial ? length : initial);
     this.#partialFill = 0;
     return this.#continuePayload();
   }
@@ -281,7 +290,8 @@ export class FrameDecoder {
     const end = fill + take;
     if (end > partial.length) {
       // Grow geometrically, bounded by the declared length: amortised linear copying.
-      const grown = new Uint8Array(Math.min(header.length, Math.max(end, partial.length * 2)));
+      const target = Math.max(end, partial.length * 2, end * EAGER_RECEIVED_FACTOR);
+      const grown = new Uint8Array(Math.min(header.length, target));
       grown.set(partial.subarray(0, fill));
       partial = this.#partial = grown;
     }

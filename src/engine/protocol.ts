@@ -80,6 +80,28 @@ export interface SendOptions {
 // Unmasked payloads up to this size are copied next to their header, so small
 // frames leave as one buffer; larger ones are passed by reference.
 const COPY_THRESHOLD = 1024;
+
+// Frames up to SLAB_FRAME_LIMIT bytes are carved from a shared slab instead of
+// getting an ArrayBuffer each, as Node's Buffer pool does: allocating (and
+// zero-filling) a buffer per small frame was the largest cost of encoding
+// 1 KiB frames (scripts/bench_engine.ts). Outgoing views may therefore share
+// an ArrayBuffer: callers must not transfer or detach them.
+const SLAB_SIZE = 64 * 1024;
+const SLAB_FRAME_LIMIT = 4096;
+let slab = new Uint8Array(SLAB_SIZE);
+let slabOffset = 0;
+
+function allocateFrame(size: number): Uint8Array {
+  if (size > SLAB_FRAME_LIMIT) return new Uint8Array(size);
+  if (slabOffset + size > SLAB_SIZE) {
+    slab = new Uint8Array(SLAB_SIZE);
+    slabOffset = 0;
+  }
+  const view = slab.subarray(slabOffset, slabOffset + size);
+  // Keep frames 8-byte aligned so masking finds word boundaries at the same place.
+  slabOffset = (slabOffset + size + 7) & ~7;
+  return view;
+}
 const EMPTY = new Uint8Array(0);
 const encoder = new TextEncoder();
 
@@ -383,7 +405,7 @@ export class Protocol {
     if (masked) {
       // RFC 6455 §5.3: the client "MUST mask all frames that it sends to the server", with a
       // fresh key per frame; masking into our own buffer leaves the caller's bytes untouched.
-      const bytes = new Uint8Array(headerSize + length);
+      const bytes = allocateFrame(headerSize + length);
       writeFrameHeader(bytes, 0, fields);
       const keyAt = headerSize - 4;
       if (this.#fillMask === undefined) {
@@ -395,12 +417,12 @@ export class Protocol {
       maskRange(bytes, headerSize, bytes.length, bytes, 0, keyAt);
       this.#push(bytes);
     } else if (length <= COPY_THRESHOLD) {
-      const bytes = new Uint8Array(headerSize + length);
+      const bytes = allocateFrame(headerSize + length);
       writeFrameHeader(bytes, 0, fields);
       bytes.set(payload, headerSize);
       this.#push(bytes);
     } else {
-      const header = new Uint8Array(headerSize);
+      const header = allocateFrame(headerSize);
       writeFrameHeader(header, 0, fields);
       this.#push(header);
       this.#push(payload);

@@ -1,0 +1,225 @@
+/**
+ * In-process engine benchmark: frame decode and encode throughput of our
+ * sans-I/O engine beside `ws`'s `Receiver`/`Sender`, for 20 B, 1 KiB, 64 KiB
+ * and 1 MiB binary frames.
+ *
+ * - decode: server side, masked client frames, fed in 64 KiB chunks as a
+ *   socket would deliver them (small frames straddle chunks; large frames
+ *   span many). Ours: `Protocol.receive`; ws: `Receiver.write` (what ws's
+ *   socket `data` handler calls), `allowSynchronousEvents: true` (its default).
+ * - encode: client side, masked, caller's bytes left untouched. Ours:
+ *   `Protocol.sendBinary` + `takeOutgoing` every 16 frames; ws:
+ *   `Sender.frame(data, { mask: true, readOnly: true })` (one merged buffer,
+ *   the path `ws.send(buffer)` takes).
+ *
+ * Variants run in separate processes, interleaved round by round so
+ * background load (2 shared cores) hits all alike; the table shows medians:
+ * `ours-node`, `ws+bufferutil` (same Node process), `ws-js`
+ * (`WS_NO_BUFFER_UTIL=1`), `ours-deno`, `ours-bun`.
+ *
+ * Usage: `deno run -A scripts/bench_engine.ts [--rounds 5] [--ms 400] [--node /usr/bin/node]`
+ *
+ * @module
+ */
+
+import { execFileSync } from "node:child_process";
+import { Protocol } from "../src/engine/protocol.ts";
+
+const SIZES = [20, 1024, 65536, 1048576];
+const CHUNK = 65536;
+
+interface Result {
+  variant: string;
+  op: "decode" | "encode";
+  size: number;
+  framesPerSecond: number;
+}
+
+function argument(name: string, fallback: string): string {
+  const args = typeof process !== "undefined" ? process.argv : [];
+  const i = args.indexOf(`--${name}`);
+  return i >= 0 ? args[i + 1] : fallback;
+}
+
+/** Masked binary frames of `size` bytes, about `total` bytes in all, cut into 64 KiB chunks. */
+function clientStream(size: number): { chunks: Uint8Array[]; frames: number } {
+  const client = new Protocol({ role: "client" });
+  const payload = new Uint8Array(size).map((_, i) => i & 0xff);
+  const frames = Math.max(8, Math.ceil((4 << 20) / (size + 14)));
+  for (let i = 0; i < frames; i++) client.sendBinary(payload);
+  const parts = client.takeOutgoing();
+  let length = 0;
+  for (const part of parts) length += part.length;
+  const stream = new Uint8Array(length);
+  let offset = 0;
+  for (const part of parts) {
+    stream.set(part, offset);
+    offset += part.length;
+  }
+  const chunks: Uint8Array[] = [];
+  for (let at = 0; at < stream.length; at += CHUNK) chunks.push(stream.subarray(at, at + CHUNK));
+  return { chunks, frames };
+}
+
+/** Runs `pass` (which handles `framesPerPass` frames) for about `ms`; returns frames/s. */
+function measure(pass: () => void, framesPerPass: number, ms: number): number {
+  const warmupEnd = performance.now() + ms / 3;
+  while (performance.now() < warmupEnd) pass();
+  let passes = 0;
+  const start = performance.now();
+  let now = start;
+  while (now - start < ms) {
+    pass();
+    passes++;
+    now = performance.now();
+  }
+  return (passes * framesPerPass) / ((now - start) / 1000);
+}
+
+function oursDecode(size: number, ms: number): number {
+  const { chunks, frames } = clientStream(size);
+  return measure(() => {
+    // The stream is unmasked in place on every pass; binary payloads make that harmless.
+    const server = new Protocol({ role: "server" });
+    let count = 0;
+    for (const chunk of chunks) count += server.receive(chunk).length;
+    if (count !== frames) throw new Error(`decoded ${count} of ${frames} frames`);
+  }, frames, ms);
+}
+
+function oursEncode(size: number, ms: number): number {
+  const payload = new Uint8Array(size).fill(1);
+  const client = new Protocol({ role: "client" });
+  const batch = size >= 65536 ? 4 : 256;
+  return measure(() => {
+    for (let i = 0; i < batch; i++) {
+      client.sendBinary(payload);
+      if ((i & 15) === 15) client.takeOutgoing();
+    }
+    client.takeOutgoing();
+  }, batch, ms);
+}
+
+// deno-lint-ignore no-explicit-any
+async function wsBenchmarks(variant: string, ms: number, results: Result[]): Promise<void> {
+  // ws's package exports hide lib/; import the files by path (this file and its bundle in
+  // .build/ both sit one level below the repository root).
+  const receiverPath = new URL("../node_modules/ws/lib/receiver.js", import.meta.url).href;
+  const senderPath = new URL("../node_modules/ws/lib/sender.js", import.meta.url).href;
+  // deno-lint-ignore no-explicit-any
+  const Receiver: any = (await import(receiverPath)).default;
+  // deno-lint-ignore no-explicit-any
+  const Sender: any = (await import(senderPath)).default;
+  // deno-lint-ignore no-explicit-any
+  const BufferClass: any = (globalThis as any).Buffer;
+  for (const size of SIZES) {
+    const { chunks, frames } = clientStream(size);
+    const buffers = chunks.map((c) => BufferClass.from(c.buffer, c.byteOffset, c.length));
+    const decode = measure(() => {
+      const receiver = new Receiver({ isServer: true, maxPayload: 64 << 20, allowSynchronousEvents: true });
+      let count = 0;
+      receiver.on("message", () => count++);
+      for (const buffer of buffers) receiver.write(buffer);
+      if (count !== frames) throw new Error(`ws decoded ${count} of ${frames} frames`);
+    }, frames, ms);
+    results.push({ variant, op: "decode", size, framesPerSecond: decode });
+    const payload = BufferClass.alloc(size, 1);
+    const options = { fin: true, rsv1: false, opcode: 2, mask: true, readOnly: true };
+    const batch = size >= 65536 ? 4 : 256;
+    const encode = measure(() => {
+      for (let i = 0; i < batch; i++) Sender.frame(payload, options);
+    }, batch, ms);
+    results.push({ variant, op: "encode", size, framesPerSecond: encode });
+  }
+}
+
+async function worker(variants: string[], ms: number): Promise<void> {
+  const results: Result[] = [];
+  const runtime = "Deno" in globalThis ? "deno" : "Bun" in globalThis ? "bun" : "node";
+  for (const variant of variants) {
+    if (variant.startsWith("ours")) {
+      for (const size of SIZES) {
+        results.push({ variant: `ours-${runtime}`, op: "decode", size, framesPerSecond: oursDecode(size, ms) });
+        results.push({ variant: `ours-${runtime}`, op: "encode", size, framesPerSecond: oursEncode(size, ms) });
+      }
+    } else {
+      await wsBenchmarks(variant, ms, results);
+    }
+  }
+  console.log(JSON.stringify(results));
+}
+
+function median(values: number[]): number {
+  const sorted = [...values].sort((a, b) => a - b);
+  const mid = sorted.length >> 1;
+  return sorted.length % 2 ? sorted[mid] : (sorted[mid - 1] + sorted[mid]) / 2;
+}
+
+function format(framesPerSecond: number, size: number): string {
+  const fps = framesPerSecond >= 1e6 ? `${(framesPerSecond / 1e6).toFixed(2)}M` : `${(framesPerSecond / 1e3).toFixed(1)}k`;
+  const mbps = (framesPerSecond * size) / (1 << 20);
+  return `${fps} f/s, ${mbps >= 100 ? mbps.toFixed(0) : mbps.toFixed(1)} MB/s`;
+}
+
+function orchestrate(): void {
+  const root = new URL("..", import.meta.url).pathname.replace(/\/$/, "");
+  const bin = (name: string) => `${root}/node_modules/.bin/${name}`;
+  const rounds = Number(argument("rounds", "5"));
+  const ms = argument("ms", "400");
+  const node = argument("node", "/usr/bin/node");
+  const bundle = `${root}/.build/bench_engine.mjs`;
+  execFileSync(bin("esbuild"), [
+    `${root}/scripts/bench_engine.ts`,
+    "--bundle",
+    "--platform=node",
+    "--format=esm",
+    `--outfile=${bundle}`,
+    "--log-level=error",
+  ]);
+  const self = `${root}/scripts/bench_engine.ts`;
+  const runs: { name: string; cmd: string[]; env?: Record<string, string> }[] = [
+    { name: "node", cmd: [node, bundle, "--worker", "ours,ws+bufferutil", "--ms", ms] },
+    { name: "node-no-bufferutil", cmd: [node, bundle, "--worker", "ws-js", "--ms", ms], env: { WS_NO_BUFFER_UTIL: "1" } },
+    { name: "deno", cmd: [bin("deno"), "run", "-A", self, "--worker", "ours", "--ms", ms] },
+    { name: "bun", cmd: [bin("bun"), self, "--worker", "ours", "--ms", ms] },
+  ];
+  const all: Result[] = [];
+  for (let round = 0; round < rounds; round++) {
+    // Rotate the order each round so a burst of background load does not always hit the same variant.
+    for (let i = 0; i < runs.length; i++) {
+      const run = runs[(i + round) % runs.length];
+      const out = execFileSync(run.cmd[0], [...run.cmd.slice(1)], {
+        cwd: root,
+        env: { ...process.env, ...run.env },
+        encoding: "utf8",
+        maxBuffer: 1 << 24,
+      });
+      const line = out.trim().split("\n").pop()!;
+      all.push(...(JSON.parse(line) as Result[]));
+      console.error(`round ${round + 1}/${rounds}: ${run.name} done`);
+    }
+  }
+  const variants = ["ours-node", "ws+bufferutil", "ws-js", "ours-deno", "ours-bun"];
+  const cell = (variant: string, op: string, size: number) =>
+    median(all.filter((r) => r.variant === variant && r.op === op && r.size === size).map((r) => r.framesPerSecond));
+  const label = (size: number) => size >= 1 << 20 ? `${size >> 20} MiB` : size >= 1024 ? `${size >> 10} KiB` : `${size} B`;
+  console.log(`Median of ${rounds} interleaved rounds, ${ms} ms per measurement; Node ${execFileSync(node, ["--version"], { encoding: "utf8" }).trim()}.\n`);
+  for (const op of ["decode", "encode"] as const) {
+    console.log(`### ${op === "decode" ? "Decode (server, masked client frames in 64 KiB chunks)" : "Encode (client, masked)"}\n`);
+    console.log(`| size | ${variants.join(" | ")} | ours-node / ws+bufferutil | ours-node / ws-js |`);
+    console.log(`|---|${variants.map(() => "---").join("|")}|---|---|`);
+    for (const size of SIZES) {
+      const values = variants.map((v) => cell(v, op, size));
+      const ratio = (a: number, b: number) => `${(a / b).toFixed(2)}×`;
+      console.log(`| ${label(size)} | ${values.map((v) => format(v, size)).join(" | ")} | ${ratio(values[0], values[1])} | ${ratio(values[0], values[2])} |`);
+    }
+    console.log("");
+  }
+}
+
+const workerIndex = typeof process !== "undefined" ? process.argv.indexOf("--worker") : -1;
+if (workerIndex >= 0) {
+  await worker(process.argv[workerIndex + 1].split(","), Number(argument("ms", "400")));
+} else {
+  orchestrate();
+}

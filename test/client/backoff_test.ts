@@ -1,6 +1,9 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { backoffDelay, DEFAULT_BACKOFF, seededRandom } from "../../src/client/backoff.ts";
+import { WebSocketClient } from "../../src/client/web_socket_client.ts";
+import { FakeClock } from "../../src/testing/fake_clock.ts";
+import { FakeTransport } from "../../src/testing/fake_transport.ts";
 
 test("backoffDelay stays within [floor, min(max, floor + base·2^attempt)] for every attempt", () => {
   const random = seededRandom(12345);
@@ -81,4 +84,36 @@ test("seededRandom yields numbers in [0, 1)", () => {
     const r = random();
     assert.ok(r >= 0 && r < 1);
   }
+});
+
+test("1000 clients dropped at once reconnect spread over the first window, not in lockstep", async () => {
+  const clock = new FakeClock();
+  const server = new FakeTransport();
+  const attemptTimes: number[] = [];
+  const connector: typeof server.connector = (url, options) => {
+    attemptTimes.push(clock.now());
+    return server.connector(url, options);
+  };
+  const clients = Array.from({ length: 1000 }, (_, i) =>
+    new WebSocketClient("ws://fake/", {
+      connector,
+      clock,
+      heartbeat: false,
+      random: seededRandom(1000 + i),
+      reconnect: { base: 1000, max: 30_000 },
+    }));
+  await Promise.all(clients.map((c) => c.connect()));
+  attemptTimes.length = 0;
+  const droppedAt = clock.now();
+  server.dropAll();
+  await clock.advance(1000);
+  assert.equal(attemptTimes.length, 1000, "every client reconnected within the first window");
+  assert.ok(clients.every((c) => c.state.type === "open"));
+  const buckets = new Array(10).fill(0);
+  for (const t of attemptTimes) buckets[Math.min(9, Math.floor((t - droppedAt) / 100))]++;
+  for (const count of buckets) assert.ok(count >= 60 && count <= 140, `reconnects per 100 ms: ${buckets}`);
+  const sameMs = new Map<number, number>();
+  for (const t of attemptTimes) sameMs.set(t, (sameMs.get(t) ?? 0) + 1);
+  assert.ok(Math.max(...sameMs.values()) <= 8, "no millisecond sees a burst");
+  await Promise.all(clients.map((c) => c.close()));
 });

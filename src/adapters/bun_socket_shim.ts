@@ -23,6 +23,10 @@ export interface BunServerWebSocket<T = unknown> {
   getBufferedAmount?(): number;
 }
 
+function byteLength(data: string | ArrayBufferLike | ArrayBufferView): number {
+  return typeof data === "string" ? data.length : data.byteLength;
+}
+
 // deno-lint-ignore no-explicit-any
 type Listener = (event: any) => void;
 
@@ -92,7 +96,8 @@ export class BunSocketShim implements WebSocketLike {
   #sendNow(data: string | ArrayBufferLike | ArrayBufferView): void {
     const result = this.#ws.send(data);
     if (result === -1) this.#blocked = true;
-    else if (result === 0) {
+    // Bun reports payload bytes, so an empty message sent fine also gives 0.
+    else if (result === 0 && (this.#ws.readyState !== 1 || byteLength(data) > 0)) {
       throw new WebSocketError("WS_SEND_DROPPED", "Bun dropped the message (connection closing or backpressure limit)");
     }
   }

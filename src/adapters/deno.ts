@@ -87,6 +87,10 @@ export async function upgrade(request: Request, options: DenoUpgradeOptions = {}
     protocol: verdict.protocol || undefined,
     idleTimeout: options.idleTimeout ?? DEFAULT_IDLE_TIMEOUT,
   });
+  // Deno's server-side socket reports "" for the protocol it agreed to.
+  if (socket.protocol !== verdict.protocol) {
+    Object.defineProperty(socket, "protocol", { value: verdict.protocol, configurable: true });
+  }
   const channel = fromWebSocket(socket as unknown as WebSocketLike, {
     maxMessageSize: options.maxMessageSize,
     maxQueuedBytes: options.maxQueuedBytes,

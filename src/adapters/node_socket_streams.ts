@@ -71,8 +71,9 @@ export function socketStreams(socket: Socket): SocketStreams {
 
   socket.on("data", (chunk: Uint8Array) => {
     if (readDone) return;
-    // A view, not a copy: Node allocates a fresh buffer per read.
-    readController.enqueue(chunk);
+    // A plain Uint8Array view, not a copy (Node allocates a fresh buffer per
+    // read); not the Buffer itself, so messages never surface as Buffers.
+    readController.enqueue(new Uint8Array(chunk.buffer, chunk.byteOffset, chunk.byteLength));
     if ((readController.desiredSize ?? 0) <= 0) socket.pause();
   });
   socket.on("end", () => finishRead());

@@ -1,0 +1,70 @@
+import assert from "node:assert/strict";
+import { test } from "node:test";
+import { encodeFrame, frameHeaderSize, writeFrameHeader } from "../../src/engine/frame_encoder.ts";
+import { FrameDecoder } from "../../src/engine/frame_decoder.ts";
+import { concatBytes, hex, toHex } from "../_util/hex.ts";
+
+const hello = () => new TextEncoder().encode("Hello");
+const rfcKey = hex("37 fa 21 3d");
+
+test("encodeFrame produces the RFC 6455 §5.7 unmasked and masked Hello", () => {
+  const plain = encodeFrame({ fin: true, rsv1: false, opcode: 1, payload: hello() });
+  assert.equal(toHex(concatBytes([plain.header, plain.payload])), "81 05 48 65 6c 6c 6f");
+  const masked = encodeFrame({ fin: true, rsv1: false, opcode: 1, payload: hello() }, { maskKey: rfcKey });
+  assert.equal(toHex(concatBytes([masked.header, masked.payload])), "81 85 37 fa 21 3d 7f 9f 4d 51 58");
+});
+
+test("encodeFrame produces the RFC 6455 §5.7 fragments, ping and pong", () => {
+  const encode = (fin: boolean, opcode: number, text: string, maskKey?: Uint8Array) => {
+    const { header, payload } = encodeFrame(
+      { fin, rsv1: false, opcode: opcode as 1, payload: new TextEncoder().encode(text) },
+      maskKey ? { maskKey } : {},
+    );
+    return toHex(concatBytes([header, payload]));
+  };
+  assert.equal(encode(false, 1, "Hel"), "01 03 48 65 6c");
+  assert.equal(encode(true, 0, "lo"), "80 02 6c 6f");
+  assert.equal(encode(true, 9, "Hello"), "89 05 48 65 6c 6c 6f");
+  assert.equal(encode(true, 10, "Hello", rfcKey), "8a 85 37 fa 21 3d 7f 9f 4d 51 58");
+});
+
+test("encodeFrame uses 16- and 64-bit lengths at the RFC 6455 §5.7 sizes", () => {
+  const h256 = encodeFrame({ fin: true, rsv1: false, opcode: 2, payload: new Uint8Array(256) }).header;
+  assert.equal(toHex(h256), "82 7e 01 00");
+  const big = new Uint8Array(65536);
+  const frame = encodeFrame({ fin: true, rsv1: false, opcode: 2, payload: big });
+  assert.equal(toHex(frame.header), "82 7f 00 00 00 00 00 01 00 00");
+  assert.equal(frame.payload, big, "unmasked payloads are not copied");
+});
+
+test("encodeFrame chooses the minimal length encoding at each boundary", () => {
+  for (const [length, size] of [[0, 2], [125, 2], [126, 4], [65535, 4], [65536, 10]]) {
+    const { header } = encodeFrame({ fin: true, rsv1: false, opcode: 2, payload: new Uint8Array(length) });
+    assert.equal(header.length, size, `length ${length}`);
+    assert.equal(frameHeaderSize(length, true), size + 4);
+  }
+});
+
+test("encodeFrame sets RSV1 and leaves FIN clear when asked", () => {
+  const { header } = encodeFrame({ fin: false, rsv1: true, opcode: 1, payload: new Uint8Array(1) });
+  assert.equal(header[0], 0x41);
+});
+
+test("encodeFrame masks into a new buffer and leaves the caller's payload unchanged", () => {
+  const payload = new Uint8Array(1000).fill(0xaa);
+  const { header, payload: wire } = encodeFrame({ fin: true, rsv1: false, opcode: 2, payload }, { mask: true });
+  assert.deepEqual(payload, new Uint8Array(1000).fill(0xaa));
+  assert.notEqual(wire.buffer, payload.buffer);
+  const decoder = new FrameDecoder({ role: "server" });
+  decoder.push(concatBytes([header, wire]));
+  assert.deepEqual(decoder.next()!.payload, payload);
+});
+
+test("writeFrameHeader writes a 64-bit length up to 2^53 - 1 and rejects more", () => {
+  const header = new Uint8Array(10);
+  const fields = { fin: true, rsv1: false, opcode: 2, masked: false };
+  writeFrameHeader(header, 0, { ...fields, length: Number.MAX_SAFE_INTEGER });
+  assert.equal(toHex(header), "82 7f 00 1f ff ff ff ff ff ff");
+  assert.throws(() => writeFrameHeader(header, 0, { ...fields, length: 2 ** 53 }), RangeError);
+  assert.throws(() => writeFrameHeader(header, 0, { ...fields, length: -1 }), RangeError);
+});

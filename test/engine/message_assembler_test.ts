@@ -1,0 +1,98 @@
+import assert from "node:assert/strict";
+import { test } from "node:test";
+import { ProtocolError } from "../../src/engine/errors.ts";
+import type { Frame } from "../../src/engine/frame.ts";
+import { MessageAssembler } from "../../src/engine/message_assembler.ts";
+import { hex } from "../_util/hex.ts";
+
+const frame = (fin: boolean, opcode: number, payload: Uint8Array | string, rsv1 = false): Frame => ({
+  fin,
+  rsv1,
+  opcode: opcode as 1,
+  payload: typeof payload === "string" ? new TextEncoder().encode(payload) : payload,
+});
+
+function throwsCode(fn: () => unknown, closeCode: number, code: string): void {
+  assert.throws(fn, (e: unknown) => e instanceof ProtocolError && e.closeCode === closeCode && e.code === code);
+}
+
+test("MessageAssembler returns a single-frame message as a view without copying", () => {
+  const assembler = new MessageAssembler();
+  const payload = new Uint8Array([1, 2, 3]);
+  const message = assembler.push(frame(true, 2, payload));
+  assert.deepEqual(message, { type: "binary", data: payload });
+  assert.equal((message as { data: Uint8Array }).data, payload);
+  assert.deepEqual(assembler.push(frame(true, 1, "Hello")), { type: "text", data: "Hello" });
+});
+
+test("MessageAssembler joins fragments, skipping empty ones", () => {
+  const assembler = new MessageAssembler();
+  assert.equal(assembler.push(frame(false, 2, new Uint8Array([1]))), null);
+  assert.ok(assembler.inMessage);
+  assert.equal(assembler.push(frame(false, 0, new Uint8Array(0))), null);
+  assert.equal(assembler.push(frame(false, 0, new Uint8Array([2, 3]))), null);
+  const message = assembler.push(frame(true, 0, new Uint8Array([4])));
+  assert.deepEqual(message, { type: "binary", data: new Uint8Array([1, 2, 3, 4]) });
+  assert.ok(!assembler.inMessage);
+});
+
+test("MessageAssembler decodes text split inside a code point", () => {
+  const assembler = new MessageAssembler();
+  assembler.push(frame(false, 1, hex("e2")));
+  assembler.push(frame(false, 0, hex("82")));
+  assert.deepEqual(assembler.push(frame(true, 0, hex("ac 21"))), { type: "text", data: "€!" });
+});
+
+test("MessageAssembler enforces fragment order with 1002", () => {
+  throwsCode(() => new MessageAssembler().push(frame(true, 0, "x")), 1002, "WS_UNEXPECTED_CONTINUATION");
+  const assembler = new MessageAssembler();
+  assembler.push(frame(false, 1, "a"));
+  throwsCode(() => assembler.push(frame(true, 2, "b")), 1002, "WS_EXPECTED_CONTINUATION");
+});
+
+test("MessageAssembler enforces maxMessageSize across fragments with 1009", () => {
+  const assembler = new MessageAssembler({ maxMessageSize: 10 });
+  assembler.push(frame(false, 2, new Uint8Array(6)));
+  throwsCode(() => assembler.push(frame(true, 0, new Uint8Array(5))), 1009, "WS_MESSAGE_TOO_BIG");
+  const exact = new MessageAssembler({ maxMessageSize: 10 });
+  exact.push(frame(false, 2, new Uint8Array(6)));
+  assert.equal((exact.push(frame(true, 0, new Uint8Array(4))) as { data: Uint8Array }).data.length, 10);
+});
+
+test("MessageAssembler fails invalid text in a fragment before FIN, and in parts before the frame ends", () => {
+  const assembler = new MessageAssembler();
+  assembler.push(frame(false, 1, "κόσμε"));
+  throwsCode(() => assembler.push(frame(false, 0, hex("f4 90 80 80"))), 1007, "WS_INVALID_UTF8");
+  const parts = new MessageAssembler();
+  parts.beginFrame({ fin: true, rsv1: false, opcode: 1, length: 20, masked: true });
+  parts.addPart(new TextEncoder().encode("κόσμε"));
+  throwsCode(() => parts.addPart(hex("f4 90")), 1007, "WS_INVALID_UTF8");
+});
+
+test("MessageAssembler decodes parts already given to addPart only once", () => {
+  const assembler = new MessageAssembler();
+  const bytes = new TextEncoder().encode("Hello, world");
+  assembler.beginFrame({ fin: true, rsv1: false, opcode: 1, length: bytes.length, masked: true });
+  assembler.addPart(bytes.subarray(0, 5));
+  assembler.addPart(bytes.subarray(5));
+  assert.deepEqual(assembler.endFrame(frame(true, 1, bytes)), { type: "text", data: "Hello, world" });
+});
+
+test("MessageAssembler fails text that ends inside a code point with 1007", () => {
+  throwsCode(() => new MessageAssembler().push(frame(true, 1, hex("e2 82"))), 1007, "WS_INVALID_UTF8");
+});
+
+test("MessageAssembler reports RSV1 messages as compressed raw bytes without UTF-8 checks", () => {
+  const assembler = new MessageAssembler();
+  assembler.push(frame(false, 1, hex("ff"), true));
+  assert.deepEqual(assembler.push(frame(true, 0, hex("fe"))), { type: "compressed", binary: false, data: hex("ff fe") });
+  assert.deepEqual(assembler.push(frame(true, 2, hex("01"), true)), { type: "compressed", binary: true, data: hex("01") });
+});
+
+test("MessageAssembler reset drops a message in progress, even mid code point", () => {
+  const assembler = new MessageAssembler();
+  assembler.push(frame(false, 1, hex("e2")));
+  assembler.reset();
+  assert.ok(!assembler.inMessage);
+  assert.deepEqual(assembler.push(frame(true, 1, "ok")), { type: "text", data: "ok" });
+});

@@ -78,29 +78,36 @@ function measure(pass: () => void, framesPerPass: number, ms: number): number {
 
 function oursDecode(size: number, ms: number): number {
   const { chunks, frames } = clientStream(size);
-  return measure(() => {
-    // The stream is unmasked in place on every pass; binary payloads make that harmless.
-    const server = new Protocol({ role: "server" });
-    let count = 0;
-    for (const chunk of chunks) count += server.receive(chunk).length;
-    if (count !== frames) throw new Error(`decoded ${count} of ${frames} frames`);
-  }, frames, ms);
+  return measure(
+    () => {
+      // The stream is unmasked in place on every pass; binary payloads make that harmless.
+      const server = new Protocol({ role: "server" });
+      let count = 0;
+      for (const chunk of chunks) count += server.receive(chunk).length;
+      if (count !== frames) throw new Error(`decoded ${count} of ${frames} frames`);
+    },
+    frames,
+    ms,
+  );
 }
 
 function oursEncode(size: number, ms: number): number {
   const payload = new Uint8Array(size).fill(1);
   const client = new Protocol({ role: "client" });
   const batch = size >= 65536 ? 4 : 256;
-  return measure(() => {
-    for (let i = 0; i < batch; i++) {
-      client.sendBinary(payload);
-      if ((i & 15) === 15) client.takeOutgoing();
-    }
-    client.takeOutgoing();
-  }, batch, ms);
+  return measure(
+    () => {
+      for (let i = 0; i < batch; i++) {
+        client.sendBinary(payload);
+        if ((i & 15) === 15) client.takeOutgoing();
+      }
+      client.takeOutgoing();
+    },
+    batch,
+    ms,
+  );
 }
 
-// deno-lint-ignore no-explicit-any
 async function wsBenchmarks(variant: string, ms: number, results: Result[]): Promise<void> {
   // ws's package exports hide lib/; import the files by path (this file and its bundle in
   // .build/ both sit one level below the repository root).
@@ -115,20 +122,32 @@ async function wsBenchmarks(variant: string, ms: number, results: Result[]): Pro
   for (const size of SIZES) {
     const { chunks, frames } = clientStream(size);
     const buffers = chunks.map((c) => BufferClass.from(c.buffer, c.byteOffset, c.length));
-    const decode = measure(() => {
-      const receiver = new Receiver({ isServer: true, maxPayload: 64 << 20, allowSynchronousEvents: true });
-      let count = 0;
-      receiver.on("message", () => count++);
-      for (const buffer of buffers) receiver.write(buffer);
-      if (count !== frames) throw new Error(`ws decoded ${count} of ${frames} frames`);
-    }, frames, ms);
+    const decode = measure(
+      () => {
+        const receiver = new Receiver({
+          isServer: true,
+          maxPayload: 64 << 20,
+          allowSynchronousEvents: true,
+        });
+        let count = 0;
+        receiver.on("message", () => count++);
+        for (const buffer of buffers) receiver.write(buffer);
+        if (count !== frames) throw new Error(`ws decoded ${count} of ${frames} frames`);
+      },
+      frames,
+      ms,
+    );
     results.push({ variant, op: "decode", size, framesPerSecond: decode });
     const payload = BufferClass.alloc(size, 1);
     const options = { fin: true, rsv1: false, opcode: 2, mask: true, readOnly: true };
     const batch = size >= 65536 ? 4 : 256;
-    const encode = measure(() => {
-      for (let i = 0; i < batch; i++) Sender.frame(payload, options);
-    }, batch, ms);
+    const encode = measure(
+      () => {
+        for (let i = 0; i < batch; i++) Sender.frame(payload, options);
+      },
+      batch,
+      ms,
+    );
     results.push({ variant, op: "encode", size, framesPerSecond: encode });
   }
 }
@@ -139,8 +158,18 @@ async function worker(variants: string[], ms: number): Promise<void> {
   for (const variant of variants) {
     if (variant.startsWith("ours")) {
       for (const size of SIZES) {
-        results.push({ variant: `ours-${runtime}`, op: "decode", size, framesPerSecond: oursDecode(size, ms) });
-        results.push({ variant: `ours-${runtime}`, op: "encode", size, framesPerSecond: oursEncode(size, ms) });
+        results.push({
+          variant: `ours-${runtime}`,
+          op: "decode",
+          size,
+          framesPerSecond: oursDecode(size, ms),
+        });
+        results.push({
+          variant: `ours-${runtime}`,
+          op: "encode",
+          size,
+          framesPerSecond: oursEncode(size, ms),
+        });
       }
     } else {
       await wsBenchmarks(variant, ms, results);
@@ -156,7 +185,9 @@ function median(values: number[]): number {
 }
 
 function format(framesPerSecond: number, size: number): string {
-  const fps = framesPerSecond >= 1e6 ? `${(framesPerSecond / 1e6).toFixed(2)}M` : `${(framesPerSecond / 1e3).toFixed(1)}k`;
+  const fps = framesPerSecond >= 1e6
+    ? `${(framesPerSecond / 1e6).toFixed(2)}M`
+    : `${(framesPerSecond / 1e3).toFixed(1)}k`;
   const mbps = (framesPerSecond * size) / (1 << 20);
   return `${fps} f/s, ${mbps >= 100 ? mbps.toFixed(0) : mbps.toFixed(1)} MB/s`;
 }
@@ -179,7 +210,11 @@ function orchestrate(): void {
   const self = `${root}/scripts/bench_engine.ts`;
   const runs: { name: string; cmd: string[]; env?: Record<string, string> }[] = [
     { name: "node", cmd: [node, bundle, "--worker", "ours,ws+bufferutil", "--ms", ms] },
-    { name: "node-no-bufferutil", cmd: [node, bundle, "--worker", "ws-js", "--ms", ms], env: { WS_NO_BUFFER_UTIL: "1" } },
+    {
+      name: "node-no-bufferutil",
+      cmd: [node, bundle, "--worker", "ws-js", "--ms", ms],
+      env: { WS_NO_BUFFER_UTIL: "1" },
+    },
     { name: "deno", cmd: [bin("deno"), "run", "-A", self, "--worker", "ours", "--ms", ms] },
     { name: "bun", cmd: [bin("bun"), self, "--worker", "ours", "--ms", ms] },
   ];
@@ -201,17 +236,38 @@ function orchestrate(): void {
   }
   const variants = ["ours-node", "ws+bufferutil", "ws-js", "ours-deno", "ours-bun"];
   const cell = (variant: string, op: string, size: number) =>
-    median(all.filter((r) => r.variant === variant && r.op === op && r.size === size).map((r) => r.framesPerSecond));
-  const label = (size: number) => size >= 1 << 20 ? `${size >> 20} MiB` : size >= 1024 ? `${size >> 10} KiB` : `${size} B`;
-  console.log(`Median of ${rounds} interleaved rounds, ${ms} ms per measurement; Node ${execFileSync(node, ["--version"], { encoding: "utf8" }).trim()}.\n`);
+    median(
+      all.filter((r) => r.variant === variant && r.op === op && r.size === size).map((r) =>
+        r.framesPerSecond
+      ),
+    );
+  const label = (size: number) =>
+    size >= 1 << 20 ? `${size >> 20} MiB` : size >= 1024 ? `${size >> 10} KiB` : `${size} B`;
+  console.log(
+    `Median of ${rounds} interleaved rounds, ${ms} ms per measurement; Node ${
+      execFileSync(node, ["--version"], { encoding: "utf8" }).trim()
+    }.\n`,
+  );
   for (const op of ["decode", "encode"] as const) {
-    console.log(`### ${op === "decode" ? "Decode (server, masked client frames in 64 KiB chunks)" : "Encode (client, masked)"}\n`);
-    console.log(`| size | ${variants.join(" | ")} | ours-node / ws+bufferutil | ours-node / ws-js |`);
+    console.log(
+      `### ${
+        op === "decode"
+          ? "Decode (server, masked client frames in 64 KiB chunks)"
+          : "Encode (client, masked)"
+      }\n`,
+    );
+    console.log(
+      `| size | ${variants.join(" | ")} | ours-node / ws+bufferutil | ours-node / ws-js |`,
+    );
     console.log(`|---|${variants.map(() => "---").join("|")}|---|---|`);
     for (const size of SIZES) {
       const values = variants.map((v) => cell(v, op, size));
       const ratio = (a: number, b: number) => `${(a / b).toFixed(2)}×`;
-      console.log(`| ${label(size)} | ${values.map((v) => format(v, size)).join(" | ")} | ${ratio(values[0], values[1])} | ${ratio(values[0], values[2])} |`);
+      console.log(
+        `| ${label(size)} | ${values.map((v) => format(v, size)).join(" | ")} | ${
+          ratio(values[0], values[1])
+        } | ${ratio(values[0], values[2])} |`,
+      );
     }
     console.log("");
   }

@@ -206,8 +206,12 @@ export class FrameDecoder {
     if (opcode >= 0x8) {
       // RFC 6455 §5.5: "All control frames MUST have a payload length of 125 bytes or less
       // and MUST NOT be fragmented."
-      if ((b0 & 0x80) === 0) fail("WS_FRAGMENTED_CONTROL_FRAME", "Control frames must not be fragmented");
-      if (length7 > 125) fail("WS_CONTROL_FRAME_TOO_LONG", "Control frame payload exceeds 125 bytes");
+      if ((b0 & 0x80) === 0) {
+        fail("WS_FRAGMENTED_CONTROL_FRAME", "Control frames must not be fragmented");
+      }
+      if (length7 > 125) {
+        fail("WS_CONTROL_FRAME_TOO_LONG", "Control frame payload exceeds 125 bytes");
+      }
     }
     const masked = (b1 & 0x80) !== 0;
     if (masked !== this.#expectMasked) {
@@ -227,11 +231,15 @@ export class FrameDecoder {
       // Non-minimal encodings are accepted, as ws and python-websockets do (documented choice).
       length = (bytes[p] << 8) | bytes[p + 1];
     } else if (length === 127) {
-      const high = ((bytes[p] << 24) | (bytes[p + 1] << 16) | (bytes[p + 2] << 8) | bytes[p + 3]) >>> 0;
-      const low = ((bytes[p + 4] << 24) | (bytes[p + 5] << 16) | (bytes[p + 6] << 8) | bytes[p + 7]) >>>
+      const high =
+        ((bytes[p] << 24) | (bytes[p + 1] << 16) | (bytes[p + 2] << 8) | bytes[p + 3]) >>> 0;
+      const low =
+        ((bytes[p + 4] << 24) | (bytes[p + 5] << 16) | (bytes[p + 6] << 8) | bytes[p + 7]) >>>
         0;
       // RFC 6455 §5.2: "the most significant bit MUST be 0".
-      if (high >= 0x80000000) fail("WS_INVALID_PAYLOAD_LENGTH", "64-bit length has its top bit set");
+      if (high >= 0x80000000) {
+        fail("WS_INVALID_PAYLOAD_LENGTH", "64-bit length has its top bit set");
+      }
       if (high > 0x1fffff) {
         fail("WS_UNSUPPORTED_PAYLOAD_LENGTH", "Payload length exceeds 2^53 - 1", 1009);
       }
@@ -263,7 +271,12 @@ export class FrameDecoder {
       const end = pos + length;
       if (masked) maskRange(chunk, pos, end, bytes, 0, keyAt);
       this.#pos = end;
-      return { fin: header.fin, rsv1: header.rsv1, opcode: header.opcode, payload: chunk.subarray(pos, end) };
+      return {
+        fin: header.fin,
+        rsv1: header.rsv1,
+        opcode: header.opcode,
+        payload: chunk.subarray(pos, end),
+      };
     }
     if (masked) {
       const key = this.#key;

@@ -90,12 +90,20 @@ export class MessageAssembler {
     if (header.opcode === 0) {
       // RFC 6455 §5.4: fragments after the first carry opcode 0 and only continue a message.
       if (this.#opcode === 0) {
-        throw new ProtocolError("WS_UNEXPECTED_CONTINUATION", "Continuation frame without a message", 1002);
+        throw new ProtocolError(
+          "WS_UNEXPECTED_CONTINUATION",
+          "Continuation frame without a message",
+          1002,
+        );
       }
     } else {
       // RFC 6455 §5.4: fragments of different messages "MUST NOT be interleaved".
       if (this.#opcode !== 0) {
-        throw new ProtocolError("WS_EXPECTED_CONTINUATION", "New data frame inside a fragmented message", 1002);
+        throw new ProtocolError(
+          "WS_EXPECTED_CONTINUATION",
+          "New data frame inside a fragmented message",
+          1002,
+        );
       }
       this.#opcode = header.opcode;
       this.#compressed = header.rsv1;

@@ -32,8 +32,8 @@ export {
   type FrameDecoderOptions,
 } from "./frame_decoder.ts";
 export {
-  encodeFrame,
   type EncodedFrame,
+  encodeFrame,
   type EncodeFrameOptions,
   frameHeaderSize,
 } from "./frame_encoder.ts";

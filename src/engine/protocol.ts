@@ -224,7 +224,9 @@ export class Protocol {
   sendText(data: string | Uint8Array, options?: SendOptions): void {
     this.#assertOpen("send message");
     const bytes = typeof data === "string" ? encoder.encode(data) : data;
-    if (!(bytes instanceof Uint8Array)) throw new TypeError("Cannot send message: text must be a string or Uint8Array");
+    if (!(bytes instanceof Uint8Array)) {
+      throw new TypeError("Cannot send message: text must be a string or Uint8Array");
+    }
     this.#queueFrame(Opcode.text, bytes, this.#compressFlag(options));
   }
 
@@ -237,7 +239,9 @@ export class Protocol {
    */
   sendBinary(data: Uint8Array, options?: SendOptions): void {
     this.#assertOpen("send message");
-    if (!(data instanceof Uint8Array)) throw new TypeError("Cannot send message: data must be a Uint8Array");
+    if (!(data instanceof Uint8Array)) {
+      throw new TypeError("Cannot send message: data must be a Uint8Array");
+    }
     this.#queueFrame(Opcode.binary, data, this.#compressFlag(options));
   }
 
@@ -288,7 +292,9 @@ export class Protocol {
    * @param reason At most 123 UTF-8 bytes.
    */
   fail(code: number, reason = ""): void {
-    if (!isValidWireCloseCode(code)) throw new RangeError(`Cannot fail: invalid close code ${code}`);
+    if (!isValidWireCloseCode(code)) {
+      throw new RangeError(`Cannot fail: invalid close code ${code}`);
+    }
     if (this.#failed) return;
     const body = encodeClosePayload(code, reason);
     this.#failed = true;
@@ -391,9 +397,13 @@ export class Protocol {
   }
 
   #queueControl(opcode: Opcode, data: Uint8Array): void {
-    if (!(data instanceof Uint8Array)) throw new TypeError("Cannot send control frame: data must be a Uint8Array");
+    if (!(data instanceof Uint8Array)) {
+      throw new TypeError("Cannot send control frame: data must be a Uint8Array");
+    }
     // RFC 6455 §5.5: "All control frames MUST have a payload length of 125 bytes or less".
-    if (data.length > 125) throw new RangeError("Cannot send control frame: payload exceeds 125 bytes");
+    if (data.length > 125) {
+      throw new RangeError("Cannot send control frame: payload exceeds 125 bytes");
+    }
     this.#queueFrame(opcode, data, false);
   }
 

@@ -77,7 +77,11 @@ export function summarize(events: ProtocolEvent[]): unknown[] {
 }
 
 /** Feeds `bytes` cut at `cuts` (copies, since the protocol unmasks in place). */
-export function feed(protocol: Protocol, bytes: Uint8Array, cuts: readonly number[] = []): ProtocolEvent[] {
+export function feed(
+  protocol: Protocol,
+  bytes: Uint8Array,
+  cuts: readonly number[] = [],
+): ProtocolEvent[] {
   const events: ProtocolEvent[] = [];
   let start = 0;
   for (const cut of [...cuts, bytes.length]) {

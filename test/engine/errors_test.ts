@@ -4,7 +4,11 @@ import { ProtocolError, WebSocketError } from "../../src/engine/errors.ts";
 
 test("WebSocketError carries a stable code, an optional close code and a cause", () => {
   const cause = new Error("inner");
-  const error = new WebSocketError("WS_INVALID_STATE", "Cannot send message: connection is closed", { cause });
+  const error = new WebSocketError(
+    "WS_INVALID_STATE",
+    "Cannot send message: connection is closed",
+    { cause },
+  );
   assert.ok(error instanceof Error);
   assert.equal(error.name, "WebSocketError");
   assert.equal(error.code, "WS_INVALID_STATE");

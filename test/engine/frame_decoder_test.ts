@@ -81,7 +81,11 @@ for (const vector of rfcVectors) {
     const wire = hex(vector.wire);
     assert.deepEqual(summarizeFrames(decode({ role: vector.role }, wire)), vector.frames);
     for (let cut = 1; cut < wire.length; cut++) {
-      assert.deepEqual(summarizeFrames(decode({ role: vector.role }, wire, [cut])), vector.frames, `cut ${cut}`);
+      assert.deepEqual(
+        summarizeFrames(decode({ role: vector.role }, wire, [cut])),
+        vector.frames,
+        `cut ${cut}`,
+      );
     }
     const bytewise = Array.from({ length: wire.length - 1 }, (_, i) => i + 1);
     assert.deepEqual(summarizeFrames(decode({ role: vector.role }, wire, bytewise)), vector.frames);
@@ -101,7 +105,11 @@ test("FrameDecoder decodes the RFC 6455 §5.7 256-byte and 64 KiB binary frames"
 });
 
 test("FrameDecoder returns many frames from one chunk and views into it", () => {
-  const wire = concatBytes([clientFrame(0x82, [1]), clientFrame(0x82, [2, 3]), clientFrame(0x89, "p")]);
+  const wire = concatBytes([
+    clientFrame(0x82, [1]),
+    clientFrame(0x82, [2, 3]),
+    clientFrame(0x89, "p"),
+  ]);
   const decoder = new FrameDecoder(server);
   decoder.push(wire);
   const first = decoder.next()!;
@@ -142,9 +150,17 @@ test("FrameDecoder reports the header before buffering and payload parts as they
 });
 
 test("FrameDecoder accepts a non-minimal length encoding and parses the next frame", () => {
-  const nonMinimal = concatBytes([hex("81 fe 00 05 00 00 00 00"), new TextEncoder().encode("Hello")]);
+  const nonMinimal = concatBytes([
+    hex("81 fe 00 05 00 00 00 00"),
+    new TextEncoder().encode("Hello"),
+  ]);
   const frames = decode(server, concatBytes([nonMinimal, clientFrame(0x82, [9])]));
-  assert.deepEqual(summarizeFrames(frames), [[1, true, false, "48 65 6c 6c 6f"], [2, true, false, "09"]]);
+  assert.deepEqual(summarizeFrames(frames), [[1, true, false, "48 65 6c 6c 6f"], [
+    2,
+    true,
+    false,
+    "09",
+  ]]);
 });
 
 test("FrameDecoder rejects unmasked frames from a client with 1002 (F1)", () => {
@@ -157,7 +173,10 @@ test("FrameDecoder rejects unmasked frames from a client with 1002 (F1)", () => 
 });
 
 test("FrameDecoder rejects masked frames from a server on every opcode with 1002 (F2)", () => {
-  assert.equal(decodeError(client, hex("81 85 37 fa 21 3d 7f 9f 4d 51 58")).code, "WS_UNEXPECTED_MASK");
+  assert.equal(
+    decodeError(client, hex("81 85 37 fa 21 3d 7f 9f 4d 51 58")).code,
+    "WS_UNEXPECTED_MASK",
+  );
   assert.equal(decodeError(client, hex("88 82 11 22 33 44 12 ca")).closeCode, 1002);
   for (const b0 of [0x80, 0x81, 0x82, 0x88, 0x89, 0x8a]) {
     assert.equal(decodeError(client, clientFrame(b0)).closeCode, 1002);
@@ -193,7 +212,10 @@ test("FrameDecoder rejects reserved opcodes with 1002 (F4)", () => {
 test("FrameDecoder rejects a reserved opcode with a huge length before reading it (F13)", () => {
   const decoder = new FrameDecoder(server);
   decoder.push(hex("83 ff 00 00 00 00 7f ff ff ff"));
-  assert.throws(() => decoder.next(), (e: unknown) => e instanceof ProtocolError && e.closeCode === 1002);
+  assert.throws(
+    () => decoder.next(),
+    (e: unknown) => e instanceof ProtocolError && e.closeCode === 1002,
+  );
 });
 
 test("FrameDecoder rejects fragmented control frames with 1002 (F5)", () => {
@@ -229,9 +251,15 @@ test("FrameDecoder rejects 64-bit lengths with the top bit set or above 2^53 - 1
 test("FrameDecoder rejects a declared length over the limit from the header alone (1009)", () => {
   const decoder = new FrameDecoder({ role: "server", maxPayloadLength: 1024 });
   decoder.push(hex("82 fe 04 01")); // 1025 bytes declared, no mask key or payload yet
-  assert.throws(() => decoder.next(), (e: unknown) => e instanceof ProtocolError && e.closeCode === 1009);
-  assert.equal(decode({ role: "server", maxPayloadLength: 1024 }, clientFrame(0x82, new Uint8Array(1024)))
-    .length, 1);
+  assert.throws(
+    () => decoder.next(),
+    (e: unknown) => e instanceof ProtocolError && e.closeCode === 1009,
+  );
+  assert.equal(
+    decode({ role: "server", maxPayloadLength: 1024 }, clientFrame(0x82, new Uint8Array(1024)))
+      .length,
+    1,
+  );
 });
 
 test("FrameDecoder buffers by bytes received, not bytes declared (F14)", () => {
@@ -270,7 +298,11 @@ test("FrameDecoder yields the same frames for random splits of valid streams", (
     }
     const wire = concatBytes(parts);
     const cuts: number[] = [];
-    for (let at = random.int(20); at < wire.length; at += 1 + random.int(random.int(2) ? 7 : 5000)) cuts.push(at);
+    for (
+      let at = random.int(20);
+      at < wire.length;
+      at += 1 + random.int(random.int(2) ? 7 : 5000)
+    ) cuts.push(at);
     assert.deepEqual(summarizeFrames(decode(server, wire, cuts)), expected, `round ${round}`);
   }
 });
@@ -285,7 +317,9 @@ test("FrameDecoder fuzz: random input only ever yields frames or a ProtocolError
     });
     const input = random.bytes(random.int(200));
     // Bias towards plausible headers so the fuzz gets past the first byte.
-    if (input.length > 0 && random.int(2)) input[0] = random.pick([0x81, 0x82, 0x01, 0x80, 0x88, 0x89]);
+    if (input.length > 0 && random.int(2)) {
+      input[0] = random.pick([0x81, 0x82, 0x01, 0x80, 0x88, 0x89]);
+    }
     try {
       let at = 0;
       while (at < input.length) {

@@ -10,8 +10,13 @@ const rfcKey = hex("37 fa 21 3d");
 test("encodeFrame produces the RFC 6455 §5.7 unmasked and masked Hello", () => {
   const plain = encodeFrame({ fin: true, rsv1: false, opcode: 1, payload: hello() });
   assert.equal(toHex(concatBytes([plain.header, plain.payload])), "81 05 48 65 6c 6c 6f");
-  const masked = encodeFrame({ fin: true, rsv1: false, opcode: 1, payload: hello() }, { maskKey: rfcKey });
-  assert.equal(toHex(concatBytes([masked.header, masked.payload])), "81 85 37 fa 21 3d 7f 9f 4d 51 58");
+  const masked = encodeFrame({ fin: true, rsv1: false, opcode: 1, payload: hello() }, {
+    maskKey: rfcKey,
+  });
+  assert.equal(
+    toHex(concatBytes([masked.header, masked.payload])),
+    "81 85 37 fa 21 3d 7f 9f 4d 51 58",
+  );
 });
 
 test("encodeFrame produces the RFC 6455 §5.7 fragments, ping and pong", () => {
@@ -29,7 +34,8 @@ test("encodeFrame produces the RFC 6455 §5.7 fragments, ping and pong", () => {
 });
 
 test("encodeFrame uses 16- and 64-bit lengths at the RFC 6455 §5.7 sizes", () => {
-  const h256 = encodeFrame({ fin: true, rsv1: false, opcode: 2, payload: new Uint8Array(256) }).header;
+  const h256 =
+    encodeFrame({ fin: true, rsv1: false, opcode: 2, payload: new Uint8Array(256) }).header;
   assert.equal(toHex(h256), "82 7e 01 00");
   const big = new Uint8Array(65536);
   const frame = encodeFrame({ fin: true, rsv1: false, opcode: 2, payload: big });
@@ -39,7 +45,12 @@ test("encodeFrame uses 16- and 64-bit lengths at the RFC 6455 §5.7 sizes", () =
 
 test("encodeFrame chooses the minimal length encoding at each boundary", () => {
   for (const [length, size] of [[0, 2], [125, 2], [126, 4], [65535, 4], [65536, 10]]) {
-    const { header } = encodeFrame({ fin: true, rsv1: false, opcode: 2, payload: new Uint8Array(length) });
+    const { header } = encodeFrame({
+      fin: true,
+      rsv1: false,
+      opcode: 2,
+      payload: new Uint8Array(length),
+    });
     assert.equal(header.length, size, `length ${length}`);
     assert.equal(frameHeaderSize(length, true), size + 4);
   }
@@ -52,7 +63,9 @@ test("encodeFrame sets RSV1 and leaves FIN clear when asked", () => {
 
 test("encodeFrame masks into a new buffer and leaves the caller's payload unchanged", () => {
   const payload = new Uint8Array(1000).fill(0xaa);
-  const { header, payload: wire } = encodeFrame({ fin: true, rsv1: false, opcode: 2, payload }, { mask: true });
+  const { header, payload: wire } = encodeFrame({ fin: true, rsv1: false, opcode: 2, payload }, {
+    mask: true,
+  });
   assert.deepEqual(payload, new Uint8Array(1000).fill(0xaa));
   assert.notEqual(wire.buffer, payload.buffer);
   const decoder = new FrameDecoder({ role: "server" });

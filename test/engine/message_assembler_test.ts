@@ -5,7 +5,12 @@ import type { Frame } from "../../src/engine/frame.ts";
 import { MessageAssembler } from "../../src/engine/message_assembler.ts";
 import { hex } from "../_util/hex.ts";
 
-const frame = (fin: boolean, opcode: number, payload: Uint8Array | string, rsv1 = false): Frame => ({
+const frame = (
+  fin: boolean,
+  opcode: number,
+  payload: Uint8Array | string,
+  rsv1 = false,
+): Frame => ({
   fin,
   rsv1,
   opcode: opcode as 1,
@@ -13,7 +18,10 @@ const frame = (fin: boolean, opcode: number, payload: Uint8Array | string, rsv1 
 });
 
 function throwsCode(fn: () => unknown, closeCode: number, code: string): void {
-  assert.throws(fn, (e: unknown) => e instanceof ProtocolError && e.closeCode === closeCode && e.code === code);
+  assert.throws(
+    fn,
+    (e: unknown) => e instanceof ProtocolError && e.closeCode === closeCode && e.code === code,
+  );
 }
 
 test("MessageAssembler returns a single-frame message as a view without copying", () => {
@@ -44,7 +52,11 @@ test("MessageAssembler decodes text split inside a code point", () => {
 });
 
 test("MessageAssembler enforces fragment order with 1002", () => {
-  throwsCode(() => new MessageAssembler().push(frame(true, 0, "x")), 1002, "WS_UNEXPECTED_CONTINUATION");
+  throwsCode(
+    () => new MessageAssembler().push(frame(true, 0, "x")),
+    1002,
+    "WS_UNEXPECTED_CONTINUATION",
+  );
   const assembler = new MessageAssembler();
   assembler.push(frame(false, 1, "a"));
   throwsCode(() => assembler.push(frame(true, 2, "b")), 1002, "WS_EXPECTED_CONTINUATION");
@@ -56,7 +68,10 @@ test("MessageAssembler enforces maxMessageSize across fragments with 1009", () =
   throwsCode(() => assembler.push(frame(true, 0, new Uint8Array(5))), 1009, "WS_MESSAGE_TOO_BIG");
   const exact = new MessageAssembler({ maxMessageSize: 10 });
   exact.push(frame(false, 2, new Uint8Array(6)));
-  assert.equal((exact.push(frame(true, 0, new Uint8Array(4))) as { data: Uint8Array }).data.length, 10);
+  assert.equal(
+    (exact.push(frame(true, 0, new Uint8Array(4))) as { data: Uint8Array }).data.length,
+    10,
+  );
 });
 
 test("MessageAssembler fails invalid text in a fragment before FIN, and in parts before the frame ends", () => {
@@ -75,18 +90,33 @@ test("MessageAssembler decodes parts already given to addPart only once", () => 
   assembler.beginFrame({ fin: true, rsv1: false, opcode: 1, length: bytes.length, masked: true });
   assembler.addPart(bytes.subarray(0, 5));
   assembler.addPart(bytes.subarray(5));
-  assert.deepEqual(assembler.endFrame(frame(true, 1, bytes)), { type: "text", data: "Hello, world" });
+  assert.deepEqual(assembler.endFrame(frame(true, 1, bytes)), {
+    type: "text",
+    data: "Hello, world",
+  });
 });
 
 test("MessageAssembler fails text that ends inside a code point with 1007", () => {
-  throwsCode(() => new MessageAssembler().push(frame(true, 1, hex("e2 82"))), 1007, "WS_INVALID_UTF8");
+  throwsCode(
+    () => new MessageAssembler().push(frame(true, 1, hex("e2 82"))),
+    1007,
+    "WS_INVALID_UTF8",
+  );
 });
 
 test("MessageAssembler reports RSV1 messages as compressed raw bytes without UTF-8 checks", () => {
   const assembler = new MessageAssembler();
   assembler.push(frame(false, 1, hex("ff"), true));
-  assert.deepEqual(assembler.push(frame(true, 0, hex("fe"))), { type: "compressed", binary: false, data: hex("ff fe") });
-  assert.deepEqual(assembler.push(frame(true, 2, hex("01"), true)), { type: "compressed", binary: true, data: hex("01") });
+  assert.deepEqual(assembler.push(frame(true, 0, hex("fe"))), {
+    type: "compressed",
+    binary: false,
+    data: hex("ff fe"),
+  });
+  assert.deepEqual(assembler.push(frame(true, 2, hex("01"), true)), {
+    type: "compressed",
+    binary: true,
+    data: hex("01"),
+  });
 });
 
 test("MessageAssembler reset drops a message in progress, even mid code point", () => {

@@ -34,7 +34,11 @@ test("engine mod.ts runs a client and a server against each other", () => {
   client.sendText("hi");
   client.sendClose(engine.CloseCode.normalClosure, "done");
   const events = client.takeOutgoing().flatMap((chunk) => server.receive(chunk));
-  assert.deepEqual(events, [{ type: "text", data: "hi" }, { type: "close", code: 1000, reason: "done" }]);
+  assert.deepEqual(events, [{ type: "text", data: "hi" }, {
+    type: "close",
+    code: 1000,
+    reason: "done",
+  }]);
   const replies = server.takeOutgoing().flatMap((chunk) => client.receive(chunk));
   assert.deepEqual(replies, [{ type: "close", code: 1000, reason: "" }]);
   assert.equal(client.state, "closed");

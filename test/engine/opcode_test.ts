@@ -10,7 +10,9 @@ test("Opcode has the RFC 6455 §11.8 values", () => {
 });
 
 test("isControlOpcode is true exactly for opcodes 8-15", () => {
-  for (let opcode = 0; opcode < 16; opcode++) assert.equal(isControlOpcode(opcode), opcode >= 8, `${opcode}`);
+  for (let opcode = 0; opcode < 16; opcode++) {
+    assert.equal(isControlOpcode(opcode), opcode >= 8, `${opcode}`);
+  }
 });
 
 test("isKnownOpcode rejects the reserved opcodes 3-7 and 11-15", () => {

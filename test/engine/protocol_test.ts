@@ -21,7 +21,10 @@ const fixedKey = (key: Uint8Array) => (target: Uint8Array) => target.set(key);
 
 function expectError(events: ProtocolEvent[], closeCode: number, code?: string): void {
   const last = events[events.length - 1];
-  assert.ok(last !== undefined && last.type === "error", `expected an error event, got ${JSON.stringify(summarize(events))}`);
+  assert.ok(
+    last !== undefined && last.type === "error",
+    `expected an error event, got ${JSON.stringify(summarize(events))}`,
+  );
   assert.equal(last.error.closeCode, closeCode);
   if (code !== undefined) assert.equal(last.error.code, code);
 }
@@ -114,13 +117,17 @@ test("Protocol delivers every frame the same at every 2-way split", () => {
 });
 
 test("Protocol keeps a close frame's code and reason at every 3-way split (K9)", () => {
-  const wire = hex("88 85 37 fa 21 3d") ;
+  const wire = hex("88 85 37 fa 21 3d");
   const body = closeBody(4000, "bye").map((b, i) => b ^ RFC_KEY[i & 3]);
   const frame = concatBytes([wire, body]);
   for (let a = 1; a < frame.length; a++) {
     for (let b = a; b < frame.length; b++) {
       const server = newServer();
-      assert.deepEqual(summarize(feed(server, frame, [a, b])), [["close", 4000, "bye"]], `${a},${b}`);
+      assert.deepEqual(
+        summarize(feed(server, frame, [a, b])),
+        [["close", 4000, "bye"]],
+        `${a},${b}`,
+      );
       assert.equal(sentCloseCode(outgoing(server)), 4000);
     }
   }
@@ -141,9 +148,32 @@ test("Protocol answers a ping between fragments at once, then delivers the messa
 });
 
 test("Protocol echoes the peer's close code and reports it", () => {
-  for (const code of [1000, 1001, 1002, 1003, 1007, 1008, 1009, 1010, 1011, 1012, 1013, 1014, 3000, 3999, 4000, 4999]) {
+  for (
+    const code of [
+      1000,
+      1001,
+      1002,
+      1003,
+      1007,
+      1008,
+      1009,
+      1010,
+      1011,
+      1012,
+      1013,
+      1014,
+      3000,
+      3999,
+      4000,
+      4999,
+    ]
+  ) {
     const server = newServer();
-    assert.deepEqual(summarize(server.receive(clientFrame(0x88, closeBody(code, "r")))), [["close", code, "r"]]);
+    assert.deepEqual(summarize(server.receive(clientFrame(0x88, closeBody(code, "r")))), [[
+      "close",
+      code,
+      "r",
+    ]]);
     assert.equal(sentCloseCode(outgoing(server)), code, `code ${code}`);
     assert.equal(server.state, "closed");
   }
@@ -172,7 +202,10 @@ test("Protocol accepts a 123-byte close reason and fails a 124-byte one (K3, K4)
 
 test("Protocol fails a close reason that is not UTF-8 with 1007 (K5)", () => {
   const server = newServer();
-  expectError(server.receive(clientFrame(0x88, closeBody(1000, new Uint8Array([0xff, 0xff])))), 1007);
+  expectError(
+    server.receive(clientFrame(0x88, closeBody(1000, new Uint8Array([0xff, 0xff])))),
+    1007,
+  );
   assert.equal(sentCloseCode(outgoing(server)), 1007);
 });
 
@@ -199,7 +232,9 @@ test("Protocol ignores data, pings and a second close after the peer's close (K1
 
 test("Protocol completes the close handshake when a close arrives mid-message (K13)", () => {
   const server = newServer();
-  const events = server.receive(concatBytes([clientFrame(0x01, "par"), clientFrame(0x88, closeBody(1000))]));
+  const events = server.receive(
+    concatBytes([clientFrame(0x01, "par"), clientFrame(0x88, closeBody(1000))]),
+  );
   assert.deepEqual(summarize(events), [["close", 1000, ""]]);
   assert.equal(sentCloseCode(outgoing(server)), 1000);
 });
@@ -233,14 +268,19 @@ test("Protocol still fails framing errors while closing, without a second close 
 test("Protocol throws WS_INVALID_STATE when sending after close", () => {
   const server = newServer();
   server.sendClose(1000);
-  for (const send of [
-    () => server.sendText("x"),
-    () => server.sendBinary(new Uint8Array(1)),
-    () => server.sendPing(),
-    () => server.sendPong(),
-    () => server.sendClose(1000),
-  ]) {
-    assert.throws(send, (e: unknown) => e instanceof WebSocketError && e.code === "WS_INVALID_STATE");
+  for (
+    const send of [
+      () => server.sendText("x"),
+      () => server.sendBinary(new Uint8Array(1)),
+      () => server.sendPing(),
+      () => server.sendPong(),
+      () => server.sendClose(1000),
+    ]
+  ) {
+    assert.throws(
+      send,
+      (e: unknown) => e instanceof WebSocketError && e.code === "WS_INVALID_STATE",
+    );
   }
 });
 
@@ -274,15 +314,26 @@ test("Protocol fails a continuation without a message with 1002 (F7)", () => {
 
 test("Protocol fails a new data frame inside a fragmented message with 1002 (F8)", () => {
   const server = newServer();
-  expectError(server.receive(concatBytes([clientFrame(0x01, "abc"), clientFrame(0x01, "def")])), 1002, "WS_EXPECTED_CONTINUATION");
-  expectError(newServer().receive(concatBytes([clientFrame(0x01, "abc"), clientFrame(0x82, "def")])), 1002);
+  expectError(
+    server.receive(concatBytes([clientFrame(0x01, "abc"), clientFrame(0x01, "def")])),
+    1002,
+    "WS_EXPECTED_CONTINUATION",
+  );
+  expectError(
+    newServer().receive(concatBytes([clientFrame(0x01, "abc"), clientFrame(0x82, "def")])),
+    1002,
+  );
 });
 
 test("Protocol fails fragmented and oversized control frames with 1002 (F5, F6)", () => {
   expectError(newServer().receive(clientFrame(0x09)), 1002);
   expectError(newServer().receive(concatBytes([clientFrame(0x09), clientFrame(0x80)])), 1002);
   expectError(newServer().receive(clientFrame(0x0a)), 1002);
-  expectError(newServer().receive(clientFrame(0x89, new Uint8Array(126))), 1002, "WS_CONTROL_FRAME_TOO_LONG");
+  expectError(
+    newServer().receive(clientFrame(0x89, new Uint8Array(126))),
+    1002,
+    "WS_CONTROL_FRAME_TOO_LONG",
+  );
 });
 
 test("Protocol fails a message over maxMessageSize with 1009, in one frame or across fragments (F15)", () => {
@@ -313,7 +364,9 @@ test("Protocol handles 200,000 empty continuation frames without failing (F16)",
 });
 
 test("Protocol fails invalid UTF-8 text with 1007 (F18)", () => {
-  for (const bad of ["ff", "c0 af", "e0 80 af", "ed a0 80", "f4 90 80 80", "f8 88 80 80 80", "fe"]) {
+  for (
+    const bad of ["ff", "c0 af", "e0 80 af", "ed a0 80", "f4 90 80 80", "f8 88 80 80 80", "fe"]
+  ) {
     const server = newServer();
     expectError(server.receive(clientFrame(0x81, hex(bad))), 1007, "WS_INVALID_UTF8");
     assert.equal(sentCloseCode(outgoing(server)), 1007);
@@ -322,7 +375,10 @@ test("Protocol fails invalid UTF-8 text with 1007 (F18)", () => {
 
 test("Protocol delivers a code point split across fragments (F19)", () => {
   const server = newServer();
-  const events = feed(server, concatBytes([clientFrame(0x01, [0xe2]), clientFrame(0x80, [0x82, 0xac])]));
+  const events = feed(
+    server,
+    concatBytes([clientFrame(0x01, [0xe2]), clientFrame(0x80, [0x82, 0xac])]),
+  );
   assert.deepEqual(summarize(events), [["text", "€"]]);
 });
 
@@ -333,11 +389,18 @@ test("Protocol fails invalid UTF-8 in a fragment before the FIN arrives (F20, Au
   assert.deepEqual(server.receive(clientFrame(0x80, "edited")), []);
   const split = newServer();
   split.receive(clientFrame(0x01, "κόσμε"));
-  expectError(split.receive(clientFrame(0x00, [0xf4])).concat(split.receive(clientFrame(0x00, [0x90]))), 1007);
+  expectError(
+    split.receive(clientFrame(0x00, [0xf4])).concat(split.receive(clientFrame(0x00, [0x90]))),
+    1007,
+  );
 });
 
 test("Protocol fails invalid UTF-8 inside one frame as soon as the bad chop arrives (Autobahn 6.4.3/6.4.4)", () => {
-  const payload = concatBytes([new TextEncoder().encode("κόσμε"), hex("f4 90 80 80"), new TextEncoder().encode("edited")]);
+  const payload = concatBytes([
+    new TextEncoder().encode("κόσμε"),
+    hex("f4 90 80 80"),
+    new TextEncoder().encode("edited"),
+  ]);
   const frame = clientFrame(0x81, payload);
   const header = 6;
   const server = newServer();
@@ -345,13 +408,18 @@ test("Protocol fails invalid UTF-8 inside one frame as soon as the bad chop arri
   expectError(server.receive(frame.slice(header + 11, header + 15)), 1007);
   const byteByByte = newServer();
   let events: ProtocolEvent[] = [];
-  for (let i = 0; i < header + 12; i++) events = events.concat(byteByByte.receive(frame.slice(i, i + 1)));
+  for (let i = 0; i < header + 12; i++) {
+    events = events.concat(byteByByte.receive(frame.slice(i, i + 1)));
+  }
   expectError(events, 1007);
 });
 
 test("Protocol fails a text message ending mid code point with 1007 (F21)", () => {
   expectError(newServer().receive(clientFrame(0x81, [0xe2, 0x82])), 1007);
-  expectError(newServer().receive(concatBytes([clientFrame(0x01, "a"), clientFrame(0x80, [0xe2])])), 1007);
+  expectError(
+    newServer().receive(concatBytes([clientFrame(0x01, "a"), clientFrame(0x80, [0xe2])])),
+    1007,
+  );
 });
 
 test("Protocol delivers empty messages, fragmented or not (F22)", () => {
@@ -370,16 +438,31 @@ test("Protocol delivers empty messages, fragmented or not (F22)", () => {
 
 test("Protocol delivers binary with any bytes unchanged, and keeps a leading BOM in text (F23)", () => {
   const server = newServer();
-  const events = server.receive(concatBytes([clientFrame(0x82, [0xff, 0xfe, 0xc0]), clientFrame(0x81, [0xef, 0xbb, 0xbf, 0x41])]));
+  const events = server.receive(
+    concatBytes([
+      clientFrame(0x82, [0xff, 0xfe, 0xc0]),
+      clientFrame(0x81, [0xef, 0xbb, 0xbf, 0x41]),
+    ]),
+  );
   assert.deepEqual(summarize(events), [["binary", "ff fe c0"], ["text", "\ufeffA"]]);
 });
 
 test("Protocol reassembles fragmented binary messages in any chunking", () => {
   const random = new SeededRandom(5);
   const payload = random.bytes(100_000);
-  const frames = [clientFrame(0x02, payload.subarray(0, 10)), clientFrame(0x00, payload.subarray(10, 70_000)), clientFrame(0x80, payload.subarray(70_000))];
+  const frames = [
+    clientFrame(0x02, payload.subarray(0, 10)),
+    clientFrame(0x00, payload.subarray(10, 70_000)),
+    clientFrame(0x80, payload.subarray(70_000)),
+  ];
   const wire = concatBytes(frames);
-  for (const cuts of [[], [5, 17, 20, 30000, 70010, 70020], Array.from({ length: 100 }, (_, i) => i * 1000 + 3)]) {
+  for (
+    const cuts of [
+      [],
+      [5, 17, 20, 30000, 70010, 70020],
+      Array.from({ length: 100 }, (_, i) => i * 1000 + 3),
+    ]
+  ) {
     const events = feed(newServer(), wire, cuts);
     assert.equal(events.length, 1);
     assert.equal(events[0].type, "binary");
@@ -402,7 +485,12 @@ test("Protocol reports RSV1 messages as compressed when negotiated", () => {
     ["compressed", true, "03 04"],
     ["text", "plain"],
   ]);
-  expectError(newServer({ allowRsv1: true }).receive(concatBytes([clientFrame(0x01, "a"), clientFrame(0xc0, "b")])), 1002);
+  expectError(
+    newServer({ allowRsv1: true }).receive(
+      concatBytes([clientFrame(0x01, "a"), clientFrame(0xc0, "b")]),
+    ),
+    1002,
+  );
   expectError(newServer().receive(clientFrame(0xc1, [1])), 1002, "WS_INVALID_RSV");
 });
 
@@ -425,7 +513,9 @@ test("Protocol client fails masked server frames and server fails unmasked clien
 
 test("Protocol ignores all input and emits nothing after failing", () => {
   const server = newServer();
-  const events = server.receive(concatBytes([clientFrame(0x81, "ok"), clientFrame(0x83), clientFrame(0x81, "after")]));
+  const events = server.receive(
+    concatBytes([clientFrame(0x81, "ok"), clientFrame(0x83), clientFrame(0x81, "after")]),
+  );
   assert.deepEqual(summarize(events), [["text", "ok"], ["error", 1002, "WS_INVALID_OPCODE"]]);
   assert.deepEqual(server.receive(clientFrame(0x81, "more")), []);
   assert.equal(server.state, "closed");
@@ -478,11 +568,15 @@ test("Protocol receive never throws on random input and ends in valid events or 
       assert.ok([1002, 1007, 1009].includes(error.closeCode), `round ${round}: ${error.closeCode}`);
       assert.equal(server.state, "closed");
       const out = outgoing(server);
-      if (out.length > 0) assert.equal(sentCloseCode(out.subarray(out.lastIndexOf(0x88))), error.closeCode);
+      if (out.length > 0) {
+        assert.equal(sentCloseCode(out.subarray(out.lastIndexOf(0x88))), error.closeCode);
+      }
     }
     for (const event of events) {
       if (event.type === "text") assert.equal(typeof event.data, "string");
-      if (event.type === "close") assert.ok(event.code === 1005 || (event.code >= 1000 && event.code < 5000));
+      if (event.type === "close") {
+        assert.ok(event.code === 1005 || (event.code >= 1000 && event.code < 5000));
+      }
     }
   }
   assert.ok(errors > 100, `the fuzz should reach failures (${errors})`);

@@ -4,7 +4,20 @@ import { Utf8Validator } from "../../src/engine/utf8_validator.ts";
 import { hex } from "../_util/hex.ts";
 import { SeededRandom } from "../_util/seeded_random.ts";
 
-const invalid = ["ff", "fe", "c0 af", "c1 bf", "e0 80 af", "ed a0 80", "ed bf bf", "f4 90 80 80", "f5 80 80 80", "f8 88 80 80 80", "80", "c2 41"];
+const invalid = [
+  "ff",
+  "fe",
+  "c0 af",
+  "c1 bf",
+  "e0 80 af",
+  "ed a0 80",
+  "ed bf bf",
+  "f4 90 80 80",
+  "f5 80 80 80",
+  "f8 88 80 80 80",
+  "80",
+  "c2 41",
+];
 
 function validate(bytes: Uint8Array): boolean {
   const validator = new Utf8Validator();
@@ -21,7 +34,18 @@ function fatalDecodes(bytes: Uint8Array): boolean {
 }
 
 test("Utf8Validator accepts valid text including 4-byte sequences and boundary code points", () => {
-  for (const text of ["", "Hello", "κόσμε", "€", "𝄞", "\u{10ffff}", "\ud7ff\ue000", "\u0080\u07ff\u0800\uffff"]) {
+  for (
+    const text of [
+      "",
+      "Hello",
+      "κόσμε",
+      "€",
+      "𝄞",
+      "\u{10ffff}",
+      "\ud7ff\ue000",
+      "\u0080\u07ff\u0800\uffff",
+    ]
+  ) {
     assert.ok(validate(new TextEncoder().encode(text)), text);
   }
 });
@@ -47,7 +71,11 @@ test("Utf8Validator fails on the first invalid byte even across writes (Autobahn
 
 test("Utf8Validator agrees with TextDecoder fatal on random input at random splits", () => {
   const random = new SeededRandom(77);
-  const pieces = [[0x41], [0xc3, 0xa9], [0xe2, 0x82, 0xac], [0xf0, 0x9d, 0x84, 0x9e], [0xed, 0x9f, 0xbf], [0xf4, 0x8f, 0xbf, 0xbf]];
+  const pieces = [[0x41], [0xc3, 0xa9], [0xe2, 0x82, 0xac], [0xf0, 0x9d, 0x84, 0x9e], [
+    0xed,
+    0x9f,
+    0xbf,
+  ], [0xf4, 0x8f, 0xbf, 0xbf]];
   for (let round = 0; round < 3000; round++) {
     const parts: number[] = [];
     for (let i = random.int(12); i > 0; i--) {
@@ -62,7 +90,11 @@ test("Utf8Validator agrees with TextDecoder fatal on random input at random spli
       at += size;
     }
     ok = validator.end() && ok;
-    assert.equal(ok, fatalDecodes(bytes), `round ${round}: ${[...bytes].map((b) => b.toString(16))}`);
+    assert.equal(
+      ok,
+      fatalDecodes(bytes),
+      `round ${round}: ${[...bytes].map((b) => b.toString(16))}`,
+    );
   }
 });
 

@@ -149,6 +149,7 @@ export async function serve(options: ServeOptions): Promise<WebSocketServer> {
         protocols: options.protocols,
         origins: options.origins,
         maxMessageSize: options.maxMessageSize,
+        closeTimeout: options.closeTimeout,
         compression: options.compression,
       });
       const url = secure ? request.url.replace(/^http:/, "https:") : request.url;

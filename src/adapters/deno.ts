@@ -129,6 +129,7 @@ export function serve(options: ServeOptions): Promise<WebSocketServer> {
         protocols: options.protocols,
         origins: options.origins,
         maxMessageSize: options.maxMessageSize,
+        closeTimeout: options.closeTimeout,
         compression: options.compression,
       });
       pending.delete(conn);

@@ -106,7 +106,11 @@ async function upgradeWith(
   (socket as Socket).setNoDelay?.(true);
   (socket as Socket).setTimeout?.(0);
   socket.write(encodeResponseHead(101, headers));
-  const channel = new StreamChannel({ role: "server", maxMessageSize: options.maxMessageSize });
+  const channel = new StreamChannel({
+    role: "server",
+    maxMessageSize: options.maxMessageSize,
+    closeTimeout: options.closeTimeout,
+  });
   channel.open(socketStreams(socket as Socket), {
     protocol: verdict.protocol,
     extensions: accepted?.response ?? "",

@@ -34,6 +34,12 @@ export interface UpgradeOptions {
    */
   idleTimeout?: number;
   /**
+   * Milliseconds to wait for the peer's close frame before dropping the
+   * connection (engine paths; a heartbeat close of a dead peer takes this long).
+   * @default {5000}
+   */
+  closeTimeout?: number;
+  /**
    * permessage-deflate (RFC 7692): off by default; `true` for the defaults or
    * settings. Where the platform cannot compress (`Deno.upgradeWebSocket`)
    * setting it is an `UnsupportedError`, never silently ignored.

@@ -1,0 +1,122 @@
+import { test } from "node:test";
+import assert from "node:assert/strict";
+import { connect as netConnect } from "node:net";
+import { connect } from "../../src/channel/connect.ts";
+import type { WebSocketChannel } from "../../src/channel/web_socket_channel.ts";
+import type { ServeOptions, WebSocketServer } from "../../src/adapters/serve_options.ts";
+import { deadline, delay } from "../_util/async.ts";
+import { currentRuntime } from "../_util/runtimes.ts";
+
+// serve() of the running runtime: the same options everywhere.
+async function serveHere(options: ServeOptions): Promise<WebSocketServer> {
+  const module = currentRuntime === "deno"
+    ? await import("../../src/adapters/deno.ts")
+    : currentRuntime === "bun"
+    ? await import("../../src/adapters/bun.ts")
+    : await import("../../src/adapters/node.ts");
+  return module.serve({ hostname: "127.0.0.1", port: 0, ...options });
+}
+
+/** Upgrades over a raw socket and then never reads or answers anything; collects what the server sends. */
+function silentPeer(port: number) {
+  const socket = netConnect({ host: "127.0.0.1", port });
+  const received: number[] = [];
+  socket.on("data", (chunk: Uint8Array) => received.push(...chunk));
+  socket.on("error", () => {});
+  socket.write(
+    "GET / HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n" +
+      "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n",
+  );
+  const ended = new Promise<void>((resolve) => socket.on("close", () => resolve()));
+  return { received, ended, destroy: () => socket.destroy() };
+}
+
+test(`serve (${currentRuntime}) closes a connection that does not answer pings with 1001 after idleTimeout`, async () => {
+  const server = await serveHere({ idleTimeout: 0.2, closeTimeout: 300, onChannel: () => {} });
+  const peer = silentPeer(server.port);
+  try {
+    await deadline(peer.ended, 10_000, "the server to drop the silent peer");
+    const bytes = Uint8Array.from(peer.received);
+    const text = new TextDecoder("latin1").decode(bytes);
+    const frames = bytes.subarray(text.indexOf("\r\n\r\n") + 4);
+    assert.equal(frames[0], 0x89, "a ping frame first");
+    const close = frames.indexOf(0x88);
+    assert.ok(close > 0, "then a close frame");
+    assert.equal((frames[close + 2] << 8) | frames[close + 3], 1001);
+  } finally {
+    peer.destroy();
+    await server.close();
+  }
+});
+
+test(`serve (${currentRuntime}) keeps a connection that answers pings open past idleTimeout`, async () => {
+  let serverSide: WebSocketChannel | undefined;
+  const server = await serveHere({ idleTimeout: 0.1, onChannel: (channel) => void (serverSide = channel) });
+  try {
+    const client = connect(`ws://127.0.0.1:${server.port}/`, { transport: "engine" });
+    await deadline(client.ready, 5000, "ready");
+    client.stream.pipeTo(new WritableStream()).catch(() => {}); // reading lets the engine answer pings
+    await delay(500);
+    assert.equal(client.closeCode, undefined);
+    assert.equal(serverSide?.closeCode, undefined);
+    await client.sink.close(1000);
+  } finally {
+    await server.close();
+  }
+});
+
+test(`serve (${currentRuntime}) close() ends open connections with 1001 and stops listening`, async () => {
+  const server = await serveHere({ onChannel: () => {} });
+  const client = connect(`ws://127.0.0.1:${server.port}/`, { transport: "engine" });
+  await deadline(client.ready, 5000, "ready");
+  client.stream.pipeTo(new WritableStream()).catch(() => {});
+  await deadline(server.close(), 10_000, "server close");
+  const info = await deadline(client.closed, 5000, "client closed");
+  assert.equal(info.code, 1001);
+  assert.equal(info.wasClean, true);
+  const again = connect(`ws://127.0.0.1:${server.port}/`, { transport: "engine" });
+  await assert.rejects(deadline(again.ready, 5000, "refused"), { code: "WS_CONNECT_REFUSED" });
+});
+
+test(`serve (${currentRuntime}) answers a refused origin with 403, visible to the client as status`, async () => {
+  const server = await serveHere({ origins: ["https://good.example"], onChannel: () => {} });
+  try {
+    const bad = connect(`ws://127.0.0.1:${server.port}/`, {
+      transport: "engine",
+      headers: { origin: "https://evil.example" },
+    });
+    await assert.rejects(deadline(bad.ready, 5000, "refusal"), { name: "HandshakeError", status: 403 });
+    const good = connect(`ws://127.0.0.1:${server.port}/`, {
+      transport: "engine",
+      headers: { origin: "https://good.example" },
+    });
+    await deadline(good.ready, 5000, "accepted");
+    await good.sink.close(1000);
+  } finally {
+    await server.close();
+  }
+});
+
+test(`serve (${currentRuntime}) closes with 1011 when onChannel throws`, async () => {
+  const server = await serveHere({
+    onChannel: () => {
+      throw new Error("application bug");
+    },
+  });
+  try {
+    const client = connect(`ws://127.0.0.1:${server.port}/`, { transport: "engine" });
+    client.stream.pipeTo(new WritableStream()).catch(() => {});
+    assert.equal((await deadline(client.closed, 5000, "closed")).code, 1011);
+  } finally {
+    await server.close();
+  }
+});
+
+test(`serve (${currentRuntime}) stops when its signal aborts`, async () => {
+  const controller = new AbortController();
+  const server = await serveHere({ signal: controller.signal, onChannel: () => {} });
+  controller.abort();
+  await deadline(server.close(), 5000, "close after abort");
+  const client = connect(`ws://127.0.0.1:${server.port}/`, { transport: "engine" });
+  await assert.rejects(deadline(client.ready, 5000, "refused"), { code: "WS_CONNECT_REFUSED" });
+});

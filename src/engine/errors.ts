@@ -32,6 +32,8 @@ export class WebSocketError extends Error {
   readonly closeCode: number | undefined;
 
   /**
+   * Creates an error with a stable code.
+   *
    * @param code A stable `WS_*` identifier.
    * @param message A human-readable description.
    * @param options The close code and cause, when known.
@@ -61,6 +63,8 @@ export class ProtocolError extends WebSocketError {
   declare readonly closeCode: number;
 
   /**
+   * Creates a protocol error carrying the close code sent to the peer.
+   *
    * @param code A stable `WS_*` identifier.
    * @param message A human-readable description.
    * @param closeCode The close code sent to the peer (1002, 1007, 1009, …).

@@ -107,7 +107,11 @@ export class FrameDecoder {
   #partialFill = 0;
   #key = new Uint8Array(4);
 
-  /** @param options Role, limits and hooks. */
+  /**
+   * Creates a decoder for one connection.
+   *
+   * @param options Role, limits and hooks.
+   */
   constructor(options: FrameDecoderOptions) {
     this.#expectMasked = options.role === "server";
     this.#maxPayloadLength = options.maxPayloadLength ?? DEFAULT_MAX_PAYLOAD_LENGTH;

@@ -70,7 +70,11 @@ export class MessageAssembler {
   #buffer: Uint8Array | null = null;
   #fill = 0;
 
-  /** @param options The size limit. */
+  /**
+   * Creates an assembler for one connection.
+   *
+   * @param options The size limit.
+   */
   constructor(options: MessageAssemblerOptions = {}) {
     this.#maxMessageSize = options.maxMessageSize ?? DEFAULT_MAX_PAYLOAD_LENGTH;
   }

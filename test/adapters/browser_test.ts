@@ -1,0 +1,210 @@
+import { test } from "node:test";
+import assert from "node:assert/strict";
+import { existsSync } from "node:fs";
+import { createServer, type Server } from "node:http";
+import type { WebSocketChannel } from "../../src/channel/web_socket_channel.ts";
+import type { ServeOptions, WebSocketServer } from "../../src/adapters/serve_options.ts";
+import * as esbuild from "esbuild";
+import { join } from "node:path";
+import { deadline } from "../_util/async.ts";
+import { currentRuntime, repoRoot } from "../_util/runtimes.ts";
+
+// Headless Chromium (playwright-core driving /usr/bin/chromium) runs the
+// browser bundle of mod.ts against our servers: the browser client of the
+// contract, plus the options a browser cannot honour.
+
+const CHROMIUM = "/usr/bin/chromium";
+const skip = currentRuntime === "bun"
+  ? "playwright-core runs under Node or Deno"
+  : !existsSync(CHROMIUM)
+  ? "no Chromium at /usr/bin/chromium"
+  : false;
+
+/**
+ * The browser ESM bundle of mod.ts. The channel reaches tcp_transport only by
+ * a lazy import(); this plugin maps it to a stub that throws a clear error.
+ */
+async function buildBundle(): Promise<{ code: string; problems: string[] }> {
+  const stub = {
+    name: "browser-tcp-stub",
+    setup(build: esbuild.PluginBuild) {
+      build.onResolve({ filter: /tcp_transport(\.ts)?$/ }, () => ({ path: "tcp_stub", namespace: "stub" }));
+      build.onLoad({ filter: /.*/, namespace: "stub" }, () => ({
+        contents: `import { UnsupportedError } from ${JSON.stringify(join(repoRoot, "src/channel/errors.ts"))};
+          export function openTcp() {
+            return Promise.reject(new UnsupportedError("WS_OPTION_UNSUPPORTED", "Browsers cannot open TCP connections: use the native transport"));
+          }`,
+        loader: "ts",
+        resolveDir: repoRoot,
+      }));
+    },
+  };
+  try {
+    const result = await esbuild.build({
+      entryPoints: [join(repoRoot, "mod.ts")],
+      bundle: true,
+      format: "esm",
+      platform: "browser",
+      target: "es2022",
+      write: false,
+      logLevel: "silent",
+      plugins: [stub],
+    });
+    const code = new TextDecoder().decode(result.outputFiles[0].contents);
+    const problems = [/["']node:/, /\bDeno\./, /\bBun\./].filter((p) => p.test(code)).map(String);
+    return { code, problems };
+  } finally {
+    await esbuild.stop();
+  }
+}
+
+test("the browser ESM bundle of mod.ts holds no node:, Deno. or Bun. code", async () => {
+  const { code, problems } = await buildBundle();
+  assert.ok(code.includes("WebSocketChannel"));
+  assert.deepEqual(problems, []);
+});
+
+async function serveHere(options: ServeOptions): Promise<WebSocketServer> {
+  const module = currentRuntime === "deno"
+    ? await import("../../src/adapters/deno.ts")
+    : await import("../../src/adapters/node.ts");
+  return module.serve({ hostname: "127.0.0.1", port: 0, ...options });
+}
+
+/** Echoes; `close:<code>:<reason>` closes with that code. Records what the server saw. */
+function echoHandler(log: { closes: { code: number; reason: string }[]; protocols: string[] }) {
+  return async (channel: WebSocketChannel) => {
+    log.protocols.push(channel.protocol);
+    channel.closed.then(({ code, reason }) => log.closes.push({ code, reason }));
+    try {
+      for await (const message of channel.stream) {
+        if (typeof message === "string" && message.startsWith("close:")) {
+          const [, code, reason] = message.split(":");
+          await channel.sink.close(Number(code), reason);
+          return;
+        }
+        await channel.sink.add(message);
+      }
+    } catch { /* ended */ }
+  };
+}
+
+async function pageServer(bundle: string): Promise<{ server: Server; origin: string }> {
+  const server = createServer((req, res) => {
+    if (req.url === "/wsc.js") {
+      res.writeHead(200, { "content-type": "text/javascript" });
+      res.end(bundle);
+    } else {
+      res.writeHead(200, { "content-type": "text/html" });
+      res.end("<!doctype html><title>wsc</title>");
+    }
+  });
+  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+  return { server, origin: `http://127.0.0.1:${(server.address() as { port: number }).port}` };
+}
+
+async function withBrowser(fn: (run: <T>(script: string, arg: unknown) => Promise<T>) => Promise<void>) {
+  const build = await buildBundle();
+  assert.deepEqual(build.problems, [], "the browser bundle holds no runtime-specific code");
+  const { chromium } = await import("playwright-core");
+  const { server, origin } = await pageServer(build.code);
+  const browser = await chromium.launch({
+    executablePath: CHROMIUM,
+    headless: true,
+    args: ["--headless", "--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-background-networking"],
+  });
+  try {
+    const page = await browser.newPage();
+    await page.goto(origin);
+    const run = <T>(script: string, arg: unknown) =>
+      deadline(
+        page.evaluate(
+          ([body, value]) => new Function("arg", `return (async () => { ${body} })()`)(value),
+          [script, arg] as const,
+        ) as Promise<T>,
+        30_000,
+        "the page script",
+      );
+    await fn(run);
+  } finally {
+    await browser.close();
+    await new Promise((resolve) => server.close(resolve));
+  }
+}
+
+const ECHO_SCRIPT = `
+  const { WebSocketChannel } = await import("/wsc.js");
+  const channel = WebSocketChannel.connect(arg.url, { protocols: ["chat"] });
+  await channel.ready;
+  const reader = channel.stream.getReader();
+  const sent = ["hello", new Uint8Array([1, 2, 3]), "", "ünï 𝄞", new Uint8Array(100000).fill(5)];
+  for (const m of sent) await channel.sink.add(m);
+  const got = [];
+  for (let i = 0; i < sent.length; i++) {
+    const { value } = await reader.read();
+    got.push(typeof value === "string" ? value : { bytes: value.byteLength, first: value[0] ?? null });
+  }
+  const ping = await channel.ping().then(() => "ok", (e) => e.code);
+  await channel.sink.add("close:4005:server bye");
+  const info = await channel.closed;
+  const second = WebSocketChannel.connect(arg.url, { protocols: ["chat"] });
+  await second.ready;
+  await second.sink.close(4006, "browser bye");
+  return { protocol: channel.protocol, got, ping, info, second: await second.closed };
+`;
+
+test("browser (Chromium) client ↔ engine serve(): echo, subprotocol, close codes both ways, no ping", { skip }, async () => {
+  const log = { closes: [] as { code: number; reason: string }[], protocols: [] as string[] };
+  const server = await serveHere({ protocols: ["chat"], onChannel: echoHandler(log) });
+  try {
+    await withBrowser(async (run) => {
+      const result = await run<Record<string, unknown>>(ECHO_SCRIPT, { url: `ws://127.0.0.1:${server.port}/b` });
+      assert.equal(result.protocol, "chat");
+      assert.deepEqual(result.got, ["hello", { bytes: 3, first: 1 }, "", "ünï 𝄞", { bytes: 100000, first: 5 }]);
+      assert.equal(result.ping, "WS_PING_UNSUPPORTED");
+      assert.deepEqual(result.info, { code: 4005, reason: "server bye", wasClean: true });
+      assert.deepEqual(result.second, { code: 4006, reason: "browser bye", wasClean: true });
+    });
+    assert.deepEqual(log.protocols, ["chat", "chat"]);
+    assert.ok(log.closes.some((c) => c.code === 4006 && c.reason === "browser bye"), JSON.stringify(log.closes));
+  } finally {
+    await server.close();
+  }
+});
+
+test("browser (Chromium) refuses headers and the engine transport with typed errors naming them", { skip }, async () => {
+  await withBrowser(async (run) => {
+    const result = await run<Record<string, string>>(`
+      const { WebSocketChannel } = await import("/wsc.js");
+      const out = {};
+      try { WebSocketChannel.connect("ws://127.0.0.1:1/", { headers: { authorization: "x" } }); }
+      catch (e) { out.headers = e.code + " " + e.message; }
+      try {
+        const engine = WebSocketChannel.connect("ws://127.0.0.1:1/", { transport: "engine" });
+        out.engine = await engine.ready.then(() => "opened", (e) => e.code + " " + e.message);
+      } catch (e) { out.engine = e.code + " " + e.message; }
+      return out;
+    `, {});
+    assert.match(result.headers, /^WS_OPTION_UNSUPPORTED .*headers/);
+    assert.match(result.engine, /^WS_OPTION_UNSUPPORTED/);
+  });
+});
+
+test("browser (Chromium) sees a refused upgrade (403 origin) as a typed connect failure", { skip }, async () => {
+  const log = { closes: [], protocols: [] as string[] };
+  const server = await serveHere({ origins: ["https://elsewhere.example"], onChannel: echoHandler(log) });
+  try {
+    await withBrowser(async (run) => {
+      const code = await run<string>(`
+        const { WebSocketChannel } = await import("/wsc.js");
+        const channel = WebSocketChannel.connect(arg.url);
+        return await channel.ready.then(() => "opened", (e) => e.name + " " + e.code);
+      `, { url: `ws://127.0.0.1:${server.port}/` });
+      // Browsers hide the HTTP status of a refused WebSocket upgrade.
+      assert.equal(code, "ConnectError WS_CONNECT_FAILED");
+    });
+    assert.deepEqual(log.protocols, []);
+  } finally {
+    await server.close();
+  }
+});

@@ -14,14 +14,17 @@
  * globals), so `test/browser_bundle_test.ts` can call {@linkcode buildBrowser}
  * on every runtime.
  *
- * Usage: `deno run -A scripts/build_browser.ts [--out <file>]`; writes
- * `.build/browser/websocket-channel.min.js` by default.
+ * Usage: `deno run -A scripts/build_browser.ts [--out <file>] [--update-readme]`;
+ * writes `.build/browser/websocket-channel.min.js` by default and, with
+ * `--update-readme`, the size table between the `browser-size` markers of
+ * `README.md` and `npm/README.md`. Exits non-zero when the bundle holds
+ * runtime-specific code or is over {@linkcode BROWSER_BUDGET_BYTES}.
  *
  * @module
  */
 import * as esbuild from "esbuild";
 import { existsSync } from "node:fs";
-import { mkdir, writeFile } from "node:fs/promises";
+import { mkdir, readFile, writeFile } from "node:fs/promises";
 import { dirname, join } from "node:path";
 import process from "node:process";
 import { fileURLToPath } from "node:url";
@@ -52,15 +55,34 @@ export interface BrowserBuild {
   gzipBytes: number;
   /** Source files that went into the bundle, relative to the repository root. */
   inputs: string[];
+  /** Minified bytes per folder (`src/engine`, `src/channel`, …), largest first. */
+  layers: [string, number][];
   /** Forbidden content found in the bundle; empty when it is clean. */
   problems: string[];
 }
 
 /** Options accepted by {@linkcode buildBrowser}. */
 export interface BuildBrowserOptions {
-  /** Entry module relative to the repository root. Default: `mod.ts`. */
-  entry?: string;
+  /**
+   * Source of the entry module, resolved from the repository root.
+   * Default: {@linkcode BROWSER_SURFACE}.
+   */
+  contents?: string;
 }
+
+/**
+ * The runtime-neutral surface measured against the budget: `mod.ts` (channel,
+ * engine, handshake, errors) plus the reconnecting client.
+ */
+export const BROWSER_SURFACE = `export * from "./mod.ts";\nexport * from "./src/client/mod.ts";\n`;
+
+/** What a typical browser app imports: connect, close codes and the reconnecting client. */
+export const BROWSER_APP = `import { CloseCode, WebSocketChannel } from "./mod.ts";
+import { WebSocketClient } from "./src/client/mod.ts";
+const channel = WebSocketChannel.connect("wss://example.com/");
+await channel.sink.close(CloseCode.normalClosure);
+export const client = new WebSocketClient("wss://example.com/");
+`;
 
 /**
  * The module that replaces `tcp_transport` in browser builds: `openTcp`
@@ -111,11 +133,11 @@ const stubPlugin: esbuild.Plugin = {
 };
 
 async function bundle(
-  entry: string,
+  contents: string,
   minify: boolean,
 ): Promise<esbuild.BuildResult & { metafile: esbuild.Metafile }> {
   return await esbuild.build({
-    entryPoints: [join(root, entry)],
+    stdin: { contents, resolveDir: root, sourcefile: "browser_entry.ts", loader: "ts" },
     bundle: true,
     format: "esm",
     platform: "browser",
@@ -154,7 +176,7 @@ function scanBundle(code: string, inputs: string[]): string[] {
 /**
  * Builds the browser bundle in memory and scans it.
  *
- * @param options The entry module.
+ * @param options The entry module's source.
  * @returns The minified code, its sizes, inputs and problems.
  *
  * @example
@@ -166,14 +188,22 @@ function scanBundle(code: string, inputs: string[]): string[] {
  * ```
  */
 export async function buildBrowser(options: BuildBrowserOptions = {}): Promise<BrowserBuild> {
-  const entry = options.entry ?? "mod.ts";
+  const contents = options.contents ?? BROWSER_SURFACE;
   try {
-    const raw = await bundle(entry, false);
-    const min = await bundle(entry, true);
+    const raw = await bundle(contents, false);
+    const min = await bundle(contents, true);
     const bytes = min.outputFiles![0].contents;
     const code = new TextDecoder().decode(bytes);
-    const inputs = Object.keys(min.metafile.inputs).sort();
+    const inputs = Object.keys(min.metafile.inputs).filter((i) => i !== "browser_entry.ts").sort();
+    const layers = new Map<string, number>();
+    for (const output of Object.values(min.metafile.outputs)) {
+      for (const [input, { bytesInOutput }] of Object.entries(output.inputs)) {
+        const layer = input.startsWith("src/") ? input.split("/").slice(0, 2).join("/") : input;
+        layers.set(layer, (layers.get(layer) ?? 0) + bytesInOutput);
+      }
+    }
     return {
+      layers: [...layers].filter(([, n]) => n > 0).sort((a, b) => b[1] - a[1]),
       code,
       rawBytes: raw.outputFiles![0].contents.byteLength,
       minBytes: bytes.byteLength,
@@ -192,8 +222,39 @@ export function kib(bytes: number): string {
   return `${(bytes / 1024).toFixed(1)} KiB`;
 }
 
+// Node 20 has no `import.meta.main`; match the script name so that a test bundle
+// that inlines this module does not run it.
 const isMain = (import.meta as ImportMeta & { main?: boolean }).main ??
-  process.argv[1] === fileURLToPath(import.meta.url);
+  /build_browser\.[jt]s$/.test(process.argv[1] ?? "");
+
+/** The size table kept in the READMEs between `<!-- browser-size:start -->` and `<!-- browser-size:end -->`. */
+export function sizeTable(surface: BrowserBuild, app: BrowserBuild): string {
+  const row = (name: string, b: BrowserBuild) =>
+    `| ${name} | ${kib(b.rawBytes)} | ${kib(b.minBytes)} | ${kib(b.gzipBytes)} |`;
+  return [
+    "| browser bundle (esbuild, ES2022, ESM) | raw | minified | minified + gzip |",
+    "| --- | ---: | ---: | ---: |",
+    row("whole runtime-neutral surface: `mod.ts` + `./client`", surface),
+    row("typical app: `connect`, `CloseCode`, `WebSocketClient`", app),
+  ].join("\n");
+}
+
+async function updateReadme(path: string, table: string): Promise<boolean> {
+  let text: string;
+  try {
+    text = await readFile(path, "utf8");
+  } catch {
+    return false;
+  }
+  const pattern = /(<!-- browser-size:start -->\n)[\s\S]*?(\n<!-- browser-size:end -->)/;
+  if (!pattern.test(text)) return false;
+  const next = text.replace(
+    pattern,
+    (_m, start: string, end: string) => `${start}\n${table}\n${end}`,
+  );
+  if (next !== text) await writeFile(path, next);
+  return true;
+}
 
 if (isMain) {
   const args = process.argv.slice(2);
@@ -201,16 +262,26 @@ if (isMain) {
   const out = outIndex >= 0
     ? args[outIndex + 1]
     : join(root, ".build/browser/websocket-channel.min.js");
-  const build = await buildBrowser();
+  const surface = await buildBrowser();
+  const app = await buildBrowser({ contents: BROWSER_APP });
   await mkdir(dirname(out), { recursive: true });
-  await writeFile(out, build.code);
-  console.log(`browser bundle (mod.ts, ${build.inputs.length} modules): ${out}`);
-  console.log("| build | bytes | KiB |\n|---|---:|---:|");
-  console.log(`| raw | ${build.rawBytes} | ${kib(build.rawBytes)} |`);
-  console.log(`| minified | ${build.minBytes} | ${kib(build.minBytes)} |`);
-  console.log(`| minified + gzip | ${build.gzipBytes} | ${kib(build.gzipBytes)} |`);
-  const over = build.gzipBytes > BROWSER_BUDGET_BYTES;
-  console.log(`budget ${kib(BROWSER_BUDGET_BYTES)} min+gzip: ${over ? "OVER" : "ok"}`);
-  for (const problem of build.problems) console.error(`problem: ${problem}`);
-  if (build.problems.length > 0 || over) process.exit(1);
+  await writeFile(out, surface.code);
+  console.log(`browser bundle (${surface.inputs.length} modules): ${out}\n`);
+  const table = sizeTable(surface, app);
+  console.log(table);
+  console.log("\n| folder | minified bytes |\n| --- | ---: |");
+  for (const [layer, bytes] of surface.layers) console.log(`| ${layer} | ${bytes} |`);
+  const over = surface.gzipBytes > BROWSER_BUDGET_BYTES;
+  console.log(`\nbudget ${kib(BROWSER_BUDGET_BYTES)} min+gzip: ${over ? "OVER" : "ok"}`);
+  if (args.includes("--update-readme")) {
+    for (const readme of ["README.md", "npm/README.md"]) {
+      if (await updateReadme(join(root, readme), table)) {
+        console.log(`updated the size table in ${readme}`);
+      }
+    }
+  }
+  for (const problem of [...surface.problems, ...app.problems]) {
+    console.error(`problem: ${problem}`);
+  }
+  if (surface.problems.length > 0 || app.problems.length > 0 || over) process.exit(1);
 }

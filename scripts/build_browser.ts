@@ -227,16 +227,31 @@ export function kib(bytes: number): string {
 const isMain = (import.meta as ImportMeta & { main?: boolean }).main ??
   /build_browser\.[jt]s$/.test(process.argv[1] ?? "");
 
-/** The size table kept in the READMEs between `<!-- browser-size:start -->` and `<!-- browser-size:end -->`. */
+/**
+ * The size table kept in the READMEs between `<!-- browser-size:start -->` and
+ * `<!-- browser-size:end -->`, padded the way `deno fmt` pads Markdown tables.
+ */
 export function sizeTable(surface: BrowserBuild, app: BrowserBuild): string {
-  const row = (name: string, b: BrowserBuild) =>
-    `| ${name} | ${kib(b.rawBytes)} | ${kib(b.minBytes)} | ${kib(b.gzipBytes)} |`;
-  return [
-    "| browser bundle (esbuild, ES2022, ESM) | raw | minified | minified + gzip |",
-    "| --- | ---: | ---: | ---: |",
-    row("whole runtime-neutral surface: `mod.ts` + `./client`", surface),
-    row("typical app: `connect`, `CloseCode`, `WebSocketClient`", app),
-  ].join("\n");
+  const rows = [
+    ["browser bundle (esbuild, ES2022, ESM)", "raw", "minified", "minified + gzip"],
+    ["whole runtime-neutral surface: `mod.ts` + `./client`", ...sizes(surface)],
+    ["typical app: `connect`, `CloseCode`, `WebSocketClient`", ...sizes(app)],
+  ];
+  const widths = rows[0].map((_, i) => Math.max(3, ...rows.map((row) => row[i].length)));
+  const line = (cells: string[]) =>
+    `| ${
+      cells.map((cell, i) => i === 0 ? cell.padEnd(widths[i]) : cell.padStart(widths[i])).join(
+        " | ",
+      )
+    } |`;
+  const rule = `| ${
+    widths.map((w, i) => i === 0 ? "-".repeat(w) : `${"-".repeat(w - 1)}:`).join(" | ")
+  } |`;
+  return [line(rows[0]), rule, ...rows.slice(1).map(line)].join("\n");
+}
+
+function sizes(build: BrowserBuild): string[] {
+  return [kib(build.rawBytes), kib(build.minBytes), kib(build.gzipBytes)];
 }
 
 async function updateReadme(path: string, table: string): Promise<boolean> {

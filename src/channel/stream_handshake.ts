@@ -20,6 +20,7 @@ import {
 import type { OriginPolicy } from "../handshake/origin_policy.ts";
 import { createUpgradeResponseHeaders, verifyUpgradeRequest } from "../handshake/server_handshake.ts";
 import type { SubprotocolSelector } from "../handshake/subprotocol.ts";
+import { WebSocketError } from "../engine/errors.ts";
 import { concat } from "../_util/bytes.ts";
 import { ConnectError } from "./errors.ts";
 import { type ByteStreams, StreamChannel, type StreamChannelSettings } from "./stream_channel.ts";
@@ -258,7 +259,7 @@ async function withDeadline<T>(
     if (signal) {
       onAbort = () =>
         reject(
-          signal.reason instanceof Error && "code" in signal.reason
+          signal.reason instanceof WebSocketError
             ? signal.reason
             : new ConnectError("WS_CONNECT_ABORTED", "The opening handshake was aborted", { cause: signal.reason }),
         );

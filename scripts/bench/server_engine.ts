@@ -1,0 +1,35 @@
+// Echo server on our engine serve() for the running runtime (Deno, Bun, or Node via an esbuild bundle).
+// Usage: deno run -A scripts/bench/server_engine.ts | bun scripts/bench/server_engine.ts |
+//        node .build/bench/server_engine.mjs   — prints "PORT <n>".
+import process from "node:process";
+import type { WebSocketChannel } from "../../src/channel/web_socket_channel.ts";
+
+const runtime = "Deno" in globalThis ? "deno" : "Bun" in globalThis ? "bun" : "node";
+const module = runtime === "deno"
+  ? await import("../../src/adapters/deno.ts")
+  : runtime === "bun"
+  ? await import("../../src/adapters/bun.ts")
+  : await import("../../src/adapters/node.ts");
+
+async function echo(channel: WebSocketChannel) {
+  const reader = channel.stream.getReader();
+  try {
+    for (;;) {
+      const { value, done } = await reader.read();
+      if (done) return;
+      // Not awaited: add() keeps order and applies backpressure through the sink queue;
+      // waiting here would serialise reads behind every write.
+      channel.sink.add(value).catch(() => {});
+    }
+  } catch { /* connection ended */ }
+}
+
+const portArg = process.argv.indexOf("--port");
+const server = await module.serve({
+  hostname: "127.0.0.1",
+  port: portArg > 0 ? Number(process.argv[portArg + 1]) : 0,
+  maxMessageSize: 64 * 1024 * 1024,
+  idleTimeout: 0,
+  onChannel: echo,
+});
+console.log(`PORT ${server.port}`);

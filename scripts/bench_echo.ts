@@ -109,13 +109,28 @@ function rssKiB(pid: number): number {
 
 async function runClient(port: number, c: Case): Promise<{ rate: number; cpu: number }> {
   const clientArgs = [
-    "--url", `ws://127.0.0.1:${port}/`, "--size", String(c.size), "--window", String(c.window),
-    "--connections", String(c.connections), "--seconds", String(seconds), "--warmup", "1",
+    "--url",
+    `ws://127.0.0.1:${port}/`,
+    "--size",
+    String(c.size),
+    "--window",
+    String(c.window),
+    "--connections",
+    String(c.connections),
+    "--seconds",
+    String(seconds),
+    "--warmup",
+    "1",
   ];
   const cmd = clientCmd === "engine"
     ? [bin("bun"), "scripts/bench/client_engine.ts", ...clientArgs]
     : [node20, "scripts/bench/client_ws.mjs", ...clientArgs];
-  const out = await new Deno.Command("taskset", { args: ["-c", "1", ...cmd], cwd: root, stdout: "piped", stderr: "piped" })
+  const out = await new Deno.Command("taskset", {
+    args: ["-c", "1", ...cmd],
+    cwd: root,
+    stdout: "piped",
+    stderr: "piped",
+  })
     .output();
   if (!out.success) throw new Error(new TextDecoder().decode(out.stderr));
   const result = JSON.parse(new TextDecoder().decode(out.stdout).trim().split("\n").pop()!);
@@ -127,15 +142,28 @@ const median = (values: number[]) => {
   const mid = sorted.length >> 1;
   return sorted.length % 2 ? sorted[mid] : (sorted[mid - 1] + sorted[mid]) / 2;
 };
-const fmt = (n: number, digits = 0) => n.toLocaleString("en-US", { maximumFractionDigits: digits, minimumFractionDigits: digits });
-const label = (c: Case) => `${c.size >= 1 << 20 ? `${c.size >> 20} MiB` : c.size >= 1024 ? `${c.size >> 10} KiB` : `${c.size} B`} ×${c.connections}c×${c.window}w`;
+const fmt = (n: number, digits = 0) =>
+  n.toLocaleString("en-US", { maximumFractionDigits: digits, minimumFractionDigits: digits });
+const label = (c: Case) =>
+  `${
+    c.size >= 1 << 20
+      ? `${c.size >> 20} MiB`
+      : c.size >= 1024
+      ? `${c.size >> 10} KiB`
+      : `${c.size} B`
+  } ×${c.connections}c×${c.window}w`;
 
 async function bundleNodeServer() {
   await Deno.mkdir(`${root}/.build/bench`, { recursive: true });
   const out = await new Deno.Command(bin("esbuild"), {
     args: [
-      "scripts/bench/server_engine.ts", "--bundle", "--platform=node", "--format=esm", "--target=node20",
-      "--outfile=.build/bench/server_engine.mjs", "--log-level=error",
+      "scripts/bench/server_engine.ts",
+      "--bundle",
+      "--platform=node",
+      "--format=esm",
+      "--target=node20",
+      "--outfile=.build/bench/server_engine.mjs",
+      "--log-level=error",
     ],
     cwd: root,
   }).output();
@@ -162,14 +190,22 @@ async function throughput() {
           entry.rates.push(rate);
           entry.cpus.push(cpu);
           results.set(key, entry);
-          console.error(`round ${round + 1} ${label(c)} ${server.spec.name}: ${fmt(rate)} msg/s (server cpu ${fmt(cpu * 100)}%)`);
+          console.error(
+            `round ${round + 1} ${label(c)} ${server.spec.name}: ${fmt(rate)} msg/s (server cpu ${
+              fmt(cpu * 100)
+            }%)`,
+          );
         }
       }
     }
   } finally {
     for (const server of running) await stopServer(server);
   }
-  console.log(`\nEcho throughput, median of ${rounds} rounds × ${seconds} s (client: ${clientCmd === "engine" ? "our engine client on Bun" : "ws 8 + bufferutil on Node 20"}), server pinned to CPU 0, client to CPU 1\n`);
+  console.log(
+    `\nEcho throughput, median of ${rounds} rounds × ${seconds} s (client: ${
+      clientCmd === "engine" ? "our engine client on Bun" : "ws 8 + bufferutil on Node 20"
+    }), server pinned to CPU 0, client to CPU 1\n`,
+  );
   for (const c of cases) {
     console.log(`### ${label(c)}\n`);
     console.log("| server | msg/s (median) | min–max | MB/s | × ws | server CPU |");
@@ -179,14 +215,22 @@ async function throughput() {
     for (const spec of servers) {
       const entry = results.get(`${spec.name}|${c.size}`)!;
       const m = median(entry.rates);
-      console.log(`| ${spec.name} | ${fmt(m)} | ${fmt(Math.min(...entry.rates))}–${fmt(Math.max(...entry.rates))} | ${fmt(m * c.size / 1e6, 1)} | ${fmt(m / wsMedian, 2)} | ${fmt(median(entry.cpus) * 100)}% |`);
+      console.log(
+        `| ${spec.name} | ${fmt(m)} | ${fmt(Math.min(...entry.rates))}–${
+          fmt(Math.max(...entry.rates))
+        } | ${fmt(m * c.size / 1e6, 1)} | ${fmt(m / wsMedian, 2)} | ${
+          fmt(median(entry.cpus) * 100)
+        }% |`,
+      );
     }
     console.log("");
   }
 }
 
 async function idleMemory() {
-  console.log(`\nIdle memory, ${idleConnections} upgraded connections (server RSS delta / connections, after 5 s settle)\n`);
+  console.log(
+    `\nIdle memory, ${idleConnections} upgraded connections (server RSS delta / connections, after 5 s settle)\n`,
+  );
   console.log("| server | RSS before (MiB) | RSS after (MiB) | KiB / connection |");
   console.log("|---|---:|---:|---:|");
   for (const spec of servers) {
@@ -195,7 +239,16 @@ async function idleMemory() {
       await new Promise((r) => setTimeout(r, 1000));
       const before = rssKiB(server.child.pid);
       const client = new Deno.Command("taskset", {
-        args: ["-c", "1", node20, "scripts/bench/client_idle.mjs", "--port", String(server.port), "--connections", String(idleConnections)],
+        args: [
+          "-c",
+          "1",
+          node20,
+          "scripts/bench/client_idle.mjs",
+          "--port",
+          String(server.port),
+          "--connections",
+          String(idleConnections),
+        ],
         cwd: root,
         stdout: "piped",
         stderr: "inherit",
@@ -211,7 +264,11 @@ async function idleMemory() {
       const after = rssKiB(server.child.pid);
       client.kill("SIGKILL");
       await client.status;
-      console.log(`| ${spec.name} | ${fmt(before / 1024, 1)} | ${fmt(after / 1024, 1)} | ${fmt((after - before) / idleConnections, 1)} |`);
+      console.log(
+        `| ${spec.name} | ${fmt(before / 1024, 1)} | ${fmt(after / 1024, 1)} | ${
+          fmt((after - before) / idleConnections, 1)
+        } |`,
+      );
     } finally {
       await stopServer(server);
     }

@@ -19,7 +19,9 @@ const warmup = Number(arg("warmup", "1"));
 const text = process.argv.includes("--text");
 
 const bytes = randomFillSync(Buffer.alloc(size));
-const payload = text ? "é".repeat(Math.floor(size / 4)) + "x".repeat(size - Math.floor(size / 4) * 2) : bytes;
+const payload = text
+  ? "é".repeat(Math.floor(size / 4)) + "x".repeat(size - Math.floor(size / 4) * 2)
+  : bytes;
 
 let counting = false;
 let received = 0;

@@ -1,7 +1,7 @@
 // Compares our hand-written socketStreams() with stream.Duplex.toWeb() for a node:net socket:
 // MiB/s reading a 512 MiB stream and echoing 64 KiB writes. Usage: bun scripts/bench/socket_streams.ts
 // (or node on an esbuild bundle). Prints one line per variant and round.
-import { createServer, connect, type Socket } from "node:net";
+import { connect, createServer, type Socket } from "node:net";
 import { Duplex } from "node:stream";
 import process from "node:process";
 import { socketStreams } from "../../src/adapters/node_socket_streams.ts";
@@ -40,7 +40,8 @@ async function readAll(readable: ReadableStream<Uint8Array>) {
 
 const variants: Record<string, (s: Socket) => ReadableStream<Uint8Array>> = {
   socketStreams: (s) => socketStreams(s).readable,
-  "Duplex.toWeb": (s) => (Duplex.toWeb(s) as unknown as { readable: ReadableStream<Uint8Array> }).readable,
+  "Duplex.toWeb": (s) =>
+    (Duplex.toWeb(s) as unknown as { readable: ReadableStream<Uint8Array> }).readable,
 };
 for (let round = 0; round < 3; round++) {
   for (const [name, make] of Object.entries(variants)) {

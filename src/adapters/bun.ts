@@ -24,7 +24,12 @@ import type { WebSocketChannel } from "../channel/web_socket_channel.ts";
 import { socketStreams } from "./node_socket_streams.ts";
 import { ServerConnections } from "./server_connections.ts";
 import { type BunServerWebSocket, BunSocketShim } from "./bun_socket_shim.ts";
-import { DEFAULT_IDLE_TIMEOUT, type ServeOptions, type UpgradeOptions, type WebSocketServer } from "./serve_options.ts";
+import {
+  DEFAULT_IDLE_TIMEOUT,
+  type ServeOptions,
+  type UpgradeOptions,
+  type WebSocketServer,
+} from "./serve_options.ts";
 
 export type { ServeOptions, UpgradeOptions, WebSocketServer } from "./serve_options.ts";
 
@@ -38,6 +43,12 @@ export interface BunHandlerOptions extends UpgradeOptions {
    * @default {16777216}
    */
   maxQueuedBytes?: number;
+  /**
+   * Bun's `backpressureLimit`: bytes Bun buffers for a socket before `send()`
+   * reports -1 and `sink.add()` waits for `drain`.
+   * @default {1048576}
+   */
+  backpressureLimit?: number;
 }
 
 /** What `upgrade()` stores in Bun's per-socket `data`. */
@@ -79,7 +90,10 @@ export function createBunHandler(options: BunHandlerOptions): BunHandler {
   const { onChannel } = options;
   return {
     async upgrade(request, server) {
-      const verdict = await verifyUpgradeRequest(request, { protocols: options.protocols, origins: options.origins });
+      const verdict = await verifyUpgradeRequest(request, {
+        protocols: options.protocols,
+        origins: options.origins,
+      });
       if (!verdict.ok) return rejectionResponse(verdict.response);
       const data: SocketData = {
         request: new Request(request.url, { headers: new Headers(request.headers) }),
@@ -93,6 +107,8 @@ export function createBunHandler(options: BunHandlerOptions): BunHandler {
       maxPayloadLength: options.maxMessageSize ?? 64 * 1024 * 1024,
       idleTimeout: options.idleTimeout ?? DEFAULT_IDLE_TIMEOUT,
       sendPings: true,
+      backpressureLimit: options.backpressureLimit ?? 1024 * 1024,
+      closeOnBackpressureLimit: false,
       perMessageDeflate: Boolean(options.compression),
       open(ws: BunServerWebSocket<SocketData>) {
         const shim = new BunSocketShim(ws, ws.data.protocol);
@@ -104,7 +120,9 @@ export function createBunHandler(options: BunHandlerOptions): BunHandler {
         });
         try {
           const result = onChannel(channel, ws.data.request);
-          if (result && typeof result.then === "function") result.then(undefined, () => ws.close(1011));
+          if (result && typeof result.then === "function") {
+            result.then(undefined, () => ws.close(1011));
+          }
         } catch {
           ws.close(1011);
         }
@@ -161,7 +179,10 @@ export async function serve(options: ServeOptions): Promise<WebSocketServer> {
     }
   };
   const server: Server = options.tls
-    ? createTlsServer({ cert: options.tls.cert, key: options.tls.key, ALPNProtocols: ["http/1.1"] }, onSocket)
+    ? createTlsServer(
+      { cert: options.tls.cert, key: options.tls.key, ALPNProtocols: ["http/1.1"] },
+      onSocket,
+    )
     : createNetServer(onSocket);
   await new Promise<void>((resolve, reject) => {
     server.once("error", reject);

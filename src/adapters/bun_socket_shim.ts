@@ -98,7 +98,10 @@ export class BunSocketShim implements WebSocketLike {
     if (result === -1) this.#blocked = true;
     // Bun reports payload bytes, so an empty message sent fine also gives 0.
     else if (result === 0 && (this.#ws.readyState !== 1 || byteLength(data) > 0)) {
-      throw new WebSocketError("WS_SEND_DROPPED", "Bun dropped the message (connection closing or backpressure limit)");
+      throw new WebSocketError(
+        "WS_SEND_DROPPED",
+        "Bun dropped the message (connection closing or backpressure limit)",
+      );
     }
   }
 
@@ -119,7 +122,7 @@ export class BunSocketShim implements WebSocketLike {
   /** Delivers an event from the Bun handlers to the channel. */
   dispatch(type: string, event: unknown): void {
     const set = this.#listeners.get(type);
-    if (set) for (const listener of [...set]) listener(event);
+    if (set) { for (const listener of [...set]) listener(event); }
   }
 
   /** Bun's `drain` handler: the socket accepts writes again. */

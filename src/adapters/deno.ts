@@ -21,7 +21,12 @@ import { serverOverStreams } from "../channel/stream_handshake.ts";
 import { UnsupportedError } from "../channel/errors.ts";
 import type { WebSocketChannel } from "../channel/web_socket_channel.ts";
 import { ServerConnections } from "./server_connections.ts";
-import { DEFAULT_IDLE_TIMEOUT, type ServeOptions, type UpgradeOptions, type WebSocketServer } from "./serve_options.ts";
+import {
+  DEFAULT_IDLE_TIMEOUT,
+  type ServeOptions,
+  type UpgradeOptions,
+  type WebSocketServer,
+} from "./serve_options.ts";
 
 export type { ServeOptions, UpgradeOptions, WebSocketServer } from "./serve_options.ts";
 
@@ -47,7 +52,9 @@ export interface DenoUpgrade {
 
 function denoGlobal(): typeof Deno {
   const deno = (globalThis as { Deno?: typeof Deno }).Deno;
-  if (!deno?.upgradeWebSocket) throw new Error("websocket-channel/server/deno needs the Deno runtime");
+  if (!deno?.upgradeWebSocket) {
+    throw new Error("websocket-channel/server/deno needs the Deno runtime");
+  }
   return deno;
 }
 
@@ -66,7 +73,10 @@ function denoGlobal(): typeof Deno {
  * });
  * ```
  */
-export async function upgrade(request: Request, options: DenoUpgradeOptions = {}): Promise<DenoUpgrade> {
+export async function upgrade(
+  request: Request,
+  options: DenoUpgradeOptions = {},
+): Promise<DenoUpgrade> {
   const deno = denoGlobal();
   if (options.compression) {
     throw new UnsupportedError(
@@ -76,11 +86,18 @@ export async function upgrade(request: Request, options: DenoUpgradeOptions = {}
   }
   // Deno invalidates url and headers once upgraded: copy them first.
   const copy = new Request(request.url, { headers: new Headers(request.headers) });
-  const verdict = await verifyUpgradeRequest(request, { protocols: options.protocols, origins: options.origins });
+  const verdict = await verifyUpgradeRequest(request, {
+    protocols: options.protocols,
+    origins: options.origins,
+  });
   if (!verdict.ok) {
     const { status, body } = verdict.response;
     const channel = new StreamChannel({ role: "server" });
-    channel.abortOpening(new HandshakeError(HandshakeErrorCode.badStatus, `Upgrade refused (${status}): ${body}`, { status }));
+    channel.abortOpening(
+      new HandshakeError(HandshakeErrorCode.badStatus, `Upgrade refused (${status}): ${body}`, {
+        status,
+      }),
+    );
     return { response: rejectionResponse(verdict.response), channel, request: copy };
   }
   const { socket, response } = deno.upgradeWebSocket(request, {
@@ -115,7 +132,13 @@ export function serve(options: ServeOptions): Promise<WebSocketServer> {
   const hostname = options.hostname ?? "0.0.0.0";
   const port = options.port ?? 0;
   const listener = options.tls
-    ? deno.listenTls({ hostname, port, cert: options.tls.cert, key: options.tls.key, alpnProtocols: ["http/1.1"] })
+    ? deno.listenTls({
+      hostname,
+      port,
+      cert: options.tls.cert,
+      key: options.tls.key,
+      alpnProtocols: ["http/1.1"],
+    })
     : deno.listen({ hostname, port, transport: "tcp" });
   const connections = new ServerConnections(options);
   const pending = new Set<Deno.Conn>();

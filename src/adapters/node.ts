@@ -13,7 +13,10 @@ import { createServer, type IncomingMessage, type Server } from "node:http";
 import { createServer as createHttpsServer, type Server as HttpsServer } from "node:https";
 import type { Duplex } from "node:stream";
 import type { Socket } from "node:net";
-import { createUpgradeResponseHeaders, verifyUpgradeRequest } from "../handshake/server_handshake.ts";
+import {
+  createUpgradeResponseHeaders,
+  verifyUpgradeRequest,
+} from "../handshake/server_handshake.ts";
 import { encodeResponseHead } from "../handshake/http1_codec.ts";
 import type { WebSocketChannel } from "../channel/web_socket_channel.ts";
 import { StreamChannel } from "../channel/stream_channel.ts";
@@ -89,7 +92,12 @@ async function upgradeWith(
   const secure = Boolean((socket as { encrypted?: boolean }).encrypted);
   const request = toRequest(req, secure);
   const verdict = await verifyUpgradeRequest(
-    { method: req.method ?? "", headers: request.headers, url: request.url, httpVersion: `HTTP/${req.httpVersion}` },
+    {
+      method: req.method ?? "",
+      headers: request.headers,
+      url: request.url,
+      httpVersion: `HTTP/${req.httpVersion}`,
+    },
     { protocols: options.protocols, origins: options.origins },
   );
   if (!verdict.ok) {
@@ -97,7 +105,10 @@ async function upgradeWith(
     writeRejection(socket, status, headers, body);
     return undefined;
   }
-  const accepted = PerMessageDeflate.acceptOffer(verdict.offeredExtensions || null, options.compression);
+  const accepted = PerMessageDeflate.acceptOffer(
+    verdict.offeredExtensions || null,
+    options.compression,
+  );
   const headers = await createUpgradeResponseHeaders(verdict.key, {
     protocol: verdict.protocol,
     extensions: accepted?.response,
@@ -139,7 +150,11 @@ export function attach(server: Server | HttpsServer, options: AttachOptions): At
     if (options.path !== undefined && path !== options.path) {
       // Another listener may handle it; without one, nobody would answer.
       if (server.listenerCount("upgrade") === 1) {
-        const headers = new Headers({ "content-type": "text/plain", "content-length": "9", connection: "close" });
+        const headers = new Headers({
+          "content-type": "text/plain",
+          "content-length": "9",
+          connection: "close",
+        });
         writeRejection(socket, 404, headers, "Not found");
       }
       return;

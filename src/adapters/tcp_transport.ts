@@ -73,7 +73,9 @@ async function openDeno(deno: typeof Deno, target: Target): Promise<TcpTransport
   let conn: Deno.Conn;
   try {
     const pending = secure
-      ? deno.connectTls({ hostname, port, caCerts, alpnProtocols: ["http/1.1"], signal } as Deno.ConnectTlsOptions)
+      ? deno.connectTls(
+        { hostname, port, caCerts, alpnProtocols: ["http/1.1"], signal } as Deno.ConnectTlsOptions,
+      )
       : deno.connect({ hostname, port, signal } as Deno.ConnectOptions);
     conn = await pending;
     if (secure) await (conn as Deno.TlsConn).handshake();
@@ -141,7 +143,9 @@ async function openNode(target: Target): Promise<TcpTransport> {
 function abortError(signal: AbortSignal): Error {
   const reason = signal.reason;
   if (reason instanceof WebSocketError) return reason;
-  return new ConnectError("WS_CONNECT_ABORTED", "The connection attempt was aborted", { cause: reason });
+  return new ConnectError("WS_CONNECT_ABORTED", "The connection attempt was aborted", {
+    cause: reason,
+  });
 }
 
 const TLS_CODES = /CERT|SSL|TLS|SELF_SIGNED|ISSUER|HOSTNAME|ALTNAME|VERIFY|SIGNATURE/i;
@@ -152,7 +156,9 @@ function classify(error: unknown, hostname: string, port: number): ConnectError 
   const where = `${hostname}:${port}`;
   const message = String(e?.message ?? error);
   if (e?.code === "ECONNREFUSED" || e?.name === "ConnectionRefused") {
-    return new ConnectError("WS_CONNECT_REFUSED", `Connection refused by ${where}`, { cause: error });
+    return new ConnectError("WS_CONNECT_REFUSED", `Connection refused by ${where}`, {
+      cause: error,
+    });
   }
   if (
     e?.code === "ENOTFOUND" || e?.code === "EAI_AGAIN" || e?.code === "EAI_NONAME" ||
@@ -161,7 +167,11 @@ function classify(error: unknown, hostname: string, port: number): ConnectError 
     return new ConnectError("WS_CONNECT_DNS", `Cannot resolve host ${hostname}`, { cause: error });
   }
   if (TLS_CODES.test(e?.code ?? "") || /certificate|tls|ssl|handshake/i.test(message)) {
-    return new ConnectError("WS_CONNECT_TLS", `TLS handshake with ${where} failed: ${message}`, { cause: error });
+    return new ConnectError("WS_CONNECT_TLS", `TLS handshake with ${where} failed: ${message}`, {
+      cause: error,
+    });
   }
-  return new ConnectError("WS_CONNECT_FAILED", `Cannot connect to ${where}: ${message}`, { cause: error });
+  return new ConnectError("WS_CONNECT_FAILED", `Cannot connect to ${where}: ${message}`, {
+    cause: error,
+  });
 }

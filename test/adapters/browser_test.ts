@@ -28,9 +28,14 @@ async function buildBundle(): Promise<{ code: string; problems: string[] }> {
   const stub = {
     name: "browser-tcp-stub",
     setup(build: esbuild.PluginBuild) {
-      build.onResolve({ filter: /tcp_transport(\.ts)?$/ }, () => ({ path: "tcp_stub", namespace: "stub" }));
+      build.onResolve(
+        { filter: /tcp_transport(\.ts)?$/ },
+        () => ({ path: "tcp_stub", namespace: "stub" }),
+      );
       build.onLoad({ filter: /.*/, namespace: "stub" }, () => ({
-        contents: `import { UnsupportedError } from ${JSON.stringify(join(repoRoot, "src/channel/errors.ts"))};
+        contents: `import { UnsupportedError } from ${
+          JSON.stringify(join(repoRoot, "src/channel/errors.ts"))
+        };
           export function openTcp() {
             return Promise.reject(new UnsupportedError("WS_OPTION_UNSUPPORTED", "Browsers cannot open TCP connections: use the native transport"));
           }`,
@@ -103,7 +108,9 @@ async function pageServer(bundle: string): Promise<{ server: Server; origin: str
   return { server, origin: `http://127.0.0.1:${(server.address() as { port: number }).port}` };
 }
 
-async function withBrowser(fn: (run: <T>(script: string, arg: unknown) => Promise<T>) => Promise<void>) {
+async function withBrowser(
+  fn: (run: <T>(script: string, arg: unknown) => Promise<T>) => Promise<void>,
+) {
   const build = await buildBundle();
   assert.deepEqual(build.problems, [], "the browser bundle holds no runtime-specific code");
   const { chromium } = await import("playwright-core");
@@ -111,7 +118,13 @@ async function withBrowser(fn: (run: <T>(script: string, arg: unknown) => Promis
   const browser = await chromium.launch({
     executablePath: CHROMIUM,
     headless: true,
-    args: ["--headless", "--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-background-networking"],
+    args: [
+      "--headless",
+      "--no-sandbox",
+      "--disable-gpu",
+      "--no-first-run",
+      "--disable-background-networking",
+    ],
   });
   try {
     const page = await browser.newPage();
@@ -153,28 +166,43 @@ const ECHO_SCRIPT = `
   return { protocol: channel.protocol, got, ping, info, second: await second.closed };
 `;
 
-test("browser (Chromium) client ↔ engine serve(): echo, subprotocol, close codes both ways, no ping", { skip }, async () => {
-  const log = { closes: [] as { code: number; reason: string }[], protocols: [] as string[] };
-  const server = await serveHere({ protocols: ["chat"], onChannel: echoHandler(log) });
-  try {
-    await withBrowser(async (run) => {
-      const result = await run<Record<string, unknown>>(ECHO_SCRIPT, { url: `ws://127.0.0.1:${server.port}/b` });
-      assert.equal(result.protocol, "chat");
-      assert.deepEqual(result.got, ["hello", { bytes: 3, first: 1 }, "", "ünï 𝄞", { bytes: 100000, first: 5 }]);
-      assert.equal(result.ping, "WS_PING_UNSUPPORTED");
-      assert.deepEqual(result.info, { code: 4005, reason: "server bye", wasClean: true });
-      assert.deepEqual(result.second, { code: 4006, reason: "browser bye", wasClean: true });
-    });
-    assert.deepEqual(log.protocols, ["chat", "chat"]);
-    assert.ok(log.closes.some((c) => c.code === 4006 && c.reason === "browser bye"), JSON.stringify(log.closes));
-  } finally {
-    await server.close();
-  }
-});
+test(
+  "browser (Chromium) client ↔ engine serve(): echo, subprotocol, close codes both ways, no ping",
+  { skip },
+  async () => {
+    const log = { closes: [] as { code: number; reason: string }[], protocols: [] as string[] };
+    const server = await serveHere({ protocols: ["chat"], onChannel: echoHandler(log) });
+    try {
+      await withBrowser(async (run) => {
+        const result = await run<Record<string, unknown>>(ECHO_SCRIPT, {
+          url: `ws://127.0.0.1:${server.port}/b`,
+        });
+        assert.equal(result.protocol, "chat");
+        assert.deepEqual(result.got, ["hello", { bytes: 3, first: 1 }, "", "ünï 𝄞", {
+          bytes: 100000,
+          first: 5,
+        }]);
+        assert.equal(result.ping, "WS_PING_UNSUPPORTED");
+        assert.deepEqual(result.info, { code: 4005, reason: "server bye", wasClean: true });
+        assert.deepEqual(result.second, { code: 4006, reason: "browser bye", wasClean: true });
+      });
+      assert.deepEqual(log.protocols, ["chat", "chat"]);
+      assert.ok(
+        log.closes.some((c) => c.code === 4006 && c.reason === "browser bye"),
+        JSON.stringify(log.closes),
+      );
+    } finally {
+      await server.close();
+    }
+  },
+);
 
-test("browser (Chromium) refuses headers and the engine transport with typed errors naming them", { skip }, async () => {
+test("browser (Chromium) refuses headers and the engine transport with typed errors naming them", {
+  skip,
+}, async () => {
   await withBrowser(async (run) => {
-    const result = await run<Record<string, string>>(`
+    const result = await run<Record<string, string>>(
+      `
       const { WebSocketChannel } = await import("/wsc.js");
       const out = {};
       try { WebSocketChannel.connect("ws://127.0.0.1:1/", { headers: { authorization: "x" } }); }
@@ -184,27 +212,39 @@ test("browser (Chromium) refuses headers and the engine transport with typed err
         out.engine = await engine.ready.then(() => "opened", (e) => e.code + " " + e.message);
       } catch (e) { out.engine = e.code + " " + e.message; }
       return out;
-    `, {});
+    `,
+      {},
+    );
     assert.match(result.headers, /^WS_OPTION_UNSUPPORTED .*headers/);
     assert.match(result.engine, /^WS_OPTION_UNSUPPORTED/);
   });
 });
 
-test("browser (Chromium) sees a refused upgrade (403 origin) as a typed connect failure", { skip }, async () => {
-  const log = { closes: [], protocols: [] as string[] };
-  const server = await serveHere({ origins: ["https://elsewhere.example"], onChannel: echoHandler(log) });
-  try {
-    await withBrowser(async (run) => {
-      const code = await run<string>(`
+test(
+  "browser (Chromium) sees a refused upgrade (403 origin) as a typed connect failure",
+  { skip },
+  async () => {
+    const log = { closes: [], protocols: [] as string[] };
+    const server = await serveHere({
+      origins: ["https://elsewhere.example"],
+      onChannel: echoHandler(log),
+    });
+    try {
+      await withBrowser(async (run) => {
+        const code = await run<string>(
+          `
         const { WebSocketChannel } = await import("/wsc.js");
         const channel = WebSocketChannel.connect(arg.url);
         return await channel.ready.then(() => "opened", (e) => e.name + " " + e.code);
-      `, { url: `ws://127.0.0.1:${server.port}/` });
-      // Browsers hide the HTTP status of a refused WebSocket upgrade.
-      assert.equal(code, "ConnectError WS_CONNECT_FAILED");
-    });
-    assert.deepEqual(log.protocols, []);
-  } finally {
-    await server.close();
-  }
-});
+      `,
+          { url: `ws://127.0.0.1:${server.port}/` },
+        );
+        // Browsers hide the HTTP status of a refused WebSocket upgrade.
+        assert.equal(code, "ConnectError WS_CONNECT_FAILED");
+      });
+      assert.deepEqual(log.protocols, []);
+    } finally {
+      await server.close();
+    }
+  },
+);

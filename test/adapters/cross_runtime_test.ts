@@ -24,14 +24,23 @@ function command(runtime: Runtime, kind: string): string[] {
   if (!nodeBundle) {
     nodeBundle = join(mkdtempSync(join(tmpdir(), "wsc-echo-")), "echo_server.mjs");
     execFileSync(runtimes.esbuild, [
-      fixture, "--bundle", "--platform=node", "--format=esm", "--target=node20", "--packages=external",
-      `--outfile=${nodeBundle}`, "--log-level=error",
+      fixture,
+      "--bundle",
+      "--platform=node",
+      "--format=esm",
+      "--target=node20",
+      "--packages=external",
+      `--outfile=${nodeBundle}`,
+      "--log-level=error",
     ], { cwd: repoRoot });
   }
   return [runtimes.node20, nodeBundle, ...args];
 }
 
-async function spawnServer(runtime: Runtime, kind: string): Promise<{ port: number; child: ChildProcess }> {
+async function spawnServer(
+  runtime: Runtime,
+  kind: string,
+): Promise<{ port: number; child: ChildProcess }> {
   const [cmd, ...args] = command(runtime, kind);
   const child = spawn(cmd, args, { cwd: repoRoot, stdio: ["pipe", "pipe", "inherit"] });
   const port = await deadline(
@@ -42,7 +51,10 @@ async function spawnServer(runtime: Runtime, kind: string): Promise<{ port: numb
         const match = /PORT (\d+)/.exec(out);
         if (match) resolve(Number(match[1]));
       });
-      child.on("exit", (code) => reject(new Error(`${runtime} ${kind} server exited with ${code}`)));
+      child.on(
+        "exit",
+        (code) => reject(new Error(`${runtime} ${kind} server exited with ${code}`)),
+      );
     }),
     30_000,
     `${runtime} ${kind} server to listen`,
@@ -76,39 +88,53 @@ for (const [runtime, kind] of servers) {
       : client === "native" && !hasNative
       ? "no global WebSocket here"
       : false;
-    test(`${currentRuntime} ${client} client ↔ ${runtime} ${kind} server: echo, 16 MiB, subprotocol, close both ways`, {
-      skip,
-    }, async () => {
-      const { port, child } = await spawnServer(runtime, kind);
-      try {
-        const url = `ws://127.0.0.1:${port}/cross`;
-        const channel = connect(url, { transport: client, protocols: ["chat"] });
-        await deadline(channel.ready, 10_000, "ready");
-        assert.equal(channel.protocol, "chat");
-        const reader = channel.stream.getReader();
-        const sent: Message[] = ["hello", new Uint8Array([1, 2, 3]), "", "ünïcödé 𝄞", new Uint8Array(70_000).fill(7)];
-        for (const message of sent) await channel.sink.add(message);
-        assert.deepEqual(await readMessages(reader, sent.length), sent);
-        const big = new Uint8Array(16 * 1024 * 1024).map((_, i) => i * 31);
-        await channel.sink.add(big);
-        const [echoed] = await readMessages(reader, 1, 60_000);
-        assert.deepEqual(echoed, big);
-        // The server closes on request with our code and reason.
-        await channel.sink.add("close:4002:server side");
-        assert.deepEqual(await readMessages(reader, 1), []);
-        assert.deepEqual(await deadline(channel.closed, 10_000, "closed"), {
-          code: 4002,
-          reason: "server side",
-          wasClean: true,
-        });
-        // And a client-initiated close on a second connection.
-        const second = connect(url, { transport: client, protocols: ["chat"] });
-        await deadline(second.ready, 10_000, "second ready");
-        await deadline(second.sink.close(4003, "client side"), 10_000, "client close");
-        assert.deepEqual(await second.closed, { code: 4003, reason: "client side", wasClean: true });
-      } finally {
-        await stop(child);
-      }
-    });
+    test(
+      `${currentRuntime} ${client} client ↔ ${runtime} ${kind} server: echo, 16 MiB, subprotocol, close both ways`,
+      {
+        skip,
+      },
+      async () => {
+        const { port, child } = await spawnServer(runtime, kind);
+        try {
+          const url = `ws://127.0.0.1:${port}/cross`;
+          const channel = connect(url, { transport: client, protocols: ["chat"] });
+          await deadline(channel.ready, 10_000, "ready");
+          assert.equal(channel.protocol, "chat");
+          const reader = channel.stream.getReader();
+          const sent: Message[] = [
+            "hello",
+            new Uint8Array([1, 2, 3]),
+            "",
+            "ünïcödé 𝄞",
+            new Uint8Array(70_000).fill(7),
+          ];
+          for (const message of sent) await channel.sink.add(message);
+          assert.deepEqual(await readMessages(reader, sent.length), sent);
+          const big = new Uint8Array(16 * 1024 * 1024).map((_, i) => i * 31);
+          await channel.sink.add(big);
+          const [echoed] = await readMessages(reader, 1, 60_000);
+          assert.deepEqual(echoed, big);
+          // The server closes on request with our code and reason.
+          await channel.sink.add("close:4002:server side");
+          assert.deepEqual(await readMessages(reader, 1), []);
+          assert.deepEqual(await deadline(channel.closed, 10_000, "closed"), {
+            code: 4002,
+            reason: "server side",
+            wasClean: true,
+          });
+          // And a client-initiated close on a second connection.
+          const second = connect(url, { transport: client, protocols: ["chat"] });
+          await deadline(second.ready, 10_000, "second ready");
+          await deadline(second.sink.close(4003, "client side"), 10_000, "client close");
+          assert.deepEqual(await second.closed, {
+            code: 4003,
+            reason: "client side",
+            wasClean: true,
+          });
+        } finally {
+          await stop(child);
+        }
+      },
+    );
   }
 }

@@ -51,7 +51,10 @@ test(`serve (${currentRuntime}) closes a connection that does not answer pings w
 
 test(`serve (${currentRuntime}) keeps a connection that answers pings open past idleTimeout`, async () => {
   let serverSide: WebSocketChannel | undefined;
-  const server = await serveHere({ idleTimeout: 0.1, onChannel: (channel) => void (serverSide = channel) });
+  const server = await serveHere({
+    idleTimeout: 0.1,
+    onChannel: (channel) => void (serverSide = channel),
+  });
   try {
     const client = connect(`ws://127.0.0.1:${server.port}/`, { transport: "engine" });
     await deadline(client.ready, 5000, "ready");
@@ -85,7 +88,10 @@ test(`serve (${currentRuntime}) answers a refused origin with 403, visible to th
       transport: "engine",
       headers: { origin: "https://evil.example" },
     });
-    await assert.rejects(deadline(bad.ready, 5000, "refusal"), { name: "HandshakeError", status: 403 });
+    await assert.rejects(deadline(bad.ready, 5000, "refusal"), {
+      name: "HandshakeError",
+      status: 403,
+    });
     const good = connect(`ws://127.0.0.1:${server.port}/`, {
       transport: "engine",
       headers: { origin: "https://good.example" },

@@ -38,11 +38,21 @@ async function rawServer(answer?: (request: string) => string) {
   };
 }
 
-async function expectFailure(channel: WebSocketChannel, check: (error: Record<string, unknown>) => void) {
-  const error = await deadline(channel.ready.then(() => undefined, (e) => e), 10_000, "ready to settle");
+async function expectFailure(
+  channel: WebSocketChannel,
+  check: (error: Record<string, unknown>) => void,
+) {
+  const error = await deadline(
+    channel.ready.then(() => undefined, (e) => e),
+    10_000,
+    "ready to settle",
+  );
   assert.ok(error, "ready must reject");
   check(error);
-  await assert.rejects(deadline(channel.stream.getReader().read(), 5000, "stream"), (e) => e === error);
+  await assert.rejects(
+    deadline(channel.stream.getReader().read(), 5000, "stream"),
+    (e) => e === error,
+  );
   const info = await deadline(channel.closed, 5000, "closed");
   assert.equal(info.code, 1006);
   return error;
@@ -68,9 +78,12 @@ test("connect (engine) times out against a listener that never answers and drops
   const server = await rawServer();
   try {
     const started = Date.now();
-    await expectFailure(connect(server.url, { transport: "engine", connectTimeout: 300 }), (error) => {
-      assert.equal(error.code, "WS_CONNECT_TIMEOUT");
-    });
+    await expectFailure(
+      connect(server.url, { transport: "engine", connectTimeout: 300 }),
+      (error) => {
+        assert.equal(error.code, "WS_CONNECT_TIMEOUT");
+      },
+    );
     assert.ok(Date.now() - started < 5000);
     await deadline(server.allClosed(), 5000, "the server to see the socket closed");
   } finally {
@@ -93,7 +106,9 @@ test("connect (engine) aborted by its signal rejects with WS_CONNECT_ABORTED and
 
 for (const status of [401, 403, 404]) {
   test(`connect (engine) reports a rejected upgrade (${status}) as HandshakeError with status`, async () => {
-    const server = await rawServer(() => `HTTP/1.1 ${status} Nope\r\nContent-Length: 0\r\nConnection: close\r\n\r\n`);
+    const server = await rawServer(() =>
+      `HTTP/1.1 ${status} Nope\r\nContent-Length: 0\r\nConnection: close\r\n\r\n`
+    );
     try {
       await expectFailure(connect(server.url, { transport: "engine" }), (error) => {
         assert.equal(error.name, "HandshakeError");
@@ -140,7 +155,10 @@ test("connect (engine) over wss verifies the server with the CA passed in caCert
   const certs = testCertificates();
   const server = await startServer(ownServe, { cert: certs.cert, key: certs.key });
   try {
-    const channel = connect(`wss://127.0.0.1:${server.port}/tls`, { transport: "engine", caCerts: [certs.ca] });
+    const channel = connect(`wss://127.0.0.1:${server.port}/tls`, {
+      transport: "engine",
+      caCerts: [certs.ca],
+    });
     await deadline(channel.ready, 5000, "ready");
     const serverChannel = await deadline(server.next(), 5000, "server channel");
     serverChannel.stream.pipeTo(serverChannel.sink).catch(() => {});
@@ -158,9 +176,12 @@ test("connect (engine) over wss refuses an untrusted certificate with WS_CONNECT
   const certs = testCertificates();
   const server = await startServer(ownServe, { cert: certs.cert, key: certs.key });
   try {
-    await expectFailure(connect(`wss://127.0.0.1:${server.port}/`, { transport: "engine" }), (error) => {
-      assert.equal(error.code, "WS_CONNECT_TLS");
-    });
+    await expectFailure(
+      connect(`wss://127.0.0.1:${server.port}/`, { transport: "engine" }),
+      (error) => {
+        assert.equal(error.code, "WS_CONNECT_TLS");
+      },
+    );
   } finally {
     await server.close();
   }
@@ -169,11 +190,16 @@ test("connect (engine) over wss refuses an untrusted certificate with WS_CONNECT
 test("connect (engine) closes with 1009 when the server sends more than maxMessageSize", async () => {
   const server = await startServer(ownServe);
   try {
-    const channel = connect(`ws://127.0.0.1:${server.port}/`, { transport: "engine", maxMessageSize: 1000 });
+    const channel = connect(`ws://127.0.0.1:${server.port}/`, {
+      transport: "engine",
+      maxMessageSize: 1000,
+    });
     await deadline(channel.ready, 5000, "ready");
     const serverChannel = await deadline(server.next(), 5000, "server channel");
     serverChannel.sink.add(new Uint8Array(1001)).catch(() => {});
-    await assert.rejects(deadline(channel.stream.getReader().read(), 5000, "read"), { closeCode: 1009 });
+    await assert.rejects(deadline(channel.stream.getReader().read(), 5000, "read"), {
+      closeCode: 1009,
+    });
     assert.equal((await deadline(serverChannel.closed, 5000, "server closed")).code, 1009);
   } finally {
     await server.close();
@@ -182,16 +208,20 @@ test("connect (engine) closes with 1009 when the server sends more than maxMessa
 
 test("connect refuses options the native WebSocket cannot honour, naming the option", () => {
   if (!hasNative) {
-    assert.throws(() => connect("ws://127.0.0.1:1/", { transport: "native" }), { code: "WS_OPTION_UNSUPPORTED" });
+    assert.throws(() => connect("ws://127.0.0.1:1/", { transport: "native" }), {
+      code: "WS_OPTION_UNSUPPORTED",
+    });
     return;
   }
   assert.throws(
     () => connect("ws://127.0.0.1:1/", { transport: "native", headers: { authorization: "x" } }),
-    (error: Error & { code?: string }) => error.code === "WS_OPTION_UNSUPPORTED" && /headers/.test(error.message),
+    (error: Error & { code?: string }) =>
+      error.code === "WS_OPTION_UNSUPPORTED" && /headers/.test(error.message),
   );
   assert.throws(
     () => connect("ws://127.0.0.1:1/", { transport: "native", caCerts: ["x"] }),
-    (error: Error & { code?: string }) => error.code === "WS_OPTION_UNSUPPORTED" && /caCerts/.test(error.message),
+    (error: Error & { code?: string }) =>
+      error.code === "WS_OPTION_UNSUPPORTED" && /caCerts/.test(error.message),
   );
 });
 
@@ -210,27 +240,38 @@ test("connect auto uses the native WebSocket where it exists, else the engine (N
   }
 });
 
-test("connect (native) types failures as far as the platform tells: timeout, refused, rejected status", {
-  skip: hasNative ? false : "no global WebSocket",
-}, async () => {
-  const silent = await rawServer();
-  const rejecting = await rawServer(() => "HTTP/1.1 401 No\r\nContent-Length: 0\r\nConnection: close\r\n\r\n");
-  try {
-    await expectFailure(connect(silent.url, { transport: "native", connectTimeout: 300 }), (error) => {
-      assert.equal(error.code, "WS_CONNECT_TIMEOUT");
-    });
-    const refusedUrl = (await rawServer().then(async (s) => (await s.close(), s.url)));
-    await expectFailure(connect(refusedUrl, { transport: "native" }), (error) => {
-      // Deno says "tcp connect error", Bun "Failed to connect", undici nothing.
-      const expected = currentRuntime === "deno" ? ["WS_CONNECT_REFUSED"] : ["WS_CONNECT_REFUSED", "WS_CONNECT_FAILED"];
-      assert.ok(expected.includes(error.code as string), String(error.code));
-    });
-    await expectFailure(connect(rejecting.url, { transport: "native" }), (error) => {
-      if (currentRuntime === "node") assert.equal(error.code, "WS_CONNECT_FAILED");
-      else assert.equal(error.status, 401);
-    });
-  } finally {
-    await silent.close();
-    await rejecting.close();
-  }
-});
+test(
+  "connect (native) types failures as far as the platform tells: timeout, refused, rejected status",
+  {
+    skip: hasNative ? false : "no global WebSocket",
+  },
+  async () => {
+    const silent = await rawServer();
+    const rejecting = await rawServer(() =>
+      "HTTP/1.1 401 No\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
+    );
+    try {
+      await expectFailure(
+        connect(silent.url, { transport: "native", connectTimeout: 300 }),
+        (error) => {
+          assert.equal(error.code, "WS_CONNECT_TIMEOUT");
+        },
+      );
+      const refusedUrl = await rawServer().then(async (s) => (await s.close(), s.url));
+      await expectFailure(connect(refusedUrl, { transport: "native" }), (error) => {
+        // Deno says "tcp connect error", Bun "Failed to connect", undici nothing.
+        const expected = currentRuntime === "deno"
+          ? ["WS_CONNECT_REFUSED"]
+          : ["WS_CONNECT_REFUSED", "WS_CONNECT_FAILED"];
+        assert.ok(expected.includes(error.code as string), String(error.code));
+      });
+      await expectFailure(connect(rejecting.url, { transport: "native" }), (error) => {
+        if (currentRuntime === "node") assert.equal(error.code, "WS_CONNECT_FAILED");
+        else assert.equal(error.status, 401);
+      });
+    } finally {
+      await silent.close();
+      await rejecting.close();
+    }
+  },
+);

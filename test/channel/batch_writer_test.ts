@@ -1,0 +1,76 @@
+import { test } from "node:test";
+import assert from "node:assert/strict";
+import { BatchWriter } from "../../src/channel/batch_writer.ts";
+import { deferred } from "../../src/_util/deferred.ts";
+
+function recorder() {
+  const writes: Uint8Array[] = [];
+  let gate = deferred<void>();
+  gate.resolve();
+  const writable = new WritableStream<Uint8Array>({
+    async write(chunk) {
+      writes.push(chunk);
+      await gate.promise;
+    },
+  });
+  return {
+    writes,
+    writer: writable.getWriter(),
+    hold() {
+      gate = deferred<void>();
+    },
+    release() {
+      gate.resolve();
+    },
+  };
+}
+
+test("BatchWriter merges small pieces into one write", async () => {
+  const { writes, writer } = recorder();
+  const queue = [new Uint8Array([1]), new Uint8Array([2, 3]), new Uint8Array([4])];
+  const batches = new BatchWriter(writer, () => queue.splice(0), () => {});
+  await batches.flush();
+  assert.deepEqual(writes, [new Uint8Array([1, 2, 3, 4])]);
+});
+
+test("BatchWriter writes large pieces as they are, without copying", async () => {
+  const { writes, writer } = recorder();
+  const big = new Uint8Array(100_000);
+  const queue = [new Uint8Array([0x82, 127]), big, new Uint8Array([9])];
+  const batches = new BatchWriter(writer, () => queue.splice(0), () => {});
+  await batches.flush();
+  assert.equal(writes.length, 3);
+  assert.equal(writes[1], big);
+});
+
+test("BatchWriter collects what arrives during a write into the next batch", async () => {
+  const rec = recorder();
+  const queue: Uint8Array[] = [new Uint8Array([1])];
+  const batches = new BatchWriter(rec.writer, () => queue.splice(0), () => {});
+  rec.hold();
+  const first = batches.flush();
+  for (let i = 2; i <= 5; i++) {
+    queue.push(new Uint8Array([i]));
+    batches.flush();
+  }
+  assert.ok(batches.inFlight > 0);
+  rec.release();
+  await first;
+  await batches.idle();
+  assert.deepEqual(rec.writes, [new Uint8Array([1]), new Uint8Array([2, 3, 4, 5])]);
+  assert.equal(batches.inFlight, 0);
+});
+
+test("BatchWriter reports a failed write once and rejects later flushes", async () => {
+  const failing = new WritableStream<Uint8Array>({
+    write() {
+      throw new Error("broken pipe");
+    },
+  });
+  const errors: unknown[] = [];
+  const queue = [new Uint8Array([1])];
+  const batches = new BatchWriter(failing.getWriter(), () => queue.splice(0), (e) => errors.push(e));
+  await assert.rejects(batches.flush(), /broken pipe/);
+  await assert.rejects(batches.flush(), /broken pipe/);
+  assert.equal(errors.length, 1);
+});

@@ -1,0 +1,99 @@
+import { test } from "node:test";
+import assert from "node:assert/strict";
+import { createSink, type SinkHandlers, validateCloseArguments } from "../../src/channel/channel_sink.ts";
+import type { Sendable } from "../../src/channel/web_socket_channel.ts";
+
+function handlers() {
+  const calls: unknown[][] = [];
+  const h: SinkHandlers = {
+    add: (m: Sendable) => {
+      calls.push(["add", m]);
+      return Promise.resolve();
+    },
+    write: (m: Sendable) => {
+      calls.push(["write", m]);
+      return undefined;
+    },
+    close: (code, reason) => {
+      calls.push(["close", code, reason]);
+      return Promise.resolve();
+    },
+    abort: (reason) => {
+      calls.push(["abort", reason]);
+      return Promise.resolve();
+    },
+    closing: (code, reason) => void calls.push(["closing", code, reason]),
+  };
+  return { calls, h };
+}
+
+test("validateCloseArguments allows 1000 and 3000-4999 and 123-byte reasons", () => {
+  assert.equal(validateCloseArguments(), undefined);
+  assert.equal(validateCloseArguments(1000, "x"), 1000);
+  assert.equal(validateCloseArguments(3000), 3000);
+  assert.equal(validateCloseArguments(4999, "a".repeat(123)), 4999);
+  assert.equal(validateCloseArguments(undefined, "only a reason"), 1000);
+  assert.equal(validateCloseArguments(undefined, ""), undefined);
+});
+
+test("validateCloseArguments refuses reserved codes, long reasons and wrong types", () => {
+  for (const code of [0, 999, 1001, 1002, 1004, 1005, 1006, 1011, 1015, 2999, 5000, 3000.5, NaN]) {
+    assert.throws(() => validateCloseArguments(code), RangeError, String(code));
+  }
+  assert.throws(() => validateCloseArguments(1000, "é".repeat(62)), RangeError);
+  assert.throws(() => validateCloseArguments("1000" as unknown as number), TypeError);
+  assert.throws(() => validateCloseArguments(1000, 5 as unknown as string), TypeError);
+});
+
+test("createSink routes add, writer writes and close to the handlers", async () => {
+  const { calls, h } = handlers();
+  const { sink } = createSink(h);
+  await sink.add("a");
+  const writer = sink.getWriter();
+  await writer.write("b");
+  writer.releaseLock();
+  await sink.close(3001, "bye");
+  assert.deepEqual(calls, [["add", "a"], ["write", "b"], ["closing", 3001, "bye"], ["close", 3001, "bye"]]);
+});
+
+test("createSink add rejects while a writer holds the sink", async () => {
+  const { h } = handlers();
+  const { sink } = createSink(h);
+  sink.getWriter();
+  await assert.rejects(sink.add("x"), { name: "InvalidStateError", code: "WS_INVALID_STATE" });
+});
+
+test("createSink close while locked goes straight to the handler", async () => {
+  const { calls, h } = handlers();
+  const { sink } = createSink(h);
+  sink.getWriter();
+  await sink.close(1000);
+  assert.deepEqual(calls.at(-1), ["close", 1000, undefined]);
+});
+
+test("createSink close rejects invalid arguments without calling anything", async () => {
+  const { calls, h } = handlers();
+  const { sink } = createSink(h);
+  await assert.rejects(sink.close(1001), RangeError);
+  assert.deepEqual(calls, []);
+});
+
+test("createSink error makes stream writes reject with the given error", async () => {
+  const { h } = handlers();
+  const { sink, error } = createSink(h);
+  error(new Error("connection gone"));
+  error(new Error("ignored second"));
+  await assert.rejects(sink.getWriter().write("x"), /connection gone/);
+});
+
+test("createSink abort reaches the handler (a failed pipe source)", async () => {
+  const { calls, h } = handlers();
+  const { sink } = createSink(h);
+  const source = new ReadableStream<string>({
+    pull(controller) {
+      controller.error(new Error("source failed"));
+    },
+  });
+  await assert.rejects(source.pipeTo(sink), /source failed/);
+  assert.equal(calls.at(-1)?.[0], "abort");
+});

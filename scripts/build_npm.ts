@@ -11,7 +11,7 @@
  * - `src/adapters/tcp_transport.browser.js`: a stub that the `browser` field
  *   maps the engine-over-TCP transport to, so browser bundlers never pull in
  *   `node:net`;
- * - `package.json` from the `npm/package.json` template (version, `exports`
+ * - `package.json` from the `npm/package.template.json` template (version, `exports`
  *   with `types` first, `browser`), `README.md` and `LICENSE` from `npm/`.
  *
  * The output is then scanned: an import that is not relative or `node:`
@@ -135,7 +135,7 @@ export async function buildNpm(options: BuildNpmOptions = {}): Promise<NpmBuildR
   const problems = await scanOutput(files);
   for (const problem of problems) log(`problem: ${problem}`);
 
-  const template = JSON.parse(await Deno.readTextFile(`${root}/npm/package.json`));
+  const template = JSON.parse(await Deno.readTextFile(`${root}/npm/package.template.json`));
   delete template["//"];
   delete template.private;
   // For tools that predate `exports`.

@@ -170,6 +170,8 @@ async function examplesStep(files: string[]): Promise<Omit<Result, "name">> {
     for (const symbol of node.symbols ?? []) {
       const declaration = symbol.declarations[0];
       if (!declaration) continue;
+      // Re-exports (`export { x } from`) are checked where they are declared.
+      if (symbol.declarations.every((d) => d.kind === "reference")) continue;
       const key = `${declaration.location.filename}:${symbol.name}`;
       if (seen.has(key)) continue;
       seen.add(key);

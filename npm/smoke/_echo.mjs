@@ -27,9 +27,7 @@ export async function echoSmoke({ serve, connectOptions, connect, label }) {
   });
   try {
     const url = `ws://127.0.0.1:${server.port}/smoke`;
-    const channel = connect
-      ? connect(url)
-      : WebSocketChannel.connect(url, connectOptions);
+    const channel = connect ? connect(url) : WebSocketChannel.connect(url, connectOptions);
     await channel.ready;
     const reader = channel.stream.getReader();
 

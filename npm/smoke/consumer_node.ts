@@ -1,6 +1,6 @@
 // Type-checked by scripts/check_npm.ts with `tsc --strict` (module nodenext) and @types/node:
 // every subpath of the package, as a Node project that imports all of them would see it.
-import { CloseCode, WebSocketChannel } from "websocket-channel";
+import { CloseCode, type WebSocketChannel } from "websocket-channel";
 import { Protocol } from "websocket-channel/engine";
 import { WebSocketClient } from "websocket-channel/client";
 import { createChannelPair } from "websocket-channel/testing";

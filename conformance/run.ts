@@ -1,0 +1,324 @@
+/**
+ * Runs the Autobahn|Testsuite against every testee and writes conformance/report/.
+ *
+ *   deno run -A conformance/run.ts                 # full matrix, all cases 1–13 (npm run conformance)
+ *   deno run -A conformance/run.ts --quick         # CI: full list on the Deno engine pair, subset elsewhere
+ *   deno run -A conformance/run.ts --only 'ws-*' --only server/engine-deno
+ *   deno run -A conformance/run.ts --cases 1.*,2.* --only engine-deno
+ *   deno run -A conformance/run.ts --list          # print the matrix and exit
+ *   (--no-install skips conformance/install.sh; --no-summary skips the gate)
+ *
+ * Every process started here (testees, wstest, browsers) runs in its own process group and is stopped
+ * at the end, on failure, and on SIGINT/SIGTERM.
+ *
+ * @example
+ * ```sh
+ * deno run -A conformance/run.ts --quick
+ * ```
+ * @module
+ */
+import { join } from "node:path";
+import { fileURLToPath } from "node:url";
+import { type Runtime, selectTestees, type Testee, testeeId } from "./matrix.ts";
+import { freePort, type GroupChild, spawnGroup, stopAll, stopAllSync, stopGroup, waitExit, waitForPort } from "./processes.ts";
+import { summarize } from "./summarize.ts";
+
+const HERE = fileURLToPath(new URL(".", import.meta.url));
+const ROOT = join(HERE, "..");
+const CACHE = join(HERE, ".cache");
+const REPORT = join(HERE, "report");
+const BIN = join(ROOT, "node_modules", ".bin");
+
+interface Options {
+  quick: boolean;
+  only: string[];
+  cases?: string[];
+  install: boolean;
+  summary: boolean;
+  list: boolean;
+}
+
+function parseOptions(argv: string[]): Options {
+  const o: Options = { quick: false, only: [], install: true, summary: true, list: false };
+  for (let i = 0; i < argv.length; i++) {
+    const [flag, inline] = argv[i].split(/=(.*)/s, 2);
+    const value = () => inline ?? argv[++i] ?? fail(`${flag} needs a value`);
+    switch (flag) {
+      case "--quick": o.quick = true; break;
+      case "--only": o.only.push(value()); break;
+      case "--cases": o.cases = value().split(",").map((s) => s.trim()).filter(Boolean); break;
+      case "--no-install": o.install = false; break;
+      case "--no-summary": o.summary = false; break;
+      case "--list": o.list = true; break;
+      default: fail(`unknown option ${flag}`);
+    }
+  }
+  return o;
+}
+
+function fail(message: string): never {
+  console.error(`conformance: ${message}`);
+  Deno.exit(2);
+}
+
+const seconds = (ms: number) => `${(ms / 1000).toFixed(1)}s`;
+
+/** Installs (or finds the cached) wstest and returns the argv prefix that runs it. */
+async function wstestCommand(install: boolean): Promise<string[]> {
+  if (install) {
+    const started = Date.now();
+    const { success } = await new Deno.Command("bash", {
+      args: [join(HERE, "install.sh")],
+      stdin: "null",
+      stdout: "null",
+      stderr: "inherit",
+      env: { DEBIAN_FRONTEND: "noninteractive" },
+    }).output();
+    if (!success) fail("conformance/install.sh failed");
+    console.log(`wstest ready (${seconds(Date.now() - started)})`);
+  }
+  try {
+    const state = JSON.parse(await Deno.readTextFile(join(CACHE, "wstest.json")));
+    return state.command as string[];
+  } catch {
+    fail("wstest is not installed: run bash conformance/install.sh");
+  }
+}
+
+async function esbuild(entry: string, out: string, platform: "node" | "browser"): Promise<void> {
+  const args = [entry, "--bundle", `--outfile=${out}`, "--format=esm", "--log-level=warning"];
+  if (platform === "node") args.push("--platform=node", "--target=node20", "--packages=external");
+  else args.push("--platform=browser", "--target=es2022");
+  const { success, stderr } = await new Deno.Command(join(BIN, "esbuild"), { args, stderr: "piped" }).output();
+  if (!success) throw new Error(`esbuild ${entry} failed:\n${new TextDecoder().decode(stderr)}`);
+}
+
+/** The argv that starts a testee program on its runtime (bundling first for Node). */
+async function launch(t: Testee): Promise<string[]> {
+  const entry = join(HERE, "testees", t.entry);
+  const bundles = join(CACHE, "bundles");
+  await Deno.mkdir(bundles, { recursive: true });
+  const bundle = async () => {
+    const out = join(bundles, t.entry.replace(/\.ts$/, ".mjs"));
+    await esbuild(entry, out, "node");
+    return out;
+  };
+  const runtimes: Record<Runtime, () => Promise<string[]>> = {
+    deno: () => Promise.resolve([join(BIN, "deno"), "run", "-A", "--quiet", entry]),
+    bun: () => Promise.resolve([join(BIN, "bun"), entry]),
+    node20: async () => ["/usr/bin/node", await bundle()],
+    node24: async () => [join(BIN, "node"), await bundle()],
+    chromium: async () => {
+      // The page runs the browser bundle; the driver itself is a Node program (playwright-core).
+      await esbuild(join(HERE, "testees", "browser_client.ts"), join(bundles, "browser_client.js"), "browser");
+      return ["/usr/bin/node", await bundle()];
+    },
+  };
+  return await runtimes[t.runtime]();
+}
+
+interface Outcome {
+  id: string;
+  agent: string;
+  testee: string;
+  runtime: Runtime;
+  role: "server" | "client";
+  peer: boolean;
+  cases: readonly string[];
+  reportDir: string;
+  seconds: number;
+  error?: string;
+}
+
+/** Prints how many cases wstest has started so far, once a minute, so long runs show progress. */
+function heartbeat(id: string, log: string): () => void {
+  const timer = setInterval(async () => {
+    try {
+      const text = await Deno.readTextFile(log);
+      const n = text.match(/Running test case ID/g)?.length ?? 0;
+      const last = text.match(/Running test case ID (\S+)/g)?.at(-1)?.split(" ").at(-1);
+      console.log(`    … ${id}: ${n} cases started${last ? ` (at ${last})` : ""}`);
+    } catch { /* no log yet */ }
+  }, 60_000);
+  return () => clearInterval(timer);
+}
+
+async function exists(path: string): Promise<boolean> {
+  return await Deno.stat(path).then(() => true, () => false);
+}
+
+/** Asks a fuzzing server to write its reports (used when a client testee died before doing it). */
+async function requestReports(port: number, agent: string): Promise<void> {
+  await new Promise<void>((resolve) => {
+    const ws = new WebSocket(`ws://127.0.0.1:${port}/updateReports?agent=${encodeURIComponent(agent)}`);
+    const timer = setTimeout(() => { ws.close(); resolve(); }, 15_000);
+    ws.onclose = ws.onerror = () => { clearTimeout(timer); resolve(); };
+  });
+}
+
+async function runOne(t: Testee, cases: readonly string[], wstest: string[], timeoutMs: number): Promise<Outcome> {
+  const id = testeeId(t);
+  const reportDir = join(REPORT, `${t.role}s`, t.agent);
+  const specDir = join(CACHE, "specs");
+  const logs = join(REPORT, "logs");
+  await Deno.remove(reportDir, { recursive: true }).catch(() => {});
+  await Deno.mkdir(specDir, { recursive: true });
+  await Deno.mkdir(logs, { recursive: true });
+  const testeeLog = join(logs, `${t.role}-${t.agent}.testee.log`);
+  const wstestLog = join(logs, `${t.role}-${t.agent}.wstest.log`);
+  await Deno.writeTextFile(testeeLog, "");
+  await Deno.writeTextFile(wstestLog, "");
+  const outcome: Outcome = {
+    id, agent: t.agent, testee: t.testee, runtime: t.runtime, role: t.role, peer: t.peer, cases,
+    reportDir: reportDir.slice(REPORT.length + 1), seconds: 0,
+  };
+  const started = Date.now();
+  const children: GroupChild[] = [];
+  const stopBeat = heartbeat(id, wstestLog);
+  try {
+    const argv = await launch(t);
+    const port = freePort();
+    const specPath = join(specDir, `${t.role}-${t.agent}.json`);
+    if (t.role === "server") {
+      const server = spawnGroup([...argv, "--port", String(port), ...t.args], { log: testeeLog, cwd: ROOT });
+      children.push(server);
+      await waitForPort(port, { timeoutMs: 30_000, child: server });
+      const spec = {
+        outdir: reportDir,
+        servers: [{ agent: t.agent, url: `ws://127.0.0.1:${port}` }],
+        cases,
+        "exclude-cases": [],
+        "exclude-agent-cases": {},
+      };
+      await Deno.writeTextFile(specPath, JSON.stringify(spec, null, 2));
+      const fuzzer = spawnGroup([...wstest, "-m", "fuzzingclient", "-s", specPath], { log: wstestLog, cwd: specDir });
+      children.push(fuzzer);
+      const status = await waitExit(fuzzer, timeoutMs);
+      if (status === "timeout") outcome.error = `wstest did not finish in ${seconds(timeoutMs)}`;
+      else if (!status.success) outcome.error = `wstest exited with ${status.code}`;
+      else if (server.exited) outcome.error = `the testee exited during the run (see ${testeeLog})`;
+    } else {
+      const spec = { url: `ws://127.0.0.1:${port}`, outdir: reportDir, cases, "exclude-cases": [], "exclude-agent-cases": {} };
+      await Deno.writeTextFile(specPath, JSON.stringify(spec, null, 2));
+      const fuzzer = spawnGroup([...wstest, "-m", "fuzzingserver", "-s", specPath, "--webport", "0"], {
+        log: wstestLog,
+        cwd: specDir,
+      });
+      children.push(fuzzer);
+      await waitForPort(port, { timeoutMs: 60_000, child: fuzzer });
+      const client = spawnGroup([...argv, "--port", String(port), "--agent", t.agent, ...t.args], {
+        log: testeeLog,
+        cwd: ROOT,
+      });
+      children.push(client);
+      const status = await waitExit(client, timeoutMs);
+      if (status === "timeout") outcome.error = `the client did not finish in ${seconds(timeoutMs)}`;
+      else if (!status.success) outcome.error = `the client exited with ${status.code} (see ${testeeLog})`;
+      if (!(await exists(join(reportDir, "index.json")))) await requestReports(port, t.agent);
+    }
+  } catch (error) {
+    outcome.error = error instanceof Error ? error.message : String(error);
+  } finally {
+    stopBeat();
+    await Promise.all(children.map((child) => stopGroup(child)));
+    outcome.seconds = (Date.now() - started) / 1000;
+  }
+  return outcome;
+}
+
+/** Counts behaviours in a report's index.json for the progress line. */
+async function countLine(reportDir: string): Promise<string> {
+  try {
+    const index = JSON.parse(await Deno.readTextFile(join(reportDir, "index.json")));
+    const counts: Record<string, number> = {};
+    for (const agent of Object.values(index) as Record<string, { behavior: string }>[]) {
+      for (const r of Object.values(agent)) counts[r.behavior] = (counts[r.behavior] ?? 0) + 1;
+    }
+    return Object.entries(counts).map(([k, v]) => `${k} ${v}`).join(", ");
+  } catch {
+    return "no report";
+  }
+}
+
+async function versions(): Promise<Record<string, string>> {
+  const out: Record<string, string> = {};
+  const probe = async (name: string, cmd: string, args: string[]) => {
+    try {
+      const { stdout } = await new Deno.Command(cmd, { args, stderr: "null" }).output();
+      out[name] = new TextDecoder().decode(stdout).split("\n")[0].trim();
+    } catch {
+      out[name] = "unavailable";
+    }
+  };
+  await Promise.all([
+    probe("deno", join(BIN, "deno"), ["--version"]),
+    probe("bun", join(BIN, "bun"), ["--version"]),
+    probe("node20", "/usr/bin/node", ["--version"]),
+    probe("node24", join(BIN, "node"), ["--version"]),
+    probe("chromium", "/usr/bin/chromium", ["--version"]),
+  ]);
+  return out;
+}
+
+async function main(): Promise<number> {
+  const options = parseOptions(Deno.args);
+  const selected = selectTestees(options);
+  if (options.list || selected.length === 0) {
+    for (const { testee, cases } of selected) {
+      console.log(`${testeeId(testee).padEnd(24)} ${testee.runtime.padEnd(9)} ${testee.entry} ${cases.join(",")}`);
+    }
+    if (selected.length === 0) console.error("no testee matches --only");
+    return selected.length === 0 ? 2 : 0;
+  }
+  const started = Date.now();
+  const wstest = await wstestCommand(options.install);
+  await Deno.mkdir(REPORT, { recursive: true });
+  const mode = options.quick ? "quick" : "full";
+  console.log(`conformance (${mode}): ${selected.length} testees`);
+  const outcomes: Outcome[] = [];
+  const timeoutMs = (options.quick ? 15 : 40) * 60_000;
+  for (const [i, { testee, cases }] of selected.entries()) {
+    const id = testeeId(testee);
+    const label = `[${i + 1}/${selected.length}] ${id} (${testee.runtime})`;
+    console.log(`${label} …`);
+    const outcome = await runOne(testee, cases, wstest, timeoutMs);
+    outcomes.push(outcome);
+    const result = await countLine(join(REPORT, outcome.reportDir));
+    console.log(`${label} ${seconds(outcome.seconds * 1000)}: ${result}${outcome.error ? ` — ERROR: ${outcome.error}` : ""}`);
+  }
+  const run = {
+    mode,
+    started: new Date(started).toISOString(),
+    seconds: (Date.now() - started) / 1000,
+    wstest,
+    versions: await versions(),
+    testees: outcomes,
+  };
+  await Deno.writeTextFile(join(REPORT, "run.json"), JSON.stringify(run, null, 2) + "\n");
+  console.log(`total ${seconds(Date.now() - started)}`);
+  if (!options.summary) return outcomes.some((o) => o.error) ? 1 : 0;
+  const { ok } = await summarize({ reportDir: REPORT, expectations: join(HERE, "expectations.json") });
+  return ok && !outcomes.some((o) => o.error) ? 0 : 1;
+}
+
+let stopping = false;
+async function onSignal(signal: Deno.Signal, code: number) {
+  if (stopping) return;
+  stopping = true;
+  console.error(`\nconformance: ${signal}, stopping every process started`);
+  await stopAll(1500);
+  Deno.exit(code);
+}
+Deno.addSignalListener("SIGINT", () => onSignal("SIGINT", 130));
+Deno.addSignalListener("SIGTERM", () => onSignal("SIGTERM", 143));
+globalThis.addEventListener("unload", stopAllSync);
+
+let code = 1;
+try {
+  code = await main();
+} catch (error) {
+  console.error(error);
+} finally {
+  await stopAll(1500);
+}
+Deno.exit(code);

@@ -19,7 +19,9 @@ const encoder = new TextEncoder();
  */
 export function asBytes(data: ArrayBuffer | ArrayBufferView): Uint8Array {
   if (data instanceof Uint8Array) return data;
-  if (ArrayBuffer.isView(data)) return new Uint8Array(data.buffer, data.byteOffset, data.byteLength);
+  if (ArrayBuffer.isView(data)) {
+    return new Uint8Array(data.buffer, data.byteOffset, data.byteLength);
+  }
   return new Uint8Array(data);
 }
 
@@ -60,7 +62,7 @@ export function toBytes(
  */
 export function concat(chunks: readonly Uint8Array[], totalLength?: number): Uint8Array {
   let length = totalLength ?? 0;
-  if (totalLength === undefined) for (const chunk of chunks) length += chunk.byteLength;
+  if (totalLength === undefined) { for (const chunk of chunks) length += chunk.byteLength; }
   const out = new Uint8Array(length);
   let offset = 0;
   for (const chunk of chunks) {

@@ -60,13 +60,17 @@ export interface SinkHandle {
  */
 export function validateCloseArguments(code?: number, reason?: string): number | undefined {
   if (code !== undefined) {
-    if (typeof code !== "number") throw new TypeError(`Close code must be a number, got ${typeof code}`);
+    if (typeof code !== "number") {
+      throw new TypeError(`Close code must be a number, got ${typeof code}`);
+    }
     if (!isValidApplicationCloseCode(code)) {
       throw new RangeError(`Close code must be 1000 or in the range 3000-4999, got ${code}`);
     }
   }
   if (reason !== undefined) {
-    if (typeof reason !== "string") throw new TypeError(`Close reason must be a string, got ${typeof reason}`);
+    if (typeof reason !== "string") {
+      throw new TypeError(`Close reason must be a string, got ${typeof reason}`);
+    }
     if (utf8Length(reason) > 123) {
       throw new RangeError("Close reason must be at most 123 UTF-8 bytes");
     }

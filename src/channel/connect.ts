@@ -68,7 +68,9 @@ const DEFAULT_CONNECT_TIMEOUT = 30_000;
 export function connect(url: string | URL, options: ConnectOptions = {}): WebSocketChannel {
   const transport = chooseTransport(options);
   const timeout = options.connectTimeout ?? DEFAULT_CONNECT_TIMEOUT;
-  return transport === "native" ? connectNative(url, options, timeout) : connectEngine(url, options, timeout);
+  return transport === "native"
+    ? connectNative(url, options, timeout)
+    : connectEngine(url, options, timeout);
 }
 
 function hasEngine(): boolean {
@@ -81,9 +83,14 @@ function chooseTransport(options: ConnectOptions): "native" | "engine" {
   const nativeExists = typeof (globalThis as { WebSocket?: unknown }).WebSocket === "function";
   const needsEngine = options.headers !== undefined || options.caCerts !== undefined ||
     (typeof options.compression === "object");
-  if (wanted === "native" || (wanted === "auto" && nativeExists && (!needsEngine || !hasEngine()))) {
+  if (
+    wanted === "native" || (wanted === "auto" && nativeExists && (!needsEngine || !hasEngine()))
+  ) {
     if (!nativeExists) {
-      throw new UnsupportedError("WS_OPTION_UNSUPPORTED", "transport: \"native\" needs a global WebSocket");
+      throw new UnsupportedError(
+        "WS_OPTION_UNSUPPORTED",
+        'transport: "native" needs a global WebSocket',
+      );
     }
     for (const name of ["headers", "caCerts"] as const) {
       if (options[name] !== undefined) {
@@ -96,12 +103,19 @@ function chooseTransport(options: ConnectOptions): "native" | "engine" {
     return "native";
   }
   if (!hasEngine()) {
-    throw new UnsupportedError("WS_OPTION_UNSUPPORTED", "The engine transport needs Deno, Node or Bun");
+    throw new UnsupportedError(
+      "WS_OPTION_UNSUPPORTED",
+      "The engine transport needs Deno, Node or Bun",
+    );
   }
   return "engine";
 }
 
-function connectNative(url: string | URL, options: ConnectOptions, timeout: number): WebSocketChannel {
+function connectNative(
+  url: string | URL,
+  options: ConnectOptions,
+  timeout: number,
+): WebSocketChannel {
   const protocols = options.protocols === undefined ? [] : options.protocols;
   const ws = new WebSocket(url, protocols);
   // Registered before the wrapper's own listener, so the typed error wins.
@@ -109,11 +123,15 @@ function connectNative(url: string | URL, options: ConnectOptions, timeout: numb
   const channel = new NativeChannel(ws, { maxMessageSize: options.maxMessageSize });
   const signal = options.signal;
   const onAbort = () =>
-    channel.abortOpening(new ConnectError("WS_CONNECT_ABORTED", "The connection attempt was aborted", {
-      cause: signal?.reason,
-    }));
+    channel.abortOpening(
+      new ConnectError("WS_CONNECT_ABORTED", "The connection attempt was aborted", {
+        cause: signal?.reason,
+      }),
+    );
   const timer = setTimeout(() => {
-    channel.abortOpening(new ConnectError("WS_CONNECT_TIMEOUT", `No connection to ${url} within ${timeout} ms`));
+    channel.abortOpening(
+      new ConnectError("WS_CONNECT_TIMEOUT", `No connection to ${url} within ${timeout} ms`),
+    );
   }, timeout);
   if (signal?.aborted) onAbort();
   else signal?.addEventListener("abort", onAbort, { once: true });
@@ -125,15 +143,23 @@ function connectNative(url: string | URL, options: ConnectOptions, timeout: numb
   return channel;
 }
 
-function connectEngine(url: string | URL, options: ConnectOptions, timeout: number): WebSocketChannel {
+function connectEngine(
+  url: string | URL,
+  options: ConnectOptions,
+  timeout: number,
+): WebSocketChannel {
   const attempt = new AbortController();
   const signal = options.signal;
   const onAbort = () =>
-    attempt.abort(new ConnectError("WS_CONNECT_ABORTED", "The connection attempt was aborted", {
-      cause: signal?.reason,
-    }));
+    attempt.abort(
+      new ConnectError("WS_CONNECT_ABORTED", "The connection attempt was aborted", {
+        cause: signal?.reason,
+      }),
+    );
   const timer = setTimeout(() => {
-    attempt.abort(new ConnectError("WS_CONNECT_TIMEOUT", `No connection to ${url} within ${timeout} ms`));
+    attempt.abort(
+      new ConnectError("WS_CONNECT_TIMEOUT", `No connection to ${url} within ${timeout} ms`),
+    );
   }, timeout);
   if (signal?.aborted) onAbort();
   else signal?.addEventListener("abort", onAbort, { once: true });
@@ -176,9 +202,13 @@ function nativeConnectError(event: Event, url: string | URL): ConnectError | Han
   const detail = String((event as { message?: unknown }).message ?? "");
   const status = /status code:? (\d{3})/i.exec(detail);
   if (status) {
-    return new HandshakeError(HandshakeErrorCode.badStatus, `Upgrade to ${url} refused with status ${status[1]}`, {
-      status: Number(status[1]),
-    });
+    return new HandshakeError(
+      HandshakeErrorCode.badStatus,
+      `Upgrade to ${url} refused with status ${status[1]}`,
+      {
+        status: Number(status[1]),
+      },
+    );
   }
   if (/accept/i.test(detail)) {
     return new HandshakeError(HandshakeErrorCode.badAccept, `Bad Sec-WebSocket-Accept from ${url}`);
@@ -193,7 +223,11 @@ function nativeConnectError(event: Event, url: string | URL): ConnectError | Han
   if (/certificate|tls|ssl/i.test(detail)) {
     return new ConnectError("WS_CONNECT_TLS", `TLS handshake with ${url} failed`, { cause });
   }
-  return new ConnectError("WS_CONNECT_FAILED", `WebSocket connection to ${url} failed${detail ? `: ${detail}` : ""}`, {
-    cause,
-  });
+  return new ConnectError(
+    "WS_CONNECT_FAILED",
+    `WebSocket connection to ${url} failed${detail ? `: ${detail}` : ""}`,
+    {
+      cause,
+    },
+  );
 }

@@ -8,8 +8,19 @@
 import { WebSocketError } from "../engine/errors.ts";
 import { type Deferred, deferred, handled } from "../_util/deferred.ts";
 import { createSink, type SinkHandle } from "./channel_sink.ts";
-import { ConnectError, ConnectionClosedError, InvalidStateError, UnsupportedError } from "./errors.ts";
-import type { CloseInfo, Message, Sendable, WebSocketChannel, WebSocketSink } from "./web_socket_channel.ts";
+import {
+  ConnectError,
+  ConnectionClosedError,
+  InvalidStateError,
+  UnsupportedError,
+} from "./errors.ts";
+import type {
+  CloseInfo,
+  Message,
+  Sendable,
+  WebSocketChannel,
+  WebSocketSink,
+} from "./web_socket_channel.ts";
 
 /** The part of the WHATWG `WebSocket` interface the wrapper uses. */
 export interface WebSocketLike {
@@ -73,7 +84,10 @@ const OPEN = 1;
  * await channel.sink.add("hello");
  * ```
  */
-export function fromWebSocket(ws: WebSocketLike, options: FromWebSocketOptions = {}): WebSocketChannel {
+export function fromWebSocket(
+  ws: WebSocketLike,
+  options: FromWebSocketOptions = {},
+): WebSocketChannel {
   return new NativeChannel(ws, options);
 }
 
@@ -146,7 +160,9 @@ export class NativeChannel implements WebSocketChannel {
 
     if (ws.readyState === OPEN) this.#ready.resolve();
     else if (ws.readyState !== CONNECTING) {
-      const error = new InvalidStateError(`Cannot wrap a WebSocket in state ${ws.readyState} (closing or closed)`);
+      const error = new InvalidStateError(
+        `Cannot wrap a WebSocket in state ${ws.readyState} (closing or closed)`,
+      );
       this.#ready.reject(error);
       this.#end({ code: 1006, reason: "", wasClean: false }, error);
       return;
@@ -204,7 +220,9 @@ export class NativeChannel implements WebSocketChannel {
     if (this.#blobTail || (typeof Blob !== "undefined" && data instanceof Blob)) {
       const previous = this.#blobTail ?? Promise.resolve();
       const tail: Promise<void> = previous.then(async () => {
-        const message = data instanceof Blob ? new Uint8Array(await data.arrayBuffer()) : toMessage(data);
+        const message = data instanceof Blob
+          ? new Uint8Array(await data.arrayBuffer())
+          : toMessage(data);
         this.#deliver(message);
       }).finally(() => {
         if (this.#blobTail === tail) this.#blobTail = undefined;
@@ -219,7 +237,11 @@ export class NativeChannel implements WebSocketChannel {
     if (this.#streamDone || this.#local || this.#failure) return;
     const size = sizeOf(message);
     if (size - 32 > this.#maxMessageSize) {
-      return this.#fail(1009, "WS_MESSAGE_TOO_BIG", `Message of ${size - 32} bytes exceeds maxMessageSize`);
+      return this.#fail(
+        1009,
+        "WS_MESSAGE_TOO_BIG",
+        `Message of ${size - 32} bytes exceeds maxMessageSize`,
+      );
     }
     const queued = this.#maxQueuedBytes - (this.#controller.desiredSize ?? 0);
     if (queued > 0 && queued + size > this.#maxQueuedBytes) {
@@ -264,8 +286,10 @@ export class NativeChannel implements WebSocketChannel {
     }
     this.#closeCode = this.#failure && this.#local ? this.#closeCode : info.code;
     this.#closeReason = this.#failure && this.#local ? this.#closeReason : info.reason;
-    const error = this.#failure ?? (wasClean ? undefined : new ConnectionClosedError(info.code, info.reason));
-    const finish = () => this.#end(this.#failure && this.#local ? { ...info, code: this.#closeCode! } : info, error);
+    const error = this.#failure ??
+      (wasClean ? undefined : new ConnectionClosedError(info.code, info.reason));
+    const finish = () =>
+      this.#end(this.#failure && this.#local ? { ...info, code: this.#closeCode! } : info, error);
     if (this.#blobTail) this.#blobTail.then(finish, finish);
     else finish();
   };
@@ -330,7 +354,9 @@ export class NativeChannel implements WebSocketChannel {
 function toMessage(data: unknown): Message {
   if (typeof data === "string") return data;
   if (data instanceof ArrayBuffer) return new Uint8Array(data);
-  if (ArrayBuffer.isView(data)) return new Uint8Array(data.buffer, data.byteOffset, data.byteLength);
+  if (ArrayBuffer.isView(data)) {
+    return new Uint8Array(data.buffer, data.byteOffset, data.byteLength);
+  }
   return String(data);
 }
 

@@ -48,7 +48,10 @@ export class PingTracker {
       // The oldest cannot be told apart from newer ones any more; a later pong counts for it.
       const dropped = this.#outstanding.shift()!;
       const newest = this.#outstanding[this.#outstanding.length - 1].result.promise;
-      newest.then(() => dropped.result.resolve(performance.now() - dropped.sentAt), (e) => dropped.result.reject(e));
+      newest.then(
+        () => dropped.result.resolve(performance.now() - dropped.sentAt),
+        (e) => dropped.result.reject(e),
+      );
     }
     return result.promise;
   }

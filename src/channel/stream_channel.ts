@@ -7,15 +7,23 @@
  * @module
  */
 import { Protocol, type ProtocolEvent } from "../engine/protocol.ts";
-import type { Role } from "../engine/frame.ts";
 import { isValidWireCloseCode } from "../engine/close_code.ts";
 import type { ProtocolError } from "../engine/errors.ts";
-import { asBytes, toBytes } from "../_util/bytes.ts";
 import { type Deferred, deferred, handled } from "../_util/deferred.ts";
 import { BatchWriter } from "./batch_writer.ts";
 import { createSink, type SinkHandle } from "./channel_sink.ts";
+import { closeTransport, dropTransport } from "./close_transport.ts";
 import { ConnectionClosedError, InvalidStateError } from "./errors.ts";
+import { inflateMessage } from "./inflate_message.ts";
+import { MessageSender } from "./message_sender.ts";
 import { PingTracker } from "./ping_tracker.ts";
+import {
+  type ByteStreams,
+  STREAM_CHANNEL_DEFAULTS,
+  type StreamChannelOpening,
+  type StreamChannelOptions,
+  type StreamChannelSettings,
+} from "./stream_channel_options.ts";
 import type {
   CloseInfo,
   Message,
@@ -25,69 +33,12 @@ import type {
   WebSocketSink,
 } from "./web_socket_channel.ts";
 
-/** A byte-stream pair, e.g. a TCP socket as Web Streams. */
-export interface ByteStreams {
-  /** Bytes from the peer. */
-  readable: ReadableStream<Uint8Array>;
-  /** Bytes to the peer. */
-  writable: WritableStream<Uint8Array>;
-}
-
-/** Settings of a channel that do not depend on the opening handshake. */
-export interface StreamChannelSettings {
-  /** `"client"` masks what it sends; `"server"` expects masked frames. */
-  role: Role;
-  /**
-   * Largest accepted message in bytes (after inflating); larger ones fail the
-   * connection with 1009.
-   * @default {67108864}
-   */
-  maxMessageSize?: number;
-  /**
-   * Milliseconds to wait for the peer's close frame (and, as a client, for
-   * the server to close TCP, RFC 6455 §7.1.1) before dropping the transport.
-   * @default {5000}
-   */
-  closeTimeout?: number;
-  /**
-   * Bytes of received messages queued in `stream` before the channel stops
-   * reading its transport. Memory stays below this plus one message.
-   * @default {1048576}
-   */
-  readableHighWaterMark?: number;
-  /**
-   * Bytes handed to the transport and not yet accepted before writes through
-   * the `sink` stream (a writer or `pipeTo`) wait. `sink.add()` always waits
-   * for its own bytes.
-   * @default {65536}
-   */
-  writableHighWaterMark?: number;
-}
-
-/** What the opening handshake settled (all optional for a channel over ready streams). */
-export interface StreamChannelOpening {
-  /** The negotiated subprotocol. */
-  protocol?: string;
-  /** The negotiated `Sec-WebSocket-Extensions` value. */
-  extensions?: string;
-  /** The negotiated permessage-deflate, which compresses and inflates whole messages. */
-  deflate?: MessageDeflate;
-  /** Bytes already read from `readable` past the handshake. */
-  head?: Uint8Array;
-}
-
-/** Options of {@linkcode fromStreams}. */
-export interface StreamChannelOptions extends StreamChannelSettings, StreamChannelOpening {}
-
-const encoder = new TextEncoder();
-const strictDecoder = new TextDecoder("utf-8", { fatal: true, ignoreBOM: true });
-
-const DEFAULTS = {
-  maxMessageSize: 64 * 1024 * 1024,
-  closeTimeout: 5000,
-  readableHighWaterMark: 1024 * 1024,
-  writableHighWaterMark: 64 * 1024,
-};
+export type {
+  ByteStreams,
+  StreamChannelOpening,
+  StreamChannelOptions,
+  StreamChannelSettings,
+} from "./stream_channel_options.ts";
 
 /** Queue cost of a message: its size plus a little, so empty messages count too. */
 const messageSize = (message: Message) =>
@@ -141,15 +92,16 @@ export class StreamChannel implements WebSocketChannel {
   #handshakeDone = false;
   #closeTimer: ReturnType<typeof setTimeout> | undefined;
   /** Sends waiting for the opening handshake, a `Blob` read or compression, in order. */
-  #sendTail: Promise<unknown> | undefined;
-  #queuedBytes = 0;
+  readonly #sender: MessageSender;
   /** `sink.close()` was called; messages already accepted still go out first. */
   #closeRequested = false;
   readonly #pings = new PingTracker();
 
   /** @param settings Role, limits and timeouts. */
   constructor(settings: StreamChannelSettings) {
-    this.#settings = { ...DEFAULTS, ...definedOnly(settings) } as Required<StreamChannelSettings>;
+    this.#settings = { ...STREAM_CHANNEL_DEFAULTS, ...definedOnly(settings) } as Required<
+      StreamChannelSettings
+    >;
     this.ready = handled(this.#ready.promise);
     this.closed = this.#closed.promise;
     this.stream = new ReadableStream<Message>({
@@ -172,7 +124,7 @@ export class StreamChannel implements WebSocketChannel {
       add: (message) => this.#send(message),
       write: (message) => {
         const sent = handled(this.#send(message));
-        return this.#backlog() > this.#settings.writableHighWaterMark ? sent : undefined;
+        return this.#sender.backlog > this.#settings.writableHighWaterMark ? sent : undefined;
       },
       close: (code, reason) => this.#close(code, reason),
       abort: () => this.#close(1011, "").catch(() => {}),
@@ -183,6 +135,17 @@ export class StreamChannel implements WebSocketChannel {
       },
     });
     this.sink = this.#sinkHandle.sink;
+    this.#sender = new MessageSender(
+      () =>
+        this.#protocol && this.#batches
+          ? { protocol: this.#protocol, batches: this.#batches, deflate: this.#deflate }
+          : undefined,
+      {
+        opened: this.ready,
+        isOpen: () => this.#state === "open",
+        closedError: () => this.#closedError(),
+      },
+    );
   }
 
   get protocol(): string {
@@ -245,7 +208,9 @@ export class StreamChannel implements WebSocketChannel {
    * only 1000 and 3000–4999 as browsers do.
    */
   closeWithCode(code: number, reason = ""): Promise<void> {
-    if (!isValidWireCloseCode(code)) return Promise.reject(new RangeError(`Invalid close code ${code}`));
+    if (!isValidWireCloseCode(code)) {
+      return Promise.reject(new RangeError(`Invalid close code ${code}`));
+    }
     return this.#close(code, reason);
   }
 
@@ -314,31 +279,17 @@ export class StreamChannel implements WebSocketChannel {
         this.#handle(event);
         continue;
       }
-      let data: Uint8Array;
+      let message: Message;
       try {
-        data = await this.#deflate!.decompress(event.data, { maxSize: this.#settings.maxMessageSize });
+        message = await inflateMessage(this.#deflate!, event, this.#settings.maxMessageSize);
       } catch (error) {
-        const failure = error as Partial<ProtocolError>;
-        const code = typeof failure.closeCode === "number" ? failure.closeCode : 1007;
         if (this.#isClosed()) return;
-        this.#protocol!.fail(code, "");
-        this.#onProtocolError(error, code);
-        return;
+        const failure = error as ProtocolError;
+        this.#protocol!.fail(failure.closeCode, "");
+        return this.#onProtocolError(failure, failure.closeCode);
       }
       if (this.#isClosed()) return;
-      if (event.binary) this.#deliver(data);
-      else {
-        let text: string;
-        try {
-          text = strictDecoder.decode(data);
-        } catch {
-          // RFC 6455 §8.1: invalid UTF-8 in a text message MUST fail the connection (1007).
-          this.#protocol!.fail(1007, "");
-          this.#onProtocolError(undefined, 1007);
-          return;
-        }
-        this.#deliver(text);
-      }
+      this.#deliver(message);
     }
     this.#flushOwed();
   }
@@ -359,7 +310,7 @@ export class StreamChannel implements WebSocketChannel {
         return this.#onCloseFrame(event.code, event.reason);
       case "error":
         return this.#onProtocolError(event.error, event.error.closeCode);
-      // "ping": the engine already queued the pong.
+        // "ping": the engine already queued the pong.
     }
   }
 
@@ -405,7 +356,7 @@ export class StreamChannel implements WebSocketChannel {
     }
     if (this.#state !== "open" || this.#closeRequested) return done;
     this.#closeRequested = true;
-    const tail = this.#sendTail;
+    const tail = this.#sender.pending;
     // Messages still being prepared (Blob, compression) go out first.
     if (tail) tail.then(() => this.#sendClose(code, reason));
     else this.#sendClose(code, reason);
@@ -483,28 +434,18 @@ export class StreamChannel implements WebSocketChannel {
     this.#sinkHandle.error(error ?? this.#closedError());
     this.#pings.fail(closedError);
     this.#wakeReader();
-    const transportClosed = flush ? this.#closeTransport() : this.#dropTransport();
-    transportClosed.then(() => this.#finish(info, error));
-  }
-
-  /** Sends what is owed (a close frame), half-closes, then releases the reader. */
-  async #closeTransport(): Promise<void> {
-    const writer = this.#writer!;
-    const limit = deferred<void>();
-    const timer = setTimeout(() => limit.resolve(), this.#settings.closeTimeout);
-    try {
-      const flushed = this.#batches!.flush().then(() => writer.close());
-      await Promise.race([flushed, limit.promise]);
-    } catch { /* the transport is gone already */ }
-    clearTimeout(timer);
-    if (limit.settled) handled(writer.abort());
-    handled(this.#reader!.cancel());
-  }
-
-  async #dropTransport(): Promise<void> {
-    handled(this.#writer!.abort());
-    handled(this.#reader!.cancel());
-    await undefined;
+    if (flush) {
+      closeTransport(
+        this.#writer!,
+        this.#reader!,
+        this.#batches!.flush(),
+        this.#settings.closeTimeout,
+      )
+        .then(() => this.#finish(info, error));
+    } else {
+      dropTransport(this.#writer!, this.#reader!);
+      queueMicrotask(() => this.#finish(info, error));
+    }
   }
 
   #finish(info: CloseInfo, error: unknown): void {
@@ -528,86 +469,20 @@ export class StreamChannel implements WebSocketChannel {
     this.#wakeReader();
   }
 
-  #closedError(): ConnectionClosedError {
-    return new ConnectionClosedError(this.#closeCode ?? 1006, this.#closeReason ?? "", {
-      message: this.#state === "closing"
-        ? "Cannot send: the connection is closing"
-        : undefined,
-    });
-  }
-
-  // ── sending ────────────────────────────────────────────────────────────
-
-  #backlog(): number {
-    return this.#queuedBytes + (this.#protocol?.outgoingBytes ?? 0) + (this.#batches?.inFlight ?? 0);
-  }
-
   #send(message: Sendable): Promise<void> {
     if (this.#closeRequested || this.#state === "closing" || this.#state === "closed") {
       return Promise.reject(this.#closedError());
     }
-    try {
-      if (this.#sendTail === undefined && this.#state === "open") {
-        const deflate = this.#deflate;
-        if (typeof message === "string") {
-          if (!deflate) {
-            this.#protocol!.sendText(message);
-            return this.#batches!.flush();
-          }
-          const bytes = encoder.encode(message);
-          if (!deflate.shouldCompress(bytes.byteLength)) {
-            this.#protocol!.sendText(bytes);
-            return this.#batches!.flush();
-          }
-          return this.#sendLater(bytes, true);
-        }
-        if (!isBlob(message)) {
-          const bytes = asBytes(message as ArrayBuffer | ArrayBufferView);
-          if (!deflate || !deflate.shouldCompress(bytes.byteLength)) {
-            this.#protocol!.sendBinary(bytes);
-            return this.#batches!.flush();
-          }
-        }
-      }
-      return this.#sendLater(message, typeof message === "string");
-    } catch (error) {
-      return Promise.reject(error);
-    }
+    return this.#sender.send(message);
   }
 
-  /** The ordered slow path: waits for the handshake, reads Blobs, compresses. */
-  #sendLater(message: Sendable, text: boolean): Promise<void> {
-    const size = typeof message === "string"
-      ? message.length
-      : isBlob(message)
-      ? message.size
-      : (message as ArrayBufferView | ArrayBuffer).byteLength;
-    this.#queuedBytes += size;
-    const previous = this.#sendTail ?? (this.#state === "connecting" ? this.ready : Promise.resolve());
-    const enqueued = previous.then(async () => {
-      try {
-        let bytes = toBytes(message);
-        if (bytes instanceof Promise) bytes = await bytes;
-        const deflate = this.#deflate;
-        let compressed = false;
-        if (deflate && deflate.shouldCompress(bytes.byteLength)) {
-          ({ data: bytes, compressed } = await deflate.encode(bytes));
-        }
-        if (this.#state !== "open") throw this.#closedError();
-        if (text) this.#protocol!.sendText(bytes, { compressed });
-        else this.#protocol!.sendBinary(bytes, { compressed });
-        return { flushed: this.#batches!.flush() };
-      } finally {
-        this.#queuedBytes -= size;
-      }
+  #closedError(): ConnectionClosedError {
+    return new ConnectionClosedError(this.#closeCode ?? 1006, this.#closeReason ?? "", {
+      message: this.#state === "closing" ? "Cannot send: the connection is closing" : undefined,
     });
-    const tail = enqueued.then(() => {}, () => {});
-    this.#sendTail = tail;
-    tail.then(() => {
-      if (this.#sendTail === tail) this.#sendTail = undefined;
-    });
-    return enqueued.then((result) => result.flushed);
   }
+
+  // ── sending ────────────────────────────────────────────────────────────
 }
 
 /**
@@ -632,10 +507,6 @@ export function fromStreams(streams: ByteStreams, options: StreamChannelOptions)
   const channel = new StreamChannel(options);
   channel.open(streams, options);
   return channel;
-}
-
-function isBlob(value: unknown): value is Blob {
-  return typeof Blob !== "undefined" && value instanceof Blob;
 }
 
 function definedOnly<T extends object>(value: T): Partial<T> {

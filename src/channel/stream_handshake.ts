@@ -12,13 +12,16 @@ import { HandshakeError, HandshakeErrorCode } from "../handshake/errors.ts";
 import {
   encodeRequestHead,
   encodeResponseHead,
-  type Http1HeadResult,
   Http1HeadReader,
+  type Http1HeadResult,
   parseRequestLine,
   parseStatusLine,
 } from "../handshake/http1_codec.ts";
 import type { OriginPolicy } from "../handshake/origin_policy.ts";
-import { createUpgradeResponseHeaders, verifyUpgradeRequest } from "../handshake/server_handshake.ts";
+import {
+  createUpgradeResponseHeaders,
+  verifyUpgradeRequest,
+} from "../handshake/server_handshake.ts";
 import type { SubprotocolSelector } from "../handshake/subprotocol.ts";
 import { WebSocketError } from "../engine/errors.ts";
 import { concat } from "../_util/bytes.ts";
@@ -39,7 +42,8 @@ interface HandshakeLimits {
 }
 
 /** Options of {@linkcode clientOverStreams}. */
-export interface ClientOverStreamsOptions extends Omit<StreamChannelSettings, "role">, HandshakeLimits {
+export interface ClientOverStreamsOptions
+  extends Omit<StreamChannelSettings, "role">, HandshakeLimits {
   /** Subprotocols to offer, most preferred first. */
   protocols?: string | string[];
   /** Extra request headers (e.g. `Authorization`); handshake headers are refused. */
@@ -127,7 +131,8 @@ async function runClient(
 }
 
 /** Options of {@linkcode serverOverStreams}. */
-export interface ServerOverStreamsOptions extends Omit<StreamChannelSettings, "role">, HandshakeLimits {
+export interface ServerOverStreamsOptions
+  extends Omit<StreamChannelSettings, "role">, HandshakeLimits {
   /** Supported subprotocols, or a function choosing one of the offered. */
   protocols?: SubprotocolSelector;
   /** Origin allowlist or callback; every origin is allowed by default. */
@@ -175,11 +180,21 @@ export async function serverOverStreams(
   const writer = streams.writable.getWriter();
   let result: Http1HeadResult;
   try {
-    ({ result } = await withDeadline(options, (reader) => readHead(reader, options), streams.readable));
+    ({ result } = await withDeadline(
+      options,
+      (reader) => readHead(reader, options),
+      streams.readable,
+    ));
   } catch (error) {
     const status = error instanceof HandshakeError ? error.status : undefined;
     if (status !== undefined && status !== 408) {
-      await answer(streams, writer, status, new Headers({ connection: "close", "content-length": "0" }), "");
+      await answer(
+        streams,
+        writer,
+        status,
+        new Headers({ connection: "close", "content-length": "0" }),
+        "",
+      );
     } else drop(streams, writer);
     throw error;
   }
@@ -188,7 +203,13 @@ export async function serverOverStreams(
   try {
     line = parseRequestLine(head.startLine);
   } catch (error) {
-    await answer(streams, writer, 400, new Headers({ connection: "close", "content-length": "0" }), "");
+    await answer(
+      streams,
+      writer,
+      400,
+      new Headers({ connection: "close", "content-length": "0" }),
+      "",
+    );
     throw error;
   }
   const request: UpgradeRequestInfo = {
@@ -203,9 +224,16 @@ export async function serverOverStreams(
   if (!verdict.ok) {
     const { status, headers, body } = verdict.response;
     await answer(streams, writer, status, headers, body);
-    throw new HandshakeError(HandshakeErrorCode.badStatus, `Upgrade refused with ${status}: ${body}`, { status });
+    throw new HandshakeError(
+      HandshakeErrorCode.badStatus,
+      `Upgrade refused with ${status}: ${body}`,
+      { status },
+    );
   }
-  const accepted = PerMessageDeflate.acceptOffer(verdict.offeredExtensions || null, options.compression);
+  const accepted = PerMessageDeflate.acceptOffer(
+    verdict.offeredExtensions || null,
+    options.compression,
+  );
   const headers = await createUpgradeResponseHeaders(verdict.key, {
     protocol: verdict.protocol,
     extensions: accepted?.response,
@@ -230,7 +258,12 @@ async function readHead(
   const parser = new Http1HeadReader({ maxHeadSize: options.maxHeadSize });
   for (;;) {
     const { value, done } = await reader.read();
-    if (done) throw new ConnectError("WS_CONNECT_FAILED", "The connection closed during the opening handshake");
+    if (done) {
+      throw new ConnectError(
+        "WS_CONNECT_FAILED",
+        "The connection closed during the opening handshake",
+      );
+    }
     const result = parser.push(value);
     // `rest` is a view into this chunk: copy it, the transport may reuse its buffers.
     if (result) return { head: result.head, rest: concat([result.rest]) };
@@ -250,9 +283,13 @@ async function withDeadline<T>(
   const stop = new Promise<never>((_, reject) => {
     timer = setTimeout(() => {
       reject(
-        new HandshakeError(HandshakeErrorCode.timeout, `Opening handshake not done within ${timeout} ms`, {
-          status: 408,
-        }),
+        new HandshakeError(
+          HandshakeErrorCode.timeout,
+          `Opening handshake not done within ${timeout} ms`,
+          {
+            status: 408,
+          },
+        ),
       );
     }, timeout);
     const signal = options.signal;
@@ -261,7 +298,9 @@ async function withDeadline<T>(
         reject(
           signal.reason instanceof WebSocketError
             ? signal.reason
-            : new ConnectError("WS_CONNECT_ABORTED", "The opening handshake was aborted", { cause: signal.reason }),
+            : new ConnectError("WS_CONNECT_ABORTED", "The opening handshake was aborted", {
+              cause: signal.reason,
+            }),
         );
       if (signal.aborted) onAbort();
       else signal.addEventListener("abort", onAbort, { once: true });
@@ -291,7 +330,9 @@ async function answer(
   body: string,
 ): Promise<void> {
   try {
-    await writer.write(concat([encodeResponseHead(status, headers), new TextEncoder().encode(body)]));
+    await writer.write(
+      concat([encodeResponseHead(status, headers), new TextEncoder().encode(body)]),
+    );
     await writer.close();
   } catch {
     writer.abort().catch(() => {});

@@ -6,7 +6,7 @@
  * @module
  */
 import { connect, type ConnectOptions } from "./connect.ts";
-import { type FromWebSocketOptions, fromWebSocket, type WebSocketLike } from "./native_channel.ts";
+import { fromWebSocket, type FromWebSocketOptions, type WebSocketLike } from "./native_channel.ts";
 import { type ByteStreams, fromStreams, type StreamChannelOptions } from "./stream_channel.ts";
 
 /** A received message: text as `string`, binary as `Uint8Array`. */

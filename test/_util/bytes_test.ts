@@ -22,7 +22,10 @@ test("toBytes encodes strings as UTF-8 and reads Blobs asynchronously", async ()
 });
 
 test("concat joins arrays in order", () => {
-  assert.deepEqual(concat([new Uint8Array([1]), new Uint8Array(0), new Uint8Array([2, 3])]), new Uint8Array([1, 2, 3]));
+  assert.deepEqual(
+    concat([new Uint8Array([1]), new Uint8Array(0), new Uint8Array([2, 3])]),
+    new Uint8Array([1, 2, 3]),
+  );
   assert.deepEqual(concat([]), new Uint8Array(0));
 });
 

@@ -22,7 +22,9 @@ test("deferred rejects once", async () => {
 test("handled keeps the rejection for those who await it", async () => {
   let unhandled = 0;
   const onUnhandled = () => unhandled++;
-  const g = globalThis as { process?: { on(e: string, f: () => void): void; off(e: string, f: () => void): void } };
+  const g = globalThis as {
+    process?: { on(e: string, f: () => void): void; off(e: string, f: () => void): void };
+  };
   g.process?.on("unhandledRejection", onUnhandled);
   const promise = handled(Promise.reject(new Error("nobody listens")));
   await new Promise((resolve) => setTimeout(resolve, 10));

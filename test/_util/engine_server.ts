@@ -5,7 +5,10 @@
  * @module
  */
 import type { Socket } from "node:net";
-import { serverOverStreams, type ServerOverStreamsOptions } from "../../src/channel/stream_handshake.ts";
+import {
+  serverOverStreams,
+  type ServerOverStreamsOptions,
+} from "../../src/channel/stream_handshake.ts";
 import type { StreamChannel } from "../../src/channel/stream_channel.ts";
 import { deferred } from "../../src/_util/deferred.ts";
 import { deadline } from "./async.ts";
@@ -22,7 +25,9 @@ export interface EngineServer {
 }
 
 /** Starts an engine server on 127.0.0.1, port 0. */
-export async function startEngineServer(options: ServerOverStreamsOptions = {}): Promise<EngineServer> {
+export async function startEngineServer(
+  options: ServerOverStreamsOptions = {},
+): Promise<EngineServer> {
   const waiting: ReturnType<typeof deferred<{ channel: StreamChannel; socket: Socket }>>[] = [];
   const ready: { channel: StreamChannel; socket: Socket }[] = [];
   const tcp = await listenTcp((streams, socket) => {

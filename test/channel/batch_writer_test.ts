@@ -69,7 +69,11 @@ test("BatchWriter reports a failed write once and rejects later flushes", async 
   });
   const errors: unknown[] = [];
   const queue = [new Uint8Array([1])];
-  const batches = new BatchWriter(failing.getWriter(), () => queue.splice(0), (e) => errors.push(e));
+  const batches = new BatchWriter(
+    failing.getWriter(),
+    () => queue.splice(0),
+    (e) => errors.push(e),
+  );
   await assert.rejects(batches.flush(), /broken pipe/);
   await assert.rejects(batches.flush(), /broken pipe/);
   assert.equal(errors.length, 1);

@@ -86,7 +86,11 @@ export function testChannelContract(
     backpressure: capabilities.backpressure ?? true,
     abruptLoss: capabilities.abruptLoss ?? true,
   };
-  const check = (title: string, fn: (pair: ContractPair) => Promise<void>, skip: string | false = false) => {
+  const check = (
+    title: string,
+    fn: (pair: ContractPair) => Promise<void>,
+    skip: string | false = false,
+  ) => {
     test(`${name}: ${title}`, { skip: capabilities.skipAll ?? skip }, async () => {
       const pair = await deadline(makePair(), WAIT, "a connected pair");
       try {
@@ -95,77 +99,113 @@ export function testChannelContract(
         await fn(pair);
       } finally {
         if (pair.client.closeCode === undefined) pair.client.sink.close().catch(() => {});
-        await deadline(Promise.all([pair.client.closed, pair.server.closed]), WAIT, "both ends closed")
+        await deadline(
+          Promise.all([pair.client.closed, pair.server.closed]),
+          WAIT,
+          "both ends closed",
+        )
           .catch(() => pair.breakConnection?.());
         await pair.dispose?.();
       }
     });
   };
 
-  check("delivers text, binary and empty messages in order, one message per chunk", async ({ client, server }) => {
-    const serverReader = server.stream.getReader();
-    const clientReader = client.stream.getReader();
-    const sent: Message[] = ["hello", new Uint8Array([1, 2, 3]), "", new Uint8Array(0), "ünïcödé ✓ 𝄞"];
-    for (const message of sent) await deadline(client.sink.add(message), WAIT, "add");
-    assert.deepEqual(await readMessages(serverReader, sent.length), sent);
-    for (const message of sent) await deadline(server.sink.add(message), WAIT, "add");
-    assert.deepEqual(await readMessages(clientReader, sent.length), sent);
-  });
+  check(
+    "delivers text, binary and empty messages in order, one message per chunk",
+    async ({ client, server }) => {
+      const serverReader = server.stream.getReader();
+      const clientReader = client.stream.getReader();
+      const sent: Message[] = [
+        "hello",
+        new Uint8Array([1, 2, 3]),
+        "",
+        new Uint8Array(0),
+        "ünïcödé ✓ 𝄞",
+      ];
+      for (const message of sent) await deadline(client.sink.add(message), WAIT, "add");
+      assert.deepEqual(await readMessages(serverReader, sent.length), sent);
+      for (const message of sent) await deadline(server.sink.add(message), WAIT, "add");
+      assert.deepEqual(await readMessages(clientReader, sent.length), sent);
+    },
+  );
 
-  check("accepts ArrayBuffer, other views and Blob as binary messages", async ({ client, server }) => {
-    const reader = server.stream.getReader();
-    await client.sink.add(new Uint8Array([9, 8]).buffer);
-    await client.sink.add(new Uint16Array([0x0102]));
-    await client.sink.add(new DataView(new Uint8Array([7, 6, 5]).buffer, 1, 2));
-    await client.sink.add(new Blob([new Uint8Array([4, 4])]));
-    const got = await readMessages(reader, 4);
-    assert.deepEqual(got.slice(0, 1), [new Uint8Array([9, 8])]);
-    assert.equal((got[1] as Uint8Array).byteLength, 2);
-    assert.deepEqual(got.slice(2), [new Uint8Array([6, 5]), new Uint8Array([4, 4])]);
-  });
+  check(
+    "accepts ArrayBuffer, other views and Blob as binary messages",
+    async ({ client, server }) => {
+      const reader = server.stream.getReader();
+      await client.sink.add(new Uint8Array([9, 8]).buffer);
+      await client.sink.add(new Uint16Array([0x0102]));
+      await client.sink.add(new DataView(new Uint8Array([7, 6, 5]).buffer, 1, 2));
+      await client.sink.add(new Blob([new Uint8Array([4, 4])]));
+      const got = await readMessages(reader, 4);
+      assert.deepEqual(got.slice(0, 1), [new Uint8Array([9, 8])]);
+      assert.equal((got[1] as Uint8Array).byteLength, 2);
+      assert.deepEqual(got.slice(2), [new Uint8Array([6, 5]), new Uint8Array([4, 4])]);
+    },
+  );
 
   check("delivers 16 MiB messages whole in both directions", async ({ client, server }) => {
     const big = pattern(16 * 1024 * 1024, 7);
     const serverReader = server.stream.getReader();
     const clientReader = client.stream.getReader();
-    const [received] = await Promise.all([readMessages(serverReader, 1, 60_000), client.sink.add(big)]);
+    const [received] = await Promise.all([
+      readMessages(serverReader, 1, 60_000),
+      client.sink.add(big),
+    ]);
     assert.equal((received[0] as Uint8Array).byteLength, big.byteLength);
     assert.deepEqual(received[0], big);
     const text = "x".repeat(4 * 1024 * 1024) + "é";
-    const [echoed] = await Promise.all([readMessages(clientReader, 1, 60_000), server.sink.add(text)]);
+    const [echoed] = await Promise.all([
+      readMessages(clientReader, 1, 60_000),
+      server.sink.add(text),
+    ]);
     assert.equal(echoed[0], text);
   });
 
-  check("keeps the order of 1000 messages of mixed sizes sent without waiting", async ({ client, server }) => {
-    const sent: Message[] = [];
-    for (let i = 0; i < 1000; i++) sent.push(i % 3 === 0 ? `m${i}` : pattern(i % 7 === 0 ? 70_000 : i, i));
-    const reader = server.stream.getReader();
-    const receiving = readMessages(reader, sent.length, 30_000);
-    await deadline(Promise.all(sent.map((message) => client.sink.add(message))), 30_000, "1000 adds");
-    assert.deepEqual(await receiving, sent);
-  });
+  check(
+    "keeps the order of 1000 messages of mixed sizes sent without waiting",
+    async ({ client, server }) => {
+      const sent: Message[] = [];
+      for (let i = 0; i < 1000; i++) {
+        sent.push(
+          i % 3 === 0 ? `m${i}` : pattern(i % 7 === 0 ? 70_000 : i, i),
+        );
+      }
+      const reader = server.stream.getReader();
+      const receiving = readMessages(reader, sent.length, 30_000);
+      await deadline(
+        Promise.all(sent.map((message) => client.sink.add(message))),
+        30_000,
+        "1000 adds",
+      );
+      assert.deepEqual(await receiving, sent);
+    },
+  );
 
-  check("client close runs the handshake: codes and reasons on both ends", async ({ client, server }) => {
-    assert.equal(client.closeCode, undefined);
-    assert.equal(server.closeReason, undefined);
-    const serverReader = server.stream.getReader();
-    await deadline(client.sink.close(4001, "client says bye"), WAIT, "close");
-    assert.equal(client.closeCode, 4001);
-    assert.equal(client.closeReason, "client says bye");
-    assert.deepEqual(await deadline(client.closed, WAIT, "client closed"), {
-      code: 4001,
-      reason: "client says bye",
-      wasClean: true,
-    });
-    assert.deepEqual(await deadline(server.closed, WAIT, "server closed"), {
-      code: 4001,
-      reason: "client says bye",
-      wasClean: true,
-    });
-    assert.equal(server.closeCode, 4001);
-    assert.equal(server.closeReason, "client says bye");
-    assert.deepEqual(await readMessages(serverReader, 1), [], "server stream ends without error");
-  });
+  check(
+    "client close runs the handshake: codes and reasons on both ends",
+    async ({ client, server }) => {
+      assert.equal(client.closeCode, undefined);
+      assert.equal(server.closeReason, undefined);
+      const serverReader = server.stream.getReader();
+      await deadline(client.sink.close(4001, "client says bye"), WAIT, "close");
+      assert.equal(client.closeCode, 4001);
+      assert.equal(client.closeReason, "client says bye");
+      assert.deepEqual(await deadline(client.closed, WAIT, "client closed"), {
+        code: 4001,
+        reason: "client says bye",
+        wasClean: true,
+      });
+      assert.deepEqual(await deadline(server.closed, WAIT, "server closed"), {
+        code: 4001,
+        reason: "client says bye",
+        wasClean: true,
+      });
+      assert.equal(server.closeCode, 4001);
+      assert.equal(server.closeReason, "client says bye");
+      assert.deepEqual(await readMessages(serverReader, 1), [], "server stream ends without error");
+    },
+  );
 
   check("server close reaches the client with its code and reason", async ({ client, server }) => {
     const clientReader = client.stream.getReader();
@@ -196,23 +236,32 @@ export function testChannelContract(
     });
   });
 
-  check("invalid close codes and reasons are refused before anything is sent", async ({ client, server }) => {
-    for (const code of [999, 1001, 1004, 1005, 1006, 1011, 1015, 2999, 5000]) {
-      await assert.rejects(client.sink.close(code), RangeError, `code ${code}`);
-    }
-    await assert.rejects(client.sink.close(3000.5), RangeError);
-    await assert.rejects(client.sink.close("1000" as unknown as number), TypeError);
-    await assert.rejects(client.sink.close(1000, "é".repeat(62)), RangeError, "124-byte reason");
-    assert.equal(client.closeCode, undefined, "no state change");
-    await client.sink.add("still open");
-    assert.deepEqual(await readMessages(server.stream.getReader(), 1), ["still open"]);
-    await client.sink.close(1000, "é".repeat(61) + "x"); // exactly 123 bytes
-    assert.equal((await deadline(server.closed, WAIT, "server closed")).reason, "é".repeat(61) + "x");
-  });
+  check(
+    "invalid close codes and reasons are refused before anything is sent",
+    async ({ client, server }) => {
+      for (const code of [999, 1001, 1004, 1005, 1006, 1011, 1015, 2999, 5000]) {
+        await assert.rejects(client.sink.close(code), RangeError, `code ${code}`);
+      }
+      await assert.rejects(client.sink.close(3000.5), RangeError);
+      await assert.rejects(client.sink.close("1000" as unknown as number), TypeError);
+      await assert.rejects(client.sink.close(1000, "é".repeat(62)), RangeError, "124-byte reason");
+      assert.equal(client.closeCode, undefined, "no state change");
+      await client.sink.add("still open");
+      assert.deepEqual(await readMessages(server.stream.getReader(), 1), ["still open"]);
+      await client.sink.close(1000, "é".repeat(61) + "x"); // exactly 123 bytes
+      assert.equal(
+        (await deadline(server.closed, WAIT, "server closed")).reason,
+        "é".repeat(61) + "x",
+      );
+    },
+  );
 
   check("sink.add after close rejects with ConnectionClosedError", async ({ client, server }) => {
     await client.sink.close(1000);
-    await assert.rejects(client.sink.add("too late"), { name: "ConnectionClosedError", code: "WS_CONNECTION_CLOSED" });
+    await assert.rejects(client.sink.add("too late"), {
+      name: "ConnectionClosedError",
+      code: "WS_CONNECTION_CLOSED",
+    });
     await deadline(server.closed, WAIT, "server closed");
     await assert.rejects(server.sink.add("too late"), { code: "WS_CONNECTION_CLOSED" });
     await client.sink.close(1000); // closing again is fine
@@ -235,19 +284,22 @@ export function testChannelContract(
     await assert.rejects(client.sink.add("x"), { code: "WS_CONNECTION_CLOSED" });
   }, can.abruptLoss ? false : "cannot break this connection");
 
-  check("pipeTo into the sink sends every chunk, then closes the connection", async ({ client, server }) => {
-    const chunks: Message[] = ["a", new Uint8Array([1]), "b", new Uint8Array(100_000).fill(3)];
-    const source = new ReadableStream<Message>({
-      start(controller) {
-        for (const chunk of chunks) controller.enqueue(chunk);
-        controller.close();
-      },
-    });
-    const reader = server.stream.getReader();
-    await deadline(source.pipeTo(client.sink), WAIT, "pipeTo");
-    assert.deepEqual(await readMessages(reader, chunks.length + 1), chunks);
-    assert.equal((await deadline(server.closed, WAIT, "server closed")).code, 1005);
-  });
+  check(
+    "pipeTo into the sink sends every chunk, then closes the connection",
+    async ({ client, server }) => {
+      const chunks: Message[] = ["a", new Uint8Array([1]), "b", new Uint8Array(100_000).fill(3)];
+      const source = new ReadableStream<Message>({
+        start(controller) {
+          for (const chunk of chunks) controller.enqueue(chunk);
+          controller.close();
+        },
+      });
+      const reader = server.stream.getReader();
+      await deadline(source.pipeTo(client.sink), WAIT, "pipeTo");
+      assert.deepEqual(await readMessages(reader, chunks.length + 1), chunks);
+      assert.equal((await deadline(server.closed, WAIT, "server closed")).code, 1005);
+    },
+  );
 
   check("an echo through stream.pipeTo(sink) returns every message", async ({ client, server }) => {
     server.stream.pipeTo(server.sink).catch(() => {});
@@ -257,46 +309,50 @@ export function testChannelContract(
     assert.deepEqual(await readMessages(reader, 3), sent);
   });
 
-  check("a server that does not read keeps the client's writes waiting", async ({ client, server }) => {
-    const chunk = new Uint8Array(64 * 1024);
-    const limit = 2048; // 128 MiB: far more than any socket and queue buffers
-    let sent = 0;
-    let stalledAt = -1;
-    const writing = (async () => {
-      while (sent < limit && stalledAt < 0) {
-        await client.sink.add(chunk);
-        sent++;
-      }
-    })();
-    writing.catch(() => {});
-    // Ends the test early once the writer has made no progress for a while.
-    let last = -1;
-    for (let i = 0; i < 600 && sent < limit; i++) {
-      await delay(50);
-      if (sent === last) {
-        stalledAt = sent;
-        break;
-      }
-      last = sent;
-    }
-    assert.ok(sent < limit, `the writer pushed ${sent * 64} KiB with nobody reading`);
-    // Reading drains everything that was sent.
-    const reader = server.stream.getReader();
-    let received = 0;
-    await deadline(
-      (async () => {
-        while (received < stalledAt) {
-          const { done } = await reader.read();
-          if (done) break;
-          received++;
+  check(
+    "a server that does not read keeps the client's writes waiting",
+    async ({ client, server }) => {
+      const chunk = new Uint8Array(64 * 1024);
+      const limit = 2048; // 128 MiB: far more than any socket and queue buffers
+      let sent = 0;
+      let stalledAt = -1;
+      const writing = (async () => {
+        while (sent < limit && stalledAt < 0) {
+          await client.sink.add(chunk);
+          sent++;
         }
-      })(),
-      30_000,
-      "draining",
-    );
-    await deadline(writing, WAIT, "the writer to finish");
-    assert.ok(received >= stalledAt);
-  }, can.backpressure ? false : "the server cannot stop reading");
+      })();
+      writing.catch(() => {});
+      // Ends the test early once the writer has made no progress for a while.
+      let last = -1;
+      for (let i = 0; i < 600 && sent < limit; i++) {
+        await delay(50);
+        if (sent === last) {
+          stalledAt = sent;
+          break;
+        }
+        last = sent;
+      }
+      assert.ok(sent < limit, `the writer pushed ${sent * 64} KiB with nobody reading`);
+      // Reading drains everything that was sent.
+      const reader = server.stream.getReader();
+      let received = 0;
+      await deadline(
+        (async () => {
+          while (received < stalledAt) {
+            const { done } = await reader.read();
+            if (done) break;
+            received++;
+          }
+        })(),
+        30_000,
+        "draining",
+      );
+      await deadline(writing, WAIT, "the writer to finish");
+      assert.ok(received >= stalledAt);
+    },
+    can.backpressure ? false : "the server cannot stop reading",
+  );
 
   check("ping resolves with the round-trip time", async ({ client, server }) => {
     if (can.clientPing) {
@@ -315,25 +371,31 @@ export function testChannelContract(
     }
   });
 
-  check("cancelling the stream keeps the connection usable for sending", async ({ client, server }) => {
-    await client.stream.cancel();
-    const reader = server.stream.getReader();
-    await server.sink.add("dropped");
-    await client.sink.add("still sending");
-    assert.deepEqual(await readMessages(reader, 1), ["still sending"]);
-    await client.sink.close(1000);
-    assert.equal((await deadline(server.closed, WAIT, "server closed")).wasClean, true);
-  });
+  check(
+    "cancelling the stream keeps the connection usable for sending",
+    async ({ client, server }) => {
+      await client.stream.cancel();
+      const reader = server.stream.getReader();
+      await server.sink.add("dropped");
+      await client.sink.add("still sending");
+      assert.deepEqual(await readMessages(reader, 1), ["still sending"]);
+      await client.sink.close(1000);
+      assert.equal((await deadline(server.closed, WAIT, "server closed")).wasClean, true);
+    },
+  );
 
   check("both ends closing at once completes cleanly", async ({ client, server }) => {
-    await Promise.all([client.sink.close(4000, "a"), server.sink.close(4000, "a")].map((p) =>
-      deadline(p, WAIT, "close")
-    ));
+    await Promise.all(
+      [client.sink.close(4000, "a"), server.sink.close(4000, "a")].map((p) =>
+        deadline(p, WAIT, "close")
+      ),
+    );
     assert.equal((await client.closed).code, 4000);
     assert.equal((await server.closed).code, 4000);
   });
 
   check("reports the negotiated subprotocol the same on both ends", async ({ client, server }) => {
+    await Promise.all([client.ready, server.ready]);
     assert.equal(typeof client.protocol, "string");
     assert.equal(client.protocol, server.protocol);
     assert.equal(typeof client.extensions, "string");

@@ -1,6 +1,10 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { createSink, type SinkHandlers, validateCloseArguments } from "../../src/channel/channel_sink.ts";
+import {
+  createSink,
+  type SinkHandlers,
+  validateCloseArguments,
+} from "../../src/channel/channel_sink.ts";
 import type { Sendable } from "../../src/channel/web_socket_channel.ts";
 
 function handlers() {
@@ -53,7 +57,11 @@ test("createSink routes add, writer writes and close to the handlers", async () 
   await writer.write("b");
   writer.releaseLock();
   await sink.close(3001, "bye");
-  assert.deepEqual(calls, [["add", "a"], ["write", "b"], ["closing", 3001, "bye"], ["close", 3001, "bye"]]);
+  assert.deepEqual(calls, [["add", "a"], ["write", "b"], ["closing", 3001, "bye"], [
+    "close",
+    3001,
+    "bye",
+  ]]);
 });
 
 test("createSink add rejects while a writer holds the sink", async () => {

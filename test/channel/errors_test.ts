@@ -1,6 +1,11 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { ConnectError, ConnectionClosedError, InvalidStateError, UnsupportedError } from "../../src/channel/errors.ts";
+import {
+  ConnectError,
+  ConnectionClosedError,
+  InvalidStateError,
+  UnsupportedError,
+} from "../../src/channel/errors.ts";
 import { WebSocketError } from "../../src/engine/errors.ts";
 
 test("ConnectionClosedError carries the close code and reason", () => {

@@ -130,7 +130,10 @@ test("fromWebSocket errors stream with 1006 after an unclean close", async () =>
   const channel = fromWebSocket(ws);
   ws.open();
   ws.closed(1006, "", false);
-  await assert.rejects(channel.stream.getReader().read(), { name: "ConnectionClosedError", closeCode: 1006 });
+  await assert.rejects(channel.stream.getReader().read(), {
+    name: "ConnectionClosedError",
+    closeCode: 1006,
+  });
   assert.equal(channel.closeCode, 1006);
   await assert.rejects(channel.sink.add("x"), { code: "WS_CONNECTION_CLOSED" });
 });
@@ -163,7 +166,10 @@ test("fromWebSocket closes with 1009 semantics past maxMessageSize", async () =>
   const channel = fromWebSocket(ws, { maxMessageSize: 10 });
   ws.open();
   ws.message("01234567890");
-  await assert.rejects(channel.stream.getReader().read(), { code: "WS_MESSAGE_TOO_BIG", closeCode: 1009 });
+  await assert.rejects(channel.stream.getReader().read(), {
+    code: "WS_MESSAGE_TOO_BIG",
+    closeCode: 1009,
+  });
 });
 
 test("fromWebSocket add waits while bufferedAmount is above the high-water mark", async () => {

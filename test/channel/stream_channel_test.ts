@@ -24,7 +24,10 @@ function rawPeer(role: "client" | "server", options: { closeTimeout?: number } =
 const leftovers = new WeakMap<object, Uint8Array>();
 
 /** Reads exactly `count` bytes, keeping what is left of the last chunk for the next call. */
-async function readBytes(reader: ReadableStreamDefaultReader<Uint8Array>, count: number): Promise<Uint8Array> {
+async function readBytes(
+  reader: ReadableStreamDefaultReader<Uint8Array>,
+  count: number,
+): Promise<Uint8Array> {
   const out = new Uint8Array(count);
   let have = 0;
   let pending = leftovers.get(reader);
@@ -125,7 +128,11 @@ test("StreamChannel as client waits for the server's FIN after the close handsha
   await delay(50);
   assert.equal(closed, false, "still waiting for the server to close TCP");
   await writer.close();
-  assert.deepEqual(await deadline(channel.closed, 5000, "closed"), { code: 1000, reason: "", wasClean: true });
+  assert.deepEqual(await deadline(channel.closed, 5000, "closed"), {
+    code: 1000,
+    reason: "",
+    wasClean: true,
+  });
   assert.equal((await deadline(reader.read(), 5000, "FIN")).done, true);
 });
 
@@ -134,7 +141,11 @@ test("StreamChannel drops the transport when the peer never answers the close (c
   const closing = channel.sink.close(1000, "bye");
   assert.equal(channel.closeCode, 1000);
   await readBytes(reader, 6 + 2 + 3);
-  assert.deepEqual(await deadline(channel.closed, 5000, "closed"), { code: 1006, reason: "", wasClean: false });
+  assert.deepEqual(await deadline(channel.closed, 5000, "closed"), {
+    code: 1006,
+    reason: "",
+    wasClean: false,
+  });
   await closing;
   assert.equal(channel.closeCode, 1006);
 });
@@ -143,7 +154,11 @@ test("StreamChannel reports EOF without a close frame as 1006", async () => {
   const { channel, writer } = rawPeer("client");
   const read = channel.stream.getReader().read();
   await writer.close();
-  await assert.rejects(read, { name: "ConnectionClosedError", code: "WS_CONNECTION_CLOSED", closeCode: 1006 });
+  await assert.rejects(read, {
+    name: "ConnectionClosedError",
+    code: "WS_CONNECTION_CLOSED",
+    closeCode: 1006,
+  });
   assert.deepEqual(await channel.closed, { code: 1006, reason: "", wasClean: false });
 });
 
@@ -193,7 +208,11 @@ test("StreamChannel ready rejections are never unhandled and closed still resolv
 test("StreamChannel closeWithCode allows protocol codes such as 1001", async () => {
   const [client, server] = createChannelPair();
   await client.closeWithCode(1001, "going away");
-  assert.deepEqual(await deadline(server.closed, 5000, "closed"), { code: 1001, reason: "going away", wasClean: true });
+  assert.deepEqual(await deadline(server.closed, 5000, "closed"), {
+    code: 1001,
+    reason: "going away",
+    wasClean: true,
+  });
   await assert.rejects(client.closeWithCode(1005), RangeError);
 });
 

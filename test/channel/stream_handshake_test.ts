@@ -138,7 +138,10 @@ test("clientOverStreams rejects ready with the HTTP status of a refused upgrade"
   await b.writable.getWriter().write(
     encoder.encode("HTTP/1.1 401 Unauthorized\r\nContent-Length: 0\r\n\r\n"),
   );
-  await assert.rejects(deadline(client.ready, 5000, "ready"), { name: "HandshakeError", status: 401 });
+  await assert.rejects(deadline(client.ready, 5000, "ready"), {
+    name: "HandshakeError",
+    status: 401,
+  });
   await assert.rejects(client.stream.getReader().read(), { status: 401 });
   assert.deepEqual(await client.closed, { code: 1006, reason: "", wasClean: false });
 });
@@ -171,7 +174,10 @@ test("clientOverStreams honours an abort signal", async () => {
   const client = clientOverStreams("ws://example.com/", a, { signal: controller.signal });
   await delay(5);
   controller.abort();
-  await assert.rejects(deadline(client.ready, 5000, "ready"), { name: "ConnectError", code: "WS_CONNECT_ABORTED" });
+  await assert.rejects(deadline(client.ready, 5000, "ready"), {
+    name: "ConnectError",
+    code: "WS_CONNECT_ABORTED",
+  });
 });
 
 test("clientOverStreams reports a connection closed during the handshake", async () => {

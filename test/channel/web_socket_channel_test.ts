@@ -35,7 +35,9 @@ test("WebSocketChannel.connect with the engine transport talks to an engine serv
 });
 
 test("WebSocketChannel.fromWebSocket wraps a native WebSocket", {
-  skip: typeof (globalThis as { WebSocket?: unknown }).WebSocket === "function" ? false : "no global WebSocket",
+  skip: typeof (globalThis as { WebSocket?: unknown }).WebSocket === "function"
+    ? false
+    : "no global WebSocket",
 }, async () => {
   const server = await startEngineServer();
   try {

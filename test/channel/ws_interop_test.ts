@@ -6,10 +6,8 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { connect as tcpConnect, type Socket } from "node:net";
-// deno-lint-ignore no-explicit-any
 import { WebSocket as WsClient, WebSocketServer } from "ws";
 import { clientOverStreams } from "../../src/channel/stream_handshake.ts";
-import type { Message } from "../../src/channel/web_socket_channel.ts";
 import { deadline } from "../_util/async.ts";
 import { startEngineServer } from "../_util/engine_server.ts";
 import { connectTcp } from "../_util/tcp.ts";
@@ -33,7 +31,12 @@ function text(size: number): string {
 
 /** A ws server on 127.0.0.1:0; `onConnection` gets each ws socket. */
 async function wsServer(onConnection: (ws: WsSocket) => void, options: object = {}) {
-  const server = new WebSocketServer({ port: 0, host: "127.0.0.1", maxPayload: 64 * 1024 * 1024, ...options });
+  const server = new WebSocketServer({
+    port: 0,
+    host: "127.0.0.1",
+    maxPayload: 64 * 1024 * 1024,
+    ...options,
+  });
   server.on("connection", onConnection);
   await new Promise<void>((resolve) => server.on("listening", () => resolve()));
   const port = server.address().port as number;
@@ -55,7 +58,8 @@ async function ourClient(url: string, port: number, options: { protocols?: strin
   return { channel, socket: streams.socket };
 }
 
-const echo = (ws: WsSocket) => ws.on("message", (data: Uint8Array, isBinary: boolean) => ws.send(data, { binary: isBinary }));
+const echo = (ws: WsSocket) =>
+  ws.on("message", (data: Uint8Array, isBinary: boolean) => ws.send(data, { binary: isBinary }));
 
 test("ws interop: our client echoes text and binary of every edge size through a ws server", async () => {
   const server = await wsServer(echo);
@@ -98,7 +102,9 @@ test("ws interop: a ws client echoes text and binary of every edge size through 
       notify?.();
     });
     const next = async () => {
-      while (received.length === 0) await deadline(new Promise<void>((r) => notify = r), WAIT, "echo");
+      while (received.length === 0) {
+        await deadline(new Promise<void>((r) => notify = r), WAIT, "echo");
+      }
       return received.shift()!;
     };
     for (const size of SIZES) {
@@ -162,7 +168,9 @@ test("ws interop: pings both ways are answered", async () => {
     await deadline(connected, WAIT, "ws connection");
     const rtt = await deadline(channel.ping("are you there"), WAIT, "our ping");
     assert.ok(rtt >= 0);
-    const pong = new Promise<string>((resolve) => serverSide.once("pong", (data: Uint8Array) => resolve(data.toString())));
+    const pong = new Promise<string>((resolve) =>
+      serverSide.once("pong", (data: Uint8Array) => resolve(data.toString()))
+    );
     serverSide.ping("and you?");
     assert.equal(await deadline(pong, WAIT, "pong from our client"), "and you?");
     await channel.sink.close(1000);
@@ -177,20 +185,35 @@ test("ws interop: close codes and reasons travel both ways", async () => {
   try {
     // Ours → ws.
     const first = await ourClient(server.url, server.port);
-    await deadline((async () => {
-      while (sockets.length < 1) await new Promise((r) => setTimeout(r, 5));
-    })(), WAIT, "ws connection");
+    await deadline(
+      (async () => {
+        while (sockets.length < 1) await new Promise((r) => setTimeout(r, 5));
+      })(),
+      WAIT,
+      "ws connection",
+    );
     const seen = new Promise<[number, string]>((resolve) =>
-      sockets[0].once("close", (code: number, reason: Uint8Array) => resolve([code, reason.toString()]))
+      sockets[0].once(
+        "close",
+        (code: number, reason: Uint8Array) => resolve([code, reason.toString()]),
+      )
     );
     await first.channel.sink.close(4001, "from our client");
     assert.deepEqual(await deadline(seen, WAIT, "ws close event"), [4001, "from our client"]);
-    assert.deepEqual(await first.channel.closed, { code: 4001, reason: "from our client", wasClean: true });
+    assert.deepEqual(await first.channel.closed, {
+      code: 4001,
+      reason: "from our client",
+      wasClean: true,
+    });
     // ws → ours.
     const second = await ourClient(server.url, server.port);
-    await deadline((async () => {
-      while (sockets.length < 2) await new Promise((r) => setTimeout(r, 5));
-    })(), WAIT, "ws connection");
+    await deadline(
+      (async () => {
+        while (sockets.length < 2) await new Promise((r) => setTimeout(r, 5));
+      })(),
+      WAIT,
+      "ws connection",
+    );
     sockets[1].close(4002, "from ws server");
     const reader = second.channel.stream.getReader();
     assert.deepEqual(await readMessages(reader, 1, WAIT), [], "stream ends cleanly");
@@ -306,7 +329,9 @@ test("bad input end-to-end: raw frames get the exact close code, then FIN, and t
     const { channel } = await server.accept();
     channel.stream.pipeTo(channel.sink).catch(() => {});
     await new Promise((resolve) => ws.once("open", resolve));
-    const reply = new Promise<string>((resolve) => ws.once("message", (d: Uint8Array) => resolve(d.toString())));
+    const reply = new Promise<string>((resolve) =>
+      ws.once("message", (d: Uint8Array) => resolve(d.toString()))
+    );
     ws.send("alive?");
     assert.equal(await deadline(reply, WAIT, "echo"), "alive?");
     ws.close();
@@ -338,7 +363,10 @@ test("bad input end-to-end: our client fails a masked frame from the server with
   try {
     const { channel } = await ourClient(`ws://127.0.0.1:${port}/`, port);
     const read = channel.stream.getReader().read();
-    await assert.rejects(deadline(read, WAIT, "stream error"), { name: "ProtocolError", closeCode: 1002 });
+    await assert.rejects(deadline(read, WAIT, "stream error"), {
+      name: "ProtocolError",
+      closeCode: 1002,
+    });
     assert.equal((await deadline(channel.closed, WAIT, "closed")).code, 1002);
     assert.equal(channel.closeCode, 1002);
   } finally {

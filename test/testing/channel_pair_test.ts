@@ -11,7 +11,11 @@ test("createChannelPair gives an open client and server that talk", async () => 
   await server.sink.add("from server");
   assert.equal((await client.stream.getReader().read()).value, "from server");
   await client.sink.close(4000, "done");
-  assert.deepEqual(await deadline(server.closed, 5000, "closed"), { code: 4000, reason: "done", wasClean: true });
+  assert.deepEqual(await deadline(server.closed, 5000, "closed"), {
+    code: 4000,
+    reason: "done",
+    wasClean: true,
+  });
 });
 
 test("createChannelPair destroy ends both channels with 1006", async () => {

@@ -1,0 +1,55 @@
+/**
+ * Ending a byte-stream transport, politely or not.
+ *
+ * @module
+ */
+import { deferred, handled } from "../_util/deferred.ts";
+
+/**
+ * Waits for `flushed` (the last frames, e.g. our close), half-closes the
+ * writable (FIN), then cancels the readable. If that takes longer than
+ * `timeout` ms (a peer that stopped reading), the writable is aborted.
+ *
+ * @example
+ * ```ts
+ * import { closeTransport } from "./close_transport.ts";
+ *
+ * const { readable, writable } = new TransformStream<Uint8Array, Uint8Array>();
+ * await closeTransport(writable.getWriter(), readable.getReader(), Promise.resolve(), 1000);
+ * ```
+ */
+export async function closeTransport(
+  writer: WritableStreamDefaultWriter<Uint8Array>,
+  reader: ReadableStreamDefaultReader<Uint8Array>,
+  flushed: Promise<void>,
+  timeout: number,
+): Promise<void> {
+  const limit = deferred<void>();
+  const timer = setTimeout(() => limit.resolve(), timeout);
+  try {
+    await Promise.race([flushed.then(() => writer.close()), limit.promise]);
+  } catch { /* the transport is gone already */ }
+  clearTimeout(timer);
+  if (limit.settled) handled(writer.abort());
+  handled(reader.cancel());
+}
+
+/**
+ * Drops the transport at once (abrupt loss, or after failing the connection
+ * without a close frame to send).
+ *
+ * @example
+ * ```ts
+ * import { dropTransport } from "./close_transport.ts";
+ *
+ * const { readable, writable } = new TransformStream<Uint8Array, Uint8Array>();
+ * dropTransport(writable.getWriter(), readable.getReader());
+ * ```
+ */
+export function dropTransport(
+  writer: WritableStreamDefaultWriter<Uint8Array>,
+  reader: ReadableStreamDefaultReader<Uint8Array>,
+): void {
+  handled(writer.abort());
+  handled(reader.cancel());
+}

@@ -1,0 +1,69 @@
+/**
+ * Options of the engine channel over a byte-stream pair.
+ *
+ * @module
+ */
+import type { Role } from "../engine/frame.ts";
+import type { MessageDeflate } from "./web_socket_channel.ts";
+
+/** A byte-stream pair, e.g. a TCP socket as Web Streams. */
+export interface ByteStreams {
+  /** Bytes from the peer. */
+  readable: ReadableStream<Uint8Array>;
+  /** Bytes to the peer. */
+  writable: WritableStream<Uint8Array>;
+}
+
+/** Settings of a channel that do not depend on the opening handshake. */
+export interface StreamChannelSettings {
+  /** `"client"` masks what it sends; `"server"` expects masked frames. */
+  role: Role;
+  /**
+   * Largest accepted message in bytes (after inflating); larger ones fail the
+   * connection with 1009.
+   * @default {67108864}
+   */
+  maxMessageSize?: number;
+  /**
+   * Milliseconds to wait for the peer's close frame (and, as a client, for
+   * the server to close TCP, RFC 6455 §7.1.1) before dropping the transport.
+   * @default {5000}
+   */
+  closeTimeout?: number;
+  /**
+   * Bytes of received messages queued in `stream` before the channel stops
+   * reading its transport. Memory stays below this plus one message.
+   * @default {1048576}
+   */
+  readableHighWaterMark?: number;
+  /**
+   * Bytes handed to the transport and not yet accepted before writes through
+   * the `sink` stream (a writer or `pipeTo`) wait. `sink.add()` always waits
+   * for its own bytes.
+   * @default {65536}
+   */
+  writableHighWaterMark?: number;
+}
+
+/** What the opening handshake settled (all optional for a channel over ready streams). */
+export interface StreamChannelOpening {
+  /** The negotiated subprotocol. */
+  protocol?: string;
+  /** The negotiated `Sec-WebSocket-Extensions` value. */
+  extensions?: string;
+  /** The negotiated permessage-deflate, which compresses and inflates whole messages. */
+  deflate?: MessageDeflate;
+  /** Bytes already read from `readable` past the handshake. */
+  head?: Uint8Array;
+}
+
+/** Options of {@linkcode fromStreams}. */
+export interface StreamChannelOptions extends StreamChannelSettings, StreamChannelOpening {}
+
+/** Defaults of {@linkcode StreamChannelSettings}. */
+export const STREAM_CHANNEL_DEFAULTS = {
+  maxMessageSize: 64 * 1024 * 1024,
+  closeTimeout: 5000,
+  readableHighWaterMark: 1024 * 1024,
+  writableHighWaterMark: 64 * 1024,
+};

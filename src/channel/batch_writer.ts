@@ -65,8 +65,11 @@ export class BatchWriter {
    */
   flush(): Promise<void> {
     if (this.#failure) return handled(Promise.reject(this.#failure.error));
-    this.#next ??= deferred<void>();
-    const promise = handled(this.#next.promise);
+    if (!this.#next) {
+      this.#next = deferred<void>();
+      handled(this.#next.promise);
+    }
+    const promise = this.#next.promise;
     if (!this.#writing) this.#pump();
     return promise;
   }

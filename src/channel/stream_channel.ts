@@ -86,7 +86,6 @@ export class StreamChannel implements WebSocketChannel {
   #streamDone = false;
   /** Read even though nobody pulls: a close is under way or the stream was cancelled. */
   #draining = false;
-  #pull: Deferred<void> | undefined;
   #wake: Deferred<void> | undefined;
   /** Both close frames were exchanged. */
   #handshakeDone = false;
@@ -108,12 +107,8 @@ export class StreamChannel implements WebSocketChannel {
       start: (controller) => {
         this.#streamController = controller;
       },
-      pull: () => {
-        if (this.#streamDone) return;
-        this.#pull ??= deferred<void>();
-        this.#wakeReader();
-        return this.#pull.promise;
-      },
+      // The read loop checks `desiredSize` itself; a pull only wakes it.
+      pull: () => this.#wakeReader(),
       cancel: () => {
         // Dart's StreamChannel contract: cancelling the stream does not close
         // the connection; messages are dropped from now on.
@@ -239,7 +234,7 @@ export class StreamChannel implements WebSocketChannel {
         if (pending) await pending;
       }
       while (this.#state !== "closed") {
-        if (!this.#draining && !this.#pull) {
+        if (!this.#draining && !((this.#streamController.desiredSize ?? 0) > 0)) {
           this.#wake = deferred<void>();
           await this.#wake.promise;
           continue;
@@ -317,9 +312,6 @@ export class StreamChannel implements WebSocketChannel {
   #deliver(message: Message): void {
     if (this.#streamDone) return;
     this.#streamController.enqueue(message);
-    const pull = this.#pull;
-    this.#pull = undefined;
-    pull?.resolve();
   }
 
   /** Writes pongs and close replies the engine queued. */
@@ -463,9 +455,6 @@ export class StreamChannel implements WebSocketChannel {
       if (clean) this.#streamController.close();
       else this.#streamController.error(error);
     } catch { /* cancelled by the reader */ }
-    const pull = this.#pull;
-    this.#pull = undefined;
-    pull?.resolve();
     this.#wakeReader();
   }
 

@@ -5,7 +5,8 @@
  *
  * - Node 20 (`/usr/bin/node`, no global WebSocket): the engine client and the
  *   `auto` transport against `serve()` from `websocket-channel/server/node`,
- *   and `require()` of the ESM package;
+ *   the `engine`, `testing` and `client` subpaths (the reconnecting client
+ *   against the same server), and `require()` of the ESM package;
  * - the newer Node (`node_modules/.bin/node`): the native global WebSocket
  *   client against the same server;
  * - Bun: `websocket-channel/server/bun` and `server/node`;
@@ -232,6 +233,9 @@ async function smokeChecks(project: string): Promise<void> {
   });
   await check(`node ${node20Version}: require() of the ESM package`, async () => {
     return lastLine(await run(node20, [smoke("node_require.cjs")], { cwd: project }));
+  });
+  await check(`node ${node20Version}: engine, testing and client subpaths`, async () => {
+    return lastLine(await run(node20, [smoke("node_subpaths.mjs")], { cwd: project }));
   });
   await check(
     `node ${node24Version}: native global WebSocket client + server/node echo`,

@@ -73,3 +73,30 @@ export function parseArgs(argv: readonly string[]): TesteeArgs {
   }
   return out;
 }
+
+/**
+ * The program's arguments on any runtime (Deno.args, or process.argv past the script).
+ *
+ * @example
+ * ```ts
+ * const args = parseArgs(runtimeArgs());
+ * ```
+ */
+export function runtimeArgs(): string[] {
+  const g = globalThis as { Deno?: { args: string[] }; process?: { argv: string[] } };
+  return g.Deno ? [...g.Deno.args] : (g.process?.argv.slice(2) ?? []);
+}
+
+/**
+ * Ends the program on any runtime (a finished client must not wait for stray timers).
+ *
+ * @example
+ * ```ts
+ * exit(0);
+ * ```
+ */
+export function exit(code: number): never {
+  const g = globalThis as { Deno?: { exit(code: number): never }; process?: { exit(code: number): never } };
+  if (g.Deno) return g.Deno.exit(code);
+  return g.process!.exit(code);
+}

@@ -27,7 +27,7 @@ function session(path: string): Promise<string | undefined> {
       maxFragments: 0,
       maxBufferedChunks: 0,
     });
-    socket.on("message", (data, isBinary) => {
+    socket.on("message", (data: Uint8Array, isBinary: boolean) => {
       if (path === "/getCaseCount") last = data.toString();
       else socket.send(data, { binary: isBinary });
     });

@@ -29,7 +29,15 @@ const server = new WebSocketServer({
   maxBufferedChunks: 0,
 });
 
-server.on("connection", (socket) => {
+/** The part of a ws socket used here (the package ships no types of its own). */
+interface WsSocket {
+  on(event: "message", listener: (data: Uint8Array, isBinary: boolean) => void): void;
+  on(event: "error", listener: () => void): void;
+  send(data: Uint8Array, options: { binary: boolean }): void;
+  terminate(): void;
+}
+
+server.on("connection", (socket: WsSocket) => {
   socket.on("message", (data, isBinary) => socket.send(data, { binary: isBinary }));
   socket.on("error", () => socket.terminate());
 });

@@ -1,12 +1,21 @@
 import assert from "node:assert/strict";
+import { connect } from "node:net";
+import type { AddressInfo } from "node:net";
 import { test } from "node:test";
+import { WebSocketServer } from "ws";
 import { isValidKey, signKey } from "../../src/handshake/accept_key.ts";
 import {
   createUpgradeRequest,
   verifyUpgradeResponse,
 } from "../../src/handshake/client_handshake.ts";
 import { HandshakeError } from "../../src/handshake/errors.ts";
-import { Http1HeadReader, parseStatusLine } from "../../src/handshake/http1_codec.ts";
+import {
+  encodeRequestHead,
+  Http1HeadReader,
+  type Http1HeadResult,
+  parseStatusLine,
+} from "../../src/handshake/http1_codec.ts";
+import { deadline, waitFor } from "../_util/async.ts";
 
 const KEY = "dGhlIHNhbXBsZSBub25jZQ==";
 const ACCEPT = "s3pPLMBiTxaQ9kYGzzhZRbK+xOo=";
@@ -332,4 +341,101 @@ test("createUpgradeRequest and verifyUpgradeResponse agree end to end", async ()
     (await verifyUpgradeResponse({ status: 101, headers }, { key, protocols: ["v1"] })).protocol,
     "v1",
   );
+});
+
+// Interop with an independent implementation: the ws npm package as server.
+async function handshakeWithWsServer(
+  server: WsServer,
+  options: { protocols?: string[]; extensions?: string },
+) {
+  const { port } = server.address() as AddressInfo;
+  const { request, key } = createUpgradeRequest(`ws://127.0.0.1:${port}/chat`, options);
+  const socket = connect(port, "127.0.0.1");
+  const reader = new Http1HeadReader();
+  /** Bytes after the head, including those in later chunks. */
+  const after: number[] = [];
+  let head: Http1HeadResult | undefined;
+  const result = await deadline(
+    new Promise<Http1HeadResult>((resolve, reject) => {
+      socket.on("error", reject);
+      socket.on("data", (data: Uint8Array) => {
+        if (head) return void after.push(...data);
+        try {
+          head = reader.push(new Uint8Array(data));
+          if (head) {
+            after.push(...head.rest);
+            resolve(head);
+          }
+        } catch (error) {
+          reject(error);
+        }
+      });
+      socket.write(encodeRequestHead(request.url.pathname, request.headers));
+    }),
+    5000,
+    "ws server response",
+  ).catch((error) => {
+    socket.destroy();
+    throw error;
+  });
+  const { status } = parseStatusLine(result.head.startLine);
+  return {
+    socket,
+    after,
+    verify: verifyUpgradeResponse({ status, headers: result.head.headers }, { key, ...options }),
+  };
+}
+
+// deno-lint-ignore no-explicit-any
+type WsServer = any; // ws ships no type declarations and @types/ws is not installed
+
+function startWsServer(options: Record<string, unknown>): Promise<WsServer> {
+  return new Promise((resolve) => {
+    const server: WsServer = new WebSocketServer(
+      { ...options, host: "127.0.0.1", port: 0 },
+      () => resolve(server),
+    );
+  });
+}
+
+async function stopWsServer(server: WsServer): Promise<void> {
+  for (const client of server.clients) client.terminate();
+  await deadline(new Promise((resolve) => server.close(resolve)), 5000, "ws server close");
+}
+
+test("createUpgradeRequest and verifyUpgradeResponse complete a handshake with a ws server", async () => {
+  const server = await startWsServer({
+    handleProtocols: (offered: Set<string>) => offered.has("chat") ? "chat" : false,
+    perMessageDeflate: true,
+  });
+  server.on(
+    "connection",
+    (ws: { send(data: string, options: object): void }) => ws.send("hi", { compress: false }),
+  );
+  const { socket, after, verify } = await handshakeWithWsServer(server, {
+    protocols: ["superchat", "chat"],
+    extensions: "permessage-deflate; client_max_window_bits",
+  });
+  try {
+    const agreed = await verify;
+    assert.equal(agreed.protocol, "chat");
+    assert.match(agreed.extensions, /^permessage-deflate/);
+    // The server's first frame arrives with the head or just after it (C8).
+    await waitFor(() => after.length >= 4, { timeout: 5000, what: "first frame" });
+    assert.deepEqual(after.slice(0, 4), [0x81, 0x02, 0x68, 0x69]);
+  } finally {
+    socket.destroy();
+    await stopWsServer(server);
+  }
+});
+
+test("verifyUpgradeResponse reports the status of a ws server's refusal", async () => {
+  const server = await startWsServer({ verifyClient: () => false });
+  const { socket, verify } = await handshakeWithWsServer(server, {});
+  try {
+    await rejectsWith(verify, "WS_HANDSHAKE_BAD_STATUS", 401);
+  } finally {
+    socket.destroy();
+    await stopWsServer(server);
+  }
 });

@@ -1,6 +1,15 @@
 import assert from "node:assert/strict";
+import { createServer, type Server } from "node:net";
+import type { AddressInfo } from "node:net";
 import { test } from "node:test";
+import { WebSocket } from "ws";
 import { signKey } from "../../src/handshake/accept_key.ts";
+import type { HandshakeError } from "../../src/handshake/errors.ts";
+import {
+  encodeResponseHead,
+  Http1HeadReader,
+  parseRequestLine,
+} from "../../src/handshake/http1_codec.ts";
 import {
   createRejection,
   createUpgradeResponseHeaders,
@@ -9,6 +18,7 @@ import {
   type VerifyUpgradeRequestOptions,
   type VerifyUpgradeRequestResult,
 } from "../../src/handshake/server_handshake.ts";
+import { deadline } from "../_util/async.ts";
 import { SeededRandom } from "../_util/seeded_random.ts";
 
 const KEY = "dGhlIHNhbXBsZSBub25jZQ==";
@@ -327,4 +337,92 @@ test("verifyUpgradeRequest never throws on seeded random header values", async (
     seen.add(status(result));
   }
   assert.ok(seen.has(400) && seen.has(426) && seen.has(101), [...seen].join(","));
+});
+
+// Interop with an independent implementation: the ws npm package as client,
+// our handshake behind a raw node:net server.
+async function startRawServer(options: VerifyUpgradeRequestOptions): Promise<Server> {
+  const server = createServer((socket) => {
+    const reader = new Http1HeadReader();
+    socket.on("error", () => socket.destroy());
+    socket.on("data", async (data: Uint8Array) => {
+      let head;
+      try {
+        head = reader.push(new Uint8Array(data));
+      } catch (error) {
+        socket.end(
+          encodeResponseHead((error as HandshakeError).status ?? 400, { connection: "close" }),
+        );
+        return;
+      }
+      if (!head) return;
+      const { method, version } = parseRequestLine(head.head.startLine);
+      const verdict = await verifyUpgradeRequest(
+        { method, headers: head.head.headers, httpVersion: version },
+        options,
+      );
+      if (!verdict.ok) {
+        const { status, headers, body } = verdict.response;
+        socket.write(encodeResponseHead(status, headers));
+        socket.end(body);
+        return;
+      }
+      const headers = await createUpgradeResponseHeaders(verdict.key, {
+        protocol: verdict.protocol,
+      });
+      socket.write(encodeResponseHead(101, headers));
+      // An unmasked text frame "ok" from the server proves the upgrade took.
+      socket.write(new Uint8Array([0x81, 0x02, 0x6f, 0x6b]));
+    });
+  });
+  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+  return server;
+}
+
+type WsOutcome = { open: true; protocol: string; message: string } | {
+  open: false;
+  status: number;
+};
+
+function runWsClient(port: number, protocols: string[], origin: string): Promise<WsOutcome> {
+  return deadline(
+    new Promise<WsOutcome>((resolve, reject) => {
+      const ws = new WebSocket(`ws://127.0.0.1:${port}/`, protocols, { origin });
+      ws.on("message", (data: Uint8Array) => {
+        resolve({ open: true, protocol: ws.protocol, message: new TextDecoder().decode(data) });
+        ws.terminate();
+      });
+      ws.on("unexpected-response", (_req: unknown, res: { statusCode: number }) => {
+        resolve({ open: false, status: res.statusCode });
+        ws.terminate();
+      });
+      ws.on("error", (error: Error) => reject(error));
+    }),
+    5000,
+    "ws client",
+  );
+}
+
+test("a ws client completes a handshake with verifyUpgradeRequest and createUpgradeResponseHeaders", async () => {
+  const server = await startRawServer({ protocols: ["chat"], origins: ["http://allowed.example"] });
+  try {
+    const { port } = server.address() as AddressInfo;
+    const outcome = await runWsClient(port, ["superchat", "chat"], "http://allowed.example");
+    assert.deepEqual(outcome, { open: true, protocol: "chat", message: "ok" });
+  } finally {
+    await deadline(new Promise((resolve) => server.close(resolve)), 5000, "server close");
+  }
+});
+
+test("a ws client with a refused Origin gets 403 from verifyUpgradeRequest", async () => {
+  const server = await startRawServer({ origins: ["http://allowed.example"] });
+  try {
+    const { port } = server.address() as AddressInfo;
+    assert.deepEqual(await runWsClient(port, [], "http://evil.example"), {
+      open: false,
+      status: 403,
+    });
+  } finally {
+    await deadline(new Promise((resolve) => server.close(resolve)), 5000, "server close");
+  }
 });

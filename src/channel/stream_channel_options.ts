@@ -60,7 +60,16 @@ export interface StreamChannelOpening {
 /** Options of {@linkcode fromStreams}. */
 export interface StreamChannelOptions extends StreamChannelSettings, StreamChannelOpening {}
 
-/** Defaults of {@linkcode StreamChannelSettings}. */
+/**
+ * Defaults of {@linkcode StreamChannelSettings}.
+ *
+ * @example
+ * ```ts
+ * import { STREAM_CHANNEL_DEFAULTS } from "./stream_channel_options.ts";
+ *
+ * console.assert(STREAM_CHANNEL_DEFAULTS.closeTimeout === 5000);
+ * ```
+ */
 export const STREAM_CHANNEL_DEFAULTS = {
   maxMessageSize: 64 * 1024 * 1024,
   closeTimeout: 5000,

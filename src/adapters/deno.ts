@@ -131,15 +131,21 @@ export function serve(options: ServeOptions): Promise<WebSocketServer> {
   const deno = denoGlobal();
   const hostname = options.hostname ?? "0.0.0.0";
   const port = options.port ?? 0;
-  const listener = options.tls
-    ? deno.listenTls({
-      hostname,
-      port,
-      cert: options.tls.cert,
-      key: options.tls.key,
-      alpnProtocols: ["http/1.1"],
-    })
-    : deno.listen({ hostname, port, transport: "tcp" });
+  let listener: Deno.Listener;
+  try {
+    listener = options.tls
+      ? deno.listenTls({
+        hostname,
+        port,
+        cert: options.tls.cert,
+        key: options.tls.key,
+        alpnProtocols: ["http/1.1"],
+      })
+      : deno.listen({ hostname, port, transport: "tcp" });
+  } catch (error) {
+    // Port in use and the like: a rejection, as on Bun and Node.
+    return Promise.reject(error);
+  }
   const connections = new ServerConnections(options);
   const pending = new Set<Deno.Conn>();
   const secure = Boolean(options.tls);

@@ -78,5 +78,15 @@ export interface WebSocketServer {
   close(): Promise<void>;
 }
 
-/** Default `idleTimeout` in seconds (Deno's default; proxies commonly drop idle connections at 60 s). */
+/**
+ * Default `idleTimeout` in seconds (Deno's default; proxies commonly drop idle
+ * connections at 60 s, so a ping every 15 s keeps them open).
+ *
+ * @example
+ * ```ts
+ * import { DEFAULT_IDLE_TIMEOUT } from "./serve_options.ts";
+ *
+ * console.assert(DEFAULT_IDLE_TIMEOUT === 30);
+ * ```
+ */
 export const DEFAULT_IDLE_TIMEOUT = 30;

@@ -78,7 +78,9 @@ export function resolveCompression(
   }
   const maxConcurrency = options.maxConcurrency ?? DEFAULT_MAX_CONCURRENCY;
   if (!Number.isInteger(maxConcurrency) || maxConcurrency < 1) {
-    throw new RangeError(`compression.maxConcurrency must be a positive integer, got ${maxConcurrency}`);
+    throw new RangeError(
+      `compression.maxConcurrency must be a positive integer, got ${maxConcurrency}`,
+    );
   }
   checkBits("serverMaxWindowBits", options.serverMaxWindowBits, false);
   checkBits("clientMaxWindowBits", options.clientMaxWindowBits, true);
@@ -89,6 +91,8 @@ function checkBits(name: string, bits: unknown, allowBoolean: boolean): void {
   if (bits === undefined) return;
   if (allowBoolean && typeof bits === "boolean") return;
   if (typeof bits !== "number" || !Number.isInteger(bits) || bits < 9 || bits > 15) {
-    throw new RangeError(`compression.${name} must be an integer from 9 to 15, got ${String(bits)}`);
+    throw new RangeError(
+      `compression.${name} must be an integer from 9 to 15, got ${String(bits)}`,
+    );
   }
 }

@@ -28,7 +28,9 @@ export class ConcurrencyLimiter {
 
   /** @param max Maximum jobs in flight (≥ 1). */
   constructor(max: number) {
-    if (!Number.isInteger(max) || max < 1) throw new RangeError(`max must be a positive integer, got ${max}`);
+    if (!Number.isInteger(max) || max < 1) {
+      throw new RangeError(`max must be a positive integer, got ${max}`);
+    }
     this.max = max;
   }
 

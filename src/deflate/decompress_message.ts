@@ -200,7 +200,10 @@ function messageOf(error: unknown): string {
 /** Learns, once per process, how this runtime's stream reports truncation and trailing data. */
 function streamTraits(): Promise<StreamTraits> {
   traits ??= (async () => {
-    const reportsTruncation = await inflateOnce([new Uint8Array([0x00])], 0, 16, 1024).then(() => false, () => true);
+    const reportsTruncation = await inflateOnce([new Uint8Array([0x00])], 0, 16, 1024).then(
+      () => false,
+      () => true,
+    );
     // An empty final fixed block followed by one stray octet.
     const trailingDataMessage = await inflateOnce([new Uint8Array([0x03, 0x00, 0x00])], 0, 16, 1024)
       .then(() => undefined, messageOf);
@@ -217,7 +220,11 @@ function streamTraits(): Promise<StreamTraits> {
  * {@linkcode streamTraits}; a stream that stopped mid-way accepts it or
  * fails differently.
  */
-async function streamContinues(parts: Uint8Array[], skip: number, sliceSize: number): Promise<boolean> {
+async function streamContinues(
+  parts: Uint8Array[],
+  skip: number,
+  sliceSize: number,
+): Promise<boolean> {
   const { reportsTruncation, trailingDataMessage } = await streamTraits();
   if (reportsTruncation) return false;
   if (trailingDataMessage === undefined) return true; // cannot prove the end: refuse
@@ -255,29 +262,42 @@ export async function decompressMessage(
   const sliceSize = Math.max(1024, Math.min(16384, Math.ceil(maxSize / 1024)));
   const dictionary = options.dictionary;
   const prefix = dictionary !== undefined && dictionary.length > 0
-    ? [storedBlock(dictionary.length > WINDOW_SIZE ? dictionary.subarray(-WINDOW_SIZE) : dictionary)]
+    ? [
+      storedBlock(dictionary.length > WINDOW_SIZE ? dictionary.subarray(-WINDOW_SIZE) : dictionary),
+    ]
     : [];
   const skip = prefix.length > 0 ? prefix[0].length - 5 : 0;
 
   const finalForms: Uint8Array[][] = [];
   const last = payload.length - 1;
-  if (payload.length > 1 && payload[last] === 0x00) finalForms.push([...prefix, payload.subarray(0, last)]);
+  if (payload.length > 1 && payload[last] === 0x00) {
+    finalForms.push([...prefix, payload.subarray(0, last)]);
+  }
   if (payload.length > 0) finalForms.push([...prefix, payload]);
   // A first block with BFINAL set (bit 0 of the first octet) is a
   // single-block §7.2.3.4 message: try the complete-stream forms first.
   const finalFirst = payload.length > 0 && (payload[0] & 1) === 1;
-  const plans: Array<"trailer" | Uint8Array[]> = finalFirst ? [...finalForms, "trailer"] : ["trailer", ...finalForms];
+  const plans: Array<"trailer" | Uint8Array[]> = finalFirst
+    ? [...finalForms, "trailer"]
+    : ["trailer", ...finalForms];
 
   let firstError: unknown = undefined;
   for (const plan of plans) {
     try {
       if (plan === "trailer") {
-        const out = await inflateOnce([...prefix, payload, TRAILER], skip, maxSize + SENTINEL.length, sliceSize);
+        const out = await inflateOnce(
+          [...prefix, payload, TRAILER],
+          skip,
+          maxSize + SENTINEL.length,
+          sliceSize,
+        );
         if (!endsWithSentinel(out)) throw new Error("message does not end at a block boundary");
         return out.subarray(0, out.length - SENTINEL.length);
       }
       const out = await inflateOnce(plan, skip, maxSize, sliceSize);
-      if (await streamContinues(plan, skip, sliceSize)) throw new Error("message does not end with a final block");
+      if (await streamContinues(plan, skip, sliceSize)) {
+        throw new Error("message does not end with a final block");
+      }
       return out;
     } catch (error) {
       if (error instanceof TooBig) {

@@ -28,7 +28,11 @@
 
 import { ProtocolError } from "../engine/errors.ts";
 import type { CompressionOptions } from "./compression_options.ts";
-import { type ExtensionElement, formatExtensionElement, parseExtensionHeader } from "./extension_header.ts";
+import {
+  type ExtensionElement,
+  formatExtensionElement,
+  parseExtensionHeader,
+} from "./extension_header.ts";
 
 /** The extension token. */
 export const EXTENSION_NAME = "permessage-deflate";
@@ -107,7 +111,9 @@ function toElement(p: Parsed): ExtensionElement {
   if (p.snct) params.push(["server_no_context_takeover", true]);
   if (p.cnct) params.push(["client_no_context_takeover", true]);
   if (p.smwb !== undefined) params.push(["server_max_window_bits", String(p.smwb)]);
-  if (p.cmwb !== undefined) params.push(["client_max_window_bits", p.cmwb === true ? true : String(p.cmwb)]);
+  if (p.cmwb !== undefined) {
+    params.push(["client_max_window_bits", p.cmwb === true ? true : String(p.cmwb)]);
+  }
   return { name: EXTENSION_NAME, params };
 }
 
@@ -194,8 +200,14 @@ export function acceptOffer(
     if (element.name.toLowerCase() !== EXTENSION_NAME) continue;
     const offer = readParams(element.params, "offer");
     if (offer === null) continue; // §7: "A server MUST decline an extension negotiation offer" that is invalid
-    const ownBits = typeof options.serverMaxWindowBits === "number" ? options.serverMaxWindowBits : 15;
-    const smwb = offer.smwb !== undefined ? Math.min(offer.smwb, ownBits) : ownBits < 15 ? ownBits : undefined;
+    const ownBits = typeof options.serverMaxWindowBits === "number"
+      ? options.serverMaxWindowBits
+      : 15;
+    const smwb = offer.smwb !== undefined
+      ? Math.min(offer.smwb, ownBits)
+      : ownBits < 15
+      ? ownBits
+      : undefined;
     let cmwb: number | undefined;
     if (offer.cmwb !== undefined && typeof options.clientMaxWindowBits === "number") {
       cmwb = Math.min(offer.cmwb === true ? 15 : offer.cmwb, options.clientMaxWindowBits);
@@ -262,7 +274,9 @@ export function acceptResponse(
   options: CompressionOptions = {},
 ): DeflateParams | null {
   if (header === null || header === undefined) return null;
-  if (typeof header !== "string") throw negotiationError("Sec-WebSocket-Extensions is not a string");
+  if (typeof header !== "string") {
+    throw negotiationError("Sec-WebSocket-Extensions is not a string");
+  }
   if (header.trim() === "") return null;
   const list = parseExtensionHeader(header);
   if (list === null) throw negotiationError("Malformed Sec-WebSocket-Extensions response");
@@ -277,7 +291,9 @@ export function acceptResponse(
   const responseCmwb = response.cmwb === true ? undefined : response.cmwb;
   for (const offer of clientOffers(options)) {
     if (offer.snct && !response.snct) continue;
-    if (offer.smwb !== undefined && (response.smwb === undefined || response.smwb > offer.smwb)) continue;
+    if (offer.smwb !== undefined && (response.smwb === undefined || response.smwb > offer.smwb)) {
+      continue;
+    }
     if (responseCmwb !== undefined) {
       if (offer.cmwb === undefined) continue; // §7.1.2.2 MUST NOT appear unless offered
       if (offer.cmwb !== true && responseCmwb > offer.cmwb) continue;

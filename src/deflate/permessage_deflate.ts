@@ -8,9 +8,13 @@
 
 import type { Role } from "../engine/frame.ts";
 import { ProtocolError, WebSocketError } from "../engine/errors.ts";
-import { type Compression, type CompressionOptions, resolveCompression } from "./compression_options.ts";
+import {
+  type Compression,
+  type CompressionOptions,
+  resolveCompression,
+} from "./compression_options.ts";
 import { compressMessage } from "./compress_message.ts";
-import { ConcurrencyLimiter, sharedLimiter } from "./concurrency_limiter.ts";
+import { type ConcurrencyLimiter, sharedLimiter } from "./concurrency_limiter.ts";
 import { decompressMessage, WINDOW_SIZE } from "./decompress_message.ts";
 import { acceptOffer, acceptResponse, createOffer, type DeflateParams } from "./deflate_params.ts";
 
@@ -74,12 +78,18 @@ export class PerMessageDeflate {
 
   /** @param options Role, agreed parameters and settings. */
   constructor(options: PerMessageDeflateOptions) {
-    const resolved = resolveCompression({ ...options, clientMaxWindowBits: undefined, serverMaxWindowBits: undefined })!;
+    const resolved = resolveCompression({
+      ...options,
+      clientMaxWindowBits: undefined,
+      serverMaxWindowBits: undefined,
+    })!;
     this.role = options.role;
     this.params = { ...(options.params ?? NO_PARAMS) };
     this.threshold = resolved.threshold;
     this.#limiter = options.limiter ?? sharedLimiter(resolved.maxConcurrency);
-    const ownBits = this.role === "server" ? this.params.serverMaxWindowBits : this.params.clientMaxWindowBits;
+    const ownBits = this.role === "server"
+      ? this.params.serverMaxWindowBits
+      : this.params.clientMaxWindowBits;
     this.maxCompressSize = ownBits >= 15 ? Infinity : 2 ** ownBits;
     // RFC 7692 §7.2.2: without "*_no_context_takeover" for the peer's direction
     // we "MUST decompress each new message using the LZ77 sliding window used
@@ -109,7 +119,9 @@ export class PerMessageDeflate {
   async encode(data: Uint8Array): Promise<{ data: Uint8Array; compressed: boolean }> {
     if (!this.shouldCompress(data.length)) return { data, compressed: false };
     const payload = await this.compress(data);
-    return payload.length < data.length ? { data: payload, compressed: true } : { data, compressed: false };
+    return payload.length < data.length
+      ? { data: payload, compressed: true }
+      : { data, compressed: false };
   }
 
   /**
@@ -120,7 +132,10 @@ export class PerMessageDeflate {
     if (this.#closed) return Promise.reject(closedError());
     const result = this.#receiveChain.then(() =>
       this.#limiter.run(async () => {
-        const out = await decompressMessage(payload, { maxSize: options.maxSize, dictionary: this.#window });
+        const out = await decompressMessage(payload, {
+          maxSize: options.maxSize,
+          dictionary: this.#window,
+        });
         if (this.#peerKeepsContext && !this.#closed) this.#remember(out);
         return out;
       })
@@ -166,7 +181,10 @@ export class PerMessageDeflate {
     if (options === null || typeof header !== "string") return null;
     const accepted = acceptOffer(header, options);
     if (accepted === null) return null;
-    return { ...accepted, deflate: new PerMessageDeflate({ ...options, role: "server", params: accepted.params }) };
+    return {
+      ...accepted,
+      deflate: new PerMessageDeflate({ ...options, role: "server", params: accepted.params }),
+    };
   }
 
   /**
@@ -182,7 +200,11 @@ export class PerMessageDeflate {
     if (options === null) {
       if (header === null || header === undefined || header.trim() === "") return null;
       // We offered nothing, so any extension in the response was not offered.
-      throw new ProtocolError("WS_DEFLATE_NEGOTIATION", "Server accepted an extension that was not offered", 1010);
+      throw new ProtocolError(
+        "WS_DEFLATE_NEGOTIATION",
+        "Server accepted an extension that was not offered",
+        1010,
+      );
     }
     const params = acceptResponse(header, options);
     return params === null ? null : new PerMessageDeflate({ ...options, role: "client", params });

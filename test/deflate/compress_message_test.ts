@@ -5,7 +5,8 @@ import { compressMessage, compressorSyncFlushes } from "../../src/deflate/compre
 import { decompressMessage } from "../../src/deflate/decompress_message.ts";
 
 const runtime = "Deno" in globalThis ? "deno" : "Bun" in globalThis ? "bun" : "node";
-const hex = (bytes: Uint8Array) => Array.from(bytes, (b) => b.toString(16).padStart(2, "0")).join(" ");
+const hex = (bytes: Uint8Array) =>
+  Array.from(bytes, (b) => b.toString(16).padStart(2, "0")).join(" ");
 const encoder = new TextEncoder();
 
 function randomBytes(length: number, seed = 1): Uint8Array {
@@ -37,7 +38,9 @@ test("CompressionStream platform facts: the output of one write plus close", asy
   writer.write(encoder.encode("a")).catch(() => {});
   writer.close().catch(() => {});
   const chunks: string[] = [];
-  for await (const chunk of stream.readable as unknown as AsyncIterable<Uint8Array>) chunks.push(hex(chunk));
+  for await (const chunk of stream.readable as unknown as AsyncIterable<Uint8Array>) {
+    chunks.push(hex(chunk));
+  }
   const all = chunks.join(" ");
   // Deno: sync flush after the write, then an empty final fixed block; Node/Bun: one BFINAL block.
   assert.equal(all, runtime === "deno" ? "4a 04 00 00 00 ff ff 03 00" : "4b 04 00");
@@ -47,19 +50,33 @@ test("compressMessage round-trips through decompressMessage for many sizes and s
   const messages = [
     new Uint8Array(0),
     encoder.encode("a"),
-    encoder.encode(JSON.stringify({ users: Array.from({ length: 50 }, (_, i) => ({ id: i, name: `user${i}` })) })),
+    encoder.encode(
+      JSON.stringify({
+        users: Array.from({ length: 50 }, (_, i) => ({ id: i, name: `user${i}` })),
+      }),
+    ),
     encoder.encode("lorem ipsum dolor sit amet ".repeat(5000)),
     randomBytes(70000, 9),
     new Uint8Array(1 << 20),
   ];
   for (const message of messages) {
     const payload = await compressMessage(message);
-    assert.deepEqual(await decompressMessage(payload, { maxSize: message.length }), message, `length ${message.length}`);
+    assert.deepEqual(
+      await decompressMessage(payload, { maxSize: message.length }),
+      message,
+      `length ${message.length}`,
+    );
   }
 });
 
 test("compressMessage output inflates with node:zlib the way zlib-based peers (ws) do", async () => {
-  for (const message of [encoder.encode("Hello"), encoder.encode("x".repeat(100000)), randomBytes(50000, 4)]) {
+  for (
+    const message of [
+      encoder.encode("Hello"),
+      encoder.encode("x".repeat(100000)),
+      randomBytes(50000, 4),
+    ]
+  ) {
     const payload = await compressMessage(message);
     const withTail = new Uint8Array([...payload, 0x00, 0x00, 0xff, 0xff]);
     const out = zlib.inflateRawSync(withTail, { finishFlush: zlib.constants.Z_SYNC_FLUSH });

@@ -14,7 +14,18 @@ test("resolveCompression maps false/undefined to off and true to defaults", () =
 });
 
 test("resolveCompression rejects invalid settings at configuration time", () => {
-  for (const bad of [{ threshold: -1 }, { threshold: NaN }, { maxConcurrency: 0 }, { maxConcurrency: 2.5 }, { serverMaxWindowBits: 8 }, { serverMaxWindowBits: 16 }, { clientMaxWindowBits: 8 }, { serverMaxWindowBits: true as unknown as number }]) {
+  for (
+    const bad of [
+      { threshold: -1 },
+      { threshold: NaN },
+      { maxConcurrency: 0 },
+      { maxConcurrency: 2.5 },
+      { serverMaxWindowBits: 8 },
+      { serverMaxWindowBits: 16 },
+      { clientMaxWindowBits: 8 },
+      { serverMaxWindowBits: true as unknown as number },
+    ]
+  ) {
     assert.throws(() => resolveCompression(bad), RangeError, JSON.stringify(bad));
   }
   assert.throws(() => resolveCompression("yes" as unknown as boolean), TypeError);

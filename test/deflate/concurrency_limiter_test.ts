@@ -30,7 +30,7 @@ test("ConcurrencyLimiter runs at most max jobs at once, in call order", async ()
 test("ConcurrencyLimiter releases the slot when a job fails", async () => {
   const limiter = new ConcurrencyLimiter(1);
   const failed = limiter.run(() => Promise.reject(new Error("boom")));
-  const next = limiter.run(async () => "ok");
+  const next = limiter.run(() => Promise.resolve("ok"));
   await assert.rejects(failed, /boom/);
   assert.equal(await next, "ok");
   assert.equal(limiter.active, 0);

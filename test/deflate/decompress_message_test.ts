@@ -5,7 +5,8 @@ import { decompressMessage } from "../../src/deflate/decompress_message.ts";
 import { ProtocolError } from "../../src/engine/errors.ts";
 
 const runtime = "Deno" in globalThis ? "deno" : "Bun" in globalThis ? "bun" : "node";
-const hex = (s: string) => new Uint8Array(s.split(/\s+/).filter(Boolean).map((b) => parseInt(b, 16)));
+const hex = (s: string) =>
+  new Uint8Array(s.split(/\s+/).filter(Boolean).map((b) => parseInt(b, 16)));
 const text = (bytes: Uint8Array) => new TextDecoder().decode(bytes);
 const cat = (...parts: Uint8Array[]) => {
   const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
@@ -39,7 +40,9 @@ function zlibPeer(options: { contextTakeover: boolean }) {
     const onData = (chunk: Uint8Array) => chunks.push(new Uint8Array(chunk));
     deflate.on("data", onData);
     deflate.write(message);
-    await new Promise<void>((resolve) => deflate.flush(zlib.constants.Z_SYNC_FLUSH, () => resolve()));
+    await new Promise<void>((resolve) =>
+      deflate.flush(zlib.constants.Z_SYNC_FLUSH, () => resolve())
+    );
     deflate.off("data", onData);
     const out = cat(...chunks);
     assert.deepEqual([...out.subarray(-4)], [0, 0, 0xff, 0xff]);
@@ -47,7 +50,11 @@ function zlibPeer(options: { contextTakeover: boolean }) {
   };
 }
 
-async function rejectsWith(promise: Promise<unknown>, closeCode: number, code: string): Promise<void> {
+async function rejectsWith(
+  promise: Promise<unknown>,
+  closeCode: number,
+  code: string,
+): Promise<void> {
   await assert.rejects(promise, (error: unknown) => {
     assert.ok(error instanceof ProtocolError, String(error));
     assert.equal(error.closeCode, closeCode);
@@ -61,9 +68,11 @@ async function rawInflate(input: Uint8Array): Promise<{ out: string; error: stri
   const writer = stream.writable.getWriter();
   const reader = stream.readable.getReader();
   let error: string | null = null;
-  const pump = writer.write(input as Uint8Array<ArrayBuffer>).then(() => writer.close()).catch((e) => {
-    error ??= String(e?.message ?? e);
-  });
+  const pump = writer.write(input as Uint8Array<ArrayBuffer>).then(() => writer.close()).catch(
+    (e) => {
+      error ??= String(e?.message ?? e);
+    },
+  );
   const chunks: Uint8Array[] = [];
   try {
     for (;;) {
@@ -103,7 +112,9 @@ test("DecompressionStream platform facts: a long-lived stream emits a sync-flush
   const read = reader.read();
   writer.write(hex("f2 48 cd c9 c9 07 00 00 00 ff ff")).catch(() => {});
   let timer: ReturnType<typeof setTimeout> | undefined;
-  const timeout = new Promise<"timeout">((resolve) => timer = setTimeout(() => resolve("timeout"), 2000));
+  const timeout = new Promise<"timeout">((resolve) =>
+    timer = setTimeout(() => resolve("timeout"), 2000)
+  );
   const first = await Promise.race([read, timeout]);
   clearTimeout(timer);
   assert.notEqual(first, "timeout");
@@ -150,7 +161,9 @@ test("decompressMessage inflates zlib Z_SYNC_FLUSH messages with context takeove
   const peer = zlibPeer({ contextTakeover: true });
   let window = new Uint8Array(0);
   for (let i = 0; i < 20; i++) {
-    const message = new TextEncoder().encode(JSON.stringify({ id: i, user: "someone", tags: ["a", "b", "c"], pad: "x".repeat(i * 997) }));
+    const message = new TextEncoder().encode(
+      JSON.stringify({ id: i, user: "someone", tags: ["a", "b", "c"], pad: "x".repeat(i * 997) }),
+    );
     const payload = await peer(message);
     const out = await decompressMessage(payload, { dictionary: window });
     assert.deepEqual(out, message, `message ${i}`);
@@ -178,7 +191,11 @@ test("decompressMessage stops a 64 MiB bomb with 1009 at a 1 MiB limit", async (
   await rejectsWith(decompressMessage(bomb, { maxSize: 1024 * 1024 }), 1009, "WS_MESSAGE_TOO_BIG");
   // Also when the bomb is a sync-flushed context-takeover message.
   const flushed = await zlibPeer({ contextTakeover: true })(new Uint8Array(8 * 1024 * 1024));
-  await rejectsWith(decompressMessage(flushed, { maxSize: 1024 * 1024, dictionary: new Uint8Array(100) }), 1009, "WS_MESSAGE_TOO_BIG");
+  await rejectsWith(
+    decompressMessage(flushed, { maxSize: 1024 * 1024, dictionary: new Uint8Array(100) }),
+    1009,
+    "WS_MESSAGE_TOO_BIG",
+  );
 });
 
 test("decompressMessage bomb detection keeps memory bounded", async () => {
@@ -186,7 +203,11 @@ test("decompressMessage bomb detection keeps memory bounded", async () => {
   const rss = () => ("Deno" in globalThis ? Deno.memoryUsage().rss : process.memoryUsage().rss);
   const before = rss();
   for (let i = 0; i < 5; i++) {
-    await rejectsWith(decompressMessage(bomb, { maxSize: 1024 * 1024 }), 1009, "WS_MESSAGE_TOO_BIG");
+    await rejectsWith(
+      decompressMessage(bomb, { maxSize: 1024 * 1024 }),
+      1009,
+      "WS_MESSAGE_TOO_BIG",
+    );
   }
   // Inflating the bomb fully would need 64 MiB; allow generous slack for allocator noise.
   assert.ok(rss() - before < 48 * 1024 * 1024, `rss grew by ${(rss() - before) >> 20} MiB`);
@@ -194,14 +215,25 @@ test("decompressMessage bomb detection keeps memory bounded", async () => {
 
 test("decompressMessage size limit boundaries: limit−1 and limit delivered, limit+1 and limit+2 fail", async () => {
   const limit = 100_000;
-  for (const make of [(n: number) => randomBytes(n, 7), (n: number) => new Uint8Array(n).fill(0x61)]) {
-    for (const peer of [zlibPeer({ contextTakeover: false }), async (m: Uint8Array) => cat(new Uint8Array(zlib.deflateRawSync(m)), hex("00"))]) {
+  for (
+    const make of [(n: number) => randomBytes(n, 7), (n: number) => new Uint8Array(n).fill(0x61)]
+  ) {
+    for (
+      const peer of [
+        zlibPeer({ contextTakeover: false }),
+        (m: Uint8Array) => Promise.resolve(cat(new Uint8Array(zlib.deflateRawSync(m)), hex("00"))),
+      ]
+    ) {
       for (const delta of [-1, 0]) {
         const message = make(limit + delta);
         assert.deepEqual(await decompressMessage(await peer(message), { maxSize: limit }), message);
       }
       for (const delta of [1, 2]) {
-        await rejectsWith(decompressMessage(await peer(make(limit + delta)), { maxSize: limit }), 1009, "WS_MESSAGE_TOO_BIG");
+        await rejectsWith(
+          decompressMessage(await peer(make(limit + delta)), { maxSize: limit }),
+          1009,
+          "WS_MESSAGE_TOO_BIG",
+        );
       }
     }
   }
@@ -215,11 +247,19 @@ test("decompressMessage fails a truncated stream with 1007", async () => {
   const message = randomBytes(5000, 3);
   const payload = await zlibPeer({ contextTakeover: false })(message);
   for (const cut of [1, 2, 10, payload.length >> 1]) {
-    await rejectsWith(decompressMessage(payload.subarray(0, payload.length - cut)), 1007, "WS_INVALID_COMPRESSED_DATA");
+    await rejectsWith(
+      decompressMessage(payload.subarray(0, payload.length - cut)),
+      1007,
+      "WS_INVALID_COMPRESSED_DATA",
+    );
   }
   const text5000 = new TextEncoder().encode("hello world ".repeat(500));
   const raw = new Uint8Array(zlib.deflateRawSync(text5000));
-  await rejectsWith(decompressMessage(raw.subarray(0, raw.length - 3)), 1007, "WS_INVALID_COMPRESSED_DATA");
+  await rejectsWith(
+    decompressMessage(raw.subarray(0, raw.length - 3)),
+    1007,
+    "WS_INVALID_COMPRESSED_DATA",
+  );
 });
 
 test("decompressMessage fails garbage after a BFINAL block with 1007 (Deno, Bun; Node's zlib ignores it)", async () => {
@@ -230,13 +270,19 @@ test("decompressMessage fails garbage after a BFINAL block with 1007 (Deno, Bun;
     await rejectsWith(decompressMessage(payload), 1007, "WS_INVALID_COMPRESSED_DATA");
   }
   // Garbage after the sync-flush trailer position of a non-final stream fails everywhere.
-  await rejectsWith(decompressMessage(hex("f2 48 cd c9 c9 07 00 ff ff ff")), 1007, "WS_INVALID_COMPRESSED_DATA");
+  await rejectsWith(
+    decompressMessage(hex("f2 48 cd c9 c9 07 00 ff ff ff")),
+    1007,
+    "WS_INVALID_COMPRESSED_DATA",
+  );
 });
 
 test("decompressMessage failures never leave unhandled rejections and later calls still work", async () => {
   const results = await Promise.allSettled([
     decompressMessage(hex("ff ff ff ff ff")),
-    decompressMessage(new Uint8Array(zlib.deflateRawSync(new Uint8Array(4 << 20))), { maxSize: 1000 }),
+    decompressMessage(new Uint8Array(zlib.deflateRawSync(new Uint8Array(4 << 20))), {
+      maxSize: 1000,
+    }),
     decompressMessage(hex("f2 48")),
   ]);
   assert.deepEqual(results.map((r) => r.status), ["rejected", "rejected", "rejected"]);

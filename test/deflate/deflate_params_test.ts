@@ -1,6 +1,11 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { acceptOffer, acceptResponse, createOffer, type DeflateParams } from "../../src/deflate/deflate_params.ts";
+import {
+  acceptOffer,
+  acceptResponse,
+  createOffer,
+  type DeflateParams,
+} from "../../src/deflate/deflate_params.ts";
 import { ProtocolError } from "../../src/engine/errors.ts";
 import type { CompressionOptions } from "../../src/deflate/compression_options.ts";
 
@@ -37,18 +42,58 @@ test("createOffer follows the offer truth table, with a plain fallback after ser
 const SERVER_TABLE: Array<[string, CompressionOptions, string | null]> = [
   [PMD, {}, `${PMD}; server_no_context_takeover`],
   [`${PMD}; server_no_context_takeover`, {}, `${PMD}; server_no_context_takeover`],
-  [`${PMD}; client_no_context_takeover`, {}, `${PMD}; server_no_context_takeover; client_no_context_takeover`],
-  [PMD, { clientNoContextTakeover: true }, `${PMD}; server_no_context_takeover; client_no_context_takeover`],
-  [`${PMD}; server_max_window_bits=10`, {}, `${PMD}; server_no_context_takeover; server_max_window_bits=10`],
-  [`${PMD}; server_max_window_bits=8`, {}, `${PMD}; server_no_context_takeover; server_max_window_bits=8`],
-  [`${PMD}; server_max_window_bits=15`, {}, `${PMD}; server_no_context_takeover; server_max_window_bits=15`],
-  [`${PMD}; server_max_window_bits=12`, { serverMaxWindowBits: 10 }, `${PMD}; server_no_context_takeover; server_max_window_bits=10`],
-  [PMD, { serverMaxWindowBits: 11 }, `${PMD}; server_no_context_takeover; server_max_window_bits=11`],
+  [
+    `${PMD}; client_no_context_takeover`,
+    {},
+    `${PMD}; server_no_context_takeover; client_no_context_takeover`,
+  ],
+  [
+    PMD,
+    { clientNoContextTakeover: true },
+    `${PMD}; server_no_context_takeover; client_no_context_takeover`,
+  ],
+  [
+    `${PMD}; server_max_window_bits=10`,
+    {},
+    `${PMD}; server_no_context_takeover; server_max_window_bits=10`,
+  ],
+  [
+    `${PMD}; server_max_window_bits=8`,
+    {},
+    `${PMD}; server_no_context_takeover; server_max_window_bits=8`,
+  ],
+  [
+    `${PMD}; server_max_window_bits=15`,
+    {},
+    `${PMD}; server_no_context_takeover; server_max_window_bits=15`,
+  ],
+  [
+    `${PMD}; server_max_window_bits=12`,
+    { serverMaxWindowBits: 10 },
+    `${PMD}; server_no_context_takeover; server_max_window_bits=10`,
+  ],
+  [
+    PMD,
+    { serverMaxWindowBits: 11 },
+    `${PMD}; server_no_context_takeover; server_max_window_bits=11`,
+  ],
   [`${PMD}; client_max_window_bits`, {}, `${PMD}; server_no_context_takeover`],
-  [`${PMD}; client_max_window_bits`, { clientMaxWindowBits: 10 }, `${PMD}; server_no_context_takeover; client_max_window_bits=10`],
-  [`${PMD}; client_max_window_bits=9`, { clientMaxWindowBits: 12 }, `${PMD}; server_no_context_takeover; client_max_window_bits=9`],
+  [
+    `${PMD}; client_max_window_bits`,
+    { clientMaxWindowBits: 10 },
+    `${PMD}; server_no_context_takeover; client_max_window_bits=10`,
+  ],
+  [
+    `${PMD}; client_max_window_bits=9`,
+    { clientMaxWindowBits: 12 },
+    `${PMD}; server_no_context_takeover; client_max_window_bits=9`,
+  ],
   [PMD, { clientMaxWindowBits: 10 }, `${PMD}; server_no_context_takeover`], // §7.1.2.2 MUST NOT
-  [`${PMD}; server_max_window_bits="10"`, {}, `${PMD}; server_no_context_takeover; server_max_window_bits=10`],
+  [
+    `${PMD}; server_max_window_bits="10"`,
+    {},
+    `${PMD}; server_no_context_takeover; server_max_window_bits=10`,
+  ],
   [`Permessage-Deflate`, {}, `${PMD}; server_no_context_takeover`],
   [`x-webkit-deflate-frame, ${PMD}`, {}, `${PMD}; server_no_context_takeover`],
   // Invalid offers are declined:
@@ -84,29 +129,52 @@ const SERVER_TABLE: Array<[string, CompressionOptions, string | null]> = [
 test("acceptOffer follows the server truth table and declines invalid offers without throwing", () => {
   for (const [header, options, expected] of SERVER_TABLE) {
     const result = acceptOffer(header, options);
-    assert.equal(result === null ? null : result.response, expected, `${header} ${JSON.stringify(options)}`);
+    assert.equal(
+      result === null ? null : result.response,
+      expected,
+      `${header} ${JSON.stringify(options)}`,
+    );
   }
 });
 
 test("acceptOffer picks the first valid offer and skips invalid ones", () => {
   const header = `${PMD}; server_max_window_bits=16, ${PMD}; server_max_window_bits=11, ${PMD}`;
-  assert.equal(acceptOffer(header)?.response, `${PMD}; server_no_context_takeover; server_max_window_bits=11`);
+  assert.equal(
+    acceptOffer(header)?.response,
+    `${PMD}; server_no_context_takeover; server_max_window_bits=11`,
+  );
   const dup = `${PMD}; foo, ${PMD}; client_no_context_takeover`;
-  assert.equal(acceptOffer(dup)?.response, `${PMD}; server_no_context_takeover; client_no_context_takeover`);
+  assert.equal(
+    acceptOffer(dup)?.response,
+    `${PMD}; server_no_context_takeover; client_no_context_takeover`,
+  );
 });
 
 test("acceptOffer reports the agreed parameters", () => {
-  const result = acceptOffer(`${PMD}; server_max_window_bits=10; client_max_window_bits`, { clientMaxWindowBits: 12 });
-  assert.deepEqual(result?.params, {
-    serverNoContextTakeover: true,
-    clientNoContextTakeover: false,
-    serverMaxWindowBits: 10,
+  const result = acceptOffer(`${PMD}; server_max_window_bits=10; client_max_window_bits`, {
     clientMaxWindowBits: 12,
-  } satisfies DeflateParams);
+  });
+  assert.deepEqual(
+    result?.params,
+    {
+      serverNoContextTakeover: true,
+      clientNoContextTakeover: false,
+      serverMaxWindowBits: 10,
+      clientMaxWindowBits: 12,
+    } satisfies DeflateParams,
+  );
 });
 
 test("acceptOffer never throws on hostile input", () => {
-  const inputs = ["\u0000", "permessage-deflate; \u00ff=1", ",,,,", "a;".repeat(10000), '"', "permessage-deflate; a=\"\\", "é"];
+  const inputs = [
+    "\u0000",
+    "permessage-deflate; \u00ff=1",
+    ",,,,",
+    "a;".repeat(10000),
+    '"',
+    'permessage-deflate; a="\\',
+    "é",
+  ];
   for (const input of inputs) assert.doesNotThrow(() => acceptOffer(input));
   assert.equal(acceptOffer(undefined as unknown as string), null);
 });
@@ -115,7 +183,12 @@ test("acceptOffer never throws on hostile input", () => {
 
 // [our options, server response, expected agreed params or "fail"]
 const CLIENT_TABLE: Array<[CompressionOptions, string, Partial<DeflateParams> | "fail"]> = [
-  [{}, PMD, { serverNoContextTakeover: false, clientNoContextTakeover: false, serverMaxWindowBits: 15, clientMaxWindowBits: 15 }],
+  [{}, PMD, {
+    serverNoContextTakeover: false,
+    clientNoContextTakeover: false,
+    serverMaxWindowBits: 15,
+    clientMaxWindowBits: 15,
+  }],
   [{}, `${PMD}; server_no_context_takeover`, { serverNoContextTakeover: true }],
   [{}, `${PMD}; client_no_context_takeover`, { clientNoContextTakeover: true }],
   [{}, `${PMD}; server_max_window_bits=10`, { serverMaxWindowBits: 10 }], // §7.1.2.1 server MAY add it
@@ -134,7 +207,9 @@ const CLIENT_TABLE: Array<[CompressionOptions, string, Partial<DeflateParams> | 
   [{ serverMaxWindowBits: 10 }, `${PMD}; server_max_window_bits=16`, "fail"],
   [{ serverMaxWindowBits: 10 }, PMD, { serverMaxWindowBits: 15 }], // matches the fallback offer
   [{ serverNoContextTakeover: true }, PMD, { serverNoContextTakeover: false }], // fallback offer
-  [{ serverNoContextTakeover: true }, `${PMD}; server_no_context_takeover`, { serverNoContextTakeover: true }],
+  [{ serverNoContextTakeover: true }, `${PMD}; server_no_context_takeover`, {
+    serverNoContextTakeover: true,
+  }],
   [{}, `${PMD}; server_max_window_bits=7`, "fail"],
   [{}, `${PMD}; server_max_window_bits=16`, "fail"],
   [{}, `${PMD}; server_max_window_bits=0`, "fail"],
@@ -184,13 +259,19 @@ test("every server response to our own offers is accepted by our client", () => 
     { clientMaxWindowBits: true },
     { clientMaxWindowBits: 10, serverMaxWindowBits: 12, serverNoContextTakeover: true },
   ];
-  const serverSets: CompressionOptions[] = [{}, { clientNoContextTakeover: true }, { clientMaxWindowBits: 9 }, { serverMaxWindowBits: 10 }];
+  const serverSets: CompressionOptions[] = [{}, { clientNoContextTakeover: true }, {
+    clientMaxWindowBits: 9,
+  }, { serverMaxWindowBits: 10 }];
   for (const client of optionSets) {
     for (const server of serverSets) {
       const accepted = acceptOffer(createOffer(client), server);
       assert.ok(accepted !== null);
       const params = acceptResponse(accepted.response, client);
-      assert.deepEqual(params, accepted.params, `${JSON.stringify(client)} / ${JSON.stringify(server)}`);
+      assert.deepEqual(
+        params,
+        accepted.params,
+        `${JSON.stringify(client)} / ${JSON.stringify(server)}`,
+      );
     }
   }
 });

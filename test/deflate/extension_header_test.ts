@@ -1,6 +1,9 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { formatExtensionElement, parseExtensionHeader } from "../../src/deflate/extension_header.ts";
+import {
+  formatExtensionElement,
+  parseExtensionHeader,
+} from "../../src/deflate/extension_header.ts";
 
 test("parseExtensionHeader reads lists, parameters, quoted values and skips empty elements", () => {
   assert.deepEqual(parseExtensionHeader('permessage-deflate ; a ; b = 10 ;c="1\\1", , x-foo'), [
@@ -13,12 +16,31 @@ test("parseExtensionHeader reads lists, parameters, quoted values and skips empt
 
 test("parseExtensionHeader keeps duplicate and prototype-named parameters as plain data", () => {
   const list = parseExtensionHeader("e; __proto__=1; __proto__; constructor");
-  assert.deepEqual(list, [{ name: "e", params: [["__proto__", "1"], ["__proto__", true], ["constructor", true]] }]);
+  assert.deepEqual(list, [{
+    name: "e",
+    params: [["__proto__", "1"], ["__proto__", true], ["constructor", true]],
+  }]);
   assert.equal(({} as Record<string, unknown>).polluted, undefined);
 });
 
 test("parseExtensionHeader rejects malformed values", () => {
-  for (const bad of ["e;", "e; =1", "e; a=", 'e; a="', 'e; a="x y"', 'e; a=""', "e f", "e; a b", ";e", "e,;", "é", "e; a=1=2", "e\u0000"]) {
+  for (
+    const bad of [
+      "e;",
+      "e; =1",
+      "e; a=",
+      'e; a="',
+      'e; a="x y"',
+      'e; a=""',
+      "e f",
+      "e; a b",
+      ";e",
+      "e,;",
+      "é",
+      "e; a=1=2",
+      "e\u0000",
+    ]
+  ) {
     assert.equal(parseExtensionHeader(bad), null, JSON.stringify(bad));
   }
 });
@@ -31,7 +53,10 @@ test("parseExtensionHeader is linear on long hostile input", () => {
 
 test("formatExtensionElement writes flags and values", () => {
   assert.equal(
-    formatExtensionElement({ name: "permessage-deflate", params: [["client_max_window_bits", true], ["server_max_window_bits", "10"]] }),
+    formatExtensionElement({
+      name: "permessage-deflate",
+      params: [["client_max_window_bits", true], ["server_max_window_bits", "10"]],
+    }),
     "permessage-deflate; client_max_window_bits; server_max_window_bits=10",
   );
 });

@@ -6,10 +6,18 @@ import { ConcurrencyLimiter } from "../../src/deflate/concurrency_limiter.ts";
 import { ProtocolError, WebSocketError } from "../../src/engine/errors.ts";
 
 const encoder = new TextEncoder();
-const hex = (s: string) => new Uint8Array(s.split(/\s+/).filter(Boolean).map((b) => parseInt(b, 16)));
+const hex = (s: string) =>
+  new Uint8Array(s.split(/\s+/).filter(Boolean).map((b) => parseInt(b, 16)));
 
 function jsonMessage(i: number, pad = 0): Uint8Array {
-  return encoder.encode(JSON.stringify({ type: "update", id: i, user: { name: "someone", roles: ["a", "b"] }, pad: "p".repeat(pad) }));
+  return encoder.encode(
+    JSON.stringify({
+      type: "update",
+      id: i,
+      user: { name: "someone", roles: ["a", "b"] },
+      pad: "p".repeat(pad),
+    }),
+  );
 }
 
 function zlibSender(contextTakeover: boolean) {
@@ -20,7 +28,9 @@ function zlibSender(contextTakeover: boolean) {
     const onData = (chunk: Buffer) => chunks.push(chunk);
     deflate.on("data", onData);
     deflate.write(message);
-    await new Promise<void>((resolve) => deflate.flush(zlib.constants.Z_SYNC_FLUSH, () => resolve()));
+    await new Promise<void>((resolve) =>
+      deflate.flush(zlib.constants.Z_SYNC_FLUSH, () => resolve())
+    );
     deflate.off("data", onData);
     const out = Buffer.concat(chunks);
     return new Uint8Array(out.subarray(0, out.length - 4));
@@ -59,7 +69,9 @@ test("PerMessageDeflate.encode leaves small and incompressible messages uncompre
 });
 
 test("PerMessageDeflate compresses only messages that fit an agreed window below 15 bits", async () => {
-  const accepted = PerMessageDeflate.acceptOffer("permessage-deflate; server_max_window_bits=11", { threshold: 0 });
+  const accepted = PerMessageDeflate.acceptOffer("permessage-deflate; server_max_window_bits=11", {
+    threshold: 0,
+  });
   assert.ok(accepted);
   const deflate = accepted.deflate;
   assert.equal(deflate.maxCompressSize, 2048);
@@ -69,7 +81,10 @@ test("PerMessageDeflate compresses only messages that fit an agreed window below
   const { data, compressed } = await deflate.encode(fits);
   assert.equal(compressed, true);
   // A peer inflating with an 11-bit window reads it.
-  const out = zlib.inflateRawSync(new Uint8Array([...data, 0, 0, 0xff, 0xff]), { windowBits: 11, finishFlush: zlib.constants.Z_SYNC_FLUSH });
+  const out = zlib.inflateRawSync(new Uint8Array([...data, 0, 0, 0xff, 0xff]), {
+    windowBits: 11,
+    finishFlush: zlib.constants.Z_SYNC_FLUSH,
+  });
   assert.deepEqual(new Uint8Array(out), fits);
   assert.equal((await deflate.encode(encoder.encode("abc".repeat(700)))).compressed, false);
 });
@@ -79,26 +94,42 @@ test("PerMessageDeflate inflates a zlib peer that keeps its context across messa
   const send = zlibSender(true);
   for (let i = 0; i < 30; i++) {
     const message = jsonMessage(i, (i * 7919) % 40000);
-    assert.deepEqual(await server.decompress(await send(message), { maxSize: 1 << 20 }), message, `message ${i}`);
+    assert.deepEqual(
+      await server.decompress(await send(message), { maxSize: 1 << 20 }),
+      message,
+      `message ${i}`,
+    );
   }
 });
 
 test("PerMessageDeflate inflates a zlib peer without context takeover and keeps no window then", async () => {
-  const accepted = PerMessageDeflate.acceptOffer("permessage-deflate; client_no_context_takeover", true);
+  const accepted = PerMessageDeflate.acceptOffer(
+    "permessage-deflate; client_no_context_takeover",
+    true,
+  );
   assert.ok(accepted && accepted.params.clientNoContextTakeover);
   const send = zlibSender(false);
   for (let i = 0; i < 5; i++) {
     const message = jsonMessage(i, 3000);
-    assert.deepEqual(await accepted.deflate.decompress(await send(message), { maxSize: 1 << 20 }), message);
+    assert.deepEqual(
+      await accepted.deflate.decompress(await send(message), { maxSize: 1 << 20 }),
+      message,
+    );
   }
   // RFC 7692 §7.2.3.2: a back-reference into the previous message fails without a kept window.
   await accepted.deflate.decompress(hex("f2 48 cd c9 c9 07 00"));
-  await assert.rejects(accepted.deflate.decompress(hex("f2 00 11 00 00")), (e: unknown) => e instanceof ProtocolError && e.closeCode === 1007);
+  await assert.rejects(
+    accepted.deflate.decompress(hex("f2 00 11 00 00")),
+    (e: unknown) => e instanceof ProtocolError && e.closeCode === 1007,
+  );
 });
 
 test("PerMessageDeflate follows RFC 7692 §7.2.3.2 with context takeover", async () => {
   const client = new PerMessageDeflate({ role: "client" });
-  assert.equal(new TextDecoder().decode(await client.decompress(hex("f2 48 cd c9 c9 07 00"))), "Hello");
+  assert.equal(
+    new TextDecoder().decode(await client.decompress(hex("f2 48 cd c9 c9 07 00"))),
+    "Hello",
+  );
   assert.equal(new TextDecoder().decode(await client.decompress(hex("f2 00 11 00 00"))), "Hello");
 });
 
@@ -109,10 +140,14 @@ test("PerMessageDeflate decompress calls complete in call order even when issued
   const payloads: Uint8Array[] = [];
   for (const m of messages) payloads.push(await send(m));
   const order: number[] = [];
-  const results = await Promise.all(payloads.map((p, i) => server.decompress(p, { maxSize: 1 << 20 }).then((out) => {
-    order.push(i);
-    return out;
-  })));
+  const results = await Promise.all(
+    payloads.map((p, i) =>
+      server.decompress(p, { maxSize: 1 << 20 }).then((out) => {
+        order.push(i);
+        return out;
+      })
+    ),
+  );
   assert.deepEqual(results, messages);
   assert.deepEqual(order, messages.map((_, i) => i));
 });
@@ -121,13 +156,19 @@ test("PerMessageDeflate bounds concurrent work across connections with a shared 
   const limiter = new ConcurrencyLimiter(2);
   let peak = 0;
   const originalRun = limiter.run.bind(limiter);
-  limiter.run = (job) => originalRun(async () => {
-    peak = Math.max(peak, limiter.active);
-    return await job();
-  });
-  const connections = Array.from({ length: 12 }, () => new PerMessageDeflate({ role: "server", limiter, threshold: 0 }));
+  limiter.run = (job) =>
+    originalRun(async () => {
+      peak = Math.max(peak, limiter.active);
+      return await job();
+    });
+  const connections = Array.from(
+    { length: 12 },
+    () => new PerMessageDeflate({ role: "server", limiter, threshold: 0 }),
+  );
   const message = encoder.encode("hello hello ".repeat(3000));
-  const results = await Promise.all(connections.map(async (c) => c.decompress(await c.compress(message))));
+  const results = await Promise.all(
+    connections.map(async (c) => c.decompress(await c.compress(message))),
+  );
   for (const r of results) assert.deepEqual(r, message);
   assert.equal(peak, 2);
 });
@@ -135,16 +176,28 @@ test("PerMessageDeflate bounds concurrent work across connections with a shared 
 test("PerMessageDeflate reports 1009 for a bomb and keeps later connections working", async () => {
   const deflate = new PerMessageDeflate({ role: "server" });
   const bomb = new Uint8Array(zlib.deflateRawSync(new Uint8Array(64 << 20)));
-  await assert.rejects(deflate.decompress(bomb, { maxSize: 1 << 20 }), (e: unknown) => e instanceof ProtocolError && e.closeCode === 1009);
+  await assert.rejects(
+    deflate.decompress(bomb, { maxSize: 1 << 20 }),
+    (e: unknown) => e instanceof ProtocolError && e.closeCode === 1009,
+  );
   const other = new PerMessageDeflate({ role: "server" });
-  assert.equal(new TextDecoder().decode(await other.decompress(hex("f2 48 cd c9 c9 07 00"))), "Hello");
+  assert.equal(
+    new TextDecoder().decode(await other.decompress(hex("f2 48 cd c9 c9 07 00"))),
+    "Hello",
+  );
 });
 
 test("PerMessageDeflate.close makes later calls reject with WS_INVALID_STATE", async () => {
   const deflate = new PerMessageDeflate({ role: "client" });
   deflate.close();
-  await assert.rejects(deflate.compress(new Uint8Array(10)), (e: unknown) => e instanceof WebSocketError && e.code === "WS_INVALID_STATE");
-  await assert.rejects(deflate.decompress(new Uint8Array(10)), (e: unknown) => e instanceof WebSocketError && e.code === "WS_INVALID_STATE");
+  await assert.rejects(
+    deflate.compress(new Uint8Array(10)),
+    (e: unknown) => e instanceof WebSocketError && e.code === "WS_INVALID_STATE",
+  );
+  await assert.rejects(
+    deflate.decompress(new Uint8Array(10)),
+    (e: unknown) => e instanceof WebSocketError && e.code === "WS_INVALID_STATE",
+  );
 });
 
 test("PerMessageDeflate static negotiation: off, declined and failed cases", () => {
@@ -152,10 +205,21 @@ test("PerMessageDeflate static negotiation: off, declined and failed cases", () 
   assert.equal(PerMessageDeflate.createOffer(undefined), "");
   assert.equal(PerMessageDeflate.acceptOffer("permessage-deflate", false), null);
   assert.equal(PerMessageDeflate.acceptOffer(null, true), null);
-  assert.equal(PerMessageDeflate.acceptOffer("permessage-deflate; server_max_window_bits=7", true), null);
+  assert.equal(
+    PerMessageDeflate.acceptOffer("permessage-deflate; server_max_window_bits=7", true),
+    null,
+  );
   assert.equal(PerMessageDeflate.acceptResponse(null, true), null);
   assert.equal(PerMessageDeflate.acceptResponse("", false), null);
-  for (const [header, compression] of [["permessage-deflate", false], ["permessage-deflate; client_max_window_bits=9", true]] as const) {
-    assert.throws(() => PerMessageDeflate.acceptResponse(header, compression), (e: unknown) => e instanceof ProtocolError && e.closeCode === 1010);
+  for (
+    const [header, compression] of [["permessage-deflate", false], [
+      "permessage-deflate; client_max_window_bits=9",
+      true,
+    ]] as const
+  ) {
+    assert.throws(
+      () => PerMessageDeflate.acceptResponse(header, compression),
+      (e: unknown) => e instanceof ProtocolError && e.closeCode === 1010,
+    );
   }
 });

@@ -33,7 +33,7 @@ import ts from "typescript";
 import { browserTcpStub } from "./build_browser.ts";
 
 const root = new URL("..", import.meta.url).pathname.replace(/\/$/, "");
-const outDir = `${root}/npm/dist`;
+const defaultOutDir = `${root}/npm/dist`;
 
 /** One entry of the package's `exports` map. */
 export interface NpmEntry {
@@ -69,8 +69,12 @@ export interface NpmBuildResult {
 export interface BuildNpmOptions {
   /** Throw when an export's source is missing instead of skipping it. Default: false. */
   strict?: boolean;
-  /** Run `npm pack` into `npm/` afterwards. Default: false. */
+  /** Run `npm pack` afterwards. Default: false. */
   pack?: boolean;
+  /** The package root to build into (emptied first). Default: `npm/dist`. */
+  outDir?: string;
+  /** Where `npm pack` writes the tarball. Default: `npm/`. */
+  packDestination?: string;
   /** Overrides the `deno.json` exports (for trying the build on part of the tree). */
   exports?: Record<string, string>;
   /** Progress lines. Default: `console.log`. */
@@ -121,9 +125,10 @@ export async function buildNpm(options: BuildNpmOptions = {}): Promise<NpmBuildR
     throw new Error("Cannot build the npm package: no export has a source file");
   }
 
+  const outDir = options.outDir ?? defaultOutDir;
   await Deno.remove(outDir, { recursive: true }).catch(() => {});
-  const files = emit(entries.map((e) => `${root}/${e.source.slice(2)}`));
-  log(`emitted ${files.length} files for ${entries.length} exports into npm/dist`);
+  const files = emit(entries.map((e) => `${root}/${e.source.slice(2)}`), outDir);
+  log(`emitted ${files.length} files for ${entries.length} exports into ${outDir.replace(`${root}/`, "")}`);
 
   const stubPath = "src/adapters/tcp_transport.browser.js";
   const hasTcp = files.includes("src/adapters/tcp_transport.js");
@@ -132,7 +137,7 @@ export async function buildNpm(options: BuildNpmOptions = {}): Promise<NpmBuildR
     files.push(stubPath);
   }
 
-  const problems = await scanOutput(files);
+  const problems = await scanOutput(files, outDir);
   for (const problem of problems) log(`problem: ${problem}`);
 
   const template = JSON.parse(await Deno.readTextFile(`${root}/npm/package.template.json`));
@@ -152,8 +157,10 @@ export async function buildNpm(options: BuildNpmOptions = {}): Promise<NpmBuildR
   await Deno.copyFile(`${root}/npm/LICENSE`, `${outDir}/LICENSE`);
 
   const result: NpmBuildResult = { version, outDir, entries, missing, files, problems };
-  if (options.pack) result.tarball = await pack(version);
-  if (result.tarball) log(`packed ${result.tarball.slice(root.length + 1)}`);
+  if (options.pack) {
+    result.tarball = await pack(outDir, options.packDestination ?? `${root}/npm`, version);
+  }
+  if (result.tarball) log(`packed ${result.tarball.replace(`${root}/`, "")}`);
   return result;
 }
 
@@ -167,7 +174,7 @@ function exportsMap(entries: NpmEntry[]): Record<string, unknown> {
 }
 
 /** Emits `.js` + `.d.ts` for the entry points and everything they import; returns paths relative to outDir. */
-function emit(rootNames: string[]): string[] {
+function emit(rootNames: string[], outDir: string): string[] {
   const options: ts.CompilerOptions = {
     target: ts.ScriptTarget.ES2022,
     module: ts.ModuleKind.ESNext,
@@ -240,7 +247,7 @@ function postProcess(text: string, declaration: boolean): string {
 const ADAPTERS = "src/adapters/";
 
 /** Returns one line per forbidden import or runtime global in the emitted files. */
-export async function scanOutput(files: string[], dir: string = outDir): Promise<string[]> {
+export async function scanOutput(files: string[], dir: string): Promise<string[]> {
   const problems: string[] = [];
   const present = new Set(files);
   for (const file of files) {
@@ -315,16 +322,19 @@ function resolveRelative(from: string, specifier: string): string {
   return parts.join("/");
 }
 
-async function pack(version: string): Promise<string> {
-  for await (const entry of Deno.readDir(`${root}/npm`)) {
-    if (entry.name.endsWith(".tgz")) await Deno.remove(`${root}/npm/${entry.name}`);
+async function pack(outDir: string, destination: string, version: string): Promise<string> {
+  await Deno.mkdir(destination, { recursive: true });
+  for await (const entry of Deno.readDir(destination)) {
+    if (/^websocket-channel-.*\.tgz$/.test(entry.name)) {
+      await Deno.remove(`${destination}/${entry.name}`);
+    }
   }
   const output = await new Deno.Command("npm", {
     args: [
       "pack",
       outDir,
       "--pack-destination",
-      `${root}/npm`,
+      destination,
       "--ignore-scripts",
       "--json",
       "--silent",
@@ -338,11 +348,10 @@ async function pack(version: string): Promise<string> {
     throw new Error(`npm pack failed:\n${new TextDecoder().decode(output.stderr)}`);
   }
   const [info] = JSON.parse(new TextDecoder().decode(output.stdout));
-  const tarball = `${root}/npm/${info.filename}`;
   if (!info.filename.includes(version)) {
     throw new Error(`npm pack wrote ${info.filename}, expected version ${version}`);
   }
-  return tarball;
+  return `${destination}/${info.filename}`;
 }
 
 async function exists(path: string): Promise<boolean> {

@@ -21,8 +21,11 @@
  * `scripts/test.ts`, stage `npm`); the exit code is non-zero when any check
  * failed. Needs no network: the package has no dependencies.
  *
+ * Everything happens in a temporary folder (package root, tarball, test
+ * project), so runs never collide with each other or with `npm/dist`.
+ *
  * Usage: `deno run -A scripts/check_npm.ts [--keep]` (`--keep` leaves the
- * temporary project in place and prints its path).
+ * temporary folder in place and prints its path).
  *
  * @module
  */
@@ -139,9 +142,25 @@ function tsconfig(files: string[], types: string[], lib: string[]): string {
 
 async function main(): Promise<number> {
   const keep = Deno.args.includes("--keep");
+  const work = await Deno.makeTempDir({ prefix: "wsc-npm-check-" });
+  try {
+    return await checkIn(work);
+  } finally {
+    if (keep) console.log(`kept the package root, tarball and test project in ${work}`);
+    else await Deno.remove(work, { recursive: true }).catch(() => {});
+  }
+}
+
+async function checkIn(work: string): Promise<number> {
   let build: NpmBuildResult | undefined;
-  await check("build: npm/dist from the deno.json exports", async () => {
-    build = await buildNpm({ pack: true, log: (line) => console.log(`     ${line}`) });
+  await check("build: the package from the deno.json exports", async () => {
+    // A private package root, so that concurrent runs and `deno task build:npm` never collide.
+    build = await buildNpm({
+      pack: true,
+      outDir: `${work}/dist`,
+      packDestination: work,
+      log: (line) => console.log(`     ${line}`),
+    });
     return `${build.entries.length} exports, ${build.files.length} files, ${
       build.tarball?.split("/").at(-1)
     }`;
@@ -180,42 +199,38 @@ async function main(): Promise<number> {
     },
   );
 
-  const project = await Deno.makeTempDir({ prefix: "wsc-npm-smoke-" });
-  try {
-    await Deno.writeTextFile(
-      `${project}/package.json`,
-      JSON.stringify({ name: "wsc-npm-smoke", private: true, type: "module" }, null, 2),
-    );
-    const installed = await check(
-      "install: npm install <tarball> into a fresh project (offline)",
-      async () => {
-        await run("npm", [
-          "install",
-          build!.tarball!,
-          "--no-audit",
-          "--no-fund",
-          "--ignore-scripts",
-          "--offline",
-          "--loglevel=error",
-        ], { cwd: project, timeoutMs: 120_000 });
-        const manifest = JSON.parse(
-          await Deno.readTextFile(`${project}/node_modules/websocket-channel/package.json`),
-        );
-        return `websocket-channel@${manifest.version}`;
-      },
-    );
-    if (!installed) return report();
-    await Deno.mkdir(`${project}/smoke`);
-    for await (const entry of Deno.readDir(`${root}/npm/smoke`)) {
-      if (entry.isFile) {
-        await Deno.copyFile(`${root}/npm/smoke/${entry.name}`, `${project}/smoke/${entry.name}`);
-      }
+  const project = `${work}/project`;
+  await Deno.mkdir(project);
+  await Deno.writeTextFile(
+    `${project}/package.json`,
+    JSON.stringify({ name: "wsc-npm-smoke", private: true, type: "module" }, null, 2),
+  );
+  const installed = await check(
+    "install: npm install <tarball> into a fresh project (offline)",
+    async () => {
+      await run("npm", [
+        "install",
+        build!.tarball!,
+        "--no-audit",
+        "--no-fund",
+        "--ignore-scripts",
+        "--offline",
+        "--loglevel=error",
+      ], { cwd: project, timeoutMs: 120_000 });
+      const manifest = JSON.parse(
+        await Deno.readTextFile(`${project}/node_modules/websocket-channel/package.json`),
+      );
+      return `websocket-channel@${manifest.version}`;
+    },
+  );
+  if (!installed) return report();
+  await Deno.mkdir(`${project}/smoke`);
+  for await (const entry of Deno.readDir(`${root}/npm/smoke`)) {
+    if (entry.isFile) {
+      await Deno.copyFile(`${root}/npm/smoke/${entry.name}`, `${project}/smoke/${entry.name}`);
     }
-    await smokeChecks(project);
-  } finally {
-    if (keep) console.log(`kept the temporary project at ${project}`);
-    else await Deno.remove(project, { recursive: true }).catch(() => {});
   }
+  await smokeChecks(project);
   return report();
 }
 

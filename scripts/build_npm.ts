@@ -128,7 +128,11 @@ export async function buildNpm(options: BuildNpmOptions = {}): Promise<NpmBuildR
   const outDir = options.outDir ?? defaultOutDir;
   await Deno.remove(outDir, { recursive: true }).catch(() => {});
   const files = emit(entries.map((e) => `${root}/${e.source.slice(2)}`), outDir);
-  log(`emitted ${files.length} files for ${entries.length} exports into ${outDir.replace(`${root}/`, "")}`);
+  log(
+    `emitted ${files.length} files for ${entries.length} exports into ${
+      outDir.replace(`${root}/`, "")
+    }`,
+  );
 
   const stubPath = "src/adapters/tcp_transport.browser.js";
   const hasTcp = files.includes("src/adapters/tcp_transport.js");

@@ -1,26 +1,43 @@
 /**
- * The connector used when none is injected: `WebSocketChannel.connect`,
- * loaded on first use so that code which always injects a transport (tests,
- * fakes) never loads the network stack.
+ * The connector used when none is injected: `WebSocketChannel.connect`.
+ * It prefers the engine transport where the runtime has one (Deno, Node,
+ * Bun): only the engine can send protocol pings for the heartbeat and report
+ * the HTTP status of a refused handshake to the reconnect policy. In a
+ * browser it falls back to the native `WebSocket`.
  *
  * @module
  */
-import type { ClientChannel, Connector } from "./types.ts";
+import type { ConnectOptions } from "../channel/connect.ts";
+import { WebSocketChannel } from "../channel/web_socket_channel.ts";
+import type { Connector } from "./types.ts";
 
-let channelModule: Promise<{ WebSocketChannel: { connect: (url: string, options?: object) => ClientChannel } }> | undefined;
+/** Options passed through to `WebSocketChannel.connect` (the client owns `signal` and `protocols`). */
+export type DefaultConnectOptions = Omit<ConnectOptions, "signal" | "protocols">;
 
 /**
- * Opens a connection with `WebSocketChannel.connect(url, { protocols, signal })`.
+ * Builds the default connector.
+ *
+ * @param options Headers, transport, compression, TLS settings for every attempt.
+ * @returns A connector over `WebSocketChannel.connect`.
  *
  * @example
  * ```ts
- * import { defaultConnector } from "./default_connector.ts";
+ * import { createDefaultConnector } from "./default_connector.ts";
  *
- * console.assert(typeof defaultConnector === "function");
+ * const connector = createDefaultConnector({ headers: { authorization: "Bearer x" } });
+ * console.assert(typeof connector === "function");
  * ```
  */
-export const defaultConnector: Connector = async (url, options) => {
-  channelModule ??= import("../channel/web_socket_channel.ts") as unknown as NonNullable<typeof channelModule>;
-  const { WebSocketChannel } = await channelModule;
-  return WebSocketChannel.connect(url, { protocols: options.protocols, signal: options.signal });
-};
+export function createDefaultConnector(options: DefaultConnectOptions = {}): Connector {
+  return (url, { signal, protocols }) => {
+    const base = { ...options, signal, protocols };
+    if (options.transport !== undefined) return WebSocketChannel.connect(url, base);
+    try {
+      return WebSocketChannel.connect(url, { ...base, transport: "engine" });
+    } catch (error) {
+      // No engine here (a browser): the native WebSocket is the transport.
+      if ((error as { code?: string }).code !== "WS_OPTION_UNSUPPORTED") throw error;
+      return WebSocketChannel.connect(url, { ...base, transport: "auto" });
+    }
+  };
+}

@@ -48,3 +48,4 @@ export type { ClientMetrics } from "./metrics.ts";
 export type { OfflineQueueOptions, OverflowPolicy } from "./offline_queue.ts";
 export type { JsonStream } from "./message_streams.ts";
 export type { ClientChannel, Connector, Message, SendData } from "./types.ts";
+export { createDefaultConnector, type DefaultConnectOptions } from "./default_connector.ts";

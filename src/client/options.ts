@@ -10,6 +10,7 @@ import type { Interceptor } from "./interceptors.ts";
 import type { OfflineQueueOptions } from "./offline_queue.ts";
 import type { ReconnectPolicy } from "./retry_policy.ts";
 import type { ClientChannel, Connector, Message } from "./types.ts";
+import type { DefaultConnectOptions } from "./default_connector.ts";
 
 /** Where to connect: a URL, or a function giving the URL for each attempt (e.g. rotating hosts). */
 export type UrlSource = string | URL | (() => string | URL | Promise<string | URL>);
@@ -46,8 +47,14 @@ export interface AfterConnectContext {
 
 /** Options of {@linkcode WebSocketClient}. All times in milliseconds. */
 export interface WebSocketClientOptions {
-  /** Opens one connection. Default: `WebSocketChannel.connect`. */
+  /**
+   * Opens one connection. Default: `WebSocketChannel.connect` with the engine
+   * transport where the runtime has one (protocol pings, HTTP status of
+   * refusals), else the native `WebSocket`.
+   */
   connector?: Connector;
+  /** Options for the default connector: headers, transport, compression, TLS. */
+  connectOptions?: DefaultConnectOptions;
   /** Subprotocols to offer. */
   protocols?: string[];
   /** `false` disables reconnecting; an object tunes it. Default on. */

@@ -21,7 +21,7 @@ import {
 import { defaultReconnectPolicy, normalizeDecision } from "./retry_policy.ts";
 import { type ClientState, Emitter, sameState } from "./state.ts";
 import { type Connector, type Message, messageSize, type SendData, toMessage } from "./types.ts";
-import { defaultConnector } from "./default_connector.ts";
+import { createDefaultConnector } from "./default_connector.ts";
 
 /** Events of {@linkcode WebSocketClient.on}. */
 export interface ClientEvents {
@@ -116,7 +116,7 @@ export class WebSocketClient {
   constructor(url?: UrlSource, options: WebSocketClientOptions = {}) {
     this.#source = url;
     this.#options = options;
-    this.#connector = options.connector ?? defaultConnector;
+    this.#connector = options.connector ?? createDefaultConnector(options.connectOptions);
     this.#protocols = options.protocols;
     this.#reconnect = resolveReconnect(options.reconnect);
     this.#connectTimeout = options.connectTimeout ?? 15_000;

@@ -8,6 +8,7 @@
 import { WebSocketError } from "../engine/errors.ts";
 import { type Deferred, deferred, handled } from "../_util/deferred.ts";
 import { createSink, type SinkHandle } from "./channel_sink.ts";
+import { messageCost, MessageQueue } from "./message_queue.ts";
 import {
   ConnectError,
   ConnectionClosedError,
@@ -117,8 +118,7 @@ export class NativeChannel implements WebSocketChannel {
   readonly #maxQueuedBytes: number;
   readonly #highWaterMark: number;
   readonly #pollInterval: number;
-  #controller!: ReadableStreamDefaultController<Message>;
-  #streamDone = false;
+  readonly #queue: MessageQueue;
   #closeCode: number | undefined;
   #closeReason: string | undefined;
   /** Set when we closed; the close event's code is the echo, we report ours. */
@@ -137,14 +137,9 @@ export class NativeChannel implements WebSocketChannel {
     this.ready = handled(this.#ready.promise);
     this.closed = this.#closed.promise;
     ws.binaryType = "arraybuffer";
-    this.stream = new ReadableStream<Message>({
-      start: (controller) => {
-        this.#controller = controller;
-      },
-      cancel: () => {
-        this.#streamDone = true;
-      },
-    }, { highWaterMark: this.#maxQueuedBytes, size: sizeOf });
+    // The native socket cannot pause, so nothing is woken on space; the bound is checked on arrival.
+    this.#queue = new MessageQueue({ onSpace: () => {}, onCancel: () => {} });
+    this.stream = this.#queue.stream;
     this.#sinkHandle = createSink({
       add: (message) => this.#send(message),
       write: (message) => this.#send(message),
@@ -234,8 +229,8 @@ export class NativeChannel implements WebSocketChannel {
   };
 
   #deliver(message: Message): void {
-    if (this.#streamDone || this.#local || this.#failure) return;
-    const size = sizeOf(message);
+    if (this.#queue.ended || this.#local || this.#failure) return;
+    const size = messageCost(message);
     if (size - 32 > this.#maxMessageSize) {
       return this.#fail(
         1009,
@@ -243,7 +238,8 @@ export class NativeChannel implements WebSocketChannel {
         `Message of ${size - 32} bytes exceeds maxMessageSize`,
       );
     }
-    const queued = this.#maxQueuedBytes - (this.#controller.desiredSize ?? 0);
+    const queued = this.#queue.bytes;
+    // One message always fits (it is bounded by maxMessageSize); a backlog past the bound does not.
     if (queued > 0 && queued + size > this.#maxQueuedBytes) {
       return this.#fail(
         1008,
@@ -251,7 +247,7 @@ export class NativeChannel implements WebSocketChannel {
         `More than ${this.#maxQueuedBytes} bytes of unread messages; the native WebSocket cannot pause`,
       );
     }
-    this.#controller.enqueue(message);
+    this.#queue.push(message);
   }
 
   /** Our own limit was hit: close with `code` where the platform allows it. */
@@ -301,13 +297,10 @@ export class NativeChannel implements WebSocketChannel {
     this.#closed.resolve(info);
   }
 
+  /** Ends `stream` after the messages already received. */
   #endStream(error?: unknown): void {
-    if (this.#streamDone) return;
-    this.#streamDone = true;
-    try {
-      if (error) this.#controller.error(error);
-      else this.#controller.close();
-    } catch { /* cancelled */ }
+    if (error) this.#queue.error(error);
+    else this.#queue.close();
   }
 
   async #send(message: Sendable): Promise<void> {
@@ -358,8 +351,4 @@ function toMessage(data: unknown): Message {
     return new Uint8Array(data.buffer, data.byteOffset, data.byteLength);
   }
   return String(data);
-}
-
-function sizeOf(message: Message): number {
-  return (typeof message === "string" ? message.length : message.byteLength) + 32;
 }

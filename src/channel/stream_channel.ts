@@ -15,6 +15,7 @@ import { createSink, type SinkHandle } from "./channel_sink.ts";
 import { closeTransport, dropTransport } from "./close_transport.ts";
 import { ConnectionClosedError, InvalidStateError } from "./errors.ts";
 import { inflateMessage } from "./inflate_message.ts";
+import { MessageQueue } from "./message_queue.ts";
 import { MessageSender } from "./message_sender.ts";
 import { PingTracker } from "./ping_tracker.ts";
 import {
@@ -39,10 +40,6 @@ export type {
   StreamChannelOptions,
   StreamChannelSettings,
 } from "./stream_channel_options.ts";
-
-/** Queue cost of a message: its size plus a little, so empty messages count too. */
-const messageSize = (message: Message) =>
-  (typeof message === "string" ? message.length : message.byteLength) + 32;
 
 type State = "connecting" | "open" | "closing" | "closed";
 
@@ -71,7 +68,7 @@ export class StreamChannel implements WebSocketChannel {
   readonly #ready = deferred<void>();
   readonly #closed = deferred<CloseInfo>();
   readonly #sinkHandle: SinkHandle;
-  #streamController!: ReadableStreamDefaultController<Message>;
+  readonly #queue: MessageQueue;
   #state: State = "connecting";
   #protocol: Protocol | undefined;
   #reader: ReadableStreamDefaultReader<Uint8Array> | undefined;
@@ -82,8 +79,6 @@ export class StreamChannel implements WebSocketChannel {
   #extensions = "";
   #closeCode: number | undefined;
   #closeReason: string | undefined;
-  /** Set once the stream was closed, errored or cancelled: further messages are dropped. */
-  #streamDone = false;
   /** Read even though nobody pulls: a close is under way or the stream was cancelled. */
   #draining = false;
   #wake: Deferred<void> | undefined;
@@ -103,18 +98,16 @@ export class StreamChannel implements WebSocketChannel {
     >;
     this.ready = handled(this.#ready.promise);
     this.closed = this.#closed.promise;
-    this.stream = new ReadableStream<Message>({
-      start: (controller) => {
-        this.#streamController = controller;
-      },
-      // The read loop checks `desiredSize` itself; a pull only wakes it.
-      pull: () => this.#wakeReader(),
-      cancel: () => {
+    this.#queue = new MessageQueue({
+      onSpace: () => this.#wakeReader(),
+      onCancel: () => {
         // Dart's StreamChannel contract: cancelling the stream does not close
         // the connection; messages are dropped from now on.
-        this.#endStream();
+        this.#draining = true;
+        this.#wakeReader();
       },
-    }, { highWaterMark: this.#settings.readableHighWaterMark, size: messageSize });
+    });
+    this.stream = this.#queue.stream;
     this.#sinkHandle = createSink({
       add: (message) => this.#send(message),
       write: (message) => {
@@ -234,7 +227,7 @@ export class StreamChannel implements WebSocketChannel {
         if (pending) await pending;
       }
       while (this.#state !== "closed") {
-        if (!this.#draining && !((this.#streamController.desiredSize ?? 0) > 0)) {
+        if (!this.#draining && this.#queue.bytes >= this.#settings.readableHighWaterMark) {
           this.#wake = deferred<void>();
           await this.#wake.promise;
           continue;
@@ -310,8 +303,7 @@ export class StreamChannel implements WebSocketChannel {
   }
 
   #deliver(message: Message): void {
-    if (this.#streamDone) return;
-    this.#streamController.enqueue(message);
+    this.#queue.push(message);
   }
 
   /** Writes pongs and close replies the engine queued. */
@@ -447,14 +439,11 @@ export class StreamChannel implements WebSocketChannel {
     this.#closed.resolve(info);
   }
 
+  /** Ends `stream` after the messages already received (an error never discards them). */
   #endStream(clean = true, error?: unknown): void {
-    if (this.#streamDone) return;
-    this.#streamDone = true;
+    if (clean) this.#queue.close();
+    else this.#queue.error(error);
     this.#draining = true;
-    try {
-      if (clean) this.#streamController.close();
-      else this.#streamController.error(error);
-    } catch { /* cancelled by the reader */ }
     this.#wakeReader();
   }
 

@@ -145,6 +145,11 @@ test("fromWebSocket bounds the inbound queue and closes past it", async () => {
   ws.message(new Uint8Array(600).buffer);
   ws.message(new Uint8Array(600).buffer); // 1264 bytes queued with overhead: over the bound
   const reader = channel.stream.getReader();
+  assert.equal(
+    ((await reader.read()).value as Uint8Array).byteLength,
+    600,
+    "what fit is still delivered",
+  );
   await assert.rejects(reader.read(), { code: "WS_INBOUND_QUEUE_FULL", closeCode: 1008 });
   assert.deepEqual(ws.closeCalls, [[1008], [1000]], "1008 refused by WHATWG close(), then 1000");
   assert.equal(channel.closeCode, 1008);
@@ -205,4 +210,15 @@ test("NativeChannel abortOpening rejects ready with the given error and closes t
   assert.deepEqual(ws.closeCalls, [[]]);
   ws.closed(1006, "", false);
   assert.equal((await channel.closed).code, 1006);
+});
+
+test("fromWebSocket delivers messages received before an unclean close, then errors", async () => {
+  const ws = new FakeWebSocket();
+  const channel = fromWebSocket(ws);
+  ws.open();
+  ws.message("kept");
+  ws.closed(1006, "", false);
+  const reader = channel.stream.getReader();
+  assert.equal((await reader.read()).value, "kept");
+  await assert.rejects(reader.read(), { closeCode: 1006 });
 });

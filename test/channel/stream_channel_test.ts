@@ -238,3 +238,23 @@ test("StreamChannel ping rejects when the connection ends first", async () => {
   assert.ok(typeof rtt === "number" || rtt.code === "WS_CONNECTION_CLOSED");
   await server.closed;
 });
+
+test("StreamChannel delivers messages received before an abrupt loss, then errors with 1006", async () => {
+  const { channel, writer } = rawPeer("client");
+  await writer.write(new Uint8Array([0x81, 0x01, 0x61, 0x82, 0x01, 0x62]));
+  await writer.close();
+  await deadline(channel.closed, 5000, "closed");
+  const reader = channel.stream.getReader();
+  assert.equal((await reader.read()).value, "a");
+  assert.deepEqual((await reader.read()).value, new Uint8Array([0x62]));
+  await assert.rejects(reader.read(), { closeCode: 1006 });
+});
+
+test("StreamChannel delivers messages that preceded a protocol error, then the error", async () => {
+  const { channel, writer } = rawPeer("server");
+  await writer.write(new Uint8Array([0x81, 0x81, 0, 0, 0, 0, 0x61, 0x83, 0x80, 0, 0, 0, 0]));
+  await deadline(channel.closed, 5000, "closed");
+  const reader = channel.stream.getReader();
+  assert.equal((await reader.read()).value, "a");
+  await assert.rejects(reader.read(), { name: "ProtocolError", closeCode: 1002 });
+});

@@ -196,26 +196,37 @@ function emit(rootNames: string[], outDir: string): string[] {
     outDir,
     newLine: ts.NewLineKind.LineFeed,
   };
-  const program = ts.createProgram({ rootNames, options });
   const written: string[] = [];
   const writeFile: ts.WriteFileCallback = (fileName, text) => {
     const relative = fileName.slice(outDir.length + 1);
     if (!fileName.startsWith(`${outDir}/`) || relative.startsWith("node_modules/")) {
       throw new Error(
-        `Cannot emit ${fileName}: outside npm/dist (an import leaves the repository?)`,
+        `Cannot emit ${fileName}: outside the package root (an import leaves the repository?)`,
       );
     }
     Deno.mkdirSync(fileName.slice(0, fileName.lastIndexOf("/")), { recursive: true });
     Deno.writeTextFileSync(fileName, postProcess(text, fileName.endsWith(".d.ts")));
     written.push(relative);
   };
-  const result = program.emit(undefined, writeFile);
+  // Two passes: the `.js` files without comments (the documentation lives in
+  // the `.d.ts` files, where editors show it), the `.d.ts` files with them.
+  const program = ts.createProgram({ rootNames, options: { ...options, removeComments: true } });
+  const js = program.emit(undefined, (fileName, text, ...rest) => {
+    if (!fileName.endsWith(".d.ts")) writeFile(fileName, text, ...rest);
+  });
+  const dtsProgram = ts.createProgram({
+    rootNames,
+    options: { ...options, emitDeclarationOnly: true },
+    oldProgram: program,
+  });
+  const dts = dtsProgram.emit(undefined, writeFile);
   const diagnostics = [
     ...program.getOptionsDiagnostics(),
     ...program.getSyntacticDiagnostics(),
-    ...result.diagnostics,
+    ...js.diagnostics,
+    ...dts.diagnostics,
   ];
-  if (diagnostics.length > 0 || result.emitSkipped) {
+  if (diagnostics.length > 0 || js.emitSkipped || dts.emitSkipped) {
     const host = {
       getCanonicalFileName: (f: string) => f,
       getCurrentDirectory: () => root,

@@ -342,8 +342,15 @@ export class StreamChannel implements WebSocketChannel {
     this.#closeRequested = true;
     const tail = this.#sender.pending;
     // Messages still being prepared (Blob, compression) go out first.
-    if (tail) tail.then(() => this.#sendClose(code, reason));
-    else this.#sendClose(code, reason);
+    if (tail) tail.then(() => this.#sendClose(code, reason)).catch((e) => this.#abrupt(e));
+    else {
+      try {
+        this.#sendClose(code, reason);
+      } catch (error) {
+        // Only an engine in an unexpected state gets here; end rather than hang.
+        this.#abrupt(error);
+      }
+    }
     return done;
   }
 

@@ -1,3 +1,4 @@
+import process from "node:process";
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { clientOverStreams, serverOverStreams } from "../../src/channel/stream_handshake.ts";
@@ -221,4 +222,20 @@ test("compression: a server without compression declines the offer", async () =>
   assert.equal(client.extensions, "");
   await client.sink.add("x".repeat(5000));
   assert.deepEqual(await readMessages(server.stream.getReader(), 1), ["x".repeat(5000)]);
+});
+
+test("an unobserved failed handshake never becomes an unhandled rejection", async () => {
+  const seen: unknown[] = [];
+  const onUnhandled = (reason: unknown) => seen.push(reason);
+  process.on("unhandledRejection", onUnhandled);
+  try {
+    const [a, b] = createByteStreamPair();
+    clientOverStreams("ws://example.com/", a, { handshakeTimeout: 20 });
+    clientOverStreams("ftp://bad.example/", createByteStreamPair()[0]);
+    await b.readable.getReader().read();
+    await delay(100);
+  } finally {
+    process.off("unhandledRejection", onUnhandled);
+  }
+  assert.deepEqual(seen, []);
 });

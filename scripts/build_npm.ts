@@ -22,10 +22,10 @@
  * the sources; `scripts/check_npm.ts` type-checks the shipped `.d.ts` as a
  * consumer would), so emit runs with `noCheck`.
  *
- * Usage: `deno run -A scripts/build_npm.ts [--strict] [--pack]`.
- * `--strict` fails when an export's source file is missing (by default it is
- * skipped with a warning while `src/` is still landing); `--pack` runs
- * `npm pack` into `npm/`.
+ * Usage: `deno run -A scripts/build_npm.ts [--pack] [--allow-missing]`.
+ * `--pack` runs `npm pack` into `npm/`. An export whose source file is
+ * missing fails the build; `--allow-missing` skips it with a warning instead
+ * (for trying the build while a subpath is being written).
  *
  * @module
  */
@@ -67,8 +67,8 @@ export interface NpmBuildResult {
 
 /** Options accepted by {@linkcode buildNpm}. */
 export interface BuildNpmOptions {
-  /** Throw when an export's source is missing instead of skipping it. Default: false. */
-  strict?: boolean;
+  /** Skip (with a warning) an export whose source is missing instead of throwing. Default: false. */
+  allowMissing?: boolean;
   /** Run `npm pack` afterwards. Default: false. */
   pack?: boolean;
   /** The package root to build into (emptied first). Default: `npm/dist`. */
@@ -118,7 +118,7 @@ export async function buildNpm(options: BuildNpmOptions = {}): Promise<NpmBuildR
   }
   if (missing.length > 0) {
     const text = `exports without a source file: ${missing.join(", ")}`;
-    if (options.strict) throw new Error(`Cannot build the npm package: ${text}`);
+    if (!options.allowMissing) throw new Error(`Cannot build the npm package: ${text}`);
     log(`warning: skipping ${text}`);
   }
   if (entries.length === 0) {
@@ -380,7 +380,10 @@ async function exists(path: string): Promise<boolean> {
 
 if (import.meta.main) {
   const args = new Set(Deno.args);
-  const result = await buildNpm({ strict: args.has("--strict"), pack: args.has("--pack") });
+  const result = await buildNpm({
+    allowMissing: args.has("--allow-missing"),
+    pack: args.has("--pack"),
+  });
   for (const entry of result.entries) {
     const only = RUNTIME_ONLY[entry.subpath];
     console.log(`  ${entry.subpath.padEnd(16)} ${entry.js}${only ? `  (${only} only)` : ""}`);

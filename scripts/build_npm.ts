@@ -244,10 +244,22 @@ function emit(rootNames: string[], outDir: string): string[] {
 }
 
 /**
- * `rewriteRelativeImportExtensions` fixes `.js` output only, so declaration
- * specifiers are rewritten here; doc examples get the npm package name.
+ * Fixes up one emitted file: `rewriteRelativeImportExtensions` rewrites the
+ * `.js` output only, so relative `.ts` specifiers of declarations are
+ * rewritten here; doc examples get the npm package name.
+ *
+ * @param text The emitted text.
+ * @param declaration Whether it is a `.d.ts` file.
+ * @returns The text to write.
+ *
+ * @example
+ * ```ts
+ * import { postProcess } from "./build_npm.ts";
+ *
+ * console.assert(postProcess('export * from "./a.ts";', true) === 'export * from "./a.js";');
+ * ```
  */
-function postProcess(text: string, declaration: boolean): string {
+export function postProcess(text: string, declaration: boolean): string {
   let out = text.replaceAll("jsr:@wsc/websocket-channel", "websocket-channel")
     .replaceAll("@wsc/websocket-channel", "websocket-channel");
   if (declaration) {
@@ -267,35 +279,55 @@ export async function scanOutput(files: string[], dir: string): Promise<string[]
   const present = new Set(files);
   for (const file of files) {
     if (!file.endsWith(".js") && !file.endsWith(".d.ts")) continue;
-    const text = await Deno.readTextFile(`${dir}/${file}`);
-    const inAdapters = file.startsWith(ADAPTERS);
-    for (const { fileName: specifier } of ts.preProcessFile(text, true, true).importedFiles) {
-      if (specifier.startsWith("./") || specifier.startsWith("../")) {
-        const target = resolveRelative(file, specifier);
-        const wanted = file.endsWith(".d.ts") ? target.replace(/\.js$/, ".d.ts") : target;
-        if (!specifier.endsWith(".js")) {
-          problems.push(`${file}: import "${specifier}" does not end in .js`);
-        } else if (!present.has(wanted)) {
-          problems.push(`${file}: import "${specifier}" is not in the package`);
-        }
-      } else if (specifier.startsWith("node:")) {
-        if (!inAdapters) problems.push(`${file}: "${specifier}" imported outside ${ADAPTERS}`);
-      } else {
-        problems.push(`${file}: import "${specifier}" cannot be resolved by npm consumers`);
+    problems.push(...scanModule(file, await Deno.readTextFile(`${dir}/${file}`), present));
+  }
+  return problems;
+}
+
+/**
+ * The rules of {@linkcode scanOutput} for one emitted module.
+ *
+ * @param file Path relative to the package root, e.g. `src/channel/connect.js`.
+ * @param text The module's text.
+ * @param present Every file of the package, to check relative imports against.
+ * @returns One line per problem.
+ *
+ * @example
+ * ```ts
+ * import { scanModule } from "./build_npm.ts";
+ *
+ * const problems = scanModule("mod.js", 'import { x } from "jsr:@std/x";', new Set(["mod.js"]));
+ * console.assert(problems.length === 1);
+ * ```
+ */
+export function scanModule(file: string, text: string, present: ReadonlySet<string>): string[] {
+  const problems: string[] = [];
+  const inAdapters = file.startsWith(ADAPTERS);
+  for (const { fileName: specifier } of ts.preProcessFile(text, true, true).importedFiles) {
+    if (specifier.startsWith("./") || specifier.startsWith("../")) {
+      const target = resolveRelative(file, specifier);
+      const wanted = file.endsWith(".d.ts") ? target.replace(/\.js$/, ".d.ts") : target;
+      if (!specifier.endsWith(".js")) {
+        problems.push(`${file}: import "${specifier}" does not end in .js`);
+      } else if (!present.has(wanted)) {
+        problems.push(`${file}: import "${specifier}" is not in the package`);
       }
+    } else if (specifier.startsWith("node:")) {
+      if (!inAdapters) problems.push(`${file}: "${specifier}" imported outside ${ADAPTERS}`);
+    } else {
+      problems.push(`${file}: import "${specifier}" cannot be resolved by npm consumers`);
     }
-    if (text.includes("__rewriteRelativeImportExtension")) {
-      problems.push(`${file}: a non-literal dynamic import needed a specifier rewriting helper`);
-    }
-    for (const use of runtimeGlobals(file, text)) {
-      const [name, member] = use;
-      const home = `${ADAPTERS}${name.toLowerCase()}.`;
-      if (!inAdapters) problems.push(`${file}: uses the ${name} global outside ${ADAPTERS}`);
-      else if (member && !file.startsWith(home)) {
-        problems.push(
-          `${file}: ${name}.* outside the ${name}-only ${home}js (use feature detection)`,
-        );
-      }
+  }
+  if (text.includes("__rewriteRelativeImportExtension")) {
+    problems.push(`${file}: a non-literal dynamic import needed a specifier rewriting helper`);
+  }
+  for (const [name, member] of runtimeGlobals(file, text)) {
+    const home = `${ADAPTERS}${name.toLowerCase()}.`;
+    if (!inAdapters) problems.push(`${file}: uses the ${name} global outside ${ADAPTERS}`);
+    else if (member && !file.startsWith(home)) {
+      problems.push(
+        `${file}: ${name}.* outside the ${name}-only ${home}js (use feature detection)`,
+      );
     }
   }
   return problems;

@@ -20,6 +20,7 @@ import { StreamChannel } from "../channel/stream_channel.ts";
 import { serverOverStreams } from "../channel/stream_handshake.ts";
 import { UnsupportedError } from "../channel/errors.ts";
 import type { WebSocketChannel } from "../channel/web_socket_channel.ts";
+import { denoConnStreams } from "./deno_conn_streams.ts";
 import { ServerConnections } from "./server_connections.ts";
 import {
   DEFAULT_IDLE_TIMEOUT,
@@ -154,7 +155,7 @@ export function serve(options: ServeOptions): Promise<WebSocketServer> {
     pending.add(conn);
     try {
       if (!secure) (conn as Deno.TcpConn).setNoDelay(true);
-      const { channel, request } = await serverOverStreams(conn, {
+      const { channel, request } = await serverOverStreams(denoConnStreams(conn), {
         protocols: options.protocols,
         origins: options.origins,
         maxMessageSize: options.maxMessageSize,

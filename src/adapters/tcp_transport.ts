@@ -11,6 +11,7 @@
  */
 import { WebSocketError } from "../engine/errors.ts";
 import { ConnectError } from "../channel/errors.ts";
+import { denoConnStreams } from "./deno_conn_streams.ts";
 import { socketStreams } from "./node_socket_streams.ts";
 
 /** Options accepted by {@linkcode openTcp}. */
@@ -89,9 +90,10 @@ async function openDeno(deno: typeof Deno, target: Target): Promise<TcpTransport
   }
   if (!secure) (conn as Deno.TcpConn).setNoDelay(true);
   let closed = false;
+  const { readable, writable } = denoConnStreams(conn);
   return {
-    readable: conn.readable,
-    writable: conn.writable,
+    readable,
+    writable,
     close() {
       if (closed) return;
       closed = true;

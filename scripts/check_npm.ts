@@ -12,7 +12,9 @@
  * - Bun: `websocket-channel/server/bun` and `server/node`;
  * - Deno consuming the npm package: `websocket-channel/server/deno`;
  * - a browser bundler: esbuild resolves the package for the browser (the
- *   `browser` field swaps the TCP transport for its stub) with no `node:` code;
+ *   `browser` field swaps the TCP transport for its stub) with no `node:` code,
+ *   and headless Chromium (when `/usr/bin/chromium` exists, else the check is
+ *   skipped and not counted) runs that bundle against `server/node`;
  * - TypeScript consumers type-checked with `tsc --strict --noEmit`, module
  *   `nodenext`, against the shipped `.d.ts`: every subpath with `@types/node`,
  *   and the runtime-neutral subpaths with DOM types only.
@@ -301,6 +303,29 @@ async function smokeChecks(project: string): Promise<void> {
     }
     return `${(code.length / 1024).toFixed(1)} KiB minified`;
   });
+  const chromium = Deno.env.get("WSC_CHROMIUM") ?? "/usr/bin/chromium";
+  if (await fileExists(chromium)) {
+    await check(
+      "browser: the bundled package in headless Chromium ↔ server/node echo",
+      async () => {
+        if (!(await fileExists(`${project}/browser_bundle.js`))) {
+          throw new Error("no browser bundle (the esbuild check failed)");
+        }
+        const output = await run(node24, [smoke("browser_chromium.mjs")], {
+          cwd: project,
+          env: {
+            WSC_PLAYWRIGHT: `${root}/node_modules/playwright-core/index.mjs`,
+            WSC_CHROMIUM: chromium,
+          },
+        });
+        return lastLine(output);
+      },
+    );
+  } else {
+    console.log(
+      `skip browser: no Chromium at ${chromium} (scripts/setup.sh installs it); not counted`,
+    );
+  }
   const lib = ["es2023", "dom", "dom.iterable"];
   for (const [file, source] of Object.entries(consumers)) {
     const node = file === "consumer_node.ts";

@@ -107,7 +107,16 @@ function rssKiB(pid: number): number {
   return Number(/VmRSS:\s+(\d+)/.exec(status)![1]);
 }
 
-async function runClient(port: number, c: Case): Promise<{ rate: number; cpu: number }> {
+/**
+ * Runs the load client; the server's CPU time is sampled when the client
+ * starts counting ("COUNTING" on stdout) and when it prints its result, so
+ * the CPU share covers exactly the measured window.
+ */
+async function runClient(
+  port: number,
+  pid: number,
+  c: Case,
+): Promise<{ rate: number; cpu: number }> {
   const clientArgs = [
     "--url",
     `ws://127.0.0.1:${port}/`,
@@ -125,16 +134,38 @@ async function runClient(port: number, c: Case): Promise<{ rate: number; cpu: nu
   const cmd = clientCmd === "engine"
     ? [bin("bun"), "scripts/bench/client_engine.ts", ...clientArgs]
     : [node20, "scripts/bench/client_ws.mjs", ...clientArgs];
-  const out = await new Deno.Command("taskset", {
+  const child = new Deno.Command("taskset", {
     args: ["-c", "1", ...cmd],
     cwd: root,
     stdout: "piped",
     stderr: "piped",
   })
-    .output();
-  if (!out.success) throw new Error(new TextDecoder().decode(out.stderr));
-  const result = JSON.parse(new TextDecoder().decode(out.stdout).trim().split("\n").pop()!);
-  return { rate: result.messages / result.seconds, cpu: 0 };
+    .spawn();
+  const stderr = new Response(child.stderr).text();
+  const lines = child.stdout.pipeThrough(new TextDecoderStream()).getReader();
+  let text = "";
+  let startTicks = 0;
+  let startTime = 0;
+  let endTicks = 0;
+  let endTime = 0;
+  for (;;) {
+    const { value, done } = await lines.read();
+    if (done) break;
+    text += value;
+    if (!startTime && text.includes("COUNTING")) {
+      startTicks = cpuTicks(pid);
+      startTime = performance.now();
+    }
+    if (!endTime && text.includes("{")) {
+      endTicks = cpuTicks(pid);
+      endTime = performance.now();
+    }
+  }
+  const status = await child.status;
+  if (!status.success || !endTime) throw new Error(`client failed: ${await stderr}`);
+  const result = JSON.parse(text.slice(text.indexOf("{")).split("\n")[0]);
+  const cpu = (endTicks - startTicks) / 100 / ((endTime - startTime) / 1000);
+  return { rate: result.messages / result.seconds, cpu };
 }
 
 const median = (values: number[]) => {
@@ -181,10 +212,7 @@ async function throughput() {
         for (let i = 0; i < running.length; i++) {
           const server = running[(i + round) % running.length];
           const pid = server.child.pid;
-          const before = cpuTicks(pid);
-          const t0 = performance.now();
-          const { rate } = await runClient(server.port, c);
-          const cpu = (cpuTicks(pid) - before) / 100 / ((performance.now() - t0) / 1000);
+          const { rate, cpu } = await runClient(server.port, pid, c);
           const key = `${server.spec.name}|${c.size}`;
           const entry = results.get(key) ?? { rates: [], cpus: [] };
           entry.rates.push(rate);
@@ -208,19 +236,25 @@ async function throughput() {
   );
   for (const c of cases) {
     console.log(`### ${label(c)}\n`);
-    console.log("| server | msg/s (median) | min–max | MB/s | × ws | server CPU |");
-    console.log("|---|---:|---:|---:|---:|---:|");
+    console.log(
+      "| server | msg/s (median) | min–max | MB/s | × ws | server CPU | msg per server CPU-s | × ws per CPU |",
+    );
+    console.log("|---|---:|---:|---:|---:|---:|---:|---:|");
+    const perCpu = (entry: { rates: number[]; cpus: number[] }) =>
+      median(entry.rates.map((rate, i) => rate / Math.max(entry.cpus[i], 0.01)));
     const ws = results.get(`ws|${c.size}`);
     const wsMedian = ws ? median(ws.rates) : NaN;
+    const wsPerCpu = ws ? perCpu(ws) : NaN;
     for (const spec of servers) {
       const entry = results.get(`${spec.name}|${c.size}`)!;
       const m = median(entry.rates);
+      const cpuRate = perCpu(entry);
+      const range = `${fmt(Math.min(...entry.rates))}–${fmt(Math.max(...entry.rates))}`;
       console.log(
-        `| ${spec.name} | ${fmt(m)} | ${fmt(Math.min(...entry.rates))}–${
-          fmt(Math.max(...entry.rates))
-        } | ${fmt(m * c.size / 1e6, 1)} | ${fmt(m / wsMedian, 2)} | ${
-          fmt(median(entry.cpus) * 100)
-        }% |`,
+        `| ${spec.name} | ${fmt(m)} | ${range} | ${fmt((m * c.size) / 1e6, 1)} | ${
+          fmt(m / wsMedian, 2)
+        } | ` +
+          `${fmt(median(entry.cpus) * 100)}% | ${fmt(cpuRate)} | ${fmt(cpuRate / wsPerCpu, 2)} |`,
       );
     }
     console.log("");

@@ -49,6 +49,7 @@ for (let i = 0; i < connections; i++) sockets.push(await open());
 for (const ws of sockets) for (let i = 0; i < window; i++) ws.send(payload, { binary: !text });
 await new Promise((r) => setTimeout(r, warmup * 1000));
 counting = true;
+console.log("COUNTING");
 const start = process.hrtime.bigint();
 await new Promise((r) => setTimeout(r, seconds * 1000));
 counting = false;

@@ -9,6 +9,7 @@
 import { Protocol, type ProtocolEvent } from "../engine/protocol.ts";
 import { isValidWireCloseCode } from "../engine/close_code.ts";
 import type { ProtocolError } from "../engine/errors.ts";
+import { utf8Length } from "../_util/bytes.ts";
 import { type Deferred, deferred, handled } from "../_util/deferred.ts";
 import { BatchWriter } from "./batch_writer.ts";
 import { createSink, type SinkHandle } from "./channel_sink.ts";
@@ -297,7 +298,12 @@ export class StreamChannel implements WebSocketChannel {
       case "close":
         return this.#onCloseFrame(event.code, event.reason);
       case "error":
-        return this.#onProtocolError(event.error, event.error.closeCode);
+        // The engine sent the error's message as the close reason when it fits (RFC 6455 §5.5).
+        return this.#onProtocolError(
+          event.error,
+          event.error.closeCode,
+          utf8Length(event.error.message) <= 123 ? event.error.message : "",
+        );
         // "ping": the engine already queued the pong.
     }
   }
@@ -400,12 +406,12 @@ export class StreamChannel implements WebSocketChannel {
   }
 
   /** We failed the connection (the engine queued the close frame). */
-  #onProtocolError(error: unknown, code: number): void {
+  #onProtocolError(error: unknown, code: number, reason = ""): void {
     if (this.#state === "closed") return;
     this.#closeCode = code;
-    this.#closeReason = "";
-    const failure = error ?? new ConnectionClosedError(code, "");
-    this.#shutDown({ code, reason: "", wasClean: false }, failure, true);
+    this.#closeReason = reason;
+    const failure = error ?? new ConnectionClosedError(code, reason);
+    this.#shutDown({ code, reason, wasClean: false }, failure, true);
   }
 
   /** Clean end after the close handshake. */

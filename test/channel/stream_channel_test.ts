@@ -82,11 +82,13 @@ test("StreamChannel answers a bad frame with close 1002, then closes the transpo
   await writer.write(new Uint8Array([0x83, 0x80, 0, 0, 0, 0])); // reserved opcode 3
   const head = await readBytes(reader, 4);
   assert.deepEqual([...head.subarray(0, 4)], [0x88, head[1], 0x03, 0xea]);
-  await readBytes(reader, head[1] - 2);
+  const wireReason = new TextDecoder().decode(await readBytes(reader, head[1] - 2));
   assert.equal((await deadline(reader.read(), 5000, "FIN")).done, true);
   await assert.rejects(streamRead, { name: "ProtocolError", closeCode: 1002 });
   assert.deepEqual((await channel.closed).code, 1002);
   assert.equal(channel.closeCode, 1002);
+  assert.equal(channel.closeReason, wireReason, "closeReason is what was sent");
+  assert.equal((await channel.closed).reason, wireReason);
   assert.equal((await channel.closed).wasClean, false);
 });
 

@@ -37,6 +37,31 @@ export interface Testee {
 export const ALL_CASES: readonly string[] = ["*"];
 
 /**
+ * Quick-mode list for the main testees (the engine server and client on Deno): every case of 1–10
+ * and a sample of 12/13. All of 12/13 (216 cases, 1000 messages each through the Python fuzzer's
+ * compressor) costs ~8–15 minutes per testee on 2 cores, more than a CI run can give; the sample
+ * keeps every corpus (12.1–12.5) and every parameter set (13.1–13.7) at a small, a large and an
+ * auto-fragmented size. The full run (no --quick) has all of them.
+ */
+export const MAIN_QUICK_CASES: readonly string[] = [
+  "1.*",
+  "2.*",
+  "3.*",
+  "4.*",
+  "5.*",
+  "6.*",
+  "7.*",
+  "9.*",
+  "10.*",
+  "12.*.1",
+  "12.*.9",
+  "12.*.17",
+  "13.*.1",
+  "13.*.9",
+  "13.*.17",
+];
+
+/**
  * Quick-mode subset for the non-main testees: at least one case of every subsection that exercises a
  * different code path (length encodings, chopped frames, pings, RSV, opcodes, fragmentation with
  * interleaved control frames, UTF-8 validation incl. fail-fast, every close rule, one small case of
@@ -44,45 +69,152 @@ export const ALL_CASES: readonly string[] = ["*"];
  * repeat a path at another size or wait on purpose (6.4.x fail-fast waits, most of 9.*).
  */
 export const QUICK_SUBSET: readonly string[] = [
-  "1.1.1", "1.1.2", "1.1.3", "1.1.6", "1.1.8", "1.2.1", "1.2.3", "1.2.8",
+  "1.1.1",
+  "1.1.2",
+  "1.1.3",
+  "1.1.6",
+  "1.1.8",
+  "1.2.1",
+  "1.2.3",
+  "1.2.8",
   "2.*",
   "3.*",
   "4.*",
-  "5.1", "5.2", "5.3", "5.6", "5.9", "5.15", "5.18", "5.19",
-  "6.1.*", "6.2.*", "6.3.*", "6.4.1", "6.5.*", "6.6.*", "6.8.*", "6.12.*", "6.21.*", "6.22.1",
-  "7.1.*", "7.3.*", "7.5.1", "7.7.*", "7.9.*", "7.13.*",
-  "9.1.1", "9.2.1", "9.3.1", "9.4.1", "9.5.1", "9.6.1", "9.7.1", "9.8.1",
+  "5.1",
+  "5.2",
+  "5.3",
+  "5.6",
+  "5.9",
+  "5.15",
+  "5.18",
+  "5.19",
+  "6.1.*",
+  "6.2.*",
+  "6.3.*",
+  "6.4.1",
+  "6.5.*",
+  "6.6.*",
+  "6.8.*",
+  "6.12.*",
+  "6.21.*",
+  "6.22.1",
+  "7.1.*",
+  "7.3.*",
+  "7.5.1",
+  "7.7.*",
+  "7.9.*",
+  "7.13.*",
+  "9.1.1",
+  "9.2.1",
+  "9.3.1",
+  "9.4.1",
+  "9.5.1",
+  "9.6.1",
+  "9.7.1",
+  "9.8.1",
   "10.*",
-  "12.1.1", "13.1.1",
+  "12.1.1",
+  "13.1.1",
 ];
 
-function row(agent: string, fields: Omit<Testee, "agent" | "args" | "main" | "peer"> & Partial<Testee>): Testee {
+function row(
+  agent: string,
+  fields: Omit<Testee, "agent" | "args" | "main" | "peer"> & Partial<Testee>,
+): Testee {
   return { agent, args: [], main: false, peer: false, ...fields };
 }
 
 /** The whole matrix, in run order (peers first: they validate the harness itself). */
 export const TESTEES: readonly Testee[] = [
-  row("ws-node20", { testee: "ws", runtime: "node20", role: "server", entry: "ws_server.ts", peer: true }),
-  row("ws-node20", { testee: "ws", runtime: "node20", role: "client", entry: "ws_client.ts", peer: true }),
-  row("engine-deno", { testee: "engine", runtime: "deno", role: "server", entry: "echo_server.ts", main: true }),
+  row("ws-node20", {
+    testee: "ws",
+    runtime: "node20",
+    role: "server",
+    entry: "ws_server.ts",
+    peer: true,
+  }),
+  row("ws-node20", {
+    testee: "ws",
+    runtime: "node20",
+    role: "client",
+    entry: "ws_client.ts",
+    peer: true,
+  }),
   row("engine-deno", {
-    testee: "engine", runtime: "deno", role: "client", entry: "echo_client.ts",
-    args: ["--transport", "engine"], main: true,
+    testee: "engine",
+    runtime: "deno",
+    role: "server",
+    entry: "echo_server.ts",
+    main: true,
+  }),
+  row("engine-deno", {
+    testee: "engine",
+    runtime: "deno",
+    role: "client",
+    entry: "echo_client.ts",
+    args: ["--transport", "engine"],
+    main: true,
   }),
   row("engine-bun", { testee: "engine", runtime: "bun", role: "server", entry: "echo_server.ts" }),
-  row("engine-node20", { testee: "engine", runtime: "node20", role: "server", entry: "echo_server.ts" }),
-  row("deno-upgrade", { testee: "deno-upgrade", runtime: "deno", role: "server", entry: "deno_upgrade_server.ts" }),
-  row("bun-handlers", { testee: "bun-handlers", runtime: "bun", role: "server", entry: "bun_handlers_server.ts" }),
-  row("engine-bun", { testee: "engine", runtime: "bun", role: "client", entry: "echo_client.ts", args: ["--transport", "engine"] }),
   row("engine-node20", {
-    testee: "engine", runtime: "node20", role: "client", entry: "echo_client.ts", args: ["--transport", "engine"],
+    testee: "engine",
+    runtime: "node20",
+    role: "server",
+    entry: "echo_server.ts",
   }),
-  row("native-deno", { testee: "native", runtime: "deno", role: "client", entry: "echo_client.ts", args: ["--transport", "native"] }),
-  row("native-bun", { testee: "native", runtime: "bun", role: "client", entry: "echo_client.ts", args: ["--transport", "native"] }),
+  row("deno-upgrade", {
+    testee: "deno-upgrade",
+    runtime: "deno",
+    role: "server",
+    entry: "deno_upgrade_server.ts",
+  }),
+  row("bun-handlers", {
+    testee: "bun-handlers",
+    runtime: "bun",
+    role: "server",
+    entry: "bun_handlers_server.ts",
+  }),
+  row("engine-bun", {
+    testee: "engine",
+    runtime: "bun",
+    role: "client",
+    entry: "echo_client.ts",
+    args: ["--transport", "engine"],
+  }),
+  row("engine-node20", {
+    testee: "engine",
+    runtime: "node20",
+    role: "client",
+    entry: "echo_client.ts",
+    args: ["--transport", "engine"],
+  }),
+  row("native-deno", {
+    testee: "native",
+    runtime: "deno",
+    role: "client",
+    entry: "echo_client.ts",
+    args: ["--transport", "native"],
+  }),
+  row("native-bun", {
+    testee: "native",
+    runtime: "bun",
+    role: "client",
+    entry: "echo_client.ts",
+    args: ["--transport", "native"],
+  }),
   row("native-node24", {
-    testee: "native", runtime: "node24", role: "client", entry: "echo_client.ts", args: ["--transport", "native"],
+    testee: "native",
+    runtime: "node24",
+    role: "client",
+    entry: "echo_client.ts",
+    args: ["--transport", "native"],
   }),
-  row("native-chromium", { testee: "native", runtime: "chromium", role: "client", entry: "chromium_client.ts" }),
+  row("native-chromium", {
+    testee: "native",
+    runtime: "chromium",
+    role: "client",
+    entry: "chromium_client.ts",
+  }),
 ];
 
 /** `*` matches any run of characters; everything else is literal. */
@@ -98,8 +230,8 @@ export function testeeId(t: Pick<Testee, "role" | "agent">): string {
 
 /**
  * Picks the testees to run: `only` globs match the id (`server/engine-deno`) or the bare agent
- * (`engine-deno`, which selects both roles). Quick mode keeps every testee but gives non-main ones
- * the subset.
+ * (`engine-deno`, which selects both roles). Quick mode keeps every testee but gives the main ones
+ * {@link MAIN_QUICK_CASES} and the others {@link QUICK_SUBSET}.
  *
  * @example
  * ```ts
@@ -109,11 +241,16 @@ export function testeeId(t: Pick<Testee, "role" | "agent">): string {
 export function selectTestees(
   options: { quick: boolean; only?: string[]; cases?: string[] },
 ): { testee: Testee; cases: readonly string[] }[] {
-  const patterns = (options.only ?? []).flatMap((s) => s.split(",")).filter(Boolean).map(globToRegExp);
+  const patterns = (options.only ?? []).flatMap((s) => s.split(",")).filter(Boolean).map(
+    globToRegExp,
+  );
   return TESTEES
-    .filter((t) => patterns.length === 0 || patterns.some((re) => re.test(testeeId(t)) || re.test(t.agent)))
+    .filter((t) =>
+      patterns.length === 0 || patterns.some((re) => re.test(testeeId(t)) || re.test(t.agent))
+    )
     .map((testee) => ({
       testee,
-      cases: options.cases ?? (options.quick && !testee.main ? QUICK_SUBSET : ALL_CASES),
+      cases: options.cases ??
+        (options.quick ? (testee.main ? MAIN_QUICK_CASES : QUICK_SUBSET) : ALL_CASES),
     }));
 }

@@ -29,8 +29,9 @@ let hasSetsid: boolean | undefined;
 function setsidAvailable(): boolean {
   if (hasSetsid === undefined) {
     try {
-      hasSetsid = new Deno.Command("setsid", { args: ["--version"], stdout: "null", stderr: "null" })
-        .outputSync().success;
+      hasSetsid =
+        new Deno.Command("setsid", { args: ["--version"], stdout: "null", stderr: "null" })
+          .outputSync().success;
     } catch {
       hasSetsid = false;
     }
@@ -108,7 +109,9 @@ function signalGroup(child: GroupChild, signal: Deno.Signal): void {
 export async function stopGroup(child: GroupChild, graceMs = 3000): Promise<void> {
   signalGroup(child, "SIGTERM");
   let timer: ReturnType<typeof setTimeout> | undefined;
-  const timeout = new Promise<"timeout">((resolve) => timer = setTimeout(() => resolve("timeout"), graceMs));
+  const timeout = new Promise<"timeout">((resolve) =>
+    timer = setTimeout(() => resolve("timeout"), graceMs)
+  );
   const result = await Promise.race([child.status.then(() => "exited" as const), timeout]);
   clearTimeout(timer);
   signalGroup(child, "SIGKILL");
@@ -163,7 +166,9 @@ export async function waitForPort(
 ): Promise<void> {
   const deadline = Date.now() + options.timeoutMs;
   while (Date.now() < deadline) {
-    if (options.child?.exited) throw new Error(`${options.child.argv.join(" ")} exited before listening`);
+    if (options.child?.exited) {
+      throw new Error(`${options.child.argv.join(" ")} exited before listening`);
+    }
     try {
       const conn = await Deno.connect({ hostname: "127.0.0.1", port });
       conn.close();
@@ -183,9 +188,14 @@ export async function waitForPort(
  * if (await waitExit(child, 60_000) === "timeout") await stopGroup(child);
  * ```
  */
-export async function waitExit(child: GroupChild, ms: number): Promise<Deno.CommandStatus | "timeout"> {
+export async function waitExit(
+  child: GroupChild,
+  ms: number,
+): Promise<Deno.CommandStatus | "timeout"> {
   let timer: ReturnType<typeof setTimeout> | undefined;
-  const timeout = new Promise<"timeout">((resolve) => timer = setTimeout(() => resolve("timeout"), ms));
+  const timeout = new Promise<"timeout">((resolve) =>
+    timer = setTimeout(() => resolve("timeout"), ms)
+  );
   try {
     return await Promise.race([child.status, timeout]);
   } finally {

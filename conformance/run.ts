@@ -6,6 +6,7 @@
  *   deno run -A conformance/run.ts --only 'ws-*' --only server/engine-deno
  *   deno run -A conformance/run.ts --cases 1.*,2.* --only engine-deno
  *   deno run -A conformance/run.ts --list          # print the matrix and exit
+ *   deno run -A conformance/run.ts --jobs 2        # two testees at a time (section 9 timings then noisier)
  *   (--no-install skips conformance/install.sh; --no-summary skips the gate)
  *
  * Every process started here (testees, wstest, browsers) runs in its own process group and is stopped
@@ -20,7 +21,16 @@
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { type Runtime, selectTestees, type Testee, testeeId } from "./matrix.ts";
-import { freePort, type GroupChild, spawnGroup, stopAll, stopAllSync, stopGroup, waitExit, waitForPort } from "./processes.ts";
+import {
+  freePort,
+  type GroupChild,
+  spawnGroup,
+  stopAll,
+  stopAllSync,
+  stopGroup,
+  waitExit,
+  waitForPort,
+} from "./processes.ts";
 import { summarize } from "./summarize.ts";
 
 const HERE = fileURLToPath(new URL(".", import.meta.url));
@@ -36,21 +46,38 @@ interface Options {
   install: boolean;
   summary: boolean;
   list: boolean;
+  jobs: number;
 }
 
 function parseOptions(argv: string[]): Options {
-  const o: Options = { quick: false, only: [], install: true, summary: true, list: false };
+  const o: Options = { quick: false, only: [], install: true, summary: true, list: false, jobs: 1 };
   for (let i = 0; i < argv.length; i++) {
     const [flag, inline] = argv[i].split(/=(.*)/s, 2);
     const value = () => inline ?? argv[++i] ?? fail(`${flag} needs a value`);
     switch (flag) {
-      case "--quick": o.quick = true; break;
-      case "--only": o.only.push(value()); break;
-      case "--cases": o.cases = value().split(",").map((s) => s.trim()).filter(Boolean); break;
-      case "--no-install": o.install = false; break;
-      case "--no-summary": o.summary = false; break;
-      case "--list": o.list = true; break;
-      default: fail(`unknown option ${flag}`);
+      case "--quick":
+        o.quick = true;
+        break;
+      case "--only":
+        o.only.push(value());
+        break;
+      case "--cases":
+        o.cases = value().split(",").map((s) => s.trim()).filter(Boolean);
+        break;
+      case "--no-install":
+        o.install = false;
+        break;
+      case "--no-summary":
+        o.summary = false;
+        break;
+      case "--list":
+        o.list = true;
+        break;
+      case "--jobs":
+        o.jobs = Math.max(1, Number(value()) || 1);
+        break;
+      default:
+        fail(`unknown option ${flag}`);
     }
   }
   return o;
@@ -86,9 +113,20 @@ async function wstestCommand(install: boolean): Promise<string[]> {
 }
 
 async function esbuild(entry: string, out: string): Promise<void> {
-  const args = [entry, "--bundle", `--outfile=${out}`, "--format=esm", "--log-level=warning", "--platform=node",
-    "--target=node20", "--packages=external"];
-  const { success, stderr } = await new Deno.Command(join(BIN, "esbuild"), { args, stderr: "piped" }).output();
+  const args = [
+    entry,
+    "--bundle",
+    `--outfile=${out}`,
+    "--format=esm",
+    "--log-level=warning",
+    "--platform=node",
+    "--target=node20",
+    "--packages=external",
+  ];
+  const { success, stderr } = await new Deno.Command(join(BIN, "esbuild"), {
+    args,
+    stderr: "piped",
+  }).output();
   if (!success) throw new Error(`esbuild ${entry} failed:\n${new TextDecoder().decode(stderr)}`);
 }
 
@@ -146,13 +184,26 @@ async function exists(path: string): Promise<boolean> {
 /** Asks a fuzzing server to write its reports (used when a client testee died before doing it). */
 async function requestReports(port: number, agent: string): Promise<void> {
   await new Promise<void>((resolve) => {
-    const ws = new WebSocket(`ws://127.0.0.1:${port}/updateReports?agent=${encodeURIComponent(agent)}`);
-    const timer = setTimeout(() => { ws.close(); resolve(); }, 15_000);
-    ws.onclose = ws.onerror = () => { clearTimeout(timer); resolve(); };
+    const ws = new WebSocket(
+      `ws://127.0.0.1:${port}/updateReports?agent=${encodeURIComponent(agent)}`,
+    );
+    const timer = setTimeout(() => {
+      ws.close();
+      resolve();
+    }, 15_000);
+    ws.onclose = ws.onerror = () => {
+      clearTimeout(timer);
+      resolve();
+    };
   });
 }
 
-async function runOne(t: Testee, cases: readonly string[], wstest: string[], timeoutMs: number): Promise<Outcome> {
+async function runOne(
+  t: Testee,
+  cases: readonly string[],
+  wstest: string[],
+  timeoutMs: number,
+): Promise<Outcome> {
   const id = testeeId(t);
   const reportDir = join(REPORT, `${t.role}s`, t.agent);
   const specDir = join(CACHE, "specs");
@@ -165,8 +216,15 @@ async function runOne(t: Testee, cases: readonly string[], wstest: string[], tim
   await Deno.writeTextFile(testeeLog, "");
   await Deno.writeTextFile(wstestLog, "");
   const outcome: Outcome = {
-    id, agent: t.agent, testee: t.testee, runtime: t.runtime, role: t.role, peer: t.peer, cases,
-    reportDir: reportDir.slice(REPORT.length + 1), seconds: 0,
+    id,
+    agent: t.agent,
+    testee: t.testee,
+    runtime: t.runtime,
+    role: t.role,
+    peer: t.peer,
+    cases,
+    reportDir: reportDir.slice(REPORT.length + 1),
+    seconds: 0,
   };
   const started = Date.now();
   const children: GroupChild[] = [];
@@ -176,7 +234,10 @@ async function runOne(t: Testee, cases: readonly string[], wstest: string[], tim
     const port = freePort();
     const specPath = join(specDir, `${t.role}-${t.agent}.json`);
     if (t.role === "server") {
-      const server = spawnGroup([...argv, "--port", String(port), ...t.args], { log: testeeLog, cwd: ROOT });
+      const server = spawnGroup([...argv, "--port", String(port), ...t.args], {
+        log: testeeLog,
+        cwd: ROOT,
+      });
       children.push(server);
       await waitForPort(port, { timeoutMs: 30_000, child: server });
       const spec = {
@@ -187,16 +248,33 @@ async function runOne(t: Testee, cases: readonly string[], wstest: string[], tim
         "exclude-agent-cases": {},
       };
       await Deno.writeTextFile(specPath, JSON.stringify(spec, null, 2));
-      const fuzzer = spawnGroup([...wstest, "-m", "fuzzingclient", "-s", specPath], { log: wstestLog, cwd: specDir });
+      const fuzzer = spawnGroup([...wstest, "-m", "fuzzingclient", "-s", specPath], {
+        log: wstestLog,
+        cwd: specDir,
+      });
       children.push(fuzzer);
       const status = await waitExit(fuzzer, timeoutMs);
       if (status === "timeout") outcome.error = `wstest did not finish in ${seconds(timeoutMs)}`;
       else if (!status.success) outcome.error = `wstest exited with ${status.code}`;
       else if (server.exited) outcome.error = `the testee exited during the run (see ${testeeLog})`;
     } else {
-      const spec = { url: `ws://127.0.0.1:${port}`, outdir: reportDir, cases, "exclude-cases": [], "exclude-agent-cases": {} };
+      const spec = {
+        url: `ws://127.0.0.1:${port}`,
+        outdir: reportDir,
+        cases,
+        "exclude-cases": [],
+        "exclude-agent-cases": {},
+      };
       await Deno.writeTextFile(specPath, JSON.stringify(spec, null, 2));
-      const fuzzer = spawnGroup([...wstest, "-m", "fuzzingserver", "-s", specPath, "--webport", "0"], {
+      const fuzzer = spawnGroup([
+        ...wstest,
+        "-m",
+        "fuzzingserver",
+        "-s",
+        specPath,
+        "--webport",
+        "0",
+      ], {
         log: wstestLog,
         cwd: specDir,
       });
@@ -208,8 +286,11 @@ async function runOne(t: Testee, cases: readonly string[], wstest: string[], tim
       });
       children.push(client);
       const status = await waitExit(client, timeoutMs);
-      if (status === "timeout") outcome.error = `the client did not finish in ${seconds(timeoutMs)}`;
-      else if (!status.success) outcome.error = `the client exited with ${status.code} (see ${testeeLog})`;
+      if (status === "timeout") {
+        outcome.error = `the client did not finish in ${seconds(timeoutMs)}`;
+      } else if (!status.success) {
+        outcome.error = `the client exited with ${status.code} (see ${testeeLog})`;
+      }
       if (!(await exists(join(reportDir, "index.json")))) await requestReports(port, t.agent);
     }
   } catch (error) {
@@ -261,7 +342,11 @@ async function main(): Promise<number> {
   const selected = selectTestees(options);
   if (options.list || selected.length === 0) {
     for (const { testee, cases } of selected) {
-      console.log(`${testeeId(testee).padEnd(24)} ${testee.runtime.padEnd(9)} ${testee.entry} ${cases.join(",")}`);
+      console.log(
+        `${testeeId(testee).padEnd(24)} ${testee.runtime.padEnd(9)} ${testee.entry} ${
+          cases.join(",")
+        }`,
+      );
     }
     if (selected.length === 0) console.error("no testee matches --only");
     return selected.length === 0 ? 2 : 0;
@@ -277,17 +362,29 @@ async function main(): Promise<number> {
   console.log(`conformance (${mode}): ${selected.length} testees`);
   const outcomes: Outcome[] = [];
   const timeoutMs = (options.quick ? 15 : 40) * 60_000;
-  for (const [i, { testee, cases }] of selected.entries()) {
-    const id = testeeId(testee);
-    const label = `[${i + 1}/${selected.length}] ${id} (${testee.runtime})`;
-    console.log(`${label} …`);
-    const outcome = await runOne(testee, cases, wstest, timeoutMs);
-    outcomes.push(outcome);
-    const result = await countLine(join(REPORT, outcome.reportDir));
-    console.log(`${label} ${seconds(outcome.seconds * 1000)}: ${result}${outcome.error ? ` — ERROR: ${outcome.error}` : ""}`);
-  }
+  // Testees are independent (own ports, own report dirs); with --jobs > 1 several run at once, which
+  // is faster but loads the machine, so section 9 durations are then not comparable with a serial run.
+  let next = 0;
+  const worker = async () => {
+    while (next < selected.length) {
+      const i = next++;
+      const { testee, cases } = selected[i];
+      const label = `[${i + 1}/${selected.length}] ${testeeId(testee)} (${testee.runtime})`;
+      console.log(`${label} …`);
+      const outcome = await runOne(testee, cases, wstest, timeoutMs);
+      outcomes[i] = outcome;
+      const result = await countLine(join(REPORT, outcome.reportDir));
+      console.log(
+        `${label} ${seconds(outcome.seconds * 1000)}: ${result}${
+          outcome.error ? ` — ERROR: ${outcome.error}` : ""
+        }`,
+      );
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(options.jobs, selected.length) }, worker));
   const run = {
     mode,
+    jobs: options.jobs,
     started: new Date(started).toISOString(),
     seconds: (Date.now() - started) / 1000,
     wstest,
@@ -297,7 +394,10 @@ async function main(): Promise<number> {
   await Deno.writeTextFile(join(REPORT, "run.json"), JSON.stringify(run, null, 2) + "\n");
   console.log(`total ${seconds(Date.now() - started)}`);
   if (!options.summary) return outcomes.some((o) => o.error) ? 1 : 0;
-  const { ok } = await summarize({ reportDir: REPORT, expectations: join(HERE, "expectations.json") });
+  const { ok } = await summarize({
+    reportDir: REPORT,
+    expectations: join(HERE, "expectations.json"),
+  });
   return ok && !outcomes.some((o) => o.error) ? 0 : 1;
 }
 

@@ -79,7 +79,8 @@ export interface Difference {
 /** What {@link summarize} and {@link evaluate} return. */
 export interface Summary {
   ok: boolean;
-  rows: (Omit<TesteeReport, "results"> & { counts: Counts; section9Ms: number; unexpected: number })[];
+  rows:
+    (Omit<TesteeReport, "results"> & { counts: Counts; section9Ms: number; unexpected: number })[];
   differences: Difference[];
   /** Section 9 durations in ms: case → testee id → ms. */
   section9: Record<string, Record<string, number>>;
@@ -96,7 +97,10 @@ export function matches(glob: string, value: string): boolean {
 }
 
 /** Case ids selected by patterns, in suite order. */
-export function expandCases(patterns: readonly string[], all: readonly string[] = CASE_IDS): string[] {
+export function expandCases(
+  patterns: readonly string[],
+  all: readonly string[] = CASE_IDS,
+): string[] {
   return all.filter((id) => patterns.some((p) => matches(p, id)));
 }
 
@@ -116,13 +120,19 @@ export function resultOf(r: CaseResult | undefined): string {
  * The expectation for a case: among matching entries, an exact testee id beats a glob and an exact
  * case id beats a glob. Without one, the expectation is OK.
  */
-export function expectationFor(expectations: Expectations, id: string, caseId: string): Expectation | undefined {
+export function expectationFor(
+  expectations: Expectations,
+  id: string,
+  caseId: string,
+): Expectation | undefined {
   let best: Expectation | undefined;
   let bestScore = -1;
   for (const [testeeGlob, cases] of Object.entries(expectations)) {
     if (testeeGlob.startsWith("_") || !matches(testeeGlob, id)) continue;
     for (const [caseGlob, expectation] of Object.entries(cases)) {
-      if (caseGlob.startsWith("_") || typeof expectation === "string" || !matches(caseGlob, caseId)) continue;
+      if (
+        caseGlob.startsWith("_") || typeof expectation === "string" || !matches(caseGlob, caseId)
+      ) continue;
       const score = (testeeGlob === id ? 2 : 0) + (caseGlob === caseId ? 1 : 0);
       if (score > bestScore) [best, bestScore] = [expectation, score];
     }
@@ -135,7 +145,15 @@ export function evaluate(reports: TesteeReport[], expectations: Expectations): S
   const differences: Difference[] = [];
   const section9: Summary["section9"] = {};
   const rows = reports.map((report) => {
-    const counts: Counts = { OK: 0, "NON-STRICT": 0, INFORMATIONAL: 0, FAILED: 0, UNIMPLEMENTED: 0, MISSING: 0, closeNotOk: 0 };
+    const counts: Counts = {
+      OK: 0,
+      "NON-STRICT": 0,
+      INFORMATIONAL: 0,
+      FAILED: 0,
+      UNIMPLEMENTED: 0,
+      MISSING: 0,
+      closeNotOk: 0,
+    };
     const planned = expandCases(report.planned);
     // Cases the report has but the plan did not name (an older suite, a wider --cases) still count.
     const ids = [...new Set([...planned, ...Object.keys(report.results)])];
@@ -145,7 +163,10 @@ export function evaluate(reports: TesteeReport[], expectations: Expectations): S
       const r = report.results[caseId];
       const key = (r?.behavior ?? "MISSING") as keyof Counts;
       counts[key in counts ? key : "FAILED"]++;
-      if (r && r.behaviorClose !== "OK" && r.behaviorClose !== "INFORMATIONAL" && r.behavior !== "UNIMPLEMENTED") {
+      if (
+        r && r.behaviorClose !== "OK" && r.behaviorClose !== "INFORMATIONAL" &&
+        r.behavior !== "UNIMPLEMENTED"
+      ) {
         counts.closeNotOk++;
       }
       if (r && caseId.startsWith("9.")) {
@@ -160,7 +181,13 @@ export function evaluate(reports: TesteeReport[], expectations: Expectations): S
       const failedOurs = r?.behavior === "FAILED" && report.testee === "engine";
       if (actual !== expected || failedOurs) {
         unexpected++;
-        differences.push({ id: report.id, case: caseId, expected, actual, reason: expectation?.reason });
+        differences.push({
+          id: report.id,
+          case: caseId,
+          expected,
+          actual,
+          reason: expectation?.reason,
+        });
       }
     }
     const { results: _results, ...meta } = report;
@@ -186,14 +213,18 @@ interface RunRecord {
 }
 
 /** Loads every `servers/<agent>/index.json` and `clients/<agent>/index.json` below `reportDir`. */
-export async function loadReports(reportDir: string): Promise<{ reports: TesteeReport[]; run?: RunRecord }> {
+export async function loadReports(
+  reportDir: string,
+): Promise<{ reports: TesteeReport[]; run?: RunRecord }> {
   const run = await readJson<RunRecord>(join(reportDir, "run.json"));
   const reports: TesteeReport[] = [];
   for (const role of ["server", "client"] as const) {
     const dir = join(reportDir, `${role}s`);
     const agents = await readdir(dir).catch(() => [] as string[]);
     for (const agent of agents.sort()) {
-      const index = await readJson<Record<string, Record<string, CaseResult>>>(join(dir, agent, "index.json"));
+      const index = await readJson<Record<string, Record<string, CaseResult>>>(
+        join(dir, agent, "index.json"),
+      );
       const meta = run?.testees?.find((t) => t.role === role && t.agent === agent);
       const results = index?.[agent] ?? Object.values(index ?? {})[0] ?? {};
       const dash = agent.lastIndexOf("-");
@@ -214,25 +245,65 @@ export async function loadReports(reportDir: string): Promise<{ reports: TesteeR
   // A testee that crashed before wstest wrote anything still needs a row.
   for (const t of run?.testees ?? []) {
     if (!reports.some((r) => r.role === t.role && r.agent === t.agent)) {
-      reports.push({ ...t, id: `${t.role}/${t.agent}`, planned: t.cases, results: {}, error: t.error ?? "no report" });
+      reports.push({
+        ...t,
+        id: `${t.role}/${t.agent}`,
+        planned: t.cases,
+        results: {},
+        error: t.error ?? "no report",
+      });
     }
   }
+  // Run order (peers first, then ours) reads better than directory order.
+  const order = (r: TesteeReport) => {
+    const i = run?.testees?.findIndex((t) => t.role === r.role && t.agent === r.agent) ?? -1;
+    return i === -1 ? Number.MAX_SAFE_INTEGER : i;
+  };
+  reports.sort((a, b) => order(a) - order(b));
   return { reports, run };
 }
 
-const COLUMNS = ["OK", "NON-STRICT", "INFORMATIONAL", "FAILED", "UNIMPLEMENTED", "MISSING"] as const;
+const COLUMNS = [
+  "OK",
+  "NON-STRICT",
+  "INFORMATIONAL",
+  "FAILED",
+  "UNIMPLEMENTED",
+  "MISSING",
+] as const;
 
 /** The main table as markdown (also printed to the console). */
 export function renderTable(summary: Summary): string {
-  const wsMs = (role: string) => summary.rows.find((r) => r.testee === "ws" && r.role === role)?.section9Ms;
-  const head = ["testee", "runtime", "role", ...COLUMNS, "close≠OK", "unexpected", "§9 total ms", "§9 vs ws"];
-  const lines = [`| ${head.join(" | ")} |`, `|${head.map((_, i) => (i < 3 ? "---" : "---:")).join("|")}|`];
+  const wsMs = (role: string) =>
+    summary.rows.find((r) => r.testee === "ws" && r.role === role)?.section9Ms;
+  const head = [
+    "testee",
+    "runtime",
+    "role",
+    ...COLUMNS,
+    "close≠OK",
+    "unexpected",
+    "§9 total ms",
+    "§9 vs ws",
+  ];
+  const lines = [
+    `| ${head.join(" | ")} |`,
+    `|${head.map((_, i) => (i < 3 ? "---" : "---:")).join("|")}|`,
+  ];
   for (const r of summary.rows) {
     const ws = wsMs(r.role);
     const ratio = ws && r.section9Ms ? `${(r.section9Ms / ws).toFixed(2)}×` : "";
     const name = r.peer ? `${r.testee} (peer)` : r.testee;
-    const cells = [name, r.runtime, r.role, ...COLUMNS.map((c) => String(r.counts[c])), String(r.counts.closeNotOk),
-      r.error ? `${r.unexpected} ⚠ ${r.error}` : String(r.unexpected), r.section9Ms ? String(r.section9Ms) : "", ratio];
+    const cells = [
+      name,
+      r.runtime,
+      r.role,
+      ...COLUMNS.map((c) => String(r.counts[c])),
+      String(r.counts.closeNotOk),
+      r.error ? `${r.unexpected} ⚠ ${r.error}` : String(r.unexpected),
+      r.section9Ms ? String(r.section9Ms) : "",
+      ratio,
+    ];
     lines.push(`| ${cells.join(" | ")} |`);
   }
   return lines.join("\n");
@@ -241,32 +312,52 @@ export function renderTable(summary: Summary): string {
 /** Section 9 durations, one row per case, one column per testee, ws first within each role. */
 export function renderSection9(summary: Summary): string {
   const ids = summary.rows.filter((r) => Object.values(summary.section9).some((c) => r.id in c))
-    .sort((a, b) => (a.role === b.role ? Number(b.testee === "ws") - Number(a.testee === "ws") : a.role < b.role ? 1 : -1))
+    .sort((
+      a,
+      b,
+    ) => (a.role === b.role
+      ? Number(b.testee === "ws") - Number(a.testee === "ws")
+      : a.role < b.role
+      ? 1
+      : -1)
+    )
     .map((r) => r.id);
   if (ids.length === 0) return "";
   const cases = CASE_IDS.filter((c) => c in summary.section9);
   const lines = [`| case | ${ids.join(" | ")} |`, `|---|${ids.map(() => "---:").join("|")}|`];
-  for (const c of cases) lines.push(`| ${c} | ${ids.map((id) => summary.section9[c][id] ?? "").join(" | ")} |`);
+  for (const c of cases) {
+    lines.push(`| ${c} | ${ids.map((id) => summary.section9[c][id] ?? "").join(" | ")} |`);
+  }
   return lines.join("\n");
 }
 
 /** Reads reports and expectations, prints the table, writes summary.json / summary.md. */
-export async function summarize(options: { reportDir: string; expectations: string; quiet?: boolean }): Promise<Summary> {
+export async function summarize(
+  options: { reportDir: string; expectations: string; quiet?: boolean },
+): Promise<Summary> {
   const { reports, run } = await loadReports(options.reportDir);
   const expectations = (await readJson<Expectations>(options.expectations)) ?? {};
   const summary = evaluate(reports, expectations);
   const table = renderTable(summary);
-  const diffs = summary.differences.map((d) => `- \`${d.id}\` ${d.case}: expected ${d.expected}, got **${d.actual}**`);
-  const shown = diffs.length > 60 ? [...diffs.slice(0, 60), `- … ${diffs.length - 60} more (summary.json)`] : diffs;
+  const diffs = summary.differences.map((d) =>
+    `- \`${d.id}\` ${d.case}: expected ${d.expected}, got **${d.actual}**`
+  );
+  const shown = diffs.length > 60
+    ? [...diffs.slice(0, 60), `- … ${diffs.length - 60} more (summary.json)`]
+    : diffs;
   const md = [
     "## Autobahn|Testsuite results",
     "",
     `Mode: ${run?.mode ?? "?"}${run?.seconds ? `, ${Math.round(run.seconds)} s` : ""}. ` +
-    `Versions: ${Object.entries(run?.versions ?? {}).map(([k, v]) => `${k} ${v}`).join(", ") || "?"}.`,
+    `Versions: ${
+      Object.entries(run?.versions ?? {}).map(([k, v]) => `${k} ${v}`).join(", ") || "?"
+    }.`,
     "",
     table,
     "",
-    summary.ok ? "Gate: **pass** (every result matches conformance/expectations.json)." : "Gate: **FAIL**",
+    summary.ok
+      ? "Gate: **pass** (every result matches conformance/expectations.json)."
+      : "Gate: **FAIL**",
     ...(shown.length ? ["", "Differences from expectations:", "", ...shown] : []),
     "",
     "### Section 9 (limits/performance) durations, ms",
@@ -277,11 +368,21 @@ export async function summarize(options: { reportDir: string; expectations: stri
     "",
   ].join("\n");
   await writeFile(join(options.reportDir, "summary.md"), md);
-  await writeFile(join(options.reportDir, "summary.json"), JSON.stringify({ ...summary, run }, null, 2) + "\n");
+  await writeFile(
+    join(options.reportDir, "summary.json"),
+    JSON.stringify({ ...summary, run }, null, 2) + "\n",
+  );
   if (!options.quiet) {
     console.log(table);
     if (shown.length) console.log(["", "Differences from expectations:", ...shown].join("\n"));
-    console.log(`\n${summary.ok ? "conformance gate: pass" : "conformance gate: FAIL"} — ${join(options.reportDir, "summary.md")}`);
+    console.log(
+      `\n${summary.ok ? "conformance gate: pass" : "conformance gate: FAIL"} — ${
+        join(options.reportDir, "summary.md")
+      }`,
+    );
+    // One line per testee for the test runner (scripts/test.ts reads "N passed, N failed").
+    const bad = summary.rows.filter((r) => r.unexpected > 0 || r.error).length;
+    console.log(`conformance: ${summary.rows.length - bad} passed, ${bad} failed`);
   }
   return summary;
 }

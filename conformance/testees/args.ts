@@ -58,7 +58,9 @@ export function parseArgs(argv: readonly string[]): TesteeArgs {
         out.agent = value;
         break;
       case "transport":
-        if (value !== "engine" && value !== "native") throw new TypeError(`bad --transport ${value}`);
+        if (value !== "engine" && value !== "native") {
+          throw new TypeError(`bad --transport ${value}`);
+        }
         out.transport = value;
         break;
       case "max-message-size":
@@ -96,7 +98,10 @@ export function runtimeArgs(): string[] {
  * ```
  */
 export function exit(code: number): never {
-  const g = globalThis as { Deno?: { exit(code: number): never }; process?: { exit(code: number): never } };
+  const g = globalThis as {
+    Deno?: { exit(code: number): never };
+    process?: { exit(code: number): never };
+  };
   if (g.Deno) return g.Deno.exit(code);
   return g.process!.exit(code);
 }

@@ -16,7 +16,8 @@ import { runFuzzingClient } from "./fuzzing_client.ts";
   runFuzzingClient({
     base,
     agent,
-    connect: (url) => WebSocketChannel.connect(url, { transport: "native", maxMessageSize: 64 * 1024 * 1024 }),
+    connect: (url) =>
+      WebSocketChannel.connect(url, { transport: "native", maxMessageSize: 64 * 1024 * 1024 }),
     onCase: (i, n) => {
       if (i % 50 === 0 || i === n) console.log(`case ${i}/${n}`);
     },

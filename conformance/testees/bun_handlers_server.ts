@@ -29,7 +29,8 @@ const handler = createBunHandler({
 const server = Bun.serve({
   port: args.port,
   hostname: "127.0.0.1",
-  fetch: (request: Request, bunServer: Parameters<typeof handler.upgrade>[1]) => handler.upgrade(request, bunServer),
+  fetch: (request: Request, bunServer: Parameters<typeof handler.upgrade>[1]) =>
+    handler.upgrade(request, bunServer),
   websocket: handler.websocket,
 });
 console.log(`listening ${server.port}`);

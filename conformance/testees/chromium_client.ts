@@ -31,9 +31,13 @@ const { outputFiles } = await esbuild.build({
   plugins: [{
     name: "browser-tcp-stub",
     setup(build) {
-      build.onResolve({ filter: /tcp_transport(\.ts)?$/ }, () => ({ path: "tcp_stub", namespace: "stub" }));
+      build.onResolve(
+        { filter: /tcp_transport(\.ts)?$/ },
+        () => ({ path: "tcp_stub", namespace: "stub" }),
+      );
       build.onLoad({ filter: /.*/, namespace: "stub" }, () => ({
-        contents: "export function openTcp() { return Promise.reject(new Error('no TCP in a browser')); }",
+        contents:
+          "export function openTcp() { return Promise.reject(new Error('no TCP in a browser')); }",
         loader: "js",
       }));
     },
@@ -55,7 +59,13 @@ const origin = `http://127.0.0.1:${(page.address() as { port: number }).port}`;
 const browser = await chromium.launch({
   executablePath: "/usr/bin/chromium",
   headless: true,
-  args: ["--headless", "--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-background-networking"],
+  args: [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--no-first-run",
+    "--disable-background-networking",
+  ],
 });
 let code = 1;
 try {
@@ -63,9 +73,15 @@ try {
   tab.on("console", (message) => console.log(`[page] ${message.text()}`));
   tab.on("pageerror", (error) => console.log(`[page error] ${error.message}`));
   await tab.goto(origin);
-  await tab.waitForFunction(() => typeof (globalThis as { runAutobahn?: unknown }).runAutobahn === "function");
+  await tab.waitForFunction(() =>
+    typeof (globalThis as { runAutobahn?: unknown }).runAutobahn === "function"
+  );
   const count = await tab.evaluate(
-    ([base, agent]) => (globalThis as unknown as { runAutobahn(b: string, a: string): Promise<number> }).runAutobahn(base, agent),
+    ([base, agent]) =>
+      (globalThis as unknown as { runAutobahn(b: string, a: string): Promise<number> }).runAutobahn(
+        base,
+        agent,
+      ),
     [`ws://${args.host}:${args.port}`, args.agent] as const,
   );
   console.log(`done ${count}`);

@@ -21,7 +21,10 @@ const server = Deno.serve({
   signal: controller.signal,
   onListen: ({ port }) => console.log(`listening ${port}`),
 }, async (request) => {
-  const { response, channel } = await upgrade(request, { maxMessageSize: args.maxMessageSize, idleTimeout: 0 });
+  const { response, channel } = await upgrade(request, {
+    maxMessageSize: args.maxMessageSize,
+    idleTimeout: 0,
+  });
   echo(channel).catch(() => {});
   return response;
 });

@@ -42,7 +42,9 @@ let closing = false;
 const stop = () => {
   if (closing) return;
   closing = true;
-  server.close().finally(() => (globalThis as { Deno?: { exit(c: number): void } }).Deno?.exit(0) ?? process.exit(0));
+  server.close().finally(() =>
+    (globalThis as { Deno?: { exit(c: number): void } }).Deno?.exit(0) ?? process.exit(0)
+  );
 };
 if (g.Deno) {
   for (const signal of ["SIGINT", "SIGTERM"] as const) Deno.addSignalListener(signal, stop);

@@ -54,7 +54,9 @@ export async function runFuzzingClient(options: FuzzingClientOptions): Promise<n
   const { base, connect } = options;
   const agent = encodeURIComponent(options.agent);
   const count = Number(await firstMessage(connect(`${base}/getCaseCount`)));
-  if (!Number.isInteger(count) || count <= 0) throw new Error(`bad case count from ${base}: ${count}`);
+  if (!Number.isInteger(count) || count <= 0) {
+    throw new Error(`bad case count from ${base}: ${count}`);
+  }
   for (let i = 1; i <= count; i++) {
     options.onCase?.(i, count);
     const channel = connect(`${base}/runCase?case=${i}&agent=${agent}`);

@@ -29,10 +29,16 @@ export {
   isValidWireCloseCode,
 } from "./src/engine/close_code.ts";
 export { ProtocolError, WebSocketError, type WebSocketErrorOptions } from "./src/engine/errors.ts";
+export type { Role } from "./src/engine/frame.ts";
 
 // Handshake.
 export { generateKey, signKey } from "./src/handshake/accept_key.ts";
 export { HandshakeError, HandshakeErrorCode } from "./src/handshake/errors.ts";
+export type { OriginPolicy } from "./src/handshake/origin_policy.ts";
+export type { SubprotocolSelector } from "./src/handshake/subprotocol.ts";
+
+// permessage-deflate settings (the `compression` option).
+export type { Compression, CompressionOptions } from "./src/deflate/compression_options.ts";
 
 // Channel.
 export {
@@ -45,14 +51,17 @@ export {
 } from "./src/channel/web_socket_channel.ts";
 export type { ConnectOptions } from "./src/channel/connect.ts";
 export type { FromWebSocketOptions, WebSocketLike } from "./src/channel/native_channel.ts";
-export type {
-  ByteStreams,
-  StreamChannelOptions,
-  StreamChannelSettings,
+export {
+  type ByteStreams,
+  StreamChannel,
+  type StreamChannelOpening,
+  type StreamChannelOptions,
+  type StreamChannelSettings,
 } from "./src/channel/stream_channel.ts";
 export {
   clientOverStreams,
   type ClientOverStreamsOptions,
+  type HandshakeLimits,
   serverOverStreams,
   type ServerOverStreamsOptions,
   type ServerUpgrade,

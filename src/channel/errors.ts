@@ -26,6 +26,8 @@ export class ConnectionClosedError extends WebSocketError {
   readonly closeReason: string;
 
   /**
+   * Creates the error for a connection that ended with `closeCode`.
+   *
    * @param closeCode How the connection ended.
    * @param closeReason The reason given with the close code.
    * @param options A custom message and the underlying cause, if any.
@@ -64,6 +66,8 @@ export class ConnectError extends WebSocketError {
   readonly status: number | undefined;
 
   /**
+   * Creates the error for a failed connection attempt.
+   *
    * @param code A stable `WS_CONNECT_*` (or handshake) identifier.
    * @param message What happened, with the target.
    * @param options The HTTP status and underlying cause, when known.
@@ -88,7 +92,11 @@ export class ConnectError extends WebSocketError {
  * ```
  */
 export class InvalidStateError extends WebSocketError {
-  /** @param message What was attempted and why it is not allowed now. */
+  /**
+   * Creates the error for a call made in the wrong state.
+   *
+   * @param message What was attempted and why it is not allowed now.
+   */
   constructor(message: string) {
     super("WS_INVALID_STATE", message);
     this.name = "InvalidStateError";
@@ -110,6 +118,8 @@ export class InvalidStateError extends WebSocketError {
  */
 export class UnsupportedError extends WebSocketError {
   /**
+   * Creates the error for something the platform cannot do.
+   *
    * @param code `WS_PING_UNSUPPORTED` or `WS_OPTION_UNSUPPORTED`.
    * @param message Names the option or method and the platform limitation.
    */

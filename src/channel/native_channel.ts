@@ -25,16 +25,26 @@ import type {
 
 /** The part of the WHATWG `WebSocket` interface the wrapper uses. */
 export interface WebSocketLike {
+  /** 0 connecting, 1 open, 2 closing, 3 closed. */
   readonly readyState: number;
+  /** Bytes accepted by `send()` and not yet sent. */
   readonly bufferedAmount: number;
+  /** The negotiated subprotocol. */
   readonly protocol: string;
+  /** The negotiated extensions. */
   readonly extensions: string;
+  /** The URL, when known (used in error messages). */
   readonly url?: string;
+  /** Set to `"arraybuffer"` by the wrapper. */
   binaryType: string;
+  /** Sends a message. */
   send(data: string | ArrayBufferLike | ArrayBufferView | Blob): void;
+  /** Starts the closing handshake. */
   close(code?: number, reason?: string): void;
+  /** Adds an `open`, `message`, `error` or `close` listener. */
   // deno-lint-ignore no-explicit-any
   addEventListener(type: string, listener: (event: any) => void): void;
+  /** Removes a listener. */
   // deno-lint-ignore no-explicit-any
   removeEventListener(type: string, listener: (event: any) => void): void;
 }

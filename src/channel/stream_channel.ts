@@ -60,9 +60,13 @@ type State = "connecting" | "open" | "closing" | "closed";
  * ```
  */
 export class StreamChannel implements WebSocketChannel {
+  /** Received messages; see {@linkcode WebSocketChannel.stream}. */
   readonly stream: ReadableStream<Message>;
+  /** The writing half; see {@linkcode WebSocketSink}. */
   readonly sink: WebSocketSink;
+  /** Resolves when open; see {@linkcode WebSocketChannel.ready}. */
   readonly ready: Promise<void>;
+  /** Resolves when closed, never rejects. */
   readonly closed: Promise<CloseInfo>;
 
   readonly #settings: Required<StreamChannelSettings>;
@@ -92,7 +96,12 @@ export class StreamChannel implements WebSocketChannel {
   #closeRequested = false;
   readonly #pings = new PingTracker();
 
-  /** @param settings Role, limits and timeouts. */
+  /**
+   * Creates a channel that is not open yet; call {@linkcode StreamChannel.open}
+   * after the opening handshake (or use {@linkcode fromStreams}).
+   *
+   * @param settings Role, limits and timeouts.
+   */
   constructor(settings: StreamChannelSettings) {
     this.#settings = { ...STREAM_CHANNEL_DEFAULTS, ...definedOnly(settings) } as Required<
       StreamChannelSettings

@@ -29,7 +29,7 @@ import { ConnectError } from "./errors.ts";
 import { type ByteStreams, StreamChannel, type StreamChannelSettings } from "./stream_channel.ts";
 
 /** Options shared by both sides of the handshake. */
-interface HandshakeLimits {
+export interface HandshakeLimits {
   /**
    * Milliseconds allowed for the whole opening handshake (slowloris guard).
    * @default {30000}

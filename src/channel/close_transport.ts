@@ -8,29 +8,29 @@ import { deferred, handled } from "../_util/deferred.ts";
 /**
  * Waits for `flushed` (the last frames, e.g. our close), half-closes the
  * writable (FIN), then cancels the readable. If that takes longer than
- * `timeout` ms (a peer that stopped reading), the writable is aborted.
+ * `timeout` ms (a peer that stopped reading), the transport is dropped.
  *
  * @example
  * ```ts
  * import { closeTransport } from "./close_transport.ts";
  *
  * const { readable, writable } = new TransformStream<Uint8Array, Uint8Array>();
- * await closeTransport(writable.getWriter(), readable.getReader(), Promise.resolve(), 1000);
+ * await closeTransport(writable.getWriter(), readable.getReader(), Promise.resolve(), { timeout: 1000 });
  * ```
  */
 export async function closeTransport(
   writer: WritableStreamDefaultWriter<Uint8Array>,
   reader: ReadableStreamDefaultReader<Uint8Array>,
   flushed: Promise<void>,
-  timeout: number,
+  options: { timeout: number; close?: () => void },
 ): Promise<void> {
   const limit = deferred<void>();
-  const timer = setTimeout(() => limit.resolve(), timeout);
+  const timer = setTimeout(() => limit.resolve(), options.timeout);
   try {
     await Promise.race([flushed.then(() => writer.close()), limit.promise]);
   } catch { /* the transport is gone already */ }
   clearTimeout(timer);
-  if (limit.settled) handled(writer.abort());
+  if (limit.settled) return dropTransport(writer, reader, options.close);
   handled(reader.cancel());
 }
 
@@ -49,7 +49,11 @@ export async function closeTransport(
 export function dropTransport(
   writer: WritableStreamDefaultWriter<Uint8Array>,
   reader: ReadableStreamDefaultReader<Uint8Array>,
+  close?: () => void,
 ): void {
   handled(writer.abort());
   handled(reader.cancel());
+  try {
+    close?.();
+  } catch { /* already closed */ }
 }

@@ -79,6 +79,7 @@ export class StreamChannel implements WebSocketChannel {
   #reader: ReadableStreamDefaultReader<Uint8Array> | undefined;
   #writer: WritableStreamDefaultWriter<Uint8Array> | undefined;
   #batches: BatchWriter | undefined;
+  #dropConnection: (() => void) | undefined;
   #deflate: MessageDeflate | undefined;
   #subprotocol = "";
   #extensions = "";
@@ -130,6 +131,9 @@ export class StreamChannel implements WebSocketChannel {
         if (this.#closeCode !== undefined || this.#state === "closed") return;
         this.#closeCode = code ?? 1005;
         this.#closeReason = reason ?? "";
+        // The close timeout also bounds draining messages queued in the sink
+        // (a peer that stopped reading must not make close() hang).
+        if (this.#state === "open") this.#startCloseTimer();
       },
     });
     this.sink = this.#sinkHandle.sink;
@@ -176,6 +180,7 @@ export class StreamChannel implements WebSocketChannel {
       maxMessageSize: this.#settings.maxMessageSize,
       allowRsv1: opening.deflate !== undefined,
     });
+    this.#dropConnection = streams.close?.bind(streams);
     this.#reader = streams.readable.getReader();
     // A reset is noticed even while reading is paused for a slow consumer.
     this.#reader.closed.catch((error) => this.#onTransportError(error));
@@ -441,15 +446,12 @@ export class StreamChannel implements WebSocketChannel {
     this.#pings.fail(closedError);
     this.#wakeReader();
     if (flush) {
-      closeTransport(
-        this.#writer!,
-        this.#reader!,
-        this.#batches!.flush(),
-        this.#settings.closeTimeout,
-      )
-        .then(() => this.#finish(info, error));
+      closeTransport(this.#writer!, this.#reader!, this.#batches!.flush(), {
+        timeout: this.#settings.closeTimeout,
+        close: this.#dropConnection,
+      }).then(() => this.#finish(info, error));
     } else {
-      dropTransport(this.#writer!, this.#reader!);
+      dropTransport(this.#writer!, this.#reader!, this.#dropConnection);
       queueMicrotask(() => this.#finish(info, error));
     }
   }

@@ -12,6 +12,13 @@ export interface ByteStreams {
   readable: ReadableStream<Uint8Array>;
   /** Bytes to the peer. */
   writable: WritableStream<Uint8Array>;
+  /**
+   * Drops the connection at once. Optional, but give it when the transport has
+   * one (`Deno.Conn.close`, a socket's `destroy`): aborting a `WritableStream`
+   * waits for a write in progress, which never ends while the peer is not
+   * reading, so only this can end such a connection on time.
+   */
+  close?(): void;
 }
 
 /** Settings of a channel that do not depend on the opening handshake. */

@@ -345,6 +345,10 @@ function drop(streams: ByteStreams, writer?: WritableStreamDefaultWriter<Uint8Ar
   if (writer) writer.abort().catch(swallow);
   else if (!streams.writable.locked) streams.writable.abort().catch(swallow);
   if (!streams.readable.locked) streams.readable.cancel().catch(swallow);
+  // Aborting waits for a write in progress; closing the transport does not.
+  try {
+    streams.close?.();
+  } catch { /* already closed */ }
 }
 
 function requestUrl(target: string, host: string | null): string {

@@ -16,6 +16,8 @@ export interface ByteStreamEndpoint {
    * and pending writes fail.
    */
   destroy(): void;
+  /** The same as `destroy()`, under the name `ByteStreams.close` uses. */
+  close(): void;
 }
 
 /** Options of {@linkcode createByteStreamPair}. */
@@ -55,8 +57,8 @@ export function createByteStreamPair(
     bToA.destroy(error);
   };
   return [
-    { readable: bToA.readable, writable: aToB.writable, destroy },
-    { readable: aToB.readable, writable: bToA.writable, destroy },
+    { readable: bToA.readable, writable: aToB.writable, destroy, close: destroy },
+    { readable: aToB.readable, writable: bToA.writable, destroy, close: destroy },
   ];
 }
 

@@ -260,3 +260,16 @@ test("StreamChannel delivers messages that preceded a protocol error, then the e
   assert.equal((await reader.read()).value, "a");
   await assert.rejects(reader.read(), { name: "ProtocolError", closeCode: 1002 });
 });
+
+test("StreamChannel close() is bounded by closeTimeout even when queued writes cannot drain", async () => {
+  const [near] = createByteStreamPair({ bufferSize: 1024 });
+  const channel = fromStreams(near, { role: "client", closeTimeout: 100 });
+  const writer = channel.sink.getWriter();
+  for (let i = 0; i < 20; i++) writer.write(new Uint8Array(64 * 1024)).catch(() => {});
+  writer.releaseLock();
+  const closing = channel.sink.close(1000).then(() => "closed", (error) => error.code);
+  assert.equal(channel.closeCode, 1000);
+  const outcome = await deadline(closing, 5000, "close() to settle");
+  assert.ok(outcome === "closed" || outcome === "WS_CONNECTION_CLOSED", String(outcome));
+  assert.deepEqual(await channel.closed, { code: 1006, reason: "", wasClean: false });
+});

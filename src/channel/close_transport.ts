@@ -32,6 +32,10 @@ export async function closeTransport(
   clearTimeout(timer);
   if (limit.settled) return dropTransport(writer, reader, options.close);
   handled(reader.cancel());
+  // Our FIN is out; release the connection itself too (a Deno.Conn stays open otherwise).
+  try {
+    options.close?.();
+  } catch { /* already closed */ }
 }
 
 /**

@@ -32,7 +32,7 @@ export async function closeTransport(
   clearTimeout(timer);
   if (limit.settled) return dropTransport(writer, reader, options.close);
   handled(reader.cancel());
-  // Our FIN is out; release the connection itself too (a Deno.Conn stays open otherwise).
+  // Our FIN is out; release the connection itself too, for transports whose streams do not own it.
   try {
     options.close?.();
   } catch { /* already closed */ }

@@ -170,8 +170,8 @@ async function stageBun(tests: string[]): Promise<StageResult> {
 
 async function stageNode(tests: string[]): Promise<StageResult> {
   const start = performance.now();
-  const outdir = `${root}/.build/node`;
-  await Deno.remove(outdir, { recursive: true }).catch(() => {});
+  // A private folder per run, so concurrent runs never clobber each other.
+  const outdir = `${root}/.build/node-${Deno.pid}`;
   const build = await run(bin("esbuild"), [
     ...tests,
     "--bundle",
@@ -194,6 +194,7 @@ async function stageNode(tests: string[]): Promise<StageResult> {
     timeoutMs: 15 * 60_000,
     label: "node",
   });
+  await Deno.remove(outdir, { recursive: true }).catch(() => {});
   const seconds = (performance.now() - start) / 1000;
   const passed = count(output, /^# pass (\d+)$/);
   const failed = count(output, /^# fail (\d+)$/) + count(output, /^# cancelled (\d+)$/);

@@ -23,8 +23,8 @@ export interface EndInfo {
 export interface ConnectionHost {
   clock: Clock;
   heartbeat: HeartbeatOptions | false;
-  /** Hands one received message to the client; may wait (backpressure). */
-  deliver(message: Message): Promise<void>;
+  /** Hands one received message to the client; returns a promise when it must wait (backpressure). */
+  deliver(message: Message): Promise<void> | undefined;
   onRtt(ms: number): void;
   /** Told before the connection is abandoned for a missed pong. */
   onHeartbeatTimeout(): void;
@@ -196,7 +196,8 @@ export class Connection {
         const { done, value } = await this.#reader.read();
         if (done || this.#abandoned) break;
         if (this.#heartbeat?.consume(value)) continue;
-        await this.#host.deliver(value);
+        const wait = this.#host.deliver(value);
+        if (wait) await wait;
       }
     } catch {
       // The stream errors after an unclean end; `closed` carries the details.

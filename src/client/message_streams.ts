@@ -69,17 +69,18 @@ export class MessageFanout {
     });
   }
 
-  /** Hands `message` to every stream, then waits until all of them have room. */
+  /** Hands `message` to every stream; returns a promise only when one of them is full. */
   deliver(message: Message): Promise<void> | undefined {
-    if (this.#subscribers.size === 0) return undefined;
-    const waits: Promise<void>[] = [];
+    let wait: Promise<void> | undefined;
+    let waits: Promise<void>[] | undefined;
     for (const subscriber of this.#subscribers) {
       subscriber.offer(message);
-      const wait = subscriber.capacity();
-      if (wait) waits.push(wait);
+      const full = subscriber.capacity();
+      if (!full) continue;
+      if (!wait) wait = full;
+      else (waits ??= [wait]).push(full);
     }
-    if (waits.length === 0) return undefined;
-    return Promise.all(waits).then(() => {});
+    return waits ? Promise.all(waits).then(() => {}) : wait;
   }
 
   /** Ends every stream (the client was closed). */

@@ -257,7 +257,7 @@ export class WebSocketClient {
       this.#sendChain = transformed.catch(() => {});
       result = transformed.then((out) => out === DROP ? undefined : this.#dispatch(out, seq));
     }
-    result.catch(() => {});
+    result.catch(ignore);
     return result;
   }
 
@@ -629,15 +629,20 @@ export class WebSocketClient {
     const conn = this.#conn;
     const queue = this.#queue;
     if (conn && this.#state.type === "open" && !this.#pumping && (!queue || queue.length === 0)) {
-      return this.#sendDirect(conn, message).catch((error) => {
-        // Not accepted by a dying connection: it goes out on the next one.
-        if (!queue || this.#final) {
-          throw new ClientError("WS_NOT_CONNECTED", "The connection closed before the message was accepted", {
-            cause: error,
-          });
-        }
-        return queue.push(message, seq);
-      });
+      // The hot path: straight to the open connection, one promise per message.
+      const size = messageSize(message);
+      return conn.write(message).then(
+        () => this.#metrics.recordSent(size),
+        (error) => {
+          // Not accepted by a dying connection: it goes out on the next one.
+          if (!queue || this.#final) {
+            throw new ClientError("WS_NOT_CONNECTED", "The connection closed before the message was accepted", {
+              cause: error,
+            });
+          }
+          return queue.push(message, seq);
+        },
+      );
     }
     if (!queue) {
       return rejected(new ClientError("WS_NOT_CONNECTED", `Cannot send while ${this.#state.type}`));
@@ -681,18 +686,24 @@ export class WebSocketClient {
     }
   }
 
-  async #deliver(raw: Message): Promise<void> {
+  // Synchronous unless a reader is full or an interceptor is async, so the
+  // read loop does not pay a promise per message.
+  #deliver(raw: Message): Promise<void> | undefined {
     this.#metrics.recordReceived(messageSize(raw));
-    let message: Message | typeof DROP = raw;
-    if (this.#interceptors.length > 0) {
-      try {
-        message = await runReceiveInterceptors(this.#interceptors, raw, { url: this.#url ?? "" });
-      } catch (error) {
-        this.#emitError(error);
-        return;
-      }
-      if (message === DROP) return;
+    if (this.#interceptors.length > 0) return this.#deliverIntercepted(raw);
+    if (this.#events.has("message")) this.#events.emit("message", raw);
+    return this.#fanout.deliver(raw);
+  }
+
+  async #deliverIntercepted(raw: Message): Promise<void> {
+    let message: Message | typeof DROP;
+    try {
+      message = await runReceiveInterceptors(this.#interceptors, raw, { url: this.#url ?? "" });
+    } catch (error) {
+      this.#emitError(error);
+      return;
     }
+    if (message === DROP) return;
     this.#events.emit("message", message);
     await this.#fanout.deliver(message);
   }
@@ -707,8 +718,10 @@ function abortError(signal: AbortSignal): ClientError {
   return new ClientError("WS_ABORTED", "The client's signal aborted", { cause: signal.reason });
 }
 
+function ignore(): void {}
+
 function rejected(error: unknown): Promise<never> {
   const promise = Promise.reject(error);
-  promise.catch(() => {});
+  promise.catch(ignore);
   return promise;
 }

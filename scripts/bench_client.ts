@@ -1,0 +1,186 @@
+/**
+ * Overhead of the reconnecting client: closed-loop echo throughput through
+ * `WebSocketClient` versus the raw `WebSocketChannel` it wraps, in the same
+ * run, over the same kind of connection.
+ *
+ * Transports:
+ * - `memory`: an in-memory engine channel pair (`createChannelPair`), server
+ *   side echoing in-process; no sockets, so the client's own cost is most
+ *   visible.
+ * - `ws`: loopback to the `ws` package's echo server in a Node child process,
+ *   through `WebSocketChannel.connect` (engine transport).
+ *
+ * Each case keeps `--window` messages in flight until a fixed number of
+ * echoes (about `--bytes` of payload, 2 000–200 000 messages) came back after
+ * a warm-up; raw and client alternate for `--rounds` rounds and the table
+ * shows the medians. Overhead = 1 − client / raw (positive: the client is slower).
+ *
+ * Usage: `deno run -A scripts/bench_client.ts [--rounds 5] [--bytes 67108864] [--window 32]
+ *   [--transports memory,ws] [--sizes 64,16384]` (also runs with `bun scripts/bench_client.ts`).
+ *
+ * @module
+ */
+import { spawn } from "node:child_process";
+import { WebSocketChannel } from "../src/channel/web_socket_channel.ts";
+import { WebSocketClient } from "../src/client/web_socket_client.ts";
+import type { ClientChannel, Message } from "../src/client/types.ts";
+import { createChannelPair } from "../src/testing/channel_pair.ts";
+
+const argv = typeof Deno !== "undefined" ? Deno.args : process.argv.slice(2);
+const opt = (name: string, fallback: string) => {
+  const i = argv.indexOf(`--${name}`);
+  return i >= 0 ? argv[i + 1] : fallback;
+};
+const rounds = Number(opt("rounds", "5"));
+const budget = Number(opt("bytes", String(64 * 1024 * 1024)));
+const window = Number(opt("window", "32"));
+const transports = opt("transports", "memory,ws").split(",");
+const sizes = opt("sizes", "64,16384").split(",").map(Number);
+const root = new URL("..", import.meta.url).pathname.replace(/\/$/, "");
+const runtime = typeof Deno !== "undefined" ? `deno ${Deno.version.deno}` : `bun ${(globalThis as { Bun?: { version: string } }).Bun?.version}`;
+
+interface Endpoint {
+  send(message: Message): Promise<void>;
+  reader: ReadableStreamDefaultReader<Message>;
+  close(): Promise<void>;
+}
+
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+/**
+ * Closed loop: `window` messages in flight; every echo sends the next one.
+ * Counts by messages, not by timers: an in-memory pair never yields to the
+ * timer queue, so a time-boxed loop would never end. Returns messages/s.
+ */
+async function measure(endpoint: Endpoint, payload: Message, messages: number): Promise<number> {
+  const warmup = Math.ceil(messages / 10);
+  let received = 0;
+  let start = 0;
+  let end = 0;
+  let inFlight = 0;
+  const reading = (async () => {
+    for (;;) {
+      const { done } = await endpoint.reader.read();
+      if (done) throw new Error("connection closed during the benchmark");
+      received++;
+      if (received === warmup) start = performance.now();
+      if (received === warmup + messages) end = performance.now();
+      if (end > 0) {
+        if (--inFlight === 0) return;
+        continue;
+      }
+      await endpoint.send(payload);
+    }
+  })();
+  for (let i = 0; i < window; i++) {
+    inFlight++;
+    await endpoint.send(payload);
+  }
+  await reading;
+  return (messages / (end - start)) * 1000;
+}
+
+function rawEndpoint(channel: ClientChannel): Endpoint {
+  return {
+    send: (m) => channel.sink.add(m),
+    reader: channel.stream.getReader(),
+    close: () => channel.sink.close(1000),
+  };
+}
+
+async function clientEndpoint(url: string, connector?: () => ClientChannel): Promise<Endpoint> {
+  const client = new WebSocketClient(url, {
+    connector: connector ? () => connector() : undefined,
+    connectOptions: { transport: "engine" },
+    heartbeat: false,
+  });
+  await client.connect();
+  return { send: (m) => client.send(m), reader: client.stream.getReader(), close: () => client.close() };
+}
+
+function memoryChannel(): ClientChannel {
+  const [client, server] = createChannelPair({ bufferSize: 1 << 20 });
+  void (async () => {
+    const reader = server.stream.getReader();
+    for (;;) {
+      const { done, value } = await reader.read();
+      if (done) return;
+      await server.sink.add(value);
+    }
+  })().catch(() => {});
+  return client;
+}
+
+async function startWsServer(): Promise<{ url: string; stop(): void }> {
+  const child = spawn("/usr/bin/node", [`${root}/scripts/bench/server_ws.mjs`], { stdio: ["ignore", "pipe", "inherit"] });
+  const port = await new Promise<number>((resolve, reject) => {
+    child.stdout!.setEncoding("utf8");
+    child.stdout!.on("data", (chunk: string) => {
+      const match = /PORT (\d+)/.exec(chunk);
+      if (match) resolve(Number(match[1]));
+    });
+    child.once("exit", () => reject(new Error("ws server exited")));
+  });
+  return { url: `ws://127.0.0.1:${port}/`, stop: () => child.kill("SIGKILL") };
+}
+
+function payloadOf(size: number): Message {
+  if (size <= 1024) return "x".repeat(size);
+  const bytes = new Uint8Array(size);
+  for (let i = 0; i < size; i++) bytes[i] = (i * 31) & 0xff;
+  return bytes;
+}
+
+const median = (values: number[]) => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)];
+
+const rows: string[] = [];
+const debug = (...a: unknown[]) => argv.includes("--debug") && console.error(...a);
+for (const transport of transports) {
+  const server = transport === "ws" ? await startWsServer() : undefined;
+  try {
+    for (const size of sizes) {
+      const payload = payloadOf(size);
+      const count = Math.max(2000, Math.min(200_000, Math.floor(budget / size)));
+      const raw = rawEndpoint(
+        transport === "memory"
+          ? memoryChannel()
+          : WebSocketChannel.connect(server!.url, { transport: "engine" }),
+      );
+      debug("raw created");
+      await (raw as unknown as { ready?: Promise<void> }).ready;
+      debug("raw ready");
+      const client = await clientEndpoint(
+        server?.url ?? "memory://",
+        transport === "memory" ? memoryChannel : undefined,
+      );
+      debug("client ready");
+      const rawRates: number[] = [];
+      const clientRates: number[] = [];
+      for (let round = 0; round < rounds; round++) {
+        // Alternate the order so drift and warm-up hit both sides alike.
+        if (round % 2 === 0) {
+          rawRates.push(await measure(raw, payload, count));
+          clientRates.push(await measure(client, payload, count));
+        } else {
+          clientRates.push(await measure(client, payload, count));
+          rawRates.push(await measure(raw, payload, count));
+        }
+      }
+      await raw.close().catch(() => {});
+      await client.close().catch(() => {});
+      const r = median(rawRates);
+      const c = median(clientRates);
+      const mb = (rate: number) => ((rate * size) / 1e6).toFixed(1);
+      rows.push(
+        `| ${transport} | ${size} | ${Math.round(r)} | ${mb(r)} | ${Math.round(c)} | ${mb(c)} | ${((1 - c / r) * 100).toFixed(1)} % |`,
+      );
+      console.error(`${transport} ${size}: raw ${rawRates.map(Math.round)} client ${clientRates.map(Math.round)}`);
+    }
+  } finally {
+    server?.stop();
+  }
+}
+console.log(`\nClient overhead, ${runtime}, window ${window}, ${rounds} rounds (medians)\n`);
+console.log("| transport | bytes | raw msg/s | raw MB/s | client msg/s | client MB/s | overhead |");
+console.log("|---|---:|---:|---:|---:|---:|---:|");
+for (const row of rows) console.log(row);

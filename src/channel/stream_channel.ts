@@ -19,6 +19,7 @@ import { inflateMessage } from "./inflate_message.ts";
 import { MessageQueue } from "./message_queue.ts";
 import { MessageSender } from "./message_sender.ts";
 import { PingTracker } from "./ping_tracker.ts";
+import { ReplyWindow } from "./reply_window.ts";
 import {
   type ByteStreams,
   STREAM_CHANNEL_DEFAULTS,
@@ -96,6 +97,8 @@ export class StreamChannel implements WebSocketChannel {
   /** `sink.close()` was called; messages already accepted still go out first. */
   #closeRequested = false;
   readonly #pings = new PingTracker();
+  /** The peer broke the protocol; our close waits until the application answered what came before. */
+  #failing: ReplyWindow | undefined;
 
   /**
    * Creates a channel that is not open yet; call {@linkcode StreamChannel.open}
@@ -110,12 +113,16 @@ export class StreamChannel implements WebSocketChannel {
     this.ready = handled(this.#ready.promise);
     this.closed = this.#closed.promise;
     this.#queue = new MessageQueue({
-      onSpace: () => this.#wakeReader(),
+      onSpace: () => {
+        this.#wakeReader();
+        this.#failing?.taken();
+      },
       onCancel: () => {
         // Dart's StreamChannel contract: cancelling the stream does not close
         // the connection; messages are dropped from now on.
         this.#draining = true;
         this.#wakeReader();
+        this.#failing?.taken();
       },
     });
     this.stream = this.#queue.stream;
@@ -179,6 +186,8 @@ export class StreamChannel implements WebSocketChannel {
       role: this.#settings.role,
       maxMessageSize: this.#settings.maxMessageSize,
       allowRsv1: opening.deflate !== undefined,
+      // Our close after a peer's violation may wait for answers to earlier messages (#failConnection).
+      deferFailure: true,
     });
     this.#dropConnection = streams.close?.bind(streams);
     this.#reader = streams.readable.getReader();
@@ -264,12 +273,17 @@ export class StreamChannel implements WebSocketChannel {
     wake?.resolve();
   }
 
-  /** Feeds bytes to the engine; returns a promise only when a message must be inflated. */
+  /**
+   * Feeds bytes to the engine; returns a promise only when a message must be
+   * inflated or a failure waits for the application's answers.
+   */
   #receive(chunk: Uint8Array): Promise<void> | undefined {
     const events = this.#protocol!.receive(chunk);
     for (let i = 0; i < events.length; i++) {
-      if (events[i].type === "compressed") return this.#receiveAsync(events, i);
-      this.#handle(events[i]);
+      const event = events[i];
+      if (event.type === "compressed") return this.#receiveAsync(events, i);
+      if (event.type === "error") return this.#onEngineError(event.error, events, i);
+      this.#handle(event);
     }
     this.#flushOwed();
     return undefined;
@@ -278,6 +292,7 @@ export class StreamChannel implements WebSocketChannel {
   async #receiveAsync(events: ProtocolEvent[], from: number): Promise<void> {
     for (let i = from; i < events.length; i++) {
       const event = events[i];
+      if (event.type === "error") return this.#onEngineError(event.error, events, i);
       if (event.type !== "compressed") {
         this.#handle(event);
         continue;
@@ -288,8 +303,10 @@ export class StreamChannel implements WebSocketChannel {
       } catch (error) {
         if (this.#isClosed()) return;
         const failure = error as ProtocolError;
-        this.#protocol!.fail(failure.closeCode, "");
-        return this.#onProtocolError(failure, failure.closeCode);
+        this.#flushOwed();
+        return this.#failConnection(failure, "", hasMessageBefore(events, i), () => {
+          this.#protocol!.fail(failure.closeCode, "");
+        });
       }
       if (this.#isClosed()) return;
       this.#deliver(message);
@@ -311,15 +328,60 @@ export class StreamChannel implements WebSocketChannel {
         return this.#pings.pong(event.data);
       case "close":
         return this.#onCloseFrame(event.code, event.reason);
-      case "error":
-        // The engine sent the error's message as the close reason when it fits (RFC 6455 §5.5).
-        return this.#onProtocolError(
-          event.error,
-          event.error.closeCode,
-          utf8Length(event.error.message) <= 123 ? event.error.message : "",
-        );
-        // "ping": the engine already queued the pong.
+        // "ping": the engine already queued the pong; "error": see #onEngineError.
     }
+  }
+
+  /** The engine found a violation (it stopped reading; its close waits for failNow()). */
+  #onEngineError(
+    error: ProtocolError,
+    events: ProtocolEvent[],
+    index: number,
+  ): Promise<void> | undefined {
+    // Pongs owed for pings earlier in the batch go out first.
+    this.#flushOwed();
+    // failNow() sends the error's message as the close reason when it fits (RFC 6455 §5.5).
+    const reason = utf8Length(error.message) <= 123 ? error.message : "";
+    return this.#failConnection(error, reason, hasMessageBefore(events, index), () => {
+      this.#protocol!.failNow();
+    });
+  }
+
+  /**
+   * Fails the connection with `error.closeCode`. When messages that arrived
+   * before the violation may still be answered (some came in the same read,
+   * wait unread, or sends are being prepared), `stream` ends at once (those
+   * messages first, then the error) but the close is sent only after the
+   * application read them and reacted, within min(closeTimeout, 1 s); see
+   * {@linkcode ReplyWindow}. The returned promise holds the read loop meanwhile.
+   */
+  #failConnection(
+    error: ProtocolError,
+    reason: string,
+    messagesBefore: boolean,
+    failEngine: () => void,
+  ): Promise<void> | undefined {
+    if (this.#state === "closed" || this.#failing) return undefined;
+    const code = error.closeCode;
+    if (!messagesBefore && this.#queue.bytes === 0 && this.#sender.pending === undefined) {
+      failEngine();
+      this.#onProtocolError(error, code, reason);
+      return undefined;
+    }
+    this.#closeCode = code;
+    this.#closeReason = reason;
+    this.#endStream(false, error);
+    const window = new ReplyWindow({
+      unread: () => this.#queue.bytes > 0,
+      pending: () => this.#sender.pending,
+    }, Math.min(this.#settings.closeTimeout, 1000));
+    this.#failing = window;
+    return window.done.then(() => {
+      this.#failing = undefined;
+      if (this.#isClosed()) return;
+      failEngine();
+      this.#onProtocolError(error, code, reason);
+    });
   }
 
   #deliver(message: Message): void {
@@ -360,6 +422,11 @@ export class StreamChannel implements WebSocketChannel {
     }
     if (this.#state !== "open" || this.#closeRequested) return done;
     this.#closeRequested = true;
+    // A failure is already under way: its close goes out once what was sent so far is queued.
+    if (this.#failing) {
+      this.#failing.taken(true);
+      return done;
+    }
     const tail = this.#sender.pending;
     // Messages still being prepared (Blob, compression) go out first.
     if (tail) tail.then(() => this.#sendClose(code, reason)).catch((e) => this.#abrupt(e));
@@ -438,6 +505,7 @@ export class StreamChannel implements WebSocketChannel {
 
   #shutDown(info: CloseInfo, error: unknown, flush: boolean): void {
     this.#state = "closed";
+    this.#failing?.end();
     clearTimeout(this.#closeTimer);
     this.#closeTimer = undefined;
     const closedError = error ?? this.#closedError();
@@ -509,6 +577,15 @@ export function fromStreams(streams: ByteStreams, options: StreamChannelOptions)
   const channel = new StreamChannel(options);
   channel.open(streams, options);
   return channel;
+}
+
+/** Whether a data message precedes `events[index]` (scanned only when a failure happens). */
+function hasMessageBefore(events: ProtocolEvent[], index: number): boolean {
+  for (let i = 0; i < index; i++) {
+    const type = events[i].type;
+    if (type === "text" || type === "binary" || type === "compressed") return true;
+  }
+  return false;
 }
 
 function definedOnly<T extends object>(value: T): Partial<T> {

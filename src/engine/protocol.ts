@@ -50,6 +50,21 @@ export interface ProtocolOptions {
    * unpredictable; inject a fixed key only in tests.
    */
   fillMask?: (key: Uint8Array) => void;
+  /**
+   * Hold back the close frame of a failure the peer caused until
+   * {@linkcode Protocol.failNow} is called. Input processing still stops at
+   * once (RFC 6455 §7.1.7: the endpoint "MUST NOT continue to attempt to
+   * process data (including a responding Close frame) from the remote
+   * endpoint"), but the application may still answer the messages it was given
+   * before the failure: §7.1.7 says the endpoint "MAY send a Close frame"; it
+   * puts no deadline on it, so delaying our close behind replies the
+   * application already owed is allowed. This is what ws and python-websockets
+   * achieve with synchronous message handlers. The caller must call
+   * `failNow()` soon (with a deadline) so a silent application cannot keep a
+   * failed connection open.
+   * @default {false}
+   */
+  deferFailure?: boolean;
 }
 
 /**
@@ -64,7 +79,8 @@ export interface ProtocolOptions {
  *   queued if we had not sent a close yet.
  * - `error`: we failed the connection; a close with `error.closeCode` is
  *   queued (unless we had sent one), input is ignored from now on and no
- *   further events follow.
+ *   further events follow. With `deferFailure`, the close is queued only by
+ *   {@linkcode Protocol.failNow}; sends stay allowed until then.
  */
 export type ProtocolEvent =
   | { type: "text"; data: string }
@@ -128,7 +144,8 @@ const encoder = new TextEncoder();
  *
  * Every protocol violation of the peer becomes an `error` event carrying a
  * {@linkcode ProtocolError} (close code and stable `WS_*` code), with the
- * close frame queued: {@linkcode receive} never throws on peer input.
+ * close frame queued (with `deferFailure`: once {@linkcode failNow} is
+ * called): {@linkcode receive} never throws on peer input.
  * Sending after our close throws a {@linkcode WebSocketError} `WS_INVALID_STATE`.
  *
  * @example Echo a masked client text frame on the server side
@@ -153,6 +170,7 @@ export class Protocol {
   readonly #masked: boolean;
   readonly #allowRsv1: boolean;
   readonly #fillMask: ((key: Uint8Array) => void) | undefined;
+  readonly #deferFailure: boolean;
   readonly #keys = new MaskKeyPool();
   readonly #decoder: FrameDecoder;
   readonly #assembler: MessageAssembler;
@@ -161,6 +179,8 @@ export class Protocol {
   #closeSent = false;
   #closeReceived = false;
   #failed = false;
+  // A peer failure whose close frame waits for failNow() (deferFailure); input is ignored meanwhile.
+  #pendingFailure: ProtocolError | undefined;
   // Whether the frame being received is a data frame (its payload pieces go to the assembler).
   #inDataFrame = false;
 
@@ -184,6 +204,7 @@ export class Protocol {
     this.#masked = role === "client";
     this.#allowRsv1 = options.allowRsv1 ?? false;
     this.#fillMask = options.fillMask;
+    this.#deferFailure = options.deferFailure ?? false;
     this.#assembler = new MessageAssembler({ maxMessageSize });
     this.#decoder = new FrameDecoder({
       role,
@@ -196,7 +217,11 @@ export class Protocol {
     });
   }
 
-  /** `open`, `closing` (one side sent close) or `closed` (both did, or failed). */
+  /**
+   * `open`, `closing` (one side sent close) or `closed` (both did, or failed).
+   * A failure held back by `deferFailure` leaves the state as it was until
+   * {@linkcode failNow}.
+   */
   get state(): ProtocolState {
     if (this.#failed || (this.#closeSent && this.#closeReceived)) return "closed";
     return this.#closeSent || this.#closeReceived ? "closing" : "open";
@@ -224,7 +249,10 @@ export class Protocol {
     const events: ProtocolEvent[] = [];
     // RFC 6455 §7.1.7: after failing, "MUST NOT continue to attempt to process data";
     // §5.5.1: nothing follows a close frame.
-    if (this.#failed || this.#closeReceived || chunk.length === 0) return events;
+    if (
+      this.#failed || this.#pendingFailure !== undefined || this.#closeReceived ||
+      chunk.length === 0
+    ) return events;
     try {
       const decoder = this.#decoder;
       decoder.push(chunk);
@@ -310,7 +338,8 @@ export class Protocol {
   /**
    * Fails the connection from above (inflate error 1007, inflated message too
    * big 1009, …): queues a close with `code` unless one was sent, and ignores
-   * all further input. Does nothing if already failed.
+   * all further input. Does nothing if already failed; replaces a failure
+   * held back by `deferFailure`.
    *
    * @param code A code valid on the wire.
    * @param reason At most 123 UTF-8 bytes.
@@ -322,10 +351,37 @@ export class Protocol {
     if (this.#failed) return;
     const body = encodeClosePayload(code, reason);
     this.#failed = true;
+    // An upper-layer failure during a deferred one closes with its own code instead.
+    this.#pendingFailure = undefined;
     if (!this.#closeSent) {
       this.#queueFrame(Opcode.close, body, false);
       this.#closeSent = true;
     }
+  }
+
+  /**
+   * Completes a failure held back by `deferFailure`: queues the close with the
+   * error's close code (unless a close was sent meanwhile) and moves to
+   * `closed`. Does nothing when no failure is pending.
+   *
+   * @example
+   * ```ts
+   * import { Protocol } from "./protocol.ts";
+   *
+   * const server = new Protocol({ role: "server", deferFailure: true });
+   * const [error] = server.receive(new Uint8Array([0x83, 0x80, 0, 0, 0, 0])); // reserved opcode
+   * console.assert(error.type === "error" && server.outgoingBytes === 0);
+   * server.sendText("still answering"); // replies owed before the failure may go first
+   * server.failNow();
+   * console.assert(server.state === "closed");
+   * ```
+   */
+  failNow(): void {
+    const failure = this.#pendingFailure;
+    if (failure === undefined) return;
+    this.#pendingFailure = undefined;
+    this.#failed = true;
+    this.#queueFailureClose(failure);
   }
 
   /**
@@ -379,7 +435,8 @@ export class Protocol {
     }
   }
 
-  // The one place where a failure becomes "queue close N and stop".
+  // The one place where a peer failure (decoder, UTF-8, close payload, limits: all
+  // throw inside receive()) becomes "stop reading, queue close N".
   #failWith(error: unknown): ProtocolError {
     const protocolError = error instanceof ProtocolError ? error : new ProtocolError(
       "WS_INTERNAL_ERROR",
@@ -387,7 +444,17 @@ export class Protocol {
       1011,
       { cause: error },
     );
+    if (this.#deferFailure && !this.#closeSent) {
+      // Input stops now (receive() checks #pendingFailure); the close waits for failNow().
+      this.#pendingFailure = protocolError;
+      return protocolError;
+    }
     this.#failed = true;
+    this.#queueFailureClose(protocolError);
+    return protocolError;
+  }
+
+  #queueFailureClose(protocolError: ProtocolError): void {
     if (!this.#closeSent) {
       this.#closeSent = true;
       // RFC 6455 §7.1.7: "the endpoint MAY send a Close frame with an appropriate status code
@@ -405,7 +472,6 @@ export class Protocol {
         // error event and closes the transport, so receive() keeps its never-throws promise.
       }
     }
-    return protocolError;
   }
 
   #assertOpen(action: string): void {

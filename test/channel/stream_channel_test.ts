@@ -273,3 +273,121 @@ test("StreamChannel close() is bounded by closeTimeout even when queued writes c
   assert.ok(outcome === "closed" || outcome === "WS_CONNECTION_CLOSED", String(outcome));
   assert.deepEqual(await channel.closed, { code: 1006, reason: "", wasClean: false });
 });
+
+// ── a peer's violation after valid messages: answers first, then our close ──
+
+/** Reads one unmasked frame (payload under 126 bytes) the channel sent: [opcode, payload]. */
+async function readServerFrame(
+  reader: ReadableStreamDefaultReader<Uint8Array>,
+): Promise<[number, Uint8Array]> {
+  const head = await readBytes(reader, 2);
+  assert.ok(head[1] < 126, `short frame expected, got length byte ${head[1]}`);
+  return [head[0], await readBytes(reader, head[1])];
+}
+
+/** What an echo server does: each message goes back with `sink.add`; returns what it read. */
+async function echoLoop(channel: StreamChannel): Promise<{ messages: unknown[]; error: unknown }> {
+  const messages: unknown[] = [];
+  try {
+    for await (const message of channel.stream) {
+      messages.push(message);
+      await channel.sink.add(message).catch(() => {});
+    }
+    return { messages, error: undefined };
+  } catch (error) {
+    return { messages, error };
+  }
+}
+
+const text = (value: string) => new TextEncoder().encode(value);
+const closeCodeOf = (payload: Uint8Array) => (payload[0] << 8) | payload[1];
+
+test("StreamChannel echoes a message that arrived with a bad frame in one chunk before closing 1002 (Autobahn 3.2)", async () => {
+  const { channel, reader, writer } = rawPeer("server");
+  const echoed = echoLoop(channel);
+  // Text "Hello", a text frame with RSV2 set, then a ping: one write, one read on our side.
+  await writer.write(
+    new Uint8Array([
+      ...masked(0x1, [...text("Hello")]),
+      ...masked(0x21, [0x61]),
+      ...masked(0x9, []),
+    ]),
+  );
+  const [firstOp, firstPayload] = await readServerFrame(reader);
+  assert.equal(firstOp, 0x81, "the echo comes before the close");
+  assert.equal(new TextDecoder().decode(firstPayload), "Hello");
+  const [closeOp, closePayload] = await readServerFrame(reader);
+  assert.equal(closeOp, 0x88);
+  assert.equal(closeCodeOf(closePayload), 1002);
+  assert.equal(
+    (await deadline(reader.read(), 5000, "FIN")).done,
+    true,
+    "no pong for the later ping",
+  );
+  const { messages, error } = await deadline(echoed, 5000, "echo loop");
+  assert.deepEqual(messages, ["Hello"]);
+  assert.equal((error as { name: string }).name, "ProtocolError");
+  assert.equal((error as { closeCode: number }).closeCode, 1002);
+  const info = await deadline(channel.closed, 5000, "closed");
+  assert.equal(info.code, 1002);
+  assert.equal(info.wasClean, false);
+});
+
+test("StreamChannel answers every message before a violation in order, pongs included, then closes (Autobahn 5.15)", async () => {
+  const { channel, reader, writer } = rawPeer("server");
+  const echoed = echoLoop(channel);
+  await writer.write(
+    new Uint8Array([
+      ...masked(0x1, [...text("frag")]).map((b, i) => i === 0 ? 0x01 : b), // first fragment
+      ...masked(0x0, [...text("ment1")]), // FIN continuation
+      ...masked(0x9, [0x70]), // ping "p"
+      ...masked(0x2, [1, 2, 3]),
+      ...masked(0x0, [0x78]).map((b, i) => i === 0 ? 0x00 : b), // continuation with nothing to continue
+      ...masked(0x1, [...text("never")]),
+    ]),
+  );
+  const frames: [number, string][] = [];
+  for (let i = 0; i < 4; i++) {
+    const [op, payload] = await readServerFrame(reader);
+    frames.push([op, op === 0x88 ? String(closeCodeOf(payload)) : [...payload].join(",")]);
+  }
+  const dataAndClose = frames.filter(([op]) => op !== 0x8a);
+  assert.deepEqual(dataAndClose, [
+    [0x81, [...text("fragment1")].join(",")],
+    [0x82, "1,2,3"],
+    [0x88, "1002"],
+  ]);
+  assert.deepEqual(frames.find(([op]) => op === 0x8a), [0x8a, "112"], "the ping was answered");
+  assert.equal(frames[3][0], 0x88, "the close is last");
+  const { messages } = await deadline(echoed, 5000, "echo loop");
+  assert.deepEqual(messages, ["fragment1", new Uint8Array([1, 2, 3])]);
+  assert.equal((await deadline(channel.closed, 5000, "closed")).code, 1002);
+});
+
+test("StreamChannel still fails within min(closeTimeout, 1 s) when the application does not read", async () => {
+  const { channel, reader, writer } = rawPeer("server", { closeTimeout: 200 });
+  await writer.write(new Uint8Array([...masked(0x1, [0x61]), ...masked(0x3, [])]));
+  // Nobody reads `stream`: the close must come anyway, bounded by the window.
+  const [op, payload] = await readServerFrame(reader);
+  assert.deepEqual([op, closeCodeOf(payload)], [0x88, 1002]);
+  assert.equal((await deadline(channel.closed, 5000, "closed")).code, 1002);
+  assert.equal(channel.closeCode, 1002);
+  const messages = channel.stream.getReader();
+  assert.equal((await messages.read()).value, "a", "the message is still delivered");
+  await assert.rejects(messages.read(), { name: "ProtocolError", closeCode: 1002 });
+});
+
+test("StreamChannel sends the failure's close at once when the application closes the sink meanwhile", async () => {
+  const { channel, reader, writer } = rawPeer("server", { closeTimeout: 5000 });
+  const messages = channel.stream.getReader();
+  await writer.write(new Uint8Array([...masked(0x1, [0x61]), ...masked(0x3, [])]));
+  assert.equal((await deadline(messages.read(), 5000, "message")).value, "a");
+  await assert.rejects(messages.read(), { closeCode: 1002 });
+  const started = Date.now();
+  const closing = channel.sink.close(1000);
+  const [op, payload] = await readServerFrame(reader);
+  assert.deepEqual([op, closeCodeOf(payload)], [0x88, 1002], "the failure's code, not the app's");
+  await deadline(closing, 5000, "sink.close()");
+  assert.equal((await channel.closed).code, 1002);
+  assert.ok(Date.now() - started < 900, "did not wait for the window's deadline");
+});

@@ -602,3 +602,103 @@ test("Protocol receive does not throw even when an injected fillMask throws", ()
   expectError(events, 1011, "WS_INTERNAL_ERROR");
   assert.equal(client.state, "closed");
 });
+
+// ── deferFailure: our close waits for failNow() ─────────────────────────────
+
+/** Opcodes of the unmasked frames in `bytes` (a server's output, payloads under 126 bytes). */
+function serverOpcodes(bytes: Uint8Array): number[] {
+  const opcodes: number[] = [];
+  for (let i = 0; i < bytes.length; i += 2 + (bytes[i + 1] & 0x7f)) {
+    assert.ok((bytes[i + 1] & 0x7f) < 126, "test helper handles short frames only");
+    opcodes.push(bytes[i] & 0x0f);
+  }
+  return opcodes;
+}
+
+test("Protocol deferFailure reports the error without a close, allows sends until failNow()", () => {
+  const server = new Protocol({ role: "server", deferFailure: true });
+  const events = server.receive(
+    concatBytes([clientFrame(0x81, "ok"), clientFrame(0x83), clientFrame(0x81, "after")]),
+  );
+  assert.deepEqual(summarize(events), [["text", "ok"], ["error", 1002, "WS_INVALID_OPCODE"]]);
+  assert.equal(server.outgoingBytes, 0, "no close queued yet");
+  assert.equal(server.state, "open");
+  // RFC 6455 §7.1.7: input is not processed any more, even before failNow().
+  assert.deepEqual(server.receive(clientFrame(0x81, "more")), []);
+  assert.deepEqual(server.receive(clientFrame(0x89, "ping")), []);
+  assert.equal(server.outgoingBytes, 0, "no pong for a ping after the violation");
+  server.sendText("ok");
+  server.sendPing();
+  server.failNow();
+  assert.equal(server.state, "closed");
+  const out = outgoing(server);
+  assert.deepEqual(serverOpcodes(out), [0x1, 0x9, 0x8], "the reply, then the close");
+  const error = (events[1] as { type: "error"; error: Error }).error;
+  // text "ok" (4 bytes) + ping (2), then the close: header, code 1002, the error's message.
+  assert.deepEqual([...out.subarray(6, 10)], [0x88, 2 + error.message.length, 0x03, 0xea]);
+  assert.equal(
+    new TextDecoder().decode(out.subarray(10)),
+    error.message,
+    "reason as without deferral",
+  );
+  server.failNow();
+  assert.equal(server.outgoingBytes, 0, "the close is queued exactly once");
+  assert.throws(() => server.sendText("late"), { code: "WS_INVALID_STATE" });
+  assert.deepEqual(server.receive(clientFrame(0x81, "x")), []);
+});
+
+test("Protocol deferFailure holds back the close of every kind of peer failure", () => {
+  const cases: [string, Uint8Array, number, number?][] = [
+    ["reserved opcode", clientFrame(0x83), 1002],
+    ["RSV bits", clientFrame(0xc1, "x"), 1002],
+    ["unmasked frame", serverFrame(0x81, "x"), 1002],
+    ["continuation without message", clientFrame(0x80, "x"), 1002],
+    ["fragmented ping", clientFrame(0x09, "x"), 1002],
+    ["long ping", clientFrame(0x89, new Uint8Array(126)), 1002],
+    ["invalid UTF-8", clientFrame(0x81, [0xff]), 1007],
+    ["UTF-8 in a fragment", clientFrame(0x01, [0xed, 0xa0, 0x80]), 1007],
+    ["1-byte close body", clientFrame(0x88, [0x03]), 1002],
+    ["invalid close code", clientFrame(0x88, closeBody(1005)), 1002],
+    ["close reason not UTF-8", clientFrame(0x88, closeBody(1000, new Uint8Array([0xff]))), 1007],
+    ["message too big", clientFrame(0x82, new Uint8Array(20)), 1009, 10],
+  ];
+  for (const [name, frame, closeCode, maxMessageSize] of cases) {
+    const server = new Protocol({ role: "server", deferFailure: true, maxMessageSize });
+    const events = server.receive(concatBytes([clientFrame(0x89, "p"), frame]));
+    assert.equal(events[0].type, "ping", name);
+    expectError(events, closeCode);
+    assert.deepEqual(serverOpcodes(outgoing(server)), [0xa], `${name}: only the pong owed before`);
+    server.failNow();
+    assert.equal(sentCloseCode(outgoing(server)), closeCode, name);
+    assert.equal(server.state, "closed", name);
+  }
+});
+
+test("Protocol deferFailure: sendClose() or fail() meanwhile still gives exactly one close", () => {
+  const closing = new Protocol({ role: "server", deferFailure: true });
+  expectError(closing.receive(clientFrame(0x83)), 1002);
+  closing.sendClose(1000);
+  closing.failNow();
+  assert.deepEqual(serverOpcodes(outgoing(closing)), [0x8]);
+  assert.equal(closing.state, "closed");
+
+  const failing = new Protocol({ role: "server", deferFailure: true });
+  expectError(failing.receive(clientFrame(0x83)), 1002);
+  failing.fail(1011, "inflate");
+  assert.equal(sentCloseCode(outgoing(failing)), 1011);
+  failing.failNow();
+  assert.equal(failing.outgoingBytes, 0);
+  assert.equal(failing.state, "closed");
+});
+
+test("Protocol deferFailure fails at once when our close was already sent, and failNow() is a no-op without failure", () => {
+  const server = new Protocol({ role: "server", deferFailure: true });
+  server.failNow();
+  assert.equal(server.state, "open");
+  assert.equal(server.outgoingBytes, 0);
+  server.sendClose(1000);
+  outgoing(server);
+  expectError(server.receive(clientFrame(0x83)), 1002);
+  assert.equal(server.state, "closed");
+  assert.equal(server.outgoingBytes, 0, "no second close");
+});

@@ -326,38 +326,45 @@ async function smokeChecks(project: string): Promise<void> {
       `skip browser: no Chromium at ${chromium} (scripts/setup.sh installs it); not counted`,
     );
   }
+  // The three tsc runs are independent and slow: start them together, report in order.
   const lib = ["es2023", "dom", "dom.iterable"];
+  const typeChecks: [string, Promise<string | void>][] = [];
   for (const [file, source] of Object.entries(consumers)) {
     const node = file === "consumer_node.ts";
     const what = node
       ? "every subpath, with @types/node"
       : "runtime-neutral subpaths, DOM lib only";
-    await check(`types: tsc --strict (nodenext) consumer of ${what}`, async () => {
-      if (!(await fileExists(`${root}/${source}`))) throw new Error(`${source} is missing`);
-      await Deno.copyFile(`${root}/${source}`, `${project}/${file}`);
-      const config = `tsconfig.${file.replace(/\.ts$/, "")}.json`;
-      await Deno.writeTextFile(`${project}/${config}`, tsconfig([file], node ? ["node"] : [], lib));
-      await run(bin("tsc"), ["-p", config], { cwd: project, timeoutMs: 120_000 });
-    });
+    typeChecks.push([
+      `types: tsc --strict (nodenext) consumer of ${what}`,
+      (async () => {
+        if (!(await fileExists(`${root}/${source}`))) throw new Error(`${source} is missing`);
+        await Deno.copyFile(`${root}/${source}`, `${project}/${file}`);
+        const config = `tsconfig.${file.replace(/\.ts$/, "")}.json`;
+        await Deno.writeTextFile(
+          `${project}/${config}`,
+          tsconfig([file], node ? ["node"] : [], lib),
+        );
+        await run(bin("tsc"), ["-p", config], { cwd: project, timeoutMs: 180_000 });
+      })(),
+    ]);
   }
-  await check(
+  typeChecks.push([
     "types: the TypeScript examples of npm/README.md type-check against the package",
-    async () => {
+    (async () => {
       const blocks = await readmeBlocks();
       if (blocks.length === 0) throw new Error("npm/README.md has no ```ts example");
       await Deno.mkdir(`${project}/readme`, { recursive: true });
       for (const block of blocks) {
-        await Deno.writeTextFile(
-          `${project}/readme/${block.name}`,
-          block.code,
-        );
+        await Deno.writeTextFile(`${project}/readme/${block.name}`, block.code);
       }
       const files = blocks.map((block) => `readme/${block.name}`);
       await Deno.writeTextFile(`${project}/tsconfig.readme.json`, tsconfig(files, ["node"], lib));
-      await run(bin("tsc"), ["-p", "tsconfig.readme.json"], { cwd: project, timeoutMs: 120_000 });
+      await run(bin("tsc"), ["-p", "tsconfig.readme.json"], { cwd: project, timeoutMs: 180_000 });
       return `${blocks.length} examples`;
-    },
-  );
+    })(),
+  ]);
+  for (const [, pending] of typeChecks) pending.catch(() => {}); // reported below, in order
+  for (const [name, pending] of typeChecks) await check(name, () => pending);
 }
 
 /** The ```ts blocks of npm/README.md, except those marked `ignore`, as modules. */

@@ -18,6 +18,15 @@
  * | output of one write | one chunk with ALL of it (64 MiB bomb → one 64 MiB chunk) | 64 KiB chunks | 16 KiB chunks |
  * | long-lived stream, message + `00 00 ff ff` | output arrives before the next write | same | same |
  *
+ * `CompressionStream('deflate-raw')`, one `write(data)` + `close()` (details
+ * in compress_message.ts): Node 20.20 and Bun 1.4.5 emit one stream ending
+ * in a BFINAL data block (`"a"` → `4b 04 00`); Deno 2.9.6 sync-flushes each
+ * write and closes with an empty final block (`4a 04 00 00 00 ff ff 03 00`).
+ * None exposes a flush or a window size, so nothing can carry context
+ * between messages. Cost of a fresh stream per 1 KiB message, in process:
+ * compress ≈ 200 µs (Deno, Node 20) / 32 µs (Bun); decompress ≈ 64 µs
+ * (Deno) / 16 µs (Bun) / 350 µs (Node 20).
+ *
  * A long-lived stream does emit each sync-flushed message, but nothing tells
  * when a message's output is complete, and a BFINAL message ends the stream.
  * So every message is inflated in a fresh stream whose end is known:

@@ -13,7 +13,10 @@
  * Each case keeps `--window` messages in flight until a fixed number of
  * echoes (about `--bytes` of payload, 2 000–200 000 messages) came back after
  * a warm-up; raw and client alternate for `--rounds` rounds and the table
- * shows the medians. Overhead = 1 − client / raw (positive: the client is slower).
+ * shows the medians. Overhead (wall) = 1 − client rate / raw rate; overhead
+ * (CPU) = client CPU per message / raw CPU per message − 1, measured with
+ * `process.cpuUsage()` of this process, which a busy machine disturbs less
+ * than wall-clock rates. Positive means the client costs more.
  *
  * Usage: `deno run -A scripts/bench_client.ts [--rounds 5] [--bytes 67108864] [--window 32]
  *   [--transports memory,ws] [--sizes 64,16384]` (also runs with `bun scripts/bench_client.ts`).
@@ -21,6 +24,7 @@
  * @module
  */
 import { spawn } from "node:child_process";
+import { cpuUsage } from "node:process";
 import { WebSocketChannel } from "../src/channel/web_socket_channel.ts";
 import { WebSocketClient } from "../src/client/web_socket_client.ts";
 import type { ClientChannel, Message } from "../src/client/types.ts";
@@ -52,19 +56,28 @@ const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
  * Counts by messages, not by timers: an in-memory pair never yields to the
  * timer queue, so a time-boxed loop would never end. Returns messages/s.
  */
-async function measure(endpoint: Endpoint, payload: Message, messages: number): Promise<number> {
+async function measure(endpoint: Endpoint, payload: Message, messages: number): Promise<Sample> {
   const warmup = Math.ceil(messages / 10);
   let received = 0;
   let start = 0;
   let end = 0;
+  let cpuStart = cpuUsage();
+  let cpu = 0;
   let inFlight = 0;
   const reading = (async () => {
     for (;;) {
       const { done } = await endpoint.reader.read();
       if (done) throw new Error("connection closed during the benchmark");
       received++;
-      if (received === warmup) start = performance.now();
-      if (received === warmup + messages) end = performance.now();
+      if (received === warmup) {
+        start = performance.now();
+        cpuStart = cpuUsage();
+      }
+      if (received === warmup + messages) {
+        end = performance.now();
+        const used = cpuUsage(cpuStart);
+        cpu = used.user + used.system;
+      }
       if (end > 0) {
         if (--inFlight === 0) return;
         continue;
@@ -77,7 +90,13 @@ async function measure(endpoint: Endpoint, payload: Message, messages: number): 
     await endpoint.send(payload);
   }
   await reading;
-  return (messages / (end - start)) * 1000;
+  return { rate: (messages / (end - start)) * 1000, cpuPerMessage: cpu / messages };
+}
+
+/** Wall-clock rate, and this process's CPU µs per echoed message (robust to a busy machine). */
+interface Sample {
+  rate: number;
+  cpuPerMessage: number;
 }
 
 function rawEndpoint(channel: ClientChannel): Endpoint {
@@ -154,8 +173,8 @@ for (const transport of transports) {
         transport === "memory" ? memoryChannel : undefined,
       );
       debug("client ready");
-      const rawRates: number[] = [];
-      const clientRates: number[] = [];
+      const rawRates: Sample[] = [];
+      const clientRates: Sample[] = [];
       for (let round = 0; round < rounds; round++) {
         // Alternate the order so drift and warm-up hit both sides alike.
         if (round % 2 === 0) {
@@ -168,19 +187,29 @@ for (const transport of transports) {
       }
       await raw.close().catch(() => {});
       await client.close().catch(() => {});
-      const r = median(rawRates);
-      const c = median(clientRates);
+      const r = median(rawRates.map((s) => s.rate));
+      const c = median(clientRates.map((s) => s.rate));
+      const rCpu = median(rawRates.map((s) => s.cpuPerMessage));
+      const cCpu = median(clientRates.map((s) => s.cpuPerMessage));
       const mb = (rate: number) => ((rate * size) / 1e6).toFixed(1);
       rows.push(
-        `| ${transport} | ${size} | ${Math.round(r)} | ${mb(r)} | ${Math.round(c)} | ${mb(c)} | ${((1 - c / r) * 100).toFixed(1)} % |`,
+        `| ${transport} | ${size} | ${Math.round(r)} | ${mb(r)} | ${Math.round(c)} | ${mb(c)} | ${
+          ((1 - c / r) * 100).toFixed(1)
+        } % | ${rCpu.toFixed(1)} | ${cCpu.toFixed(1)} | ${((cCpu / rCpu - 1) * 100).toFixed(1)} % |`,
       );
-      console.error(`${transport} ${size}: raw ${rawRates.map(Math.round)} client ${clientRates.map(Math.round)}`);
+      console.error(
+        `${transport} ${size}: raw ${rawRates.map((s) => Math.round(s.rate))} client ${
+          clientRates.map((s) => Math.round(s.rate))
+        }`,
+      );
     }
   } finally {
     server?.stop();
   }
 }
 console.log(`\nClient overhead, ${runtime}, window ${window}, ${rounds} rounds (medians)\n`);
-console.log("| transport | bytes | raw msg/s | raw MB/s | client msg/s | client MB/s | overhead |");
-console.log("|---|---:|---:|---:|---:|---:|---:|");
+console.log(
+  "| transport | bytes | raw msg/s | raw MB/s | client msg/s | client MB/s | overhead (wall) | raw CPU µs/msg | client CPU µs/msg | overhead (CPU) |",
+);
+console.log("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
 for (const row of rows) console.log(row);

@@ -41,15 +41,15 @@ const window = Number(opt("window", "32"));
 const transports = opt("transports", "memory,ws").split(",");
 const sizes = opt("sizes", "64,16384").split(",").map(Number);
 const root = new URL("..", import.meta.url).pathname.replace(/\/$/, "");
-const runtime = typeof Deno !== "undefined" ? `deno ${Deno.version.deno}` : `bun ${(globalThis as { Bun?: { version: string } }).Bun?.version}`;
+const runtime = typeof Deno !== "undefined"
+  ? `deno ${Deno.version.deno}`
+  : `bun ${(globalThis as { Bun?: { version: string } }).Bun?.version}`;
 
 interface Endpoint {
   send(message: Message): Promise<void>;
   reader: ReadableStreamDefaultReader<Message>;
   close(): Promise<void>;
 }
-
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 /**
  * Closed loop: `window` messages in flight; every echo sends the next one.
@@ -114,7 +114,11 @@ async function clientEndpoint(url: string, connector?: () => ClientChannel): Pro
     heartbeat: false,
   });
   await client.connect();
-  return { send: (m) => client.send(m), reader: client.stream.getReader(), close: () => client.close() };
+  return {
+    send: (m) => client.send(m),
+    reader: client.stream.getReader(),
+    close: () => client.close(),
+  };
 }
 
 function memoryChannel(): ClientChannel {
@@ -131,7 +135,9 @@ function memoryChannel(): ClientChannel {
 }
 
 async function startWsServer(): Promise<{ url: string; stop(): void }> {
-  const child = spawn("/usr/bin/node", [`${root}/scripts/bench/server_ws.mjs`], { stdio: ["ignore", "pipe", "inherit"] });
+  const child = spawn("/usr/bin/node", [`${root}/scripts/bench/server_ws.mjs`], {
+    stdio: ["ignore", "pipe", "inherit"],
+  });
   const port = await new Promise<number>((resolve, reject) => {
     child.stdout!.setEncoding("utf8");
     child.stdout!.on("data", (chunk: string) => {
@@ -150,7 +156,8 @@ function payloadOf(size: number): Message {
   return bytes;
 }
 
-const median = (values: number[]) => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)];
+const median = (values: number[]) =>
+  [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)];
 
 const rows: string[] = [];
 const debug = (...a: unknown[]) => argv.includes("--debug") && console.error(...a);
@@ -195,7 +202,9 @@ for (const transport of transports) {
       rows.push(
         `| ${transport} | ${size} | ${Math.round(r)} | ${mb(r)} | ${Math.round(c)} | ${mb(c)} | ${
           ((1 - c / r) * 100).toFixed(1)
-        } % | ${rCpu.toFixed(1)} | ${cCpu.toFixed(1)} | ${((cCpu / rCpu - 1) * 100).toFixed(1)} % |`,
+        } % | ${rCpu.toFixed(1)} | ${cCpu.toFixed(1)} | ${
+          ((cCpu / rCpu - 1) * 100).toFixed(1)
+        } % |`,
       );
       console.error(
         `${transport} ${size}: raw ${rawRates.map((s) => Math.round(s.rate))} client ${

@@ -47,7 +47,10 @@ const ABORTED = Symbol("aborted");
  * console.assert(typeof attemptConnection === "function");
  * ```
  */
-export async function attemptConnection(url: string, options: AttemptOptions): Promise<AttemptOutcome> {
+export async function attemptConnection(
+  url: string,
+  options: AttemptOptions,
+): Promise<AttemptOutcome> {
   const { clock, signal } = options;
   const control = new AbortController();
   const forward = () => control.abort(signal.reason);
@@ -55,7 +58,10 @@ export async function attemptConnection(url: string, options: AttemptOptions): P
   else signal.addEventListener("abort", forward, { once: true });
   const timer = clock.setTimeout(() => {
     control.abort(
-      new ClientError("WS_CONNECT_TIMEOUT", `Connecting to ${url} took longer than ${options.timeout} ms`),
+      new ClientError(
+        "WS_CONNECT_TIMEOUT",
+        `Connecting to ${url} took longer than ${options.timeout} ms`,
+      ),
     );
   }, options.timeout);
   const abortedPromise = new Promise<typeof ABORTED>((resolve) => {
@@ -128,8 +134,14 @@ async function runAfterConnect(
   }
   if ("done" in result) {
     if (result.done) return undefined;
-    const error = new ClientError("WS_AFTER_CONNECT_FAILED", "afterConnect threw", { cause: result.error });
-    connection.abandon({ code: 1006, reason: "afterConnect failed", error }, 1011, "afterConnect failed");
+    const error = new ClientError("WS_AFTER_CONNECT_FAILED", "afterConnect threw", {
+      cause: result.error,
+    });
+    connection.abandon(
+      { code: 1006, reason: "afterConnect failed", error },
+      1011,
+      "afterConnect failed",
+    );
     return { ok: false, error };
   }
   return closedDuring(result, "afterConnect");
@@ -137,9 +149,13 @@ async function runAfterConnect(
 
 function closedDuring(end: EndInfo, phase: string): AttemptOutcome {
   const error = end.error ??
-    new ClientError("WS_AFTER_CONNECT_FAILED", `The connection closed during ${phase} (${end.code})`, {
-      closeCode: end.code,
-    });
+    new ClientError(
+      "WS_AFTER_CONNECT_FAILED",
+      `The connection closed during ${phase} (${end.code})`,
+      {
+        closeCode: end.code,
+      },
+    );
   return { ok: false, error, code: end.code, reason: end.reason };
 }
 

@@ -104,7 +104,8 @@ export class Connection {
     this.ended = new Promise((resolve) => (this.#resolveEnded = resolve));
     this.readDone = new Promise((resolve) => (this.#resolveReadDone = resolve));
     channel.closed.then(
-      (info) => this.#end({ code: info.code, reason: info.reason, wasClean: info.wasClean, local: false }),
+      (info) =>
+        this.#end({ code: info.code, reason: info.reason, wasClean: info.wasClean, local: false }),
       () => this.#end({ code: 1006, reason: "", wasClean: false, local: false }),
     );
     void this.#readLoop(options.after ?? Promise.resolve());
@@ -163,7 +164,10 @@ export class Connection {
     const timedOut = new Promise<void>((resolve) => {
       timer = this.#host.clock.setTimeout(resolve, timeout);
     });
-    await Promise.race([closeQuietly(this.channel, code, reason).then(() => this.channel.closed), timedOut]);
+    await Promise.race([
+      closeQuietly(this.channel, code, reason).then(() => this.channel.closed),
+      timedOut,
+    ]);
     this.#host.clock.clearTimeout(timer);
     if (!this.#endedWith) this.abandon({ code, reason }, code, reason);
     else this.#end({ code, reason, wasClean: true, local: true });
@@ -177,7 +181,11 @@ export class Connection {
     // Locally the connection is dead (1006 semantics, never sent on the wire,
     // RFC 6455 §7.4.1); a peer that still listens gets 1011, like
     // python-websockets' "keepalive ping timeout".
-    this.abandon({ code: 1006, reason: "heartbeat timeout", error }, 1011, "keepalive ping timeout");
+    this.abandon(
+      { code: 1006, reason: "heartbeat timeout", error },
+      1011,
+      "keepalive ping timeout",
+    );
   }
 
   #end(info: EndInfo): void {

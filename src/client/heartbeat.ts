@@ -120,7 +120,9 @@ export class Heartbeat {
   /** Returns true when `message` is a heartbeat answer (then it must not be delivered). */
   consume(message: Message): boolean {
     if (!this.#useMessages || !this.#isPong(message)) return false;
-    if (this.#waiting && !this.#stopped) this.#answered(this.#round, this.#host.clock.now() - this.#sentAt);
+    if (this.#waiting && !this.#stopped) {
+      this.#answered(this.#round, this.#host.clock.now() - this.#sentAt);
+    }
     return true;
   }
 
@@ -144,7 +146,9 @@ export class Heartbeat {
       this.#host.onTimeout();
     }, this.#timeout);
     if (this.#useMessages) {
-      const ping = typeof this.#pingMessage === "function" ? this.#pingMessage() : this.#pingMessage!;
+      const ping = typeof this.#pingMessage === "function"
+        ? this.#pingMessage()
+        : this.#pingMessage!;
       // A failed send means the connection is going away; its close handling stops us.
       this.#host.send(ping).catch(() => {});
       return;

@@ -39,8 +39,14 @@ export interface InterceptorContext {
  * ```
  */
 export interface Interceptor {
-  send?(message: Message, context: InterceptorContext): InterceptorResult | Promise<InterceptorResult>;
-  receive?(message: Message, context: InterceptorContext): InterceptorResult | Promise<InterceptorResult>;
+  send?(
+    message: Message,
+    context: InterceptorContext,
+  ): InterceptorResult | Promise<InterceptorResult>;
+  receive?(
+    message: Message,
+    context: InterceptorContext,
+  ): InterceptorResult | Promise<InterceptorResult>;
 }
 
 /**

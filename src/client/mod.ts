@@ -18,7 +18,7 @@
  *
  * @module
  */
-export { WebSocketClient, type ClientEvents } from "./web_socket_client.ts";
+export { type ClientEvents, WebSocketClient } from "./web_socket_client.ts";
 export type {
   AfterConnectContext,
   ReconnectOptions,
@@ -43,7 +43,12 @@ export {
 export { type Clock, systemClock } from "./clock.ts";
 export { ClientError, type ClientErrorCode, InvalidJsonError } from "./errors.ts";
 export type { HeartbeatOptions } from "./heartbeat.ts";
-export { DROP, type Interceptor, type InterceptorContext, type InterceptorResult } from "./interceptors.ts";
+export {
+  DROP,
+  type Interceptor,
+  type InterceptorContext,
+  type InterceptorResult,
+} from "./interceptors.ts";
 export type { ClientMetrics } from "./metrics.ts";
 export type { OfflineQueueOptions, OverflowPolicy } from "./offline_queue.ts";
 export type { JsonStream } from "./message_streams.ts";

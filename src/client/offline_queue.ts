@@ -118,16 +118,29 @@ export class OfflineQueue {
       } else if (this.#overflow === "drop-newest") {
         this.dropped++;
         return Promise.reject(
-          new ClientError("WS_MESSAGE_DROPPED", "Offline queue is full; the new message was dropped"),
+          new ClientError(
+            "WS_MESSAGE_DROPPED",
+            "Offline queue is full; the new message was dropped",
+          ),
         );
       } else {
         return Promise.reject(
-          new ClientError("WS_QUEUE_FULL", `Offline queue is full (${this.length} messages, ${this.#bytes} bytes)`),
+          new ClientError(
+            "WS_QUEUE_FULL",
+            `Offline queue is full (${this.length} messages, ${this.#bytes} bytes)`,
+          ),
         );
       }
     }
     return new Promise<void>((resolve, reject) => {
-      this.#insert({ message, seq, size, expiresAt: this.#clock.now() + this.#ttl, resolve, reject });
+      this.#insert({
+        message,
+        seq,
+        size,
+        expiresAt: this.#clock.now() + this.#ttl,
+        resolve,
+        reject,
+      });
     });
   }
 

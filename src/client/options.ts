@@ -103,7 +103,9 @@ export interface ResolvedReconnect {
  * console.assert(resolveReconnect(undefined).stableAfter === 5000);
  * ```
  */
-export function resolveReconnect(option: boolean | ReconnectOptions | undefined): ResolvedReconnect {
+export function resolveReconnect(
+  option: boolean | ReconnectOptions | undefined,
+): ResolvedReconnect {
   const object = typeof option === "object" ? option : {};
   return {
     enabled: option !== false,

@@ -62,7 +62,9 @@ export const TRY_AGAIN_LATER_DELAY = 5000;
 export function defaultReconnectPolicy(info: DisconnectInfo): ReconnectDecision {
   const status = info.status ?? errorStatus(info.error);
   if (status !== undefined) {
-    if (status === 429 || status === 503) return { reconnect: true, minDelay: TRY_AGAIN_LATER_DELAY };
+    if (status === 429 || status === 503) {
+      return { reconnect: true, minDelay: TRY_AGAIN_LATER_DELAY };
+    }
     if (status === 408 || status >= 500) return true;
     return status < 400 ? true : false;
   }

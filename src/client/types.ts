@@ -122,6 +122,8 @@ export function messageSize(message: Message): number {
 export function toMessage(data: SendData): Message {
   if (typeof data === "string" || data instanceof Uint8Array) return data;
   if (data instanceof ArrayBuffer) return new Uint8Array(data);
-  if (ArrayBuffer.isView(data)) return new Uint8Array(data.buffer, data.byteOffset, data.byteLength);
+  if (ArrayBuffer.isView(data)) {
+    return new Uint8Array(data.buffer, data.byteOffset, data.byteLength);
+  }
   throw new TypeError("send() accepts a string, Uint8Array, ArrayBuffer or ArrayBufferView");
 }

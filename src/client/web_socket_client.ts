@@ -5,22 +5,34 @@
  */
 import { backoffDelay } from "./backoff.ts";
 import { type Clock, sleep, systemClock } from "./clock.ts";
-import { type Connection, type EndInfo } from "./connection.ts";
+import type { Connection, EndInfo } from "./connection.ts";
 import { attemptConnection } from "./attempt.ts";
 import { ClientError, describeError, errorStatus, type InvalidJsonError } from "./errors.ts";
-import { DROP, type Interceptor, runReceiveInterceptors, runSendInterceptors } from "./interceptors.ts";
+import {
+  DROP,
+  type Interceptor,
+  runReceiveInterceptors,
+  runSendInterceptors,
+} from "./interceptors.ts";
 import { DroppingBuffer, type JsonStream, MessageFanout } from "./message_streams.ts";
 import { type ClientMetrics, MetricsRecorder } from "./metrics.ts";
 import { OfflineQueue } from "./offline_queue.ts";
 import {
-  resolveReconnect,
   type ResolvedReconnect,
+  resolveReconnect,
   type UrlSource,
   type WebSocketClientOptions,
 } from "./options.ts";
 import { defaultReconnectPolicy, normalizeDecision } from "./retry_policy.ts";
 import { type ClientState, Emitter, sameState } from "./state.ts";
-import { type Connector, type Message, messageSize, type SendData, toMessage } from "./types.ts";
+import {
+  type Connector,
+  type Message,
+  messageSize,
+  type SendData,
+  toMessage,
+  utf8Length,
+} from "./types.ts";
 import { createDefaultConnector } from "./default_connector.ts";
 
 /** Events of {@linkcode WebSocketClient.on}. */
@@ -48,7 +60,12 @@ interface Session {
   done: Promise<void>;
 }
 
-const INITIAL: ClientState = Object.freeze({ type: "closed", code: 1005, reason: "", willReconnect: false });
+const INITIAL: ClientState = Object.freeze({
+  type: "closed",
+  code: 1005,
+  reason: "",
+  willReconnect: false,
+});
 
 /**
  * A WebSocket client that reconnects with full-jitter backoff, checks
@@ -100,6 +117,7 @@ export class WebSocketClient {
   #session: Session | undefined;
   #lock: Promise<unknown> = Promise.resolve();
   #final = false;
+  #ended = false;
   #finalError: ClientError | undefined;
   #pumping = false;
   #sendChain: Promise<unknown> = Promise.resolve();
@@ -124,13 +142,16 @@ export class WebSocketClient {
     this.#interceptors = Object.freeze([...(options.interceptors ?? [])]);
     this.#clock = options.clock ?? systemClock;
     this.#random = options.random ?? Math.random;
-    this.#queue = options.queue === false ? undefined : new OfflineQueue(this.#clock, options.queue);
+    this.#queue = options.queue === false
+      ? undefined
+      : new OfflineQueue(this.#clock, options.queue);
     this.#events = new Emitter((error) => console.error(error));
     this.#fanout = new MessageFanout(options.highWaterMark ?? 16);
     this.#stateSince = this.#clock.now();
     const signal = options.signal;
     if (signal) {
-      const onAbort = () => void this.#shutdown(1001, "aborted", abortError(signal)).catch(() => {});
+      const onAbort = () =>
+        void this.#shutdown(1001, "aborted", abortError(signal)).catch(() => {});
       if (signal.aborted) onAbort();
       else signal.addEventListener("abort", onAbort, { once: true });
     }
@@ -156,7 +177,7 @@ export class WebSocketClient {
       start: (c) => void (controller = c),
       cancel: () => void this.#stateStreams.delete(controller),
     });
-    if (this.#final && this.#session === undefined && this.#conn === undefined) controller.close();
+    if (this.#ended) controller.close();
     else this.#stateStreams.add(controller);
     return stream;
   }
@@ -183,7 +204,10 @@ export class WebSocketClient {
    * await client.close();
    * ```
    */
-  on<K extends keyof ClientEvents>(type: K, listener: (value: ClientEvents[K]) => void): () => void {
+  on<K extends keyof ClientEvents>(
+    type: K,
+    listener: (value: ClientEvents[K]) => void,
+  ): () => void {
     return this.#events.on(type, listener);
   }
 
@@ -204,12 +228,15 @@ export class WebSocketClient {
   }
 
   /**
-   * Closes the connection (close code `code`, default 1000) and stops
+   * Closes the connection (close code `code`: 1000 or 3000–4999, default
+   * 1000; a reason of at most 123 UTF-8 bytes, else `RangeError`) and stops
    * reconnecting; messages still queued are rejected with
    * `WS_MESSAGE_DROPPED`. The client can `connect()` again.
    */
   disconnect(code = 1000, reason = ""): Promise<void> {
     if (this.#final) return rejected(this.#closedError());
+    const invalid = checkClose(code, reason);
+    if (invalid) return rejected(invalid);
     const cancel = new ClientError("WS_CONNECT_CANCELLED", "disconnect() was called");
     const result = this.#serialize(async () => {
       if (this.#final) throw this.#closedError();
@@ -228,7 +255,13 @@ export class WebSocketClient {
    */
   close(code = 1000, reason = ""): Promise<void> {
     if (this.#final) return rejected(this.#closedError());
-    return this.#shutdown(code, reason, new ClientError("WS_CLIENT_CLOSED", "The client was closed"));
+    const invalid = checkClose(code, reason);
+    if (invalid) return rejected(invalid);
+    return this.#shutdown(
+      code,
+      reason,
+      new ClientError("WS_CLIENT_CLOSED", "The client was closed"),
+    );
   }
 
   /**
@@ -357,7 +390,9 @@ export class WebSocketClient {
     }
     if (wanted !== undefined) this.#source = wanted;
     if (this.#source === undefined) {
-      throw new TypeError("connect() needs a URL: none was given to the constructor or to connect()");
+      throw new TypeError(
+        "connect() needs a URL: none was given to the constructor or to connect()",
+      );
     }
     if (session || this.#conn) {
       const cancel = new ClientError("WS_CONNECT_CANCELLED", "connect() to another URL");
@@ -395,10 +430,16 @@ export class WebSocketClient {
     }
     this.#stateStreams.clear();
     this.#clearStableTimer();
+    this.#ended = true;
   }
 
   /** Stops the session and the connection: disconnecting → closed(code, reason). */
-  async #stop(code: number, reason: string, error: ClientError, willReconnect: boolean): Promise<void> {
+  async #stop(
+    code: number,
+    reason: string,
+    error: ClientError,
+    willReconnect: boolean,
+  ): Promise<void> {
     const session = this.#session;
     this.#session = undefined;
     if (session) {
@@ -457,7 +498,9 @@ export class WebSocketClient {
       let url: string;
       let end: EndInfo & { status?: number; wasOpen: boolean };
       try {
-        url = String(typeof session.source === "function" ? await session.source() : session.source);
+        url = String(
+          typeof session.source === "function" ? await session.source() : session.source,
+        );
       } catch (error) {
         url = this.#url ?? "";
         end = failure(error, false);
@@ -497,7 +540,9 @@ export class WebSocketClient {
       if (!outcome.ok) {
         this.#metrics.failedAttempts++;
         end = failure(outcome.error, false);
-        if (outcome.code !== undefined) end = { ...end, code: outcome.code, reason: outcome.reason ?? "" };
+        if (outcome.code !== undefined) {
+          end = { ...end, code: outcome.code, reason: outcome.reason ?? "" };
+        }
       } else {
         const conn = outcome.connection;
         this.#conn = conn;
@@ -505,7 +550,12 @@ export class WebSocketClient {
         if (this.#metrics.connects > 1) this.#metrics.reconnects++;
         this.#metrics.lastConnectedAt = this.#clock.now();
         this.#armStableTimer();
-        this.#setState({ type: "open", url, protocol: conn.channel.protocol, extensions: conn.channel.extensions });
+        this.#setState({
+          type: "open",
+          url,
+          protocol: conn.channel.protocol,
+          extensions: conn.channel.extensions,
+        });
         this.#settleWaiters(session);
         void this.#pump();
         const info = await Promise.race([conn.ended, session.aborted]);
@@ -520,7 +570,10 @@ export class WebSocketClient {
   }
 
   /** Decides and waits for the next attempt; false when the session is over. */
-  async #afterEnd(session: Session, end: EndInfo & { status?: number; wasOpen: boolean }): Promise<boolean> {
+  async #afterEnd(
+    session: Session,
+    end: EndInfo & { status?: number; wasOpen: boolean },
+  ): Promise<boolean> {
     const signal = session.controller.signal;
     const policy = this.#reconnect.policy ?? defaultReconnectPolicy;
     let decision = { reconnect: false, minDelay: 0 };
@@ -636,9 +689,13 @@ export class WebSocketClient {
         (error) => {
           // Not accepted by a dying connection: it goes out on the next one.
           if (!queue || this.#final) {
-            throw new ClientError("WS_NOT_CONNECTED", "The connection closed before the message was accepted", {
-              cause: error,
-            });
+            throw new ClientError(
+              "WS_NOT_CONNECTED",
+              "The connection closed before the message was accepted",
+              {
+                cause: error,
+              },
+            );
           }
           return queue.push(message, seq);
         },
@@ -709,9 +766,20 @@ export class WebSocketClient {
   }
 }
 
-function failure(error: unknown, wasOpen: boolean): EndInfo & { status?: number; wasOpen: boolean } {
+function failure(
+  error: unknown,
+  wasOpen: boolean,
+): EndInfo & { status?: number; wasOpen: boolean } {
   const err = error instanceof Error ? error : new Error(String(error));
-  return { code: 1006, reason: err.message, wasClean: false, local: true, error: err, status: errorStatus(err), wasOpen };
+  return {
+    code: 1006,
+    reason: err.message,
+    wasClean: false,
+    local: true,
+    error: err,
+    status: errorStatus(err),
+    wasOpen,
+  };
 }
 
 function abortError(signal: AbortSignal): ClientError {
@@ -719,6 +787,19 @@ function abortError(signal: AbortSignal): ClientError {
 }
 
 function ignore(): void {}
+
+// The codes an application may send (RFC 6455 §7.4.2; the WHATWG close()
+// rules), checked up front so a bad code fails the call, not a later frame.
+function checkClose(code: number, reason: string): RangeError | undefined {
+  if (!Number.isInteger(code) || (code !== 1000 && (code < 3000 || code > 4999))) {
+    return new RangeError(`Invalid close code ${code}: use 1000 or 3000–4999`);
+  }
+  // RFC 6455 §5.5: control frame payloads are at most 125 bytes, 2 of them the code.
+  if (utf8Length(reason) > 123) {
+    return new RangeError("The close reason is longer than 123 UTF-8 bytes");
+  }
+  return undefined;
+}
 
 function rejected(error: unknown): Promise<never> {
   const promise = Promise.reject(error);

@@ -168,9 +168,13 @@ export class FakeChannel implements WebSocketChannel {
   /** Sends a ping; see {@linkcode FakeChannelOptions}. */
   ping(): Promise<number> {
     if (!this.#pingSupported) {
-      return Promise.reject(new UnsupportedError("WS_PING_UNSUPPORTED", "This fake channel has no pings"));
+      return Promise.reject(
+        new UnsupportedError("WS_PING_UNSUPPORTED", "This fake channel has no pings"),
+      );
     }
-    if (this.closeInfo || this.#closing) return Promise.reject(new ConnectionClosedError(this.closeCode ?? 1006));
+    if (this.closeInfo || this.#closing) {
+      return Promise.reject(new ConnectionClosedError(this.closeCode ?? 1006));
+    }
     this.#peer.pings++;
     if (this.#peer.answerPings) return Promise.resolve(this.#pingRtt);
     return new Promise((resolve, reject) => this.#pendingPings.push({ resolve, reject }));
@@ -192,7 +196,9 @@ export class FakeChannel implements WebSocketChannel {
       if (info.wasClean) this.#controller.close();
       else this.#controller.error(new ConnectionClosedError(info.code));
     } catch { /* the reader cancelled */ }
-    for (const ping of this.#pendingPings.splice(0)) ping.reject(new ConnectionClosedError(info.code));
+    for (const ping of this.#pendingPings.splice(0)) {
+      ping.reject(new ConnectionClosedError(info.code));
+    }
     this.#resolveClosed(info);
   }
 
@@ -204,7 +210,9 @@ export class FakeChannel implements WebSocketChannel {
     if (typeof data === "string" || data instanceof Uint8Array) message = data;
     else if (data instanceof ArrayBuffer) message = new Uint8Array(data.slice(0));
     else if (ArrayBuffer.isView(data)) {
-      message = new Uint8Array(data.buffer.slice(data.byteOffset, data.byteOffset + data.byteLength));
+      message = new Uint8Array(
+        data.buffer.slice(data.byteOffset, data.byteOffset + data.byteLength),
+      );
     } else return Promise.reject(new TypeError("The fake channel does not send Blobs"));
     this.#peer.accept(message);
     return Promise.resolve();

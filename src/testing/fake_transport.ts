@@ -129,7 +129,13 @@ export class FakeTransport {
   #attempt(url: string, options: { signal: AbortSignal; protocols?: string[] }): WebSocketChannel {
     const outcome = this.#script.shift() ?? this.#default;
     const record = (peer?: FakePeer) =>
-      this.attempts.push({ url, protocols: options.protocols, signal: options.signal, outcome: outcome.type, peer });
+      this.attempts.push({
+        url,
+        protocols: options.protocols,
+        signal: options.signal,
+        outcome: outcome.type,
+        peer,
+      });
     if (outcome.type === "accept") {
       const peer = new FakePeer(url, { ...this.channelOptions, ...outcome.options });
       record(peer);
@@ -142,15 +148,26 @@ export class FakeTransport {
     let ready: Promise<void>;
     if (outcome.type === "refuse") {
       ready = Promise.reject(
-        new ConnectError("WS_HANDSHAKE_BAD_STATUS", `Server refused the upgrade with ${outcome.status}`, {
-          status: outcome.status,
-        }),
+        new ConnectError(
+          "WS_HANDSHAKE_BAD_STATUS",
+          `Server refused the upgrade with ${outcome.status}`,
+          {
+            status: outcome.status,
+          },
+        ),
       );
     } else if (outcome.type === "fail") {
-      ready = Promise.reject(outcome.error ?? new ConnectError("WS_CONNECT_REFUSED", `Connection to ${url} refused`));
+      ready = Promise.reject(
+        outcome.error ?? new ConnectError("WS_CONNECT_REFUSED", `Connection to ${url} refused`),
+      );
     } else {
       ready = new Promise((_, reject) => {
-        const abort = () => reject(new ConnectError("WS_CONNECT_ABORTED", "Connect aborted", { cause: options.signal.reason }));
+        const abort = () =>
+          reject(
+            new ConnectError("WS_CONNECT_ABORTED", "Connect aborted", {
+              cause: options.signal.reason,
+            }),
+          );
         if (options.signal.aborted) abort();
         else options.signal.addEventListener("abort", abort, { once: true });
       });

@@ -93,7 +93,11 @@ test("afterConnect runs before queued and user messages on every connection, thr
   await client.connect();
   await early;
   await clock.flush();
-  assert.deepEqual(server.lastPeer!.received, ['{"auth":1}.', "queued early.", "user during hook."]);
+  assert.deepEqual(server.lastPeer!.received, [
+    '{"auth":1}.',
+    "queued early.",
+    "user during hook.",
+  ]);
   server.lastPeer!.drop();
   await clock.flush();
   void client.send("while down");

@@ -12,7 +12,10 @@ test("backoffDelay stays within [floor, min(max, floor + base·2^attempt)] for e
       for (let i = 0; i < 200; i++) {
         const delay = backoffDelay(attempt, { base: 500, max: 10_000, floor, random });
         const upper = Math.min(10_000, floor + 500 * 2 ** attempt);
-        assert.ok(delay >= floor && delay <= upper, `attempt ${attempt}: ${delay} not in [${floor}, ${upper}]`);
+        assert.ok(
+          delay >= floor && delay <= upper,
+          `attempt ${attempt}: ${delay} not in [${floor}, ${upper}]`,
+        );
         assert.equal(delay, Math.round(delay));
       }
     }
@@ -24,12 +27,16 @@ test("backoffDelay windows double per attempt until the cap (full jitter reaches
   const maxima: number[] = [];
   for (let attempt = 0; attempt < 8; attempt++) {
     let top = 0;
-    for (let i = 0; i < 2000; i++) top = Math.max(top, backoffDelay(attempt, { base: 100, max: 5000, random }));
+    for (let i = 0; i < 2000; i++) {
+      top = Math.max(top, backoffDelay(attempt, { base: 100, max: 5000, random }));
+    }
     maxima.push(top);
   }
   // Windows 100, 200, 400, 800, 1600, 3200, 5000, 5000: the sampled maxima come close to each.
   const windows = [100, 200, 400, 800, 1600, 3200, 5000, 5000];
-  maxima.forEach((top, i) => assert.ok(top <= windows[i] && top >= windows[i] * 0.97, `attempt ${i}: ${top}`));
+  maxima.forEach((top, i) =>
+    assert.ok(top <= windows[i] && top >= windows[i] * 0.97, `attempt ${i}: ${top}`)
+  );
 });
 
 test("backoffDelay is reproducible with the same seed and differs with another", () => {
@@ -60,7 +67,9 @@ test("backoffDelay handles degenerate settings without throwing (base 0, floor o
 test("backoffDelay adds the floor below the random part so floored delays still spread", () => {
   const random = seededRandom(3);
   const delays = new Set<number>();
-  for (let i = 0; i < 500; i++) delays.add(backoffDelay(0, { base: 1000, max: 30_000, floor: 5000, random }));
+  for (let i = 0; i < 500; i++) {
+    delays.add(backoffDelay(0, { base: 1000, max: 30_000, floor: 5000, random }));
+  }
   assert.ok(Math.min(...delays) >= 5000 && Math.max(...delays) <= 6000);
   assert.ok(delays.size > 300, `only ${delays.size} distinct delays`);
 });
@@ -111,7 +120,9 @@ test("1000 clients dropped at once reconnect spread over the first window, not i
   assert.ok(clients.every((c) => c.state.type === "open"));
   const buckets = new Array(10).fill(0);
   for (const t of attemptTimes) buckets[Math.min(9, Math.floor((t - droppedAt) / 100))]++;
-  for (const count of buckets) assert.ok(count >= 60 && count <= 140, `reconnects per 100 ms: ${buckets}`);
+  for (const count of buckets) {
+    assert.ok(count >= 60 && count <= 140, `reconnects per 100 ms: ${buckets}`);
+  }
   const sameMs = new Map<number, number>();
   for (const t of attemptTimes) sameMs.set(t, (sameMs.get(t) ?? 0) + 1);
   assert.ok(Math.max(...sameMs.values()) <= 8, "no millisecond sees a burst");

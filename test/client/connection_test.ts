@@ -29,7 +29,9 @@ test("heartbeat: a missed pong closes the connection as 1006 within interval + t
 });
 
 test("heartbeat: answered pings record the RTT in the metrics and keep the connection", async () => {
-  const { client, server, clock } = rig({ heartbeat: { interval: 1000, timeout: 500 } }, { pingRtt: 7 });
+  const { client, server, clock } = rig({ heartbeat: { interval: 1000, timeout: 500 } }, {
+    pingRtt: 7,
+  });
   await client.connect();
   await clock.advance(3000);
   const metrics = client.metrics();
@@ -42,7 +44,10 @@ test("heartbeat: answered pings record the RTT in the metrics and keep the conne
 });
 
 test("heartbeat: a server that stops answering mid-connection is detected", async () => {
-  const { client, server, clock } = rig({ heartbeat: { interval: 1000, timeout: 500 }, reconnect: false });
+  const { client, server, clock } = rig({
+    heartbeat: { interval: 1000, timeout: 500 },
+    reconnect: false,
+  });
   await client.connect();
   await clock.advance(5000);
   assert.equal(client.state.type, "open");
@@ -71,7 +76,9 @@ test("heartbeat: browser-like transports fall back to application ping messages"
 });
 
 test("heartbeat: without a ping message on a ping-less transport it reports an error and stays open", async () => {
-  const { client, clock } = rig({ heartbeat: { interval: 1000, timeout: 500 } }, { pingSupported: false });
+  const { client, clock } = rig({ heartbeat: { interval: 1000, timeout: 500 } }, {
+    pingSupported: false,
+  });
   const errors: string[] = [];
   client.on("error", (e) => errors.push((e as { code?: string }).code ?? e.name));
   await client.connect();
@@ -86,7 +93,12 @@ test("a server close is reported with its code and reason", async () => {
   await client.connect();
   server.lastPeer!.close(1001, "going away");
   await clock.flush();
-  assert.deepEqual(client.state, { type: "closed", code: 1001, reason: "going away", willReconnect: false });
+  assert.deepEqual(client.state, {
+    type: "closed",
+    code: 1001,
+    reason: "going away",
+    willReconnect: false,
+  });
   const metrics = client.metrics();
   assert.equal(metrics.lastDisconnectCode, 1001);
   assert.equal(metrics.lastDisconnectReason, "going away");

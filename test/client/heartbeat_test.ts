@@ -5,7 +5,12 @@ import type { Message } from "../../src/client/types.ts";
 import { FakeClock } from "../../src/testing/fake_clock.ts";
 
 function host(clock: FakeClock, ping: () => Promise<number>) {
-  const log = { rtts: [] as number[], timeouts: 0, unsupported: [] as unknown[], sent: [] as Message[] };
+  const log = {
+    rtts: [] as number[],
+    timeouts: 0,
+    unsupported: [] as unknown[],
+    sent: [] as Message[],
+  };
   const h: HeartbeatHost = {
     clock,
     ping,
@@ -98,7 +103,7 @@ test("Heartbeat in message mode uses a custom isPong and a ping factory", async 
   heartbeat.stop();
 });
 
-test("Heartbeat with interval 0 does nothing", async () => {
+test("Heartbeat with interval 0 does nothing", () => {
   const clock = new FakeClock();
   const { h } = host(clock, () => Promise.resolve(1));
   new Heartbeat({ interval: 0 }, h).start();

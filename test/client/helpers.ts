@@ -53,7 +53,9 @@ export async function rejection(promise: Promise<unknown>): Promise<{ code?: str
 /** Fails when two consecutive states are equal. */
 export function assertNoDuplicateStates(states: readonly ClientState[]): void {
   for (let i = 1; i < states.length; i++) {
-    if (JSON.stringify(states[i]) === JSON.stringify(states[i - 1]) && states[i].type !== "closed") {
+    if (
+      JSON.stringify(states[i]) === JSON.stringify(states[i - 1]) && states[i].type !== "closed"
+    ) {
       throw new Error(`duplicate consecutive state at ${i}: ${JSON.stringify(states[i])}`);
     }
     if (states[i] === states[i - 1]) throw new Error(`same state object twice at ${i}`);

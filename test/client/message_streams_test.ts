@@ -49,7 +49,10 @@ test("stream applies backpressure: an unread stream pauses reading the connectio
   await client.connect();
   for (let i = 0; i < 10; i++) server.lastPeer!.send(`m${i}`);
   await clock.flush();
-  assert.ok(client.metrics().messagesReceived <= 4, `read ${client.metrics().messagesReceived} ahead`);
+  assert.ok(
+    client.metrics().messagesReceived <= 4,
+    `read ${client.metrics().messagesReceived} ahead`,
+  );
   const reader = stream.getReader();
   for (let i = 0; i < 10; i++) assert.equal((await reader.read()).value, `m${i}`);
   await client.close();

@@ -21,8 +21,13 @@ interface ServerProcess {
   exited: Promise<void>;
 }
 
-async function startServer(port: number, mode: "echo" | "noping" | "forbidden"): Promise<ServerProcess> {
-  const child = spawn(runtimes.node20, [script, String(port), mode], { stdio: ["ignore", "pipe", "inherit"] });
+async function startServer(
+  port: number,
+  mode: "echo" | "noping" | "forbidden",
+): Promise<ServerProcess> {
+  const child = spawn(runtimes.node20, [script, String(port), mode], {
+    stdio: ["ignore", "pipe", "inherit"],
+  });
   const lines: string[] = [];
   let buffer = "";
   let onPort: (port: number) => void = () => {};
@@ -45,7 +50,9 @@ async function startServer(port: number, mode: "echo" | "noping" | "forbidden"):
 }
 
 async function stopServer(server: ServerProcess): Promise<void> {
-  if (server.child.exitCode === null && server.child.signalCode === null) server.child.kill("SIGKILL");
+  if (server.child.exitCode === null && server.child.signalCode === null) {
+    server.child.kill("SIGKILL");
+  }
   await deadline(server.exited, 5000, "the ws server to exit");
 }
 
@@ -63,19 +70,29 @@ test("WebSocketClient reconnects after the server process is killed and restarte
   try {
     await deadline(client.connect(), 5000, "first connect");
     await deadline(client.send("before"), 5000, "first send");
-    await waitFor(() => messages(server).includes("before"), { what: "the first server to get 'before'" });
+    await waitFor(() => messages(server).includes("before"), {
+      what: "the first server to get 'before'",
+    });
     await stopServer(server);
     await waitFor(() => client.state.type === "closed", { what: "the client to see the loss" });
     assert.equal((client.state as ClosedState).willReconnect, true);
     const queued = ["q1", "q2", "q3", "q4", "q5"];
     const sends = queued.map((m) => client.send(m));
-    await waitFor(() => client.metrics().failedAttempts >= 1, { what: "a failed reconnect attempt" });
+    await waitFor(() => client.metrics().failedAttempts >= 1, {
+      what: "a failed reconnect attempt",
+    });
     server = await startServer(port, "echo");
     await deadline(Promise.all(sends), 10_000, "queued sends to be delivered");
-    await waitFor(() => messages(server).length >= queued.length, { what: "the restarted server to get them" });
+    await waitFor(() => messages(server).length >= queued.length, {
+      what: "the restarted server to get them",
+    });
     await client.send("after");
     await waitFor(() => messages(server).includes("after"), { what: "'after'" });
-    assert.deepEqual(messages(server), [...queued, "after"], "once each, in order, nothing from before");
+    assert.deepEqual(
+      messages(server),
+      [...queued, "after"],
+      "once each, in order, nothing from before",
+    );
     const metrics = client.metrics();
     assert.equal(metrics.reconnects, 1);
     assert.equal(metrics.state, "open");
@@ -94,7 +111,10 @@ test("WebSocketClient's heartbeat detects a server that stops answering pings wi
   try {
     await deadline(client.connect(), 5000, "connect");
     const openedAt = Date.now();
-    await waitFor(() => client.state.type === "closed", { timeout: 3000, what: "the heartbeat timeout" });
+    await waitFor(() => client.state.type === "closed", {
+      timeout: 3000,
+      what: "the heartbeat timeout",
+    });
     const elapsed = Date.now() - openedAt;
     const state = client.state as ClosedState;
     assert.equal(state.code, 1006);
@@ -116,7 +136,11 @@ test("WebSocketClient does not reconnect when the server refuses the handshake w
     heartbeat: false,
   });
   try {
-    const error = await deadline(client.connect().then(() => undefined, (e) => e), 5000, "the refusal");
+    const error = await deadline(
+      client.connect().then(() => undefined, (e) => e),
+      5000,
+      "the refusal",
+    );
     assert.ok(error, "connect() rejected");
     assert.equal((error as { status?: number }).status, 403);
     await new Promise((resolve) => setTimeout(resolve, 300));

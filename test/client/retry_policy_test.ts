@@ -58,7 +58,11 @@ test("defaultReconnectPolicy follows the HTTP status table of refused handshakes
     const error = new ConnectError("WS_HANDSHAKE_BAD_STATUS", "refused", { status });
     const info: DisconnectInfo = { code: 1006, reason: "", error, wasOpen: false, attempt: 1 };
     assert.equal(decide(info).reconnect, reconnect, `HTTP ${status} via the error`);
-    assert.equal(decide({ ...info, error: undefined, status }).reconnect, reconnect, `HTTP ${status}`);
+    assert.equal(
+      decide({ ...info, error: undefined, status }).reconnect,
+      reconnect,
+      `HTTP ${status}`,
+    );
   }
 });
 
@@ -78,17 +82,26 @@ test("defaultReconnectPolicy reconnects after network errors and timeouts", () =
       new TypeError("fetch failed"),
     ]
   ) {
-    assert.equal(decide({ code: 1006, reason: "", error, wasOpen: false, attempt: 3 }).reconnect, true);
+    assert.equal(
+      decide({ code: 1006, reason: "", error, wasOpen: false, attempt: 3 }).reconnect,
+      true,
+    );
   }
 });
 
 test("defaultReconnectPolicy uses the close code carried by a failed attempt's error", () => {
   const error = new ClientError("WS_AFTER_CONNECT_FAILED", "server said no", { closeCode: 4001 });
-  assert.equal(decide({ code: 1006, reason: "", error, wasOpen: false, attempt: 1 }).reconnect, false);
+  assert.equal(
+    decide({ code: 1006, reason: "", error, wasOpen: false, attempt: 1 }).reconnect,
+    false,
+  );
 });
 
 test("normalizeDecision accepts booleans and objects", () => {
   assert.deepEqual(normalizeDecision(false), { reconnect: false, minDelay: 0 });
-  assert.deepEqual(normalizeDecision({ reconnect: true, minDelay: 10 }), { reconnect: true, minDelay: 10 });
+  assert.deepEqual(normalizeDecision({ reconnect: true, minDelay: 10 }), {
+    reconnect: true,
+    minDelay: 10,
+  });
   assert.deepEqual(normalizeDecision({ reconnect: true }), { reconnect: true, minDelay: 0 });
 });

@@ -50,7 +50,10 @@ test("WebSocketClient.stateChanges streams later changes and ends after close()"
 });
 
 test("WebSocketClient reconnects after a drop with a full-jitter delay and keeps one stream of messages", async () => {
-  const { client, server, clock, states } = rig({ reconnect: { base: 1000, max: 8000 }, random: () => 0.5 });
+  const { client, server, clock, states } = rig({
+    reconnect: { base: 1000, max: 8000 },
+    random: () => 0.5,
+  });
   const reader = client.stream.getReader();
   await client.connect();
   server.lastPeer!.send("one");
@@ -68,7 +71,13 @@ test("WebSocketClient reconnects after a drop with a full-jitter delay and keeps
   assert.equal(client.state.type, "open");
   server.lastPeer!.send("two");
   assert.equal((await reader.read()).value, "two");
-  assert.deepEqual(states.map((s) => s.type), ["connecting", "open", "closed", "connecting", "open"]);
+  assert.deepEqual(states.map((s) => s.type), [
+    "connecting",
+    "open",
+    "closed",
+    "connecting",
+    "open",
+  ]);
   await client.close();
 });
 
@@ -81,10 +90,14 @@ test("WebSocketClient backoff grows across failed attempts and is capped", async
   void client.connect();
   await clock.flush();
   for (let i = 0; i < 6; i++) await clock.runNext();
-  const delays = states.filter((s): s is ClosedState => s.type === "closed").map((s) => s.nextDelay);
+  const delays = states.filter((s): s is ClosedState => s.type === "closed").map((s) =>
+    s.nextDelay
+  );
   // The first retry uses the first window; each further failure doubles it.
   assert.deepEqual(delays.slice(0, 6), [100, 200, 400, 800, 1000, 1000]);
-  const attempts = states.filter((s) => s.type === "connecting").map((s) => (s as { attempt: number }).attempt);
+  const attempts = states.filter((s) => s.type === "connecting").map((s) =>
+    (s as { attempt: number }).attempt
+  );
   assert.deepEqual(attempts.slice(0, 4), [1, 2, 3, 4]);
   await client.close();
 });
@@ -105,7 +118,8 @@ test("WebSocketClient resets the attempt counter only after a connection stayed 
     await clock.runNext();
   }
   await clock.flush();
-  const delays = () => states.filter((s): s is ClosedState => s.type === "closed").map((s) => s.nextDelay);
+  const delays = () =>
+    states.filter((s): s is ClosedState => s.type === "closed").map((s) => s.nextDelay);
   assert.deepEqual(delays(), [100, 200, 400, 800]);
   // The fifth connection stays: after 5 s it counts as stable, the next drop starts over.
   assert.equal(client.state.type, "open");
@@ -146,7 +160,12 @@ test("WebSocketClient stops after a 4xxx close from the server and rejects queue
   await client.connect();
   server.lastPeer!.close(4001, "banned");
   await clock.flush();
-  assert.deepEqual(client.state, { type: "closed", code: 4001, reason: "banned", willReconnect: false });
+  assert.deepEqual(client.state, {
+    type: "closed",
+    code: 4001,
+    reason: "banned",
+    willReconnect: false,
+  });
   const late = rejection(client.send("late"));
   await clock.advance(60_000);
   assert.equal(server.attempts.length, 1);
@@ -192,7 +211,11 @@ test("WebSocketClient with reconnect: false stays closed after a drop", async ()
 test("WebSocketClient accepts a policy function that sees code, reason and attempt", async () => {
   const seen: string[] = [];
   const { client, server, clock } = rig({
-    reconnect: { policy: (info) => (seen.push(`${info.code}:${info.reason}:${info.attempt}:${info.wasOpen}`), false) },
+    reconnect: {
+      policy: (
+        info,
+      ) => (seen.push(`${info.code}:${info.reason}:${info.attempt}:${info.wasOpen}`), false),
+    },
   });
   await client.connect();
   server.lastPeer!.close(1001, "restart");
@@ -233,7 +256,12 @@ test("WebSocketClient.disconnect() cancels a pending connect and reconnect timer
   assert.ok(clock.pending > 0);
   await client.disconnect(1000, "bye");
   assert.equal((await pending).code, "WS_CONNECT_CANCELLED");
-  assert.deepEqual(client.state, { type: "closed", code: 1000, reason: "bye", willReconnect: false });
+  assert.deepEqual(client.state, {
+    type: "closed",
+    code: 1000,
+    reason: "bye",
+    willReconnect: false,
+  });
   assert.equal(clock.pending, 0, "no timer left");
   server.up();
   await client.connect();
@@ -274,7 +302,12 @@ test("WebSocketClient.connect(newUrl) closes the old connection (1001) and opens
   assert.equal(server.peers[0].isClosed, true);
   assert.equal(server.peers[1].url, "ws://b/");
   assert.deepEqual(states.map((s) => s.type), [
-    "connecting", "open", "disconnecting", "closed", "connecting", "open",
+    "connecting",
+    "open",
+    "disconnecting",
+    "closed",
+    "connecting",
+    "open",
   ]);
   assert.deepEqual(states[2], { type: "disconnecting", code: 1001, reason: "switching URL" });
   await client.close();
@@ -418,7 +451,7 @@ test("WebSocketClient runs send interceptors in order and receive interceptors i
   const { client, server } = rig({
     interceptors: [
       { send: (m) => `${m}|a`, receive: (m) => (log.push(`a:${m}`), `${m}|a`) },
-      { send: async (m) => `${m}|b` },
+      { send: (m) => Promise.resolve(`${m}|b`) },
       { receive: (m) => (log.push(`c:${m}`), m === "drop" ? undefined : `${m}|c`) },
     ],
   });
@@ -466,4 +499,21 @@ test("WebSocketClient sends ArrayBuffer and views as binary", async () => {
   await client.send(new DataView(new Uint8Array([9, 8, 7]).buffer, 1, 2));
   assert.deepEqual(server.lastPeer!.received, [new Uint8Array([1, 2]), new Uint8Array([8, 7])]);
   await client.close();
+});
+
+test("WebSocketClient.disconnect()/close() reject invalid close codes and long reasons up front", async () => {
+  const { client, server } = rig();
+  await client.connect();
+  for (const code of [999, 1001, 1006, 2999, 5000, 1000.5]) {
+    assert.ok((await rejection(client.disconnect(code))) instanceof RangeError, `code ${code}`);
+  }
+  assert.ok((await rejection(client.close(1000, "é".repeat(62)))) instanceof RangeError);
+  assert.equal(client.state.type, "open", "nothing happened");
+  assert.equal(client.isClosed, false);
+  await client.close(4000, "é".repeat(61));
+  assert.deepEqual(await server.lastPeer!.closed, {
+    code: 4000,
+    reason: "é".repeat(61),
+    wasClean: true,
+  });
 });

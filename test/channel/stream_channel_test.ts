@@ -391,3 +391,18 @@ test("StreamChannel sends the failure's close at once when the application close
   assert.equal((await channel.closed).code, 1002);
   assert.ok(Date.now() - started < 900, "did not wait for the window's deadline");
 });
+
+test("StreamChannel lets the application answer messages still unread from earlier reads before the close", async () => {
+  const { channel, reader, writer } = rawPeer("server");
+  await writer.write(masked(0x1, [0x61]));
+  await delay(20); // read into stream's queue; nobody reads yet
+  await writer.write(masked(0x3, []));
+  await delay(20);
+  const echoed = echoLoop(channel);
+  const [op, payload] = await readServerFrame(reader);
+  assert.deepEqual([op, new TextDecoder().decode(payload)], [0x81, "a"], "the echo comes first");
+  const [closeOp, closePayload] = await readServerFrame(reader);
+  assert.deepEqual([closeOp, closeCodeOf(closePayload)], [0x88, 1002]);
+  assert.deepEqual((await deadline(echoed, 5000, "echo loop")).messages, ["a"]);
+  assert.equal((await deadline(channel.closed, 5000, "closed")).code, 1002);
+});

@@ -1,0 +1,156 @@
+/**
+ * The reconnecting client in headless Chromium (playwright-core driving
+ * /usr/bin/chromium): the browser bundle of the `./client` entry point over
+ * the native WebSocket, against a `ws` server in a Node child process.
+ * Browsers cannot send ping frames, so this is where the application-level
+ * heartbeat fallback is proven.
+ */
+import { test } from "node:test";
+import assert from "node:assert/strict";
+import { type ChildProcess, spawn } from "node:child_process";
+import { existsSync } from "node:fs";
+import { createServer } from "node:http";
+import { join } from "node:path";
+import * as esbuild from "esbuild";
+import { deadline } from "../_util/async.ts";
+import { currentRuntime, repoRoot, runtimes } from "../_util/runtimes.ts";
+
+const CHROMIUM = "/usr/bin/chromium";
+const skip = currentRuntime === "bun"
+  ? "playwright-core runs under Node or Deno"
+  : !existsSync(CHROMIUM)
+  ? "no Chromium at /usr/bin/chromium"
+  : false;
+
+/** The browser bundle of src/client/mod.ts; the channel's lazy TCP import becomes a stub. */
+async function buildBundle(): Promise<string> {
+  const stub: esbuild.Plugin = {
+    name: "browser-tcp-stub",
+    setup(build) {
+      build.onResolve(
+        { filter: /tcp_transport(\.ts)?$/ },
+        () => ({ path: "tcp_stub", namespace: "stub" }),
+      );
+      build.onLoad({ filter: /.*/, namespace: "stub" }, () => ({
+        contents:
+          "export function openTcp() { return Promise.reject(new Error('no TCP in a browser')); }",
+        loader: "js",
+      }));
+    },
+  };
+  try {
+    const result = await esbuild.build({
+      entryPoints: [join(repoRoot, "src", "client", "mod.ts")],
+      bundle: true,
+      format: "esm",
+      platform: "browser",
+      target: "es2022",
+      write: false,
+      logLevel: "silent",
+      plugins: [stub],
+    });
+    return new TextDecoder().decode(result.outputFiles[0].contents);
+  } finally {
+    await esbuild.stop();
+  }
+}
+
+async function startWsServer(): Promise<{ port: number; lines: string[]; child: ChildProcess }> {
+  const script = join(repoRoot, "test", "client", "fixtures", "ws_server.mjs");
+  const child = spawn(runtimes.node20, [script, "0", "echo"], {
+    stdio: ["ignore", "pipe", "inherit"],
+  });
+  const lines: string[] = [];
+  const port = await deadline(
+    new Promise<number>((resolve) => {
+      child.stdout!.setEncoding("utf8");
+      child.stdout!.on("data", (chunk: string) => {
+        for (const line of chunk.split("\n").filter(Boolean)) {
+          const match = /^PORT (\d+)$/.exec(line);
+          if (match) resolve(Number(match[1]));
+          else lines.push(line);
+        }
+      });
+    }),
+    10_000,
+    "the ws server",
+  );
+  return { port, lines, child };
+}
+
+const SCRIPT = `
+  const { WebSocketClient } = await import("/wsc.js");
+  const client = new WebSocketClient(arg.url, {
+    heartbeat: { interval: 100, timeout: 2000, pingMessage: "ping", pongMessage: "pong" },
+    reconnect: { base: 50, max: 100 },
+  });
+  const states = [];
+  client.on("state", (s) => states.push(s.type));
+  const errors = [];
+  client.on("error", (e) => errors.push(e.code));
+  const reader = client.stream.getReader();
+  await client.connect();
+  await client.send("hello");
+  const first = (await reader.read()).value;
+  await new Promise((r) => setTimeout(r, 450));
+  const beforeDrop = client.metrics();
+  await client.send("drop");
+  await new Promise((resolve) => {
+    const check = () => (client.state.type === "open" && client.metrics().connects === 2 ? resolve() : setTimeout(check, 20));
+    setTimeout(check, 20);
+  });
+  await client.send("after");
+  const second = (await reader.read()).value;
+  const metrics = client.metrics();
+  await client.close(4000, "browser done");
+  return { first, second, states, errors, rttSamples: beforeDrop.rttSamples, metrics };
+`;
+
+test("WebSocketClient in Chromium: native transport, message heartbeat, reconnect after a drop", {
+  skip,
+}, async () => {
+  const bundle = await buildBundle();
+  assert.ok(
+    !/["']node:|\bDeno\.|\bBun\./.test(bundle),
+    "the client bundle holds no runtime-specific code",
+  );
+  const server = await startWsServer();
+  const page = createServer((req, res) => {
+    res.writeHead(200, { "content-type": req.url === "/wsc.js" ? "text/javascript" : "text/html" });
+    res.end(req.url === "/wsc.js" ? bundle : "<!doctype html><title>wsc client</title>");
+  });
+  await new Promise<void>((resolve) => page.listen(0, "127.0.0.1", resolve));
+  const { chromium } = await import("playwright-core");
+  const browser = await chromium.launch({
+    executablePath: CHROMIUM,
+    headless: true,
+    args: ["--headless", "--no-sandbox", "--disable-gpu", "--no-first-run"],
+  });
+  try {
+    const tab = await browser.newPage();
+    await tab.goto(`http://127.0.0.1:${(page.address() as { port: number }).port}/`);
+    const result = await deadline(
+      tab.evaluate(
+        ([body, value]) => new Function("arg", `return (async () => { ${body} })()`)(value),
+        [SCRIPT, { url: `ws://127.0.0.1:${server.port}/` }] as const,
+      ) as Promise<Record<string, unknown>>,
+      30_000,
+      "the page script",
+    );
+    assert.equal(result.first, "hello");
+    assert.equal(result.second, "after");
+    assert.ok((result.rttSamples as number) >= 2, `heartbeat answered ${result.rttSamples} times`);
+    assert.deepEqual(result.errors, [], "no WS_HEARTBEAT_UNSUPPORTED: the fallback took over");
+    const states = result.states as string[];
+    assert.deepEqual(states.slice(0, 2), ["connecting", "open"]);
+    assert.ok(states.includes("closed") && states.lastIndexOf("open") > 1, states.join(" "));
+    const metrics = result.metrics as { reconnects: number; messagesReceived: number };
+    assert.equal(metrics.reconnects, 1);
+    assert.equal(metrics.messagesReceived, 2, "pongs are not user messages");
+    assert.deepEqual(server.lines.filter((l) => l.startsWith("MSG ")), ["MSG hello", "MSG after"]);
+  } finally {
+    await browser.close();
+    await new Promise((resolve) => page.close(resolve));
+    server.child.kill("SIGKILL");
+  }
+});

@@ -57,6 +57,7 @@ export class ClientError extends WebSocketError {
   declare readonly code: ClientErrorCode;
 
   /**
+   * Creates the error.
    * @param code A stable {@linkcode ClientErrorCode}.
    * @param message A human-readable description.
    * @param options The close code associated with the failure and the cause.
@@ -88,6 +89,7 @@ export class InvalidJsonError extends WebSocketError {
   readonly data: string | Uint8Array;
 
   /**
+   * Creates the error.
    * @param data The offending message.
    * @param cause The parser's error.
    */

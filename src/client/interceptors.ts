@@ -39,10 +39,12 @@ export interface InterceptorContext {
  * ```
  */
 export interface Interceptor {
+  /** Sees (and may replace or drop) each outgoing message. */
   send?(
     message: Message,
     context: InterceptorContext,
   ): InterceptorResult | Promise<InterceptorResult>;
+  /** Sees (and may replace or drop) each incoming message. */
   receive?(
     message: Message,
     context: InterceptorContext,

@@ -15,40 +15,57 @@ export interface ClientMetrics {
   timestamp: number;
   /** The current state's `type`, and since when / for how long. */
   state: "connecting" | "open" | "disconnecting" | "closed";
+  /** When the current state began. */
   stateSince: number;
+  /** Milliseconds spent in the current state. */
   timeInState: number;
   /** The URL of the current or last connection. */
   url: string | null;
   /** Messages and bytes handed to an open connection (after send interceptors; `afterConnect` sends included). */
   messagesSent: number;
+  /** Payload bytes handed to an open connection. */
   bytesSent: number;
   /** Messages and bytes received from the transport (before receive interceptors; heartbeat pongs excluded). */
   messagesReceived: number;
+  /** Payload bytes received. */
   bytesReceived: number;
   /** Connection attempts started, and how many failed before reaching `open`. */
   attempts: number;
+  /** Attempts that never reached `open`. */
   failedAttempts: number;
   /** Times the client reached `open`, and how many of those were re-connections. */
   connects: number;
+  /** Times `open` was reached again after a connection ended. */
   reconnects: number;
   /** Attempts since the last connection that stayed open for `stableAfter` (drives the backoff). */
   attemptStreak: number;
   /** When the next reconnect attempt is scheduled. */
   nextReconnectAt: number | null;
+  /** When `open` was last reached. */
   lastConnectedAt: number | null;
+  /** When a connection last ended or an attempt last failed. */
   lastDisconnectedAt: number | null;
+  /** The close code of that end. */
   lastDisconnectCode: number | null;
+  /** The close reason of that end. */
   lastDisconnectReason: string | null;
+  /** The last error (failed attempt, heartbeat timeout, listener error). */
   lastError: { code: string; message: string } | null;
   /** Offline queue depth and losses. */
   queuedMessages: number;
+  /** Payload bytes waiting in the offline queue. */
   queuedBytes: number;
+  /** Messages evicted by the overflow policy. */
   droppedMessages: number;
+  /** Messages whose TTL passed in the queue. */
   expiredMessages: number;
   /** Heartbeat round-trip times in ms. */
   rttLast: number | null;
+  /** Mean round-trip time. */
   rttAverage: number | null;
+  /** Round trips measured. */
   rttSamples: number;
+  /** Connections dropped for a missed pong. */
   heartbeatTimeouts: number;
   /** Messages reported as invalid JSON by `json()` streams. */
   invalidJson: number;

@@ -7,21 +7,31 @@
 
 /** Trying to open a connection; `attempt` counts from 1 since the last stable connection. */
 export interface ConnectingState {
+  /** Discriminant. */
   readonly type: "connecting";
+  /** The URL being tried. */
   readonly url: string;
+  /** 1 for the first attempt since the last stable connection, then 2, 3, … */
   readonly attempt: number;
 }
 /** Connected, `afterConnect` done: messages flow. */
 export interface OpenState {
+  /** Discriminant. */
   readonly type: "open";
+  /** The URL of the connection. */
   readonly url: string;
+  /** The negotiated subprotocol, `""` when none. */
   readonly protocol: string;
+  /** The negotiated extensions, `""` when none. */
   readonly extensions: string;
 }
 /** `disconnect()`/`close()`/a URL switch is running the close handshake. */
 export interface DisconnectingState {
+  /** Discriminant. */
   readonly type: "disconnecting";
+  /** The close code being sent. */
   readonly code: number;
+  /** The close reason being sent. */
   readonly reason: string;
 }
 /**
@@ -29,10 +39,15 @@ export interface DisconnectingState {
  * `nextDelay` in how many milliseconds.
  */
 export interface ClosedState {
+  /** Discriminant. */
   readonly type: "closed";
+  /** The close code (1006 for a lost connection or a failed attempt). */
   readonly code: number;
+  /** The close reason, possibly empty. */
   readonly reason: string;
+  /** Whether a reconnect is scheduled. */
   readonly willReconnect: boolean;
+  /** Milliseconds until the scheduled reconnect attempt. */
   readonly nextDelay?: number;
   /** Why the connection ended or the attempt failed, when it was an error. */
   readonly error?: Error;

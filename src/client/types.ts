@@ -14,8 +14,11 @@ export type SendData = string | Uint8Array | ArrayBuffer | ArrayBufferView;
 
 /** How a connection ended. */
 export interface ChannelCloseInfo {
+  /** The close code (1006 when no close frame was exchanged). */
   code: number;
+  /** The close reason, `""` when none. */
   reason: string;
+  /** Whether both close frames were exchanged. */
   wasClean: boolean;
 }
 
@@ -34,14 +37,20 @@ export interface ChannelCloseInfo {
  * ```
  */
 export interface ClientChannel {
+  /** Received messages, one per chunk. */
   readonly stream: ReadableStream<Message>;
+  /** The sending half: `add` resolves when the transport accepted the message. */
   readonly sink: {
     add(message: Message): Promise<void>;
     close(code?: number, reason?: string): Promise<void>;
   };
+  /** Resolves when open; rejects (e.g. with an HTTP `status`) when the attempt failed. */
   readonly ready: Promise<void>;
+  /** Resolves once with how the connection ended; never rejects. */
   readonly closed: Promise<ChannelCloseInfo>;
+  /** The negotiated subprotocol. */
   readonly protocol: string;
+  /** The negotiated extensions. */
   readonly extensions: string;
   /** Sends a protocol ping; resolves with the round-trip time in ms, rejects when unsupported. */
   ping(data?: string | Uint8Array): Promise<number>;

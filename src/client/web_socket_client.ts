@@ -127,6 +127,7 @@ export class WebSocketClient {
   #seq = 0;
 
   /**
+   * Creates an idle client; nothing happens before `connect()`.
    * @param url Where to connect, or a function returning the URL for each attempt.
    *   May be omitted when every `connect(url)` call passes one.
    * @param options Transport, reconnect, heartbeat, queue and hooks.

@@ -59,6 +59,7 @@ export class FakePeer {
   #listeners: ((message: Message) => void)[] = [];
 
   /**
+   * Creates a connection; its client side is `channel`.
    * @param url The URL of the connection.
    * @param options Its behaviour.
    */
@@ -127,13 +128,21 @@ export class FakePeer {
  * ```
  */
 export class FakeChannel implements WebSocketChannel {
+  /** Messages the fake server sent. */
   readonly stream: ReadableStream<Message>;
+  /** Messages go to the fake server's `received`. */
   readonly sink: WebSocketSink;
+  /** Already open. */
   readonly ready: Promise<void> = Promise.resolve();
+  /** Resolves when either side ended the connection. */
   readonly closed: Promise<CloseInfo>;
+  /** The configured subprotocol. */
   readonly protocol: string;
+  /** Always `""`. */
   readonly extensions = "";
+  /** The close code once a close started. */
   closeCode: number | undefined;
+  /** The close reason once a close started. */
   closeReason: string | undefined;
   /** How the connection ended, once it has. */
   closeInfo: CloseInfo | undefined;
@@ -146,6 +155,7 @@ export class FakeChannel implements WebSocketChannel {
   #closing = false;
 
   /**
+   * Creates the client side of `peer` (use `new FakePeer(...)` instead).
    * @param peer The server side.
    * @param options Behaviour.
    */

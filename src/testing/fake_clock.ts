@@ -36,7 +36,10 @@ export class FakeClock {
   #timers: Timer[] = [];
   #nextId = 1;
 
-  /** @param start The initial value of `now()`. Default 0. */
+  /**
+   * Creates a clock standing at `start`.
+   * @param start The initial value of `now()`. Default 0.
+   */
   constructor(start = 0) {
     this.#now = start;
   }

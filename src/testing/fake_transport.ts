@@ -19,9 +19,13 @@ export type FakeOutcome =
 
 /** One connection attempt seen by the fake. */
 export interface FakeAttempt {
+  /** The URL the client asked for. */
   readonly url: string;
+  /** The subprotocols offered. */
   readonly protocols: string[] | undefined;
+  /** The attempt's signal (aborted when the client gave up on it). */
   readonly signal: AbortSignal;
+  /** What the fake did. */
   readonly outcome: FakeOutcome["type"];
   /** The accepted connection, for `accept`. */
   readonly peer?: FakePeer;
@@ -58,7 +62,10 @@ export class FakeTransport {
   #onConnection: ((peer: FakePeer) => void)[] = [];
   #peerWaiters: ((peer: FakePeer) => void)[] = [];
 
-  /** @param channelOptions Defaults for accepted connections. */
+  /**
+   * Creates a fake server.
+   * @param channelOptions Defaults for accepted connections.
+   */
   constructor(channelOptions: FakeChannelOptions = {}) {
     this.channelOptions = channelOptions;
   }

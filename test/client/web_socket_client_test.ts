@@ -517,3 +517,32 @@ test("WebSocketClient.disconnect()/close() reject invalid close codes and long r
     wasClean: true,
   });
 });
+
+test("WebSocketClient schedules exactly one reconnect when a failure both errors the stream and closes (N16)", async () => {
+  const { client, server, clock, states } = rig({ random: () => 0.5 });
+  await client.connect();
+  server.lastPeer!.drop(); // errors the stream and resolves `closed`
+  await clock.flush();
+  assert.equal(clock.pending, 1, "one backoff timer");
+  await clock.runAll(10);
+  assert.equal(server.attempts.length, 2);
+  assert.deepEqual(states.map((s) => s.type), [
+    "connecting",
+    "open",
+    "closed",
+    "connecting",
+    "open",
+  ]);
+  await client.close();
+});
+
+test("WebSocketClient.close() rejects queued sends with WS_CLIENT_CLOSED", async () => {
+  const { client, server, clock } = rig();
+  server.down();
+  void client.connect();
+  const queued = rejection(client.send("never"));
+  await clock.flush();
+  await client.close();
+  assert.equal((await queued).code, "WS_CLIENT_CLOSED");
+  assert.equal(client.metrics().queuedMessages, 0);
+});

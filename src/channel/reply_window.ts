@@ -4,9 +4,10 @@
  * before the violation (an echo server's echo goes out before the close, as
  * with ws or python-websockets, whose message handlers run synchronously).
  *
- * RFC 6455 §7.1.7: input stops at once (the engine ignores it); only the
- * sending of our close ("MAY send a Close frame") waits, and never longer
- * than the deadline.
+ * RFC 6455 §7.1.7: input stops at once ("MUST NOT continue to attempt to
+ * process data"; the engine ignores it); only the sending of our close (which
+ * the endpoint "SHOULD send ... before proceeding to _Close the WebSocket
+ * Connection_") waits, and never longer than the deadline.
  *
  * @module
  */

@@ -56,9 +56,10 @@ export interface ProtocolOptions {
    * once (RFC 6455 §7.1.7: the endpoint "MUST NOT continue to attempt to
    * process data (including a responding Close frame) from the remote
    * endpoint"), but the application may still answer the messages it was given
-   * before the failure: §7.1.7 says the endpoint "MAY send a Close frame"; it
-   * puts no deadline on it, so delaying our close behind replies the
-   * application already owed is allowed. This is what ws and python-websockets
+   * before the failure: §7.1.7 says the endpoint "SHOULD send a Close frame
+   * with an appropriate status code ... before proceeding to _Close the
+   * WebSocket Connection_" and sets no deadline, so our close may follow the
+   * replies the application already owed. This is what ws and python-websockets
    * achieve with synchronous message handlers. The caller must call
    * `failNow()` soon (with a deadline) so a silent application cannot keep a
    * failed connection open.
@@ -457,7 +458,7 @@ export class Protocol {
   #queueFailureClose(protocolError: ProtocolError): void {
     if (!this.#closeSent) {
       this.#closeSent = true;
-      // RFC 6455 §7.1.7: "the endpoint MAY send a Close frame with an appropriate status code
+      // RFC 6455 §7.1.7: "the endpoint SHOULD send a Close frame with an appropriate status code
       // (Section 7.4) before proceeding to _Close the WebSocket Connection_".
       let body: Uint8Array;
       try {

@@ -75,6 +75,8 @@ export type Connector = (
   options: { signal: AbortSignal; protocols?: string[] },
 ) => ClientChannel | Promise<ClientChannel>;
 
+const NON_ASCII = /[^\x00-\x7f]/;
+
 /**
  * Number of UTF-8 bytes of a string without encoding it (lone surrogates
  * count as U+FFFD, 3 bytes, as `TextEncoder` would send them).
@@ -87,8 +89,11 @@ export type Connector = (
  * ```
  */
 export function utf8Length(text: string): number {
-  let bytes = 0;
-  for (let i = 0; i < text.length; i++) {
+  // ASCII is the common case; a native scan finds the first other character.
+  const first = text.search(NON_ASCII);
+  if (first < 0) return text.length;
+  let bytes = first;
+  for (let i = first; i < text.length; i++) {
     const c = text.charCodeAt(i);
     if (c < 0x80) bytes += 1;
     else if (c < 0x800) bytes += 2;

@@ -6,10 +6,12 @@
  * - `bun`: `bun test` over the same files.
  * - `node`: each test file bundled by esbuild and run by `node --test` under
  *   the system Node (20 on a fresh machine, which has no global WebSocket).
+ * - `node24`: the same bundles under the newer Node (the `node`
+ *   devDependency), which has a global WebSocket, so the native client runs.
  * - `npm`: the npm build, then its smoke tests against the packed tarball.
  * - `conformance`: the quick Autobahn run (`conformance/run.ts --quick`).
  *
- * Usage: `deno run -A scripts/test.ts [--only deno,bun,node,npm,conformance] [--filter text] [--no-setup]`.
+ * Usage: `deno run -A scripts/test.ts [--only deno,bun,node,node24,npm,conformance] [--filter text] [--no-setup]`.
  * Unless `--no-setup`, `scripts/setup.sh` first installs what is missing
  * (Chromium, the Autobahn testsuite).
  * The last line is `N passed, N failed`, summed over all stages; the exit
@@ -21,8 +23,8 @@
 const root = new URL("..", import.meta.url).pathname.replace(/\/$/, "");
 const bin = (name: string) => `${root}/node_modules/.bin/${name}`;
 
-type StageName = "deno" | "bun" | "node" | "npm" | "conformance";
-const allStages: StageName[] = ["deno", "bun", "node", "npm", "conformance"];
+type StageName = "deno" | "bun" | "node" | "node24" | "npm" | "conformance";
+const allStages: StageName[] = ["deno", "bun", "node", "node24", "npm", "conformance"];
 
 interface StageResult {
   name: StageName;
@@ -168,10 +170,8 @@ async function stageBun(tests: string[]): Promise<StageResult> {
   return { name: "bun", passed, failed: broken ? 1 : failed, skipped, seconds, note: broken ? `exit ${code}` : undefined };
 }
 
-async function stageNode(tests: string[]): Promise<StageResult> {
-  const start = performance.now();
-  // A private folder per run, so concurrent runs never clobber each other.
-  const outdir = `${root}/.build/node-${Deno.pid}`;
+/** Bundles every test file once for Node; the bundles serve both Node stages. */
+async function buildNodeBundles(tests: string[]): Promise<string[] | undefined> {
   const build = await run(bin("esbuild"), [
     ...tests,
     "--bundle",
@@ -181,26 +181,34 @@ async function stageNode(tests: string[]): Promise<StageResult> {
     "--packages=external",
     "--log-level=warning",
     `--outbase=${root}`,
-    `--outdir=${outdir}`,
+    `--outdir=${nodeBundleDir}`,
     "--out-extension:.js=.mjs",
   ], { timeoutMs: 120_000, label: "node build" });
-  if (build.code !== 0) {
-    return { name: "node", passed: 0, failed: 1, skipped: 0, seconds: 0, note: "esbuild failed" };
-  }
-  const node = await systemNode();
-  const bundles = tests.map((t) => `${outdir}/${t.replace(/\.ts$/, ".mjs")}`);
+  if (build.code !== 0) return undefined;
+  return tests.map((t) => `${nodeBundleDir}/${t.replace(/\.ts$/, ".mjs")}`);
+}
+
+// A private folder per run, so concurrent runs never clobber each other.
+const nodeBundleDir = `${root}/.build/node-${Deno.pid}`;
+let nodeBundles: Promise<string[] | undefined> | undefined;
+
+async function stageNode(name: "node" | "node24", tests: string[]): Promise<StageResult> {
+  const start = performance.now();
+  nodeBundles ??= buildNodeBundles(tests);
+  const bundles = await nodeBundles;
+  if (!bundles) return { name, passed: 0, failed: 1, skipped: 0, seconds: 0, note: "esbuild failed" };
+  const node = name === "node" ? await systemNode() : bin("node");
   const { code, output } = await run(node, ["--test", "--test-reporter=tap", ...bundles], {
-    env: { WSC_NODE20: node },
+    env: { WSC_NODE20: await systemNode() },
     timeoutMs: 15 * 60_000,
-    label: "node",
+    label: name,
   });
-  await Deno.remove(outdir, { recursive: true }).catch(() => {});
   const seconds = (performance.now() - start) / 1000;
   const passed = count(output, /^# pass (\d+)$/);
   const failed = count(output, /^# fail (\d+)$/) + count(output, /^# cancelled (\d+)$/);
   const skipped = count(output, /^# skipped (\d+)$/);
   const broken = code !== 0 && failed === 0;
-  return { name: "node", passed, failed: broken ? 1 : failed, skipped, seconds, note: broken ? `exit ${code}` : undefined };
+  return { name, passed, failed: broken ? 1 : failed, skipped, seconds, note: broken ? `exit ${code}` : undefined };
 }
 
 async function stageScript(name: StageName, script: string, args: string[]): Promise<StageResult> {
@@ -234,7 +242,8 @@ for (const stage of only) {
       results.push(await stageBun(tests));
       break;
     case "node":
-      results.push(await stageNode(tests));
+    case "node24":
+      results.push(await stageNode(stage, tests));
       break;
     case "npm":
       results.push(await stageScript("npm", "scripts/check_npm.ts", []));
@@ -247,6 +256,7 @@ for (const stage of only) {
   }
 }
 
+await Deno.remove(nodeBundleDir, { recursive: true }).catch(() => {});
 console.log("\n| stage | passed | failed | skipped | seconds | note |\n|---|---:|---:|---:|---:|---|");
 for (const r of results) {
   console.log(`| ${r.name} | ${r.passed} | ${r.failed} | ${r.skipped} | ${r.seconds.toFixed(1)} | ${r.note ?? ""} |`);

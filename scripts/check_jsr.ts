@@ -9,6 +9,8 @@
  *   private type leaking into a public signature, explicit return types);
  * - every exported function, class and constant has an `@example`
  *   (from `deno doc --json`; interfaces and type aliases are listed only);
+ * - the JSR score items checkable offline: an `@module` doc with an example
+ *   in every entry point, a root `README.md` and `LICENSE`;
  * - `deno test --doc` runs the examples of `mod.ts` and `src/`;
  * - `deno publish --dry-run --allow-dirty` (needs jsr.io to resolve the
  *   package's scope; without network it is reported as skipped, with the
@@ -17,7 +19,7 @@
  * Findings are printed grouped per file, so each owner sees theirs. The last
  * line is `N passed, N failed`.
  *
- * Usage: `deno run -A scripts/check_jsr.ts [--only check,lint,fmt,doc-lint,examples,doc-test,publish]`
+ * Usage: `deno run -A scripts/check_jsr.ts [--only check,lint,fmt,doc-lint,examples,score,doc-test,publish]`
  * (also `deno task check:jsr`).
  *
  * @module
@@ -111,7 +113,7 @@ async function step(
 function groupByFile(found: string[]): string[] {
   const byFile = new Map<string, string[]>();
   for (const finding of found) {
-    const file = /^([^:\s]+\.(?:ts|md|json|mjs|js)):/.exec(finding)?.[1] ?? "(general)";
+    const file = /^([^:\s]+\.(?:ts|md|json|mjs|js)|LICENSE):/.exec(finding)?.[1] ?? "(general)";
     byFile.set(file, [
       ...(byFile.get(file) ?? []),
       finding.slice(file === "(general)" ? 0 : file.length + 1),
@@ -197,6 +199,32 @@ async function examplesStep(files: string[]): Promise<Omit<Result, "name">> {
   };
 }
 
+/** The JSR score items that can be checked locally: module docs with an example per entry point, a README. */
+async function scoreStep(files: string[]): Promise<Omit<Result, "name">> {
+  const { code, output } = await run(["doc", "--json", ...files]);
+  if (code !== 0) throw new Error(`deno doc --json failed:\n${output.slice(-2000)}`);
+  const doc = JSON.parse(output.slice(output.indexOf("{")));
+  const found: string[] = [];
+  for (const file of files) {
+    const node = doc.nodes[`file://${root}/${file.replace(/^\.\//, "")}`];
+    const moduleDoc = node?.module_doc as { doc?: string; tags?: { kind: string }[] } | undefined;
+    if (!moduleDoc?.doc) found.push(`${file}:1: entry point has no @module documentation`);
+    else if (!moduleDoc.tags?.some((t) => t.kind === "example")) {
+      found.push(`${file}:1: the @module documentation has no example`);
+    }
+  }
+  for (const required of ["README.md", "LICENSE"]) {
+    try {
+      await Deno.stat(`${root}/${required}`);
+    } catch {
+      found.push(
+        `${required}: missing at the repository root (JSR shows it; deno.json publish includes it)`,
+      );
+    }
+  }
+  return { status: found.length === 0 ? "passed" : "failed", findings: found };
+}
+
 async function publishStep(): Promise<Omit<Result, "name">> {
   const { code, output } = await run(["publish", "--dry-run", "--allow-dirty"], 120_000);
   if (code === 0) return { status: "passed", findings: [], note: "dry run succeeded" };
@@ -218,7 +246,7 @@ async function publishStep(): Promise<Omit<Result, "name">> {
   };
 }
 
-const all = ["check", "lint", "fmt", "doc-lint", "examples", "doc-test", "publish"];
+const all = ["check", "lint", "fmt", "doc-lint", "examples", "score", "doc-test", "publish"];
 const onlyIndex = Deno.args.indexOf("--only");
 const only = onlyIndex >= 0 ? Deno.args[onlyIndex + 1].split(",") : all;
 const files = await exportFiles();
@@ -241,6 +269,12 @@ if (only.includes("doc-lint")) {
 }
 if (only.includes("examples")) {
   await step("@example on every exported function, class, constant", () => examplesStep(files));
+}
+if (only.includes("score")) {
+  await step(
+    "JSR score: module docs with examples in every entry point, README, LICENSE",
+    () => scoreStep(files),
+  );
 }
 if (only.includes("doc-test")) {
   await step(

@@ -31,7 +31,7 @@ import {
   waitExit,
   waitForPort,
 } from "./processes.ts";
-import { summarize } from "./summarize.ts";
+import { expandCases, summarize } from "./summarize.ts";
 
 const HERE = fileURLToPath(new URL(".", import.meta.url));
 const ROOT = join(HERE, "..");
@@ -226,6 +226,9 @@ async function runOne(
     reportDir: reportDir.slice(REPORT.length + 1),
     seconds: 0,
   };
+  // wstest matches case patterns as prefixes ("12.*.1" would take 12.1.10 too): hand it explicit ids.
+  const caseIds = expandCases(cases);
+  if (caseIds.length === 0) throw new Error(`no case matches ${cases.join(",")}`);
   const started = Date.now();
   const children: GroupChild[] = [];
   const stopBeat = heartbeat(id, wstestLog);
@@ -243,7 +246,7 @@ async function runOne(
       const spec = {
         outdir: reportDir,
         servers: [{ agent: t.agent, url: `ws://127.0.0.1:${port}` }],
-        cases,
+        cases: caseIds,
         "exclude-cases": [],
         "exclude-agent-cases": {},
       };
@@ -261,7 +264,7 @@ async function runOne(
       const spec = {
         url: `ws://127.0.0.1:${port}`,
         outdir: reportDir,
-        cases,
+        cases: caseIds,
         "exclude-cases": [],
         "exclude-agent-cases": {},
       };

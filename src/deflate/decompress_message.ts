@@ -12,7 +12,7 @@
  * | sync-flushed message + `00 00 ff ff` | ok | error "unexpected end of file" | error "unexpected end of file" |
  * | … + `01 00 00 ff ff` (empty final stored block) | ok | ok | ok |
  * | BFINAL message alone | ok | ok | ok |
- * | BFINAL message + any byte (even the §7.2.3.4 `00`) | error "failed to write whole buffer" | error "Trailing junk found…" | ok, extra bytes silently ignored |
+ * | BFINAL message + any byte (even the §7.2.3.4 `00`) | error "failed to write whole buffer" | error "Trailing junk found…" | ok, extra bytes silently ignored (Node 24.21: error "Trailing junk found…", as Bun) |
  * | `ff ff ff ff ff` | error "corrupt deflate stream" | error "inflate failed" | error "invalid block type" |
  * | empty input, or input stopping mid-block (`00`) | ok: truncation is NOT reported | error "unexpected end of file" | error "unexpected end of file" |
  * | output of one write | one chunk with ALL of it (64 MiB bomb → one 64 MiB chunk) | 64 KiB chunks | 16 KiB chunks |
@@ -54,7 +54,7 @@
  * (Deno), such a complete-stream form is only accepted when one more octet
  * is refused with the runtime's own "data after the end" error (learned
  * once per process), which costs a second inflation of BFINAL messages on
- * Deno. Known gap: on Node, bytes after a BFINAL block are
+ * Deno. Known gap: on Node 20, bytes after a BFINAL block are
  * ignored (zlib semantics, as in ws) instead of failing with 1007.
  *
  * @module

@@ -62,7 +62,9 @@ if docker_ok; then
   fi
   # --network host: the fuzzer reaches testees on 127.0.0.1 and testees reach it; the cache and
   # report folders are mounted at the same paths, so generated spec files need no rewriting.
-  write_state docker '"docker"' '"run"' '"--rm"' '"--network"' '"host"' '"-v"' "\"$HERE:$HERE\"" \
+  # --init: wstest is not PID 1 then, so the SIGTERM the runner sends (proxied by `docker run`)
+  # really stops the container.
+  write_state docker '"docker"' '"run"' '"--rm"' '"--init"' '"--network"' '"host"' '"-v"' "\"$HERE:$HERE\"" \
     "\"$IMAGE\"" '"wstest"'
   log "using docker image $IMAGE"
   cat "$STATE"

@@ -32,8 +32,10 @@ export interface ConnectionHost {
 }
 
 /**
- * Closes a channel without throwing. Browsers only accept 1000 and
- * 3000–4999 from a client, so a refused code is retried as 1000.
+ * Closes a channel without throwing. Engine channels (`closeWithCode`) send
+ * any code valid on the wire, so a URL switch really says 1001; `sink.close`
+ * (and browsers) only accept 1000 and 3000–4999, so there a refused code is
+ * retried as 1000.
  *
  * @example
  * ```ts
@@ -46,9 +48,13 @@ export interface ConnectionHost {
  */
 export function closeQuietly(channel: ClientChannel, code: number, reason: string): Promise<void> {
   channel.ready.catch(() => {});
+  const withCode = (channel as { closeWithCode?: (code: number, reason: string) => Promise<void> })
+    .closeWithCode;
   let closing: Promise<void>;
   try {
-    closing = channel.sink.close(code, reason);
+    closing = typeof withCode === "function"
+      ? withCode.call(channel, code, reason)
+      : channel.sink.close(code, reason);
   } catch (error) {
     closing = Promise.reject(error);
   }

@@ -120,3 +120,24 @@ test("messages still in flight from a dropped connection are delivered before th
   assert.deepEqual(got, ["a1", "a2", "b1"]);
   await client.close();
 });
+
+test("closeQuietly sends 1001 on the wire over an engine channel and falls back to 1000 where only sink.close exists", async () => {
+  const { closeQuietly } = await import("../../src/client/connection.ts");
+  const { createChannelPair } = await import("../../src/testing/channel_pair.ts");
+  const [client, server] = createChannelPair();
+  await Promise.all([client.ready, server.ready]);
+  await closeQuietly(client, 1001, "switching URL");
+  const seen = await server.closed;
+  assert.equal(seen.code, 1001);
+  assert.equal(seen.reason, "switching URL");
+
+  const [plainClient, plainServer] = createChannelPair();
+  await Promise.all([plainClient.ready, plainServer.ready]);
+  const sinkOnly = {
+    ready: plainClient.ready,
+    closed: plainClient.closed,
+    sink: plainClient.sink,
+  } as unknown as Parameters<typeof closeQuietly>[0];
+  await closeQuietly(sinkOnly, 1001, "switching URL");
+  assert.equal((await plainServer.closed).code, 1000);
+});

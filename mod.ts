@@ -73,3 +73,27 @@ export {
   InvalidStateError,
   UnsupportedError,
 } from "./src/channel/errors.ts";
+
+// Reconnecting client (also the `./client` subpath).
+export {
+  type AfterConnectContext,
+  backoffDelay,
+  type BackoffOptions,
+  ClientError,
+  type ClientErrorCode,
+  type ClientEvents,
+  type ClientMetrics,
+  type ClientState,
+  type Connector,
+  defaultReconnectPolicy,
+  DROP,
+  type HeartbeatOptions,
+  type Interceptor,
+  InvalidJsonError,
+  type JsonStream,
+  type OfflineQueueOptions,
+  type ReconnectOptions,
+  type ReconnectPolicy,
+  WebSocketClient,
+  type WebSocketClientOptions,
+} from "./src/client/mod.ts";

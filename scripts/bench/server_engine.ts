@@ -1,6 +1,8 @@
 // Echo server on our engine serve() for the running runtime (Deno, Bun, or Node via an esbuild bundle).
 // Usage: deno run -A scripts/bench/server_engine.ts | bun scripts/bench/server_engine.ts |
 //        node .build/bench/server_engine.mjs   — prints "PORT <n>".
+// Options: --port N; --compression [--threshold 1024] [--client-no-context-takeover]
+// (permessage-deflate through serve()'s `compression` option).
 import process from "node:process";
 import type { WebSocketChannel } from "../../src/channel/web_socket_channel.ts";
 
@@ -24,12 +26,22 @@ async function echo(channel: WebSocketChannel) {
   } catch { /* connection ended */ }
 }
 
-const portArg = process.argv.indexOf("--port");
+const argValue = (name: string, fallback: string) => {
+  const i = process.argv.indexOf(`--${name}`);
+  return i > 0 ? process.argv[i + 1] : fallback;
+};
+const compression = process.argv.includes("--compression")
+  ? {
+    threshold: Number(argValue("threshold", "1024")),
+    clientNoContextTakeover: process.argv.includes("--client-no-context-takeover"),
+  }
+  : false;
 const server = await module.serve({
   hostname: "127.0.0.1",
-  port: portArg > 0 ? Number(process.argv[portArg + 1]) : 0,
+  port: Number(argValue("port", "0")),
   maxMessageSize: 64 * 1024 * 1024,
   idleTimeout: 0,
+  compression,
   onChannel: echo,
 });
 console.log(`PORT ${server.port}`);

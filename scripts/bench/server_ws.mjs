@@ -1,13 +1,28 @@
 // Echo server on the `ws` package (Node), the reference point of the echo benchmark.
-// Usage: node scripts/bench/server_ws.mjs [--port N]; prints "PORT <n>" once listening.
+// Usage: node scripts/bench/server_ws.mjs [--port N] [--deflate [--threshold 1024]
+//        [--no-context-takeover]]; prints "PORT <n>" once listening.
+// --deflate: permessage-deflate with ws's defaults (zlib level/memLevel/windowBits defaults,
+// concurrencyLimit 10, context takeover allowed both ways); --no-context-takeover also sets
+// serverNoContextTakeover and clientNoContextTakeover (what our engine server does).
 import { WebSocketServer } from "ws";
 
-const portArg = process.argv.indexOf("--port");
-const port = portArg > 0 ? Number(process.argv[portArg + 1]) : 0;
+const argValue = (name, fallback) => {
+  const i = process.argv.indexOf(`--${name}`);
+  return i > 0 ? process.argv[i + 1] : fallback;
+};
+const port = Number(argValue("port", "0"));
+const noContext = process.argv.includes("--no-context-takeover");
+const perMessageDeflate = process.argv.includes("--deflate")
+  ? {
+    threshold: Number(argValue("threshold", "1024")),
+    serverNoContextTakeover: noContext,
+    clientNoContextTakeover: noContext,
+  }
+  : false;
 const server = new WebSocketServer({
   host: "127.0.0.1",
   port,
-  perMessageDeflate: false,
+  perMessageDeflate,
   clientTracking: false,
   maxPayload: 64 * 1024 * 1024,
 });

@@ -325,7 +325,8 @@ async function versions(): Promise<Record<string, string>> {
   const probe = async (name: string, cmd: string, args: string[]) => {
     try {
       const { stdout } = await new Deno.Command(cmd, { args, stderr: "null" }).output();
-      out[name] = new TextDecoder().decode(stdout).split("\n")[0].trim();
+      const line = new TextDecoder().decode(stdout).split("\n")[0].trim();
+      out[name] = line.match(/\d+\.\d+\.\d+(\.\d+)?/)?.[0] ?? line;
     } catch {
       out[name] = "unavailable";
     }

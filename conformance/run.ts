@@ -136,7 +136,8 @@ async function launch(t: Testee): Promise<string[]> {
   const bundles = join(CACHE, "bundles");
   await Deno.mkdir(bundles, { recursive: true });
   const bundle = async () => {
-    const out = join(bundles, t.entry.replace(/\.ts$/, ".mjs"));
+    // One bundle per testee: with --jobs, two testees may bundle the same entry at once.
+    const out = join(bundles, `${t.role}-${t.agent}.mjs`);
     await esbuild(entry, out);
     return out;
   };

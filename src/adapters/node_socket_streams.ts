@@ -13,6 +13,7 @@
  * @module
  */
 import type { Socket } from "node:net";
+import { nextTick } from "node:process";
 
 /** A byte-stream pair over one socket plus a way to drop the socket at once. */
 export interface SocketStreams {
@@ -95,10 +96,25 @@ export function socketStreams(socket: Socket): SocketStreams {
     drainWaiter = undefined;
   });
 
+  // Writes made in one burst of microtasks (the echoes of one read, a header
+  // and its payload) leave in one writev: the socket is corked at the first
+  // write and uncorked by a nextTick, which Node runs only once the microtask
+  // queue is empty. Without it every write was its own syscall (the largest
+  // self time in a Node CPU profile of the 1 KiB and 64 KiB echo benchmarks).
+  let corked = false;
+  const uncork = () => {
+    corked = false;
+    socket.uncork();
+  };
   const writable = new WritableStream<Uint8Array>({
     write(chunk) {
       if (failure) throw failure;
       if (socket.destroyed) throw new Error("Socket closed");
+      if (!corked && typeof socket.cork === "function") {
+        corked = true;
+        socket.cork();
+        nextTick(uncork);
+      }
       if (socket.write(chunk)) return;
       return new Promise<void>((resolve, reject) => {
         drainWaiter = { resolve, reject };

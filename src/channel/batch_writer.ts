@@ -104,35 +104,37 @@ export class BatchWriter {
   }
 
   async #write(chunks: Uint8Array[]): Promise<void> {
+    // No closures or scratch arrays per batch: this runs once per echoed
+    // message when messages arrive one per read.
+    if (chunks.length === 0) return;
     let last: Promise<void> | undefined;
-    let small: Uint8Array[] = [];
-    let smallBytes = 0;
     let total = 0;
-    const put = (bytes: Uint8Array) => {
-      // The stream settles writes in order, so awaiting the last one is enough;
-      // the others only need their rejections observed.
-      if (last) handled(last);
-      last = this.#writer.write(bytes);
-    };
-    const putSmall = () => {
-      if (small.length === 0) return;
-      put(small.length === 1 ? small[0] : concat(small, smallBytes));
-      small = [];
-      smallBytes = 0;
-    };
-    for (const chunk of chunks) {
-      total += chunk.byteLength;
-      if (chunk.byteLength >= COPY_LIMIT) {
-        putSmall();
-        put(chunk);
-        continue;
+    if (chunks.length === 1) {
+      total = chunks[0].byteLength;
+      last = this.#writer.write(chunks[0]);
+    } else {
+      let from = 0;
+      let smallBytes = 0;
+      for (let i = 0; i < chunks.length; i++) {
+        const size = chunks[i].byteLength;
+        total += size;
+        if (size < COPY_LIMIT && smallBytes + size <= MERGE_LIMIT) {
+          smallBytes += size;
+          continue;
+        }
+        // chunks[from..i) are small and go out merged, before chunks[i].
+        if (i > from) last = this.#put(chunks, from, i, smallBytes, last);
+        if (size >= COPY_LIMIT) {
+          last = this.#put(chunks, i, i + 1, size, last);
+          from = i + 1;
+          smallBytes = 0;
+        } else {
+          from = i;
+          smallBytes = size;
+        }
       }
-      if (smallBytes + chunk.byteLength > MERGE_LIMIT) putSmall();
-      small.push(chunk);
-      smallBytes += chunk.byteLength;
+      if (chunks.length > from) last = this.#put(chunks, from, chunks.length, smallBytes, last);
     }
-    putSmall();
-    if (!last) return;
     this.#inFlight += total;
     try {
       await last;
@@ -140,4 +142,19 @@ export class BatchWriter {
       this.#inFlight -= total;
     }
   }
+
+  /** Writes chunks[from..to) as one write (copied together when several). */
+  #put(
+    chunks: Uint8Array[],
+    from: number,
+    to: number,
+    bytes: number,
+    previous: Promise<void> | undefined,
+  ): Promise<void> {
+    // The stream settles writes in order, so awaiting the last one is enough;
+    // the others only need their rejections observed.
+    if (previous) handled(previous);
+    return this.#writer.write(to - from === 1 ? chunks[from] : concat(chunks.slice(from, to), bytes));
+  }
+
 }

@@ -144,7 +144,9 @@ const POOL_SIZE = 8192;
  * ```
  */
 export class MaskKeyPool {
-  #pool = new Uint8Array(POOL_SIZE);
+  // Allocated on the first key: a server-role connection never masks, and
+  // 8 KiB per idle connection was a fifth of its memory (scripts/bench_echo.ts).
+  #pool: Uint8Array | undefined;
   #position = POOL_SIZE;
 
   /**
@@ -155,10 +157,11 @@ export class MaskKeyPool {
    */
   fill(target: Uint8Array, offset = 0): void {
     if (this.#position === POOL_SIZE) {
+      this.#pool ??= new Uint8Array(POOL_SIZE);
       crypto.getRandomValues(this.#pool);
       this.#position = 0;
     }
-    const pool = this.#pool, p = this.#position;
+    const pool = this.#pool!, p = this.#position;
     target[offset] = pool[p];
     target[offset + 1] = pool[p + 1];
     target[offset + 2] = pool[p + 2];

@@ -27,6 +27,12 @@ export interface MessageAssemblerOptions {
 }
 
 const STREAM = { stream: true } as const;
+const FATAL = { fatal: true, ignoreBOM: true } as const;
+// Whole text frames are decoded by one decoder shared by every connection: a
+// call without `stream` carries no state over. Only a message whose bytes
+// arrive in pieces needs its own streaming decoder, created on first use, so
+// an idle connection holds none.
+const wholeDecoder = new TextDecoder("utf-8", FATAL);
 
 function invalidUtf8(): never {
   // RFC 6455 §8.1: "the endpoint MUST _Fail the WebSocket Connection_" (1007, §7.4.1).
@@ -57,7 +63,9 @@ function invalidUtf8(): never {
  */
 export class MessageAssembler {
   readonly #maxMessageSize: number;
-  readonly #decoder = new TextDecoder("utf-8", { fatal: true, ignoreBOM: true });
+  #streamDecoder: TextDecoder | undefined;
+  // The streaming decoder holds state of the current message.
+  #streaming = false;
   // Opcode of the message in progress; 0 when none is.
   #opcode = 0;
   #compressed = false;
@@ -131,7 +139,7 @@ export class MessageAssembler {
   addPart(part: Uint8Array): void {
     if (this.#opcode !== 1 || this.#compressed) return;
     try {
-      this.#text += this.#decoder.decode(part, STREAM);
+      this.#text += this.#stream().decode(part, STREAM);
     } catch {
       invalidUtf8();
     }
@@ -151,11 +159,12 @@ export class MessageAssembler {
       const rest = this.#decodedInFrame === 0 ? payload : payload.subarray(this.#decodedInFrame);
       try {
         if (!frame.fin) {
-          this.#text += this.#decoder.decode(rest, STREAM);
+          this.#text += this.#stream().decode(rest, STREAM);
           return null;
         }
         // A decode call without `stream` flushes: a truncated sequence at the end throws.
-        const last = this.#decoder.decode(rest);
+        const last = this.#streaming ? this.#streamDecoder!.decode(rest) : wholeDecoder.decode(rest);
+        this.#streaming = false;
         const data = this.#text === "" ? last : this.#text + last;
         this.#text = "";
         this.#opcode = 0;
@@ -209,11 +218,18 @@ export class MessageAssembler {
     this.#first = null;
     this.#buffer = null;
     this.#fill = 0;
+    if (!this.#streaming) return;
+    this.#streaming = false;
     try {
-      this.#decoder.decode(); // flushes a pending partial sequence so the next message starts clean
+      this.#streamDecoder!.decode(); // flushes a pending partial sequence so the next message starts clean
     } catch {
       // A truncated sequence is irrelevant once the message is dropped.
     }
+  }
+
+  #stream(): TextDecoder {
+    this.#streaming = true;
+    return this.#streamDecoder ??= new TextDecoder("utf-8", FATAL);
   }
 
   #append(payload: Uint8Array): void {

@@ -131,6 +131,10 @@ function allocateFrame(size: number): Uint8Array {
 }
 const EMPTY = new Uint8Array(0);
 const encoder = new TextEncoder();
+// One pool for every connection of the process: a per-connection pool cost
+// 8 KiB each (even for servers, which never mask). Every key is still fresh
+// CSPRNG output used once (RFC 6455 §10.3); only the refill calls are shared.
+const sharedKeys = new MaskKeyPool();
 
 /**
  * One WebSocket connection after the opening handshake, without I/O.
@@ -172,7 +176,6 @@ export class Protocol {
   readonly #allowRsv1: boolean;
   readonly #fillMask: ((key: Uint8Array) => void) | undefined;
   readonly #deferFailure: boolean;
-  readonly #keys = new MaskKeyPool();
   readonly #decoder: FrameDecoder;
   readonly #assembler: MessageAssembler;
   #outgoing: Uint8Array[] = [];
@@ -515,7 +518,7 @@ export class Protocol {
       writeFrameHeader(bytes, 0, fields);
       const keyAt = headerSize - 4;
       if (this.#fillMask === undefined) {
-        this.#keys.fill(bytes, keyAt);
+        sharedKeys.fill(bytes, keyAt);
       } else {
         this.#fillMask(bytes.subarray(keyAt, headerSize));
       }

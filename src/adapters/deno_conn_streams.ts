@@ -4,14 +4,15 @@
  * `conn.readable` keeps a 64 KiB buffer in every pending read, so each idle
  * connection of a server pinned 64 KiB (measured: ~108 KiB RSS per idle
  * engine connection on Deno 2.9 versus ~19 KiB for `Deno.upgradeWebSocket`).
- * Here a read starts at 4 KiB, doubles while reads fill the buffer (up to
+ * Here a read starts at 1 KiB (an idle connection holds one pending read;
+ * 4 KiB measured ~3 KiB more RSS per idle connection), doubles while reads fill the buffer (up to
  * 256 KiB for bulk transfers) and halves again when they do not.
  *
  * @module
  */
 
 /** Smallest read buffer: what an idle connection holds. */
-const MIN_READ = 4 * 1024;
+const MIN_READ = 1024;
 /** Largest read buffer, reached only while reads keep filling it. */
 const MAX_READ = 256 * 1024;
 

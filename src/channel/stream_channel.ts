@@ -9,8 +9,7 @@
 import { Protocol, type ProtocolEvent } from "../engine/protocol.ts";
 import { isValidWireCloseCode } from "../engine/close_code.ts";
 import type { ProtocolError } from "../engine/errors.ts";
-import { utf8Length } from "../_util/bytes.ts";
-import { type Deferred, deferred, handled } from "../_util/deferred.ts";
+import { deferred, handled } from "../_util/deferred.ts";
 import { BatchWriter } from "./batch_writer.ts";
 import { createSink, type SinkHandle } from "./channel_sink.ts";
 import { closeTransport, dropTransport } from "./close_transport.ts";
@@ -18,10 +17,14 @@ import { ConnectionClosedError, InvalidStateError } from "./errors.ts";
 import { inflateMessage } from "./inflate_message.ts";
 import { MessageQueue } from "./message_queue.ts";
 import { MessageSender } from "./message_sender.ts";
+import { failureReason, hasMessageBefore, PeerFailure } from "./peer_failure.ts";
 import { PingTracker } from "./ping_tracker.ts";
-import { ReplyWindow } from "./reply_window.ts";
+import { ReadPump } from "./read_pump.ts";
 import {
+  type ByteReader,
   type ByteStreams,
+  type ByteWriter,
+  definedOnly,
   STREAM_CHANNEL_DEFAULTS,
   type StreamChannelOpening,
   type StreamChannelOptions,
@@ -77,8 +80,8 @@ export class StreamChannel implements WebSocketChannel {
   readonly #queue: MessageQueue;
   #state: State = "connecting";
   #protocol: Protocol | undefined;
-  #reader: ReadableStreamDefaultReader<Uint8Array> | undefined;
-  #writer: WritableStreamDefaultWriter<Uint8Array> | undefined;
+  #reader: ByteReader | undefined;
+  #writer: ByteWriter | undefined;
   #batches: BatchWriter | undefined;
   #dropConnection: (() => void) | undefined;
   #deflate: MessageDeflate | undefined;
@@ -86,9 +89,7 @@ export class StreamChannel implements WebSocketChannel {
   #extensions = "";
   #closeCode: number | undefined;
   #closeReason: string | undefined;
-  /** Read even though nobody pulls: a close is under way or the stream was cancelled. */
-  #draining = false;
-  #wake: Deferred<void> | undefined;
+  readonly #pump: ReadPump;
   /** Both close frames were exchanged. */
   #handshakeDone = false;
   #closeTimer: ReturnType<typeof setTimeout> | undefined;
@@ -97,8 +98,8 @@ export class StreamChannel implements WebSocketChannel {
   /** `sink.close()` was called; messages already accepted still go out first. */
   #closeRequested = false;
   readonly #pings = new PingTracker();
-  /** The peer broke the protocol; our close waits until the application answered what came before. */
-  #failing: ReplyWindow | undefined;
+  /** The peer broke the protocol; our close may wait until the application answered what came before. */
+  readonly #failure: PeerFailure;
 
   /**
    * Creates a channel that is not open yet; call {@linkcode StreamChannel.open}
@@ -112,17 +113,35 @@ export class StreamChannel implements WebSocketChannel {
     >;
     this.ready = handled(this.#ready.promise);
     this.closed = this.#closed.promise;
+    this.#pump = new ReadPump({
+      receive: (chunk) => this.#receive(chunk),
+      full: () => this.#queue.bytes >= this.#settings.readableHighWaterMark,
+      ended: () => this.#state === "closed",
+      onEnd: () => this.#onEof(),
+      onError: (error) => this.#onTransportError(error),
+    });
+    this.#failure = new PeerFailure({
+      closed: () => this.#state === "closed",
+      unread: () => this.#queue.bytes > 0,
+      pending: () => this.#sender.pending,
+      timeout: this.#settings.closeTimeout,
+      ending: (error, code, reason) => {
+        this.#closeCode = code;
+        this.#closeReason = reason;
+        this.#endStream(false, error);
+      },
+      shutDown: (error, code, reason) => this.#onProtocolError(error, code, reason),
+    });
     this.#queue = new MessageQueue({
       onSpace: () => {
-        this.#wakeReader();
-        this.#failing?.taken();
+        this.#pump.wake();
+        this.#failure.taken();
       },
       onCancel: () => {
         // Dart's StreamChannel contract: cancelling the stream does not close
         // the connection; messages are dropped from now on.
-        this.#draining = true;
-        this.#wakeReader();
-        this.#failing?.taken();
+        this.#pump.drain();
+        this.#failure.taken();
       },
     });
     this.stream = this.#queue.stream;
@@ -186,14 +205,15 @@ export class StreamChannel implements WebSocketChannel {
       role: this.#settings.role,
       maxMessageSize: this.#settings.maxMessageSize,
       allowRsv1: opening.deflate !== undefined,
-      // Our close after a peer's violation may wait for answers to earlier messages (#failConnection).
+      // Our close after a peer's violation may wait for answers to earlier messages (PeerFailure).
       deferFailure: true,
     });
     this.#dropConnection = streams.close?.bind(streams);
-    this.#reader = streams.readable.getReader();
+    const direct = streams.direct?.();
+    this.#reader = direct ? direct.reader : streams.readable.getReader();
     // A reset is noticed even while reading is paused for a slow consumer.
     this.#reader.closed.catch((error) => this.#onTransportError(error));
-    this.#writer = streams.writable.getWriter();
+    this.#writer = direct ? direct.writer : streams.writable.getWriter();
     this.#batches = new BatchWriter(
       this.#writer,
       () => this.#protocol!.takeOutgoing(),
@@ -201,7 +221,7 @@ export class StreamChannel implements WebSocketChannel {
     );
     this.#state = "open";
     this.#ready.resolve();
-    this.#readLoop(opening.head);
+    this.#pump.start(this.#reader, opening.head);
   }
 
   /** Fails a connection that never opened: `ready` rejects, `closed` resolves 1006. */
@@ -243,36 +263,6 @@ export class StreamChannel implements WebSocketChannel {
 
   // ── reading ────────────────────────────────────────────────────────────
 
-  async #readLoop(head: Uint8Array | undefined): Promise<void> {
-    const reader = this.#reader!;
-    try {
-      if (head && head.byteLength > 0) {
-        const pending = this.#receive(head);
-        if (pending) await pending;
-      }
-      while (this.#state !== "closed") {
-        if (!this.#draining && this.#queue.bytes >= this.#settings.readableHighWaterMark) {
-          this.#wake = deferred<void>();
-          await this.#wake.promise;
-          continue;
-        }
-        const { value, done } = await reader.read();
-        if (this.#isClosed()) return;
-        if (done) return this.#onEof();
-        const pending = this.#receive(value);
-        if (pending) await pending;
-      }
-    } catch (error) {
-      this.#onTransportError(error);
-    }
-  }
-
-  #wakeReader(): void {
-    const wake = this.#wake;
-    this.#wake = undefined;
-    wake?.resolve();
-  }
-
   /**
    * Feeds bytes to the engine; returns a promise only when a message must be
    * inflated or a failure waits for the application's answers.
@@ -304,8 +294,10 @@ export class StreamChannel implements WebSocketChannel {
         if (this.#isClosed()) return;
         const failure = error as ProtocolError;
         this.#flushOwed();
-        return this.#failConnection(failure, "", hasMessageBefore(events, i), () => {
-          this.#protocol!.fail(failure.closeCode, "");
+        return this.#failure.fail(failure, {
+          reason: "",
+          messagesBefore: hasMessageBefore(events, i),
+          failEngine: () => this.#protocol!.fail(failure.closeCode, ""),
         });
       }
       if (this.#isClosed()) return;
@@ -341,46 +333,10 @@ export class StreamChannel implements WebSocketChannel {
     // Pongs owed for pings earlier in the batch go out first.
     this.#flushOwed();
     // failNow() sends the error's message as the close reason when it fits (RFC 6455 §5.5).
-    const reason = utf8Length(error.message) <= 123 ? error.message : "";
-    return this.#failConnection(error, reason, hasMessageBefore(events, index), () => {
-      this.#protocol!.failNow();
-    });
-  }
-
-  /**
-   * Fails the connection with `error.closeCode`. When messages that arrived
-   * before the violation may still be answered (some came in the same read,
-   * wait unread, or sends are being prepared), `stream` ends at once (those
-   * messages first, then the error) but the close is sent only after the
-   * application read them and reacted, within min(closeTimeout, 1 s); see
-   * {@linkcode ReplyWindow}. The returned promise holds the read loop meanwhile.
-   */
-  #failConnection(
-    error: ProtocolError,
-    reason: string,
-    messagesBefore: boolean,
-    failEngine: () => void,
-  ): Promise<void> | undefined {
-    if (this.#state === "closed" || this.#failing) return undefined;
-    const code = error.closeCode;
-    if (!messagesBefore && this.#queue.bytes === 0 && this.#sender.pending === undefined) {
-      failEngine();
-      this.#onProtocolError(error, code, reason);
-      return undefined;
-    }
-    this.#closeCode = code;
-    this.#closeReason = reason;
-    this.#endStream(false, error);
-    const window = new ReplyWindow({
-      unread: () => this.#queue.bytes > 0,
-      pending: () => this.#sender.pending,
-    }, Math.min(this.#settings.closeTimeout, 1000));
-    this.#failing = window;
-    return window.done.then(() => {
-      this.#failing = undefined;
-      if (this.#isClosed()) return;
-      failEngine();
-      this.#onProtocolError(error, code, reason);
+    return this.#failure.fail(error, {
+      reason: failureReason(error),
+      messagesBefore: hasMessageBefore(events, index),
+      failEngine: () => this.#protocol!.failNow(),
     });
   }
 
@@ -406,7 +362,7 @@ export class StreamChannel implements WebSocketChannel {
       this.#startCloseTimer();
     }
     this.#handshakeDone = true;
-    this.#draining = true;
+    this.#pump.drain();
     this.#endStream(true);
     this.#flushOwed();
     // RFC 6455 §7.1.1: "the server SHOULD close the underlying TCP connection
@@ -423,8 +379,8 @@ export class StreamChannel implements WebSocketChannel {
     if (this.#state !== "open" || this.#closeRequested) return done;
     this.#closeRequested = true;
     // A failure is already under way: its close goes out once what was sent so far is queued.
-    if (this.#failing) {
-      this.#failing.taken(true);
+    if (this.#failure.active) {
+      this.#failure.taken(true);
       return done;
     }
     const tail = this.#sender.pending;
@@ -451,8 +407,6 @@ export class StreamChannel implements WebSocketChannel {
     this.#pings.fail(this.#closedError());
     // StreamChannel contract: closing the sink closes the stream before more messages.
     this.#endStream(true);
-    this.#draining = true;
-    this.#wakeReader();
     this.#batches!.flush();
     this.#startCloseTimer();
   }
@@ -505,14 +459,14 @@ export class StreamChannel implements WebSocketChannel {
 
   #shutDown(info: CloseInfo, error: unknown, flush: boolean): void {
     this.#state = "closed";
-    this.#failing?.end();
+    this.#failure.end();
     clearTimeout(this.#closeTimer);
     this.#closeTimer = undefined;
     const closedError = error ?? this.#closedError();
     this.#endStream(info.wasClean, closedError);
     this.#sinkHandle.error(error ?? this.#closedError());
     this.#pings.fail(closedError);
-    this.#wakeReader();
+    this.#pump.wake();
     if (flush) {
       closeTransport(this.#writer!, this.#reader!, this.#batches!.flush(), {
         timeout: this.#settings.closeTimeout,
@@ -535,8 +489,7 @@ export class StreamChannel implements WebSocketChannel {
   #endStream(clean = true, error?: unknown): void {
     if (clean) this.#queue.close();
     else this.#queue.error(error);
-    this.#draining = true;
-    this.#wakeReader();
+    this.#pump.drain();
   }
 
   #send(message: Sendable): Promise<void> {
@@ -551,8 +504,6 @@ export class StreamChannel implements WebSocketChannel {
       message: this.#state === "closing" ? "Cannot send: the connection is closing" : undefined,
     });
   }
-
-  // ── sending ────────────────────────────────────────────────────────────
 }
 
 /**
@@ -577,21 +528,4 @@ export function fromStreams(streams: ByteStreams, options: StreamChannelOptions)
   const channel = new StreamChannel(options);
   channel.open(streams, options);
   return channel;
-}
-
-/** Whether a data message precedes `events[index]` (scanned only when a failure happens). */
-function hasMessageBefore(events: ProtocolEvent[], index: number): boolean {
-  for (let i = 0; i < index; i++) {
-    const type = events[i].type;
-    if (type === "text" || type === "binary" || type === "compressed") return true;
-  }
-  return false;
-}
-
-function definedOnly<T extends object>(value: T): Partial<T> {
-  const out: Partial<T> = {};
-  for (const key of Object.keys(value) as (keyof T)[]) {
-    if (value[key] !== undefined) out[key] = value[key];
-  }
-  return out;
 }

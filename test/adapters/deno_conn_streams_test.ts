@@ -33,10 +33,10 @@ async function drain(readable: ReadableStream<Uint8Array>): Promise<number[]> {
   return lengths;
 }
 
-test("denoConnStreams starts with a 4 KiB read, doubles while reads fill it and shrinks back", async () => {
-  const conn = fakeConn([4096, 8192, 16384, 100, 100, 100]);
-  assert.deepEqual(await drain(denoConnStreams(conn).readable), [4096, 8192, 16384, 100, 100, 100]);
-  assert.deepEqual(conn.sizes, [4096, 8192, 16384, 32768, 16384, 8192, 4096]);
+test("denoConnStreams starts with a 1 KiB read, doubles while reads fill it and shrinks back", async () => {
+  const conn = fakeConn([1024, 2048, 4096, 100, 100, 100]);
+  assert.deepEqual(await drain(denoConnStreams(conn).readable), [1024, 2048, 4096, 100, 100, 100]);
+  assert.deepEqual(conn.sizes, [1024, 2048, 4096, 8192, 4096, 2048, 1024]);
 });
 
 test("denoConnStreams never grows the read buffer past 256 KiB", async () => {

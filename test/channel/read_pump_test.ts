@@ -1,0 +1,109 @@
+import { test } from "node:test";
+import assert from "node:assert/strict";
+import { ReadPump, type ReadPumpHooks } from "../../src/channel/read_pump.ts";
+
+function source(chunks: number[][], end: "close" | Error = "close") {
+  let reads = 0;
+  const readable = new ReadableStream<Uint8Array>({
+    pull(controller) {
+      reads++;
+      const next = chunks.shift();
+      if (next) controller.enqueue(new Uint8Array(next));
+      else if (end === "close") controller.close();
+      else controller.error(end);
+    },
+  }, { highWaterMark: 0 });
+  return { reader: readable.getReader(), reads: () => reads };
+}
+
+function hooks(overrides: Partial<ReadPumpHooks> = {}) {
+  const got: number[] = [];
+  let settle!: (how: string) => void;
+  const finished = new Promise<string>((resolve) => (settle = resolve));
+  const deadline = setTimeout(() => settle("timeout"), 2000);
+  finished.then(() => clearTimeout(deadline));
+  const all: ReadPumpHooks = {
+    receive: (chunk) => void got.push(...chunk),
+    full: () => false,
+    ended: () => false,
+    onEnd: () => settle("end"),
+    onError: (error) => settle(`error:${(error as Error).message}`),
+    ...overrides,
+  };
+  return { all, got, finished };
+}
+
+test("ReadPump feeds the head first, then every chunk, then reports the end", async () => {
+  const { reader } = source([[2], [3, 4]]);
+  const { all, got, finished } = hooks();
+  new ReadPump(all).start(reader, new Uint8Array([1]));
+  assert.equal(await finished, "end");
+  assert.deepEqual(got, [1, 2, 3, 4]);
+});
+
+test("ReadPump reports a read error", async () => {
+  const { reader } = source([[1]], new Error("reset"));
+  const { all, finished } = hooks();
+  new ReadPump(all).start(reader);
+  assert.equal(await finished, "error:reset");
+});
+
+test("ReadPump waits while the application is full and reads again after wake()", async () => {
+  let full = true;
+  const { reader, reads } = source([[1]]);
+  const { all, got, finished } = hooks({ full: () => full });
+  const pump = new ReadPump(all);
+  pump.start(reader);
+  await new Promise((resolve) => setTimeout(resolve, 20));
+  assert.equal(reads(), 0);
+  full = false;
+  pump.wake();
+  assert.equal(await finished, "end");
+  assert.deepEqual(got, [1]);
+});
+
+test("ReadPump drain() reads even while the application is full", async () => {
+  const { reader } = source([[7]]);
+  const { all, got, finished } = hooks({ full: () => true });
+  const pump = new ReadPump(all);
+  pump.start(reader);
+  pump.drain();
+  assert.equal(await finished, "end");
+  assert.deepEqual(got, [7]);
+});
+
+test("ReadPump waits for a pending receive before reading on", async () => {
+  let release!: () => void;
+  const held = new Promise<void>((resolve) => (release = resolve));
+  const { reader, reads } = source([[1], [2]]);
+  const { all, got, finished } = hooks({
+    receive: (chunk) => {
+      got.push(...chunk);
+      return chunk[0] === 1 ? held : undefined;
+    },
+  });
+  new ReadPump(all).start(reader);
+  await new Promise((resolve) => setTimeout(resolve, 20));
+  assert.equal(reads(), 1);
+  release();
+  assert.equal(await finished, "end");
+  assert.deepEqual(got, [1, 2]);
+});
+
+test("ReadPump stops without reporting once the channel ended", async () => {
+  let ended = false;
+  const { reader } = source([[1], [2]]);
+  const events: string[] = [];
+  const pump = new ReadPump({
+    receive: () => {
+      ended = true;
+    },
+    full: () => false,
+    ended: () => ended,
+    onEnd: () => events.push("end"),
+    onError: () => events.push("error"),
+  });
+  pump.start(reader);
+  await new Promise((resolve) => setTimeout(resolve, 20));
+  assert.deepEqual(events, []);
+});

@@ -21,7 +21,7 @@ import { encodeResponseHead } from "../handshake/http1_codec.ts";
 import type { WebSocketChannel } from "../channel/web_socket_channel.ts";
 import { StreamChannel } from "../channel/stream_channel.ts";
 import { PerMessageDeflate } from "../deflate/permessage_deflate.ts";
-import { socketStreams } from "./node_socket_streams.ts";
+import { socketTransport } from "./node_socket_transport.ts";
 import { ServerConnections } from "./server_connections.ts";
 import type { ServeOptions, UpgradeOptions, WebSocketServer } from "./serve_options.ts";
 
@@ -122,7 +122,7 @@ async function upgradeWith(
     maxMessageSize: options.maxMessageSize,
     closeTimeout: options.closeTimeout,
   });
-  channel.open(socketStreams(socket as Socket), {
+  channel.open(socketTransport(socket as Socket), {
     protocol: verdict.protocol,
     extensions: accepted?.response ?? "",
     deflate: accepted?.deflate,

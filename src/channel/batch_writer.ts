@@ -6,6 +6,7 @@
  */
 import { concat } from "../_util/bytes.ts";
 import { type Deferred, deferred, handled } from "../_util/deferred.ts";
+import type { ByteWriter } from "./stream_channel_options.ts";
 
 /** Pieces smaller than this are copied together; larger ones are written as they are (no copy). */
 const COPY_LIMIT = 16 * 1024;
@@ -29,7 +30,7 @@ const MERGE_LIMIT = 64 * 1024;
  * ```
  */
 export class BatchWriter {
-  readonly #writer: WritableStreamDefaultWriter<Uint8Array>;
+  readonly #writer: ByteWriter;
   readonly #take: () => Uint8Array[];
   readonly #onError: (error: unknown) => void;
   #next: Deferred<void> | undefined;
@@ -44,7 +45,7 @@ export class BatchWriter {
    * @param onError Called once when a write fails.
    */
   constructor(
-    writer: WritableStreamDefaultWriter<Uint8Array>,
+    writer: ByteWriter,
     take: () => Uint8Array[],
     onError: (error: unknown) => void,
   ) {

@@ -4,6 +4,7 @@
  * @module
  */
 import { deferred, handled } from "../_util/deferred.ts";
+import type { ByteReader, ByteWriter } from "./stream_channel_options.ts";
 
 /**
  * Waits for `flushed` (the last frames, e.g. our close), half-closes the
@@ -19,8 +20,8 @@ import { deferred, handled } from "../_util/deferred.ts";
  * ```
  */
 export async function closeTransport(
-  writer: WritableStreamDefaultWriter<Uint8Array>,
-  reader: ReadableStreamDefaultReader<Uint8Array>,
+  writer: ByteWriter,
+  reader: ByteReader,
   flushed: Promise<void>,
   options: { timeout: number; close?: () => void },
 ): Promise<void> {
@@ -51,8 +52,8 @@ export async function closeTransport(
  * ```
  */
 export function dropTransport(
-  writer: WritableStreamDefaultWriter<Uint8Array>,
-  reader: ReadableStreamDefaultReader<Uint8Array>,
+  writer: ByteWriter,
+  reader: ByteReader,
   close?: () => void,
 ): void {
   handled(writer.abort());

@@ -19,6 +19,36 @@ export interface ByteStreams {
    * reading, so only this can end such a connection on time.
    */
   close?(): void;
+  /**
+   * Optional direct access for transports that are not Web Streams
+   * underneath (a Node socket): when given, the channel reads and writes
+   * through the returned pair instead of `readable.getReader()` and
+   * `writable.getWriter()`, and does not touch `readable` / `writable`. On
+   * Node 20 every Web Stream costs ~2 KiB of heap and each read or write goes
+   * through several promises of the stream machinery (heap snapshot and CPU
+   * profile of scripts/bench_echo.ts); a socket adapter saves both.
+   */
+  direct?(): { reader: ByteReader; writer: ByteWriter };
+}
+
+/** The part of a `ReadableStreamDefaultReader` a channel uses. */
+export interface ByteReader {
+  /** The next chunk, `done` at the end; rejects when the transport failed. */
+  read(): Promise<ReadableStreamReadResult<Uint8Array>>;
+  /** Settles when the transport ended: resolves at the end, rejects on failure. */
+  readonly closed: Promise<unknown>;
+  /** Stops reading and releases the transport. */
+  cancel(reason?: unknown): Promise<void>;
+}
+
+/** The part of a `WritableStreamDefaultWriter` a channel uses. */
+export interface ByteWriter {
+  /** Writes in order; resolves once the transport accepted the bytes. */
+  write(chunk: Uint8Array): Promise<void>;
+  /** Ends the writing half (FIN) after the queued bytes. */
+  close(): Promise<void>;
+  /** Drops the transport; queued bytes may be lost. */
+  abort(reason?: unknown): Promise<void>;
 }
 
 /** Settings of a channel that do not depend on the opening handshake. */
@@ -83,3 +113,22 @@ export const STREAM_CHANNEL_DEFAULTS = {
   readableHighWaterMark: 1024 * 1024,
   writableHighWaterMark: 64 * 1024,
 };
+
+/**
+ * The settings a caller actually gave: keys whose value is `undefined` are
+ * left out, so spreading them over the defaults keeps the defaults.
+ *
+ * @example
+ * ```ts
+ * import { definedOnly } from "./stream_channel_options.ts";
+ *
+ * console.assert(!("closeTimeout" in definedOnly({ closeTimeout: undefined })));
+ * ```
+ */
+export function definedOnly<T extends object>(value: T): Partial<T> {
+  const out: Partial<T> = {};
+  for (const key of Object.keys(value) as (keyof T)[]) {
+    if (value[key] !== undefined) out[key] = value[key];
+  }
+  return out;
+}

@@ -1,0 +1,122 @@
+import { test } from "node:test";
+import assert from "node:assert/strict";
+import { connect, createServer, type Socket } from "node:net";
+import { socketTransport } from "../../src/adapters/node_socket_transport.ts";
+import { deadline, waitFor } from "../_util/async.ts";
+
+async function connectedPair() {
+  let serverSide!: Socket;
+  const server = createServer();
+  const accepted = new Promise<void>((resolve) => {
+    server.once("connection", (socket) => {
+      serverSide = socket;
+      resolve();
+    });
+  });
+  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+  const client = connect({ host: "127.0.0.1", port: (server.address() as { port: number }).port });
+  await accepted;
+  return {
+    client,
+    serverSide,
+    close: () => {
+      client.destroy();
+      serverSide.destroy();
+      return new Promise<void>((resolve) => server.close(() => resolve()));
+    },
+  };
+}
+
+async function readAll(reader: { read(): Promise<ReadableStreamReadResult<Uint8Array>> }) {
+  const chunks: Uint8Array[] = [];
+  for (;;) {
+    const { value, done } = await deadline(reader.read(), 5000, "read");
+    if (done) return chunks;
+    chunks.push(value);
+  }
+}
+
+test("socketTransport reads plain Uint8Arrays (not Buffers), then done and closed on FIN", async () => {
+  const pair = await connectedPair();
+  try {
+    const { reader } = socketTransport(pair.client).direct!();
+    pair.serverSide.end("hello");
+    const chunks = await readAll(reader);
+    assert.equal(Object.getPrototypeOf(chunks[0]), Uint8Array.prototype);
+    assert.equal(new TextDecoder().decode(chunks[0]), "hello");
+    await deadline(reader.closed, 5000, "closed");
+  } finally {
+    await pair.close();
+  }
+});
+
+test("socketTransport writes in order and close() sends FIN", async () => {
+  const pair = await connectedPair();
+  try {
+    const { writer } = socketTransport(pair.client).direct!();
+    const received: Buffer[] = [];
+    const ended = new Promise<void>((resolve) => pair.serverSide.on("end", resolve));
+    pair.serverSide.on("data", (chunk: Buffer) => received.push(chunk));
+    await writer.write(new TextEncoder().encode("ab"));
+    writer.write(new TextEncoder().encode("cd"));
+    await deadline(writer.close(), 5000, "close");
+    await deadline(ended, 5000, "FIN");
+    assert.equal(Buffer.concat(received).toString(), "abcd");
+  } finally {
+    await pair.close();
+  }
+});
+
+test("socketTransport pauses the socket while 64 KiB wait unread and resumes on read", async () => {
+  const pair = await connectedPair();
+  try {
+    const { reader } = socketTransport(pair.client).direct!();
+    pair.serverSide.write(new Uint8Array(256 * 1024));
+    await waitFor(() => pair.client.isPaused() || undefined, { what: "paused" });
+    let total = 0;
+    while (total < 256 * 1024) {
+      const { value } = await deadline(reader.read(), 5000, "read");
+      total += value!.byteLength;
+    }
+    assert.equal(total, 256 * 1024);
+    assert.equal(pair.client.isPaused(), false);
+  } finally {
+    await pair.close();
+  }
+});
+
+test("socketTransport rejects reads and later writes after a reset, and closed rejects", async () => {
+  const pair = await connectedPair();
+  try {
+    const { reader, writer } = socketTransport(pair.client).direct!();
+    const read = reader.read();
+    pair.client.destroy(new Error("reset"));
+    await assert.rejects(deadline(read, 5000, "read"), /reset/);
+    await assert.rejects(deadline(reader.closed, 5000, "closed"), /reset/);
+    await assert.rejects(writer.write(new Uint8Array(1)));
+  } finally {
+    await pair.close();
+  }
+});
+
+test("socketTransport cancel() destroys the socket and ends a waiting read", async () => {
+  const pair = await connectedPair();
+  try {
+    const { reader } = socketTransport(pair.client).direct!();
+    const read = reader.read();
+    await reader.cancel();
+    assert.equal((await deadline(read, 5000, "read")).done, true);
+    assert.equal(pair.client.destroyed, true);
+  } finally {
+    await pair.close();
+  }
+});
+
+test("socketTransport has no Web Streams", () => {
+  const transport = socketTransport(new (class {
+    on() {}
+    destroy() {}
+  })() as unknown as Socket);
+  assert.throws(() => transport.readable, TypeError);
+  assert.throws(() => transport.writable, TypeError);
+});

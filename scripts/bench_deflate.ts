@@ -21,7 +21,7 @@
  *
  * Usage: `deno run -A scripts/bench_deflate.ts [--quick] [--rounds 3] [--seconds 3]
  *   [--servers ws,ws-nct,engine-node,...] [--cases 1024,65536] [--threshold 512]
- *   [--connections 1000] [--no-throughput] [--no-memory]`
+ *   [--connections 1000] [--no-throughput] [--no-memory] [--no-baseline]`
  *
  * @module
  */
@@ -352,61 +352,76 @@ async function throughput() {
   }
 }
 
+/** Server RSS delta per connection for N held connections; `deflate`: the client offers it. */
+async function rssPerConnection(spec: ServerSpec, deflate: boolean) {
+  const server = await start(spec);
+  try {
+    await new Promise((r) => setTimeout(r, 1000));
+    const before = rssKiB(server.child.pid);
+    const client = spawn(1, [
+      node20,
+      "scripts/bench/client_ws.mjs",
+      "--url",
+      `ws://127.0.0.1:${server.port}/`,
+      "--size",
+      "1024",
+      "--connections",
+      String(memoryConnections),
+      "--json",
+      ...(deflate ? ["--deflate"] : []),
+      "--threshold",
+      String(threshold),
+      "--hold",
+    ], "inherit");
+    try {
+      const text = await waitFor(
+        client,
+        /READY \d+ deflate=\d+/,
+        `${spec.name} memory client`,
+        120_000,
+      );
+      const [, ready, agreed] = /READY (\d+) deflate=(\d+)/.exec(text)!.map(Number);
+      if (ready !== memoryConnections || agreed !== (deflate ? memoryConnections : 0)) {
+        throw new Error(`${spec.name}: ${ready} connections, ${agreed} with deflate`);
+      }
+      await new Promise((r) => setTimeout(r, settleMs));
+      const after = rssKiB(server.child.pid);
+      return { before, after, perConnection: (after - before) / memoryConnections };
+    } finally {
+      await kill(client);
+    }
+  } finally {
+    await kill(server.child);
+  }
+}
+
 async function memory() {
+  const baseline = !args.includes("--no-baseline");
   console.log(
     `\n## Server RSS, ${memoryConnections} connections with permessage-deflate agreed, each after ` +
       `echoing one compressed 1 KiB JSON message (RSS delta / connections, ${
         settleMs / 1000
-      } s settle)\n`,
+      } s settle, no forced GC)` +
+      (baseline ? "; baseline: the same without the client offering deflate" : "") + "\n",
   );
-  console.log("| server | RSS before (MiB) | RSS after (MiB) | KiB / connection | × ws |");
-  console.log("|---|---:|---:|---:|---:|");
+  console.log(
+    "| server | RSS before (MiB) | RSS after (MiB) | KiB / connection | × ws |" +
+      (baseline ? " baseline KiB / connection | added by deflate |" : ""),
+  );
+  console.log("|---|---:|---:|---:|---:|" + (baseline ? "---:|---:|" : ""));
   let wsPerConnection = NaN;
   for (const spec of servers) {
-    const server = await start(spec);
-    try {
-      await new Promise((r) => setTimeout(r, 1000));
-      const before = rssKiB(server.child.pid);
-      const client = spawn(1, [
-        node20,
-        "scripts/bench/client_ws.mjs",
-        "--url",
-        `ws://127.0.0.1:${server.port}/`,
-        "--size",
-        "1024",
-        "--connections",
-        String(memoryConnections),
-        "--json",
-        "--deflate",
-        "--threshold",
-        String(threshold),
-        "--hold",
-      ], "inherit");
-      try {
-        const text = await waitFor(
-          client,
-          /READY \d+ deflate=\d+/,
-          `${spec.name} memory client`,
-          120_000,
-        );
-        const [, ready, agreed] = /READY (\d+) deflate=(\d+)/.exec(text)!.map(Number);
-        if (ready !== memoryConnections || agreed !== memoryConnections) {
-          throw new Error(`${spec.name}: ${ready} connections, ${agreed} with deflate`);
-        }
-        await new Promise((r) => setTimeout(r, settleMs));
-        const after = rssKiB(server.child.pid);
-        const perConnection = (after - before) / memoryConnections;
-        if (spec.name === "ws") wsPerConnection = perConnection;
-        console.log(
-          `| ${spec.name} | ${fmt(before / 1024, 1)} | ${fmt(after / 1024, 1)} | ` +
-            `${fmt(perConnection, 1)} | ${fmt(perConnection / wsPerConnection, 2)} |`,
-        );
-      } finally {
-        await kill(client);
-      }
-    } finally {
-      await kill(server.child);
+    const { before, after, perConnection } = await rssPerConnection(spec, true);
+    if (spec.name === "ws") wsPerConnection = perConnection;
+    let extra = "";
+    if (baseline) {
+      const plain = (await rssPerConnection(spec, false)).perConnection;
+      extra = ` ${fmt(plain, 1)} | ${fmt(perConnection - plain, 1)} |`;
     }
+    console.log(
+      `| ${spec.name} | ${fmt(before / 1024, 1)} | ${fmt(after / 1024, 1)} | ` +
+        `${fmt(perConnection, 1)} | ${fmt(perConnection / wsPerConnection, 2)} |${extra}`,
+    );
   }
 }
 

@@ -21,7 +21,7 @@ import { rejectionResponse, verifyUpgradeRequest } from "../handshake/server_han
 import { fromWebSocket } from "../channel/native_channel.ts";
 import { serverOverStreams } from "../channel/stream_handshake.ts";
 import type { WebSocketChannel } from "../channel/web_socket_channel.ts";
-import { socketStreams } from "./node_socket_streams.ts";
+import { socketTransport } from "./node_socket_transport.ts";
 import { ServerConnections } from "./server_connections.ts";
 import { type BunServerWebSocket, BunSocketShim } from "./bun_socket_shim.ts";
 import {
@@ -161,7 +161,7 @@ export async function serve(options: ServeOptions): Promise<WebSocketServer> {
     sockets.add(socket);
     socket.on("close", () => sockets.delete(socket));
     socket.setNoDelay(true);
-    const streams = socketStreams(socket);
+    const streams = socketTransport(socket);
     try {
       const { channel, request } = await serverOverStreams(streams, {
         protocols: options.protocols,

@@ -27,6 +27,7 @@ import { WebSocketError } from "../engine/errors.ts";
 import { concat } from "../_util/bytes.ts";
 import { ConnectError } from "./errors.ts";
 import { type ByteStreams, StreamChannel, type StreamChannelSettings } from "./stream_channel.ts";
+import type { ByteReader, ByteWriter } from "./stream_channel_options.ts";
 
 /** Options shared by both sides of the handshake. */
 export interface HandshakeLimits {
@@ -110,7 +111,7 @@ async function runClient(
     ({ result } = await withDeadline(options, async (reader) => {
       await writer.write(encodeRequestHead(target, request.headers));
       return readHead(reader, options);
-    }, streams.readable));
+    }, streams.readable.getReader()));
     const { status } = parseStatusLine(result.head.startLine);
     agreed = await verifyUpgradeResponse(
       { status, headers: result.head.headers },
@@ -177,13 +178,15 @@ export async function serverOverStreams(
   streams: ByteStreams,
   options: ServerOverStreamsOptions = {},
 ): Promise<ServerUpgrade> {
-  const writer = streams.writable.getWriter();
+  // A transport with direct access (a Node socket) is read and written without Web Streams.
+  const direct = streams.direct?.();
+  const writer: HandshakeWriter = direct ? direct.writer : streams.writable.getWriter();
   let result: Http1HeadResult;
   try {
     ({ result } = await withDeadline(
       options,
       (reader) => readHead(reader, options),
-      streams.readable,
+      direct ? direct.reader : streams.readable.getReader(),
     ));
   } catch (error) {
     const status = error instanceof HandshakeError ? error.status : undefined;
@@ -239,7 +242,7 @@ export async function serverOverStreams(
     extensions: accepted?.response,
   });
   await writer.write(encodeResponseHead(101, headers));
-  writer.releaseLock();
+  writer.releaseLock?.();
   const channel = new StreamChannel({ ...options, role: "server" });
   channel.open(streams, {
     protocol: verdict.protocol,
@@ -252,7 +255,7 @@ export async function serverOverStreams(
 
 /** Reads one HTTP head; the reader is released afterwards. */
 async function readHead(
-  reader: ReadableStreamDefaultReader<Uint8Array>,
+  reader: ByteReader,
   options: HandshakeLimits,
 ): Promise<Http1HeadResult> {
   const parser = new Http1HeadReader({ maxHeadSize: options.maxHeadSize });
@@ -273,10 +276,9 @@ async function readHead(
 /** Runs `step` with a reader, bounded by the handshake timeout and the abort signal. */
 async function withDeadline<T>(
   options: HandshakeLimits & { signal?: AbortSignal },
-  step: (reader: ReadableStreamDefaultReader<Uint8Array>) => Promise<T>,
-  readable: ReadableStream<Uint8Array>,
+  step: (reader: HandshakeReader) => Promise<T>,
+  reader: HandshakeReader,
 ): Promise<{ result: T }> {
-  const reader = readable.getReader();
   const timeout = options.handshakeTimeout ?? 30_000;
   let timer: ReturnType<typeof setTimeout> | undefined;
   let onAbort: (() => void) | undefined;
@@ -308,11 +310,13 @@ async function withDeadline<T>(
   });
   try {
     const result = await Promise.race([step(reader), stop]);
-    reader.releaseLock();
+    reader.releaseLock?.();
     return { result };
   } catch (error) {
     // A read may still be pending (timeout, abort): cancelling ends it and the transport.
-    if (error instanceof HandshakeError && error.status !== 408) reader.releaseLock();
+    if (error instanceof HandshakeError && error.status !== 408 && reader.releaseLock) {
+      reader.releaseLock();
+    }
     else reader.cancel().catch(() => {});
     throw error;
   } finally {
@@ -324,7 +328,7 @@ async function withDeadline<T>(
 /** Sends a refusal, then closes the connection (a refused upgrade must not stay open). */
 async function answer(
   streams: ByteStreams,
-  writer: WritableStreamDefaultWriter<Uint8Array>,
+  writer: HandshakeWriter,
   status: number,
   headers: Headers,
   body: string,
@@ -337,19 +341,26 @@ async function answer(
   } catch {
     writer.abort().catch(() => {});
   }
-  if (!streams.readable.locked) streams.readable.cancel().catch(() => {});
+  if (streams.direct) streams.direct().reader.cancel().catch(() => {});
+  else if (!streams.readable.locked) streams.readable.cancel().catch(() => {});
 }
 
-function drop(streams: ByteStreams, writer?: WritableStreamDefaultWriter<Uint8Array>): void {
+function drop(streams: ByteStreams, writer?: HandshakeWriter): void {
   const swallow = () => {};
   if (writer) writer.abort().catch(swallow);
-  else if (!streams.writable.locked) streams.writable.abort().catch(swallow);
-  if (!streams.readable.locked) streams.readable.cancel().catch(swallow);
+  else if (!streams.direct && !streams.writable.locked) streams.writable.abort().catch(swallow);
+  if (streams.direct) streams.direct().reader.cancel().catch(swallow);
+  else if (!streams.readable.locked) streams.readable.cancel().catch(swallow);
   // Aborting waits for a write in progress; closing the transport does not.
   try {
     streams.close?.();
   } catch { /* already closed */ }
 }
+
+/** A stream reader, or a transport's direct reader (which has no lock to release). */
+type HandshakeReader = ByteReader & { releaseLock?(): void };
+/** A stream writer, or a transport's direct writer. */
+type HandshakeWriter = ByteWriter & { releaseLock?(): void };
 
 function requestUrl(target: string, host: string | null): string {
   try {

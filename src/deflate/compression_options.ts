@@ -16,7 +16,7 @@
  * | field | as client | as server |
  * |---|---|---|
  * | `serverNoContextTakeover` | request it in the first offer | always sent anyway (our compressor never keeps context) |
- * | `clientNoContextTakeover` | always offered anyway | `true`: require the client to reset its context (saves our 32 KiB window per connection) |
+ * | `clientNoContextTakeover` | always offered anyway | default `true`: tell the client to reset its context (RFC 7692 §7.1.1.2 lets a server add it unasked); `false` lets a client keep it (better client→server ratio, about 2× our inflate CPU and a 32 KiB window per connection) |
  * | `serverMaxWindowBits` | request `server_max_window_bits=N` in the first offer | announce N (we then compress only messages ≤ 2^N bytes) |
  * | `clientMaxWindowBits` | offer `client_max_window_bits` (`true` = no value); a smaller agreed window limits compression to messages ≤ 2^N bytes | when the client offered the parameter, answer with N |
  *
@@ -28,7 +28,7 @@ export interface CompressionOptions {
   threshold?: number;
   /** See the table above. @default false */
   serverNoContextTakeover?: boolean;
-  /** See the table above. @default false */
+  /** See the table above. @default true (a server includes it in every response) */
   clientNoContextTakeover?: boolean;
   /** 9–15. See the table above. */
   serverMaxWindowBits?: number;

@@ -40,8 +40,12 @@ test("createOffer follows the offer truth table, with a plain fallback after ser
 
 // [offer header, server options, expected response or null (declined)]
 const SERVER_TABLE: Array<[string, CompressionOptions, string | null]> = [
-  [PMD, {}, `${PMD}; server_no_context_takeover`],
-  [`${PMD}; server_no_context_takeover`, {}, `${PMD}; server_no_context_takeover`],
+  [PMD, {}, `${PMD}; server_no_context_takeover; client_no_context_takeover`],
+  [
+    `${PMD}; server_no_context_takeover`,
+    {},
+    `${PMD}; server_no_context_takeover; client_no_context_takeover`,
+  ],
   [
     `${PMD}; client_no_context_takeover`,
     {},
@@ -55,47 +59,71 @@ const SERVER_TABLE: Array<[string, CompressionOptions, string | null]> = [
   [
     `${PMD}; server_max_window_bits=10`,
     {},
-    `${PMD}; server_no_context_takeover; server_max_window_bits=10`,
+    `${PMD}; server_no_context_takeover; client_no_context_takeover; server_max_window_bits=10`,
   ],
   [
     `${PMD}; server_max_window_bits=8`,
     {},
-    `${PMD}; server_no_context_takeover; server_max_window_bits=8`,
+    `${PMD}; server_no_context_takeover; client_no_context_takeover; server_max_window_bits=8`,
   ],
   [
     `${PMD}; server_max_window_bits=15`,
     {},
-    `${PMD}; server_no_context_takeover; server_max_window_bits=15`,
+    `${PMD}; server_no_context_takeover; client_no_context_takeover; server_max_window_bits=15`,
   ],
   [
     `${PMD}; server_max_window_bits=12`,
     { serverMaxWindowBits: 10 },
-    `${PMD}; server_no_context_takeover; server_max_window_bits=10`,
+    `${PMD}; server_no_context_takeover; client_no_context_takeover; server_max_window_bits=10`,
   ],
   [
     PMD,
     { serverMaxWindowBits: 11 },
-    `${PMD}; server_no_context_takeover; server_max_window_bits=11`,
+    `${PMD}; server_no_context_takeover; client_no_context_takeover; server_max_window_bits=11`,
   ],
-  [`${PMD}; client_max_window_bits`, {}, `${PMD}; server_no_context_takeover`],
+  [
+    `${PMD}; client_max_window_bits`,
+    {},
+    `${PMD}; server_no_context_takeover; client_no_context_takeover`,
+  ],
   [
     `${PMD}; client_max_window_bits`,
     { clientMaxWindowBits: 10 },
-    `${PMD}; server_no_context_takeover; client_max_window_bits=10`,
+    `${PMD}; server_no_context_takeover; client_no_context_takeover; client_max_window_bits=10`,
   ],
   [
     `${PMD}; client_max_window_bits=9`,
     { clientMaxWindowBits: 12 },
-    `${PMD}; server_no_context_takeover; client_max_window_bits=9`,
+    `${PMD}; server_no_context_takeover; client_no_context_takeover; client_max_window_bits=9`,
   ],
-  [PMD, { clientMaxWindowBits: 10 }, `${PMD}; server_no_context_takeover`], // §7.1.2.2 MUST NOT
+  [
+    PMD,
+    { clientMaxWindowBits: 10 },
+    `${PMD}; server_no_context_takeover; client_no_context_takeover`,
+  ], // §7.1.2.2 MUST NOT
   [
     `${PMD}; server_max_window_bits="10"`,
     {},
-    `${PMD}; server_no_context_takeover; server_max_window_bits=10`,
+    `${PMD}; server_no_context_takeover; client_no_context_takeover; server_max_window_bits=10`,
   ],
-  [`Permessage-Deflate`, {}, `${PMD}; server_no_context_takeover`],
-  [`x-webkit-deflate-frame, ${PMD}`, {}, `${PMD}; server_no_context_takeover`],
+  [`Permessage-Deflate`, {}, `${PMD}; server_no_context_takeover; client_no_context_takeover`],
+  [
+    `x-webkit-deflate-frame, ${PMD}`,
+    {},
+    `${PMD}; server_no_context_takeover; client_no_context_takeover`,
+  ],
+  // clientNoContextTakeover: false lets a client keep its context (only its own offer can ask otherwise):
+  [PMD, { clientNoContextTakeover: false }, `${PMD}; server_no_context_takeover`],
+  [
+    `${PMD}; client_no_context_takeover`,
+    { clientNoContextTakeover: false },
+    `${PMD}; server_no_context_takeover; client_no_context_takeover`,
+  ],
+  [
+    `${PMD}; client_max_window_bits`,
+    { clientNoContextTakeover: false, clientMaxWindowBits: 10 },
+    `${PMD}; server_no_context_takeover; client_max_window_bits=10`,
+  ],
   // Invalid offers are declined:
   [`${PMD}; server_max_window_bits=7`, {}, null],
   [`${PMD}; server_max_window_bits=16`, {}, null],
@@ -141,7 +169,7 @@ test("acceptOffer picks the first valid offer and skips invalid ones", () => {
   const header = `${PMD}; server_max_window_bits=16, ${PMD}; server_max_window_bits=11, ${PMD}`;
   assert.equal(
     acceptOffer(header)?.response,
-    `${PMD}; server_no_context_takeover; server_max_window_bits=11`,
+    `${PMD}; server_no_context_takeover; client_no_context_takeover; server_max_window_bits=11`,
   );
   const dup = `${PMD}; foo, ${PMD}; client_no_context_takeover`;
   assert.equal(
@@ -153,6 +181,7 @@ test("acceptOffer picks the first valid offer and skips invalid ones", () => {
 test("acceptOffer reports the agreed parameters", () => {
   const result = acceptOffer(`${PMD}; server_max_window_bits=10; client_max_window_bits`, {
     clientMaxWindowBits: 12,
+    clientNoContextTakeover: false,
   });
   assert.deepEqual(
     result?.params,
@@ -259,9 +288,14 @@ test("every server response to our own offers is accepted by our client", () => 
     { clientMaxWindowBits: true },
     { clientMaxWindowBits: 10, serverMaxWindowBits: 12, serverNoContextTakeover: true },
   ];
-  const serverSets: CompressionOptions[] = [{}, { clientNoContextTakeover: true }, {
-    clientMaxWindowBits: 9,
-  }, { serverMaxWindowBits: 10 }];
+  const serverSets: CompressionOptions[] = [
+    {},
+    { clientNoContextTakeover: true },
+    { clientNoContextTakeover: false },
+    { clientMaxWindowBits: 9 },
+    { clientMaxWindowBits: 9, clientNoContextTakeover: false },
+    { serverMaxWindowBits: 10 },
+  ];
   for (const client of optionSets) {
     for (const server of serverSets) {
       const accepted = acceptOffer(createOffer(client), server);

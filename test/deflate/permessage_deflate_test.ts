@@ -124,6 +124,36 @@ test("PerMessageDeflate inflates a zlib peer without context takeover and keeps 
   );
 });
 
+test("PerMessageDeflate.acceptOffer tells a client to reset its context unless clientNoContextTakeover is false", async () => {
+  // RFC 7692 §7.1.1.2: "A server MAY include the "client_no_context_takeover"
+  // extension parameter in an extension negotiation response" (ws and browsers offer without it).
+  const byDefault = PerMessageDeflate.acceptOffer(
+    "permessage-deflate; client_max_window_bits",
+    true,
+  );
+  assert.equal(
+    byDefault?.response,
+    "permessage-deflate; server_no_context_takeover; client_no_context_takeover",
+  );
+  assert.equal(byDefault?.params.clientNoContextTakeover, true);
+  // Opting out: the client keeps its context and the server inflates with the kept window.
+  const keep = PerMessageDeflate.acceptOffer("permessage-deflate", {
+    clientNoContextTakeover: false,
+  });
+  assert.equal(keep?.response, "permessage-deflate; server_no_context_takeover");
+  assert.ok(keep && !keep.params.clientNoContextTakeover);
+  const send = zlibSender(true);
+  for (let i = 0; i < 12; i++) {
+    const message = jsonMessage(i, 1024 + i * 300);
+    assert.deepEqual(
+      await keep.deflate.decompress(await send(message), { maxSize: 1 << 20 }),
+      message,
+    );
+  }
+  keep.deflate.close();
+  byDefault?.deflate.close();
+});
+
 test("PerMessageDeflate follows RFC 7692 §7.2.3.2 with context takeover", async () => {
   const client = new PerMessageDeflate({ role: "client" });
   assert.equal(

@@ -25,6 +25,7 @@ import { socketTransport } from "./node_socket_transport.ts";
 import { ServerConnections } from "./server_connections.ts";
 import { type BunServerWebSocket, BunSocketShim } from "./bun_socket_shim.ts";
 import {
+  checkServerOptions,
   DEFAULT_IDLE_TIMEOUT,
   type ServeOptions,
   type UpgradeOptions,
@@ -87,6 +88,8 @@ export interface BunHandler {
  * ```
  */
 export function createBunHandler(options: BunHandlerOptions): BunHandler {
+  // Throws TypeError / RangeError now rather than at every handshake.
+  options = checkServerOptions(options);
   const { onChannel } = options;
   return {
     async upgrade(request, server) {
@@ -153,6 +156,8 @@ export function createBunHandler(options: BunHandlerOptions): BunHandler {
  * ```
  */
 export async function serve(options: ServeOptions): Promise<WebSocketServer> {
+  // Rejects with TypeError / RangeError before listening.
+  options = checkServerOptions(options);
   const hostname = options.hostname ?? "0.0.0.0";
   const secure = Boolean(options.tls);
   const connections = new ServerConnections(options);

@@ -23,6 +23,7 @@ import type { WebSocketChannel } from "../channel/web_socket_channel.ts";
 import { denoConnStreams } from "./deno_conn_streams.ts";
 import { ServerConnections } from "./server_connections.ts";
 import {
+  checkServerOptions,
   DEFAULT_IDLE_TIMEOUT,
   type ServeOptions,
   type UpgradeOptions,
@@ -129,6 +130,12 @@ export async function upgrade(
  * ```
  */
 export function serve(options: ServeOptions): Promise<WebSocketServer> {
+  try {
+    // TypeError / RangeError now, before listening, rather than at every handshake.
+    options = checkServerOptions(options);
+  } catch (error) {
+    return Promise.reject(error);
+  }
   const deno = denoGlobal();
   const hostname = options.hostname ?? "0.0.0.0";
   const port = options.port ?? 0;

@@ -14,6 +14,7 @@ import { createServer as createHttpsServer, type Server as HttpsServer } from "n
 import type { Duplex } from "node:stream";
 import type { Socket } from "node:net";
 import {
+  createRejection,
   createUpgradeResponseHeaders,
   verifyUpgradeRequest,
 } from "../handshake/server_handshake.ts";
@@ -23,7 +24,12 @@ import { StreamChannel } from "../channel/stream_channel.ts";
 import { PerMessageDeflate } from "../deflate/permessage_deflate.ts";
 import { socketTransport } from "./node_socket_transport.ts";
 import { ServerConnections } from "./server_connections.ts";
-import type { ServeOptions, UpgradeOptions, WebSocketServer } from "./serve_options.ts";
+import {
+  checkServerOptions,
+  type ServeOptions,
+  type UpgradeOptions,
+  type WebSocketServer,
+} from "./serve_options.ts";
 
 export type { ServeOptions, UpgradeOptions, WebSocketServer } from "./serve_options.ts";
 
@@ -55,11 +61,18 @@ function writeRejection(socket: Duplex, status: number, headers: Headers, body: 
   socket.end(body);
 }
 
+/** Answers 500: our own settings failed during a handshake, not the client's request. */
+function writeServerError(socket: Duplex): void {
+  const { status, headers, body } = createRejection(500, "Internal Server Error");
+  writeRejection(socket, status, headers, body);
+}
+
 /**
  * Completes a WebSocket upgrade from a `node:http` `'upgrade'` event with the
  * engine, and calls `options.onChannel` with the open channel. A request that
  * fails the handshake (bad headers, refused origin, …) gets the HTTP error
- * (400, 403, 426, …) and no channel.
+ * (400, 403, 426, …) and no channel. Invalid options (`compression`) reject
+ * with `TypeError` / `RangeError` and the client gets a 500.
  *
  * @example
  * ```ts ignore
@@ -78,7 +91,14 @@ export function handleUpgrade(
   head: Uint8Array,
   options: AttachOptions,
 ): Promise<WebSocketChannel | undefined> {
-  return upgradeWith(new ServerConnections(options), req, socket, head, options);
+  let checked: AttachOptions;
+  try {
+    checked = checkServerOptions(options);
+  } catch (error) {
+    writeServerError(socket);
+    return Promise.reject(error);
+  }
+  return upgradeWith(new ServerConnections(checked), req, socket, head, checked);
 }
 
 async function upgradeWith(
@@ -105,10 +125,17 @@ async function upgradeWith(
     writeRejection(socket, status, headers, body);
     return undefined;
   }
-  const accepted = PerMessageDeflate.acceptOffer(
-    verdict.offeredExtensions || null,
-    options.compression,
-  );
+  let accepted: ReturnType<typeof PerMessageDeflate.acceptOffer>;
+  try {
+    accepted = PerMessageDeflate.acceptOffer(
+      verdict.offeredExtensions || null,
+      options.compression,
+    );
+  } catch (error) {
+    // Our settings, not the request, are at fault: say so rather than drop the socket.
+    writeServerError(socket);
+    throw error;
+  }
   const headers = await createUpgradeResponseHeaders(verdict.key, {
     protocol: verdict.protocol,
     extensions: accepted?.response,
@@ -144,6 +171,8 @@ async function upgradeWith(
  * ```
  */
 export function attach(server: Server | HttpsServer, options: AttachOptions): AttachedHandler {
+  // Throws TypeError / RangeError now rather than at every handshake.
+  options = checkServerOptions(options);
   const connections = new ServerConnections(options);
   const listener = (req: IncomingMessage, socket: Duplex, head: Uint8Array) => {
     const path = (req.url ?? "/").split("?")[0];
@@ -159,7 +188,10 @@ export function attach(server: Server | HttpsServer, options: AttachOptions): At
       }
       return;
     }
-    upgradeWith(connections, req, socket, head, options).catch(() => socket.destroy());
+    upgradeWith(connections, req, socket, head, options).catch(() => {
+      // A 500 already written still goes out before the socket closes.
+      if (!socket.writableEnded) socket.destroy();
+    });
   };
   server.on("upgrade", listener);
   return {
@@ -183,6 +215,8 @@ export function attach(server: Server | HttpsServer, options: AttachOptions): At
  * ```
  */
 export async function serve(options: ServeOptions): Promise<WebSocketServer> {
+  // Rejects with TypeError / RangeError before listening.
+  options = checkServerOptions(options);
   const hostname = options.hostname ?? "0.0.0.0";
   const onRequest = (_req: IncomingMessage, res: import("node:http").ServerResponse) => {
     res.writeHead(426, { upgrade: "websocket", connection: "close", "content-type": "text/plain" });

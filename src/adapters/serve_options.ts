@@ -5,7 +5,7 @@
  *
  * @module
  */
-import type { Compression } from "../deflate/compression_options.ts";
+import { type Compression, resolveCompression } from "../deflate/compression_options.ts";
 import type { OriginPolicy } from "../handshake/origin_policy.ts";
 import type { SubprotocolSelector } from "../handshake/subprotocol.ts";
 import type { WebSocketChannel } from "../channel/web_socket_channel.ts";
@@ -90,3 +90,26 @@ export interface WebSocketServer {
  * ```
  */
 export const DEFAULT_IDLE_TIMEOUT = 30;
+
+/**
+ * Validates the `compression` option once, when a server entry point is
+ * configured, so a mistake throws there (`TypeError` / `RangeError`) instead
+ * of failing every handshake later. Returns the options with a validated
+ * copy of the settings (`false` when off), so that changing the caller's
+ * object afterwards cannot break handshakes either.
+ *
+ * @example
+ * ```ts
+ * import { checkServerOptions } from "./serve_options.ts";
+ *
+ * console.assert(checkServerOptions({ compression: true }).compression !== false);
+ * try {
+ *   checkServerOptions({ compression: { threshold: -1 } });
+ * } catch (error) {
+ *   console.assert(error instanceof RangeError);
+ * }
+ * ```
+ */
+export function checkServerOptions<T extends { compression?: Compression }>(options: T): T {
+  return { ...options, compression: resolveCompression(options.compression) ?? false };
+}

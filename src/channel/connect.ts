@@ -4,7 +4,7 @@
  *
  * @module
  */
-import type { Compression } from "../deflate/compression_options.ts";
+import { type Compression, resolveCompression } from "../deflate/compression_options.ts";
 import { HandshakeError, HandshakeErrorCode } from "../handshake/errors.ts";
 import { ConnectError, UnsupportedError } from "./errors.ts";
 import { NativeChannel } from "./native_channel.ts";
@@ -54,7 +54,9 @@ const DEFAULT_CONNECT_TIMEOUT = 30_000;
  * when it is open or why it failed (`ConnectError` with `WS_CONNECT_REFUSED`,
  * `WS_CONNECT_DNS`, `WS_CONNECT_TLS`, `WS_CONNECT_TIMEOUT`,
  * `WS_CONNECT_ABORTED`, `WS_CONNECT_FAILED`, or a `HandshakeError` whose
- * `status` is the HTTP answer, where the platform tells).
+ * `status` is the HTTP answer, where the platform tells). Invalid options
+ * throw at the call: `UnsupportedError` for an option the transport cannot
+ * honour, `TypeError` / `RangeError` for invalid `compression` settings.
  *
  * @example
  * ```ts ignore
@@ -66,6 +68,8 @@ const DEFAULT_CONNECT_TIMEOUT = 30_000;
  * ```
  */
 export function connect(url: string | URL, options: ConnectOptions = {}): WebSocketChannel {
+  // An invalid `compression` throws TypeError / RangeError here, at the call.
+  resolveCompression(options.compression);
   const transport = chooseTransport(options);
   const timeout = options.connectTimeout ?? DEFAULT_CONNECT_TIMEOUT;
   return transport === "native"

@@ -104,3 +104,43 @@ test("createBunHandler closes with 1008 when unread messages exceed maxQueuedByt
     server.stop();
   }
 });
+
+const BAD_COMPRESSION: Array<[unknown, typeof TypeError | typeof RangeError]> = [
+  [{ threshold: -1 }, RangeError],
+  [{ maxConcurrency: 0 }, RangeError],
+  [{ serverMaxWindowBits: 16 }, RangeError],
+  ["on", TypeError],
+];
+
+test(
+  "serve (Bun) rejects invalid compression settings before listening",
+  { skip: onBun },
+  async () => {
+    const { serve } = await import("../../src/adapters/bun.ts");
+    for (const [compression, type] of BAD_COMPRESSION) {
+      await assert.rejects(
+        serve({
+          hostname: "127.0.0.1",
+          port: 0,
+          compression: compression as never,
+          onChannel() {},
+        }),
+        type,
+        JSON.stringify(compression),
+      );
+    }
+  },
+);
+
+test("createBunHandler throws TypeError / RangeError for invalid compression settings at once", {
+  skip: onBun,
+}, async () => {
+  const { createBunHandler } = await import("../../src/adapters/bun.ts");
+  for (const [compression, type] of BAD_COMPRESSION) {
+    assert.throws(
+      () => createBunHandler({ compression: compression as never, onChannel() {} }),
+      type,
+      JSON.stringify(compression),
+    );
+  }
+});

@@ -90,3 +90,29 @@ test(
     );
   },
 );
+
+test(
+  "serve (Deno) rejects invalid compression settings before listening",
+  { skip: onDeno },
+  async () => {
+    const { serve } = await import("../../src/adapters/deno.ts");
+    const cases: Array<[unknown, typeof TypeError | typeof RangeError]> = [
+      [{ threshold: -1 }, RangeError],
+      [{ maxConcurrency: 0 }, RangeError],
+      [{ clientMaxWindowBits: 7 }, RangeError],
+      ["on", TypeError],
+    ];
+    for (const [compression, type] of cases) {
+      await assert.rejects(
+        serve({
+          hostname: "127.0.0.1",
+          port: 0,
+          compression: compression as never,
+          onChannel() {},
+        }),
+        type,
+        JSON.stringify(compression),
+      );
+    }
+  },
+);

@@ -1,7 +1,7 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { createServer, type Server, type Socket } from "node:net";
-import { connect } from "../../src/channel/connect.ts";
+import { connect, type ConnectOptions } from "../../src/channel/connect.ts";
 import type { WebSocketChannel } from "../../src/channel/web_socket_channel.ts";
 import { deadline } from "../_util/async.ts";
 import { currentRuntime } from "../_util/runtimes.ts";
@@ -223,6 +223,29 @@ test("connect refuses options the native WebSocket cannot honour, naming the opt
     (error: Error & { code?: string }) =>
       error.code === "WS_OPTION_UNSUPPORTED" && /caCerts/.test(error.message),
   );
+});
+
+test("connect throws TypeError / RangeError for invalid compression settings at the call", () => {
+  const cases: Array<[unknown, typeof TypeError | typeof RangeError]> = [
+    [{ threshold: -1 }, RangeError],
+    [{ maxConcurrency: 0 }, RangeError],
+    [{ clientMaxWindowBits: 8 }, RangeError],
+    [{ serverMaxWindowBits: 16 }, RangeError],
+    ["yes", TypeError],
+  ];
+  for (const [compression, type] of cases) {
+    for (const transport of ["engine", "auto"] as const) {
+      assert.throws(
+        () =>
+          connect("ws://127.0.0.1:1/", {
+            transport,
+            compression: compression as ConnectOptions["compression"],
+          }),
+        type,
+        `${JSON.stringify(compression)} (${transport})`,
+      );
+    }
+  }
 });
 
 test("connect auto uses the native WebSocket where it exists, else the engine (Node 20)", async () => {

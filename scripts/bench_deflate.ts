@@ -16,7 +16,11 @@
  * CPU is read from /proc over exactly the counted window, so "server CPU µs
  * per message" stays meaningful on a noisy machine. Wire bytes are the
  * client sockets' bytesWritten/bytesRead over the same window (frame headers
- * and masks included). Memory: a fresh server per target, N connections that
+ * and masks included). "server waits for CPU" is the share of the window the
+ * server's main thread was runnable but not running (/proc schedstat): on a
+ * shared machine a single-threaded server (Deno, Bun) that shows low CPU with
+ * a high wait is starved by other processes on CPU 0, not idle; Node's zlib
+ * runs on 4 pool threads, which win it a bigger share of the same CPU. Memory: a fresh server per target, N connections that
  * each echoed one compressed 1 KiB message, server RSS delta / N after a settle.
  *
  * Usage: `deno run -A scripts/bench_deflate.ts [--quick] [--rounds 3] [--seconds 3]
@@ -62,13 +66,15 @@ const allServers: ServerSpec[] = [
   },
   {
     name: "engine-node",
-    settings: "compression { threshold } (client keeps its context)",
+    settings:
+      "compression { threshold } (default: the response carries client_no_context_takeover)",
     cmd: [node20, nodeBundle, "--compression", ...t],
   },
   {
-    name: "engine-node-cnct",
-    settings: "compression { threshold, clientNoContextTakeover: true }",
-    cmd: [node20, nodeBundle, "--compression", "--client-no-context-takeover", ...t],
+    name: "engine-node-ctx",
+    settings:
+      "compression { threshold, clientNoContextTakeover: false } (the client keeps its context)",
+    cmd: [node20, nodeBundle, "--compression", "--client-context-takeover", ...t],
   },
   {
     name: "engine-deno",
@@ -76,9 +82,33 @@ const allServers: ServerSpec[] = [
     cmd: [bin("deno"), "run", "-A", "scripts/bench/server_engine.ts", "--compression", ...t],
   },
   {
+    name: "engine-deno-ctx",
+    settings: "compression { threshold, clientNoContextTakeover: false }",
+    cmd: [
+      bin("deno"),
+      "run",
+      "-A",
+      "scripts/bench/server_engine.ts",
+      "--compression",
+      "--client-context-takeover",
+      ...t,
+    ],
+  },
+  {
     name: "engine-bun",
     settings: "compression { threshold }",
     cmd: [bin("bun"), "scripts/bench/server_engine.ts", "--compression", ...t],
+  },
+  {
+    name: "engine-bun-ctx",
+    settings: "compression { threshold, clientNoContextTakeover: false }",
+    cmd: [
+      bin("bun"),
+      "scripts/bench/server_engine.ts",
+      "--compression",
+      "--client-context-takeover",
+      ...t,
+    ],
   },
 ];
 const wanted = opt("servers", allServers.map((s) => s.name).join(",")).split(",");
@@ -179,6 +209,15 @@ function cpuTicks(pid: number): number {
   return Number(fields[11]) + Number(fields[12]);
 }
 
+/** Nanoseconds the main thread spent waiting on a run queue (field 2 of schedstat). */
+function runqueueWaitNs(pid: number): number {
+  try {
+    return Number(Deno.readTextFileSync(`/proc/${pid}/task/${pid}/schedstat`).split(" ")[1]);
+  } catch {
+    return NaN; // kernel without schedstats
+  }
+}
+
 function rssKiB(pid: number): number {
   const status = Deno.readTextFileSync(`/proc/${pid}/status`);
   return Number(/VmRSS:\s+(\d+)/.exec(status)![1]);
@@ -187,6 +226,8 @@ function rssKiB(pid: number): number {
 interface Sample {
   rate: number;
   cpuShare: number;
+  /** Share of the window the server's main thread was runnable but not running. */
+  waitShare: number;
   clientCpuShare: number;
   cpuUsPerMessage: number;
   outPerMessage: number;
@@ -218,6 +259,7 @@ async function runClient(server: Running, c: Case): Promise<Sample> {
   const stderr = new Response(child.stderr).text();
   const pid = server.child.pid;
   let startTicks = 0, startTime = 0, endTicks = 0, endTime = 0, clientStart = 0, clientEnd = 0;
+  let startWait = 0, endWait = 0;
   try {
     const text = await waitFor(
       child,
@@ -227,11 +269,13 @@ async function runClient(server: Running, c: Case): Promise<Sample> {
       (text) => {
         if (!startTime && text.includes("COUNTING")) {
           startTicks = cpuTicks(pid);
+          startWait = runqueueWaitNs(pid);
           clientStart = cpuTicks(child.pid);
           startTime = performance.now();
         }
         if (!endTime && text.includes("{")) {
           endTicks = cpuTicks(pid);
+          endWait = runqueueWaitNs(pid);
           clientEnd = cpuTicks(child.pid);
           endTime = performance.now();
         }
@@ -248,6 +292,7 @@ async function runClient(server: Running, c: Case): Promise<Sample> {
     return {
       rate: result.messages / result.seconds,
       cpuShare: cpuSeconds / ((endTime - startTime) / 1000),
+      waitShare: (endWait - startWait) / 1e6 / (endTime - startTime),
       clientCpuShare: (clientEnd - clientStart) / 100 / ((endTime - startTime) / 1000),
       cpuUsPerMessage: (cpuSeconds * 1e6) / result.messages,
       outPerMessage: result.wireOut / result.messages,
@@ -307,9 +352,9 @@ async function throughput() {
           results.set(key, [...(results.get(key) ?? []), sample]);
           console.error(
             `round ${round + 1} ${label(c)} ${server.spec.name}: ${fmt(sample.rate)} msg/s, ` +
-              `server cpu ${fmt(sample.cpuShare * 100)}%, client cpu ${
-                fmt(sample.clientCpuShare * 100)
-              }%, ` +
+              `server cpu ${fmt(sample.cpuShare * 100)}% (waits for CPU ${
+                fmt(sample.waitShare * 100)
+              }%), client cpu ${fmt(sample.clientCpuShare * 100)}%, ` +
               `${fmt(sample.cpuUsPerMessage, 1)} µs/msg`,
           );
         }
@@ -326,10 +371,11 @@ async function throughput() {
   for (const c of cases) {
     console.log(`### ${label(c)}\n`);
     console.log(
-      "| server | msg/s (median) | min–max | × ws | server CPU | client CPU | server CPU µs/msg | × ws CPU/msg | " +
+      "| server | msg/s (median) | min–max | × ws | server CPU | server waits for CPU | client CPU | " +
+        "server CPU µs/msg | × ws CPU/msg | " +
         "client→server B/msg | server→client B/msg | server ratio | agreed extension |",
     );
-    console.log("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|");
+    console.log("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|");
     const ws = results.get(`ws|${c.size}`);
     const wsRate = ws ? median(ws.map((s) => s.rate)) : NaN;
     const wsCpu = ws ? median(ws.map((s) => s.cpuUsPerMessage)) : NaN;
@@ -343,6 +389,7 @@ async function throughput() {
       console.log(
         `| ${spec.name} | ${fmt(rate)} | ${fmt(Math.min(...rates))}–${fmt(Math.max(...rates))} | ` +
           `${fmt(rate / wsRate, 2)} | ${fmt(m((s) => s.cpuShare) * 100)}% | ` +
+          `${fmt(m((s) => s.waitShare) * 100)}% | ` +
           `${fmt(m((s) => s.clientCpuShare) * 100)}% | ${fmt(cpu, 1)} | ` +
           `${fmt(cpu / wsCpu, 2)} | ${fmt(m((s) => s.outPerMessage))} | ${fmt(serverOut)} | ` +
           `${fmt(serverOut / c.size, 3)} | \`${samples[0].extensions}\` |`,

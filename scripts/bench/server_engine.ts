@@ -1,7 +1,8 @@
 // Echo server on our engine serve() for the running runtime (Deno, Bun, or Node via an esbuild bundle).
 // Usage: deno run -A scripts/bench/server_engine.ts | bun scripts/bench/server_engine.ts |
 //        node .build/bench/server_engine.mjs   — prints "PORT <n>".
-// Options: --port N; --compression [--threshold 1024] [--client-no-context-takeover]
+// Options: --port N; --compression [--threshold 1024] [--client-context-takeover]
+// (--client-context-takeover: clientNoContextTakeover: false, so a client may keep its context)
 // (permessage-deflate through serve()'s `compression` option).
 import process from "node:process";
 import type { WebSocketChannel } from "../../src/channel/web_socket_channel.ts";
@@ -33,7 +34,7 @@ const argValue = (name: string, fallback: string) => {
 const compression = process.argv.includes("--compression")
   ? {
     threshold: Number(argValue("threshold", "1024")),
-    clientNoContextTakeover: process.argv.includes("--client-no-context-takeover"),
+    clientNoContextTakeover: process.argv.includes("--client-context-takeover") ? false : undefined,
   }
   : false;
 const server = await module.serve({

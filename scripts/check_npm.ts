@@ -349,10 +349,10 @@ async function smokeChecks(project: string): Promise<void> {
     ]);
   }
   typeChecks.push([
-    "types: the TypeScript examples of npm/README.md type-check against the package",
+    "types: the TypeScript examples of README.md and npm/README.md type-check against the package",
     (async () => {
       const blocks = await readmeBlocks();
-      if (blocks.length === 0) throw new Error("npm/README.md has no ```ts example");
+      if (blocks.length === 0) throw new Error("the READMEs have no ```ts example");
       await Deno.mkdir(`${project}/readme`, { recursive: true });
       for (const block of blocks) {
         await Deno.writeTextFile(`${project}/readme/${block.name}`, block.code);
@@ -367,12 +367,30 @@ async function smokeChecks(project: string): Promise<void> {
   for (const [name, pending] of typeChecks) await check(name, () => pending);
 }
 
-/** The ```ts blocks of npm/README.md, except those marked `ignore`, as modules. */
+/**
+ * The ```ts blocks of `npm/README.md` and of the root `README.md`, as modules
+ * importing the npm names (`@wsc/websocket-channel` → `websocket-channel`).
+ * Blocks marked `ignore`, and blocks that use the `Deno` or `Bun` globals
+ * (no types for those in a Node project), are left out.
+ */
 async function readmeBlocks(): Promise<{ name: string; code: string }[]> {
-  const text = await Deno.readTextFile(`${root}/npm/README.md`);
-  return [...text.matchAll(/^```ts([^\n]*)\n([\s\S]*?)^```$/gm)]
-    .filter((match) => !match[1].includes("ignore"))
-    .map((match, i) => ({ name: `example_${i + 1}.ts`, code: `${match[2]}\nexport {};\n` }));
+  const blocks: { name: string; code: string }[] = [];
+  for (const [readme, prefix] of [["npm/README.md", "npm"], ["README.md", "root"]]) {
+    let text: string;
+    try {
+      text = await Deno.readTextFile(`${root}/${readme}`);
+    } catch {
+      continue;
+    }
+    const matches = [...text.matchAll(/^```ts([^\n]*)\n([\s\S]*?)^```$/gm)];
+    matches.forEach((match, i) => {
+      if (match[1].includes("ignore") || /\b(Deno|Bun)\./.test(match[2])) return;
+      const code = match[2].replaceAll("@wsc/websocket-channel", "websocket-channel");
+      const line = text.slice(0, match.index).split("\n").length;
+      blocks.push({ name: `${prefix}_${i + 1}_line_${line}.ts`, code: `${code}\nexport {};\n` });
+    });
+  }
+  return blocks;
 }
 
 function report(): number {

@@ -261,11 +261,11 @@ async function updateReadme(path: string, table: string): Promise<boolean> {
   } catch {
     return false;
   }
-  const pattern = /(<!-- browser-size:start -->\n)[\s\S]*?(\n<!-- browser-size:end -->)/;
+  const pattern = /(<!-- browser-size:start -->)[\s\S]*?(<!-- browser-size:end -->)/;
   if (!pattern.test(text)) return false;
   const next = text.replace(
     pattern,
-    (_m, start: string, end: string) => `${start}\n${table}\n${end}`,
+    (_m, start: string, end: string) => `${start}\n\n${table}\n\n${end}`,
   );
   if (next !== text) await writeFile(path, next);
   return true;

@@ -155,7 +155,8 @@ export class BatchWriter {
     // The stream settles writes in order, so awaiting the last one is enough;
     // the others only need their rejections observed.
     if (previous) handled(previous);
-    return this.#writer.write(to - from === 1 ? chunks[from] : concat(chunks.slice(from, to), bytes));
+    return this.#writer.write(
+      to - from === 1 ? chunks[from] : concat(chunks.slice(from, to), bytes),
+    );
   }
-
 }

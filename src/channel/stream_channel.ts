@@ -16,7 +16,7 @@ import { closeTransport, dropTransport } from "./close_transport.ts";
 import { ConnectionClosedError, InvalidStateError } from "./errors.ts";
 import { inflateMessage } from "./inflate_message.ts";
 import { MessageQueue } from "./message_queue.ts";
-import { MessageSender } from "./message_sender.ts";
+import { MessageSender, type SenderTarget } from "./message_sender.ts";
 import { failureReason, hasMessageBefore, PeerFailure } from "./peer_failure.ts";
 import { PingTracker } from "./ping_tracker.ts";
 import { ReadPump } from "./read_pump.ts";
@@ -83,6 +83,7 @@ export class StreamChannel implements WebSocketChannel {
   #reader: ByteReader | undefined;
   #writer: ByteWriter | undefined;
   #batches: BatchWriter | undefined;
+  #target: SenderTarget | undefined;
   #dropConnection: (() => void) | undefined;
   #deflate: MessageDeflate | undefined;
   #subprotocol = "";
@@ -97,9 +98,10 @@ export class StreamChannel implements WebSocketChannel {
   readonly #sender: MessageSender;
   /** `sink.close()` was called; messages already accepted still go out first. */
   #closeRequested = false;
-  readonly #pings = new PingTracker();
+  // Created on first use, as the failure below: most connections never need them.
+  #pings: PingTracker | undefined;
   /** The peer broke the protocol; our close may wait until the application answered what came before. */
-  readonly #failure: PeerFailure;
+  #failure: PeerFailure | undefined;
 
   /**
    * Creates a channel that is not open yet; call {@linkcode StreamChannel.open}
@@ -120,28 +122,16 @@ export class StreamChannel implements WebSocketChannel {
       onEnd: () => this.#onEof(),
       onError: (error) => this.#onTransportError(error),
     });
-    this.#failure = new PeerFailure({
-      closed: () => this.#state === "closed",
-      unread: () => this.#queue.bytes > 0,
-      pending: () => this.#sender.pending,
-      timeout: this.#settings.closeTimeout,
-      ending: (error, code, reason) => {
-        this.#closeCode = code;
-        this.#closeReason = reason;
-        this.#endStream(false, error);
-      },
-      shutDown: (error, code, reason) => this.#onProtocolError(error, code, reason),
-    });
     this.#queue = new MessageQueue({
       onSpace: () => {
         this.#pump.wake();
-        this.#failure.taken();
+        this.#failure?.taken();
       },
       onCancel: () => {
         // Dart's StreamChannel contract: cancelling the stream does not close
         // the connection; messages are dropped from now on.
         this.#pump.drain();
-        this.#failure.taken();
+        this.#failure?.taken();
       },
     });
     this.stream = this.#queue.stream;
@@ -163,17 +153,12 @@ export class StreamChannel implements WebSocketChannel {
       },
     });
     this.sink = this.#sinkHandle.sink;
-    this.#sender = new MessageSender(
-      () =>
-        this.#protocol && this.#batches
-          ? { protocol: this.#protocol, batches: this.#batches, deflate: this.#deflate }
-          : undefined,
-      {
-        opened: this.ready,
-        isOpen: () => this.#state === "open",
-        closedError: () => this.#closedError(),
-      },
-    );
+    // One target object for the connection's life (it was a new object per send).
+    this.#sender = new MessageSender(() => this.#target, {
+      opened: this.ready,
+      isOpen: () => this.#state === "open",
+      closedError: () => this.#closedError(),
+    });
   }
 
   get protocol(): string {
@@ -219,6 +204,7 @@ export class StreamChannel implements WebSocketChannel {
       () => this.#protocol!.takeOutgoing(),
       (error) => this.#onTransportError(error),
     );
+    this.#target = { protocol: this.#protocol, batches: this.#batches, deflate: this.#deflate };
     this.#state = "open";
     this.#ready.resolve();
     this.#pump.start(this.#reader, opening.head);
@@ -250,12 +236,12 @@ export class StreamChannel implements WebSocketChannel {
     if (this.#state === "connecting") await this.ready;
     if (this.#state !== "open") throw this.#closedError();
     const payload = data === undefined
-      ? this.#pings.nextPayload()
+      ? (this.#pings ??= new PingTracker()).nextPayload()
       : typeof data === "string"
       ? new TextEncoder().encode(data)
       : data;
     if (payload.byteLength > 125) throw new RangeError("Ping payload must be at most 125 bytes");
-    const rtt = this.#pings.add(payload);
+    const rtt = (this.#pings ??= new PingTracker()).add(payload);
     this.#protocol!.sendPing(payload);
     this.#batches!.flush();
     return await rtt;
@@ -294,7 +280,7 @@ export class StreamChannel implements WebSocketChannel {
         if (this.#isClosed()) return;
         const failure = error as ProtocolError;
         this.#flushOwed();
-        return this.#failure.fail(failure, {
+        return this.#peerFailure().fail(failure, {
           reason: "",
           messagesBefore: hasMessageBefore(events, i),
           failEngine: () => this.#protocol!.fail(failure.closeCode, ""),
@@ -317,7 +303,7 @@ export class StreamChannel implements WebSocketChannel {
       case "binary":
         return this.#deliver(event.data);
       case "pong":
-        return this.#pings.pong(event.data);
+        return this.#pings?.pong(event.data);
       case "close":
         return this.#onCloseFrame(event.code, event.reason);
         // "ping": the engine already queued the pong; "error": see #onEngineError.
@@ -333,10 +319,25 @@ export class StreamChannel implements WebSocketChannel {
     // Pongs owed for pings earlier in the batch go out first.
     this.#flushOwed();
     // failNow() sends the error's message as the close reason when it fits (RFC 6455 §5.5).
-    return this.#failure.fail(error, {
+    return this.#peerFailure().fail(error, {
       reason: failureReason(error),
       messagesBefore: hasMessageBefore(events, index),
       failEngine: () => this.#protocol!.failNow(),
+    });
+  }
+
+  #peerFailure(): PeerFailure {
+    return this.#failure ??= new PeerFailure({
+      closed: () => this.#state === "closed",
+      unread: () => this.#queue.bytes > 0,
+      pending: () => this.#sender.pending,
+      timeout: this.#settings.closeTimeout,
+      ending: (error, code, reason) => {
+        this.#closeCode = code;
+        this.#closeReason = reason;
+        this.#endStream(false, error);
+      },
+      shutDown: (error, code, reason) => this.#onProtocolError(error, code, reason),
     });
   }
 
@@ -358,7 +359,7 @@ export class StreamChannel implements WebSocketChannel {
       this.#closeReason = reason;
       this.#state = "closing";
       this.#sinkHandle.error(this.#closedError());
-      this.#pings.fail(this.#closedError());
+      this.#pings?.fail(this.#closedError());
       this.#startCloseTimer();
     }
     this.#handshakeDone = true;
@@ -379,7 +380,7 @@ export class StreamChannel implements WebSocketChannel {
     if (this.#state !== "open" || this.#closeRequested) return done;
     this.#closeRequested = true;
     // A failure is already under way: its close goes out once what was sent so far is queued.
-    if (this.#failure.active) {
+    if (this.#failure?.active) {
       this.#failure.taken(true);
       return done;
     }
@@ -404,7 +405,7 @@ export class StreamChannel implements WebSocketChannel {
     this.#state = "closing";
     this.#protocol!.sendClose(code, code === undefined ? undefined : reason);
     this.#sinkHandle.error(this.#closedError());
-    this.#pings.fail(this.#closedError());
+    this.#pings?.fail(this.#closedError());
     // StreamChannel contract: closing the sink closes the stream before more messages.
     this.#endStream(true);
     this.#batches!.flush();
@@ -459,13 +460,13 @@ export class StreamChannel implements WebSocketChannel {
 
   #shutDown(info: CloseInfo, error: unknown, flush: boolean): void {
     this.#state = "closed";
-    this.#failure.end();
+    this.#failure?.end();
     clearTimeout(this.#closeTimer);
     this.#closeTimer = undefined;
     const closedError = error ?? this.#closedError();
     this.#endStream(info.wasClean, closedError);
     this.#sinkHandle.error(error ?? this.#closedError());
-    this.#pings.fail(closedError);
+    this.#pings?.fail(closedError);
     this.#pump.wake();
     if (flush) {
       closeTransport(this.#writer!, this.#reader!, this.#batches!.flush(), {

@@ -316,8 +316,7 @@ async function withDeadline<T>(
     // A read may still be pending (timeout, abort): cancelling ends it and the transport.
     if (error instanceof HandshakeError && error.status !== 408 && reader.releaseLock) {
       reader.releaseLock();
-    }
-    else reader.cancel().catch(() => {});
+    } else reader.cancel().catch(() => {});
     throw error;
   } finally {
     clearTimeout(timer);

@@ -113,10 +113,12 @@ test("socketTransport cancel() destroys the socket and ends a waiting read", asy
 });
 
 test("socketTransport has no Web Streams", () => {
-  const transport = socketTransport(new (class {
-    on() {}
-    destroy() {}
-  })() as unknown as Socket);
+  const transport = socketTransport(
+    new (class {
+      on() {}
+      destroy() {}
+    })() as unknown as Socket,
+  );
   assert.throws(() => transport.readable, TypeError);
   assert.throws(() => transport.writable, TypeError);
 });

@@ -62,7 +62,11 @@ test("PeerFailure ignores a second failure while one is in progress", () => {
   const { all, log } = host({ unread: () => true });
   const failure = new PeerFailure(all);
   failure.fail(violation(), { reason: "", messagesBefore: true, failEngine: () => {} });
-  const second = failure.fail(violation(), { reason: "", messagesBefore: false, failEngine: () => {} });
+  const second = failure.fail(violation(), {
+    reason: "",
+    messagesBefore: false,
+    failEngine: () => {},
+  });
   assert.equal(second, undefined);
   assert.deepEqual(log, ["ending 1002 "]);
   failure.end();
@@ -72,7 +76,11 @@ test("PeerFailure end() releases the wait without closing a channel that already
   let closed = false;
   const { all, log } = host({ unread: () => true, closed: () => closed });
   const failure = new PeerFailure(all);
-  const held = failure.fail(violation(), { reason: "", messagesBefore: true, failEngine: () => log.push("failEngine") });
+  const held = failure.fail(violation(), {
+    reason: "",
+    messagesBefore: true,
+    failEngine: () => log.push("failEngine"),
+  });
   closed = true;
   failure.end();
   await deadline(held!, 2000);

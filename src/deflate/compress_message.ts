@@ -82,6 +82,47 @@ export function compressorSyncFlushes(): Promise<boolean> {
   return syncFlushForm;
 }
 
+/** A compressed message payload and the form its deflate data ended in. */
+export interface CompressedMessage {
+  /** The RFC 7692 payload (send it with RSV1 on the first frame). */
+  payload: Uint8Array;
+  /**
+   * True when the data ends in a BFINAL=1 block (the RFC 7692 §7.2.3.4
+   * form). A peer that keeps our context in one long-lived inflater stops
+   * at such a block, so only peers that agreed to `*_no_context_takeover`
+   * for our direction may receive it.
+   */
+  final: boolean;
+}
+
+/**
+ * Compresses one message and tells which form the payload has: the §7.2.1
+ * sync-flush form (Deno, for data its compressor did not store in a final
+ * block) or the §7.2.3.4 BFINAL form (Node, Bun, browsers; Deno for large
+ * incompressible data, which it ends with a final stored block).
+ *
+ * @example
+ * ```ts
+ * import { compressMessageForm } from "./compress_message.ts";
+ *
+ * const { payload, final } = await compressMessageForm(new TextEncoder().encode("Hello"));
+ * console.assert(payload.length > 0 && typeof final === "boolean");
+ * ```
+ */
+export async function compressMessageForm(data: Uint8Array): Promise<CompressedMessage> {
+  const [out, syncForm] = await Promise.all([deflateRaw(data), compressorSyncFlushes()]);
+  if (syncForm && endsWith(out, SYNC_FINAL_TAIL)) {
+    // RFC 7692 §7.2.1 step 3: "Remove 4 octets (that are 0x00 0x00 0xff 0xff)
+    // from the tail end" — after dropping the empty final block `03 00`.
+    return { payload: out.subarray(0, out.length - SYNC_FINAL_TAIL.length), final: false };
+  }
+  // RFC 7692 §7.2.3.4: a BFINAL=1 block followed by one octet holding the
+  // header bits of an empty non-final stored block (BFINAL=0, BTYPE=00).
+  const payload = new Uint8Array(out.length + 1);
+  payload.set(out);
+  return { payload, final: true };
+}
+
 /**
  * Compresses one message into an RFC 7692 payload (to be sent with RSV1 on
  * its first frame). The result never depends on earlier messages.
@@ -95,15 +136,5 @@ export function compressorSyncFlushes(): Promise<boolean> {
  * ```
  */
 export async function compressMessage(data: Uint8Array): Promise<Uint8Array> {
-  const [out, syncForm] = await Promise.all([deflateRaw(data), compressorSyncFlushes()]);
-  if (syncForm && endsWith(out, SYNC_FINAL_TAIL)) {
-    // RFC 7692 §7.2.1 step 3: "Remove 4 octets (that are 0x00 0x00 0xff 0xff)
-    // from the tail end" — after dropping the empty final block `03 00`.
-    return out.subarray(0, out.length - SYNC_FINAL_TAIL.length);
-  }
-  // RFC 7692 §7.2.3.4: a BFINAL=1 block followed by one octet holding the
-  // header bits of an empty non-final stored block (BFINAL=0, BTYPE=00).
-  const payload = new Uint8Array(out.length + 1);
-  payload.set(out);
-  return payload;
+  return (await compressMessageForm(data)).payload;
 }

@@ -13,7 +13,7 @@ import {
   type CompressionOptions,
   resolveCompression,
 } from "./compression_options.ts";
-import { compressMessage } from "./compress_message.ts";
+import { type CompressedMessage, compressMessageForm } from "./compress_message.ts";
 import { type ConcurrencyLimiter, sharedLimiter } from "./concurrency_limiter.ts";
 import { decompressMessage, WINDOW_SIZE } from "./decompress_message.ts";
 import { acceptOffer, acceptResponse, createOffer, type DeflateParams } from "./deflate_params.ts";
@@ -71,6 +71,7 @@ export class PerMessageDeflate {
   readonly maxCompressSize: number;
   readonly #limiter: ConcurrencyLimiter;
   readonly #peerKeepsContext: boolean;
+  readonly #peerKeepsOurContext: boolean;
   #window: Uint8Array | undefined;
   #sendChain: Promise<unknown> = Promise.resolve();
   #receiveChain: Promise<unknown> = Promise.resolve();
@@ -97,6 +98,12 @@ export class PerMessageDeflate {
     this.#peerKeepsContext = this.role === "server"
       ? !this.params.clientNoContextTakeover
       : !this.params.serverNoContextTakeover;
+    // Without "*_no_context_takeover" for OUR direction the peer may inflate
+    // all our messages in one long-lived stream, which ends at a BFINAL block
+    // (zlib and Python's decompressobj do): such payloads go uncompressed.
+    this.#peerKeepsOurContext = this.role === "server"
+      ? !this.params.serverNoContextTakeover
+      : !this.params.clientNoContextTakeover;
   }
 
   /** Whether a message of `byteLength` bytes should be compressed. */
@@ -105,20 +112,26 @@ export class PerMessageDeflate {
   }
 
   /** Compresses one whole message into an RFC 7692 payload (send it with RSV1). */
-  compress(data: Uint8Array): Promise<Uint8Array> {
+  async compress(data: Uint8Array): Promise<Uint8Array> {
+    return (await this.#compressForm(data)).payload;
+  }
+
+  #compressForm(data: Uint8Array): Promise<CompressedMessage> {
     if (this.#closed) return Promise.reject(closedError());
-    const result = this.#sendChain.then(() => this.#limiter.run(() => compressMessage(data)));
+    const result = this.#sendChain.then(() => this.#limiter.run(() => compressMessageForm(data)));
     this.#sendChain = result.catch(() => {});
     return result;
   }
 
   /**
    * Applies the threshold and the window rule, compresses, and falls back to
-   * the original bytes when compression does not make them smaller.
+   * the original bytes when compression does not make them smaller, or when
+   * the payload ends in a BFINAL block and the peer may keep our context.
    */
   async encode(data: Uint8Array): Promise<{ data: Uint8Array; compressed: boolean }> {
     if (!this.shouldCompress(data.length)) return { data, compressed: false };
-    const payload = await this.compress(data);
+    const { payload, final } = await this.#compressForm(data);
+    if (final && this.#peerKeepsOurContext) return { data, compressed: false };
     return payload.length < data.length
       ? { data: payload, compressed: true }
       : { data, compressed: false };

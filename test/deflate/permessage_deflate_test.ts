@@ -58,7 +58,17 @@ test("PerMessageDeflate negotiates both ends and round-trips messages in both di
 });
 
 test("PerMessageDeflate.encode leaves small and incompressible messages uncompressed", async () => {
-  const deflate = new PerMessageDeflate({ role: "server", threshold: 100 });
+  // Our server always answers server_no_context_takeover.
+  const deflate = new PerMessageDeflate({
+    role: "server",
+    threshold: 100,
+    params: {
+      serverNoContextTakeover: true,
+      clientNoContextTakeover: false,
+      serverMaxWindowBits: 15,
+      clientMaxWindowBits: 15,
+    },
+  });
   assert.equal(deflate.threshold, 100);
   const small = encoder.encode("x".repeat(99));
   assert.deepEqual(await deflate.encode(small), { data: small, compressed: false });
@@ -252,4 +262,52 @@ test("PerMessageDeflate static negotiation: off, declined and failed cases", () 
       (e: unknown) => e instanceof ProtocolError && e.closeCode === 1010,
     );
   }
+});
+
+/** A peer that inflates every message in ONE long-lived zlib stream (like Autobahn's fuzzer). */
+function longLivedInflater() {
+  const inflate = zlib.createInflateRaw();
+  const chunks: Buffer[] = [];
+  inflate.on("data", (chunk: Buffer) => chunks.push(chunk));
+  return async (payload: Uint8Array): Promise<Uint8Array> => {
+    inflate.write(payload);
+    inflate.write(Buffer.from([0x00, 0x00, 0xff, 0xff]));
+    await new Promise<void>((resolve) => inflate.flush(zlib.constants.Z_SYNC_FLUSH, () => resolve()));
+    const out = Buffer.concat(chunks.splice(0));
+    return new Uint8Array(out);
+  };
+}
+
+test("PerMessageDeflate never sends a BFINAL payload to a peer that may keep our context", async () => {
+  // The server answered plain "permessage-deflate": it may inflate all our
+  // messages in one stream, which a BFINAL block would end.
+  const client = PerMessageDeflate.acceptResponse("permessage-deflate", true);
+  assert.ok(client);
+  const inflate = longLivedInflater();
+  let seed = 7;
+  const random = (n: number) =>
+    Uint8Array.from({ length: n }, () => (seed = (seed * 1103515245 + 12345) >>> 0) >>> 24);
+  // Compressible JSON, large incompressible-ish data (Deno ends it in a final
+  // stored block), and JSON again: every message must come out whole.
+  const messages = [jsonMessage(1, 4000), random(65536), jsonMessage(2, 4000), random(70000)];
+  for (const message of messages) {
+    const sent: { data: Uint8Array; compressed: boolean } = await client.encode(message);
+    const received: Uint8Array = sent.compressed ? await inflate(sent.data) : sent.data;
+    assert.deepEqual(received, message);
+  }
+  client.close();
+});
+
+test("PerMessageDeflate sends BFINAL payloads when the peer resets our context", async () => {
+  const client = PerMessageDeflate.acceptResponse(
+    "permessage-deflate; client_no_context_takeover",
+    true,
+  );
+  assert.ok(client);
+  const message = jsonMessage(3, 4000);
+  const { data, compressed } = await client.encode(message);
+  assert.equal(compressed, true);
+  // A fresh inflater per message (what the agreed parameter allows) reads it.
+  assert.deepEqual(await longLivedInflater()(data), message);
+  client.close();
 });

@@ -6,7 +6,7 @@
  * @module
  */
 import { PerMessageDeflate } from "../deflate/permessage_deflate.ts";
-import type { Compression } from "../deflate/compression_options.ts";
+import { type Compression, resolveCompression } from "../deflate/compression_options.ts";
 import { createUpgradeRequest, verifyUpgradeResponse } from "../handshake/client_handshake.ts";
 import { HandshakeError, HandshakeErrorCode } from "../handshake/errors.ts";
 import {
@@ -59,7 +59,8 @@ export interface ClientOverStreamsOptions
  * a `HandshakeError` (`status` set for a non-101 answer), a `ConnectError`
  * (`WS_CONNECT_ABORTED`, `WS_CONNECT_FAILED` when the connection ended first)
  * or a `SyntaxError`/`TypeError` for a bad URL or header. On failure the
- * streams are closed.
+ * streams are closed. Invalid `compression` settings throw `TypeError` /
+ * `RangeError` at the call (the streams are closed too).
  *
  * @example
  * ```ts ignore
@@ -75,6 +76,13 @@ export function clientOverStreams(
   streams: ByteStreams | Promise<ByteStreams>,
   options: ClientOverStreamsOptions = {},
 ): StreamChannel {
+  try {
+    // Invalid settings throw TypeError / RangeError at the call, not mid-handshake.
+    options = { ...options, compression: resolveCompression(options.compression) ?? false };
+  } catch (error) {
+    Promise.resolve(streams).then((s) => drop(s), () => {});
+    throw error;
+  }
   const channel = new StreamChannel({ ...options, role: "client" });
   runClient(channel, url, streams, options).catch((error) => channel.abortOpening(error));
   return channel;
@@ -164,6 +172,8 @@ export interface ServerUpgrade {
  * (400, 403, 426, 431, …), the connection is closed, and the promise rejects
  * with a `HandshakeError` carrying that `status`. A timeout rejects with
  * `WS_HANDSHAKE_TIMEOUT` (the connection is dropped, no answer is sent).
+ * Invalid `compression` settings reject with `TypeError` / `RangeError`, and
+ * the client gets a 500.
  *
  * @example An engine echo server over Deno.listen
  * ```ts ignore
@@ -178,6 +188,14 @@ export async function serverOverStreams(
   streams: ByteStreams,
   options: ServerOverStreamsOptions = {},
 ): Promise<ServerUpgrade> {
+  // Invalid settings reject with TypeError / RangeError; the client still gets
+  // an answer (500, once its request was read) instead of a reset.
+  let configError: unknown;
+  try {
+    options = { ...options, compression: resolveCompression(options.compression) ?? false };
+  } catch (error) {
+    configError = error ?? new Error("Invalid server options");
+  }
   // A transport with direct access (a Node socket) is read and written without Web Streams.
   const direct = streams.direct?.();
   const writer: HandshakeWriter = direct ? direct.writer : streams.writable.getWriter();
@@ -200,6 +218,10 @@ export async function serverOverStreams(
       );
     } else drop(streams, writer);
     throw error;
+  }
+  if (configError !== undefined) {
+    await serverError(streams, writer);
+    throw configError;
   }
   const { head } = result;
   let line;
@@ -233,10 +255,17 @@ export async function serverOverStreams(
       { status },
     );
   }
-  const accepted = PerMessageDeflate.acceptOffer(
-    verdict.offeredExtensions || null,
-    options.compression,
-  );
+  let accepted: ReturnType<typeof PerMessageDeflate.acceptOffer>;
+  try {
+    accepted = PerMessageDeflate.acceptOffer(
+      verdict.offeredExtensions || null,
+      options.compression,
+    );
+  } catch (error) {
+    // Our own settings failed, not the request: answer rather than drop the socket.
+    await serverError(streams, writer);
+    throw error;
+  }
   const headers = await createUpgradeResponseHeaders(verdict.key, {
     protocol: verdict.protocol,
     extensions: accepted?.response,
@@ -322,6 +351,17 @@ async function withDeadline<T>(
     clearTimeout(timer);
     if (onAbort) options.signal?.removeEventListener("abort", onAbort);
   }
+}
+
+/** Answers 500 (the server's settings are at fault) and closes the connection. */
+function serverError(streams: ByteStreams, writer: HandshakeWriter): Promise<void> {
+  const body = "Internal Server Error";
+  const headers = new Headers({
+    "content-type": "text/plain; charset=utf-8",
+    "content-length": String(body.length),
+    connection: "close",
+  });
+  return answer(streams, writer, 500, headers, body);
 }
 
 /** Sends a refusal, then closes the connection (a refused upgrade must not stay open). */

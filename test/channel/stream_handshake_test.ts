@@ -224,6 +224,39 @@ test("compression: a server without compression declines the offer", async () =>
   assert.deepEqual(await readMessages(server.stream.getReader(), 1), ["x".repeat(5000)]);
 });
 
+test("serverOverStreams with invalid compression settings answers 500 and rejects with RangeError", async () => {
+  const [a, b] = createByteStreamPair();
+  const upgrade = serverOverStreams(b, { compression: { threshold: -1 } });
+  upgrade.catch(() => {});
+  const answer = await exchange(
+    a,
+    GOOD_REQUEST + "Sec-WebSocket-Extensions: permessage-deflate\r\n\r\n",
+  );
+  assert.match(answer, /^HTTP\/1\.1 500 /);
+  assert.match(answer, /connection: close/i);
+  await assert.rejects(upgrade, RangeError);
+  // A request without an offer gets the same answer: the settings are wrong, not the request.
+  const [c, d] = createByteStreamPair();
+  const second = serverOverStreams(d, { compression: "on" as never });
+  second.catch(() => {});
+  assert.match(await exchange(c, GOOD_REQUEST + "\r\n"), /^HTTP\/1\.1 500 /);
+  await assert.rejects(second, TypeError);
+});
+
+test("clientOverStreams throws TypeError / RangeError for invalid compression settings and closes the streams", async () => {
+  const [a, b] = createByteStreamPair();
+  assert.throws(
+    () => clientOverStreams("ws://example.com/", a, { compression: { maxConcurrency: 0 } }),
+    RangeError,
+  );
+  assert.throws(
+    () => clientOverStreams("ws://example.com/", Promise.resolve(a), { compression: 1 as never }),
+    TypeError,
+  );
+  // Nothing was sent and the transport was closed.
+  assert.equal(await connectionEnded(b.readable.getReader()), true);
+});
+
 test("an unobserved failed handshake never becomes an unhandled rejection", async () => {
   const seen: unknown[] = [];
   const onUnhandled = (reason: unknown) => seen.push(reason);

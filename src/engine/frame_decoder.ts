@@ -13,7 +13,7 @@
 
 import { ProtocolError } from "./errors.ts";
 import type { Frame, FrameHeader, Role } from "./frame.ts";
-import { copyMasked, maskRange } from "./mask.ts";
+import { maskRange } from "./mask.ts";
 import { isKnownOpcode, type Opcode } from "./opcode.ts";
 
 /** Default limit on a frame's declared payload length: 64 MiB. */
@@ -30,15 +30,6 @@ const EAGER_ALLOCATION_LIMIT = 256 * 1024;
 const EAGER_RECEIVED_FACTOR = 16;
 
 const EMPTY = new Uint8Array(0);
-
-/**
- * A zeroed buffer whose first byte sits at `lead` (0–3) within a 4-byte word,
- * so that it lines up with the chunk it is filled from and unmasking can copy
- * and XOR whole words in one pass ({@linkcode copyMasked}).
- */
-function alignedBuffer(size: number, lead: number): Uint8Array {
-  return lead === 0 ? new Uint8Array(size) : new Uint8Array(size + lead).subarray(lead);
-}
 
 /** Options of {@linkcode FrameDecoder}. */
 export interface FrameDecoderOptions {
@@ -300,10 +291,7 @@ export class FrameDecoder {
     }
     const received = chunk.length - pos;
     const initial = Math.max(EAGER_ALLOCATION_LIMIT, received * EAGER_RECEIVED_FACTOR);
-    this.#partial = alignedBuffer(
-      length <= initial ? length : initial,
-      masked ? (chunk.byteOffset + pos) & 3 : 0,
-    );
+    this.#partial = new Uint8Array(length <= initial ? length : initial);
     this.#partialFill = 0;
     return this.#continuePayload();
   }
@@ -320,12 +308,12 @@ export class FrameDecoder {
     if (end > partial.length) {
       // Grow geometrically, bounded by the declared length: amortised linear copying.
       const target = Math.max(end, partial.length * 2, end * EAGER_RECEIVED_FACTOR);
-      const grown = alignedBuffer(Math.min(header.length, target), partial.byteOffset & 3);
+      const grown = new Uint8Array(Math.min(header.length, target));
       grown.set(partial.subarray(0, fill));
       partial = this.#partial = grown;
     }
-    if (header.masked) copyMasked(chunk, pos, partial, fill, take, this.#key, fill);
-    else partial.set(take === chunk.length ? chunk : chunk.subarray(pos, pos + take), fill);
+    partial.set(take === chunk.length ? chunk : chunk.subarray(pos, pos + take), fill);
+    if (header.masked) maskRange(partial, fill, end, this.#key, fill);
     this.#pos = pos + take;
     this.#partialFill = end;
     if (this.#onPayloadPart !== undefined) this.#onPayloadPart(partial.subarray(fill, end));

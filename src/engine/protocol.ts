@@ -22,7 +22,7 @@ import { ProtocolError, WebSocketError } from "./errors.ts";
 import type { Frame, FrameHeader, Role } from "./frame.ts";
 import { FrameDecoder } from "./frame_decoder.ts";
 import { frameHeaderSize, writeFrameHeader } from "./frame_encoder.ts";
-import { copyMasked, MaskKeyPool } from "./mask.ts";
+import { MaskKeyPool, maskRange } from "./mask.ts";
 import { MessageAssembler } from "./message_assembler.ts";
 import { Opcode } from "./opcode.ts";
 
@@ -118,20 +118,15 @@ const SLAB_FRAME_LIMIT = 4096;
 let slab = new Uint8Array(SLAB_SIZE);
 let slabOffset = 0;
 
-// `lead` (0–3) places the frame's first byte within a 4-byte word, so that a
-// masked payload lines up with its source and is copied and masked in one pass.
-function allocateFrame(size: number, lead = 0): Uint8Array {
-  if (size > SLAB_FRAME_LIMIT) {
-    return lead === 0 ? new Uint8Array(size) : new Uint8Array(size + lead).subarray(lead);
-  }
-  if (slabOffset + lead + size > SLAB_SIZE) {
+function allocateFrame(size: number): Uint8Array {
+  if (size > SLAB_FRAME_LIMIT) return new Uint8Array(size);
+  if (slabOffset + size > SLAB_SIZE) {
     slab = new Uint8Array(SLAB_SIZE);
     slabOffset = 0;
   }
-  const start = slabOffset + lead;
-  const view = slab.subarray(start, start + size);
+  const view = slab.subarray(slabOffset, slabOffset + size);
   // Keep frames 8-byte aligned so masking finds word boundaries at the same place.
-  slabOffset = (start + size + 7) & ~7;
+  slabOffset = (slabOffset + size + 7) & ~7;
   return view;
 }
 const EMPTY = new Uint8Array(0);
@@ -519,7 +514,7 @@ export class Protocol {
     if (masked) {
       // RFC 6455 §5.3: the client "MUST mask all frames that it sends to the server", with a
       // fresh key per frame; masking into our own buffer leaves the caller's bytes untouched.
-      const bytes = allocateFrame(headerSize + length, (payload.byteOffset - headerSize) & 3);
+      const bytes = allocateFrame(headerSize + length);
       writeFrameHeader(bytes, 0, fields);
       const keyAt = headerSize - 4;
       if (this.#fillMask === undefined) {
@@ -527,7 +522,8 @@ export class Protocol {
       } else {
         this.#fillMask(bytes.subarray(keyAt, headerSize));
       }
-      copyMasked(payload, 0, bytes, headerSize, length, bytes, 0, keyAt);
+      bytes.set(payload, headerSize);
+      maskRange(bytes, headerSize, bytes.length, bytes, 0, keyAt);
       this.#push(bytes);
     } else if (length <= COPY_THRESHOLD) {
       const bytes = allocateFrame(headerSize + length);

@@ -1,12 +1,6 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
-import {
-  applyMask,
-  copyMasked,
-  MaskKeyPool,
-  maskRange,
-  WORD_MASK_THRESHOLD,
-} from "../../src/engine/mask.ts";
+import { applyMask, MaskKeyPool, maskRange, WORD_MASK_THRESHOLD } from "../../src/engine/mask.ts";
 import { hex, toHex } from "../_util/hex.ts";
 import { SeededRandom } from "../_util/seeded_random.ts";
 
@@ -74,48 +68,4 @@ test("MaskKeyPool hands out fresh keys across pool refills", () => {
   }
   assert.deepEqual([...key.subarray(0, 2)], [0, 0]);
   assert.ok(seen.size > 4990, `${seen.size} distinct keys of 5000`);
-});
-
-test("copyMasked matches copy-then-mask for every length, both alignments, offset and key position", () => {
-  const random = new SeededRandom(7);
-  const backing = random.bytes(600);
-  const keyHolder = random.bytes(12);
-  for (let length = 0; length <= 3 * WORD_MASK_THRESHOLD; length += length < 80 ? 1 : 13) {
-    for (let sourceStart = 0; sourceStart < 4; sourceStart++) {
-      for (let targetStart = 0; targetStart < 4; targetStart++) {
-        for (const [offset, keyStart] of [[0, 0], [1, 3], [2, 8], [3, 5]]) {
-          const key = keyHolder.subarray(keyStart, keyStart + 4);
-          const source = backing.slice(0, 300);
-          const before = source.slice();
-          const target = new Uint8Array(320);
-          copyMasked(
-            source,
-            sourceStart,
-            target,
-            targetStart + 1,
-            length,
-            keyHolder,
-            offset,
-            keyStart,
-          );
-          const expected = referenceMask(
-            source.subarray(sourceStart, sourceStart + length),
-            key,
-            offset,
-          );
-          const what = `length ${length} from ${sourceStart} to ${
-            targetStart + 1
-          } offset ${offset}`;
-          assert.deepEqual(
-            target.subarray(targetStart + 1, targetStart + 1 + length),
-            expected,
-            what,
-          );
-          assert.equal(target[targetStart], 0, `${what}: wrote before the range`);
-          assert.equal(target[targetStart + 1 + length] ?? 0, 0, `${what}: wrote past the range`);
-          assert.deepEqual(source, before, `${what}: changed the source`);
-        }
-      }
-    }
-  }
 });

@@ -1,11 +1,21 @@
 /**
  * The conformance matrix: which testee programs run, on which runtime, in which role, and which
- * Autobahn cases each gets in full and quick mode.
+ * Autobahn cases each gets in each mode:
+ *
+ * | mode | engine server on Deno (reference) | engine client on Deno | every other testee |
+ * |---|---|---|---|
+ * | `quick` (CI) | 1–10 + a 12/13 sample | 1–10 + a 12/13 sample | {@link QUICK_SUBSET} |
+ * | `standard` (the default) | every case, 1–13 | 1–10 + a 12/13 sample | 1–10 + one 12/13 case per subsection |
+ * | `full` | every case | every case | every case |
+ *
+ * Sections 12/13 are what costs: each case pushes 1000 compressed messages through the Python
+ * fuzzer, about 10 minutes for all 216 of them per testee on 2 cores, so only the reference testee
+ * gets them all by default (about 20–25 minutes in all); `--full` takes well over an hour.
  *
  * @example
  * ```ts
  * import { selectTestees } from "./matrix.ts";
- * selectTestees({ quick: true, only: ["*deno*"] });
+ * selectTestees({ mode: "quick", only: ["*deno*"] });
  * ```
  * @module
  */
@@ -60,6 +70,24 @@ export const MAIN_QUICK_CASES: readonly string[] = [
   "13.*.9",
   "13.*.17",
 ];
+
+/** Standard mode for the non-main testees: all of 1–10 and the smallest case of each 12/13 subsection. */
+export const STANDARD_CASES: readonly string[] = [
+  "1.*",
+  "2.*",
+  "3.*",
+  "4.*",
+  "5.*",
+  "6.*",
+  "7.*",
+  "9.*",
+  "10.*",
+  "12.*.1",
+  "13.*.1",
+];
+
+/** Which cases each testee gets; see the module doc. */
+export type Mode = "quick" | "standard" | "full";
 
 /**
  * Quick-mode subset for the non-main testees: at least one case of every subsection that exercises a
@@ -230,16 +258,16 @@ export function testeeId(t: Pick<Testee, "role" | "agent">): string {
 
 /**
  * Picks the testees to run: `only` globs match the id (`server/engine-deno`) or the bare agent
- * (`engine-deno`, which selects both roles). Quick mode keeps every testee but gives the main ones
- * {@link MAIN_QUICK_CASES} and the others {@link QUICK_SUBSET}.
+ * (`engine-deno`, which selects both roles). Every mode keeps every testee; the mode sets their
+ * cases (see the module doc).
  *
  * @example
  * ```ts
- * selectTestees({ quick: false, only: ["server/*"] }).length;
+ * selectTestees({ mode: "full", only: ["server/*"] }).length;
  * ```
  */
 export function selectTestees(
-  options: { quick: boolean; only?: string[]; cases?: string[] },
+  options: { mode: Mode; only?: string[]; cases?: string[] },
 ): { testee: Testee; cases: readonly string[] }[] {
   const patterns = (options.only ?? []).flatMap((s) => s.split(",")).filter(Boolean).map(
     globToRegExp,
@@ -250,7 +278,13 @@ export function selectTestees(
     )
     .map((testee) => ({
       testee,
-      cases: options.cases ??
-        (options.quick ? (testee.main ? MAIN_QUICK_CASES : QUICK_SUBSET) : ALL_CASES),
+      cases: options.cases ?? casesFor(testee, options.mode),
     }));
+}
+
+function casesFor(testee: Testee, mode: Mode): readonly string[] {
+  if (mode === "full") return ALL_CASES;
+  if (mode === "quick") return testee.main ? MAIN_QUICK_CASES : QUICK_SUBSET;
+  if (testee.main && testee.role === "server") return ALL_CASES;
+  return testee.main ? MAIN_QUICK_CASES : STANDARD_CASES;
 }

@@ -1,8 +1,10 @@
 /**
  * Runs the Autobahn|Testsuite against every testee and writes conformance/report/.
  *
- *   deno run -A conformance/run.ts                 # full matrix, all cases 1–13 (npm run conformance)
- *   deno run -A conformance/run.ts --quick         # CI: full list on the Deno engine pair, subset elsewhere
+ *   deno run -A conformance/run.ts                 # standard (npm run conformance): every testee, 1–10 in
+ *                                                  # full, all of 1–13 for the reference engine server
+ *   deno run -A conformance/run.ts --full          # every case 1–13 for every testee (over an hour)
+ *   deno run -A conformance/run.ts --quick         # CI: 1–10 + 12/13 sample on the Deno engine pair, subset elsewhere
  *   deno run -A conformance/run.ts --only 'ws-*' --only server/engine-deno
  *   deno run -A conformance/run.ts --cases 1.*,2.* --only engine-deno
  *   deno run -A conformance/run.ts --list          # print the matrix and exit
@@ -20,7 +22,7 @@
  */
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
-import { type Runtime, selectTestees, type Testee, testeeId } from "./matrix.ts";
+import { type Mode, type Runtime, selectTestees, type Testee, testeeId } from "./matrix.ts";
 import {
   freePort,
   type GroupChild,
@@ -40,7 +42,7 @@ const REPORT = join(HERE, "report");
 const BIN = join(ROOT, "node_modules", ".bin");
 
 interface Options {
-  quick: boolean;
+  mode: Mode;
   only: string[];
   cases?: string[];
   install: boolean;
@@ -50,13 +52,23 @@ interface Options {
 }
 
 function parseOptions(argv: string[]): Options {
-  const o: Options = { quick: false, only: [], install: true, summary: true, list: false, jobs: 1 };
+  const o: Options = {
+    mode: "standard",
+    only: [],
+    install: true,
+    summary: true,
+    list: false,
+    jobs: 1,
+  };
   for (let i = 0; i < argv.length; i++) {
     const [flag, inline] = argv[i].split(/=(.*)/s, 2);
     const value = () => inline ?? argv[++i] ?? fail(`${flag} needs a value`);
     switch (flag) {
       case "--quick":
-        o.quick = true;
+        o.mode = "quick";
+        break;
+      case "--full":
+        o.mode = "full";
         break;
       case "--only":
         o.only.push(value());
@@ -363,10 +375,10 @@ async function main(): Promise<number> {
     await Deno.remove(join(REPORT, stale), { recursive: true }).catch(() => {});
   }
   await Deno.mkdir(REPORT, { recursive: true });
-  const mode = options.quick ? "quick" : "full";
+  const mode = options.mode;
   console.log(`conformance (${mode}): ${selected.length} testees`);
   const outcomes: Outcome[] = [];
-  const timeoutMs = (options.quick ? 15 : 40) * 60_000;
+  const timeoutMs = (mode === "quick" ? 15 : 40) * 60_000;
   // Testees are independent (own ports, own report dirs); with --jobs > 1 several run at once, which
   // is faster but loads the machine, so section 9 durations are then not comparable with a serial run.
   let next = 0;

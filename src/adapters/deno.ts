@@ -20,7 +20,7 @@ import { StreamChannel } from "../channel/stream_channel.ts";
 import { serverOverStreams } from "../channel/stream_handshake.ts";
 import { UnsupportedError } from "../channel/errors.ts";
 import type { WebSocketChannel } from "../channel/web_socket_channel.ts";
-import { denoConnStreams } from "./deno_conn_streams.ts";
+import { denoConnTransport } from "./deno_conn_transport.ts";
 import { ServerConnections } from "./server_connections.ts";
 import {
   checkServerOptions,
@@ -162,7 +162,7 @@ export function serve(options: ServeOptions): Promise<WebSocketServer> {
     pending.add(conn);
     try {
       if (!secure) (conn as Deno.TcpConn).setNoDelay(true);
-      const { channel, request } = await serverOverStreams(denoConnStreams(conn), {
+      const { channel, request } = await serverOverStreams(denoConnTransport(conn), {
         protocols: options.protocols,
         origins: options.origins,
         maxMessageSize: options.maxMessageSize,

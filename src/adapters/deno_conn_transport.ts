@@ -1,0 +1,155 @@
+/**
+ * A server channel's transport straight over a `Deno.Conn`, without Web
+ * Streams: the channel's {@linkcode ByteStreams.direct} reader and writer.
+ * Reads use the same adaptive buffer as {@linkcode denoConnStreams} (1 KiB
+ * while idle, doubling while reads fill it, up to 256 KiB); writes go to
+ * `conn.write` in order. Saves the readable, the connection's writable and
+ * their reader and writer per connection, and the promises each read and
+ * write took through the stream machinery.
+ *
+ * @module
+ */
+import type { ByteReader, ByteStreams, ByteWriter } from "../channel/stream_channel_options.ts";
+
+/** Smallest read buffer: what an idle connection holds. */
+const MIN_READ = 1024;
+/** Largest read buffer, reached only while reads keep filling it. */
+const MAX_READ = 256 * 1024;
+
+const DONE: ReadableStreamReadResult<Uint8Array> = { done: true, value: undefined };
+
+/** The part of `Deno.Conn` used here. */
+export interface DirectConn {
+  read(buffer: Uint8Array): Promise<number | null>;
+  write(bytes: Uint8Array): Promise<number>;
+  closeWrite(): Promise<void>;
+  close(): void;
+}
+
+/**
+ * Wraps a connection for a channel. Only {@linkcode ByteStreams.direct} is
+ * usable: `readable` and `writable` throw (use `denoConnStreams` for Web
+ * Streams).
+ *
+ * @example
+ * ```ts ignore
+ * import { denoConnTransport } from "./deno_conn_transport.ts";
+ * import { serverOverStreams } from "../channel/stream_handshake.ts";
+ *
+ * for await (const conn of Deno.listen({ port: 8080 })) {
+ *   serverOverStreams(denoConnTransport(conn)).then(({ channel }) => channel.stream.pipeTo(channel.sink));
+ * }
+ * ```
+ */
+export function denoConnTransport(conn: DirectConn): ByteStreams {
+  let io: ConnIo | undefined;
+  return {
+    get readable(): ReadableStream<Uint8Array> {
+      throw new TypeError(
+        "denoConnTransport() has no Web Streams; use direct() or denoConnStreams()",
+      );
+    },
+    get writable(): WritableStream<Uint8Array> {
+      throw new TypeError(
+        "denoConnTransport() has no Web Streams; use direct() or denoConnStreams()",
+      );
+    },
+    close: () => closeQuietly(conn),
+    direct: () => (io ??= new ConnIo(conn)),
+  };
+}
+
+function closeQuietly(conn: DirectConn): void {
+  try {
+    conn.close();
+  } catch { /* already closed */ }
+}
+
+/** Reader and writer over one connection. */
+class ConnIo implements ByteReader, ByteWriter {
+  readonly #conn: DirectConn;
+  readonly closed: Promise<void>;
+  #settleClosed!: (error?: unknown) => void;
+  #size = MIN_READ;
+  #cancelled = false;
+  #ended = false;
+  /** The last write queued: writes run one after another; a failure fails the later ones. */
+  #tail: Promise<void> = Promise.resolve();
+
+  constructor(conn: DirectConn) {
+    this.#conn = conn;
+    this.closed = new Promise<void>((resolve, reject) => {
+      this.#settleClosed = (error) => (error === undefined ? resolve() : reject(error));
+    });
+    // Observed by the channel; pre-marked so another user cannot crash the process with it.
+    this.closed.catch(() => {});
+  }
+
+  get reader(): ByteReader {
+    return this;
+  }
+
+  get writer(): ByteWriter {
+    return this;
+  }
+
+  async read(): Promise<ReadableStreamReadResult<Uint8Array>> {
+    if (this.#ended) return DONE;
+    const size = this.#size;
+    const buffer = new Uint8Array(size);
+    let n: number | null;
+    try {
+      n = await this.#conn.read(buffer);
+    } catch (error) {
+      // A read interrupted by our own cancel() is the end, not a failure.
+      if (this.#cancelled) return DONE;
+      this.#end(error);
+      throw error;
+    }
+    if (n === null) {
+      this.#end(undefined);
+      return DONE;
+    }
+    if (n === size && size < MAX_READ) this.#size = size * 2;
+    else if (n < size / 4 && size > MIN_READ) this.#size = size / 2;
+    return { done: false, value: n === size ? buffer : buffer.subarray(0, n) };
+  }
+
+  cancel(): Promise<void> {
+    this.#cancelled = true;
+    this.#end(undefined);
+    closeQuietly(this.#conn);
+    return Promise.resolve();
+  }
+
+  write(chunk: Uint8Array): Promise<void> {
+    const next = this.#tail.then(() => this.#writeAll(chunk));
+    this.#tail = next;
+    return next;
+  }
+
+  close(): Promise<void> {
+    const next = this.#tail.then(() => this.#conn.closeWrite()).catch(() => {});
+    this.#tail = next;
+    return next;
+  }
+
+  abort(): Promise<void> {
+    closeQuietly(this.#conn);
+    return Promise.resolve();
+  }
+
+  async #writeAll(chunk: Uint8Array): Promise<void> {
+    // conn.write may take only part of the bytes.
+    let written = 0;
+    while (written < chunk.byteLength) {
+      written += await this.#conn.write(written === 0 ? chunk : chunk.subarray(written));
+    }
+  }
+
+  #end(error: unknown): void {
+    if (this.#ended) return;
+    this.#ended = true;
+    this.#settleClosed(error);
+  }
+}

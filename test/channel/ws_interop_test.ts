@@ -374,3 +374,58 @@ test("bad input end-to-end: our client fails a masked frame from the server with
     await new Promise((resolve) => tcp.close(resolve));
   }
 });
+
+/** Echoes `count` JSON-like texts of growing size from a ws client with perMessageDeflate through our server. */
+async function wsDeflateEcho(clientNoContextTakeover: boolean | undefined, count: number) {
+  const server = await startEngineServer({
+    compression: { threshold: 64, clientNoContextTakeover },
+  });
+  try {
+    // ws defaults: offers client_max_window_bits and keeps its context unless told otherwise.
+    const ws = new WsClient(server.url, { perMessageDeflate: { threshold: 0 } });
+    const { channel } = await server.accept();
+    channel.stream.pipeTo(channel.sink).catch(() => {});
+    await deadline(
+      new Promise((resolve, reject) => {
+        ws.once("open", resolve);
+        ws.once("error", reject);
+      }),
+      WAIT,
+      "ws open",
+    );
+    const extensions = String(ws.extensions);
+    const received: string[] = [];
+    let notify: (() => void) | undefined;
+    ws.on("message", (data: Uint8Array) => {
+      received.push(data.toString());
+      notify?.();
+    });
+    for (let i = 0; i < count; i++) {
+      // Repeats across messages, so a client keeping its context refers back into earlier ones.
+      const message = JSON.stringify({ id: i, user: "alice", items: text(200 + i * 97) });
+      ws.send(message);
+      while (received.length === 0) {
+        await deadline(new Promise<void>((r) => notify = r), WAIT, "compressed echo");
+      }
+      assert.equal(received.shift(), message, `message ${i}`);
+    }
+    ws.close(1000);
+    await deadline(channel.closed, WAIT, "our closed");
+    return { extensions, ourExtensions: channel.extensions };
+  } finally {
+    await server.close();
+  }
+}
+
+test("ws interop: a ws client with perMessageDeflate is told to reset its context by default", async () => {
+  const { ourExtensions } = await wsDeflateEcho(undefined, 20);
+  assert.equal(
+    ourExtensions,
+    "permessage-deflate; server_no_context_takeover; client_no_context_takeover",
+  );
+});
+
+test("ws interop: with clientNoContextTakeover false a ws client keeps its context and every message inflates", async () => {
+  const { ourExtensions } = await wsDeflateEcho(false, 40);
+  assert.equal(ourExtensions, "permessage-deflate; server_no_context_takeover");
+});

@@ -49,7 +49,9 @@ export {
   WebSocketChannel,
   type WebSocketSink,
 } from "./src/channel/web_socket_channel.ts";
-export type { ConnectOptions } from "./src/channel/connect.ts";
+// `connect` is `WebSocketChannel.connect` on its own: importing it alone keeps
+// `fromStreams`/`fromWebSocket` out of a bundle.
+export { connect, type ConnectOptions } from "./src/channel/connect.ts";
 export type { FromWebSocketOptions, WebSocketLike } from "./src/channel/native_channel.ts";
 export {
   type ByteStreams,

@@ -10,7 +10,9 @@
  *   `websocket-channel`;
  * - `src/adapters/tcp_transport.browser.js`: a stub that the `browser` field
  *   maps the engine-over-TCP transport to, so browser bundlers never pull in
- *   `node:net`;
+ *   `node:net`, and `src/channel/connect_engine.browser.js`, the same for
+ *   `connect()`'s engine transport, so a browser app that only connects
+ *   carries neither the engine nor the HTTP handshake code;
  * - `package.json` from the `npm/package.template.json` template (version, `exports`
  *   with `types` first, `browser`), `README.md` and `LICENSE` from `npm/`.
  *
@@ -30,7 +32,7 @@
  * @module
  */
 import ts from "typescript";
-import { browserTcpStub } from "./build_browser.ts";
+import { browserConnectEngineStub, browserTcpStub } from "./build_browser.ts";
 
 const root = new URL("..", import.meta.url).pathname.replace(/\/$/, "");
 const defaultOutDir = `${root}/npm/dist`;
@@ -141,6 +143,20 @@ export async function buildNpm(options: BuildNpmOptions = {}): Promise<NpmBuildR
     files.push(stubPath);
   }
 
+  const engineStubPath = "src/channel/connect_engine.browser.js";
+  const hasEngineConnect = files.includes("src/channel/connect_engine.js");
+  if (hasEngineConnect) {
+    await Deno.writeTextFile(
+      `${outDir}/${engineStubPath}`,
+      browserConnectEngineStub("./errors.js"),
+    );
+    files.push(engineStubPath);
+  }
+  const browser = {
+    ...(hasTcp ? { "./src/adapters/tcp_transport.js": `./${stubPath}` } : {}),
+    ...(hasEngineConnect ? { "./src/channel/connect_engine.js": `./${engineStubPath}` } : {}),
+  };
+
   const problems = await scanOutput(files, outDir);
   for (const problem of problems) log(`problem: ${problem}`);
 
@@ -154,7 +170,7 @@ export async function buildNpm(options: BuildNpmOptions = {}): Promise<NpmBuildR
     version,
     ...(main ? { main: main.js, types: main.dts } : {}),
     exports: exportsMap(entries),
-    ...(hasTcp ? { browser: { "./src/adapters/tcp_transport.js": `./${stubPath}` } } : {}),
+    ...(Object.keys(browser).length > 0 ? { browser } : {}),
   };
   await Deno.writeTextFile(`${outDir}/package.json`, JSON.stringify(manifest, null, 2) + "\n");
   await Deno.copyFile(`${root}/npm/README.md`, `${outDir}/README.md`);

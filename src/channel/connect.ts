@@ -8,7 +8,10 @@ import { type Compression, resolveCompression } from "../deflate/compression_opt
 import { HandshakeError, HandshakeErrorCode } from "../handshake/errors.ts";
 import { ConnectError, UnsupportedError } from "./errors.ts";
 import { NativeChannel } from "./native_channel.ts";
-import { clientOverStreams } from "./stream_handshake.ts";
+// Browser builds map this module to a stub (scripts/build_browser.ts, the npm
+// package's `browser` field): the engine client path is dead code there, since
+// chooseTransport() refuses "engine" without Deno, Node or Bun.
+import { connectEngine } from "./connect_engine.ts";
 import type { WebSocketChannel } from "./web_socket_channel.ts";
 
 /** Options of {@linkcode connect}. */
@@ -139,56 +142,6 @@ function connectNative(
   }, timeout);
   if (signal?.aborted) onAbort();
   else signal?.addEventListener("abort", onAbort, { once: true });
-  const cleanup = () => {
-    clearTimeout(timer);
-    signal?.removeEventListener("abort", onAbort);
-  };
-  channel.ready.then(cleanup, cleanup);
-  return channel;
-}
-
-function connectEngine(
-  url: string | URL,
-  options: ConnectOptions,
-  timeout: number,
-): WebSocketChannel {
-  const attempt = new AbortController();
-  const signal = options.signal;
-  const onAbort = () =>
-    attempt.abort(
-      new ConnectError("WS_CONNECT_ABORTED", "The connection attempt was aborted", {
-        cause: signal?.reason,
-      }),
-    );
-  const timer = setTimeout(() => {
-    attempt.abort(
-      new ConnectError("WS_CONNECT_TIMEOUT", `No connection to ${url} within ${timeout} ms`),
-    );
-  }, timeout);
-  if (signal?.aborted) onAbort();
-  else signal?.addEventListener("abort", onAbort, { once: true });
-  let target: URL;
-  try {
-    target = new URL(url);
-  } catch (cause) {
-    target = new URL("ws://invalid");
-    attempt.abort(new SyntaxError(`Invalid WebSocket URL: ${String(url)}`, { cause }));
-  }
-  // The one lazy edge from the channel layer into the adapters: browsers and
-  // bundles that never take this path never load runtime code.
-  const streams = import("../adapters/tcp_transport.ts").then(({ openTcp }) =>
-    openTcp(target, { signal: attempt.signal, caCerts: options.caCerts })
-  );
-  streams.catch(() => {}); // reported through `ready`
-  const channel = clientOverStreams(url, streams, {
-    protocols: options.protocols,
-    headers: options.headers,
-    compression: options.compression,
-    maxMessageSize: options.maxMessageSize,
-    closeTimeout: options.closeTimeout,
-    signal: attempt.signal,
-    handshakeTimeout: timeout,
-  });
   const cleanup = () => {
     clearTimeout(timer);
     signal?.removeEventListener("abort", onAbort);

@@ -7,8 +7,7 @@
  *
  * @module
  */
-import type { ConnectOptions } from "../channel/connect.ts";
-import { WebSocketChannel } from "../channel/web_socket_channel.ts";
+import { connect, type ConnectOptions } from "../channel/connect.ts";
 import type { Connector } from "./types.ts";
 
 /** Options passed through to `WebSocketChannel.connect` (the client owns `signal` and `protocols`). */
@@ -31,13 +30,15 @@ export type DefaultConnectOptions = Omit<ConnectOptions, "signal" | "protocols">
 export function createDefaultConnector(options: DefaultConnectOptions = {}): Connector {
   return (url, { signal, protocols }) => {
     const base = { ...options, signal, protocols };
-    if (options.transport !== undefined) return WebSocketChannel.connect(url, base);
+    // `connect` itself, not `WebSocketChannel.connect`: the value object also
+    // holds `fromStreams`/`fromWebSocket`, which a browser bundle would carry.
+    if (options.transport !== undefined) return connect(url, base);
     try {
-      return WebSocketChannel.connect(url, { ...base, transport: "engine" });
+      return connect(url, { ...base, transport: "engine" });
     } catch (error) {
       // No engine here (a browser): the native WebSocket is the transport.
       if ((error as { code?: string }).code !== "WS_OPTION_UNSUPPORTED") throw error;
-      return WebSocketChannel.connect(url, { ...base, transport: "auto" });
+      return connect(url, { ...base, transport: "auto" });
     }
   };
 }

@@ -1,0 +1,83 @@
+/**
+ * The engine transport of `connect()`: our protocol engine over a TCP/TLS
+ * connection (Deno, Node, Bun). A module of its own so that browser builds,
+ * which can never take this path, replace it with a stub and carry neither
+ * the engine nor the HTTP handshake code: the npm package's `browser` field
+ * maps it to `connect_engine.browser.js`, and scripts/build_browser.ts does
+ * the same for the size budget.
+ *
+ * @module
+ */
+import { ConnectError } from "./errors.ts";
+import type { ConnectOptions } from "./connect.ts";
+import { clientOverStreams } from "./stream_handshake.ts";
+import type { WebSocketChannel } from "./web_socket_channel.ts";
+
+/**
+ * Opens the connection with the engine over TCP/TLS; `connect()` calls it
+ * once the options were checked. Returns the channel at once: `ready`
+ * rejects with the typed failure (refused, DNS, TLS, timeout, aborted, a
+ * refused upgrade).
+ *
+ * @param url The `ws:` / `wss:` URL.
+ * @param options The `connect()` options.
+ * @param timeout Milliseconds for TCP, TLS and the opening handshake together.
+ * @returns The channel, not open yet.
+ *
+ * @example
+ * ```ts ignore
+ * import { connectEngine } from "./connect_engine.ts";
+ *
+ * const channel = connectEngine("ws://127.0.0.1:8080", {}, 30_000);
+ * await channel.ready;
+ * ```
+ */
+export function connectEngine(
+  url: string | URL,
+  options: ConnectOptions,
+  timeout: number,
+): WebSocketChannel {
+  const attempt = new AbortController();
+  const signal = options.signal;
+  const onAbort = () =>
+    attempt.abort(
+      new ConnectError("WS_CONNECT_ABORTED", "The connection attempt was aborted", {
+        cause: signal?.reason,
+      }),
+    );
+  const timer = setTimeout(() => {
+    attempt.abort(
+      new ConnectError("WS_CONNECT_TIMEOUT", `No connection to ${url} within ${timeout} ms`),
+    );
+  }, timeout);
+  if (signal?.aborted) onAbort();
+  else signal?.addEventListener("abort", onAbort, { once: true });
+  let target: URL;
+  try {
+    target = new URL(url);
+  } catch (cause) {
+    target = new URL("ws://invalid");
+    attempt.abort(new SyntaxError(`Invalid WebSocket URL: ${String(url)}`, { cause }));
+  }
+  // The one lazy edge from the channel layer into the adapters: browsers and
+  // bundles that never take this path never load runtime code.
+  const streams = import("../adapters/tcp_transport.ts").then(({ openTcp }) =>
+    openTcp(target, { signal: attempt.signal, caCerts: options.caCerts })
+  );
+  streams.catch(() => {}); // reported through `ready`
+  const channel = clientOverStreams(url, streams, {
+    protocols: options.protocols,
+    headers: options.headers,
+    compression: options.compression,
+    maxMessageSize: options.maxMessageSize,
+    closeTimeout: options.closeTimeout,
+    signal: attempt.signal,
+    handshakeTimeout: timeout,
+  });
+  const cleanup = () => {
+    clearTimeout(timer);
+    signal?.removeEventListener("abort", onAbort);
+  };
+  channel.ready.then(cleanup, cleanup);
+  return channel;
+}

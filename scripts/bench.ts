@@ -66,7 +66,9 @@ for (const bench of benches.filter((b) => only.includes(b.name))) {
     stdin: "null",
   }).spawn().status;
   const seconds = ((performance.now() - started) / 1000).toFixed(0);
-  console.log(`\n(${bench.name}: ${status.success ? "done" : `exit ${status.code}`} in ${seconds} s)`);
+  console.log(
+    `\n(${bench.name}: ${status.success ? "done" : `exit ${status.code}`} in ${seconds} s)`,
+  );
   if (!status.success) failed.push(bench.name);
 }
 if (failed.length > 0) {

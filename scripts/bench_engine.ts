@@ -134,25 +134,33 @@ async function ws(variant: string): Promise<Implementation> {
     decode(size, ms) {
       const { chunks, frames } = clientStream(size);
       const buffers = chunks.map((c) => BufferClass.from(c.buffer, c.byteOffset, c.length));
-      return measure(() => {
-        const receiver = new Receiver({
-          isServer: true,
-          maxPayload: 64 << 20,
-          allowSynchronousEvents: true,
-        });
-        let count = 0;
-        receiver.on("message", () => count++);
-        for (const buffer of buffers) receiver.write(buffer);
-        if (count !== frames) throw new Error(`ws decoded ${count} of ${frames} frames`);
-      }, frames, ms);
+      return measure(
+        () => {
+          const receiver = new Receiver({
+            isServer: true,
+            maxPayload: 64 << 20,
+            allowSynchronousEvents: true,
+          });
+          let count = 0;
+          receiver.on("message", () => count++);
+          for (const buffer of buffers) receiver.write(buffer);
+          if (count !== frames) throw new Error(`ws decoded ${count} of ${frames} frames`);
+        },
+        frames,
+        ms,
+      );
     },
     encode(size, ms) {
       const payload = BufferClass.alloc(size, 1);
       const options = { fin: true, rsv1: false, opcode: 2, mask: true, readOnly: true };
       const batch = size >= 65536 ? 4 : 256;
-      return measure(() => {
-        for (let i = 0; i < batch; i++) Sender.frame(payload, options);
-      }, batch, ms);
+      return measure(
+        () => {
+          for (let i = 0; i < batch; i++) Sender.frame(payload, options);
+        },
+        batch,
+        ms,
+      );
     },
   };
 }

@@ -35,7 +35,9 @@ interface StageResult {
   note?: string;
 }
 
-function parseArgs(args: string[]): { only: StageName[]; filter: string | undefined; setup: boolean } {
+function parseArgs(
+  args: string[],
+): { only: StageName[]; filter: string | undefined; setup: boolean } {
   let only = allStages;
   let filter: string | undefined;
   let setup = true;
@@ -130,7 +132,14 @@ function count(output: string, pattern: RegExp): number {
 function parsePlain(name: StageName, output: string, code: number, seconds: number): StageResult {
   const match = lastMatch(output, /^(?:\w+: )?(\d+) passed, (\d+) failed(?:, (\d+) skipped)?$/);
   if (!match) {
-    return { name, passed: 0, failed: 1, skipped: 0, seconds, note: `no result line (exit ${code})` };
+    return {
+      name,
+      passed: 0,
+      failed: 1,
+      skipped: 0,
+      seconds,
+      note: `no result line (exit ${code})`,
+    };
   }
   const failed = Number(match[2]) + (code !== 0 && Number(match[2]) === 0 ? 1 : 0);
   return { name, passed: Number(match[1]), failed, skipped: Number(match[3] ?? 0), seconds };
@@ -143,8 +152,20 @@ async function stageDeno(tests: string[]): Promise<StageResult> {
     label: "deno",
   });
   const seconds = (performance.now() - start) / 1000;
-  const summary = lastMatch(output, /^(?:ok|FAILED) \| (\d+) passed.*?\| (\d+) failed(?:.*?\| (\d+) ignored)?/);
-  if (!summary) return { name: "deno", passed: 0, failed: 1, skipped: 0, seconds, note: `no summary (exit ${code})` };
+  const summary = lastMatch(
+    output,
+    /^(?:ok|FAILED) \| (\d+) passed.*?\| (\d+) failed(?:.*?\| (\d+) ignored)?/,
+  );
+  if (!summary) {
+    return {
+      name: "deno",
+      passed: 0,
+      failed: 1,
+      skipped: 0,
+      seconds,
+      note: `no summary (exit ${code})`,
+    };
+  }
   const failed = Number(summary[2]);
   return {
     name: "deno",
@@ -158,7 +179,12 @@ async function stageDeno(tests: string[]): Promise<StageResult> {
 
 async function stageBun(tests: string[]): Promise<StageResult> {
   const start = performance.now();
-  const { code, output } = await run(bin("bun"), ["test", "--timeout", "60000", ...tests.map((t) => `./${t}`)], {
+  const { code, output } = await run(bin("bun"), [
+    "test",
+    "--timeout",
+    "60000",
+    ...tests.map((t) => `./${t}`),
+  ], {
     timeoutMs: 15 * 60_000,
     label: "bun",
   });
@@ -167,7 +193,14 @@ async function stageBun(tests: string[]): Promise<StageResult> {
   const failed = count(output, /^\s*(\d+) fail$/);
   const skipped = count(output, /^\s*(\d+) skip$/);
   const broken = code !== 0 && failed === 0;
-  return { name: "bun", passed, failed: broken ? 1 : failed, skipped, seconds, note: broken ? `exit ${code}` : undefined };
+  return {
+    name: "bun",
+    passed,
+    failed: broken ? 1 : failed,
+    skipped,
+    seconds,
+    note: broken ? `exit ${code}` : undefined,
+  };
 }
 
 /** Bundles every test file once for Node; the bundles serve both Node stages. */
@@ -196,7 +229,9 @@ async function stageNode(name: "node" | "node24", tests: string[]): Promise<Stag
   const start = performance.now();
   nodeBundles ??= buildNodeBundles(tests);
   const bundles = await nodeBundles;
-  if (!bundles) return { name, passed: 0, failed: 1, skipped: 0, seconds: 0, note: "esbuild failed" };
+  if (!bundles) {
+    return { name, passed: 0, failed: 1, skipped: 0, seconds: 0, note: "esbuild failed" };
+  }
   const node = name === "node" ? await systemNode() : bin("node");
   const { code, output } = await run(node, ["--test", "--test-reporter=tap", ...bundles], {
     env: { WSC_NODE20: await systemNode() },
@@ -208,7 +243,14 @@ async function stageNode(name: "node" | "node24", tests: string[]): Promise<Stag
   const failed = count(output, /^# fail (\d+)$/) + count(output, /^# cancelled (\d+)$/);
   const skipped = count(output, /^# skipped (\d+)$/);
   const broken = code !== 0 && failed === 0;
-  return { name, passed, failed: broken ? 1 : failed, skipped, seconds, note: broken ? `exit ${code}` : undefined };
+  return {
+    name,
+    passed,
+    failed: broken ? 1 : failed,
+    skipped,
+    seconds,
+    note: broken ? `exit ${code}` : undefined,
+  };
 }
 
 async function stageScript(name: StageName, script: string, args: string[]): Promise<StageResult> {
@@ -227,7 +269,8 @@ async function stageScript(name: StageName, script: string, args: string[]): Pro
 
 const { only, filter, setup } = parseArgs(Deno.args);
 if (setup) {
-  const status = await new Deno.Command("bash", { args: [`${root}/scripts/setup.sh`], cwd: root }).spawn().status;
+  const status = await new Deno.Command("bash", { args: [`${root}/scripts/setup.sh`], cwd: root })
+    .spawn().status;
   if (!status.success) console.error("setup failed; stages that need it will report failures");
 }
 const tests = await findTests(filter);
@@ -257,9 +300,15 @@ for (const stage of only) {
 }
 
 await Deno.remove(nodeBundleDir, { recursive: true }).catch(() => {});
-console.log("\n| stage | passed | failed | skipped | seconds | note |\n|---|---:|---:|---:|---:|---|");
+console.log(
+  "\n| stage | passed | failed | skipped | seconds | note |\n|---|---:|---:|---:|---:|---|",
+);
 for (const r of results) {
-  console.log(`| ${r.name} | ${r.passed} | ${r.failed} | ${r.skipped} | ${r.seconds.toFixed(1)} | ${r.note ?? ""} |`);
+  console.log(
+    `| ${r.name} | ${r.passed} | ${r.failed} | ${r.skipped} | ${r.seconds.toFixed(1)} | ${
+      r.note ?? ""
+    } |`,
+  );
 }
 const passed = results.reduce((sum, r) => sum + r.passed, 0);
 const failed = results.reduce((sum, r) => sum + r.failed, 0);

@@ -75,8 +75,6 @@ export type Connector = (
   options: { signal: AbortSignal; protocols?: string[] },
 ) => ClientChannel | Promise<ClientChannel>;
 
-const NON_ASCII = /[^\x00-\x7f]/;
-
 /**
  * Number of UTF-8 bytes of a string without encoding it (lone surrogates
  * count as U+FFFD, 3 bytes, as `TextEncoder` would send them).
@@ -89,9 +87,10 @@ const NON_ASCII = /[^\x00-\x7f]/;
  * ```
  */
 export function utf8Length(text: string): number {
-  // ASCII is the common case; a native scan finds the first other character.
-  const first = text.search(NON_ASCII);
-  if (first < 0) return text.length;
+  // ASCII is the common case: one byte per code unit up to the first other one.
+  let first = 0;
+  while (first < text.length && text.charCodeAt(first) < 0x80) first++;
+  if (first === text.length) return first;
   let bytes = first;
   for (let i = first; i < text.length; i++) {
     const c = text.charCodeAt(i);

@@ -163,7 +163,9 @@ export class MessageAssembler {
           return null;
         }
         // A decode call without `stream` flushes: a truncated sequence at the end throws.
-        const last = this.#streaming ? this.#streamDecoder!.decode(rest) : wholeDecoder.decode(rest);
+        const last = this.#streaming
+          ? this.#streamDecoder!.decode(rest)
+          : wholeDecoder.decode(rest);
         this.#streaming = false;
         const data = this.#text === "" ? last : this.#text + last;
         this.#text = "";

@@ -7,13 +7,13 @@ import type { MessageDeflate } from "../../src/channel/web_socket_channel.ts";
 function fakeDeflate(decompress: MessageDeflate["decompress"]): MessageDeflate {
   return {
     shouldCompress: () => true,
-    encode: async (data) => ({ data, compressed: false }),
+    encode: (data) => Promise.resolve({ data, compressed: false }),
     decompress,
   };
 }
 
 test("inflateMessage returns bytes for binary and validated text for text", async () => {
-  const deflate = fakeDeflate(async (payload) => payload);
+  const deflate = fakeDeflate((payload) => Promise.resolve(payload));
   assert.deepEqual(
     await inflateMessage(deflate, { binary: true, data: new Uint8Array([1]) }, 10),
     new Uint8Array([1]),
@@ -25,7 +25,7 @@ test("inflateMessage returns bytes for binary and validated text for text", asyn
 });
 
 test("inflateMessage fails invalid UTF-8 text with 1007", async () => {
-  const deflate = fakeDeflate(async (payload) => payload);
+  const deflate = fakeDeflate((payload) => Promise.resolve(payload));
   await assert.rejects(
     inflateMessage(deflate, { binary: false, data: new Uint8Array([0xff]) }, 10),
     {

@@ -80,7 +80,7 @@ test("MessageSender compresses what the deflate hook asks for, in order", async 
       await new Promise((resolve) => setTimeout(resolve, 5));
       return { data, compressed: true }; // identity "compression": RSV1 set, payload unchanged
     },
-    decompress: async (payload) => payload,
+    decompress: (payload) => Promise.resolve(payload),
   };
   const { sender, events } = setup({ deflate });
   await Promise.all([sender.send("long text"), sender.send("ab"), sender.send(new Uint8Array(10))]);

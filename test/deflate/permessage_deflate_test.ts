@@ -272,7 +272,9 @@ function longLivedInflater() {
   return async (payload: Uint8Array): Promise<Uint8Array> => {
     inflate.write(payload);
     inflate.write(Buffer.from([0x00, 0x00, 0xff, 0xff]));
-    await new Promise<void>((resolve) => inflate.flush(zlib.constants.Z_SYNC_FLUSH, () => resolve()));
+    await new Promise<void>((resolve) =>
+      inflate.flush(zlib.constants.Z_SYNC_FLUSH, () => resolve())
+    );
     const out = Buffer.concat(chunks.splice(0));
     return new Uint8Array(out);
   };

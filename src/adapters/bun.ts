@@ -13,6 +13,25 @@
  *   connection is closed (1008); the heartbeat is Bun's `idleTimeout` with
  *   `sendPings`; `ping()` is unsupported.
  *
+ * @example An echo server on a free port, and a client that talks to it
+ * ```ts
+ * import { serve } from "./bun.ts";
+ * import { connect } from "../channel/connect.ts";
+ *
+ * const server = await serve({
+ *   port: 0,
+ *   hostname: "127.0.0.1",
+ *   onChannel: (channel) => channel.stream.pipeTo(channel.sink).catch(() => {}),
+ * });
+ * const client = connect(`ws://127.0.0.1:${server.port}/`, { transport: "engine" });
+ * await client.sink.add("hello");
+ * const reader = client.stream.getReader();
+ * console.assert((await reader.read()).value === "hello");
+ * reader.releaseLock();
+ * await client.sink.close(1000);
+ * await server.close();
+ * ```
+ *
  * @module
  */
 import { createServer as createNetServer, type Server, type Socket } from "node:net";
@@ -61,6 +80,7 @@ interface SocketData {
 
 /** The `Bun.serve` side of an upgrade: `server.upgrade(request, { headers, data })`. */
 export interface BunServerLike {
+  /** Hands the connection over to Bun's WebSocket handling; `false` when it could not. */
   upgrade(request: Request, options?: { headers?: HeadersInit; data?: unknown }): boolean;
 }
 

@@ -11,6 +11,25 @@
  *   heartbeat is Deno's own `idleTimeout`, and `maxMessageSize` is checked
  *   after Deno received the message.
  *
+ * @example An echo server on a free port, and a client that talks to it
+ * ```ts
+ * import { serve } from "./deno.ts";
+ * import { connect } from "../channel/connect.ts";
+ *
+ * const server = await serve({
+ *   port: 0,
+ *   hostname: "127.0.0.1",
+ *   onChannel: (channel) => channel.stream.pipeTo(channel.sink).catch(() => {}),
+ * });
+ * const client = connect(`ws://127.0.0.1:${server.port}/`, { transport: "engine" });
+ * await client.sink.add("hello");
+ * const reader = client.stream.getReader();
+ * console.assert((await reader.read()).value === "hello");
+ * reader.releaseLock();
+ * await client.sink.close(1000);
+ * await server.close();
+ * ```
+ *
  * @module
  */
 import { rejectionResponse, verifyUpgradeRequest } from "../handshake/server_handshake.ts";

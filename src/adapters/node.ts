@@ -7,6 +7,25 @@
  * Also works on Bun and Deno through their `node:http` compatibility, but
  * those runtimes have their own entry points (`./server/bun`, `./server/deno`).
  *
+ * @example An echo server on a free port, and a client that talks to it
+ * ```ts
+ * import { serve } from "./node.ts";
+ * import { connect } from "../channel/connect.ts";
+ *
+ * const server = await serve({
+ *   port: 0,
+ *   hostname: "127.0.0.1",
+ *   onChannel: (channel) => channel.stream.pipeTo(channel.sink).catch(() => {}),
+ * });
+ * const client = connect(`ws://127.0.0.1:${server.port}/`, { transport: "engine" });
+ * await client.sink.add("hello");
+ * const reader = client.stream.getReader();
+ * console.assert((await reader.read()).value === "hello");
+ * reader.releaseLock();
+ * await client.sink.close(1000);
+ * await server.close();
+ * ```
+ *
  * @module
  */
 import { createServer, type IncomingMessage, type Server } from "node:http";

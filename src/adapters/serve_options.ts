@@ -102,7 +102,8 @@ export const DEFAULT_IDLE_TIMEOUT = 30;
  * ```ts
  * import { checkServerOptions } from "./serve_options.ts";
  *
- * console.assert(checkServerOptions({ compression: true }).compression !== false);
+ * const checked = checkServerOptions({ compression: true as boolean });
+ * console.assert(checked.compression !== false);
  * try {
  *   checkServerOptions({ compression: { threshold: -1 } });
  * } catch (error) {

@@ -25,7 +25,18 @@ export interface BackoffOptions {
   random?: () => number;
 }
 
-/** Defaults of {@linkcode BackoffOptions}. */
+/**
+ * Defaults of {@linkcode BackoffOptions}.
+ *
+ * @example
+ * ```ts
+ * import { backoffDelay, DEFAULT_BACKOFF } from "./backoff.ts";
+ *
+ * console.assert(DEFAULT_BACKOFF.base === 1000);
+ * // However many attempts failed, the delay never exceeds the maximum.
+ * console.assert(backoffDelay(50, { random: () => 0.999 }) <= DEFAULT_BACKOFF.max);
+ * ```
+ */
 export const DEFAULT_BACKOFF: Readonly<Required<Omit<BackoffOptions, "random">>> = Object.freeze({
   base: 1000,
   max: 30_000,

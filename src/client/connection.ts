@@ -40,10 +40,11 @@ export interface ConnectionHost {
  * @example
  * ```ts
  * import { closeQuietly } from "./connection.ts";
- * import type { ClientChannel } from "./types.ts";
+ * import { FakePeer } from "../testing/fake_channel.ts";
  *
- * declare const channel: ClientChannel;
- * if (false) closeQuietly(channel, 1001, "switching URL");
+ * const { channel } = new FakePeer("ws://fake/", {});
+ * await closeQuietly(channel, 1001, "switching URL");
+ * console.assert(typeof (await channel.closed).code === "number");
  * ```
  */
 export function closeQuietly(channel: ClientChannel, code: number, reason: string): Promise<void> {

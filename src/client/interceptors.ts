@@ -7,7 +7,19 @@
  */
 import type { Message } from "./types.ts";
 
-/** Returned by an interceptor to drop the message (nothing further sees it). */
+/**
+ * Returned by an interceptor to drop the message (nothing further sees it).
+ *
+ * @example Keep application heartbeats out of the application's stream
+ * ```ts
+ * import { DROP, type Interceptor } from "./interceptors.ts";
+ *
+ * const dropPongs: Interceptor = {
+ *   receive: (message) => (message === "pong" ? DROP : message),
+ * };
+ * console.assert(dropPongs.receive?.("pong", {} as never) === DROP);
+ * ```
+ */
 export const DROP: unique symbol = Symbol("websocket-channel.drop");
 
 /**

@@ -51,9 +51,10 @@ export interface QueuedMessage {
  * const queue = new OfflineQueue(systemClock, { maxBytes: 4, overflow: "drop-oldest" });
  * const first = queue.push("abc");
  * first.catch((e) => console.assert(e.code === "WS_MESSAGE_DROPPED"));
- * void queue.push("de");        // evicts "abc"
+ * const second = queue.push("de"); // evicts "abc"
  * console.assert(queue.length === 1 && queue.bytes === 2);
- * queue.clear(new Error("done"));
+ * queue.clear(new Error("done")); // rejects what is still queued
+ * await second.catch((e) => console.assert(e.message === "done"));
  * ```
  */
 export class OfflineQueue {

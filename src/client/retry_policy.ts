@@ -31,7 +31,17 @@ export type ReconnectDecision = boolean | { reconnect: boolean; minDelay?: numbe
 /** Decides whether to reconnect; see {@linkcode defaultReconnectPolicy}. */
 export type ReconnectPolicy = (info: DisconnectInfo) => ReconnectDecision;
 
-/** Floor applied after 1013 Try Again Later and HTTP 429/503 by the default policy. */
+/**
+ * Floor applied after 1013 Try Again Later and HTTP 429/503 by the default policy.
+ *
+ * @example
+ * ```ts
+ * import { defaultReconnectPolicy, TRY_AGAIN_LATER_DELAY } from "./retry_policy.ts";
+ *
+ * const decision = defaultReconnectPolicy({ code: 1013, reason: "", wasOpen: true, attempt: 1 });
+ * console.assert(typeof decision === "object" && decision.minDelay === TRY_AGAIN_LATER_DELAY);
+ * ```
+ */
 export const TRY_AGAIN_LATER_DELAY = 5000;
 
 /**

@@ -63,10 +63,9 @@ export interface ClientChannel {
  * @example A connector over the channel's own `connect`
  * ```ts
  * import type { Connector } from "./types.ts";
- * import type { ClientChannel } from "./types.ts";
+ * import { connect } from "../channel/connect.ts";
  *
- * declare const open: (url: string, o: { signal: AbortSignal }) => ClientChannel;
- * const connector: Connector = (url, { signal, protocols }) => open(url, { signal });
+ * const connector: Connector = (url, { signal, protocols }) => connect(url, { signal, protocols });
  * console.assert(typeof connector === "function");
  * ```
  */

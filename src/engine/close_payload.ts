@@ -8,7 +8,17 @@
 import { isValidWireCloseCode } from "./close_code.ts";
 import { ProtocolError } from "./errors.ts";
 
-/** Longest close reason in UTF-8 bytes: 125 minus the 2-byte code. */
+/**
+ * Longest close reason in UTF-8 bytes: 125 minus the 2-byte code.
+ *
+ * @example
+ * ```ts
+ * import { encodeClosePayload, MAX_CLOSE_REASON_BYTES } from "./close_payload.ts";
+ *
+ * const payload = encodeClosePayload(1000, "x".repeat(MAX_CLOSE_REASON_BYTES));
+ * console.assert(payload.byteLength === 125);
+ * ```
+ */
 export const MAX_CLOSE_REASON_BYTES = 123;
 
 /** A parsed close frame body. */

@@ -16,7 +16,16 @@ import type { Frame, FrameHeader, Role } from "./frame.ts";
 import { maskRange } from "./mask.ts";
 import { isKnownOpcode, type Opcode } from "./opcode.ts";
 
-/** Default limit on a frame's declared payload length: 64 MiB. */
+/**
+ * Default limit on a frame's declared payload length: 64 MiB.
+ *
+ * @example
+ * ```ts
+ * import { DEFAULT_MAX_PAYLOAD_LENGTH } from "./frame_decoder.ts";
+ *
+ * console.assert(DEFAULT_MAX_PAYLOAD_LENGTH === 64 * 1024 * 1024);
+ * ```
+ */
 export const DEFAULT_MAX_PAYLOAD_LENGTH = 64 * 1024 * 1024;
 
 /**

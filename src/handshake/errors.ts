@@ -75,9 +75,12 @@ export interface HandshakeErrorOptions {
  */
 export class HandshakeError extends WebSocketError {
   /** The HTTP status involved, if any (see {@linkcode HandshakeErrorOptions.status}). */
+  /** The HTTP status of the answer, when the failure has one (a refused upgrade, 431, …). */
   readonly status: number | undefined;
 
   /**
+   * Creates a handshake error.
+   *
    * @param code A stable `WS_HANDSHAKE_*` identifier.
    * @param message A human-readable description.
    * @param options The HTTP status and cause, when known.

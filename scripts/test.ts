@@ -8,10 +8,12 @@
  *   the system Node (20 on a fresh machine, which has no global WebSocket).
  * - `node24`: the same bundles under the newer Node (the `node`
  *   devDependency), which has a global WebSocket, so the native client runs.
+ * - `jsr`: JSR readiness (`scripts/check_jsr.ts`): check, lint, fmt, doc lint,
+ *   an example on every export, the doc tests, `deno publish --dry-run`.
  * - `npm`: the npm build, then its smoke tests against the packed tarball.
  * - `conformance`: the quick Autobahn run (`conformance/run.ts --quick`).
  *
- * Usage: `deno run -A scripts/test.ts [--only deno,bun,node,node24,npm,conformance] [--filter text] [--no-setup]`.
+ * Usage: `deno run -A scripts/test.ts [--only deno,bun,node,node24,jsr,npm,conformance] [--filter text] [--no-setup]`.
  * Unless `--no-setup`, `scripts/setup.sh` first installs what is missing
  * (Chromium, the Autobahn testsuite).
  * The last line is `N passed, N failed`, summed over all stages; the exit
@@ -23,8 +25,8 @@
 const root = new URL("..", import.meta.url).pathname.replace(/\/$/, "");
 const bin = (name: string) => `${root}/node_modules/.bin/${name}`;
 
-type StageName = "deno" | "bun" | "node" | "node24" | "npm" | "conformance";
-const allStages: StageName[] = ["deno", "bun", "node", "node24", "npm", "conformance"];
+type StageName = "deno" | "bun" | "node" | "node24" | "jsr" | "npm" | "conformance";
+const allStages: StageName[] = ["deno", "bun", "node", "node24", "jsr", "npm", "conformance"];
 
 interface StageResult {
   name: StageName;
@@ -287,6 +289,9 @@ for (const stage of only) {
     case "node":
     case "node24":
       results.push(await stageNode(stage, tests));
+      break;
+    case "jsr":
+      results.push(await stageScript("jsr", "scripts/check_jsr.ts", []));
       break;
     case "npm":
       results.push(await stageScript("npm", "scripts/check_npm.ts", []));

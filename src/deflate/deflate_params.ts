@@ -127,11 +127,15 @@ function toElement(p: Parsed): ExtensionElement {
  * its window after each message (§7.1.1.2 "just a hint").
  */
 function clientOffers(options: CompressionOptions): Parsed[] {
-  const cmwb = options.clientMaxWindowBits === true
-    ? true
+  // `client_max_window_bits` without a value is offered by default: it lets
+  // the server limit our window (§7.1.2.2), which costs us nothing — each
+  // message is compressed in a fresh stream, so messages up to 2^N bytes
+  // never refer further back, and longer ones go uncompressed.
+  const cmwb = options.clientMaxWindowBits === false
+    ? undefined
     : typeof options.clientMaxWindowBits === "number"
     ? options.clientMaxWindowBits
-    : undefined;
+    : true;
   const first: Parsed = {
     snct: options.serverNoContextTakeover === true,
     cnct: true,
@@ -149,9 +153,11 @@ function clientOffers(options: CompressionOptions): Parsed[] {
  * ```ts
  * import { createOffer } from "./deflate_params.ts";
  *
- * console.assert(createOffer({}) === "permessage-deflate; client_no_context_takeover");
  * console.assert(
- *   createOffer({ serverMaxWindowBits: 10 }) ===
+ *   createOffer({}) === "permessage-deflate; client_no_context_takeover; client_max_window_bits",
+ * );
+ * console.assert(
+ *   createOffer({ serverMaxWindowBits: 10, clientMaxWindowBits: false }) ===
  *     "permessage-deflate; client_no_context_takeover; server_max_window_bits=10, " +
  *       "permessage-deflate; client_no_context_takeover",
  * );

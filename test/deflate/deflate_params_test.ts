@@ -15,12 +15,14 @@ const PMD = "permessage-deflate";
 
 // options → offer header
 const OFFERS: Array<[CompressionOptions, string]> = [
-  [{}, `${PMD}; client_no_context_takeover`],
-  [{ clientNoContextTakeover: false }, `${PMD}; client_no_context_takeover`],
+  // client_max_window_bits (no value) is offered unless clientMaxWindowBits: false.
+  [{}, `${PMD}; client_no_context_takeover; client_max_window_bits`],
+  [{ clientMaxWindowBits: false }, `${PMD}; client_no_context_takeover`],
+  [{ clientNoContextTakeover: false }, `${PMD}; client_no_context_takeover; client_max_window_bits`],
   [{ clientMaxWindowBits: true }, `${PMD}; client_no_context_takeover; client_max_window_bits`],
   [{ clientMaxWindowBits: 12 }, `${PMD}; client_no_context_takeover; client_max_window_bits=12`],
   [
-    { serverNoContextTakeover: true },
+    { serverNoContextTakeover: true, clientMaxWindowBits: false },
     `${PMD}; server_no_context_takeover; client_no_context_takeover, ${PMD}; client_no_context_takeover`,
   ],
   [
@@ -222,7 +224,8 @@ const CLIENT_TABLE: Array<[CompressionOptions, string, Partial<DeflateParams> | 
   [{}, `${PMD}; client_no_context_takeover`, { clientNoContextTakeover: true }],
   [{}, `${PMD}; server_max_window_bits=10`, { serverMaxWindowBits: 10 }], // §7.1.2.1 server MAY add it
   [{}, `${PMD}; server_max_window_bits=8`, { serverMaxWindowBits: 8 }],
-  [{}, `${PMD}; client_max_window_bits=10`, "fail"], // §7.1.2.2 not offered
+  [{ clientMaxWindowBits: false }, `${PMD}; client_max_window_bits=10`, "fail"], // §7.1.2.2 not offered
+  [{}, `${PMD}; client_max_window_bits=9`, { clientMaxWindowBits: 9 }], // offered by default
   [{ clientMaxWindowBits: true }, `${PMD}; client_max_window_bits=10`, { clientMaxWindowBits: 10 }],
   [{ clientMaxWindowBits: true }, `${PMD}; client_max_window_bits=8`, { clientMaxWindowBits: 8 }],
   [{ clientMaxWindowBits: true }, `${PMD}; client_max_window_bits`, "fail"], // value required in a response

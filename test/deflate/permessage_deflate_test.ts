@@ -254,7 +254,7 @@ test("PerMessageDeflate static negotiation: off, declined and failed cases", () 
   for (
     const [header, compression] of [["permessage-deflate", false], [
       "permessage-deflate; client_max_window_bits=9",
-      true,
+      { clientMaxWindowBits: false },
     ]] as const
   ) {
     assert.throws(

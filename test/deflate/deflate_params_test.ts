@@ -18,7 +18,10 @@ const OFFERS: Array<[CompressionOptions, string]> = [
   // client_max_window_bits (no value) is offered unless clientMaxWindowBits: false.
   [{}, `${PMD}; client_no_context_takeover; client_max_window_bits`],
   [{ clientMaxWindowBits: false }, `${PMD}; client_no_context_takeover`],
-  [{ clientNoContextTakeover: false }, `${PMD}; client_no_context_takeover; client_max_window_bits`],
+  [
+    { clientNoContextTakeover: false },
+    `${PMD}; client_no_context_takeover; client_max_window_bits`,
+  ],
   [{ clientMaxWindowBits: true }, `${PMD}; client_no_context_takeover; client_max_window_bits`],
   [{ clientMaxWindowBits: 12 }, `${PMD}; client_no_context_takeover; client_max_window_bits=12`],
   [

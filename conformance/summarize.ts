@@ -405,7 +405,9 @@ export async function summarize(
   return summary;
 }
 
-if (import.meta.main) {
+// Node 24 sets import.meta.main for a test bundle that imports this module, so
+// also require that this file itself is the entry point.
+if (import.meta.main && import.meta.url.endsWith("/summarize.ts")) {
   const args = process.argv.slice(2);
   const value = (flag: string, fallback: string) => {
     const i = args.indexOf(flag);

@@ -426,7 +426,9 @@ async function exists(path: string): Promise<boolean> {
   }
 }
 
-if (import.meta.main) {
+// Node 24 sets import.meta.main for a test bundle that imports this module, so
+// also require that this file itself is the entry point.
+if (import.meta.main && import.meta.url.endsWith("/build_npm.ts")) {
   const args = new Set(Deno.args);
   const result = await buildNpm({
     allowMissing: args.has("--allow-missing"),

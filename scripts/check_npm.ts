@@ -400,7 +400,9 @@ function report(): number {
   return failed === 0 ? 0 : 1;
 }
 
-if (import.meta.main) {
+// Node 24 sets import.meta.main for a test bundle that imports this module, so
+// also require that this file itself is the entry point.
+if (import.meta.main && import.meta.url.endsWith("/check_npm.ts")) {
   let code: number;
   try {
     code = await main();

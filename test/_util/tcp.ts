@@ -47,3 +47,30 @@ export async function connectTcp(port: number): Promise<SocketStreams & { socket
   });
   return { ...socketStreams(socket), socket };
 }
+
+/**
+ * Two raw `node:net` sockets connected over loopback (the client and the
+ * server's side of one connection); `close()` destroys both and the server.
+ */
+export async function connectedSocketPair() {
+  let serverSide!: Socket;
+  const server = createServer();
+  const accepted = new Promise<void>((resolve) => {
+    server.once("connection", (socket) => {
+      serverSide = socket;
+      resolve();
+    });
+  });
+  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+  const client = connect({ host: "127.0.0.1", port: (server.address() as { port: number }).port });
+  await accepted;
+  return {
+    client,
+    serverSide,
+    close: () => {
+      client.destroy();
+      serverSide.destroy();
+      return new Promise<void>((resolve) => server.close(() => resolve()));
+    },
+  };
+}

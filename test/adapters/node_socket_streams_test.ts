@@ -1,34 +1,11 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { connect, createServer, type Socket } from "node:net";
 import { socketStreams } from "../../src/adapters/node_socket_streams.ts";
+import { connectedSocketPair } from "../_util/tcp.ts";
 import { deadline, waitFor } from "../_util/async.ts";
 
-async function connectedPair() {
-  let serverSide!: Socket;
-  const server = createServer();
-  const accepted = new Promise<void>((resolve) => {
-    server.once("connection", (socket) => {
-      serverSide = socket;
-      resolve();
-    });
-  });
-  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
-  const client = connect({ host: "127.0.0.1", port: (server.address() as { port: number }).port });
-  await accepted;
-  return {
-    client,
-    serverSide,
-    close: () => {
-      client.destroy();
-      serverSide.destroy();
-      return new Promise<void>((resolve) => server.close(() => resolve()));
-    },
-  };
-}
-
 test("socketStreams yields plain Uint8Arrays (not Buffers) and ends on FIN", async () => {
-  const pair = await connectedPair();
+  const pair = await connectedSocketPair();
   try {
     const { readable } = socketStreams(pair.client);
     pair.serverSide.end("hello");
@@ -42,7 +19,7 @@ test("socketStreams yields plain Uint8Arrays (not Buffers) and ends on FIN", asy
 });
 
 test("socketStreams pauses the socket while nobody reads and resumes when read", async () => {
-  const pair = await connectedPair();
+  const pair = await connectedSocketPair();
   try {
     const { readable } = socketStreams(pair.client);
     const big = new Uint8Array(4 * 1024 * 1024);
@@ -64,7 +41,7 @@ test("socketStreams pauses the socket while nobody reads and resumes when read",
 });
 
 test("socketStreams write waits for drain and rejects after the socket is destroyed", async () => {
-  const pair = await connectedPair();
+  const pair = await connectedSocketPair();
   try {
     const { writable, close } = socketStreams(pair.client);
     const writer = writable.getWriter();

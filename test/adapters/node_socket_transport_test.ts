@@ -1,31 +1,9 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { connect, createServer, type Socket } from "node:net";
+import type { Socket } from "node:net";
 import { socketTransport } from "../../src/adapters/node_socket_transport.ts";
+import { connectedSocketPair } from "../_util/tcp.ts";
 import { deadline, waitFor } from "../_util/async.ts";
-
-async function connectedPair() {
-  let serverSide!: Socket;
-  const server = createServer();
-  const accepted = new Promise<void>((resolve) => {
-    server.once("connection", (socket) => {
-      serverSide = socket;
-      resolve();
-    });
-  });
-  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
-  const client = connect({ host: "127.0.0.1", port: (server.address() as { port: number }).port });
-  await accepted;
-  return {
-    client,
-    serverSide,
-    close: () => {
-      client.destroy();
-      serverSide.destroy();
-      return new Promise<void>((resolve) => server.close(() => resolve()));
-    },
-  };
-}
 
 async function readAll(reader: { read(): Promise<ReadableStreamReadResult<Uint8Array>> }) {
   const chunks: Uint8Array[] = [];
@@ -37,7 +15,7 @@ async function readAll(reader: { read(): Promise<ReadableStreamReadResult<Uint8A
 }
 
 test("socketTransport reads plain Uint8Arrays (not Buffers), then done and closed on FIN", async () => {
-  const pair = await connectedPair();
+  const pair = await connectedSocketPair();
   try {
     const { reader } = socketTransport(pair.client).direct!();
     pair.serverSide.end("hello");
@@ -51,7 +29,7 @@ test("socketTransport reads plain Uint8Arrays (not Buffers), then done and close
 });
 
 test("socketTransport writes in order and close() sends FIN", async () => {
-  const pair = await connectedPair();
+  const pair = await connectedSocketPair();
   try {
     const { writer } = socketTransport(pair.client).direct!();
     const received: Buffer[] = [];
@@ -68,7 +46,7 @@ test("socketTransport writes in order and close() sends FIN", async () => {
 });
 
 test("socketTransport pauses the socket while 64 KiB wait unread and resumes on read", async () => {
-  const pair = await connectedPair();
+  const pair = await connectedSocketPair();
   try {
     const { reader } = socketTransport(pair.client).direct!();
     pair.serverSide.write(new Uint8Array(256 * 1024));
@@ -86,7 +64,7 @@ test("socketTransport pauses the socket while 64 KiB wait unread and resumes on 
 });
 
 test("socketTransport rejects reads and later writes after a reset, and closed rejects", async () => {
-  const pair = await connectedPair();
+  const pair = await connectedSocketPair();
   try {
     const { reader, writer } = socketTransport(pair.client).direct!();
     const read = reader.read();
@@ -100,7 +78,7 @@ test("socketTransport rejects reads and later writes after a reset, and closed r
 });
 
 test("socketTransport cancel() destroys the socket and ends a waiting read", async () => {
-  const pair = await connectedPair();
+  const pair = await connectedSocketPair();
   try {
     const { reader } = socketTransport(pair.client).direct!();
     const read = reader.read();

@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # Installs the system packages the full test suite needs, idempotently:
-# Debian's Chromium (browser tests) and the Autobahn testsuite (conformance).
+# Debian's Chromium (browser tests), redis-server and nats-server (the
+# backplane tests start their own on loopback ports) and the Autobahn
+# testsuite (conformance).
 # Skips what is already there; needs root (or sudo) only when something is missing.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -15,6 +17,21 @@ if [ ! -x /usr/bin/chromium ]; then
   if ! { as_root apt-get update -qq && as_root apt-get install -y -qq chromium >/dev/null; }; then
     echo "setup: could not install chromium; browser tests will be skipped" >&2
   fi
+fi
+
+missing=()
+command -v redis-server >/dev/null || missing+=(redis-server)
+command -v nats-server >/dev/null || missing+=(nats-server)
+if [ ${#missing[@]} -gt 0 ]; then
+  echo "setup: installing Debian's ${missing[*]} for the backplane tests"
+  export DEBIAN_FRONTEND=noninteractive
+  if ! { as_root apt-get update -qq && as_root apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null; }; then
+    echo "setup: could not install ${missing[*]}; backplane tests will fail" >&2
+  fi
+fi
+# Debian starts a system redis-server on 6379 after installing it; the tests start their own.
+if command -v systemctl >/dev/null && systemctl is-active --quiet redis-server 2>/dev/null; then
+  as_root systemctl stop redis-server >/dev/null 2>&1 || true
 fi
 
 if [ -f conformance/install.sh ]; then

@@ -42,6 +42,7 @@ import { serverOverStreams } from "../channel/stream_handshake.ts";
 import type { WebSocketChannel } from "../channel/web_socket_channel.ts";
 import { socketTransport } from "./node_socket_transport.ts";
 import { ServerConnections } from "./server_connections.ts";
+import { ChannelSet } from "../channel/channel_set.ts";
 import { type BunServerWebSocket, BunSocketShim } from "./bun_socket_shim.ts";
 import {
   checkServerOptions,
@@ -75,6 +76,7 @@ export interface BunHandlerOptions extends UpgradeOptions {
 interface SocketData {
   request: Request;
   protocol: string;
+  server: BunServerLike;
   shim?: BunSocketShim;
 }
 
@@ -82,6 +84,11 @@ interface SocketData {
 export interface BunServerLike {
   /** Hands the connection over to Bun's WebSocket handling; `false` when it could not. */
   upgrade(request: Request, options?: { headers?: HeadersInit; data?: unknown }): boolean;
+  /**
+   * Bun's native publish to a topic's subscribers; when present, a topic hub
+   * publishes through it (see `TopicHub`).
+   */
+  publish?(topic: string, data: string | ArrayBufferLike | ArrayBufferView): number;
 }
 
 /** The handler pair returned by {@linkcode createBunHandler}. */
@@ -93,6 +100,16 @@ export interface BunHandler {
   upgrade(request: Request, server: BunServerLike): Promise<Response | undefined>;
   /** Pass as `Bun.serve({ websocket })`. */
   websocket: Record<string, unknown>;
+  /** The open connections (or the `channels` option's set). */
+  readonly channels: ChannelSet;
+  /**
+   * Closes every open connection with `code` and `reason` and resolves when
+   * they have ended (stopping `Bun.serve` stays the caller's part).
+   *
+   * @param code Any code valid on the wire. @default {1001}
+   * @param reason At most 123 UTF-8 bytes. @default {"Server shutting down"}
+   */
+  close(code?: number, reason?: string): Promise<void>;
 }
 
 /**
@@ -111,7 +128,10 @@ export function createBunHandler(options: BunHandlerOptions): BunHandler {
   // Throws TypeError / RangeError now rather than at every handshake.
   options = checkServerOptions(options);
   const { onChannel } = options;
+  const channels = options.channels ?? new ChannelSet();
   return {
+    channels,
+    close: (code, reason) => channels.closeAll(code, reason),
     async upgrade(request, server) {
       const verdict = await verifyUpgradeRequest(request, {
         protocols: options.protocols,
@@ -121,6 +141,7 @@ export function createBunHandler(options: BunHandlerOptions): BunHandler {
       const data: SocketData = {
         request: new Request(request.url, { headers: new Headers(request.headers) }),
         protocol: verdict.protocol,
+        server,
       };
       const headers = verdict.protocol ? { "sec-websocket-protocol": verdict.protocol } : undefined;
       if (server.upgrade(request, { headers, data })) return undefined;
@@ -134,13 +155,18 @@ export function createBunHandler(options: BunHandlerOptions): BunHandler {
       closeOnBackpressureLimit: false,
       perMessageDeflate: Boolean(options.compression),
       open(ws: BunServerWebSocket<SocketData>) {
-        const shim = new BunSocketShim(ws, ws.data.protocol);
+        const { server } = ws.data;
+        const publisher = typeof server.publish === "function"
+          ? { publish: server.publish.bind(server) }
+          : undefined;
+        const shim = new BunSocketShim(ws, ws.data.protocol, publisher);
         ws.data.shim = shim;
         const channel = fromWebSocket(shim, {
           maxMessageSize: options.maxMessageSize,
           maxQueuedBytes: options.maxQueuedBytes,
           pollInterval: 1,
         });
+        channels.add(channel);
         try {
           const result = onChannel(channel, ws.data.request);
           if (result && typeof result.then === "function") {
@@ -217,14 +243,19 @@ export async function serve(options: ServeOptions): Promise<WebSocketServer> {
     });
   });
   let closing: Promise<void> | undefined;
-  const close = () =>
+  const close = (code?: number, reason?: string) =>
     closing ??= (async () => {
       const stopped = new Promise<void>((resolve) => server.close(() => resolve()));
-      await connections.closeAll();
+      await connections.closeAll(code, reason);
       for (const socket of sockets) socket.destroy();
       await stopped;
     })();
   options.signal?.addEventListener("abort", () => void close(), { once: true });
   if (options.signal?.aborted) void close();
-  return { port: (server.address() as { port: number }).port, hostname, close };
+  return {
+    port: (server.address() as { port: number }).port,
+    hostname,
+    channels: connections.channels,
+    close,
+  };
 }

@@ -12,6 +12,7 @@
  */
 import { WebSocketError } from "../engine/errors.ts";
 import type { WebSocketLike } from "../channel/native_channel.ts";
+import { NATIVE_TOPICS, type NativeTopics } from "../channel/channel_internals.ts";
 
 /** The part of Bun's `ServerWebSocket` the shim uses. */
 export interface BunServerWebSocket<T = unknown> {
@@ -21,6 +22,18 @@ export interface BunServerWebSocket<T = unknown> {
   send(data: string | ArrayBufferLike | ArrayBufferView, compress?: boolean): number;
   close(code?: number, reason?: string): void;
   getBufferedAmount?(): number;
+  /** Bun's native topics (uWebSockets): subscribe this socket. */
+  subscribe?(topic: string): void;
+  /** Unsubscribe this socket. */
+  unsubscribe?(topic: string): void;
+  /** Publish to every subscriber of `topic` but this socket. */
+  publish?(topic: string, data: string | ArrayBufferLike | ArrayBufferView): number;
+}
+
+/** The part of Bun's `Server` that publishes to a topic's subscribers. */
+export interface BunPublisher {
+  /** Publish to every subscriber of `topic` on this server. */
+  publish(topic: string, data: string | ArrayBufferLike | ArrayBufferView): number;
 }
 
 function byteLength(data: string | ArrayBufferLike | ArrayBufferView): number {
@@ -46,6 +59,8 @@ export class BunSocketShim implements WebSocketLike {
   readonly #listeners = new Map<string, Set<Listener>>();
   #blocked = false;
   #tail: Promise<void> | undefined;
+  readonly #server: BunPublisher | undefined;
+  #topics: NativeTopics | undefined;
   readonly protocol: string;
   readonly extensions = "";
 
@@ -53,9 +68,26 @@ export class BunSocketShim implements WebSocketLike {
    * @param ws The Bun socket.
    * @param protocol The subprotocol selected at upgrade.
    */
-  constructor(ws: BunServerWebSocket, protocol: string) {
+  constructor(ws: BunServerWebSocket, protocol: string, server?: BunPublisher) {
     this.#ws = ws;
     this.protocol = protocol;
+    this.#server = server;
+  }
+
+  /**
+   * Bun's own topics, so a topic hub publishes once per server instead of
+   * once per socket (Bun frames the message once and writes it natively).
+   */
+  get [NATIVE_TOPICS](): NativeTopics | undefined {
+    const ws = this.#ws, server = this.#server;
+    if (!server || !ws.subscribe || !ws.unsubscribe || !ws.publish) return undefined;
+    return this.#topics ??= {
+      server,
+      subscribe: (topic) => ws.subscribe!(topic),
+      unsubscribe: (topic) => ws.unsubscribe!(topic),
+      publishFromHere: (topic, data) => void ws.publish!(topic, data),
+      publishToAll: (topic, data) => void server.publish(topic, data),
+    };
   }
 
   get readyState(): number {

@@ -133,6 +133,7 @@ export async function upgrade(
     maxMessageSize: options.maxMessageSize,
     maxQueuedBytes: options.maxQueuedBytes,
   });
+  options.channels?.add(channel);
   return { response, channel, request: copy };
 }
 
@@ -213,19 +214,24 @@ export function serve(options: ServeOptions): Promise<WebSocketServer> {
   })();
 
   let closing: Promise<void> | undefined;
-  const shutdown = () =>
+  const shutdown = (code?: number, reason?: string) =>
     closing ??= (async () => {
       try {
         listener.close();
       } catch { /* closed */ }
       await accepting;
       for (const conn of pending) close(conn);
-      await connections.closeAll();
+      await connections.closeAll(code, reason);
     })();
   options.signal?.addEventListener("abort", () => void shutdown(), { once: true });
   if (options.signal?.aborted) void shutdown();
   const address = listener.addr as Deno.NetAddr;
-  return Promise.resolve({ port: address.port, hostname, close: shutdown });
+  return Promise.resolve({
+    port: address.port,
+    hostname,
+    channels: connections.channels,
+    close: shutdown,
+  });
 }
 
 function close(conn: Deno.Conn) {

@@ -43,6 +43,7 @@ import { StreamChannel } from "../channel/stream_channel.ts";
 import { PerMessageDeflate } from "../deflate/permessage_deflate.ts";
 import { socketTransport } from "./node_socket_transport.ts";
 import { ServerConnections } from "./server_connections.ts";
+import type { ChannelSet } from "../channel/channel_set.ts";
 import {
   checkServerOptions,
   type ServeOptions,
@@ -60,10 +61,18 @@ export interface AttachOptions extends UpgradeOptions {
   path?: string;
 }
 
-/** An attached upgrade handler; `close()` detaches it and closes its connections with 1001. */
+/** An attached upgrade handler: its live channels, and `close()` to detach it. */
 export interface AttachedHandler {
-  /** Detaches from the server and closes the connections it opened. */
-  close(): Promise<void>;
+  /** The open connections this handler accepted (or the `channels` option's set). */
+  readonly channels: ChannelSet;
+  /**
+   * Detaches from the server, closes the connections it opened with `code`
+   * and `reason`, and resolves when they have ended.
+   *
+   * @param code Any code valid on the wire. @default {1001}
+   * @param reason At most 123 UTF-8 bytes. @default {"Server shutting down"}
+   */
+  close(code?: number, reason?: string): Promise<void>;
 }
 
 function toRequest(req: IncomingMessage, secure: boolean): Request {
@@ -214,9 +223,10 @@ export function attach(server: Server | HttpsServer, options: AttachOptions): At
   };
   server.on("upgrade", listener);
   return {
-    close() {
+    channels: connections.channels,
+    close(code, reason) {
       server.off("upgrade", listener);
-      return connections.closeAll();
+      return connections.closeAll(code, reason);
     },
   };
 }
@@ -253,14 +263,19 @@ export async function serve(options: ServeOptions): Promise<WebSocketServer> {
     });
   });
   let closing: Promise<void> | undefined;
-  const close = () =>
+  const close = (code?: number, reason?: string) =>
     closing ??= (async () => {
       const stopped = new Promise<void>((resolve) => server.close(() => resolve()));
-      await handler.close();
+      await handler.close(code, reason);
       server.closeAllConnections?.();
       await stopped;
     })();
   options.signal?.addEventListener("abort", () => void close(), { once: true });
   if (options.signal?.aborted) void close();
-  return { port: (server.address() as { port: number }).port, hostname, close };
+  return {
+    port: (server.address() as { port: number }).port,
+    hostname,
+    channels: handler.channels,
+    close,
+  };
 }

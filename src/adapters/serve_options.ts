@@ -9,6 +9,7 @@ import { type Compression, resolveCompression } from "../deflate/compression_opt
 import type { OriginPolicy } from "../handshake/origin_policy.ts";
 import type { SubprotocolSelector } from "../handshake/subprotocol.ts";
 import type { WebSocketChannel } from "../channel/web_socket_channel.ts";
+import type { ChannelSet } from "../channel/channel_set.ts";
 
 /** Options shared by every server entry point (`serve`, `upgrade`, handlers, `attach`). */
 export interface UpgradeOptions {
@@ -45,6 +46,12 @@ export interface UpgradeOptions {
    * setting it is an `UnsupportedError`, never silently ignored.
    */
   compression?: Compression;
+  /**
+   * The set that open channels join (and leave when they close). Give one
+   * set to several entry points to see and close all their channels
+   * together; without it each server keeps its own (`server.channels`).
+   */
+  channels?: ChannelSet;
 }
 
 /** Options of `serve()`. */
@@ -71,11 +78,17 @@ export interface WebSocketServer {
   readonly port: number;
   /** The interface listened on. */
   readonly hostname: string;
+  /** The open connections: `size`, iteration, `closeAll(code, reason)`. */
+  readonly channels: ChannelSet;
   /**
-   * Stops accepting connections, closes open ones with 1001 (going away) and
-   * resolves when all of them have ended. Idempotent.
+   * Stops accepting connections, closes open ones with `code` and `reason`
+   * and resolves when all of them have ended. Idempotent (the first call's
+   * code wins).
+   *
+   * @param code Any code valid on the wire. @default {1001}
+   * @param reason At most 123 UTF-8 bytes. @default {"Server shutting down"}
    */
-  close(): Promise<void>;
+  close(code?: number, reason?: string): Promise<void>;
 }
 
 /**

@@ -1,11 +1,13 @@
 /**
  * The open connections of one engine server: each accepted
- * server-role channel gets a heartbeat, is handed to `onChannel`,
- * and is closed with 1001 when the server shuts down.
+ * server-role channel joins the server's {@linkcode ChannelSet}, gets a
+ * heartbeat, is handed to `onChannel`, and is closed (1001 unless the caller
+ * says otherwise) when the server shuts down.
  *
  * @module
  */
 import type { StreamChannel } from "../channel/stream_channel.ts";
+import { ChannelSet } from "../channel/channel_set.ts";
 import { startHeartbeat } from "./heartbeat.ts";
 import { DEFAULT_IDLE_TIMEOUT, type ServeOptions } from "./serve_options.ts";
 
@@ -23,26 +25,27 @@ import { DEFAULT_IDLE_TIMEOUT, type ServeOptions } from "./serve_options.ts";
  */
 export class ServerConnections {
   readonly #options: Pick<ServeOptions, "onChannel" | "maxMessageSize" | "idleTimeout">;
-  readonly #channels = new Set<StreamChannel>();
+  /** The server's live channels (the caller's set when the `channels` option gave one). */
+  readonly channels: ChannelSet;
 
-  /** @param options `onChannel`, `maxMessageSize` and `idleTimeout` of the server. */
-  constructor(options: Pick<ServeOptions, "onChannel" | "maxMessageSize" | "idleTimeout">) {
+  /** @param options `onChannel`, `idleTimeout` and `channels` of the server. */
+  constructor(
+    options: Pick<ServeOptions, "onChannel" | "maxMessageSize" | "idleTimeout" | "channels">,
+  ) {
     this.#options = options;
+    this.channels = options.channels ?? new ChannelSet();
   }
 
   /** Number of open connections. */
   get size(): number {
-    return this.#channels.size;
+    return this.channels.size;
   }
 
   /** Tracks an open server channel, starts its heartbeat and calls `onChannel`. */
   track(channel: StreamChannel, request: Request): StreamChannel {
-    this.#channels.add(channel);
+    this.channels.add(channel);
     const stop = startHeartbeat(channel, this.#options.idleTimeout ?? DEFAULT_IDLE_TIMEOUT);
-    channel.closed.then(() => {
-      stop();
-      this.#channels.delete(channel);
-    });
+    channel.closed.then(stop);
     const fail = () => channel.closeWithCode(1011, "Internal error").catch(() => {});
     try {
       const result = this.#options.onChannel(channel, request);
@@ -55,12 +58,8 @@ export class ServerConnections {
     return channel;
   }
 
-  /** Closes every open connection with 1001 and waits until all have ended. */
-  async closeAll(): Promise<void> {
-    const closing = [...this.#channels].map((channel) => {
-      channel.closeWithCode(1001, "Server shutting down").catch(() => {});
-      return channel.closed;
-    });
-    await Promise.all(closing);
+  /** Closes every open connection (1001 by default) and waits until all have ended. */
+  closeAll(code?: number, reason?: string): Promise<void> {
+    return this.channels.closeAll(code, reason);
   }
 }

@@ -7,6 +7,12 @@
  */
 import { WebSocketError } from "../engine/errors.ts";
 import { type Deferred, deferred, handled } from "../_util/deferred.ts";
+import {
+  CHANNEL_INTERNALS,
+  type ChannelInternals,
+  NATIVE_TOPICS,
+  type NativeTopics,
+} from "./channel_internals.ts";
 import { createSink, type SinkHandle } from "./channel_sink.ts";
 import { messageCost, MessageQueue } from "./message_queue.ts";
 import {
@@ -137,6 +143,7 @@ export class NativeChannel implements WebSocketChannel {
   /** Received Blobs are read asynchronously; later messages wait for them, in order. */
   #blobTail: Promise<void> | undefined;
   #drain: Deferred<void> | undefined;
+  #internals: ChannelInternals | undefined;
 
   constructor(ws: WebSocketLike, options: FromWebSocketOptions) {
     this.#ws = ws;
@@ -347,10 +354,32 @@ export class NativeChannel implements WebSocketChannel {
     this.#endStream();
     this.#sinkHandle.error(new ConnectionClosedError(this.#local.code, this.#local.reason));
     // Exact arity: some browsers refuse `undefined` for either argument.
-    if (code === undefined) this.#ws.close();
-    else if (reason === undefined) this.#ws.close(code);
-    else this.#ws.close(code, reason);
+    try {
+      if (code === undefined) this.#ws.close();
+      else if (reason === undefined) this.#ws.close(code);
+      else this.#ws.close(code, reason);
+    } catch (error) {
+      // A server's 1001/1008/1013 on a socket with WHATWG rules (1000 and 3000–4999 only).
+      if (code === undefined || code === 1000) throw error;
+      this.#ws.close(1000, reason ?? "");
+    }
     return done;
+  }
+
+  /** For servers and the topic hub; see {@linkcode ChannelInternals}. */
+  get [CHANNEL_INTERNALS](): ChannelInternals {
+    return this.#internals ??= {
+      acceptsFrames: false,
+      deflate: undefined,
+      nativeTopics: (this.#ws as { [NATIVE_TOPICS]?: NativeTopics })[NATIVE_TOPICS],
+      isOpen: () => this.#ws.readyState === OPEN && !this.#local,
+      backlog: () => this.#ws.bufferedAmount,
+      sendNow: (message) => this.#ws.send(message),
+      writeFrames: () => {
+        throw new TypeError("A native WebSocket cannot take pre-encoded frames");
+      },
+      close: (code, reason) => this.#close(code, reason),
+    };
   }
 }
 

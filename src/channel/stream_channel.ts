@@ -14,6 +14,7 @@ import { BatchWriter } from "./batch_writer.ts";
 import { createSink, type SinkHandle } from "./channel_sink.ts";
 import { closeTransport, dropTransport } from "./close_transport.ts";
 import { ConnectionClosedError, InvalidStateError } from "./errors.ts";
+import { CHANNEL_INTERNALS, type ChannelInternals } from "./channel_internals.ts";
 import { inflateMessage } from "./inflate_message.ts";
 import { MessageQueue } from "./message_queue.ts";
 import { MessageSender, type SenderTarget } from "./message_sender.ts";
@@ -102,6 +103,7 @@ export class StreamChannel implements WebSocketChannel {
   #pings: PingTracker | undefined;
   /** The peer broke the protocol; our close may wait until the application answered what came before. */
   #failure: PeerFailure | undefined;
+  #internals: ChannelInternals | undefined;
 
   /**
    * Creates a channel that is not open yet; call {@linkcode StreamChannel.open}
@@ -245,6 +247,28 @@ export class StreamChannel implements WebSocketChannel {
     this.#protocol!.sendPing(payload);
     this.#batches!.flush();
     return await rtt;
+  }
+
+  /** For servers and the topic hub; see {@linkcode ChannelInternals}. */
+  get [CHANNEL_INTERNALS](): ChannelInternals {
+    // deno-lint-ignore no-this-alias
+    const self = this;
+    return this.#internals ??= {
+      acceptsFrames: this.#settings.role === "server",
+      // Known once the opening handshake is done.
+      get deflate() {
+        return self.#deflate;
+      },
+      nativeTopics: undefined,
+      isOpen: () => this.#state === "open" && !this.#closeRequested,
+      backlog: () => this.#sender.backlog,
+      writeFrames: (frames) => {
+        this.#protocol!.sendEncoded(frames);
+        this.#batches!.flush();
+      },
+      sendNow: (message) => void handled(this.#send(message)),
+      close: (code, reason) => this.closeWithCode(code, reason),
+    };
   }
 
   // ── reading ────────────────────────────────────────────────────────────

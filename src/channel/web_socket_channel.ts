@@ -113,6 +113,14 @@ export interface MessageDeflate {
   decompress(payload: Uint8Array, options: { maxSize: number }): Promise<Uint8Array>;
   /** Releases the compression state when the connection ends. */
   close?(): void;
+  /**
+   * For fan-out: whether this connection may send a payload that was
+   * compressed once for many connections (a fresh deflate stream per
+   * message, ending in a BFINAL block when `final`) in place of the
+   * `originalLength` bytes. Without this method the message goes
+   * uncompressed.
+   */
+  usesShared?(originalLength: number, compressed: { length: number; final: boolean }): boolean;
 }
 
 /**

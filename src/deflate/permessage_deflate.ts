@@ -138,6 +138,17 @@ export class PerMessageDeflate {
   }
 
   /**
+   * Whether a payload compressed once for many connections (see
+   * `compressMessageForm`) may replace `originalLength` bytes on this one:
+   * the same rules as {@linkcode PerMessageDeflate.encode}, without compressing.
+   */
+  usesShared(originalLength: number, compressed: { length: number; final: boolean }): boolean {
+    if (!this.shouldCompress(originalLength)) return false;
+    if (compressed.final && this.#peerKeepsOurContext) return false;
+    return compressed.length < originalLength;
+  }
+
+  /**
    * Inflates one compressed (RSV1) message. Rejects with `ProtocolError`
    * 1009 past `maxSize` inflated bytes, 1007 on invalid data.
    */

@@ -302,6 +302,42 @@ export class Protocol {
   }
 
   /**
+   * Queues frames encoded elsewhere, as they are: a fan-out encodes one
+   * message once and queues the same bytes on many server connections. The
+   * bytes must be complete, unmasked data frames (and RSV1 only where
+   * permessage-deflate was negotiated); the engine does not look inside.
+   * The bytes are queued by reference and may be shared: never modify them.
+   *
+   * @param frames One or more complete frames.
+   * @throws {TypeError} On a client connection (its frames must be masked,
+   * each with a fresh key: RFC 6455 §5.3).
+   *
+   * @example
+   * ```ts
+   * import { encodeFrame } from "./frame_encoder.ts";
+   * import { Protocol } from "./protocol.ts";
+   *
+   * const { header, payload } = encodeFrame({ fin: true, rsv1: false, opcode: 0x1, payload: new Uint8Array([0x68, 0x69]) });
+   * const frame = new Uint8Array([...header, ...payload]);
+   * const a = new Protocol({ role: "server" });
+   * const b = new Protocol({ role: "server" });
+   * a.sendEncoded(frame);
+   * b.sendEncoded(frame);
+   * console.assert(a.takeOutgoing()[0] === b.takeOutgoing()[0]);
+   * ```
+   */
+  sendEncoded(frames: Uint8Array): void {
+    this.#assertOpen("send message");
+    if (this.#masked) {
+      throw new TypeError("Cannot send pre-encoded frames as a client: each frame needs its own mask");
+    }
+    if (!(frames instanceof Uint8Array)) {
+      throw new TypeError("Cannot send pre-encoded frames: frames must be a Uint8Array");
+    }
+    this.#push(frames);
+  }
+
+  /**
    * Queues a ping.
    *
    * @param data Application data, at most 125 bytes (RFC 6455 §5.5).

@@ -39,7 +39,7 @@ async function wsServer(onConnection: (ws: WsSocket) => void, options: object = 
   });
   server.on("connection", onConnection);
   await new Promise<void>((resolve) => server.on("listening", () => resolve()));
-  const port = server.address().port as number;
+  const port = (server.address() as { port: number }).port;
   return {
     url: `ws://127.0.0.1:${port}/`,
     port,

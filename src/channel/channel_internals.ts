@@ -1,0 +1,96 @@
+/**
+ * What servers and the topic hub need from a channel beyond its public
+ * interface: closing with any wire code, the bytes waiting to be written,
+ * and writing a message without a promise per send. Each channel
+ * implementation provides it under one symbol, so a hub or a server
+ * registry works with channels of every kind (engine, native `WebSocket`,
+ * Bun's native socket) without knowing which it holds.
+ *
+ * @module
+ */
+import type { MessageDeflate, WebSocketChannel } from "./web_socket_channel.ts";
+
+/**
+ * The key under which a channel exposes its {@linkcode ChannelInternals}.
+ * `Symbol.for`, so two copies of the library in one program still agree.
+ *
+ * @example
+ * ```ts
+ * import { CHANNEL_INTERNALS } from "./channel_internals.ts";
+ *
+ * console.assert(typeof CHANNEL_INTERNALS === "symbol");
+ * ```
+ */
+export const CHANNEL_INTERNALS: unique symbol = Symbol.for("websocket-channel.internals") as never;
+
+/**
+ * The key under which a WHATWG-like socket object (Bun's server socket shim)
+ * offers {@linkcode NativeTopics} to the channel that wraps it.
+ *
+ * @example
+ * ```ts
+ * import { NATIVE_TOPICS } from "./channel_internals.ts";
+ *
+ * console.assert(typeof NATIVE_TOPICS === "symbol");
+ * ```
+ */
+export const NATIVE_TOPICS: unique symbol = Symbol.for("websocket-channel.nativeTopics") as never;
+
+/** Platform topics (Bun's `subscribe`/`publish`), for channels over such a socket. */
+export interface NativeTopics {
+  /** The server the socket belongs to: a publish reaches its subscribers. */
+  readonly server: object;
+  /** Subscribes this socket to `topic`. */
+  subscribe(topic: string): void;
+  /** Unsubscribes this socket from `topic`. */
+  unsubscribe(topic: string): void;
+  /** Publishes to every subscriber of `topic` on this socket's server but this socket. */
+  publishFromHere(topic: string, data: string | Uint8Array): void;
+  /** Publishes to every subscriber of `topic` on this socket's server. */
+  publishToAll(topic: string, data: string | Uint8Array): void;
+}
+
+/** A channel's internals; see {@linkcode CHANNEL_INTERNALS}. */
+export interface ChannelInternals {
+  /**
+   * Whether the channel accepts pre-encoded frames ({@linkcode ChannelInternals.writeFrames}):
+   * a server-side engine connection, whose frames are unmasked.
+   */
+  readonly acceptsFrames: boolean;
+  /** The negotiated permessage-deflate, for connections that accept frames. */
+  readonly deflate: MessageDeflate | undefined;
+  /** Platform topics, when the socket has them. */
+  readonly nativeTopics: NativeTopics | undefined;
+  /** Whether messages may still be sent (open, and no close requested). */
+  isOpen(): boolean;
+  /** Bytes accepted for sending that the transport has not taken yet. */
+  backlog(): number;
+  /**
+   * Queues complete unmasked frames (only where `acceptsFrames`) and starts
+   * writing them; a write failure ends the connection as any other would.
+   */
+  writeFrames(frames: Uint8Array): void;
+  /** Sends one message at once, without waiting (native sockets, client connections). */
+  sendNow(message: string | Uint8Array): void;
+  /** Closes with any code valid on the wire (1001, 1008, 1013, …). */
+  close(code: number, reason: string): Promise<void>;
+}
+
+/**
+ * The internals of a channel made by this library, `undefined` for any other
+ * object that merely implements {@linkcode WebSocketChannel}.
+ *
+ * @example
+ * ```ts
+ * import { fromStreams } from "./stream_channel.ts";
+ * import { internalsOf } from "./channel_internals.ts";
+ *
+ * const { readable, writable } = new TransformStream<Uint8Array, Uint8Array>();
+ * const channel = fromStreams({ readable, writable }, { role: "server" });
+ * console.assert(internalsOf(channel)?.acceptsFrames === true);
+ * console.assert(internalsOf({} as never) === undefined);
+ * ```
+ */
+export function internalsOf(channel: WebSocketChannel): ChannelInternals | undefined {
+  return (channel as { [CHANNEL_INTERNALS]?: ChannelInternals })[CHANNEL_INTERNALS];
+}

@@ -1,0 +1,432 @@
+/**
+ * Topics for WebSocket channels: subscribe channels to named topics and
+ * publish a message to every subscriber, in this process and, through a
+ * {@linkcode Backplane}, in every process that shares the bus.
+ *
+ * @module
+ */
+import { handled } from "../_util/deferred.ts";
+import type { WebSocketChannel } from "../channel/web_socket_channel.ts";
+import type { Backplane, BackplaneMessage } from "./backplane.ts";
+import { BackplaneError } from "./backplane.ts";
+import { PreparedMessage } from "./prepared_message.ts";
+import { deliveryPort, type DeliveryPort } from "./delivery_port.ts";
+
+/** What happens to a subscriber whose unsent bytes would pass `maxBufferedBytes`. */
+export type SlowSubscriberPolicy =
+  /** Skip the message for that subscriber (counted in `stats().dropped`); it stays subscribed. */
+  | "drop"
+  /** Close that subscriber with 1013 (Try Again Later); a reconnecting client comes back later. */
+  | "close";
+
+/** Options of {@linkcode TopicHub}. */
+export interface TopicHubOptions {
+  /**
+   * Carries publishes to the hubs of other processes (`./backplane/redis`,
+   * `./backplane/nats`, or your own). Without one, the hub is local.
+   */
+  backplane?: Backplane;
+  /**
+   * Bytes a subscriber may have waiting to be written before
+   * `slowSubscriber` applies. A message is always written to a subscriber
+   * with nothing waiting, however large.
+   * @default {1048576}
+   */
+  maxBufferedBytes?: number;
+  /**
+   * What to do with a subscriber that reads too slowly. `"close"` keeps
+   * every delivered stream gap-free (the client learns of the problem and
+   * can reconnect); `"drop"` keeps the connection and loses messages.
+   * @default {"close"}
+   */
+  slowSubscriber?: SlowSubscriberPolicy;
+  /** This hub's id on the backplane (messages carrying it are ours). @default a random UUID */
+  id?: string;
+  /**
+   * Called with errors nobody awaits: a backplane that failed to start or to
+   * subscribe, an undecodable message from the bus.
+   * @default {() => {}}
+   */
+  onError?(error: unknown): void;
+}
+
+/** Options of {@linkcode TopicHub.publish}. */
+export interface PublishOptions {
+  /** A local subscriber that does not get this message (typically its sender). */
+  except?: WebSocketChannel;
+}
+
+/** Counters of a {@linkcode TopicHub}, since it was created. */
+export interface TopicHubStats {
+  /** `publish()` calls. */
+  published: number;
+  /** Messages that arrived from other processes through the backplane. */
+  received: number;
+  /** Messages handed to local subscribers (one per subscriber). */
+  delivered: number;
+  /** Messages skipped for slow subscribers (`slowSubscriber: "drop"`). */
+  dropped: number;
+  /** Subscribers closed for reading too slowly (`slowSubscriber: "close"`). */
+  closedSlow: number;
+  /** Publishes the backplane refused (`BackplaneError`). */
+  backplaneFailures: number;
+}
+
+interface Subscriber {
+  readonly channel: WebSocketChannel;
+  readonly port: DeliveryPort;
+  readonly topics: Set<string>;
+}
+
+interface Topic {
+  /** Every local subscriber, native or not (for counts and `topicsOf`). */
+  readonly all: Set<Subscriber>;
+  /** Subscribers we write to ourselves. */
+  readonly direct: Set<Subscriber>;
+  /** Subscribers on a platform's own topics, by server: one native publish each. */
+  readonly native: Map<object, Set<Subscriber>>;
+}
+
+const DEFAULT_MAX_BUFFERED = 1024 * 1024;
+/** Messages waiting for compression before the hub sends further ones uncompressed. */
+const MAX_COMPRESSING_BYTES = 8 * 1024 * 1024;
+const SLOW_CLOSE_CODE = 1013;
+const SLOW_CLOSE_REASON = "Subscriber too slow";
+
+/**
+ * Subscribes channels to topics and publishes to them. Works with channels
+ * from every server entry point (`serve()`, Deno `upgrade()`, Bun handlers,
+ * Node `attach()`), mixed. A publish encodes the frame once (and compresses
+ * once for subscribers that negotiated permessage-deflate) and writes the
+ * same bytes to every subscriber, without a promise per subscriber; on Bun's
+ * native sockets it is one native `publish` per server. A closed channel
+ * leaves its topics by itself.
+ *
+ * @example A two-member room, in memory
+ * ```ts
+ * import { TopicHub } from "./topic_hub.ts";
+ * import { createChannelPair } from "../testing/channel_pair.ts";
+ *
+ * const hub = new TopicHub();
+ * const [aliceClient, alice] = createChannelPair();
+ * const [bobClient, bob] = createChannelPair();
+ * hub.subscribe(alice, "room:lobby");
+ * hub.subscribe(bob, "room:lobby");
+ * hub.publish("room:lobby", "hello from alice", { except: alice });
+ * const reader = bobClient.stream.getReader();
+ * console.assert((await reader.read()).value === "hello from alice");
+ * console.assert(hub.subscriberCount("room:lobby") === 2);
+ * reader.releaseLock();
+ * await Promise.all([aliceClient.sink.close(), bobClient.sink.close()]);
+ * await hub.close();
+ * ```
+ */
+export class TopicHub {
+  /** This hub's id on the backplane. */
+  readonly id: string;
+  /**
+   * Resolves once the backplane is connected (at once without one); rejects
+   * with a `BackplaneError` if it could not start. Never an unhandled rejection.
+   */
+  readonly ready: Promise<void>;
+
+  readonly #backplane: Backplane | undefined;
+  readonly #maxBuffered: number;
+  readonly #policy: SlowSubscriberPolicy;
+  readonly #onError: (error: unknown) => void;
+  readonly #subscribers = new Map<WebSocketChannel, Subscriber>();
+  readonly #topics = new Map<string, Topic>();
+  readonly #stats: TopicHubStats = {
+    published: 0,
+    received: 0,
+    delivered: 0,
+    dropped: 0,
+    closedSlow: 0,
+    backplaneFailures: 0,
+  };
+  /** Deliveries to permessage-deflate subscribers, in publish order. */
+  #deflateTail: Promise<void> | undefined;
+  #compressingBytes = 0;
+  #closed = false;
+
+  /**
+   * @param options Backplane, slow-subscriber bound and policy.
+   * @throws {RangeError} For a negative or non-numeric `maxBufferedBytes`.
+   * @throws {TypeError} For an unknown `slowSubscriber` policy.
+   */
+  constructor(options: TopicHubOptions = {}) {
+    const maxBuffered = options.maxBufferedBytes ?? DEFAULT_MAX_BUFFERED;
+    if (!(maxBuffered >= 0)) throw new RangeError(`Invalid maxBufferedBytes ${maxBuffered}`);
+    const policy = options.slowSubscriber ?? "close";
+    if (policy !== "drop" && policy !== "close") {
+      throw new TypeError(`Invalid slowSubscriber policy ${String(policy)}`);
+    }
+    this.#maxBuffered = maxBuffered;
+    this.#policy = policy;
+    this.#onError = options.onError ?? (() => {});
+    this.id = options.id ?? crypto.randomUUID();
+    this.#backplane = options.backplane;
+    this.ready = handled(
+      this.#backplane
+        ? this.#backplane.start({ message: (message) => this.#fromBackplane(message) })
+        : Promise.resolve(),
+    );
+    this.ready.catch((error) => this.#onError(error));
+  }
+
+  /**
+   * Subscribes `channel` to `topic` (again: no effect). The channel leaves
+   * all its topics when it closes.
+   *
+   * @throws {TypeError} When the hub is closed.
+   */
+  subscribe(channel: WebSocketChannel, topic: string): void {
+    if (this.#closed) throw new TypeError("Cannot subscribe: the hub is closed");
+    topic = String(topic);
+    let subscriber = this.#subscribers.get(channel);
+    if (subscriber === undefined) {
+      subscriber = { channel, port: deliveryPort(channel), topics: new Set() };
+      this.#subscribers.set(channel, subscriber);
+      const added = subscriber;
+      channel.closed.then(() => this.#remove(added));
+    }
+    if (subscriber.topics.has(topic)) return;
+    subscriber.topics.add(topic);
+    let entry = this.#topics.get(topic);
+    if (entry === undefined) {
+      entry = { all: new Set(), direct: new Set(), native: new Map() };
+      this.#topics.set(topic, entry);
+      if (this.#backplane) this.#whenReady((b) => b.subscribe(topic));
+    }
+    entry.all.add(subscriber);
+    const native = subscriber.port.nativeTopics;
+    if (native) {
+      native.subscribe(this.#nativeName(topic));
+      let group = entry.native.get(native.server);
+      if (group === undefined) entry.native.set(native.server, group = new Set());
+      group.add(subscriber);
+    } else {
+      entry.direct.add(subscriber);
+    }
+  }
+
+  /** Unsubscribes `channel` from `topic`; `false` if it was not subscribed. */
+  unsubscribe(channel: WebSocketChannel, topic: string): boolean {
+    const subscriber = this.#subscribers.get(channel);
+    if (subscriber === undefined || !subscriber.topics.has(topic)) return false;
+    this.#leave(subscriber, topic, true);
+    if (subscriber.topics.size === 0) this.#subscribers.delete(channel);
+    return true;
+  }
+
+  /**
+   * Publishes to every subscriber of `topic`, here (synchronously, before
+   * this returns) and, with a backplane, in every other process. A string
+   * goes out as a text message, bytes as a binary message (not copied: do
+   * not modify them afterwards).
+   *
+   * @returns Resolves once the backplane accepted the message (at once
+   * without one); rejects with a `BackplaneError` when it could not (local
+   * subscribers got it all the same). Ignoring it is safe: the rejection is
+   * also counted in `stats().backplaneFailures` and never unhandled.
+   */
+  publish(topic: string, data: string | Uint8Array, options?: PublishOptions): Promise<void> {
+    if (this.#closed) {
+      return handled(Promise.reject(new BackplaneError("WS_BACKPLANE_CLOSED", "The hub is closed")));
+    }
+    if (typeof data !== "string" && !(data instanceof Uint8Array)) {
+      return handled(Promise.reject(new TypeError("Can only publish a string or a Uint8Array")));
+    }
+    topic = String(topic);
+    this.#stats.published++;
+    const entry = this.#topics.get(topic);
+    if (entry !== undefined) this.#deliver(entry, topic, data, options?.except);
+    if (!this.#backplane) return Promise.resolve();
+    const message: BackplaneMessage = { topic, data, origin: this.id };
+    const sent = this.#whenReady((backplane) => backplane.publish(message));
+    sent.catch(() => this.#stats.backplaneFailures++);
+    return sent;
+  }
+
+  /** The topics `channel` is subscribed to here. */
+  topicsOf(channel: WebSocketChannel): string[] {
+    return [...(this.#subscribers.get(channel)?.topics ?? [])];
+  }
+
+  /** Number of subscribers of `topic` in this process. */
+  subscriberCount(topic: string): number {
+    return this.#topics.get(topic)?.all.size ?? 0;
+  }
+
+  /** The topics with at least one subscriber in this process. */
+  topics(): string[] {
+    return [...this.#topics.keys()];
+  }
+
+  /** A snapshot of the counters. */
+  stats(): TopicHubStats {
+    return { ...this.#stats };
+  }
+
+  /**
+   * Forgets every subscription (channels stay open) and closes the
+   * backplane. Publishing afterwards rejects with `WS_BACKPLANE_CLOSED`.
+   */
+  async close(): Promise<void> {
+    if (this.#closed) return;
+    this.#closed = true;
+    for (const subscriber of [...this.#subscribers.values()]) this.#remove(subscriber);
+    if (this.#backplane) {
+      await this.ready.catch(() => {});
+      await this.#backplane.close();
+    }
+  }
+
+  // ── delivery ───────────────────────────────────────────────────────────
+
+  #deliver(entry: Topic, topic: string, data: string | Uint8Array, except?: WebSocketChannel) {
+    for (const group of entry.native.values()) this.#publishNative(group, topic, data, except);
+    if (entry.direct.size === 0) return;
+    const message = new PreparedMessage(data);
+    let compressing: Subscriber[] | undefined;
+    for (const subscriber of entry.direct) {
+      if (subscriber.channel === except) continue;
+      const port = subscriber.port;
+      if (!port.isOpen()) continue;
+      const deflate = port.deflate;
+      if (
+        deflate !== undefined &&
+        (this.#deflateTail !== undefined || deflate.shouldCompress(message.bytes.byteLength))
+      ) {
+        // Behind earlier compressed deliveries, so each subscriber keeps publish order.
+        (compressing ??= []).push(subscriber);
+        continue;
+      }
+      this.#write(subscriber, message, message.frame);
+    }
+    if (compressing !== undefined) this.#deliverCompressed(message, compressing);
+  }
+
+  #deliverCompressed(message: PreparedMessage, subscribers: Subscriber[]): void {
+    const size = message.bytes.byteLength;
+    const wanted = this.#compressingBytes < MAX_COMPRESSING_BYTES &&
+      subscribers.some((s) => s.port.deflate!.shouldCompress(size));
+    let compressed: Promise<unknown> | undefined;
+    if (wanted) {
+      // Starts now, while earlier messages may still be compressing.
+      this.#compressingBytes += size;
+      compressed = message.compressed().finally(() => this.#compressingBytes -= size);
+      handled(compressed);
+    }
+    const previous = this.#deflateTail ?? Promise.resolve();
+    const done: Promise<void> = previous.then(async () => {
+      const form = compressed ? await message.compressed().catch(() => undefined) : undefined;
+      for (const subscriber of subscribers) {
+        if (!subscriber.port.isOpen()) continue;
+        const shared = form !== undefined && subscriber.port.deflate!.usesShared?.(size, form);
+        this.#write(subscriber, message, shared ? form!.frame : message.frame);
+      }
+    }).catch((error) => this.#onError(error));
+    this.#deflateTail = done;
+    done.then(() => {
+      if (this.#deflateTail === done) this.#deflateTail = undefined;
+    });
+  }
+
+  /** Writes one frame, or applies the slow-subscriber policy. */
+  #write(subscriber: Subscriber, message: PreparedMessage, frame: Uint8Array): void {
+    const port = subscriber.port;
+    const backlog = port.backlog();
+    if (backlog > 0 && backlog + frame.byteLength > this.#maxBuffered) {
+      if (this.#policy === "drop") {
+        this.#stats.dropped++;
+        return;
+      }
+      this.#stats.closedSlow++;
+      this.#remove(subscriber);
+      port.close(SLOW_CLOSE_CODE, SLOW_CLOSE_REASON).catch(() => {});
+      return;
+    }
+    try {
+      if (port.acceptsFrames) port.writeFrames(frame);
+      else port.sendNow(message.data);
+      this.#stats.delivered++;
+    } catch {
+      // Closed between the check and the write: it leaves its topics when `closed` resolves.
+    }
+  }
+
+  #publishNative(
+    group: Set<Subscriber>,
+    topic: string,
+    data: string | Uint8Array,
+    except: WebSocketChannel | undefined,
+  ): void {
+    const name = this.#nativeName(topic);
+    let sender: Subscriber | undefined;
+    for (const subscriber of group) {
+      if (subscriber.channel === except) sender = subscriber;
+    }
+    try {
+      if (sender) sender.port.nativeTopics!.publishFromHere(name, data);
+      else group.values().next().value!.port.nativeTopics!.publishToAll(name, data);
+      this.#stats.delivered += group.size - (sender ? 1 : 0);
+    } catch (error) {
+      this.#onError(error);
+    }
+  }
+
+  /** Names on a platform's topics are per server: ours carry the hub id, so two hubs never mix. */
+  #nativeName(topic: string): string {
+    return `${this.id}\u0000${topic}`;
+  }
+
+  // ── membership ─────────────────────────────────────────────────────────
+
+  #remove(subscriber: Subscriber): void {
+    if (this.#subscribers.get(subscriber.channel) !== subscriber) return;
+    this.#subscribers.delete(subscriber.channel);
+    // A closed socket is already off the platform's topics.
+    const open = subscriber.port.isOpen();
+    for (const topic of [...subscriber.topics]) this.#leave(subscriber, topic, open);
+  }
+
+  #leave(subscriber: Subscriber, topic: string, unsubscribeNative: boolean): void {
+    subscriber.topics.delete(topic);
+    const entry = this.#topics.get(topic);
+    if (entry === undefined) return;
+    entry.all.delete(subscriber);
+    entry.direct.delete(subscriber);
+    const native = subscriber.port.nativeTopics;
+    if (native) {
+      const group = entry.native.get(native.server);
+      group?.delete(subscriber);
+      if (group?.size === 0) entry.native.delete(native.server);
+      if (unsubscribeNative) {
+        try {
+          native.unsubscribe(this.#nativeName(topic));
+        } catch { /* the socket closed meanwhile */ }
+      }
+    }
+    if (entry.all.size === 0) {
+      this.#topics.delete(topic);
+      if (this.#backplane && !this.#closed) this.#whenReady((b) => b.unsubscribe(topic));
+    }
+  }
+
+  // ── backplane ──────────────────────────────────────────────────────────
+
+  #fromBackplane(message: BackplaneMessage): void {
+    if (message.origin === this.id || this.#closed) return;
+    this.#stats.received++;
+    const entry = this.#topics.get(message.topic);
+    if (entry !== undefined) this.#deliver(entry, message.topic, message.data, undefined);
+  }
+
+  /** Runs a backplane call once it started; failures of calls nobody awaits go to `onError`. */
+  #whenReady(call: (backplane: Backplane) => Promise<void>): Promise<void> {
+    const result = handled(this.ready.then(() => call(this.#backplane!)));
+    result.catch((error) => this.#onError(error));
+    return result;
+  }
+}

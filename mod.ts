@@ -100,3 +100,22 @@ export {
   WebSocketClient,
   type WebSocketClientOptions,
 } from "./src/client/mod.ts";
+
+// Fan-out: live channels, topics, and the contract of a cross-process backplane
+// (implementations: the `./backplane/redis` and `./backplane/nats` subpaths).
+export { ChannelSet } from "./src/channel/channel_set.ts";
+export {
+  type PublishOptions,
+  type SlowSubscriberPolicy,
+  TopicHub,
+  type TopicHubOptions,
+  type TopicHubStats,
+} from "./src/fanout/topic_hub.ts";
+export {
+  type Backplane,
+  BackplaneError,
+  type BackplaneErrorCode,
+  type BackplaneMessage,
+  type BackplaneReceiver,
+  type BackplaneStatus,
+} from "./src/fanout/backplane.ts";

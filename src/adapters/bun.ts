@@ -43,7 +43,7 @@ import type { WebSocketChannel } from "../channel/web_socket_channel.ts";
 import { socketTransport } from "./node_socket_transport.ts";
 import { ServerConnections } from "./server_connections.ts";
 import { ChannelSet } from "../channel/channel_set.ts";
-import { type BunServerWebSocket, BunSocketShim } from "./bun_socket_shim.ts";
+import { type BunPublisher, type BunServerWebSocket, BunSocketShim } from "./bun_socket_shim.ts";
 import {
   checkServerOptions,
   DEFAULT_IDLE_TIMEOUT,
@@ -156,9 +156,8 @@ export function createBunHandler(options: BunHandlerOptions): BunHandler {
       perMessageDeflate: Boolean(options.compression),
       open(ws: BunServerWebSocket<SocketData>) {
         const { server } = ws.data;
-        const publisher = typeof server.publish === "function"
-          ? { publish: server.publish.bind(server) }
-          : undefined;
+        // The server itself, so every socket of one server shares one key (one publish each).
+        const publisher = typeof server.publish === "function" ? server as BunPublisher : undefined;
         const shim = new BunSocketShim(ws, ws.data.protocol, publisher);
         ws.data.shim = shim;
         const channel = fromWebSocket(shim, {

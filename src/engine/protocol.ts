@@ -329,7 +329,9 @@ export class Protocol {
   sendEncoded(frames: Uint8Array): void {
     this.#assertOpen("send message");
     if (this.#masked) {
-      throw new TypeError("Cannot send pre-encoded frames as a client: each frame needs its own mask");
+      throw new TypeError(
+        "Cannot send pre-encoded frames as a client: each frame needs its own mask",
+      );
     }
     if (!(frames instanceof Uint8Array)) {
       throw new TypeError("Cannot send pre-encoded frames: frames must be a Uint8Array");

@@ -10,7 +10,7 @@ import type { WebSocketChannel } from "../channel/web_socket_channel.ts";
 import type { Backplane, BackplaneMessage } from "./backplane.ts";
 import { BackplaneError } from "./backplane.ts";
 import { PreparedMessage } from "./prepared_message.ts";
-import { deliveryPort, type DeliveryPort } from "./delivery_port.ts";
+import { type DeliveryPort, deliveryPort } from "./delivery_port.ts";
 
 /** What happens to a subscriber whose unsent bytes would pass `maxBufferedBytes`. */
 export type SlowSubscriberPolicy =
@@ -232,7 +232,9 @@ export class TopicHub {
    */
   publish(topic: string, data: string | Uint8Array, options?: PublishOptions): Promise<void> {
     if (this.#closed) {
-      return handled(Promise.reject(new BackplaneError("WS_BACKPLANE_CLOSED", "The hub is closed")));
+      return handled(
+        Promise.reject(new BackplaneError("WS_BACKPLANE_CLOSED", "The hub is closed")),
+      );
     }
     if (typeof data !== "string" && !(data instanceof Uint8Array)) {
       return handled(Promise.reject(new TypeError("Can only publish a string or a Uint8Array")));

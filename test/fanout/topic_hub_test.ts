@@ -136,7 +136,9 @@ test("a publish encodes the frame once and writes the same bytes to every subscr
   const written: Uint8Array[][] = [];
   const servers = Array.from({ length: 4 }, (_, i) => {
     written.push([]);
-    const writable = new WritableStream<Uint8Array>({ write: (chunk) => void written[i].push(chunk) });
+    const writable = new WritableStream<Uint8Array>({
+      write: (chunk) => void written[i].push(chunk),
+    });
     const readable = new ReadableStream<Uint8Array>();
     return fromStreams({ readable, writable }, { role: "server" });
   });

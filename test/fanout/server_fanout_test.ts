@@ -7,7 +7,12 @@ import { TopicHub } from "../../src/fanout/topic_hub.ts";
 import { internalsOf } from "../../src/channel/channel_internals.ts";
 import { deadline } from "../_util/async.ts";
 import { currentRuntime } from "../_util/runtimes.ts";
-import { type ServerKind, serverRuntime, startServer } from "../adapters/fixtures/pairs.ts";
+import {
+  type ServerKind,
+  serverRuntime,
+  startServer,
+  type TestServer,
+} from "../adapters/fixtures/pairs.ts";
 
 // Every server entry point this runtime hosts, with real sockets: live
 // channels (count, iteration, close with a code) and the topic hub over them.
@@ -24,6 +29,18 @@ async function clients(port: number, count: number): Promise<WebSocketChannel[]>
   );
   await deadline(Promise.all(list.map((c) => c.ready)), 10_000, "clients to connect");
   return list;
+}
+
+/** One connection at a time, so that list[i] and accepted[i] are the two ends of one connection. */
+async function connectPairs(server: TestServer, count: number) {
+  const list: WebSocketChannel[] = [];
+  const accepted: WebSocketChannel[] = [];
+  for (let i = 0; i < count; i++) {
+    list.push(...await clients(server.port, 1));
+    accepted.push(await deadline(server.next(), 5_000, "the server channel"));
+    await deadline(accepted[i].ready, 5_000, "the server channel to open");
+  }
+  return { list, accepted };
 }
 
 async function read(channel: WebSocketChannel, count: number): Promise<Message[]> {
@@ -45,9 +62,7 @@ for (const kind of kinds) {
   test(`${kind}: live channels are counted, iterated and closed with the caller's code`, async () => {
     const server = await startServer(kind);
     try {
-      const list = await clients(server.port, 3);
-      const accepted = await Promise.all(list.map(() => server.next()));
-      await deadline(Promise.all(accepted.map((c) => c.ready)), 5_000, "server channels");
+      const { list, accepted } = await connectPairs(server, 3);
       assert.equal(server.channels.size, 3);
       assert.deepEqual(new Set(server.channels), new Set(accepted));
       // One leaves: the set forgets it.
@@ -70,14 +85,7 @@ for (const kind of kinds) {
     const server = await startServer(kind);
     const hub = new TopicHub();
     try {
-      // One at a time, so that list[i] and accepted[i] are the two ends of one connection.
-      const list: WebSocketChannel[] = [];
-      const accepted: WebSocketChannel[] = [];
-      for (let i = 0; i < 4; i++) {
-        list.push(...await clients(server.port, 1));
-        accepted.push(await deadline(server.next(), 5_000, "the server channel"));
-        await accepted[i].ready;
-      }
+      const { list, accepted } = await connectPairs(server, 4);
       // On Bun.serve the hub goes through Bun's own topics.
       assert.equal(
         internalsOf(accepted[0])?.nativeTopics !== undefined,

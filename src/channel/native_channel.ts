@@ -366,7 +366,11 @@ export class NativeChannel implements WebSocketChannel {
     return done;
   }
 
-  /** For servers and the topic hub; see {@linkcode ChannelInternals}. */
+  /**
+   * For servers and the topic hub; see {@linkcode ChannelInternals}.
+   *
+   * @ignore
+   */
   get [CHANNEL_INTERNALS](): ChannelInternals {
     return this.#internals ??= {
       acceptsFrames: false,

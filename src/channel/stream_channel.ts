@@ -249,7 +249,11 @@ export class StreamChannel implements WebSocketChannel {
     return await rtt;
   }
 
-  /** For servers and the topic hub; see {@linkcode ChannelInternals}. */
+  /**
+   * For servers and the topic hub; see {@linkcode ChannelInternals}.
+   *
+   * @ignore
+   */
   get [CHANNEL_INTERNALS](): ChannelInternals {
     // deno-lint-ignore no-this-alias
     const self = this;

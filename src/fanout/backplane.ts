@@ -89,6 +89,8 @@ export class BackplaneError extends WebSocketError {
   declare readonly code: BackplaneErrorCode;
 
   /**
+   * Creates the error.
+   *
    * @param code The stable code.
    * @param message What happened, for people.
    * @param options The underlying error, if any.

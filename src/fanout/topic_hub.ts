@@ -150,6 +150,8 @@ export class TopicHub {
   #closed = false;
 
   /**
+   * Creates a hub; with a backplane, starts connecting it (see `ready`).
+   *
    * @param options Backplane, slow-subscriber bound and policy.
    * @throws {RangeError} For a negative or non-numeric `maxBufferedBytes`.
    * @throws {TypeError} For an unknown `slowSubscriber` policy.

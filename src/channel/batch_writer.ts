@@ -34,6 +34,8 @@ export class BatchWriter {
   readonly #take: () => Uint8Array[];
   readonly #onError: (error: unknown) => void;
   #next: Deferred<void> | undefined;
+  /** Bytes were queued by kick(), which nobody awaits. */
+  #wanted = false;
   #writing = false;
   #inFlight = 0;
   #failure: { error: unknown } | undefined;
@@ -75,6 +77,18 @@ export class BatchWriter {
     return promise;
   }
 
+  /**
+   * Starts writing what `take()` returns, as {@linkcode BatchWriter.flush}
+   * does, without a promise for the caller: a fan-out queues one frame on
+   * thousands of connections per message and waits for none of them. A
+   * failed write still reaches `onError`.
+   */
+  kick(): void {
+    if (this.#failure) return;
+    this.#wanted = true;
+    if (!this.#writing) this.#pump();
+  }
+
   /** Resolves once no write is in progress (or a write failed). */
   idle(): Promise<void> {
     if (!this.#writing) return Promise.resolve();
@@ -84,18 +98,20 @@ export class BatchWriter {
 
   async #pump(): Promise<void> {
     this.#writing = true;
-    while (this.#next) {
+    while (this.#next || this.#wanted) {
       const batch = this.#next;
       this.#next = undefined;
+      this.#wanted = false;
       try {
         await this.#write(this.#take());
-        batch.resolve();
+        batch?.resolve();
       } catch (error) {
         this.#failure = { error };
-        batch.reject(error);
+        batch?.reject(error);
         const waiting = this.#next as Deferred<void> | undefined;
         waiting?.reject(error);
         this.#next = undefined;
+        this.#wanted = false;
         this.#onError(error);
       }
     }

@@ -268,7 +268,7 @@ export class StreamChannel implements WebSocketChannel {
       backlog: () => this.#sender.backlog,
       writeFrames: (frames) => {
         this.#protocol!.sendEncoded(frames);
-        this.#batches!.flush();
+        this.#batches!.kick();
       },
       sendNow: (message) => void handled(this.#send(message)),
       close: (code, reason) => this.closeWithCode(code, reason),

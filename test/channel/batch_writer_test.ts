@@ -78,3 +78,53 @@ test("BatchWriter reports a failed write once and rejects later flushes", async 
   await assert.rejects(batches.flush(), /broken pipe/);
   assert.equal(errors.length, 1);
 });
+
+test("BatchWriter.kick writes without a promise and coalesces with a write in progress", async () => {
+  const written: Uint8Array[] = [];
+  let release: (() => void) | undefined;
+  const writer = new WritableStream<Uint8Array>({
+    write: (chunk) => {
+      written.push(chunk);
+      return new Promise<void>((resolve) => release = resolve);
+    },
+  }).getWriter();
+  const pending: Uint8Array[] = [];
+  const batches = new BatchWriter(writer, () => pending.splice(0), () => {});
+  pending.push(new Uint8Array([1]));
+  batches.kick();
+  await new Promise((resolve) => setTimeout(resolve, 0));
+  assert.equal(written.length, 1);
+  // While the first write is in progress, two more kicks go out as one batch.
+  pending.push(new Uint8Array([2]));
+  batches.kick();
+  pending.push(new Uint8Array([3]));
+  batches.kick();
+  assert.equal(batches.inFlight, 1);
+  release!();
+  await new Promise((resolve) => setTimeout(resolve, 0));
+  assert.equal(written.length, 2);
+  assert.deepEqual([...written[1]], [2, 3]);
+  release!();
+  await batches.idle();
+});
+
+test("BatchWriter.kick after a failed write reports nothing more and writes nothing", async () => {
+  const errors: unknown[] = [];
+  let writes = 0;
+  const writer = new WritableStream<Uint8Array>({
+    write: () => {
+      writes++;
+      return Promise.reject(new Error("reset"));
+    },
+  }).getWriter();
+  const pending: Uint8Array[] = [];
+  const batches = new BatchWriter(writer, () => pending.splice(0), (e) => errors.push(e));
+  pending.push(new Uint8Array([1]));
+  batches.kick();
+  await batches.idle();
+  pending.push(new Uint8Array([2]));
+  batches.kick();
+  await batches.idle();
+  assert.equal(writes, 1);
+  assert.equal(errors.length, 1);
+});

@@ -7,7 +7,7 @@
  */
 import { handled } from "../_util/deferred.ts";
 import type { WebSocketChannel } from "../channel/web_socket_channel.ts";
-import type { Backplane, BackplaneMessage } from "./backplane.ts";
+import type { Backplane, BackplaneMessage, BackplaneStatus } from "./backplane.ts";
 import { BackplaneError } from "./backplane.ts";
 import { PreparedMessage } from "./prepared_message.ts";
 import { type DeliveryPort, deliveryPort } from "./delivery_port.ts";
@@ -42,6 +42,13 @@ export interface TopicHubOptions {
   slowSubscriber?: SlowSubscriberPolicy;
   /** This hub's id on the backplane (messages carrying it are ours). @default a random UUID */
   id?: string;
+  /**
+   * Called when the backplane loses or regains the bus (`"down"` / `"up"`).
+   * While it is down, messages published by other processes do not reach
+   * this one (pub/sub is at-most-once); what this process publishes waits or
+   * fails as the backplane documents.
+   */
+  onBackplaneStatus?(status: BackplaneStatus): void;
   /**
    * Called with errors nobody awaits: a backplane that failed to start or to
    * subscribe, an undecodable message from the bus.
@@ -170,7 +177,10 @@ export class TopicHub {
     this.#backplane = options.backplane;
     this.ready = handled(
       this.#backplane
-        ? this.#backplane.start({ message: (message) => this.#fromBackplane(message) })
+        ? this.#backplane.start({
+          message: (message) => this.#fromBackplane(message),
+          status: (status) => options.onBackplaneStatus?.(status),
+        })
         : Promise.resolve(),
     );
     this.ready.catch((error) => this.#onError(error));

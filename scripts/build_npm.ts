@@ -17,7 +17,9 @@
  *   with `types` first, `browser`), `README.md` and `LICENSE` from `npm/`.
  *
  * The output is then scanned: an import that is not relative or `node:`
- * (`jsr:`, `npm:`, `https:`, bare names: the package has no dependencies), a
+ * (`jsr:`, `npm:`, `https:`, bare names: the package has no dependencies,
+ * only optional peer dependencies that a subpath such as `./backplane/redis`
+ * imports, declared in the template's `peerDependencies`), a
  * `node:` import or a `Deno`/`Bun` global outside `src/adapters/`, or a
  * `Deno.*` member access outside the Deno-only `src/adapters/deno.js` fails
  * the build. Type checking is not this script's job (`deno check` does it on
@@ -157,10 +159,11 @@ export async function buildNpm(options: BuildNpmOptions = {}): Promise<NpmBuildR
     ...(hasEngineConnect ? { "./src/channel/connect_engine.js": `./${engineStubPath}` } : {}),
   };
 
-  const problems = await scanOutput(files, outDir);
+  const template = JSON.parse(await Deno.readTextFile(`${root}/npm/package.template.json`));
+  const peers = new Set(Object.keys(template.peerDependencies ?? {}));
+  const problems = await scanOutput(files, outDir, peers);
   for (const problem of problems) log(`problem: ${problem}`);
 
-  const template = JSON.parse(await Deno.readTextFile(`${root}/npm/package.template.json`));
   delete template["//"];
   delete template.private;
   // For tools that predate `exports`.
@@ -290,12 +293,18 @@ export function postProcess(text: string, declaration: boolean): string {
 const ADAPTERS = "src/adapters/";
 
 /** Returns one line per forbidden import or runtime global in the emitted files. */
-export async function scanOutput(files: string[], dir: string): Promise<string[]> {
+export async function scanOutput(
+  files: string[],
+  dir: string,
+  peers: ReadonlySet<string> = new Set(),
+): Promise<string[]> {
   const problems: string[] = [];
   const present = new Set(files);
   for (const file of files) {
     if (!file.endsWith(".js") && !file.endsWith(".d.ts")) continue;
-    problems.push(...scanModule(file, await Deno.readTextFile(`${dir}/${file}`), present));
+    problems.push(
+      ...scanModule(file, await Deno.readTextFile(`${dir}/${file}`), present, peers),
+    );
   }
   return problems;
 }
@@ -306,6 +315,7 @@ export async function scanOutput(files: string[], dir: string): Promise<string[]
  * @param file Path relative to the package root, e.g. `src/channel/connect.js`.
  * @param text The module's text.
  * @param present Every file of the package, to check relative imports against.
+ * @param peers Packages declared as (optional) peer dependencies: bare imports of these are allowed.
  * @returns One line per problem.
  *
  * @example
@@ -316,7 +326,12 @@ export async function scanOutput(files: string[], dir: string): Promise<string[]
  * console.assert(problems.length === 1);
  * ```
  */
-export function scanModule(file: string, text: string, present: ReadonlySet<string>): string[] {
+export function scanModule(
+  file: string,
+  text: string,
+  present: ReadonlySet<string>,
+  peers: ReadonlySet<string> = new Set(),
+): string[] {
   const problems: string[] = [];
   const inAdapters = file.startsWith(ADAPTERS);
   for (const { fileName: specifier } of ts.preProcessFile(text, true, true).importedFiles) {
@@ -330,7 +345,7 @@ export function scanModule(file: string, text: string, present: ReadonlySet<stri
       }
     } else if (specifier.startsWith("node:")) {
       if (!inAdapters) problems.push(`${file}: "${specifier}" imported outside ${ADAPTERS}`);
-    } else {
+    } else if (!peers.has(packageName(specifier))) {
       problems.push(`${file}: import "${specifier}" cannot be resolved by npm consumers`);
     }
   }
@@ -374,6 +389,11 @@ function runtimeGlobals(file: string, text: string): [string, boolean][] {
   };
   visit(source);
   return uses;
+}
+
+/** `redis` of `redis/x`, `@scope/pkg` of `@scope/pkg/x`. */
+function packageName(specifier: string): string {
+  return specifier.split("/").slice(0, specifier.startsWith("@") ? 2 : 1).join("/");
 }
 
 function resolveRelative(from: string, specifier: string): string {

@@ -38,6 +38,14 @@ test("scanModule rejects jsr:, npm:, https: and bare imports anywhere", () => {
   }
 });
 
+test("scanModule accepts bare imports of the declared peer dependencies only", () => {
+  const peers = new Set(["redis", "@nats-io/transport-node"]);
+  const text = `import { createClient } from "redis";\nimport "@nats-io/transport-node/x";`;
+  assert.deepEqual(scanModule("src/backplane/redis.js", text, files, peers), []);
+  const problems = scanModule("src/backplane/redis.js", `import "redis-x";`, files, peers);
+  assert.match(problems[0], /cannot be resolved by npm consumers/);
+});
+
 test("scanModule rejects .ts specifiers and imports of files that are not in the package", () => {
   assert.match(
     scanModule("mod.js", `export * from "./src/engine/errors.ts";`, files)[0],

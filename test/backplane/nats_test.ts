@@ -13,7 +13,6 @@ import {
 import {
   NatsBackplane,
   type NatsBackplaneOptions,
-  subjectToTopic,
   topicToSubject,
 } from "../../src/backplane/nats.ts";
 import { deadline, delay, waitFor } from "../_util/async.ts";
@@ -25,10 +24,11 @@ import {
   startLinkProxy,
   startNatsServer,
 } from "../_util/nats_server.ts";
-import { SeededRandom } from "../_util/seeded_random.ts";
 
 const skip = natsSkip;
 
+// Topics that are hard to carry on a subject; nats_subject_test.ts checks
+// their mapping, here they go through a server.
 const AWKWARD_TOPICS = [
   "",
   " ",
@@ -140,62 +140,6 @@ const waitStatus = (seen: Recorder, status: BackplaneStatus, what: string) =>
   waitFor(() => seen.statuses.at(-1) === status, { timeout: 10_000, what });
 
 const bytesOf = (data: string | Uint8Array) => data instanceof Uint8Array ? [...data] : data;
-
-// --- subjects (no server) ---
-
-test("topicToSubject: every awkward topic gives a valid, distinct subject that maps back", () => {
-  const random = new SeededRandom(7);
-  const topics = [...AWKWARD_TOPICS];
-  for (let i = 0; i < 2000; i++) {
-    let topic = "";
-    const length = random.int(8);
-    for (let j = 0; j < length; j++) {
-      // Mostly ASCII, some Latin-1, BMP and surrogate code units.
-      const pick = random.int(4);
-      topic += String.fromCharCode(
-        pick === 0 ? random.int(0x80) : pick === 1 ? random.int(0x100) : random.int(0x10000),
-      );
-    }
-    topics.push(topic);
-  }
-  const bySubject = new Map<string, string>();
-  for (const topic of topics) {
-    const subject = topicToSubject(topic);
-    const token = subject.slice("wsc.".length);
-    assert.ok(subject.startsWith("wsc."), subject);
-    // One non-empty token of characters every NATS tool accepts.
-    assert.match(token, /^[A-Za-z0-9_-]+$/, JSON.stringify(topic));
-    const other = bySubject.get(subject);
-    assert.ok(other === undefined || other === topic, `${subject}: ${other} and ${topic}`);
-    bySubject.set(subject, topic);
-    assert.equal(subjectToTopic(subject), topic);
-  }
-  assert.equal(topicToSubject("room 1"), "wsc.room_201");
-  assert.equal(topicToSubject("é😀", "app.ws."), "app.ws._E9__D83D__DE00");
-});
-
-test("subjectToTopic refuses subjects topicToSubject never makes", () => {
-  for (
-    const subject of [
-      "wsc.",
-      "other.a",
-      "wsc.a.b",
-      "wsc.a b",
-      "wsc._41", // "A" escaped although it is literal
-      "wsc.__00E9", // "é" in the wide form
-      "wsc._2e", // lower-case hex
-      "wsc._2",
-      "wsc.__D83",
-      "wsc._GG",
-      "wsc.a_",
-      "wsc.*",
-      "wsc.>",
-    ]
-  ) {
-    assert.equal(subjectToTopic(subject), undefined, subject);
-  }
-  assert.equal(subjectToTopic("x.y._", "x.y."), "");
-});
 
 test("NatsBackplane refuses a bad prefix or option before connecting", () => {
   for (const prefix of ["wsc", "a..", ".", "a b.", "*.", ">.", "a.*."]) {

@@ -1,0 +1,48 @@
+import { test } from "node:test";
+import assert from "node:assert/strict";
+import { deliveryPort } from "../../src/fanout/delivery_port.ts";
+import { createChannelPair } from "../../src/testing/channel_pair.ts";
+import { internalsOf } from "../../src/channel/channel_internals.ts";
+import type { WebSocketChannel, WebSocketSink } from "../../src/channel/web_socket_channel.ts";
+import { deferred } from "../../src/_util/deferred.ts";
+
+test("deliveryPort is a library channel's own internals", async () => {
+  const [client, server] = createChannelPair();
+  assert.equal(deliveryPort(server), internalsOf(server));
+  await client.sink.close();
+});
+
+test("deliveryPort over another implementation counts bytes in flight until its sink accepts them", async () => {
+  const pending: (() => void)[] = [];
+  const closed = deferred<{ code: number; reason: string; wasClean: boolean }>();
+  const sent: unknown[] = [];
+  const sink = {
+    add(message: unknown) {
+      sent.push(message);
+      return new Promise<void>((resolve) => pending.push(resolve));
+    },
+    close(code?: number, reason?: string) {
+      closed.resolve({ code: code ?? 1005, reason: reason ?? "", wasClean: true });
+      return Promise.resolve();
+    },
+  } as unknown as WebSocketSink;
+  const channel = {
+    sink,
+    closed: closed.promise,
+    closeCode: undefined,
+  } as unknown as WebSocketChannel;
+  const port = deliveryPort(channel);
+  assert.equal(port.acceptsFrames, false);
+  assert.equal(port.isOpen(), true);
+  port.sendNow("abc");
+  port.sendNow(new Uint8Array(10));
+  assert.equal(port.backlog(), 13);
+  pending.shift()!();
+  await new Promise((resolve) => setTimeout(resolve, 0));
+  assert.equal(port.backlog(), 10);
+  assert.throws(() => port.writeFrames(new Uint8Array(2)), TypeError);
+  await port.close(4000, "bye");
+  await new Promise((resolve) => setTimeout(resolve, 0));
+  assert.equal(port.isOpen(), false);
+  assert.deepEqual(sent, ["abc", new Uint8Array(10)]);
+});

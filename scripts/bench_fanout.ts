@@ -32,8 +32,10 @@
  *   [--processes 2,3] [--rate 2000] [--per-process 5] [--redis-seconds 4]
  *   [--cpu-prof DIR]`
  * (`--burst k`: the servers publish at most k messages per event-loop turn,
- * so consecutive publishes cannot share a socket write; `--cpu-prof DIR`: run the Node engine server under `node --cpu-prof` and
- * print its top self-time functions, mapped to source lines).
+ * so consecutive publishes cannot share a socket write; `--cpu-prof DIR`:
+ * the Node engine server records a V8 CPU profile of each publishing phase
+ * (from "go" to "stop", connection setup left out) into DIR, and the top
+ * self-time functions of each case are printed, mapped to source lines).
  *
  * @module
  */
@@ -240,15 +242,13 @@ interface LocalSpec {
 }
 
 const nodeBundle = ".build/bench/fanout_server.mjs";
-const profiling = cpuProfDir
-  ? ["--cpu-prof", `--cpu-prof-dir=${cpuProfDir}`, "--cpu-prof-interval=200"]
-  : [];
+const profiling = cpuProfDir ? ["--cpu-profile", cpuProfDir] : [];
 const localSpecs: LocalSpec[] = [
   {
     name: "engine-node",
     what: "ours, `serve()` + `TopicHub`, Node 20",
     peer: "ws",
-    cmd: [node20, ...profiling, nodeBundle],
+    cmd: [node20, nodeBundle, ...profiling],
   },
   {
     name: "engine-deno",
@@ -370,7 +370,7 @@ async function local() {
       }
     }
   } finally {
-    for (const server of running) await stop(server.child, server.name === "engine-node");
+    for (const server of running) await stop(server.child);
   }
   printLocal();
 }
@@ -646,6 +646,7 @@ async function raiseFdLimit() {
 
 try {
   await raiseFdLimit();
+  if (cpuProfDir) await Deno.mkdir(cpuProfDir, { recursive: true });
   const started = performance.now();
   console.log(
     `\n## Fan-out (${await shell("nproc")} cores, ${await shell(
@@ -655,8 +656,16 @@ try {
   if (only.includes("local")) await local();
   if (only.includes("redis")) await redisPart();
   if (cpuProfDir && only.includes("local") && servers.some((s) => s.name === "engine-node")) {
-    console.log(`### CPU profile of engine-node (top self time)\n`);
-    console.log(await summarizeProfile(cpuProfDir, `${root}/${nodeBundle}.map`, 20));
+    for (const n of subscriberCounts) {
+      for (const size of sizes) {
+        console.log(
+          `### CPU profile of engine-node, ${fmt(n)} subscribers, ${sizeLabel(size)} (self time)\n`,
+        );
+        console.log(
+          await summarizeProfile(cpuProfDir, `${root}/${nodeBundle}.map`, 20, `n${n}-${size}b-`),
+        );
+      }
+    }
   }
   console.error(`(fan-out benchmark done in ${fmt((performance.now() - started) / 1000)} s)`);
 } finally {

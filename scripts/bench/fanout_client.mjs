@@ -234,6 +234,7 @@ for (const size of sizes) {
   const elapsed = (performance.now() - t0) / 1000;
   console.log(`RESULT ${JSON.stringify({ size, messages: counted, seconds: elapsed })}`);
   const stopped = await ask("stop");
+  if (!stopped.startsWith("stopped ")) throw new Error(`server: ${stopped}`);
   const published = Number(stopped.split(" ")[1]);
   const end = Date.now() + 60_000;
   while (completed < published) {

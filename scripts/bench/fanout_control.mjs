@@ -21,6 +21,8 @@ export const TOPIC = "bench";
  * @property {() => number} subscribers Subscribers connected now.
  * @property {() => unknown} [stats] Server counters sent back with "stopped".
  * @property {(size: number) => Uint8Array} [payload] Builds the payload (a Buffer for ws).
+ * @property {(size: number, subscribers: number) => void | Promise<void>} [started] After "go".
+ * @property {() => void | Promise<void>} [stopped] After "stop", before the reply.
  */
 
 export class Publisher {
@@ -63,11 +65,13 @@ export class Publisher {
       this.published = 0;
       this.acked = 0;
       this.running = true;
+      await this.hooks.started?.(size, wanted);
       queueMicrotask(() => this.#pump());
       return "started";
     }
     if (cmd === "stop") {
       this.running = false;
+      await this.hooks.stopped?.();
       return `stopped ${this.published} ${JSON.stringify(this.hooks.stats?.() ?? {})}`;
     }
     return `error unknown command ${cmd}`;

@@ -6,6 +6,8 @@
 // Connections to /sub subscribe to one topic; one connection to /ctl drives the publisher (the
 // protocol is in fanout_control.mjs): the server publishes a window of messages and one more for
 // every message the client reports fully delivered, so buffering stays bounded.
+// --cpu-profile DIR (Node): a V8 CPU profile of each publishing phase, from "go" to "stop",
+// written to DIR/n<subscribers>-<size>b-<time>.cpuprofile (connection setup left out).
 // deno-lint-ignore-file no-explicit-any
 import process from "node:process";
 import type { WebSocketChannel } from "../../src/channel/web_socket_channel.ts";
@@ -17,11 +19,47 @@ const handlerMode = process.argv.includes("--handler");
 const hub = new TopicHub();
 let subscribers = 0;
 
+const profileIndex = process.argv.indexOf("--cpu-profile");
+const profiler = profileIndex > 0 && runtime === "node"
+  ? await cpuProfiler(process.argv[profileIndex + 1])
+  : undefined;
+
 const publisher = new Publisher({
   publish: (payload) => void hub.publish(TOPIC, payload),
   subscribers: () => subscribers,
   stats: () => hub.stats(),
+  started: profiler?.start,
+  stopped: profiler?.stop,
 });
+
+/** Starts and stops the V8 profiler through node:inspector. */
+async function cpuProfiler(dir: string) {
+  const { Session } = await import("node:inspector");
+  const { writeFileSync } = await import("node:fs");
+  const session = new Session();
+  session.connect();
+  const post = (method: string, params?: object) =>
+    new Promise<any>((resolve, reject) =>
+      session.post(
+        method,
+        params,
+        (error: Error | null, result: any) => error ? reject(error) : resolve(result),
+      )
+    );
+  let name = "";
+  return {
+    async start(size: number, n: number) {
+      name = `n${n}-${size}b-${Date.now()}`;
+      await post("Profiler.enable");
+      await post("Profiler.setSamplingInterval", { interval: 200 });
+      await post("Profiler.start");
+    },
+    async stop() {
+      const { profile } = await post("Profiler.stop");
+      writeFileSync(`${dir}/${name}.cpuprofile`, JSON.stringify(profile));
+    },
+  };
+}
 
 async function control(channel: WebSocketChannel) {
   const reader = channel.stream.getReader();
@@ -29,7 +67,7 @@ async function control(channel: WebSocketChannel) {
     for (;;) {
       const { value, done } = await reader.read();
       if (done) return;
-      const reply = await publisher.command(String(value));
+      const reply = await publisher.command(String(value)).catch((error) => `error ${error}`);
       if (reply !== undefined) channel.sink.add(reply).catch(() => {});
     }
   } catch { /* connection ended */ }

@@ -92,6 +92,8 @@ interface Topic {
   readonly direct: Set<Subscriber>;
   /** Subscribers on a platform's own topics, by server: one native publish each. */
   readonly native: Map<object, Set<Subscriber>>;
+  /** Settles when the backplane subscription for the topic is in place. */
+  readonly subscribed: Promise<void>;
 }
 
 const DEFAULT_MAX_BUFFERED = 1024 * 1024;
@@ -188,11 +190,16 @@ export class TopicHub {
 
   /**
    * Subscribes `channel` to `topic` (again: no effect). The channel leaves
-   * all its topics when it closes.
+   * all its topics when it closes. Local publishes reach it at once.
    *
+   * @returns Resolves once the backplane receives the topic too, so that
+   * publishes from other processes reach the channel from then on (at once
+   * without a backplane, or when this process already had the topic).
+   * Rejects with the backplane's error; ignoring it is safe (it also goes to
+   * `onError`).
    * @throws {TypeError} When the hub is closed.
    */
-  subscribe(channel: WebSocketChannel, topic: string): void {
+  subscribe(channel: WebSocketChannel, topic: string): Promise<void> {
     if (this.#closed) throw new TypeError("Cannot subscribe: the hub is closed");
     topic = String(topic);
     let subscriber = this.#subscribers.get(channel);
@@ -202,13 +209,19 @@ export class TopicHub {
       const added = subscriber;
       channel.closed.then(() => this.#remove(added));
     }
-    if (subscriber.topics.has(topic)) return;
-    subscriber.topics.add(topic);
     let entry = this.#topics.get(topic);
+    if (subscriber.topics.has(topic)) return entry!.subscribed;
+    subscriber.topics.add(topic);
     if (entry === undefined) {
-      entry = { all: new Set(), direct: new Set(), native: new Map() };
+      entry = {
+        all: new Set(),
+        direct: new Set(),
+        native: new Map(),
+        subscribed: this.#backplane
+          ? this.#whenReady((b) => b.subscribe(topic))
+          : Promise.resolve(),
+      };
       this.#topics.set(topic, entry);
-      if (this.#backplane) this.#whenReady((b) => b.subscribe(topic));
     }
     entry.all.add(subscriber);
     const native = subscriber.port.nativeTopics;
@@ -220,6 +233,7 @@ export class TopicHub {
     } else {
       entry.direct.add(subscriber);
     }
+    return entry.subscribed;
   }
 
   /** Unsubscribes `channel` from `topic`; `false` if it was not subscribed. */

@@ -281,10 +281,11 @@ test("with a backplane: every hub's subscribers get each publish once, the origi
   const hubs = planes.map((backplane) => new TopicHub({ backplane }));
   await Promise.all(hubs.map((hub) => hub.ready));
   const [a, b] = pairs(2);
-  hubs[0].subscribe(a[1], "room");
-  hubs[1].subscribe(b[1], "room");
-  await new Promise((resolve) => setTimeout(resolve, 0));
+  // subscribe() resolves once the backplane has the topic.
+  await hubs[0].subscribe(a[1], "room");
   assert.deepEqual([...planes[0].subscriptions()], ["room"]);
+  await hubs[1].subscribe(b[1], "room");
+  await hubs[1].subscribe(b[1], "room"); // again: the same, settled promise
   await hubs[0].publish("room", "one");
   await hubs[1].publish("room", new Uint8Array([2]));
   assert.deepEqual(await read(a[0], 2), ["one", new Uint8Array([2])]);
@@ -315,6 +316,9 @@ test("a backplane that cannot start rejects ready and reports through onError", 
   };
   const hub = new TopicHub({ backplane: failing, onError: (error) => errors.push(error) });
   await assert.rejects(hub.ready, BackplaneError);
+  const [client, server] = createChannelPair();
+  await assert.rejects(hub.subscribe(server, "t"), BackplaneError);
+  await client.sink.close();
   await assert.rejects(hub.publish("t", "x"), BackplaneError);
   assert.ok(errors.length >= 1);
   await hub.close();

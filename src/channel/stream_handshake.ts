@@ -128,7 +128,16 @@ async function runClient(
     deflate = PerMessageDeflate.acceptResponse(agreed.extensions || null, options.compression);
   } catch (error) {
     drop(streams, writer);
-    throw error;
+    // A reset or a failed write is the transport's own error (Deno's ConnectionReset, Node's
+    // ECONNRESET): give the same typed error everywhere, the original as its cause.
+    if (error instanceof WebSocketError) throw error;
+    throw new ConnectError(
+      "WS_CONNECT_FAILED",
+      `Connection to ${request.url.host} failed during the opening handshake: ${
+        error instanceof Error ? error.message : String(error)
+      }`,
+      { cause: error },
+    );
   }
   writer.releaseLock();
   channel.open(streams, {

@@ -162,16 +162,37 @@ class SocketIo implements ByteReader, ByteWriter {
     const socket = this.#socket;
     if (this.#failure) return Promise.reject(this.#failure);
     if (socket.destroyed) return Promise.reject(new Error("Socket closed"));
-    if (!this.#corked) {
-      // One writev for the writes of this microtask burst (see socketStreams).
-      this.#corked = true;
-      socket.cork();
-      nextTick(() => {
-        this.#corked = false;
-        socket.uncork();
-      });
-    }
+    this.#cork();
     if (socket.write(chunk) && this.#drain === undefined) return RESOLVED;
+    return this.#drained();
+  }
+
+  writeMany(chunks: Uint8Array[]): Promise<void> | undefined {
+    const socket = this.#socket;
+    if (this.#failure) return Promise.reject(this.#failure);
+    if (socket.destroyed) return Promise.reject(new Error("Socket closed"));
+    this.#cork();
+    // The socket gathers the pieces into one writev when it uncorks: no copy here.
+    let room = true;
+    for (let i = 0; i < chunks.length; i++) room = socket.write(chunks[i]);
+    if (room && this.#drain === undefined) return undefined;
+    return this.#drained();
+  }
+
+  #cork(): void {
+    if (this.#corked) return;
+    // One writev for the writes of this microtask burst (see socketStreams).
+    this.#corked = true;
+    const socket = this.#socket;
+    socket.cork();
+    nextTick(() => {
+      this.#corked = false;
+      socket.uncork();
+    });
+  }
+
+  /** The promise of the next `drain` (the socket's buffer is past its high-water mark). */
+  #drained(): Promise<void> {
     if (this.#drain === undefined) {
       let resolve!: () => void, reject!: (e: unknown) => void;
       const promise = new Promise<void>((res, rej) => {

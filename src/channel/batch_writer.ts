@@ -8,6 +8,8 @@ import { concat } from "../_util/bytes.ts";
 import { type Deferred, deferred, handled } from "../_util/deferred.ts";
 import type { ByteWriter } from "./stream_channel_options.ts";
 
+const RESOLVED = Promise.resolve();
+
 /** Pieces smaller than this are copied together; larger ones are written as they are (no copy). */
 const COPY_LIMIT = 16 * 1024;
 /** A coalesced write never grows past this, to keep the copies cheap. */
@@ -68,6 +70,10 @@ export class BatchWriter {
    */
   flush(): Promise<void> {
     if (this.#failure) return handled(Promise.reject(this.#failure.error));
+    if (!this.#writing && this.#writer.writeMany !== undefined) {
+      // Nothing in progress and a gathering transport: write now, no batch to wait for.
+      return this.#writeNow() ?? RESOLVED;
+    }
     if (!this.#next) {
       this.#next = deferred<void>();
       handled(this.#next.promise);
@@ -85,8 +91,44 @@ export class BatchWriter {
    */
   kick(): void {
     if (this.#failure) return;
+    if (!this.#writing && this.#writer.writeMany !== undefined) {
+      this.#writeNow();
+      return;
+    }
     this.#wanted = true;
     if (!this.#writing) this.#pump();
+  }
+
+  /**
+   * Hands what `take()` returns to a gathering transport at once. Returns
+   * `undefined` when it was taken without waiting, else a (handled) promise
+   * of the write, which the pump follows up on.
+   */
+  #writeNow(): Promise<void> | undefined {
+    const chunks = this.#take();
+    if (chunks.length === 0) return undefined;
+    const pending = this.#writer.writeMany!(chunks);
+    if (pending === undefined) return undefined;
+    this.#writing = true;
+    let total = 0;
+    for (let i = 0; i < chunks.length; i++) total += chunks[i].byteLength;
+    this.#inFlight += total;
+    const written = pending.then(
+      () => {
+        this.#inFlight -= total;
+        this.#writing = false;
+        if (this.#next || this.#wanted) this.#pump();
+        else this.#settleIdle();
+      },
+      (error) => {
+        this.#inFlight -= total;
+        this.#writing = false;
+        this.#fail(error, undefined);
+        this.#settleIdle();
+        throw error;
+      },
+    );
+    return handled(written);
   }
 
   /** Resolves once no write is in progress (or a write failed). */
@@ -106,16 +148,25 @@ export class BatchWriter {
         await this.#write(this.#take());
         batch?.resolve();
       } catch (error) {
-        this.#failure = { error };
-        batch?.reject(error);
-        const waiting = this.#next as Deferred<void> | undefined;
-        waiting?.reject(error);
-        this.#next = undefined;
-        this.#wanted = false;
-        this.#onError(error);
+        this.#fail(error, batch);
       }
     }
     this.#writing = false;
+    this.#settleIdle();
+  }
+
+  /** A write failed: it and every later flush reject, `onError` hears it once. */
+  #fail(error: unknown, batch: Deferred<void> | undefined): void {
+    this.#failure = { error };
+    batch?.reject(error);
+    const waiting = this.#next as Deferred<void> | undefined;
+    waiting?.reject(error);
+    this.#next = undefined;
+    this.#wanted = false;
+    this.#onError(error);
+  }
+
+  #settleIdle(): void {
     this.#idle?.resolve();
     this.#idle = undefined;
   }
@@ -124,6 +175,20 @@ export class BatchWriter {
     // No closures or scratch arrays per batch: this runs once per echoed
     // message when messages arrive one per read.
     if (chunks.length === 0) return;
+    if (this.#writer.writeMany !== undefined) {
+      // The transport gathers the pieces itself: no copy.
+      const pending = this.#writer.writeMany(chunks);
+      if (pending === undefined) return;
+      let bytes = 0;
+      for (let i = 0; i < chunks.length; i++) bytes += chunks[i].byteLength;
+      this.#inFlight += bytes;
+      try {
+        await pending;
+      } finally {
+        this.#inFlight -= bytes;
+      }
+      return;
+    }
     let last: Promise<void> | undefined;
     let total = 0;
     if (chunks.length === 1) {

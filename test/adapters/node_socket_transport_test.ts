@@ -100,3 +100,38 @@ test("socketTransport has no Web Streams", () => {
   assert.throws(() => transport.readable, TypeError);
   assert.throws(() => transport.writable, TypeError);
 });
+
+test("socketTransport writeMany writes the pieces in order, at once while there is room", async () => {
+  const pair = await connectedSocketPair();
+  try {
+    const { writer } = socketTransport(pair.client).direct!();
+    const received: Uint8Array[] = [];
+    const ended = new Promise<void>((resolve) => pair.serverSide.on("end", resolve));
+    pair.serverSide.on("data", (chunk: Uint8Array) => received.push(chunk));
+    const encode = (text: string) => new TextEncoder().encode(text);
+    assert.equal(writer.writeMany!([encode("ab"), encode("cd")]), undefined);
+    assert.equal(writer.writeMany!([encode("ef")]), undefined);
+    // Past the socket's high-water mark: a promise that settles on drain.
+    const pending = writer.writeMany!([new Uint8Array(4 * 1024 * 1024)]);
+    assert.ok(pending instanceof Promise);
+    await deadline(pending, 5000, "drain");
+    await deadline(writer.close(), 5000, "close");
+    await deadline(ended, 5000, "FIN");
+    const all = Buffer.concat(received);
+    assert.equal(all.subarray(0, 6).toString(), "abcdef");
+    assert.equal(all.byteLength, 6 + 4 * 1024 * 1024);
+  } finally {
+    await pair.close();
+  }
+});
+
+test("socketTransport writeMany on a destroyed socket rejects", async () => {
+  const pair = await connectedSocketPair();
+  try {
+    const { writer } = socketTransport(pair.client).direct!();
+    pair.client.destroy();
+    await assert.rejects(writer.writeMany!([new Uint8Array(1)])!);
+  } finally {
+    await pair.close();
+  }
+});

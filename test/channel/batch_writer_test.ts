@@ -128,3 +128,84 @@ test("BatchWriter.kick after a failed write reports nothing more and writes noth
   assert.equal(writes, 1);
   assert.equal(errors.length, 1);
 });
+
+/** A gathering writer: `writeMany` takes the chunks at once until `full`, then waits for `drain()`. */
+function gatheringWriter() {
+  const batches: Uint8Array[][] = [];
+  let full = false;
+  let drain: { resolve(): void; reject(e: unknown): void } | undefined;
+  const writer = {
+    write: () => Promise.reject(new Error("write() must not be used")),
+    writeMany(chunks: Uint8Array[]) {
+      batches.push(chunks);
+      if (!full) return undefined;
+      return new Promise<void>((resolve, reject) => drain = { resolve, reject });
+    },
+    close: () => Promise.resolve(),
+    abort: () => Promise.resolve(),
+  };
+  return {
+    writer,
+    batches,
+    fill: () => full = true,
+    drain: () => {
+      full = false;
+      drain?.resolve();
+    },
+    fail: (e: unknown) => drain?.reject(e),
+  };
+}
+
+test("BatchWriter with a gathering transport writes at once, without copying chunks together", async () => {
+  const t = gatheringWriter();
+  const pending: Uint8Array[] = [];
+  const batches = new BatchWriter(t.writer, () => pending.splice(0), () => {});
+  const a = new Uint8Array([1]), b = new Uint8Array([2]);
+  pending.push(a, b);
+  await batches.flush();
+  assert.equal(t.batches.length, 1);
+  assert.equal(t.batches[0][0], a);
+  assert.equal(t.batches[0][1], b);
+  pending.push(new Uint8Array([3]));
+  batches.kick();
+  assert.equal(t.batches.length, 2, "kick wrote synchronously");
+  assert.equal(batches.inFlight, 0);
+});
+
+test("BatchWriter with a gathering transport waits for drain, then writes what piled up in one batch", async () => {
+  const t = gatheringWriter();
+  const pending: Uint8Array[] = [];
+  const batches = new BatchWriter(t.writer, () => pending.splice(0), () => {});
+  t.fill();
+  pending.push(new Uint8Array(10));
+  const first = batches.flush();
+  assert.equal(batches.inFlight, 10);
+  pending.push(new Uint8Array([1]));
+  batches.kick();
+  pending.push(new Uint8Array([2]));
+  const third = batches.flush();
+  assert.equal(t.batches.length, 1, "nothing more while the transport is full");
+  t.drain();
+  await first;
+  await third;
+  assert.equal(t.batches.length, 2);
+  assert.deepEqual(t.batches[1].map((c) => c[0]), [1, 2]);
+  await batches.idle();
+  assert.equal(batches.inFlight, 0);
+});
+
+test("BatchWriter with a gathering transport reports a failed write once and rejects later flushes", async () => {
+  const t = gatheringWriter();
+  const errors: unknown[] = [];
+  const pending: Uint8Array[] = [];
+  const batches = new BatchWriter(t.writer, () => pending.splice(0), (e) => errors.push(e));
+  t.fill();
+  pending.push(new Uint8Array(1));
+  const first = batches.flush();
+  t.fail(new Error("reset"));
+  await assert.rejects(first, /reset/);
+  await assert.rejects(batches.flush(), /reset/);
+  batches.kick();
+  assert.equal(errors.length, 1);
+  await batches.idle();
+});

@@ -50,10 +50,18 @@ export interface NativeTopics {
   publishToAll(topic: string, data: string | Uint8Array): void;
 }
 
+/**
+ * What {@linkcode ChannelInternals.offerFrames} and
+ * {@linkcode ChannelInternals.offerMessage} did: `0` written (queued and
+ * being written), `1` refused because the bytes waiting would pass the limit,
+ * `2` refused because the channel is not open (or is closing).
+ */
+export type OfferResult = 0 | 1 | 2;
+
 /** A channel's internals; see {@linkcode CHANNEL_INTERNALS}. */
 export interface ChannelInternals {
   /**
-   * Whether the channel accepts pre-encoded frames ({@linkcode ChannelInternals.writeFrames}):
+   * Whether the channel accepts pre-encoded frames ({@linkcode ChannelInternals.offerFrames}):
    * a server-side engine connection, whose frames are unmasked.
    */
   readonly acceptsFrames: boolean;
@@ -66,14 +74,35 @@ export interface ChannelInternals {
   /** Bytes accepted for sending that the transport has not taken yet. */
   backlog(): number;
   /**
-   * Queues complete unmasked frames (only where `acceptsFrames`) and starts
-   * writing them; a write failure ends the connection as any other would.
+   * Queues complete unmasked frames and starts writing them, unless the
+   * channel is not open or its backlog is non-zero and would pass `limit`
+   * with them. One call per subscriber and message on the fan-out path:
+   * no promise, no exception. Only where `acceptsFrames`.
    */
-  writeFrames(frames: Uint8Array): void;
-  /** Sends one message at once, without waiting (native sockets, client connections). */
-  sendNow(message: string | Uint8Array): void;
+  offerFrames(frames: Uint8Array, limit: number): OfferResult;
+  /**
+   * Sends one message without waiting, on the same terms as
+   * {@linkcode ChannelInternals.offerFrames} (native sockets, client connections).
+   */
+  offerMessage(message: string | Uint8Array, limit: number): OfferResult;
   /** Closes with any code valid on the wire (1001, 1008, 1013, …). */
   close(code: number, reason: string): Promise<void>;
+}
+
+/**
+ * Applies the fan-out limit: nothing waiting always takes a message (however
+ * large), a backlog that would pass `limit` refuses it.
+ *
+ * @example
+ * ```ts
+ * import { offerAllowed } from "./channel_internals.ts";
+ *
+ * console.assert(offerAllowed(0, 5_000_000, 1024));
+ * console.assert(!offerAllowed(1000, 100, 1024));
+ * ```
+ */
+export function offerAllowed(backlog: number, size: number, limit: number): boolean {
+  return backlog === 0 || backlog + size <= limit;
 }
 
 /**

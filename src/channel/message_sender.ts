@@ -73,6 +73,11 @@ export class MessageSender {
     return this.#tail;
   }
 
+  /** Bytes of messages waiting here (the opening handshake, a `Blob` read, compression). */
+  get queuedBytes(): number {
+    return this.#queuedBytes;
+  }
+
   /** Bytes accepted but not yet written: waiting here, in the engine, or being written. */
   get backlog(): number {
     const target = this.#target();

@@ -12,6 +12,7 @@ import {
   type ChannelInternals,
   NATIVE_TOPICS,
   type NativeTopics,
+  offerAllowed,
 } from "./channel_internals.ts";
 import { createSink, type SinkHandle } from "./channel_sink.ts";
 import { messageCost, MessageQueue } from "./message_queue.ts";
@@ -378,10 +379,19 @@ export class NativeChannel implements WebSocketChannel {
       nativeTopics: (this.#ws as { [NATIVE_TOPICS]?: NativeTopics })[NATIVE_TOPICS],
       isOpen: () => this.#ws.readyState === OPEN && !this.#local,
       backlog: () => this.#ws.bufferedAmount,
-      sendNow: (message) => this.#ws.send(message),
-      writeFrames: () => {
-        throw new TypeError("A native WebSocket cannot take pre-encoded frames");
+      offerMessage: (message, limit) => {
+        if (this.#ws.readyState !== OPEN || this.#local) return 2;
+        const size = typeof message === "string" ? message.length : message.byteLength;
+        if (!offerAllowed(this.#ws.bufferedAmount, size, limit)) return 1;
+        try {
+          this.#ws.send(message);
+        } catch {
+          // Bun reports a message it dropped by throwing from the shim: not written.
+          return 1;
+        }
+        return 0;
       },
+      offerFrames: () => 2,
       close: (code, reason) => this.#close(code, reason),
     };
   }

@@ -14,7 +14,7 @@ import { BatchWriter } from "./batch_writer.ts";
 import { createSink, type SinkHandle } from "./channel_sink.ts";
 import { closeTransport, dropTransport } from "./close_transport.ts";
 import { ConnectionClosedError, InvalidStateError } from "./errors.ts";
-import { CHANNEL_INTERNALS, type ChannelInternals } from "./channel_internals.ts";
+import { CHANNEL_INTERNALS, type ChannelInternals, offerAllowed } from "./channel_internals.ts";
 import { inflateMessage } from "./inflate_message.ts";
 import { MessageQueue } from "./message_queue.ts";
 import { MessageSender, type SenderTarget } from "./message_sender.ts";
@@ -266,11 +266,22 @@ export class StreamChannel implements WebSocketChannel {
       nativeTopics: undefined,
       isOpen: () => this.#state === "open" && !this.#closeRequested,
       backlog: () => this.#sender.backlog,
-      writeFrames: (frames) => {
+      offerFrames: (frames, limit) => {
+        if (this.#state !== "open" || this.#closeRequested) return 2;
+        const backlog = this.#sender.queuedBytes + this.#protocol!.outgoingBytes +
+          this.#batches!.inFlight;
+        if (!offerAllowed(backlog, frames.byteLength, limit)) return 1;
         this.#protocol!.sendEncoded(frames);
         this.#batches!.kick();
+        return 0;
       },
-      sendNow: (message) => void handled(this.#send(message)),
+      offerMessage: (message, limit) => {
+        if (this.#state !== "open" || this.#closeRequested) return 2;
+        const size = typeof message === "string" ? message.length : message.byteLength;
+        if (!offerAllowed(this.#sender.backlog, size, limit)) return 1;
+        handled(this.#send(message));
+        return 0;
+      },
       close: (code, reason) => this.closeWithCode(code, reason),
     };
   }

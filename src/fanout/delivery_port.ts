@@ -6,7 +6,7 @@
  *
  * @module
  */
-import { type ChannelInternals, internalsOf } from "../channel/channel_internals.ts";
+import { type ChannelInternals, internalsOf, offerAllowed } from "../channel/channel_internals.ts";
 import type { WebSocketChannel } from "../channel/web_socket_channel.ts";
 
 /** What the hub needs of a subscriber; see {@linkcode ChannelInternals}. */
@@ -33,23 +33,25 @@ function sinkPort(channel: WebSocketChannel): DeliveryPort {
   let inFlight = 0;
   let open = true;
   channel.closed.then(() => open = false);
+  const isOpen = () => open && channel.closeCode === undefined;
   return {
     acceptsFrames: false,
     deflate: undefined,
     nativeTopics: undefined,
-    isOpen: () => open && channel.closeCode === undefined,
+    isOpen,
     backlog: () => inFlight,
-    writeFrames: () => {
-      throw new TypeError("This channel cannot take pre-encoded frames");
-    },
-    sendNow(message) {
+    offerFrames: () => 2,
+    offerMessage(message, limit) {
+      if (!isOpen()) return 2;
       // UTF-16 length for text: an estimate is enough for a bound, and costs no encoding.
       const size = typeof message === "string" ? message.length : message.byteLength;
+      if (!offerAllowed(inFlight, size, limit)) return 1;
       inFlight += size;
       channel.sink.add(message).then(
         () => inFlight -= size,
         () => inFlight -= size,
       );
+      return 0;
     },
     close: (code, reason) => channel.sink.close(code, reason),
   };

@@ -7,6 +7,7 @@
  */
 import { handled } from "../_util/deferred.ts";
 import type { WebSocketChannel } from "../channel/web_socket_channel.ts";
+import type { OfferResult } from "../channel/channel_internals.ts";
 import type { Backplane, BackplaneMessage, BackplaneStatus } from "./backplane.ts";
 import { BackplaneError } from "./backplane.ts";
 import { PreparedMessage } from "./prepared_message.ts";
@@ -316,11 +317,16 @@ export class TopicHub {
     for (const group of entry.native.values()) this.#publishNative(group, topic, data, except);
     if (entry.direct.size === 0) return;
     const message = new PreparedMessage(data);
+    const limit = this.#maxBuffered;
     let compressing: Subscriber[] | undefined;
+    let frame: Uint8Array | undefined;
     for (const subscriber of entry.direct) {
       if (subscriber.channel === except) continue;
       const port = subscriber.port;
-      if (!port.isOpen()) continue;
+      if (!port.acceptsFrames) {
+        this.#settle(subscriber, port.offerMessage(data, limit));
+        continue;
+      }
       const deflate = port.deflate;
       if (
         deflate !== undefined &&
@@ -330,7 +336,8 @@ export class TopicHub {
         (compressing ??= []).push(subscriber);
         continue;
       }
-      this.#write(subscriber, message, message.frame);
+      // One offer per subscriber: the open check, the bound and the write in one call.
+      this.#settle(subscriber, port.offerFrames(frame ??= message.frame, limit));
     }
     if (compressing !== undefined) this.#deliverCompressed(message, compressing);
   }
@@ -350,9 +357,9 @@ export class TopicHub {
     const done: Promise<void> = previous.then(async () => {
       const form = compressed ? await message.compressed().catch(() => undefined) : undefined;
       for (const subscriber of subscribers) {
-        if (!subscriber.port.isOpen()) continue;
         const shared = form !== undefined && subscriber.port.deflate!.usesShared?.(size, form);
-        this.#write(subscriber, message, shared ? form!.frame : message.frame);
+        const frame = shared ? form!.frame : message.frame;
+        this.#settle(subscriber, subscriber.port.offerFrames(frame, this.#maxBuffered));
       }
     }).catch((error) => this.#onError(error));
     this.#deflateTail = done;
@@ -361,27 +368,21 @@ export class TopicHub {
     });
   }
 
-  /** Writes one frame, or applies the slow-subscriber policy. */
-  #write(subscriber: Subscriber, message: PreparedMessage, frame: Uint8Array): void {
-    const port = subscriber.port;
-    const backlog = port.backlog();
-    if (backlog > 0 && backlog + frame.byteLength > this.#maxBuffered) {
-      if (this.#policy === "drop") {
-        this.#stats.dropped++;
-        return;
-      }
-      this.#stats.closedSlow++;
-      this.#remove(subscriber);
-      port.close(SLOW_CLOSE_CODE, SLOW_CLOSE_REASON).catch(() => {});
+  /** Counts a delivery, or applies the slow-subscriber policy to a refused one. */
+  #settle(subscriber: Subscriber, result: OfferResult): void {
+    if (result === 0) {
+      this.#stats.delivered++;
       return;
     }
-    try {
-      if (port.acceptsFrames) port.writeFrames(frame);
-      else port.sendNow(message.data);
-      this.#stats.delivered++;
-    } catch {
-      // Closed between the check and the write: it leaves its topics when `closed` resolves.
+    // 2: closed or closing; it leaves its topics when `closed` resolves.
+    if (result !== 1) return;
+    if (this.#policy === "drop") {
+      this.#stats.dropped++;
+      return;
     }
+    this.#stats.closedSlow++;
+    this.#remove(subscriber);
+    subscriber.port.close(SLOW_CLOSE_CODE, SLOW_CLOSE_REASON).catch(() => {});
   }
 
   #publishNative(

@@ -19,15 +19,15 @@ test("engine channels: server ones take pre-encoded frames, client ones do not",
     opcode: 0x1,
     payload: new TextEncoder().encode("pre-encoded"),
   });
-  serverSide.writeFrames(Uint8Array.from([...header, ...payload]));
-  clientSide.sendNow("sent now");
+  assert.equal(serverSide.offerFrames(Uint8Array.from([...header, ...payload]), 1024), 0);
+  assert.equal(clientSide.offerMessage("sent now", 1024), 0);
   const fromServer = client.stream.getReader();
   assert.equal((await fromServer.read()).value, "pre-encoded");
   const fromClient = server.stream.getReader();
   assert.equal((await fromClient.read()).value, "sent now");
-  assert.throws(() => clientSide.writeFrames(new Uint8Array([0x81, 0])), TypeError);
   await serverSide.close(1008, "policy");
   assert.equal(serverSide.isOpen(), false);
+  assert.equal(serverSide.offerFrames(new Uint8Array([0x81, 0]), 1024), 2);
   assert.equal((await client.closed).code, 1008);
 });
 
@@ -59,7 +59,10 @@ test("native channels: send at once, report bufferedAmount, close with 1000 wher
   assert.equal(internals.acceptsFrames, false);
   assert.equal(internals.nativeTopics, undefined);
   assert.equal(internals.backlog(), 42);
-  internals.sendNow("x");
+  assert.equal(internals.offerMessage("x", 1024), 0);
+  // 42 bytes waiting + 1000 would pass a limit of 1000.
+  assert.equal(internals.offerMessage("y".repeat(1000), 1000), 1);
+  assert.equal(internals.offerFrames(new Uint8Array(1), 1024), 2);
   internals.close(1001, "going away").catch(() => {});
   assert.deepEqual(calls, [["send", "x"], ["close", 1000, "going away"]]);
   assert.equal(internals.isOpen(), false);

@@ -11,7 +11,7 @@
  * byte. Both sides use the same compression threshold (`--threshold`,
  * default 512 B, so 1 KiB messages are compressed by every sender).
  *
- * Method (perf_anchors.md §6): server pinned to CPU 0, client to CPU 1; each
+ * Method: server pinned to CPU 0, client to CPU 1; each
  * round visits the servers in a rotated order; medians of the rounds. Server
  * CPU is read from /proc over exactly the counted window, so "server CPU µs
  * per message" stays meaningful on a noisy machine. Wire bytes are the

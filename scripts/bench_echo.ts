@@ -3,7 +3,7 @@
  * `Deno.upgradeWebSocket`, `Bun.serve` and `ws` on Node, all driven by the
  * same client in a separate process, in one interleaved run.
  *
- * Method (see /work/shared/reference/perf_anchors.md §6): the server is pinned
+ * Method: the server is pinned
  * to CPU 0 and the client to CPU 1; every round visits the servers in a
  * rotated order, so background load hits all of them alike; the table shows
  * the median of the rounds plus the server's CPU use during the window (a

@@ -21,7 +21,7 @@
  * delivered messages/s, publish-to-delivery latency (the payload carries its
  * send time), losses, and CPU per delivered message of the servers.
  *
- * Method (see /work/shared/reference/perf_anchors.md §6): interleaved rounds
+ * Method: interleaved rounds
  * (each round visits the servers in a rotated order), medians, ratios to peers
  * of the same run. A server far below 100 % CPU means the client or the
  * machine was the limit: then compare the CPU-per-message columns.

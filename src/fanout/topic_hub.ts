@@ -392,10 +392,9 @@ export class TopicHub {
     except: WebSocketChannel | undefined,
   ): void {
     const name = this.#nativeName(topic);
-    let sender: Subscriber | undefined;
-    for (const subscriber of group) {
-      if (subscriber.channel === except) sender = subscriber;
-    }
+    // A lookup, not a walk over the group: the platform does the per-socket work.
+    const found = except === undefined ? undefined : this.#subscribers.get(except);
+    const sender = found !== undefined && group.has(found) ? found : undefined;
     try {
       if (sender) sender.port.nativeTopics!.publishFromHere(name, data);
       else group.values().next().value!.port.nativeTopics!.publishToAll(name, data);

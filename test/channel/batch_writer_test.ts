@@ -160,7 +160,7 @@ test("BatchWriter with a gathering transport writes at once, without copying chu
   const t = gatheringWriter();
   const pending: Uint8Array[] = [];
   const batches = new BatchWriter(t.writer, () => pending.splice(0), () => {});
-  const a = new Uint8Array([1]), b = new Uint8Array([2]);
+  const a = new Uint8Array(2000).fill(1), b = new Uint8Array(1024).fill(2);
   pending.push(a, b);
   await batches.flush();
   assert.equal(t.batches.length, 1);
@@ -170,6 +170,26 @@ test("BatchWriter with a gathering transport writes at once, without copying chu
   batches.kick();
   assert.equal(t.batches.length, 2, "kick wrote synchronously");
   assert.equal(batches.inFlight, 0);
+});
+
+test("BatchWriter with a gathering transport still copies runs of small pieces together", async () => {
+  const t = gatheringWriter();
+  const pending: Uint8Array[] = [];
+  const batches = new BatchWriter(t.writer, () => pending.splice(0), () => {});
+  const big = new Uint8Array(4096);
+  const lone = new Uint8Array([9]);
+  pending.push(new Uint8Array([1, 2]), new Uint8Array([3]), big, lone);
+  await batches.flush();
+  const [batch] = t.batches;
+  assert.equal(batch.length, 3);
+  assert.deepEqual([...batch[0]], [1, 2, 3]);
+  assert.equal(batch[1], big);
+  assert.equal(batch[2], lone);
+  // A lone small piece and a large one pass untouched.
+  pending.push(lone, big);
+  await batches.flush();
+  assert.equal(t.batches[1][0], lone);
+  assert.equal(t.batches[1][1], big);
 });
 
 test("BatchWriter with a gathering transport waits for drain, then writes what piled up in one batch", async () => {
@@ -189,7 +209,7 @@ test("BatchWriter with a gathering transport waits for drain, then writes what p
   await first;
   await third;
   assert.equal(t.batches.length, 2);
-  assert.deepEqual(t.batches[1].map((c) => c[0]), [1, 2]);
+  assert.deepEqual(t.batches[1].flatMap((c) => [...c]), [1, 2]);
   await batches.idle();
   assert.equal(batches.inFlight, 0);
 });

@@ -191,6 +191,7 @@ export class StreamChannel implements WebSocketChannel {
     this.#protocol = new Protocol({
       role: this.#settings.role,
       maxMessageSize: this.#settings.maxMessageSize,
+      maxFragments: this.#settings.maxFragments,
       allowRsv1: opening.deflate !== undefined,
       // Our close after a peer's violation may wait for answers to earlier messages (PeerFailure).
       deferFailure: true,

@@ -4,6 +4,7 @@
  * @module
  */
 import type { Role } from "../engine/frame.ts";
+import { DEFAULT_MAX_FRAGMENTS } from "../engine/message_assembler.ts";
 import type { MessageDeflate } from "./web_socket_channel.ts";
 
 /** A byte-stream pair, e.g. a TCP socket as Web Streams. */
@@ -70,6 +71,12 @@ export interface StreamChannelSettings {
    */
   maxMessageSize?: number;
   /**
+   * Most frames one received message may arrive in, empty ones included;
+   * more fail the connection with 1008 (`WS_TOO_MANY_FRAGMENTS`).
+   * @default {131072}
+   */
+  maxFragments?: number;
+  /**
    * Milliseconds to wait for the peer's close frame (and, as a client, for
    * the server to close TCP, RFC 6455 §7.1.1) before dropping the transport.
    * @default {5000}
@@ -117,6 +124,7 @@ export interface StreamChannelOptions extends StreamChannelSettings, StreamChann
  */
 export const STREAM_CHANNEL_DEFAULTS = {
   maxMessageSize: 64 * 1024 * 1024,
+  maxFragments: DEFAULT_MAX_FRAGMENTS,
   closeTimeout: 5000,
   readableHighWaterMark: 1024 * 1024,
   writableHighWaterMark: 64 * 1024,

@@ -40,6 +40,7 @@ export {
 export { applyMask, type ApplyMaskOptions, MaskKeyPool } from "./mask.ts";
 export {
   type AssembledMessage,
+  DEFAULT_MAX_FRAGMENTS,
   MessageAssembler,
   type MessageAssemblerOptions,
 } from "./message_assembler.ts";

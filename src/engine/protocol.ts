@@ -9,7 +9,7 @@
  * `WS_INVALID_PAYLOAD_LENGTH` (64-bit length with the top bit set),
  * `WS_UNEXPECTED_CONTINUATION`, `WS_EXPECTED_CONTINUATION`,
  * `WS_INVALID_CLOSE_PAYLOAD`, `WS_INVALID_CLOSE_CODE` → 1002;
- * `WS_INVALID_UTF8` → 1007; `WS_MESSAGE_TOO_BIG`,
+ * `WS_INVALID_UTF8` → 1007; `WS_TOO_MANY_FRAGMENTS` → 1008; `WS_MESSAGE_TOO_BIG`,
  * `WS_UNSUPPORTED_PAYLOAD_LENGTH` (above 2^53 − 1) → 1009;
  * `WS_INTERNAL_ERROR` → 1011 (a bug or a throwing injected `fillMask`).
  *
@@ -37,6 +37,13 @@ export interface ProtocolOptions {
    * @default {67108864}
    */
   maxMessageSize?: number;
+  /**
+   * Most frames one data message may arrive in, empty ones included; past it
+   * the connection fails with 1008 (`WS_TOO_MANY_FRAGMENTS`). Bounds the time
+   * a peer can spend on one message of tiny fragments; `Infinity` disables.
+   * @default {131072}
+   */
+  maxFragments?: number;
   /**
    * permessage-deflate was negotiated: accept RSV1 on the first frame of a
    * data message (reported as a `compressed` event) and allow
@@ -193,7 +200,8 @@ export class Protocol {
    *
    * @param options Role, limits and extension flags.
    * @throws {TypeError} For an unknown role.
-   * @throws {RangeError} For a negative or NaN `maxMessageSize`.
+   * @throws {RangeError} For a negative or NaN `maxMessageSize`, or a
+   * `maxFragments` below 1 or NaN.
    */
   constructor(options: ProtocolOptions) {
     const { role } = options;
@@ -204,12 +212,16 @@ export class Protocol {
     if (maxMessageSize !== undefined && !(maxMessageSize >= 0)) {
       throw new RangeError(`Cannot create protocol: invalid maxMessageSize ${maxMessageSize}`);
     }
+    const maxFragments = options.maxFragments;
+    if (maxFragments !== undefined && !(maxFragments >= 1)) {
+      throw new RangeError(`Cannot create protocol: invalid maxFragments ${maxFragments}`);
+    }
     this.role = role;
     this.#masked = role === "client";
     this.#allowRsv1 = options.allowRsv1 ?? false;
     this.#fillMask = options.fillMask;
     this.#deferFailure = options.deferFailure ?? false;
-    this.#assembler = new MessageAssembler({ maxMessageSize });
+    this.#assembler = new MessageAssembler({ maxMessageSize, maxFragments });
     this.#decoder = new FrameDecoder({
       role,
       maxPayloadLength: maxMessageSize,

@@ -111,6 +111,21 @@ test("StreamChannel enforces maxMessageSize with 1009 before the payload arrives
   assert.equal((await deadline(channel.closed, 5000, "closed")).code, 1009);
 });
 
+test("StreamChannel fails a message of too many frames with 1008 WS_TOO_MANY_FRAGMENTS (maxFragments)", async () => {
+  const [near, far] = createByteStreamPair();
+  const channel = fromStreams(near, { role: "server", maxFragments: 100 });
+  const writer = far.writable.getWriter();
+  const reader = far.readable.getReader();
+  const streamRead = channel.stream.getReader().read();
+  const frames = [new Uint8Array([0x01, 0x80, 0, 0, 0, 0])];
+  for (let i = 0; i < 100; i++) frames.push(new Uint8Array([0x00, 0x80, 0, 0, 0, 0]));
+  for (const frame of frames) await writer.write(frame);
+  const head = await readBytes(reader, 4);
+  assert.deepEqual([head[0], head[2], head[3]], [0x88, 0x03, 0xf0]);
+  await assert.rejects(streamRead, { name: "ProtocolError", code: "WS_TOO_MANY_FRAGMENTS" });
+  assert.equal((await deadline(channel.closed, 5000, "closed")).code, 1008);
+});
+
 test("StreamChannel as server closes TCP right after the close handshake", async () => {
   const { channel, reader, writer } = rawPeer("server");
   await writer.write(masked(0x8, [0x03, 0xe8]));

@@ -2,8 +2,9 @@ import assert from "node:assert/strict";
 import { test } from "node:test";
 import { ProtocolError } from "../../src/engine/errors.ts";
 import type { Frame } from "../../src/engine/frame.ts";
-import { MessageAssembler } from "../../src/engine/message_assembler.ts";
+import { DEFAULT_MAX_FRAGMENTS, MessageAssembler } from "../../src/engine/message_assembler.ts";
 import { hex } from "../_util/hex.ts";
+import { SeededRandom } from "../_util/seeded_random.ts";
 
 const frame = (
   fin: boolean,
@@ -42,6 +43,75 @@ test("MessageAssembler joins fragments, skipping empty ones", () => {
   const message = assembler.push(frame(true, 0, new Uint8Array([4])));
   assert.deepEqual(message, { type: "binary", data: new Uint8Array([1, 2, 3, 4]) });
   assert.ok(!assembler.inMessage);
+});
+
+test("MessageAssembler fails the frame past maxFragments with 1008, empty frames included", () => {
+  for (const opcode of [1, 2]) {
+    const assembler = new MessageAssembler({ maxFragments: 4 });
+    assembler.push(frame(false, opcode, new Uint8Array(0)));
+    assembler.push(frame(false, 0, new Uint8Array(0)));
+    assembler.push(frame(false, 0, new Uint8Array(0)));
+    assert.equal(assembler.push(frame(false, 0, new Uint8Array(0))), null);
+    throwsCode(
+      () => assembler.push(frame(true, 0, new Uint8Array(0))),
+      1008,
+      "WS_TOO_MANY_FRAGMENTS",
+    );
+  }
+  // The count starts again with each message: four frames, then four more.
+  const assembler = new MessageAssembler({ maxFragments: 4 });
+  for (let message = 0; message < 2; message++) {
+    assembler.push(frame(false, 2, new Uint8Array([1])));
+    assembler.push(frame(false, 0, new Uint8Array(0)));
+    assembler.push(frame(false, 0, new Uint8Array([2])));
+    const done = assembler.push(frame(true, 0, new Uint8Array([3])));
+    assert.deepEqual(done, { type: "binary", data: new Uint8Array([1, 2, 3]) });
+  }
+  assert.equal(DEFAULT_MAX_FRAGMENTS, 131_072);
+});
+
+test("MessageAssembler joins text from many tiny fragments and parts in order, small and large", () => {
+  const assembler = new MessageAssembler({ maxFragments: Infinity });
+  const expected: string[] = [];
+  const random = new SeededRandom(7);
+  // Single characters, multi-byte code points split across fragments, pieces around the
+  // batching thresholds, and empty fragments, with addPart pieces inside some frames.
+  assembler.push(frame(false, 1, ""));
+  for (let i = 0; i < 3000; i++) {
+    const kind = random.int(6);
+    if (kind === 0) {
+      assembler.push(frame(false, 0, "x"));
+      expected.push("x");
+    } else if (kind === 1) {
+      assembler.push(frame(false, 0, hex("e2 82")));
+      assembler.push(frame(false, 0, hex("ac")));
+      expected.push("€");
+    } else if (kind === 2) {
+      const text = "λ".repeat(random.int(1200));
+      assembler.push(frame(false, 0, text));
+      expected.push(text);
+    } else if (kind === 3) {
+      assembler.push(frame(false, 0, ""));
+    } else {
+      // One frame whose payload arrives in pieces, split inside a code point.
+      const bytes = new TextEncoder().encode(`ü${i}${"y".repeat(random.int(2100))}`);
+      const header = { fin: false, rsv1: false, opcode: 0 as const, length: bytes.length };
+      assembler.beginFrame({ ...header, masked: false });
+      const cut = random.int(bytes.length);
+      assembler.addPart(bytes.subarray(0, 1));
+      if (cut > 1) assembler.addPart(bytes.subarray(1, cut));
+      assert.equal(assembler.endFrame({ ...header, payload: bytes }), null);
+      expected.push(new TextDecoder().decode(bytes));
+    }
+  }
+  const message = assembler.push(frame(true, 0, "!"));
+  assert.ok(message?.type === "text");
+  assert.equal(message.data, expected.join("") + "!");
+  // Nothing carries over into the next message, nor after a reset mid-message.
+  assembler.push(frame(false, 1, "a"));
+  assembler.reset();
+  assembler.push(frame(false, 1, "b"));
+  assert.deepEqual(assembler.push(frame(true, 0, "c")), { type: "text", data: "bc" });
 });
 
 test("MessageAssembler decodes text split inside a code point", () => {

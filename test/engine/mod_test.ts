@@ -5,6 +5,7 @@ import * as engine from "../../src/engine/mod.ts";
 test("engine mod.ts exports the documented runtime surface", () => {
   assert.deepEqual(Object.keys(engine).sort(), [
     "CloseCode",
+    "DEFAULT_MAX_FRAGMENTS",
     "DEFAULT_MAX_PAYLOAD_LENGTH",
     "FrameDecoder",
     "MAX_CLOSE_REASON_BYTES",

@@ -359,13 +359,59 @@ test("Protocol fails a message over maxMessageSize with 1009, in one frame or ac
   expectError(early.receive(hex("80 fe 01 91 00 00 00 00")), 1009);
 });
 
-test("Protocol handles 200,000 empty continuation frames without failing (F16)", () => {
-  const server = newServer();
+/** `count` empty masked continuation frames, back to back. */
+function emptyContinuations(count: number): Uint8Array {
   const empty = clientFrame(0x00);
-  const wire = new Uint8Array(empty.length * 200_000);
-  for (let i = 0; i < 200_000; i++) wire.set(empty, i * empty.length);
+  const wire = new Uint8Array(empty.length * count);
+  for (let i = 0; i < count; i++) wire.set(empty, i * empty.length);
+  return wire;
+}
+
+test("Protocol accepts a message of 131,072 frames, most of them empty (F16)", () => {
+  const server = newServer();
+  const wire = emptyContinuations(131_070);
   const events = feed(server, concatBytes([clientFrame(0x01, "a"), wire, clientFrame(0x80, "b")]));
   assert.deepEqual(summarize(events), [["text", "ab"]]);
+});
+
+test("Protocol fails the 131,073rd frame of a message with 1008 WS_TOO_MANY_FRAGMENTS, before any FIN (F16)", () => {
+  for (const opcode of [0x01, 0x02]) {
+    const server = newServer();
+    const events = feed(server, concatBytes([clientFrame(opcode), emptyContinuations(131_072)]));
+    expectError(events, 1008, "WS_TOO_MANY_FRAGMENTS");
+    assert.equal(sentCloseCode(outgoing(server)), 1008);
+    assert.equal(server.state, "closed");
+  }
+});
+
+test("Protocol maxFragments bounds frames per message, counts again for each message, rejects values below 1", () => {
+  const server = new Protocol({ role: "server", maxFragments: 3 });
+  const three = concatBytes([clientFrame(0x01, "a"), clientFrame(0x00), clientFrame(0x80, "b")]);
+  assert.deepEqual(summarize(feed(server, concatBytes([three, three]))), [
+    ["text", "ab"],
+    ["text", "ab"],
+  ]);
+  // Control frames between fragments do not count.
+  const ping = clientFrame(0x89, "p");
+  const withPings = feed(
+    server,
+    concatBytes([clientFrame(0x02, [1]), ping, ping, clientFrame(0x80, [2])]),
+  );
+  assert.deepEqual(summarize(withPings).at(-1), ["binary", "01 02"]);
+  expectError(
+    feed(server, concatBytes([clientFrame(0x02), emptyContinuations(2), clientFrame(0x80)])),
+    1008,
+    "WS_TOO_MANY_FRAGMENTS",
+  );
+  for (const bad of [0, -1, NaN]) {
+    assert.throws(() => new Protocol({ role: "server", maxFragments: bad }), RangeError);
+  }
+  const unlimited = new Protocol({ role: "server", maxFragments: Infinity });
+  const many = feed(
+    unlimited,
+    concatBytes([clientFrame(0x01), emptyContinuations(140_000), clientFrame(0x80)]),
+  );
+  assert.deepEqual(summarize(many), [["text", ""]]);
 });
 
 test("Protocol fails invalid UTF-8 text with 1007 (F18)", () => {

@@ -167,11 +167,12 @@ class SocketIo implements ByteReader, ByteWriter {
     return this.#drained();
   }
 
-  writeMany(chunks: Uint8Array[]): Promise<void> | undefined {
+  writeMany(chunks: Uint8Array[], last = false): Promise<void> | undefined {
     const socket = this.#socket;
     if (this.#failure) return Promise.reject(this.#failure);
     if (socket.destroyed) return Promise.reject(new Error("Socket closed"));
-    this.#cork();
+    // One piece and nothing else to come this turn: corking would only add a tick.
+    if (!last || chunks.length > 1) this.#cork();
     // The socket gathers the pieces into one writev when it uncorks: no copy here.
     let room = true;
     for (let i = 0; i < chunks.length; i++) room = socket.write(chunks[i]);

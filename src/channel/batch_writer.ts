@@ -95,11 +95,14 @@ export class BatchWriter {
    * does, without a promise for the caller: a fan-out queues one frame on
    * thousands of connections per message and waits for none of them. A
    * failed write still reaches `onError`.
+   *
+   * @param last Nothing more is expected for this connection in this turn of
+   * the event loop (a transport may write at once instead of gathering).
    */
-  kick(): void {
+  kick(last = false): void {
     if (this.#failure) return;
     if (!this.#writing && this.#writer.writeMany !== undefined) {
-      this.#writeNow();
+      this.#writeNow(last);
       return;
     }
     this.#wanted = true;
@@ -111,10 +114,10 @@ export class BatchWriter {
    * `undefined` when it was taken without waiting, else a (handled) promise
    * of the write, which the pump follows up on.
    */
-  #writeNow(): Promise<void> | undefined {
+  #writeNow(last = false): Promise<void> | undefined {
     const chunks = mergeSmall(this.#take());
     if (chunks.length === 0) return undefined;
-    const pending = this.#writer.writeMany!(chunks);
+    const pending = this.#writer.writeMany!(chunks, last);
     if (pending === undefined) return undefined;
     this.#writing = true;
     let total = 0;

@@ -74,12 +74,20 @@ export interface ChannelInternals {
   /** Bytes accepted for sending that the transport has not taken yet. */
   backlog(): number;
   /**
-   * Queues complete unmasked frames and starts writing them, unless the
-   * channel is not open or its backlog is non-zero and would pass `limit`
-   * with them. One call per subscriber and message on the fan-out path:
-   * no promise, no exception. Only where `acceptsFrames`.
+   * Queues complete unmasked frames, unless the channel is not open or its
+   * backlog is non-zero and would pass `limit` with them. One call per
+   * subscriber and message on the fan-out path: no promise, no exception.
+   * Nothing is written until {@linkcode ChannelInternals.flush}, so that all
+   * the messages published in one turn of the event loop leave in one write.
+   * Only where `acceptsFrames`.
    */
   offerFrames(frames: Uint8Array, limit: number): OfferResult;
+  /**
+   * Starts writing what {@linkcode ChannelInternals.offerFrames} queued (the
+   * last write of this turn of the event loop for this connection). A failed
+   * write ends the connection as any other would.
+   */
+  flush(): void;
   /**
    * Sends one message without waiting, on the same terms as
    * {@linkcode ChannelInternals.offerFrames} (native sockets, client connections).

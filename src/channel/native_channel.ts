@@ -392,6 +392,7 @@ export class NativeChannel implements WebSocketChannel {
         return 0;
       },
       offerFrames: () => 2,
+      flush: () => {},
       close: (code, reason) => this.#close(code, reason),
     };
   }

@@ -273,8 +273,12 @@ export class StreamChannel implements WebSocketChannel {
           this.#batches!.inFlight;
         if (!offerAllowed(backlog, frames.byteLength, limit)) return 1;
         this.#protocol!.sendEncoded(frames);
-        this.#batches!.kick();
         return 0;
+      },
+      flush: () => {
+        if (this.#batches !== undefined && this.#protocol!.outgoingBytes > 0) {
+          this.#batches.kick(true);
+        }
       },
       offerMessage: (message, limit) => {
         if (this.#state !== "open" || this.#closeRequested) return 2;

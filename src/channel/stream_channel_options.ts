@@ -51,9 +51,11 @@ export interface ByteWriter {
    * `writev`): writes `chunks` in order without their being copied together
    * first, and returns `undefined` when the transport took them at once with
    * room to spare (nothing to wait for), else a promise as from `write()`.
-   * Saves a copy and a promise per write on the per-message path.
+   * Saves a copy and a promise per write on the per-message path. `last`:
+   * no more writes are expected in this turn of the event loop, so there is
+   * nothing to gather them with.
    */
-  writeMany?(chunks: Uint8Array[]): Promise<void> | undefined;
+  writeMany?(chunks: Uint8Array[], last?: boolean): Promise<void> | undefined;
   /** Ends the writing half (FIN) after the queued bytes. */
   close(): Promise<void>;
   /** Drops the transport; queued bytes may be lost. */

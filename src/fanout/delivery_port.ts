@@ -41,6 +41,7 @@ function sinkPort(channel: WebSocketChannel): DeliveryPort {
     isOpen,
     backlog: () => inFlight,
     offerFrames: () => 2,
+    flush: () => {},
     offerMessage(message, limit) {
       if (!isOpen()) return 2;
       // UTF-16 length for text: an estimate is enough for a bound, and costs no encoding.

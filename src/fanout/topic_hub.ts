@@ -84,6 +84,8 @@ interface Subscriber {
   readonly channel: WebSocketChannel;
   readonly port: DeliveryPort;
   readonly topics: Set<string>;
+  /** Frames were queued this turn; a flush is scheduled. */
+  flushing: boolean;
 }
 
 interface Topic {
@@ -156,6 +158,8 @@ export class TopicHub {
   };
   /** Deliveries to permessage-deflate subscribers, in publish order. */
   #deflateTail: Promise<void> | undefined;
+  /** Subscribers with frames queued this turn, flushed in one microtask. */
+  #flushing: Subscriber[] = [];
   #compressingBytes = 0;
   #closed = false;
 
@@ -205,7 +209,7 @@ export class TopicHub {
     topic = String(topic);
     let subscriber = this.#subscribers.get(channel);
     if (subscriber === undefined) {
-      subscriber = { channel, port: deliveryPort(channel), topics: new Set() };
+      subscriber = { channel, port: deliveryPort(channel), topics: new Set(), flushing: false };
       this.#subscribers.set(channel, subscriber);
       const added = subscriber;
       channel.closed.then(() => this.#remove(added));
@@ -372,6 +376,12 @@ export class TopicHub {
   #settle(subscriber: Subscriber, result: OfferResult): void {
     if (result === 0) {
       this.#stats.delivered++;
+      if (subscriber.port.acceptsFrames && !subscriber.flushing) {
+        // Written once this turn's publishes are queued: one write per subscriber, not per message.
+        subscriber.flushing = true;
+        this.#flushing.push(subscriber);
+        if (this.#flushing.length === 1) queueMicrotask(this.#flushAll);
+      }
       return;
     }
     // 2: closed or closing; it leaves its topics when `closed` resolves.
@@ -384,6 +394,15 @@ export class TopicHub {
     this.#remove(subscriber);
     subscriber.port.close(SLOW_CLOSE_CODE, SLOW_CLOSE_REASON).catch(() => {});
   }
+
+  readonly #flushAll = (): void => {
+    const list = this.#flushing;
+    this.#flushing = [];
+    for (let i = 0; i < list.length; i++) {
+      list[i].flushing = false;
+      list[i].port.flush();
+    }
+  };
 
   #publishNative(
     group: Set<Subscriber>,

@@ -20,6 +20,7 @@ test("engine channels: server ones take pre-encoded frames, client ones do not",
     payload: new TextEncoder().encode("pre-encoded"),
   });
   assert.equal(serverSide.offerFrames(Uint8Array.from([...header, ...payload]), 1024), 0);
+  serverSide.flush();
   assert.equal(clientSide.offerMessage("sent now", 1024), 0);
   const fromServer = client.stream.getReader();
   assert.equal((await fromServer.read()).value, "pre-encoded");

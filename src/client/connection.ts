@@ -1,11 +1,13 @@
 /**
  * One live connection of the client: the channel, its read loop, its
  * heartbeat, and a single `ended` promise however the connection ends
- * (peer close, transport loss, heartbeat timeout, local close).
+ * (peer close, transport loss, heartbeat timeout, local close), and the
+ * messages it wrote that are not confirmed yet (see `delivery.ts`).
  *
  * @module
  */
 import type { Clock } from "./clock.ts";
+import { DEFAULT_UNCONFIRMED_BYTES, UnconfirmedWindow, type WrittenMessage } from "./delivery.ts";
 import { ClientError } from "./errors.ts";
 import { Heartbeat, type HeartbeatOptions } from "./heartbeat.ts";
 import type { ClientChannel, Message } from "./types.ts";
@@ -29,6 +31,20 @@ export interface ConnectionHost {
   /** Told before the connection is abandoned for a missed pong. */
   onHeartbeatTimeout(): void;
   onError(error: unknown): void;
+  /** Ping after writes to confirm them (see `DeliveryOptions.confirmWithPing`). Default false. */
+  confirmWithPing?: boolean;
+  /** Payload bytes of unconfirmed messages kept. Default 1 MiB. */
+  maxUnconfirmedBytes?: number;
+  /**
+   * Told, once the connection ended, about the messages recorded with
+   * `written()` that were not confirmed (and later about any recorded after
+   * that).
+   */
+  onUnconfirmed?(
+    connection: Connection,
+    unconfirmed: { messages: WrittenMessage[]; omitted: number },
+    end: EndInfo,
+  ): void;
 }
 
 /**
@@ -95,6 +111,11 @@ export class Connection {
   #reader: ReadableStreamDefaultReader<Message> | undefined;
   #abandoned = false;
   #heartbeat: Heartbeat | undefined;
+  #unconfirmed: UnconfirmedWindow;
+  #confirmWithPing: boolean;
+  #confirming = false;
+  #heartbeatMark = 0;
+  #closeSent = false;
 
   /**
    * @param channel A channel whose `ready` has resolved.
@@ -108,6 +129,10 @@ export class Connection {
     this.channel = channel;
     this.url = options.url;
     this.#host = options.host;
+    this.#unconfirmed = new UnconfirmedWindow(
+      options.host.maxUnconfirmedBytes ?? DEFAULT_UNCONFIRMED_BYTES,
+    );
+    this.#confirmWithPing = options.host.confirmWithPing ?? false;
     this.ended = new Promise((resolve) => (this.#resolveEnded = resolve));
     this.readDone = new Promise((resolve) => (this.#resolveReadDone = resolve));
     channel.closed.then(
@@ -120,9 +145,22 @@ export class Connection {
     if (heartbeat !== false) {
       this.#heartbeat = new Heartbeat(heartbeat, {
         clock: this.#host.clock,
-        ping: () => channel.ping(),
-        send: (message) => channel.sink.add(message),
-        onRtt: (ms) => this.#host.onRtt(ms),
+        // An answered heartbeat confirms what was written before its ping.
+        ping: () => {
+          const mark = this.#unconfirmed.mark;
+          return channel.ping().then((rtt) => {
+            this.#unconfirmed.confirm(mark);
+            return rtt;
+          });
+        },
+        send: (message) => {
+          this.#heartbeatMark = this.#unconfirmed.mark;
+          return channel.sink.add(message);
+        },
+        onRtt: (ms) => {
+          if (this.#heartbeat?.usesMessages) this.#unconfirmed.confirm(this.#heartbeatMark);
+          this.#host.onRtt(ms);
+        },
         onTimeout: () => this.#heartbeatTimeout(),
         onUnsupported: (cause) =>
           this.#host.onError(
@@ -142,9 +180,34 @@ export class Connection {
     return this.#endedWith;
   }
 
+  /** Messages recorded with `written()` and not confirmed yet. */
+  get pendingConfirmation(): number {
+    return this.#unconfirmed.pending;
+  }
+
   /** Hands a message to the transport. */
   write(message: Message): Promise<void> {
     return this.channel.sink.add(message);
+  }
+
+  /**
+   * Records a `send()` message whose `write()` resolved, so that it is
+   * reported if the connection ends before it is confirmed. Messages of
+   * `afterConnect` are not recorded: every connection runs it again.
+   */
+  written(item: WrittenMessage): void {
+    const end = this.#endedWith;
+    if (end) {
+      // Accepted by a transport that has already ended: unconfirmed at once.
+      this.#host.onUnconfirmed?.(this, { messages: [item], omitted: 0 }, end);
+      return;
+    }
+    this.#unconfirmed.add(item);
+    if (this.#confirmWithPing && !this.#confirming) {
+      this.#confirming = true;
+      // After the current burst of writes, so that one ping covers it.
+      queueMicrotask(() => this.#confirmPing());
+    }
   }
 
   /**
@@ -167,6 +230,7 @@ export class Connection {
   async close(code: number, reason: string, timeout: number): Promise<void> {
     this.#heartbeat?.stop();
     if (this.#endedWith) return;
+    this.#closeSent = true;
     let timer: unknown;
     const timedOut = new Promise<void>((resolve) => {
       timer = this.#host.clock.setTimeout(resolve, timeout);
@@ -199,7 +263,45 @@ export class Connection {
     this.#heartbeat?.stop();
     if (this.#endedWith) return;
     this.#endedWith = info;
+    // The peer answered our close frame, so it read every frame before it
+    // (RFC 6455 §5.5.1: the close frame is the last one we sent).
+    if (this.#closeSent && info.wasClean) this.#unconfirmed.confirmAll();
+    const unconfirmed = this.#unconfirmed.take();
+    if (unconfirmed.messages.length > 0 || unconfirmed.omitted > 0) {
+      // Before `ended` resolves, so a resend is queued before any reconnect.
+      this.#host.onUnconfirmed?.(this, unconfirmed, info);
+    }
     this.#resolveEnded(info);
+  }
+
+  #confirmPing(): void {
+    if (this.#endedWith || !this.#confirmWithPing) {
+      this.#confirming = false;
+      return;
+    }
+    const mark = this.#unconfirmed.mark;
+    let pinging: Promise<number>;
+    try {
+      pinging = this.channel.ping();
+    } catch (error) {
+      pinging = Promise.reject(error);
+    }
+    pinging.then(
+      () => {
+        this.#unconfirmed.confirm(mark);
+        this.#confirming = false;
+        // Writes that came after the ping need another one.
+        if (this.#unconfirmed.pending > 0 && !this.#endedWith) {
+          this.#confirming = true;
+          queueMicrotask(() => this.#confirmPing());
+        }
+      },
+      () => {
+        this.#confirming = false;
+        // A live transport that refuses a ping cannot ping at all (a browser WebSocket).
+        if (!this.#endedWith) this.#confirmWithPing = false;
+      },
+    );
   }
 
   async #readLoop(after: Promise<void>): Promise<void> {

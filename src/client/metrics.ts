@@ -51,6 +51,16 @@ export interface ClientMetrics {
   lastDisconnectReason: string | null;
   /** The last error (failed attempt, heartbeat timeout, listener error). */
   lastError: { code: string; message: string } | null;
+  /**
+   * Messages whose `send()` resolved and which the client gave up on without
+   * a confirmation (a connection died before one came): possibly lost. With
+   * `resendUnconfirmed`, only those that could not be resent.
+   */
+  unconfirmedMessages: number;
+  /** Unconfirmed messages put back in the offline queue by `resendUnconfirmed`. */
+  resentMessages: number;
+  /** Messages written on the current connection and not confirmed yet. */
+  awaitingConfirmation: number;
   /** Offline queue depth and losses. */
   queuedMessages: number;
   /** Payload bytes waiting in the offline queue. */

@@ -5,6 +5,7 @@
  */
 import type { BackoffOptions } from "./backoff.ts";
 import type { Clock } from "./clock.ts";
+import type { DeliveryOptions } from "./delivery.ts";
 import type { HeartbeatOptions } from "./heartbeat.ts";
 import type { Interceptor } from "./interceptors.ts";
 import type { OfflineQueueOptions } from "./offline_queue.ts";
@@ -67,6 +68,12 @@ export interface WebSocketClientOptions {
   heartbeat?: HeartbeatOptions | false;
   /** The offline queue; `false` makes `send()` reject while not open. Default 1 MiB, 60 s TTL, `reject`. */
   queue?: OfflineQueueOptions | false;
+  /**
+   * Tracking of messages written but not yet confirmed by the peer: what a
+   * dead connection reports in the `unconfirmed` event, and whether it is
+   * resent. Default: reported, not resent, no confirmation pings.
+   */
+  delivery?: DeliveryOptions;
   /** Runs on every connection before queued and user messages; a throw fails the attempt. */
   afterConnect?: (connection: AfterConnectContext) => void | Promise<void>;
   /** Middlewares: send in order, receive in reverse order. */

@@ -6,6 +6,7 @@
 import { backoffDelay } from "./backoff.ts";
 import { type Clock, sleep, systemClock } from "./clock.ts";
 import type { Connection, EndInfo } from "./connection.ts";
+import { type UnconfirmedMessages, UnconfirmedReporter } from "./delivery.ts";
 import { attemptConnection } from "./attempt.ts";
 import { ClientError, describeError, errorStatus, type InvalidJsonError } from "./errors.ts";
 import {
@@ -43,6 +44,12 @@ export interface ClientEvents {
   message: Message;
   /** Problems that do not end the client: heartbeat unsupported, a failing listener, a failed attempt. */
   error: Error;
+  /**
+   * Messages whose `send()` resolved but that were not confirmed when their
+   * connection ended, so the peer may never have received them; see
+   * {@linkcode UnconfirmedMessages} and the `delivery` option.
+   */
+  unconfirmed: UnconfirmedMessages;
 }
 
 interface Waiter {
@@ -125,6 +132,10 @@ export class WebSocketClient {
   #stableTimer: unknown = undefined;
   #nextReconnectAt: number | null = null;
   #seq = 0;
+  #resendUnconfirmed: boolean;
+  #unconfirmed: UnconfirmedReporter;
+  /** While `#stop` switches URLs: a resend still goes out (on the new URL). */
+  #switching = false;
 
   /**
    * Creates an idle client; nothing happens before `connect()`.
@@ -146,7 +157,9 @@ export class WebSocketClient {
     this.#queue = options.queue === false
       ? undefined
       : new OfflineQueue(this.#clock, options.queue);
+    this.#resendUnconfirmed = options.delivery?.resendUnconfirmed ?? false;
     this.#events = new Emitter((error) => console.error(error));
+    this.#unconfirmed = new UnconfirmedReporter((event) => this.#events.emit("unconfirmed", event));
     this.#fanout = new MessageFanout(options.highWaterMark ?? 16);
     this.#stateSince = this.#clock.now();
     const signal = options.signal;
@@ -267,9 +280,19 @@ export class WebSocketClient {
 
   /**
    * Sends a message: immediately when open, otherwise through the offline
-   * queue. Resolves when the message was handed to an open connection;
-   * rejects with a {@linkcode ClientError} when it is dropped, expires, does
-   * not fit, or the client is closed. Messages go out in `send()` order.
+   * queue. Messages go out in `send()` order.
+   *
+   * Resolves when the transport of an open connection accepted the message
+   * (written to the socket, or to a browser WebSocket's buffer). That is not
+   * delivery: if the connection dies before the message is confirmed (a
+   * later ping answered, or the peer answering our close), it is reported
+   * in an `unconfirmed` event and counted in `metrics().unconfirmedMessages`
+   * (or resent, with `delivery.resendUnconfirmed`), never lost silently.
+   * A message the dying connection did not accept stays queued for the next
+   * one, and its `send()` resolves only then.
+   *
+   * Rejects with a {@linkcode ClientError} when the message is dropped,
+   * expires, does not fit, or the client is closed.
    */
   send(data: SendData): Promise<void> {
     if (this.#final) return rejected(this.#closedError());
@@ -360,6 +383,9 @@ export class WebSocketClient {
       lastDisconnectCode: m.lastDisconnectCode,
       lastDisconnectReason: m.lastDisconnectReason,
       lastError: m.lastError,
+      unconfirmedMessages: this.#unconfirmed.unconfirmedMessages,
+      resentMessages: this.#unconfirmed.resentMessages,
+      awaitingConfirmation: this.#conn?.pendingConfirmation ?? 0,
       queuedMessages: this.#queue?.length ?? 0,
       queuedBytes: this.#queue?.bytes ?? 0,
       droppedMessages: this.#queue?.dropped ?? 0,
@@ -453,7 +479,12 @@ export class WebSocketClient {
     this.#conn = undefined;
     if (conn) {
       this.#setState({ type: "disconnecting", code, reason });
-      await conn.close(code, reason, this.#closeTimeout);
+      this.#switching = willReconnect;
+      try {
+        await conn.close(code, reason, this.#closeTimeout);
+      } finally {
+        this.#switching = false;
+      }
       this.#recordDisconnect(code, reason);
     }
     if (session) await session.done;
@@ -526,6 +557,19 @@ export class WebSocketClient {
           onRtt: (ms) => this.#metrics.recordRtt(ms),
           onHeartbeatTimeout: () => this.#onHeartbeatTimeout(),
           onError: (error) => this.#emitError(error),
+          confirmWithPing: this.#options.delivery?.confirmWithPing ?? this.#resendUnconfirmed,
+          maxUnconfirmedBytes: this.#options.delivery?.maxBytes,
+          onUnconfirmed: (conn, { messages, omitted }, end) =>
+            this.#unconfirmed.report(messages, {
+              omitted,
+              url: conn.url,
+              code: end.code,
+              // Resent while the client goes on: not after disconnect() or close().
+              requeueInto: this.#resendUnconfirmed && !this.#final &&
+                  (this.#session !== undefined || this.#switching)
+                ? this.#queue
+                : undefined,
+            }),
         },
         afterConnect: this.#options.afterConnect,
         sendOn: (conn, message) => this.#sendThrough(conn, message),
@@ -686,7 +730,10 @@ export class WebSocketClient {
       // The hot path: straight to the open connection, one promise per message.
       const size = messageSize(message);
       return conn.write(message).then(
-        () => this.#metrics.recordSent(size),
+        () => {
+          this.#metrics.recordSent(size);
+          conn.written({ message, seq, size });
+        },
         (error) => {
           // Not accepted by a dying connection: it goes out on the next one.
           if (!queue || this.#final) {
@@ -732,7 +779,9 @@ export class WebSocketClient {
         const item = this.#queue.shift();
         if (!item) return;
         try {
-          await this.#sendDirect(conn, item.message);
+          await conn.write(item.message);
+          this.#metrics.recordSent(item.size);
+          conn.written({ message: item.message, seq: item.seq, size: item.size });
           item.resolve();
         } catch {
           this.#queue.requeue(item);

@@ -53,6 +53,14 @@ export class FakePeer {
   answerPings: boolean;
   /** Toggle at any time: whether a client close frame gets answered. */
   echoClose: boolean;
+  /**
+   * Toggle at any time: client messages and pings are still accepted by the
+   * transport (`sink.add` resolves) but never reach the server, like bytes
+   * in flight when a server crashes. Pings stay unanswered meanwhile.
+   */
+  loseMessages = false;
+  /** Messages the client's transport accepted while `loseMessages` was on. */
+  readonly lost: Message[] = [];
   /** Pings the client sent. */
   pings = 0;
   #waiters: ((message: Message) => void)[] = [];
@@ -185,6 +193,9 @@ export class FakeChannel implements WebSocketChannel {
     if (this.closeInfo || this.#closing) {
       return Promise.reject(new ConnectionClosedError(this.closeCode ?? 1006));
     }
+    if (this.#peer.loseMessages) {
+      return new Promise((resolve, reject) => this.#pendingPings.push({ resolve, reject }));
+    }
     this.#peer.pings++;
     if (this.#peer.answerPings) return Promise.resolve(this.#pingRtt);
     return new Promise((resolve, reject) => this.#pendingPings.push({ resolve, reject }));
@@ -224,7 +235,8 @@ export class FakeChannel implements WebSocketChannel {
         data.buffer.slice(data.byteOffset, data.byteOffset + data.byteLength),
       );
     } else return Promise.reject(new TypeError("The fake channel does not send Blobs"));
-    this.#peer.accept(message);
+    if (this.#peer.loseMessages) this.#peer.lost.push(message);
+    else this.#peer.accept(message);
     return Promise.resolve();
   }
 

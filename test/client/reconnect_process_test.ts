@@ -9,7 +9,8 @@ import { type ChildProcess, spawn } from "node:child_process";
 import { join } from "node:path";
 import { WebSocketClient } from "../../src/client/web_socket_client.ts";
 import type { ClosedState } from "../../src/client/state.ts";
-import { deadline, waitFor } from "../_util/async.ts";
+import type { UnconfirmedMessages } from "../../src/client/delivery.ts";
+import { deadline, delay, waitFor } from "../_util/async.ts";
 import { repoRoot, runtimes } from "../_util/runtimes.ts";
 
 const script = join(repoRoot, "test", "client", "fixtures", "ws_server.mjs");
@@ -19,6 +20,8 @@ interface ServerProcess {
   lines: string[];
   child: ChildProcess;
   exited: Promise<void>;
+  /** Resolves once the process exited and all its output was read. */
+  drained: Promise<void>;
 }
 
 async function startServer(
@@ -45,8 +48,9 @@ async function startServer(
     }
   });
   const exited = new Promise<void>((resolve) => child.once("exit", () => resolve()));
+  const drained = new Promise<void>((resolve) => child.once("close", () => resolve()));
   const actual = await deadline(portKnown, 10_000, "the ws server to listen");
-  return { port: actual, lines, child, exited };
+  return { port: actual, lines, child, exited, drained };
 }
 
 async function stopServer(server: ServerProcess): Promise<void> {
@@ -100,6 +104,84 @@ test("WebSocketClient reconnects after the server process is killed and restarte
     await client.close().catch(() => {});
     await stopServer(server);
   }
+});
+
+/**
+ * Streams m0…m599 in batches, kills the server (SIGKILL) after it printed
+ * 100 of them (the stream waits at m300 for that), restarts it on the same
+ * port and waits for the last one.
+ */
+async function killMidStream(resendUnconfirmed: boolean) {
+  const first = await startServer(0, "echo");
+  let second: ServerProcess | undefined;
+  const client = new WebSocketClient(`ws://127.0.0.1:${first.port}/`, {
+    reconnect: { base: 50, max: 250 },
+    connectTimeout: 2000,
+    heartbeat: false,
+    delivery: { resendUnconfirmed },
+  });
+  const events: UnconfirmedMessages[] = [];
+  client.on("unconfirmed", (event) => events.push(event));
+  const total = 600;
+  const expected = Array.from({ length: total }, (_, i) => `m${i}`);
+  let killed!: () => void;
+  const afterKill = new Promise<void>((resolve) => (killed = resolve));
+  try {
+    await deadline(client.connect(), 5000, "first connect");
+    const producing = (async () => {
+      for (let i = 0; i < total; i += 20) {
+        if (i === 300) await afterKill;
+        // Batches without waiting in between, so several messages are in flight at the kill.
+        await Promise.all(expected.slice(i, i + 20).map((m) => client.send(m)));
+        await delay(2);
+      }
+    })();
+    await waitFor(() => messages(first).length >= 100, { what: "the first server mid-stream" });
+    first.child.kill("SIGKILL");
+    killed();
+    await deadline(first.drained, 5000, "the killed server's output");
+    await waitFor(() => client.state.type !== "open", { what: "the client to see the loss" });
+    const server = second = await startServer(first.port, "echo");
+    await deadline(producing, 20_000, "every send to resolve");
+    await waitFor(() => messages(server).includes(`m${total - 1}`), {
+      timeout: 10_000,
+      what: "the last message at the restarted server",
+    });
+    const before = messages(first);
+    assert.ok(before.length < total, "the kill happened mid-stream");
+    assert.deepEqual(before, expected.slice(0, before.length), "the first server got a prefix");
+    return { expected, before, after: messages(server), events, metrics: client.metrics() };
+  } finally {
+    await client.close().catch(() => {});
+    await stopServer(first);
+    if (second) await stopServer(second);
+  }
+}
+
+test("WebSocketClient: when a server is killed mid-stream, every resolved send that never arrived is reported as unconfirmed", async () => {
+  const { expected, before, after, events, metrics } = await killMidStream(false);
+  const reported = events.flatMap((event) => event.messages as string[]);
+  assert.ok(events.every((event) => !event.requeued && event.omitted === 0));
+  const arrived = new Set([...before, ...after]);
+  const lost = expected.filter((m) => !arrived.has(m));
+  assert.deepEqual(lost.filter((m) => !reported.includes(m)), [], "no silent loss");
+  assert.equal(metrics.unconfirmedMessages, reported.length);
+  assert.equal(metrics.resentMessages, 0);
+  // The restarted server gets what was sent after the loss, and only that.
+  assert.deepEqual(after, expected.slice(expected.indexOf(after[0])));
+});
+
+test("WebSocketClient with resendUnconfirmed: a server killed mid-stream loses nothing; every send arrives at least once, in order", async () => {
+  const { expected, before, after, events, metrics } = await killMidStream(true);
+  const reported = events.flatMap((event) => event.messages as string[]);
+  assert.ok(events.every((event) => event.requeued));
+  // The second server's run starts no later than where the first one stopped.
+  const resumeAt = expected.indexOf(after[0]);
+  assert.ok(resumeAt >= 0 && resumeAt <= before.length, `resumed at ${after[0]}`);
+  assert.deepEqual(after, expected.slice(resumeAt), "in order, nothing skipped");
+  assert.deepEqual(reported, expected.slice(resumeAt, resumeAt + reported.length));
+  assert.equal(metrics.resentMessages, reported.length);
+  assert.equal(metrics.unconfirmedMessages, 0);
 });
 
 test("WebSocketClient's heartbeat detects a server that stops answering pings within interval + timeout", async () => {

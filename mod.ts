@@ -89,6 +89,7 @@ export {
   type ClientState,
   type Connector,
   defaultReconnectPolicy,
+  type DeliveryOptions,
   DROP,
   type HeartbeatOptions,
   type Interceptor,
@@ -97,6 +98,7 @@ export {
   type OfflineQueueOptions,
   type ReconnectOptions,
   type ReconnectPolicy,
+  type UnconfirmedMessages,
   WebSocketClient,
   type WebSocketClientOptions,
 } from "./src/client/mod.ts";

@@ -30,11 +30,36 @@ export type AssembledMessage =
  */
 export const DEFAULT_MAX_FRAGMENTS = 128 * 1024;
 
+/**
+ * Largest permessage-deflate payload (RSV1 message, as sent on the wire) that
+ * can inflate to at most `maxMessageSize` bytes, so that the message limit,
+ * which counts inflated bytes (checked while inflating), never refuses a
+ * message that fits it. Deflate can grow data that does not compress
+ * (RFC 1951 §3.2.4: a stored block costs 5 bytes per up to 65,535; a fixed
+ * Huffman block spends 9 bits on some literals): this is zlib's
+ * `deflateBound` for any window and memory level, n + ⌈n/8⌉ + ⌈n/64⌉, plus
+ * 64 bytes for the empty blocks a flush may add.
+ *
+ * @param maxMessageSize The limit on the inflated message.
+ * @returns The limit on its compressed payload.
+ *
+ * @example
+ * ```ts
+ * import { maxCompressedSize } from "./message_assembler.ts";
+ *
+ * console.assert(maxCompressedSize(65536) === 65536 + 8192 + 1024 + 64);
+ * ```
+ */
+export function maxCompressedSize(maxMessageSize: number): number {
+  return maxMessageSize + Math.ceil(maxMessageSize / 8) + Math.ceil(maxMessageSize / 64) + 64;
+}
+
 /** Options of {@linkcode MessageAssembler}. */
 export interface MessageAssemblerOptions {
   /**
-   * Largest message in bytes, summed over its fragments (compressed size for
-   * RSV1 messages); more fails with 1009.
+   * Largest message in bytes, summed over its fragments; more fails with
+   * 1009. An RSV1 message may take {@linkcode maxCompressedSize} bytes: its
+   * inflated size is for the caller to check.
    * @default {67108864}
    */
   maxMessageSize?: number;
@@ -89,6 +114,7 @@ function invalidUtf8(): never {
  */
 export class MessageAssembler {
   readonly #maxMessageSize: number;
+  readonly #maxCompressedSize: number;
   readonly #maxFragments: number;
   #streamDecoder: TextDecoder | undefined;
   // The streaming decoder holds state of the current message.
@@ -117,6 +143,7 @@ export class MessageAssembler {
    */
   constructor(options: MessageAssemblerOptions = {}) {
     this.#maxMessageSize = options.maxMessageSize ?? DEFAULT_MAX_PAYLOAD_LENGTH;
+    this.#maxCompressedSize = maxCompressedSize(this.#maxMessageSize);
     this.#maxFragments = options.maxFragments ?? DEFAULT_MAX_FRAGMENTS;
   }
 
@@ -167,7 +194,8 @@ export class MessageAssembler {
       );
     }
     // RFC 6455 §10.4: "SHOULD impose a limit on ... the total message size after reassembly".
-    if (this.#size + header.length > this.#maxMessageSize) {
+    const limit = this.#compressed ? this.#maxCompressedSize : this.#maxMessageSize;
+    if (this.#size + header.length > limit) {
       throw new ProtocolError("WS_MESSAGE_TOO_BIG", "Message exceeds the size limit", 1009);
     }
     this.#size += header.length;

@@ -41,6 +41,7 @@ export { applyMask, type ApplyMaskOptions, MaskKeyPool } from "./mask.ts";
 export {
   type AssembledMessage,
   DEFAULT_MAX_FRAGMENTS,
+  maxCompressedSize,
   MessageAssembler,
   type MessageAssemblerOptions,
 } from "./message_assembler.ts";

@@ -20,10 +20,10 @@ import { encodeClosePayload, parseClosePayload } from "./close_payload.ts";
 import { isValidWireCloseCode } from "./close_code.ts";
 import { ProtocolError, WebSocketError } from "./errors.ts";
 import type { Frame, FrameHeader, Role } from "./frame.ts";
-import { FrameDecoder } from "./frame_decoder.ts";
+import { DEFAULT_MAX_PAYLOAD_LENGTH, FrameDecoder } from "./frame_decoder.ts";
 import { frameHeaderSize, writeFrameHeader } from "./frame_encoder.ts";
 import { MaskKeyPool, maskRange } from "./mask.ts";
-import { MessageAssembler } from "./message_assembler.ts";
+import { maxCompressedSize, MessageAssembler } from "./message_assembler.ts";
 import { Opcode } from "./opcode.ts";
 
 /** Options of {@linkcode Protocol}. */
@@ -32,8 +32,10 @@ export interface ProtocolOptions {
   role: Role;
   /**
    * Largest message accepted, in bytes, summed over fragments and checked on
-   * declared lengths before anything is allocated; more fails with 1009. For
-   * compressed messages this bounds the compressed size only.
+   * declared lengths before anything is allocated; more fails with 1009. A
+   * compressed (RSV1) message may take up to `maxCompressedSize()` of this on
+   * the wire (deflate grows data that does not compress); the caller checks
+   * its inflated size against this limit.
    * @default {67108864}
    */
   maxMessageSize?: number;
@@ -224,7 +226,11 @@ export class Protocol {
     this.#assembler = new MessageAssembler({ maxMessageSize, maxFragments });
     this.#decoder = new FrameDecoder({
       role,
-      maxPayloadLength: maxMessageSize,
+      // With permessage-deflate a frame may carry a compressed message's overhead; the
+      // assembler keeps the exact limit for uncompressed messages.
+      maxPayloadLength: this.#allowRsv1
+        ? maxCompressedSize(maxMessageSize ?? DEFAULT_MAX_PAYLOAD_LENGTH)
+        : maxMessageSize,
       allowRsv1: this.#allowRsv1,
       onHeader: (header) => this.#onHeader(header),
       onPayloadPart: (part) => {

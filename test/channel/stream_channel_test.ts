@@ -4,7 +4,10 @@ import { fromStreams, StreamChannel } from "../../src/channel/stream_channel.ts"
 import { createByteStreamPair } from "../../src/testing/byte_stream_pair.ts";
 import { createChannelPair } from "../../src/testing/channel_pair.ts";
 import { deadline, delay } from "../_util/async.ts";
-import { testChannelContract } from "./channel_contract.ts";
+import { readMessages, testChannelContract } from "./channel_contract.ts";
+import { PerMessageDeflate } from "../../src/deflate/permessage_deflate.ts";
+import { Protocol } from "../../src/engine/protocol.ts";
+import { SeededRandom } from "../_util/seeded_random.ts";
 
 testChannelContract("StreamChannel (in-memory pair)", () => {
   const pair = createChannelPair();
@@ -124,6 +127,78 @@ test("StreamChannel fails a message of too many frames with 1008 WS_TOO_MANY_FRA
   assert.deepEqual([head[0], head[2], head[3]], [0x88, 0x03, 0xf0]);
   await assert.rejects(streamRead, { name: "ProtocolError", code: "WS_TOO_MANY_FRAGMENTS" });
   assert.equal((await deadline(channel.closed, 5000, "closed")).code, 1008);
+});
+
+/** A permessage-deflate peer by hand: our engine for the framing, `compress()`, which never falls back to plain bytes. */
+function deflatePeer(role: "client" | "server", maxMessageSize: number) {
+  const params = {
+    serverNoContextTakeover: true,
+    clientNoContextTakeover: true,
+    serverMaxWindowBits: 15,
+    clientMaxWindowBits: 15,
+  };
+  const [near, far] = createByteStreamPair();
+  const channel = fromStreams(near, {
+    role,
+    maxMessageSize,
+    closeTimeout: 200,
+    deflate: new PerMessageDeflate({ role, params }),
+  });
+  const peerRole = role === "server" ? "client" : "server";
+  const peer = new Protocol({ role: peerRole, allowRsv1: true });
+  const peerDeflate = new PerMessageDeflate({ role: peerRole, params });
+  const writer = far.writable.getWriter();
+  const received = (async () => {
+    const bytes: number[] = [];
+    const reader = far.readable.getReader();
+    try {
+      for (;;) {
+        const { value, done } = await reader.read();
+        if (done) return bytes;
+        bytes.push(...value);
+      }
+    } catch {
+      return bytes; // the channel dropped the transport
+    }
+  })();
+  return {
+    channel,
+    /** The close code of the close frame the channel sent, once it closed the transport. */
+    async sentCloseCode(): Promise<number | undefined> {
+      const bytes = await deadline(received, 5000, "the channel's close");
+      const events = new Protocol({ role: peerRole, allowRsv1: true }).receive(
+        new Uint8Array(bytes),
+      );
+      return events.find((event) => event.type === "close")?.code;
+    },
+    async sendCompressed(message: Uint8Array): Promise<number> {
+      const payload = await peerDeflate.compress(message);
+      peer.sendBinary(payload, { compressed: true });
+      for (const chunk of peer.takeOutgoing()) await writer.write(chunk);
+      return payload.length;
+    },
+  };
+}
+
+test("StreamChannel with permessage-deflate accepts an incompressible message of exactly maxMessageSize and fails one byte more with 1009, as client and server (Z2)", async () => {
+  const limit = 100_000;
+  const random = new SeededRandom(11);
+  for (const role of ["server", "client"] as const) {
+    const exact = deflatePeer(role, limit);
+    const message = random.bytes(limit);
+    const wire = await exact.sendCompressed(message);
+    assert.ok(wire > limit, `deflate grew ${limit} random bytes to ${wire}`);
+    const [got] = await readMessages(exact.channel.stream.getReader(), 1);
+    assert.deepEqual(got, message, role);
+    await exact.channel.sink.close(1000);
+
+    const over = deflatePeer(role, limit);
+    const streamRead = over.channel.stream.getReader().read();
+    await over.sendCompressed(random.bytes(limit + 1));
+    await assert.rejects(streamRead, { code: "WS_MESSAGE_TOO_BIG", closeCode: 1009 });
+    assert.equal((await deadline(over.channel.closed, 5000, "closed")).code, 1009, role);
+    assert.equal(await over.sentCloseCode(), 1009, role);
+  }
 });
 
 test("StreamChannel as server closes TCP right after the close handshake", async () => {

@@ -2,7 +2,11 @@ import assert from "node:assert/strict";
 import { test } from "node:test";
 import { ProtocolError } from "../../src/engine/errors.ts";
 import type { Frame } from "../../src/engine/frame.ts";
-import { DEFAULT_MAX_FRAGMENTS, MessageAssembler } from "../../src/engine/message_assembler.ts";
+import {
+  DEFAULT_MAX_FRAGMENTS,
+  maxCompressedSize,
+  MessageAssembler,
+} from "../../src/engine/message_assembler.ts";
 import { hex } from "../_util/hex.ts";
 import { SeededRandom } from "../_util/seeded_random.ts";
 
@@ -141,6 +145,31 @@ test("MessageAssembler enforces maxMessageSize across fragments with 1009", () =
   assert.equal(
     (exact.push(frame(true, 0, new Uint8Array(4))) as { data: Uint8Array }).data.length,
     10,
+  );
+});
+
+test("MessageAssembler lets an RSV1 message take the deflate overhead, and keeps the exact limit otherwise", () => {
+  const limit = 1000;
+  const wire = maxCompressedSize(limit);
+  assert.equal(wire, 1000 + 125 + 16 + 64);
+  const fits = new MessageAssembler({ maxMessageSize: limit });
+  fits.push(frame(false, 2, new Uint8Array(600), true));
+  const message = fits.push(frame(true, 0, new Uint8Array(wire - 600)));
+  assert.ok(message?.type === "compressed" && message.data.length === wire);
+  const over = new MessageAssembler({ maxMessageSize: limit });
+  over.push(frame(false, 2, new Uint8Array(600), true));
+  throwsCode(
+    () => over.push(frame(true, 0, new Uint8Array(wire - 599))),
+    1009,
+    "WS_MESSAGE_TOO_BIG",
+  );
+  // The next uncompressed message is held to maxMessageSize again.
+  const plain = new MessageAssembler({ maxMessageSize: limit });
+  plain.push(frame(true, 2, new Uint8Array(wire), true));
+  throwsCode(
+    () => plain.push(frame(true, 2, new Uint8Array(limit + 1))),
+    1009,
+    "WS_MESSAGE_TOO_BIG",
   );
 });
 

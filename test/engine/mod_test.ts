@@ -25,6 +25,7 @@ test("engine mod.ts exports the documented runtime surface", () => {
     "isKnownOpcode",
     "isValidApplicationCloseCode",
     "isValidWireCloseCode",
+    "maxCompressedSize",
     "parseClosePayload",
   ]);
 });

@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
 import { WebSocketError } from "../../src/engine/errors.ts";
+import { maxCompressedSize } from "../../src/engine/message_assembler.ts";
 import { Protocol, type ProtocolEvent } from "../../src/engine/protocol.ts";
 import { concatBytes, hex, toHex } from "../_util/hex.ts";
 import { SeededRandom } from "../_util/seeded_random.ts";
@@ -357,6 +358,29 @@ test("Protocol fails a message over maxMessageSize with 1009, in one frame or ac
   const early = newServer({ maxMessageSize: 1000 });
   early.receive(clientFrame(0x02, new Uint8Array(600)));
   expectError(early.receive(hex("80 fe 01 91 00 00 00 00")), 1009);
+});
+
+test("Protocol with permessage-deflate accepts RSV1 messages up to maxCompressedSize, uncompressed ones up to maxMessageSize (Z2)", () => {
+  const limit = 1000;
+  const wire = maxCompressedSize(limit);
+  const server = newServer({ maxMessageSize: limit, allowRsv1: true });
+  const one = server.receive(clientFrame(0xc2, new Uint8Array(wire)));
+  assert.deepEqual(summarize(one).map((event) => (event as unknown[])[0]), ["compressed"]);
+  const fragmented = server.receive(concatBytes([
+    clientFrame(0x42, new Uint8Array(wire - 100)),
+    clientFrame(0x80, new Uint8Array(100)),
+  ]));
+  assert.equal((fragmented[0] as { data: Uint8Array }).data.length, wire);
+  assert.equal(server.receive(clientFrame(0x82, new Uint8Array(limit)))[0].type, "binary");
+  // Past the allowance, and an uncompressed message of one byte more: 1009 from the header.
+  const big = newServer({ maxMessageSize: limit, allowRsv1: true });
+  expectError(big.receive(clientFrame(0xc2, new Uint8Array(wire + 1))), 1009, "WS_MESSAGE_TOO_BIG");
+  const plain = newServer({ maxMessageSize: limit, allowRsv1: true });
+  expectError(plain.receive(hex("82 fe 03 e9 00 00 00 00")), 1009, "WS_MESSAGE_TOO_BIG");
+  assert.equal(sentCloseCode(outgoing(plain)), 1009);
+  // Without permessage-deflate the frame limit stays exact.
+  const exact = newServer({ maxMessageSize: limit });
+  expectError(exact.receive(hex("82 fe 03 e9 00 00 00 00")), 1009, "WS_MESSAGE_TOO_BIG");
 });
 
 /** `count` empty masked continuation frames, back to back. */

@@ -41,7 +41,7 @@ const MERGE_LIMIT = 64 * 1024;
 export class BatchWriter {
   readonly #writer: ByteWriter;
   readonly #take: () => Uint8Array[];
-  readonly #onError: (error: unknown) => void;
+  readonly #onError: (error: unknown) => Error | void;
   #next: Deferred<void> | undefined;
   /** Bytes were queued by kick(), which nobody awaits. */
   #wanted = false;
@@ -53,12 +53,15 @@ export class BatchWriter {
   /**
    * @param writer Where the bytes go.
    * @param take Returns (and forgets) the bytes owed to the peer, in order.
-   * @param onError Called once when a write fails.
+   * @param onError Called once when a write fails, with the transport's own
+   * error (Deno's `BrokenPipe`, Node's `EPIPE`, …). The error it returns,
+   * if any, is what the failed write and every later flush reject with: the
+   * channel's typed error, so no runtime error reaches its users.
    */
   constructor(
     writer: ByteWriter,
     take: () => Uint8Array[],
-    onError: (error: unknown) => void,
+    onError: (error: unknown) => Error | void,
   ) {
     this.#writer = writer;
     this.#take = take;
@@ -117,7 +120,12 @@ export class BatchWriter {
   #writeNow(last = false): Promise<void> | undefined {
     const chunks = mergeSmall(this.#take());
     if (chunks.length === 0) return undefined;
-    const pending = this.#writer.writeMany!(chunks, last);
+    let pending: Promise<void> | undefined;
+    try {
+      pending = this.#writer.writeMany!(chunks, last);
+    } catch (error) {
+      return handled(Promise.reject(this.#fail(error, undefined)));
+    }
     if (pending === undefined) return undefined;
     this.#writing = true;
     let total = 0;
@@ -133,9 +141,9 @@ export class BatchWriter {
       (error) => {
         this.#inFlight -= total;
         this.#writing = false;
-        this.#fail(error, undefined);
+        const failure = this.#fail(error, undefined);
         this.#settleIdle();
-        throw error;
+        throw failure;
       },
     );
     return handled(written);
@@ -165,15 +173,26 @@ export class BatchWriter {
     this.#settleIdle();
   }
 
-  /** A write failed: it and every later flush reject, `onError` hears it once. */
-  #fail(error: unknown, batch: Deferred<void> | undefined): void {
+  /**
+   * A write failed: `onError` hears it once, then it and every later flush
+   * reject with what `onError` made of it. Returns that error.
+   */
+  #fail(error: unknown, batch: Deferred<void> | undefined): unknown {
+    if (this.#failure) {
+      batch?.reject(this.#failure.error);
+      return this.#failure.error;
+    }
+    // Set before onError runs: a flush from inside it (the channel closing) fails at once.
     this.#failure = { error };
-    batch?.reject(error);
+    const reported = this.#onError(error);
+    const failure = reported instanceof Error ? reported : error;
+    this.#failure = { error: failure };
+    batch?.reject(failure);
     const waiting = this.#next as Deferred<void> | undefined;
-    waiting?.reject(error);
+    waiting?.reject(failure);
     this.#next = undefined;
     this.#wanted = false;
-    this.#onError(error);
+    return failure;
   }
 
   #settleIdle(): void {

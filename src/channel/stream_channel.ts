@@ -104,6 +104,8 @@ export class StreamChannel implements WebSocketChannel {
   /** The peer broke the protocol; our close may wait until the application answered what came before. */
   #failure: PeerFailure | undefined;
   #internals: ChannelInternals | undefined;
+  /** The transport's own error once reading or writing failed: the cause of our errors after it. */
+  #transportError: unknown;
 
   /**
    * Creates a channel that is not open yet; call {@linkcode StreamChannel.open}
@@ -205,7 +207,11 @@ export class StreamChannel implements WebSocketChannel {
     this.#batches = new BatchWriter(
       this.#writer,
       () => this.#protocol!.takeOutgoing(),
-      (error) => this.#onTransportError(error),
+      (error) => {
+        this.#onTransportError(error);
+        // The failed send and every later one reject with our error, never the runtime's.
+        return this.#closedError();
+      },
     );
     this.#target = { protocol: this.#protocol, batches: this.#batches, deflate: this.#deflate };
     this.#state = "open";
@@ -471,6 +477,7 @@ export class StreamChannel implements WebSocketChannel {
   }
 
   #onTransportError(error: unknown): void {
+    this.#transportError ??= error;
     if (this.#state === "closed") return;
     if (this.#handshakeDone) this.#teardown(true);
     else this.#abrupt(error);
@@ -547,6 +554,7 @@ export class StreamChannel implements WebSocketChannel {
   #closedError(): ConnectionClosedError {
     return new ConnectionClosedError(this.#closeCode ?? 1006, this.#closeReason ?? "", {
       message: this.#state === "closing" ? "Cannot send: the connection is closing" : undefined,
+      cause: this.#transportError,
     });
   }
 }

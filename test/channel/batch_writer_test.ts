@@ -72,7 +72,7 @@ test("BatchWriter reports a failed write once and rejects later flushes", async 
   const batches = new BatchWriter(
     failing.getWriter(),
     () => queue.splice(0),
-    (e) => errors.push(e),
+    (e) => void errors.push(e),
   );
   await assert.rejects(batches.flush(), /broken pipe/);
   await assert.rejects(batches.flush(), /broken pipe/);
@@ -118,7 +118,7 @@ test("BatchWriter.kick after a failed write reports nothing more and writes noth
     },
   }).getWriter();
   const pending: Uint8Array[] = [];
-  const batches = new BatchWriter(writer, () => pending.splice(0), (e) => errors.push(e));
+  const batches = new BatchWriter(writer, () => pending.splice(0), (e) => void errors.push(e));
   pending.push(new Uint8Array([1]));
   batches.kick();
   await batches.idle();
@@ -218,7 +218,7 @@ test("BatchWriter with a gathering transport reports a failed write once and rej
   const t = gatheringWriter();
   const errors: unknown[] = [];
   const pending: Uint8Array[] = [];
-  const batches = new BatchWriter(t.writer, () => pending.splice(0), (e) => errors.push(e));
+  const batches = new BatchWriter(t.writer, () => pending.splice(0), (e) => void errors.push(e));
   t.fill();
   pending.push(new Uint8Array(1));
   const first = batches.flush();
@@ -228,4 +228,42 @@ test("BatchWriter with a gathering transport reports a failed write once and rej
   batches.kick();
   assert.equal(errors.length, 1);
   await batches.idle();
+});
+
+test("BatchWriter rejects the failed write and later flushes with the error onError returns, on every write path", async () => {
+  const raw = new Error("Broken pipe (os error 32)");
+  const typed = new Error("typed", { cause: raw });
+  // The stream path, the gathering path waiting for drain, and a gathering write that throws.
+  const streamWriter = new WritableStream<Uint8Array>({
+    write() {
+      throw raw;
+    },
+  }).getWriter();
+  const waiting = gatheringWriter();
+  waiting.fill();
+  const throwing = {
+    ...gatheringWriter().writer,
+    writeMany(): undefined {
+      throw raw;
+    },
+  };
+  for (
+    const [name, writer] of [["stream", streamWriter], ["drain", waiting.writer], [
+      "throw",
+      throwing,
+    ]] as const
+  ) {
+    const heard: unknown[] = [];
+    const pending = [new Uint8Array([1])];
+    const batches = new BatchWriter(writer, () => pending.splice(0), (e) => {
+      heard.push(e);
+      return typed;
+    });
+    const first = batches.flush();
+    if (name === "drain") waiting.fail(raw);
+    await assert.rejects(first, (e) => e === typed, name);
+    pending.push(new Uint8Array([2]));
+    await assert.rejects(batches.flush(), (e) => e === typed, name);
+    assert.deepEqual(heard, [raw], name);
+  }
 });

@@ -5,6 +5,7 @@ import { createByteStreamPair } from "../../src/testing/byte_stream_pair.ts";
 import { createChannelPair } from "../../src/testing/channel_pair.ts";
 import { deadline, delay } from "../_util/async.ts";
 import { readMessages, testChannelContract } from "./channel_contract.ts";
+import { ConnectionClosedError } from "../../src/channel/errors.ts";
 import { PerMessageDeflate } from "../../src/deflate/permessage_deflate.ts";
 import { Protocol } from "../../src/engine/protocol.ts";
 import { SeededRandom } from "../_util/seeded_random.ts";
@@ -199,6 +200,34 @@ test("StreamChannel with permessage-deflate accepts an incompressible message of
     assert.equal((await deadline(over.channel.closed, 5000, "closed")).code, 1009, role);
     assert.equal(await over.sentCloseCode(), 1009, role);
   }
+});
+
+test("StreamChannel turns a failed transport write into ConnectionClosedError 1006 with the runtime's error as cause, for sends, stream and ping", async () => {
+  const raw = Object.assign(new Error("Broken pipe (os error 32)"), {
+    name: "BrokenPipe",
+    code: "EPIPE",
+  });
+  const [near] = createByteStreamPair();
+  const writable = new WritableStream<Uint8Array>({
+    write() {
+      throw raw;
+    },
+  });
+  const channel = fromStreams({ readable: near.readable, writable }, { role: "client" });
+  const streamError = channel.stream.getReader().read().then(() => undefined, (e) => e);
+  const errors = [
+    await channel.sink.add("first").then(() => undefined, (e) => e),
+    await channel.sink.add("after").then(() => undefined, (e) => e),
+    await streamError,
+    await channel.ping().then(() => undefined, (e) => e),
+  ];
+  for (const [i, error] of errors.entries()) {
+    assert.ok(error instanceof ConnectionClosedError, `${i}: ${error}`);
+    assert.equal(error.code, "WS_CONNECTION_CLOSED");
+    assert.equal(error.closeCode, 1006);
+    assert.equal(error.cause, raw, `${i}`);
+  }
+  assert.equal((await deadline(channel.closed, 5000, "closed")).code, 1006);
 });
 
 test("StreamChannel as server closes TCP right after the close handshake", async () => {

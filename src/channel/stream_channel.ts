@@ -19,6 +19,7 @@ import { inflateMessage } from "./inflate_message.ts";
 import { MessageQueue } from "./message_queue.ts";
 import { MessageSender, type SenderTarget } from "./message_sender.ts";
 import { failureReason, hasMessageBefore, PeerFailure } from "./peer_failure.ts";
+import { PeerClose } from "./peer_close.ts";
 import { PingTracker } from "./ping_tracker.ts";
 import { ReadPump } from "./read_pump.ts";
 import {
@@ -103,6 +104,8 @@ export class StreamChannel implements WebSocketChannel {
   #pings: PingTracker | undefined;
   /** The peer broke the protocol; our close may wait until the application answered what came before. */
   #failure: PeerFailure | undefined;
+  /** The peer sent a close; our reply may wait until the application answered what came before. */
+  #peerClose: PeerClose | undefined;
   #internals: ChannelInternals | undefined;
   /** The transport's own error once reading or writing failed: the cause of our errors after it. */
   #transportError: unknown;
@@ -130,12 +133,14 @@ export class StreamChannel implements WebSocketChannel {
       onSpace: () => {
         this.#pump.wake();
         this.#failure?.taken();
+        this.#peerClose?.taken();
       },
       onCancel: () => {
         // Dart's StreamChannel contract: cancelling the stream does not close
         // the connection; messages are dropped from now on.
         this.#pump.drain();
         this.#failure?.taken();
+        this.#peerClose?.taken();
       },
     });
     this.stream = this.#queue.stream;
@@ -195,8 +200,10 @@ export class StreamChannel implements WebSocketChannel {
       maxMessageSize: this.#settings.maxMessageSize,
       maxFragments: this.#settings.maxFragments,
       allowRsv1: opening.deflate !== undefined,
-      // Our close after a peer's violation may wait for answers to earlier messages (PeerFailure).
+      // Our close after a peer's violation, or our reply to its close, may wait for answers to
+      // earlier messages (PeerFailure, PeerClose).
       deferFailure: true,
+      deferCloseReply: true,
     });
     this.#dropConnection = streams.close?.bind(streams);
     const direct = streams.direct?.();
@@ -279,6 +286,7 @@ export class StreamChannel implements WebSocketChannel {
           this.#batches!.inFlight;
         if (!offerAllowed(backlog, frames.byteLength, limit)) return 1;
         this.#protocol!.sendEncoded(frames);
+        if (this.#peerClose?.active || this.#failure?.active) this.#boundReplies();
         return 0;
       },
       flush: () => {
@@ -309,6 +317,7 @@ export class StreamChannel implements WebSocketChannel {
       const event = events[i];
       if (event.type === "compressed") return this.#receiveAsync(events, i);
       if (event.type === "error") return this.#onEngineError(event.error, events, i);
+      if (event.type === "close") return this.#onCloseFrame(event, hasMessageBefore(events, i));
       this.#handle(event);
     }
     this.#flushOwed();
@@ -319,6 +328,7 @@ export class StreamChannel implements WebSocketChannel {
     for (let i = from; i < events.length; i++) {
       const event = events[i];
       if (event.type === "error") return this.#onEngineError(event.error, events, i);
+      if (event.type === "close") return this.#onCloseFrame(event, hasMessageBefore(events, i));
       if (event.type !== "compressed") {
         this.#handle(event);
         continue;
@@ -354,9 +364,7 @@ export class StreamChannel implements WebSocketChannel {
         return this.#deliver(event.data);
       case "pong":
         return this.#pings?.pong(event.data);
-      case "close":
-        return this.#onCloseFrame(event.code, event.reason);
-        // "ping": the engine already queued the pong; "error": see #onEngineError.
+        // "ping": the engine already queued the pong; "close" and "error": see #receive.
     }
   }
 
@@ -402,16 +410,63 @@ export class StreamChannel implements WebSocketChannel {
 
   // ── closing ────────────────────────────────────────────────────────────
 
-  #onCloseFrame(code: number, reason: string): void {
-    if (this.#state === "open") {
-      // The peer started the close; the engine queued our echo (RFC 6455 §5.5.1).
-      this.#closeCode = code;
-      this.#closeReason = reason;
-      this.#state = "closing";
-      this.#sinkHandle.error(this.#closedError());
-      this.#pings?.fail(this.#closedError());
-      this.#startCloseTimer();
+  /**
+   * The peer's close arrived (the last event of its read). If it started the
+   * close, our reply may wait for the application's answers to the messages
+   * before it (PeerClose); the returned promise then holds the read loop.
+   */
+  #onCloseFrame(
+    event: { code: number; reason: string },
+    messagesBefore: boolean,
+  ): Promise<void> | undefined {
+    if (this.#state !== "open") {
+      this.#closeHandshakeDone();
+      return undefined;
     }
+    this.#closeCode = event.code;
+    this.#closeReason = event.reason;
+    this.#pings?.fail(this.#closedError());
+    // The messages before the close stay readable; sends stay allowed until our reply.
+    this.#endStream(true);
+    const peerClose = this.#peerClose ??= new PeerClose({
+      closed: () => this.#state === "closed",
+      unread: () => this.#queue.bytes > 0,
+      pending: () => this.#sender.pending,
+      timeout: this.#settings.closeTimeout,
+      reply: () => this.#replyToClose(),
+    });
+    // Pongs owed for pings earlier in the read go out now.
+    this.#flushOwed();
+    // It bounds the whole close, reply window included (its callback replies first).
+    this.#startCloseTimer();
+    const waiting = peerClose.received(messagesBefore);
+    // The application already closed the sink: only its sends under way are waited for.
+    if (this.#closeRequested) peerClose.taken(true);
+    return waiting;
+  }
+
+  /** Queues our reply to the peer's close (RFC 6455 §5.5.1) and goes on closing. */
+  #replyToClose(): void {
+    if (this.#state !== "open") return;
+    this.#state = "closing";
+    this.#protocol!.replyClose();
+    this.#sinkHandle.error(this.#closedError());
+    this.#closeHandshakeDone();
+  }
+
+  /**
+   * The application's answers during a reply window are bounded in bytes too:
+   * once the bytes not yet written pass `writableHighWaterMark`, our close
+   * goes out after them, so a peer that does not read cannot grow them further.
+   */
+  #boundReplies(): void {
+    if (this.#sender.backlog <= this.#settings.writableHighWaterMark) return;
+    this.#peerClose?.replyNow();
+    this.#failure?.end();
+  }
+
+  /** Both close frames were exchanged (ours may still be being written). */
+  #closeHandshakeDone(): void {
     this.#handshakeDone = true;
     this.#pump.drain();
     this.#endStream(true);
@@ -434,6 +489,11 @@ export class StreamChannel implements WebSocketChannel {
       this.#failure.taken(true);
       return done;
     }
+    // The peer's close is being answered: our reply goes out once what was sent so far is queued.
+    if (this.#peerClose?.active) {
+      this.#peerClose.taken(true);
+      return done;
+    }
     const tail = this.#sender.pending;
     // Messages still being prepared (Blob, compression) go out first.
     if (tail) tail.then(() => this.#sendClose(code, reason)).catch((e) => this.#abrupt(e));
@@ -449,7 +509,8 @@ export class StreamChannel implements WebSocketChannel {
   }
 
   #sendClose(code: number | undefined, reason: string | undefined): void {
-    if (this.#state !== "open") return;
+    // After the peer's close, our close is the reply (PeerClose), not a new one.
+    if (this.#state !== "open" || this.#peerClose !== undefined) return;
     this.#closeCode = code ?? 1005;
     this.#closeReason = reason ?? "";
     this.#state = "closing";
@@ -466,12 +527,14 @@ export class StreamChannel implements WebSocketChannel {
     if (this.#closeTimer !== undefined) return;
     this.#closeTimer = setTimeout(() => {
       this.#closeTimer = undefined;
+      this.#peerClose?.replyNow();
       if (this.#handshakeDone) this.#teardown(true);
       else this.#abrupt(undefined);
     }, this.#settings.closeTimeout);
   }
 
   #onEof(): void {
+    this.#peerClose?.replyNow();
     if (this.#handshakeDone) this.#teardown(true);
     else this.#abrupt(undefined);
   }
@@ -479,6 +542,8 @@ export class StreamChannel implements WebSocketChannel {
   #onTransportError(error: unknown): void {
     this.#transportError ??= error;
     if (this.#state === "closed") return;
+    // The peer's close was received: the handshake completes as far as we can still write.
+    this.#peerClose?.replyNow();
     if (this.#handshakeDone) this.#teardown(true);
     else this.#abrupt(error);
   }
@@ -512,6 +577,8 @@ export class StreamChannel implements WebSocketChannel {
   #shutDown(info: CloseInfo, error: unknown, flush: boolean): void {
     this.#state = "closed";
     this.#failure?.end();
+    // Ends a reply window without replying (the channel is closed).
+    this.#peerClose?.replyNow();
     clearTimeout(this.#closeTimer);
     this.#closeTimer = undefined;
     const closedError = error ?? this.#closedError();
@@ -548,7 +615,9 @@ export class StreamChannel implements WebSocketChannel {
     if (this.#closeRequested || this.#state === "closing" || this.#state === "closed") {
       return Promise.reject(this.#closedError());
     }
-    return this.#sender.send(message);
+    const sent = this.#sender.send(message);
+    if (this.#peerClose?.active || this.#failure?.active) this.#boundReplies();
+    return sent;
   }
 
   #closedError(): ConnectionClosedError {

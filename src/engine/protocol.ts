@@ -75,6 +75,19 @@ export interface ProtocolOptions {
    * @default {false}
    */
   deferFailure?: boolean;
+  /**
+   * Hold back our reply to the peer's close frame until
+   * {@linkcode Protocol.replyClose} is called, so that the application can
+   * first answer the messages that came before the close (an echo of a
+   * message sent together with a close goes out before our close, as with
+   * ws). RFC 6455 §5.5.1: the endpoint "SHOULD do so as soon as practical.
+   * An endpoint MAY delay sending a Close frame until its current message is
+   * sent". Input still stops at the close (nothing follows it), and sends stay
+   * allowed until the reply is queued. The caller must call `replyClose()`
+   * soon (with a deadline) so the peer's close is always answered.
+   * @default {false}
+   */
+  deferCloseReply?: boolean;
 }
 
 /**
@@ -86,7 +99,8 @@ export interface ProtocolOptions {
  * - `ping`: the pong is already queued in the outgoing bytes.
  * - `pong`: a pong (solicited or not).
  * - `close`: the peer's close (code 1005 if its body was empty); our reply is
- *   queued if we had not sent a close yet.
+ *   queued if we had not sent a close yet (with `deferCloseReply`, only by
+ *   {@linkcode Protocol.replyClose}).
  * - `error`: we failed the connection; a close with `error.closeCode` is
  *   queued (unless we had sent one), input is ignored from now on and no
  *   further events follow. With `deferFailure`, the close is queued only by
@@ -185,6 +199,7 @@ export class Protocol {
   readonly #allowRsv1: boolean;
   readonly #fillMask: ((key: Uint8Array) => void) | undefined;
   readonly #deferFailure: boolean;
+  readonly #deferCloseReply: boolean;
   readonly #decoder: FrameDecoder;
   readonly #assembler: MessageAssembler;
   #outgoing: Uint8Array[] = [];
@@ -194,6 +209,8 @@ export class Protocol {
   #failed = false;
   // A peer failure whose close frame waits for failNow() (deferFailure); input is ignored meanwhile.
   #pendingFailure: ProtocolError | undefined;
+  // The body of our reply to the peer's close, waiting for replyClose() (deferCloseReply).
+  #owedCloseReply: Uint8Array | undefined;
   // Whether the frame being received is a data frame (its payload pieces go to the assembler).
   #inDataFrame = false;
 
@@ -223,6 +240,7 @@ export class Protocol {
     this.#allowRsv1 = options.allowRsv1 ?? false;
     this.#fillMask = options.fillMask;
     this.#deferFailure = options.deferFailure ?? false;
+    this.#deferCloseReply = options.deferCloseReply ?? false;
     this.#assembler = new MessageAssembler({ maxMessageSize, maxFragments });
     this.#decoder = new FrameDecoder({
       role,
@@ -445,6 +463,34 @@ export class Protocol {
   }
 
   /**
+   * Queues the reply to the peer's close that `deferCloseReply` held back
+   * (echoing its code) and moves to `closed`. Does nothing when no reply is
+   * owed (none was held back, or a close was sent meanwhile).
+   *
+   * @example
+   * ```ts
+   * import { Protocol } from "./protocol.ts";
+   *
+   * const server = new Protocol({ role: "server", deferCloseReply: true });
+   * const text = [0x81, 0x82, 0, 0, 0, 0, 0x68, 0x69]; // "hi"
+   * const close = [0x88, 0x82, 0, 0, 0, 0, 0x03, 0xe8]; // close 1000
+   * const events = server.receive(new Uint8Array([...text, ...close]));
+   * console.assert(events[1].type === "close" && server.outgoingBytes === 0);
+   * server.sendText("hi"); // the answer goes out before the close
+   * server.replyClose();
+   * console.assert(server.state === "closed");
+   * ```
+   */
+  replyClose(): void {
+    const body = this.#owedCloseReply;
+    if (body === undefined) return;
+    this.#owedCloseReply = undefined;
+    if (this.#closeSent) return;
+    this.#queueFrame(Opcode.close, body, false);
+    this.#closeSent = true;
+  }
+
+  /**
    * Takes the bytes owed to the peer, in order. Header and payload of a large
    * frame may be separate arrays; write them all, in order.
    *
@@ -479,7 +525,13 @@ export class Protocol {
       if (!this.#closeSent) {
         // RFC 6455 §5.5.1: "the endpoint MUST send a Close frame in response ... typically echos
         // the status code it received".
-        this.#queueFrame(Opcode.close, encodeClosePayload(code === 1005 ? undefined : code), false);
+        const body = encodeClosePayload(code === 1005 ? undefined : code);
+        if (this.#deferCloseReply) {
+          // "An endpoint MAY delay sending a Close frame until its current message is sent."
+          this.#owedCloseReply = body;
+          return;
+        }
+        this.#queueFrame(Opcode.close, body, false);
         this.#closeSent = true;
       }
       return;

@@ -126,3 +126,82 @@ test(`serve (${currentRuntime}) stops when its signal aborts`, async () => {
   const client = connect(`ws://127.0.0.1:${server.port}/`, { transport: "engine" });
   await assert.rejects(deadline(client.ready, 5000, "refused"), { code: "WS_CONNECT_REFUSED" });
 });
+
+/** Upgrades over a raw socket; `upgraded` resolves with the bytes after the response head. */
+function rawClient(port: number) {
+  const socket = netConnect({ host: "127.0.0.1", port });
+  socket.setNoDelay(true);
+  socket.on("error", () => {});
+  let received = new Uint8Array(0);
+  let headEnd = -1;
+  let onData = () => {};
+  socket.on("data", (chunk: Uint8Array) => {
+    const next = new Uint8Array(received.length + chunk.length);
+    next.set(received);
+    next.set(chunk, received.length);
+    received = next;
+    if (headEnd < 0) {
+      const at = new TextDecoder("latin1").decode(received).indexOf("\r\n\r\n");
+      if (at >= 0) headEnd = at + 4;
+    }
+    onData();
+  });
+  const ended = new Promise<void>((resolve) => socket.on("close", () => resolve()));
+  socket.write(
+    "GET / HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n" +
+      "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n",
+  );
+  return {
+    socket,
+    ended,
+    /** The bytes after the handshake response, once there are at least `count`. */
+    async frames(count = 0): Promise<Uint8Array> {
+      while (headEnd < 0 || received.length - headEnd < count) {
+        await new Promise<void>((resolve) => onData = resolve);
+      }
+      return received.subarray(headEnd);
+    },
+  };
+}
+
+/** Splits unmasked server frames (payloads under 126 bytes) into [opcode, payload text]. */
+function parseFrames(bytes: Uint8Array): [number, string][] {
+  const frames: [number, string][] = [];
+  for (let i = 0; i + 2 <= bytes.length;) {
+    const length = bytes[i + 1] & 0x7f;
+    assert.ok(length < 126, "short frames only");
+    const payload = bytes.subarray(i + 2, i + 2 + length);
+    const opcode = bytes[i] & 0x0f;
+    frames.push([
+      opcode,
+      opcode === 0x8 ? String((payload[0] << 8) | payload[1]) : new TextDecoder().decode(payload),
+    ]);
+    i += 2 + length;
+  }
+  return frames;
+}
+
+const maskedFrame = (b0: number, payload: number[]) =>
+  new Uint8Array([b0, 0x80 | payload.length, 0, 0, 0, 0, ...payload]);
+
+test(`serve (${currentRuntime}) echoes a message sent together with a close before replying to the close`, async () => {
+  const server = await serveHere({
+    onChannel: (channel) => void channel.stream.pipeTo(channel.sink).catch(() => {}),
+  });
+  const client = rawClient(server.port);
+  try {
+    await deadline(client.frames(), 5000, "handshake");
+    // One write, so the server reads the message and the close together.
+    client.socket.write(
+      new Uint8Array([
+        ...maskedFrame(0x81, [...new TextEncoder().encode("hello")]),
+        ...maskedFrame(0x88, [0x03, 0xe8]),
+      ]),
+    );
+    await deadline(client.ended, 5000, "the server to close TCP");
+    assert.deepEqual(parseFrames(await client.frames()), [[0x1, "hello"], [0x8, "1000"]]);
+  } finally {
+    client.socket.destroy();
+    await server.close();
+  }
+});

@@ -525,3 +525,110 @@ test("StreamChannel lets the application answer messages still unread from earli
   assert.deepEqual((await deadline(echoed, 5000, "echo loop")).messages, ["a"]);
   assert.equal((await deadline(channel.closed, 5000, "closed")).code, 1002);
 });
+
+// ── a peer's close after messages: answers first, then our reply ────────────
+
+test("StreamChannel echoes a message that arrived with the peer's close in one chunk before replying", async () => {
+  const { channel, reader, writer } = rawPeer("server");
+  const echoed = echoLoop(channel);
+  await writer.write(
+    new Uint8Array([
+      ...masked(0x1, [...text("Hello")]),
+      ...masked(0x9, [0x70]),
+      ...masked(0x8, [0x03, 0xe8]),
+    ]),
+  );
+  const frames: [number, string][] = [];
+  for (let i = 0; i < 3; i++) {
+    const [op, payload] = await readServerFrame(reader);
+    frames.push([
+      op,
+      op === 0x88 ? String(closeCodeOf(payload)) : new TextDecoder().decode(payload),
+    ]);
+  }
+  assert.deepEqual(
+    frames,
+    [[0x8a, "p"], [0x81, "Hello"], [0x88, "1000"]],
+    "the echo before the reply",
+  );
+  assert.equal((await deadline(reader.read(), 5000, "FIN")).done, true, "the server closes TCP");
+  const { messages, error } = await deadline(echoed, 5000, "echo loop");
+  assert.deepEqual(messages, ["Hello"]);
+  assert.equal(error, undefined, "the stream ends cleanly");
+  assert.deepEqual(await channel.closed, { code: 1000, reason: "", wasClean: true });
+  await assert.rejects(channel.sink.add("late"), { code: "WS_CONNECTION_CLOSED" });
+});
+
+test("StreamChannel as client answers the server's message before replying to its close", async () => {
+  const { channel, reader, writer } = rawPeer("client", { closeTimeout: 5000 });
+  const echoed = echoLoop(channel);
+  await writer.write(new Uint8Array([0x81, 0x02, 0x68, 0x69, 0x88, 0x02, 0x0f, 0xa0])); // "hi", close 4000
+  const echo = await readBytes(reader, 8);
+  assert.deepEqual([echo[0], echo[1]], [0x81, 0x82], "the masked echo first");
+  const reply = await readBytes(reader, 8);
+  assert.deepEqual([reply[0], reply[1]], [0x88, 0x82], "then the masked close reply");
+  assert.deepEqual((await deadline(echoed, 5000, "echo loop")).messages, ["hi"]);
+  await writer.close(); // the server closes TCP first (RFC 6455 §7.1.1)
+  assert.deepEqual(await deadline(channel.closed, 5000, "closed"), {
+    code: 4000,
+    reason: "",
+    wasClean: true,
+  });
+});
+
+test("StreamChannel replies to the peer's close within min(closeTimeout, 1 s) when the application never reads", async () => {
+  const { channel, reader, writer } = rawPeer("server", { closeTimeout: 200 });
+  const started = Date.now();
+  await writer.write(new Uint8Array([...masked(0x1, [0x61]), ...masked(0x8, [0x03, 0xe8])]));
+  const [op, payload] = await readServerFrame(reader);
+  assert.deepEqual([op, closeCodeOf(payload)], [0x88, 1000]);
+  assert.equal((await deadline(reader.read(), 5000, "FIN")).done, true);
+  assert.deepEqual(await deadline(channel.closed, 5000, "closed"), {
+    code: 1000,
+    reason: "",
+    wasClean: true,
+  });
+  assert.ok(Date.now() - started < 1000, `closed after ${Date.now() - started} ms`);
+  const messages = channel.stream.getReader();
+  assert.equal((await messages.read()).value, "a", "the message is still delivered");
+  assert.equal((await messages.read()).done, true);
+});
+
+test("StreamChannel's answers to the peer's close are bounded in bytes (writableHighWaterMark)", async () => {
+  const [near, far] = createByteStreamPair({ bufferSize: 1024 });
+  const channel = fromStreams(near, { role: "server", writableHighWaterMark: 16 * 1024 });
+  const writer = far.writable.getWriter();
+  const messages = channel.stream.getReader();
+  await writer.write(new Uint8Array([...masked(0x1, [0x61]), ...masked(0x8, [0x03, 0xe8])]));
+  assert.equal((await deadline(messages.read(), 5000, "message")).value, "a");
+  // The peer reads nothing: past the bound, our reply is queued and later sends are refused.
+  const first = channel.sink.add(new Uint8Array(20 * 1024)).catch((error) => error);
+  await assert.rejects(channel.sink.add(new Uint8Array(20 * 1024)), {
+    code: "WS_CONNECTION_CLOSED",
+  });
+  const reader = far.readable.getReader();
+  const head = await readBytes(reader, 4);
+  assert.deepEqual([...head], [0x82, 126, 0x50, 0x00], "the answer accepted before the bound");
+  await readBytes(reader, 20 * 1024);
+  const [op, payload] = await readServerFrame(reader);
+  assert.deepEqual([op, closeCodeOf(payload)], [0x88, 1000], "then the reply");
+  assert.equal(await first, undefined);
+  assert.equal((await deadline(channel.closed, 5000, "closed")).wasClean, true);
+});
+
+test("StreamChannel's reply to the peer's close waits for a pipeTo echo, bounded when the peer does not read", async () => {
+  const [near, far] = createByteStreamPair({ bufferSize: 1024 });
+  const channel = fromStreams(near, { role: "server", closeTimeout: 300 });
+  channel.stream.pipeTo(channel.sink).catch(() => {});
+  const writer = far.writable.getWriter();
+  const frame = (i: number) => [...masked(0x2, new Array(100).fill(i))];
+  const frames: number[] = [];
+  for (let i = 0; i < 50; i++) frames.push(...frame(i));
+  const started = Date.now();
+  // 50 messages and a close in one write; the peer never reads our echoes.
+  await writer.write(new Uint8Array([...frames, ...masked(0x8, [0x03, 0xe8])]));
+  const info = await deadline(channel.closed, 5000, "closed");
+  assert.ok(Date.now() - started < 1500, `closed after ${Date.now() - started} ms`);
+  assert.equal(info.code, 1000);
+  far.destroy();
+});

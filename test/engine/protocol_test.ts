@@ -772,3 +772,69 @@ test("Protocol deferFailure fails at once when our close was already sent, and f
   assert.equal(server.state, "closed");
   assert.equal(server.outgoingBytes, 0, "no second close");
 });
+
+// ── deferCloseReply: our reply to the peer's close waits for replyClose() ───
+
+test("Protocol deferCloseReply reports the peer's close without a reply, allows sends until replyClose()", () => {
+  const server = new Protocol({ role: "server", deferCloseReply: true });
+  const events = server.receive(
+    concatBytes([
+      clientFrame(0x81, "hi"),
+      clientFrame(0x88, closeBody(1001, "bye")),
+      clientFrame(0x81, "after"),
+    ]),
+  );
+  assert.deepEqual(summarize(events), [["text", "hi"], ["close", 1001, "bye"]]);
+  assert.equal(server.outgoingBytes, 0, "no reply queued yet");
+  assert.equal(server.state, "closing");
+  // RFC 6455 §5.5.1: nothing after the close is processed, even before the reply.
+  assert.deepEqual(server.receive(clientFrame(0x89, "p")), []);
+  assert.equal(server.outgoingBytes, 0, "no pong after the peer's close");
+  server.sendText("hi");
+  server.replyClose();
+  assert.equal(server.state, "closed");
+  const out = outgoing(server);
+  assert.deepEqual(serverOpcodes(out), [0x1, 0x8], "the answer, then the reply");
+  assert.equal(sentCloseCode(out.subarray(4)), 1001, "the reply echoes the peer's code");
+  assert.equal(out.length, 4 + 4, "the reply carries no reason");
+  server.replyClose();
+  assert.equal(server.outgoingBytes, 0, "the reply is queued exactly once");
+  assert.throws(() => server.sendText("late"), { code: "WS_INVALID_STATE" });
+});
+
+test("Protocol deferCloseReply: an empty close gets an empty reply; sendClose() meanwhile is the only close", () => {
+  const empty = new Protocol({ role: "server", deferCloseReply: true });
+  assert.deepEqual(summarize(empty.receive(clientFrame(0x88))), [["close", 1005, ""]]);
+  empty.replyClose();
+  assert.equal(toHex(outgoing(empty)), "88 00");
+
+  const closing = new Protocol({ role: "server", deferCloseReply: true });
+  closing.receive(clientFrame(0x88, closeBody(1000)));
+  closing.sendClose(4000, "own");
+  closing.replyClose();
+  assert.deepEqual(serverOpcodes(outgoing(closing)), [0x8]);
+  assert.equal(closing.state, "closed");
+
+  const unused = new Protocol({ role: "server", deferCloseReply: true });
+  unused.replyClose();
+  assert.equal(unused.state, "open", "replyClose() without a peer's close does nothing");
+  assert.equal(unused.outgoingBytes, 0);
+});
+
+test("Protocol deferCloseReply on a client: the reply is masked and comes after the answers", () => {
+  const client = new Protocol({
+    role: "client",
+    deferCloseReply: true,
+    fillMask: fixedKey(new Uint8Array(4)),
+  });
+  const events = client.receive(
+    concatBytes([serverFrame(0x82, [1, 2]), serverFrame(0x88, closeBody(1000))]),
+  );
+  assert.deepEqual(summarize(events), [["binary", "01 02"], ["close", 1000, ""]]);
+  assert.equal(client.outgoingBytes, 0);
+  client.sendBinary(new Uint8Array([1, 2]));
+  client.replyClose();
+  // Zero mask key: the payload reads as is.
+  assert.equal(toHex(outgoing(client)), "82 82 00 00 00 00 01 02 88 82 00 00 00 00 03 e8");
+  assert.equal(client.state, "closed");
+});

@@ -2,7 +2,9 @@
  * The read side of a {@linkcode StreamChannel}: a pull-based loop over the
  * transport's reader that pauses while the application has too much unread
  * (so a slow reader of `stream` stops the reading of the socket, and the
- * peer's TCP window closes) and drains regardless once the channel is closing.
+ * peer's TCP window closes) or while too much of what we owe the peer waits
+ * to be written (a peer that sends without reading stops being read), and
+ * drains regardless once the channel is closing.
  *
  * @module
  */
@@ -18,6 +20,11 @@ export interface ReadPumpHooks {
   receive(chunk: Uint8Array): Promise<void> | undefined;
   /** Whether the application's unread messages reached the high-water mark. */
   full(): boolean;
+  /**
+   * A promise when the bytes waiting to be written passed their bound (it
+   * settles once some were written; the loop then asks again), else `undefined`.
+   */
+  writing?(): Promise<unknown> | undefined;
   /** Whether the channel ended (reading stops, results are ignored). */
   ended(): boolean;
   /** The transport ended (EOF). */
@@ -97,6 +104,14 @@ export class ReadPump {
         if (!this.#draining && hooks.full()) {
           this.#wake = deferred<void>();
           await this.#wake.promise;
+          continue;
+        }
+        const writing = this.#draining ? undefined : hooks.writing?.();
+        if (writing !== undefined) {
+          // drain() (closing) stops the wait too.
+          const wake = this.#wake = deferred<void>();
+          await Promise.race([writing.then(() => {}, () => {}), wake.promise]);
+          if (this.#wake === wake) this.#wake = undefined;
           continue;
         }
         const { value, done } = await reader.read();

@@ -125,6 +125,7 @@ export class StreamChannel implements WebSocketChannel {
     this.#pump = new ReadPump({
       receive: (chunk) => this.#receive(chunk),
       full: () => this.#queue.bytes >= this.#settings.readableHighWaterMark,
+      writing: () => this.#owedWaiting(),
       ended: () => this.#state === "closed",
       onEnd: () => this.#onEof(),
       onError: (error) => this.#onTransportError(error),
@@ -401,6 +402,18 @@ export class StreamChannel implements WebSocketChannel {
 
   #deliver(message: Message): void {
     this.#queue.push(message);
+  }
+
+  /**
+   * While the bytes we owe the peer (engine queue and writes in flight: answers,
+   * pongs) pass readableHighWaterMark, the transport is not read: a peer that
+   * sends without reading cannot grow them without bound (the engine keeps few
+   * pongs, but an application may answer every message without waiting).
+   */
+  #owedWaiting(): Promise<void> | undefined {
+    const owed = this.#protocol!.outgoingBytes + this.#batches!.inFlight;
+    if (owed <= this.#settings.readableHighWaterMark || this.#state === "closed") return undefined;
+    return this.#batches!.flush();
   }
 
   /** Writes pongs and close replies the engine queued. */

@@ -86,7 +86,10 @@ export interface StreamChannelSettings {
   closeTimeout?: number;
   /**
    * Bytes of received messages queued in `stream` before the channel stops
-   * reading its transport. Memory stays below this plus one message.
+   * reading its transport. Memory stays below this plus one message. Reading
+   * also stops while more than this many bytes we owe the peer (answers,
+   * pongs) wait to be written, so a peer that sends without reading cannot
+   * make them grow without bound.
    * @default {1048576}
    */
   readableHighWaterMark?: number;

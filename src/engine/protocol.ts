@@ -96,7 +96,9 @@ export interface ProtocolOptions {
  * - `text` / `binary`: a complete message.
  * - `compressed`: a complete RSV1 message, raw; the caller inflates it, checks
  *   size and UTF-8, and may call {@linkcode Protocol.fail}.
- * - `ping`: the pong is already queued in the outgoing bytes.
+ * - `ping`: the pong is already queued in the outgoing bytes (past
+ *   {@linkcode MAX_PENDING_PONGS} pongs not taken yet, in place of the latest
+ *   of them: RFC 6455 §5.5.3).
  * - `pong`: a pong (solicited or not).
  * - `close`: the peer's close (code 1005 if its body was empty); our reply is
  *   queued if we had not sent a close yet (with `deferCloseReply`, only by
@@ -153,6 +155,22 @@ function allocateFrame(size: number): Uint8Array {
   return view;
 }
 const EMPTY = new Uint8Array(0);
+
+/**
+ * Automatic pongs kept in the outgoing bytes until they are taken; past this,
+ * the pong for a newer ping replaces the latest one still waiting (RFC 6455
+ * §5.5.3), so a peer that floods pings and does not read costs at most this
+ * many queued pongs. Pings that arrive together (Autobahn 2.10 sends ten) are
+ * all answered.
+ *
+ * @example
+ * ```ts
+ * import { MAX_PENDING_PONGS } from "./protocol.ts";
+ *
+ * console.assert(MAX_PENDING_PONGS === 16);
+ * ```
+ */
+export const MAX_PENDING_PONGS = 16;
 const encoder = new TextEncoder();
 // One pool for every connection of the process: a per-connection pool cost
 // 8 KiB each (even for servers, which never mask). Every key is still fresh
@@ -211,6 +229,9 @@ export class Protocol {
   #pendingFailure: ProtocolError | undefined;
   // The body of our reply to the peer's close, waiting for replyClose() (deferCloseReply).
   #owedCloseReply: Uint8Array | undefined;
+  // Automatic pongs in #outgoing not taken yet, and the index of the latest of them.
+  #pendingPongs = 0;
+  #lastPongAt = -1;
   // Whether the frame being received is a data frame (its payload pieces go to the assembler).
   #inDataFrame = false;
 
@@ -500,6 +521,8 @@ export class Protocol {
     const out = this.#outgoing;
     this.#outgoing = [];
     this.#outgoingBytes = 0;
+    this.#pendingPongs = 0;
+    this.#lastPongAt = -1;
     return out;
   }
 
@@ -540,11 +563,30 @@ export class Protocol {
     if (opcode === Opcode.ping) {
       // RFC 6455 §5.5.2: "Upon receipt of a Ping frame, an endpoint MUST send a Pong frame in
       // response ... The Pong frame MUST have identical Application data".
-      this.#queueFrame(Opcode.pong, frame.payload, false);
+      this.#queuePong(frame.payload);
       events.push({ type: "ping", data: frame.payload });
     } else {
       events.push({ type: "pong", data: frame.payload });
     }
+  }
+
+  #queuePong(payload: Uint8Array): void {
+    // A control frame (at most 125 bytes of payload) is always queued as exactly one buffer.
+    this.#queueFrame(Opcode.pong, payload, false);
+    const outgoing = this.#outgoing;
+    if (this.#pendingPongs < MAX_PENDING_PONGS) {
+      this.#pendingPongs++;
+      this.#lastPongAt = outgoing.length - 1;
+      return;
+    }
+    // RFC 6455 §5.5.3: "If an endpoint receives a Ping frame and has not yet sent Pong frame(s) in
+    // response to previous Ping frame(s), the endpoint MAY elect to send a Pong frame for only the
+    // most recently processed Ping frame." The newer pong takes the place of the latest waiting
+    // one, so it leaves when that one would have and data frames keep their order.
+    const fresh = outgoing.pop()!;
+    const at = this.#lastPongAt;
+    this.#outgoingBytes -= outgoing[at].length;
+    outgoing[at] = fresh;
   }
 
   // The one place where a peer failure (decoder, UTF-8, close payload, limits: all

@@ -2,6 +2,7 @@ import { test } from "node:test";
 import assert from "node:assert/strict";
 import { connect as netConnect } from "node:net";
 import { connect } from "../../src/channel/connect.ts";
+import { internalsOf } from "../../src/channel/channel_internals.ts";
 import type { WebSocketChannel } from "../../src/channel/web_socket_channel.ts";
 import type { ServeOptions, WebSocketServer } from "../../src/adapters/serve_options.ts";
 import { deadline, delay } from "../_util/async.ts";
@@ -205,3 +206,55 @@ test(`serve (${currentRuntime}) echoes a message sent together with a close befo
     await server.close();
   }
 });
+
+test(`serve (${currentRuntime}) keeps its queued pongs bounded under a ping flood from a peer that does not read`, async () => {
+  let serverSide: WebSocketChannel | undefined;
+  const server = await serveHere({ onChannel: (channel) => void (serverSide = channel) });
+  const client = rawClient(server.port);
+  let maxBacklog = 0;
+  const sample = () => {
+    const internals = serverSide && internalsOf(serverSide);
+    if (internals) maxBacklog = Math.max(maxBacklog, internals.backlog());
+  };
+  const sampler = setInterval(sample, 5);
+  try {
+    await deadline(client.frames(), 5000, "handshake");
+    client.socket.pause(); // reads nothing from now on
+    // 200,000 pings of 125 bytes (26 MB) in writes of 1,000.
+    const ping = maskedFrame(0x89, new Array(125).fill(0x70));
+    const batch = new Uint8Array(ping.length * 1000);
+    for (let i = 0; i < 1000; i++) batch.set(ping, i * ping.length);
+    for (let i = 0; i < 200; i++) {
+      if (!client.socket.write(batch)) {
+        await new Promise<void>((resolve) => client.socket.once("drain", () => resolve()));
+      }
+    }
+    sample();
+    // Ask for one more pong, then read everything: that pong must come.
+    client.socket.write(maskedFrame(0x89, [...new TextEncoder().encode("last")]));
+    client.socket.resume();
+    const lastPong = new Uint8Array([0x8a, 4, ...new TextEncoder().encode("last")]);
+    const found = (async () => {
+      for (let have = 0;; have += 1) {
+        const bytes = await client.frames(have);
+        if (indexOf(bytes, lastPong) >= 0) return;
+        have = bytes.length;
+      }
+    })();
+    await deadline(found, 20_000, "the pong for the last ping");
+    sample();
+    assert.ok(maxBacklog < 256 * 1024, `server backlog reached ${maxBacklog} bytes`);
+  } finally {
+    clearInterval(sampler);
+    client.socket.destroy();
+    await server.close();
+  }
+});
+
+function indexOf(haystack: Uint8Array, needle: Uint8Array): number {
+  outer: for (let i = 0; i + needle.length <= haystack.length; i++) {
+    for (let j = 0; j < needle.length; j++) if (haystack[i + j] !== needle[j]) continue outer;
+    return i;
+  }
+  return -1;
+}

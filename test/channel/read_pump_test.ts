@@ -107,3 +107,35 @@ test("ReadPump stops without reporting once the channel ended", async () => {
   await new Promise((resolve) => setTimeout(resolve, 20));
   assert.deepEqual(events, []);
 });
+
+test("ReadPump waits while too much waits to be written, until those writes settle or drain()", async () => {
+  let owed = true;
+  let written!: () => void;
+  const { reader, reads } = source([[1], [2]]);
+  const { all, got, finished } = hooks({
+    writing: () => owed ? new Promise<void>((resolve) => written = resolve) : undefined,
+  });
+  const pump = new ReadPump(all);
+  pump.start(reader);
+  await new Promise((resolve) => setTimeout(resolve, 20));
+  assert.equal(reads(), 0, "nothing read while our writes are behind");
+  written(); // some bytes went out, but still too many wait
+  await new Promise((resolve) => setTimeout(resolve, 20));
+  assert.equal(reads(), 0, "asks again after each settled write");
+  owed = false;
+  written();
+  await new Promise((resolve) => setTimeout(resolve, 20));
+  assert.deepEqual(got, [1, 2]);
+  assert.equal(await finished, "end");
+
+  // A channel that is closing reads regardless (to find the peer's close).
+  const stuck = source([[3]]);
+  const closing = hooks({ writing: () => new Promise<void>(() => {}) });
+  const drained = new ReadPump(closing.all);
+  drained.start(stuck.reader);
+  await new Promise((resolve) => setTimeout(resolve, 20));
+  assert.equal(stuck.reads(), 0);
+  drained.drain();
+  assert.equal(await closing.finished, "end");
+  assert.deepEqual(closing.got, [3]);
+});

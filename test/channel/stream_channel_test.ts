@@ -1,6 +1,7 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { fromStreams, StreamChannel } from "../../src/channel/stream_channel.ts";
+import { internalsOf } from "../../src/channel/channel_internals.ts";
 import { createByteStreamPair } from "../../src/testing/byte_stream_pair.ts";
 import { createChannelPair } from "../../src/testing/channel_pair.ts";
 import { deadline, delay } from "../_util/async.ts";
@@ -630,5 +631,77 @@ test("StreamChannel's reply to the peer's close waits for a pipeTo echo, bounded
   const info = await deadline(channel.closed, 5000, "closed");
   assert.ok(Date.now() - started < 1500, `closed after ${Date.now() - started} ms`);
   assert.equal(info.code, 1000);
+  far.destroy();
+});
+
+// ── a peer that sends without reading ───────────────────────────────────────
+
+test("StreamChannel keeps its queued pongs bounded when the peer floods pings and does not read", async () => {
+  const [near, far] = createByteStreamPair({ bufferSize: 16 * 1024 });
+  const channel = fromStreams(near, { role: "server" });
+  const internals = internalsOf(channel)!;
+  const writer = far.writable.getWriter();
+  const ping = masked(0x9, new Array(125).fill(0x70));
+  const batch = new Uint8Array(ping.length * 500);
+  for (let i = 0; i < 500; i++) batch.set(ping, i * ping.length);
+  let maxBacklog = 0;
+  for (let i = 0; i < 100; i++) { // 50,000 pings, 6.5 MB
+    await deadline(writer.write(batch), 5000, "the channel to read the pings");
+    maxBacklog = Math.max(maxBacklog, internals.backlog());
+  }
+  assert.ok(maxBacklog < 32 * 1024, `backlog reached ${maxBacklog} bytes`);
+  // A ping now is answered once the peer reads.
+  await writer.write(masked(0x9, [...text("last")]));
+  const reader = far.readable.getReader();
+  for (;;) {
+    const [op, payload] = await readServerFrame(reader);
+    assert.equal(op, 0x8a);
+    if (new TextDecoder().decode(payload) === "last") break;
+  }
+  far.destroy();
+});
+
+test("StreamChannel stops reading a peer that does not read while its answers wait to be written", async () => {
+  const [near, far] = createByteStreamPair({ bufferSize: 16 * 1024 });
+  const channel = fromStreams(near, { role: "server", readableHighWaterMark: 64 * 1024 });
+  const internals = internalsOf(channel)!;
+  let maxBacklog = 0;
+  // An application that answers every message without waiting for the send.
+  (async () => {
+    for await (const message of channel.stream) {
+      channel.sink.add(message).catch(() => {});
+      maxBacklog = Math.max(maxBacklog, internals.backlog());
+    }
+  })().catch(() => {}); // the stream errors (1006) when the test drops the connection
+  const writer = far.writable.getWriter();
+  const message = masked(0x2, new Array(100).fill(7));
+  const batch = new Uint8Array(message.length * 100);
+  for (let i = 0; i < 100; i++) batch.set(message, i * message.length);
+  let written = 0;
+  const writing = (async () => {
+    for (let i = 0; i < 400; i++) { // 40,000 messages, 4 MB of answers
+      await writer.write(batch);
+      written++;
+    }
+  })();
+  writing.catch(() => {});
+  let last = -1;
+  while (written !== last) {
+    last = written;
+    await delay(50);
+  }
+  assert.ok(written < 400, "the channel stopped reading");
+  assert.ok(maxBacklog < 128 * 1024, `answers waiting reached ${maxBacklog} bytes`);
+  // Once the peer reads, everything flows again.
+  const reader = far.readable.getReader();
+  let echoed = 0;
+  while (echoed < 40_000) {
+    const head = await readBytes(reader, 2);
+    assert.deepEqual([head[0], head[1]], [0x82, 100]);
+    await readBytes(reader, 100);
+    echoed++;
+  }
+  await deadline(writing, 5000, "the peer's writes");
+  assert.ok(maxBacklog < 128 * 1024, `answers waiting reached ${maxBacklog} bytes`);
   far.destroy();
 });

@@ -2,7 +2,7 @@ import assert from "node:assert/strict";
 import { test } from "node:test";
 import { WebSocketError } from "../../src/engine/errors.ts";
 import { maxCompressedSize } from "../../src/engine/message_assembler.ts";
-import { Protocol, type ProtocolEvent } from "../../src/engine/protocol.ts";
+import { MAX_PENDING_PONGS, Protocol, type ProtocolEvent } from "../../src/engine/protocol.ts";
 import { concatBytes, hex, toHex } from "../_util/hex.ts";
 import { SeededRandom } from "../_util/seeded_random.ts";
 import {
@@ -837,4 +837,55 @@ test("Protocol deferCloseReply on a client: the reply is masked and comes after 
   // Zero mask key: the payload reads as is.
   assert.equal(toHex(outgoing(client)), "82 82 00 00 00 00 01 02 88 82 00 00 00 00 03 e8");
   assert.equal(client.state, "closed");
+});
+
+// ── pongs for a ping flood: RFC 6455 §5.5.3 ─────────────────────────────────
+
+test("Protocol answers pings that arrive together, as Autobahn 2.10 sends them", () => {
+  const server = newServer();
+  const pings = Array.from({ length: 10 }, (_, i) => clientFrame(0x89, `payload-${i}`));
+  assert.equal(server.receive(concatBytes(pings)).length, 10);
+  const out = outgoing(server);
+  for (let i = 0; i < 10; i++) {
+    const pong = out.subarray(i * 11, (i + 1) * 11);
+    assert.equal(toHex(pong.subarray(0, 2)), "8a 09");
+    assert.equal(new TextDecoder().decode(pong.subarray(2)), `payload-${i}`);
+  }
+});
+
+test("Protocol keeps at most MAX_PENDING_PONGS pongs not taken, the last answering the latest ping", () => {
+  const server = newServer();
+  server.sendText("before");
+  const pings = Array.from({ length: 1000 }, (_, i) => clientFrame(0x89, [i >> 8, i & 0xff]));
+  const events = server.receive(concatBytes(pings));
+  assert.equal(events.length, 1000, "every ping is still reported");
+  server.sendText("after");
+  const owed = server.outgoingBytes;
+  const out = concatBytes(server.takeOutgoing());
+  assert.equal(owed, out.length, "outgoingBytes counts the replaced pongs right");
+  assert.equal(out.length, 8 + MAX_PENDING_PONGS * 4 + 7, "text, pongs, text");
+  assert.equal(new TextDecoder().decode(out.subarray(2, 8)), "before");
+  const pongs = [];
+  for (let i = 0; i < MAX_PENDING_PONGS; i++) {
+    const pong = out.subarray(8 + i * 4, 12 + i * 4);
+    assert.equal(toHex(pong.subarray(0, 2)), "8a 02");
+    pongs.push((pong[2] << 8) | pong[3]);
+  }
+  const answered = Array.from({ length: MAX_PENDING_PONGS - 1 }, (_, i) => i);
+  assert.deepEqual(pongs, [...answered, 999], "the first ones, then the most recent");
+  assert.equal(new TextDecoder().decode(out.subarray(out.length - 5)), "after");
+
+  // Taken pongs are gone; the next pings are answered again one by one.
+  server.receive(concatBytes([clientFrame(0x89, "x"), clientFrame(0x89, "y")]));
+  assert.equal(toHex(outgoing(server)), "8a 01 78 8a 01 79");
+});
+
+test("Protocol bounds the pongs of a client under a ping flood too (masked, one buffer each)", () => {
+  const client = new Protocol({ role: "client", fillMask: fixedKey(new Uint8Array(4)) });
+  for (let i = 0; i < 100; i++) client.receive(serverFrame(0x89, new Uint8Array(125).fill(i)));
+  const chunks = client.takeOutgoing();
+  assert.equal(chunks.length, MAX_PENDING_PONGS);
+  const last = chunks[MAX_PENDING_PONGS - 1];
+  assert.equal(toHex(last.subarray(0, 2)), "8a fd");
+  assert.equal(last[6], 99, "the latest ping's data (zero mask)");
 });

@@ -38,15 +38,18 @@ import { createServer as createNetServer, type Server, type Socket } from "node:
 import { createServer as createTlsServer } from "node:tls";
 import { rejectionResponse, verifyUpgradeRequest } from "../handshake/server_handshake.ts";
 import { fromWebSocket } from "../channel/native_channel.ts";
-import { serverOverStreams } from "../channel/stream_handshake.ts";
+import { refuseOverStreams, serverOverStreams } from "../channel/stream_handshake.ts";
 import type { WebSocketChannel } from "../channel/web_socket_channel.ts";
 import { socketTransport } from "./node_socket_transport.ts";
 import { ServerConnections } from "./server_connections.ts";
+import { busyRejection, HandshakeSlots } from "./handshake_slots.ts";
 import { ChannelSet } from "../channel/channel_set.ts";
 import { type BunPublisher, type BunServerWebSocket, BunSocketShim } from "./bun_socket_shim.ts";
 import {
   checkServerOptions,
+  DEFAULT_HANDSHAKE_TIMEOUT,
   DEFAULT_IDLE_TIMEOUT,
+  DEFAULT_MAX_PENDING_HANDSHAKES,
   type ServeOptions,
   type UpgradeOptions,
   type WebSocketServer,
@@ -136,6 +139,7 @@ export function createBunHandler(options: BunHandlerOptions): BunHandler {
       const verdict = await verifyUpgradeRequest(request, {
         protocols: options.protocols,
         origins: options.origins,
+        requireOrigin: options.requireOrigin,
       });
       if (!verdict.ok) return rejectionResponse(verdict.response);
       const data: SocketData = {
@@ -207,30 +211,50 @@ export async function serve(options: ServeOptions): Promise<WebSocketServer> {
   const secure = Boolean(options.tls);
   const connections = new ServerConnections(options);
   const sockets = new Set<Socket>();
+  const handshakeTimeout = options.handshakeTimeout ?? DEFAULT_HANDSHAKE_TIMEOUT;
+  const slots = new HandshakeSlots(options.maxPendingHandshakes ?? DEFAULT_MAX_PENDING_HANDSHAKES);
   const onSocket = async (socket: Socket) => {
     sockets.add(socket);
     socket.on("close", () => sockets.delete(socket));
     socket.setNoDelay(true);
     const streams = socketTransport(socket);
+    const release = slots.acquire();
+    if (!release) {
+      // Past maxPendingHandshakes: 503 without reading the request (see ServeOptions).
+      const refusal = slots.acquireRefusal();
+      if (!refusal) return void socket.destroy();
+      await refuseOverStreams(streams, busyRejection());
+      refusal();
+      return void socket.destroy();
+    }
     try {
       const { channel, request } = await serverOverStreams(streams, {
         protocols: options.protocols,
         origins: options.origins,
+        requireOrigin: options.requireOrigin,
         maxMessageSize: options.maxMessageSize,
         closeTimeout: options.closeTimeout,
         compression: options.compression,
+        handshakeTimeout,
       });
+      release();
       const url = secure ? request.url.replace(/^http:/, "https:") : request.url;
       connections.track(channel, new Request(url, { headers: request.headers }));
       channel.closed.then(() => setTimeout(() => socket.destroy(), 0));
     } catch {
-      // Refused upgrades were answered by the handshake.
+      // Refused upgrades were answered (400/403/408/431/…) by the handshake.
+      release();
       socket.destroy();
     }
   };
   const server: Server = options.tls
     ? createTlsServer(
-      { cert: options.tls.cert, key: options.tls.key, ALPNProtocols: ["http/1.1"] },
+      {
+        cert: options.tls.cert,
+        key: options.tls.key,
+        ALPNProtocols: ["http/1.1"],
+        handshakeTimeout: Math.ceil(handshakeTimeout),
+      },
       onSocket,
     )
     : createNetServer(onSocket);

@@ -36,14 +36,17 @@ import { rejectionResponse, verifyUpgradeRequest } from "../handshake/server_han
 import { HandshakeError, HandshakeErrorCode } from "../handshake/errors.ts";
 import { fromWebSocket, type WebSocketLike } from "../channel/native_channel.ts";
 import { StreamChannel } from "../channel/stream_channel.ts";
-import { serverOverStreams } from "../channel/stream_handshake.ts";
+import { refuseOverStreams, serverOverStreams } from "../channel/stream_handshake.ts";
 import { UnsupportedError } from "../channel/errors.ts";
 import type { WebSocketChannel } from "../channel/web_socket_channel.ts";
 import { denoConnTransport } from "./deno_conn_transport.ts";
 import { ServerConnections } from "./server_connections.ts";
+import { busyRejection, HandshakeSlots } from "./handshake_slots.ts";
 import {
   checkServerOptions,
+  DEFAULT_HANDSHAKE_TIMEOUT,
   DEFAULT_IDLE_TIMEOUT,
+  DEFAULT_MAX_PENDING_HANDSHAKES,
   type ServeOptions,
   type UpgradeOptions,
   type WebSocketServer,
@@ -110,6 +113,7 @@ export async function upgrade(
   const verdict = await verifyUpgradeRequest(request, {
     protocols: options.protocols,
     origins: options.origins,
+    requireOrigin: options.requireOrigin,
   });
   if (!verdict.ok) {
     const { status, body } = verdict.response;
@@ -177,28 +181,46 @@ export function serve(options: ServeOptions): Promise<WebSocketServer> {
   const connections = new ServerConnections(options);
   const pending = new Set<Deno.Conn>();
   const secure = Boolean(options.tls);
+  const slots = new HandshakeSlots(options.maxPendingHandshakes ?? DEFAULT_MAX_PENDING_HANDSHAKES);
 
   const handle = async (conn: Deno.Conn) => {
+    const release = slots.acquire();
+    if (!release) return refuseBusy(conn);
     pending.add(conn);
     try {
       if (!secure) (conn as Deno.TcpConn).setNoDelay(true);
       const { channel, request } = await serverOverStreams(denoConnTransport(conn), {
         protocols: options.protocols,
         origins: options.origins,
+        requireOrigin: options.requireOrigin,
         maxMessageSize: options.maxMessageSize,
         closeTimeout: options.closeTimeout,
         compression: options.compression,
+        handshakeTimeout: options.handshakeTimeout ?? DEFAULT_HANDSHAKE_TIMEOUT,
       });
       pending.delete(conn);
+      release();
       const url = secure ? request.url.replace(/^http:/, "https:") : request.url;
       connections.track(channel, new Request(url, { headers: request.headers }));
       // Release the resource even if a stream was left half open.
       channel.closed.then(() => setTimeout(() => close(conn), 0));
     } catch {
-      // A refused upgrade was answered (400/403/…) by the handshake.
+      // A refused upgrade was answered (400/403/408/431/…) by the handshake.
       pending.delete(conn);
+      release();
       close(conn);
     }
+  };
+
+  // Past maxPendingHandshakes: 503 without reading the request (see ServeOptions).
+  const refuseBusy = async (conn: Deno.Conn) => {
+    const release = slots.acquireRefusal();
+    if (!release) return close(conn);
+    pending.add(conn);
+    await refuseOverStreams(denoConnTransport(conn), busyRejection());
+    pending.delete(conn);
+    release();
+    close(conn);
   };
 
   const accepting = (async () => {

@@ -29,23 +29,32 @@
  * @module
  */
 import { createServer, type IncomingMessage, type Server } from "node:http";
-import { createServer as createHttpsServer, type Server as HttpsServer } from "node:https";
+import type { Server as HttpsServer } from "node:https";
 import type { Duplex } from "node:stream";
-import type { Socket } from "node:net";
+import { createServer as createNetServer, type Server as NetServer, type Socket } from "node:net";
+import { createServer as createTlsServer } from "node:tls";
 import {
   createRejection,
   createUpgradeResponseHeaders,
+  type HandshakeRejection,
   verifyUpgradeRequest,
 } from "../handshake/server_handshake.ts";
-import { encodeResponseHead } from "../handshake/http1_codec.ts";
+import {
+  checkHeadLimits,
+  encodeResponseHead,
+  HTTP1_HEAD_LIMITS,
+} from "../handshake/http1_codec.ts";
 import type { WebSocketChannel } from "../channel/web_socket_channel.ts";
 import { StreamChannel } from "../channel/stream_channel.ts";
 import { PerMessageDeflate } from "../deflate/permessage_deflate.ts";
 import { socketTransport } from "./node_socket_transport.ts";
 import { ServerConnections } from "./server_connections.ts";
+import { busyRejection, HandshakeSlots } from "./handshake_slots.ts";
 import type { ChannelSet } from "../channel/channel_set.ts";
 import {
   checkServerOptions,
+  DEFAULT_HANDSHAKE_TIMEOUT,
+  DEFAULT_MAX_PENDING_HANDSHAKES,
   type ServeOptions,
   type UpgradeOptions,
   type WebSocketServer,
@@ -83,10 +92,32 @@ function toRequest(req: IncomingMessage, secure: boolean): Request {
   return new Request(`${secure ? "https" : "http"}://${host}${req.url ?? "/"}`, { headers });
 }
 
+/** Milliseconds a refused socket is kept after its answer (as serverOverStreams). */
+const LINGER_MS = 2000;
+/** Sockets already answered: node:http may report one error several times. */
+const refused = new WeakSet<Duplex>();
+
+/**
+ * Answers and closes in stages (RFC 7230 §6.6): shut our side, read and drop
+ * what the client still sends until it closes or `LINGER_MS` pass, then
+ * destroy. Destroying with unread input would send a TCP reset, which can
+ * destroy the answer before the client reads it.
+ */
 function writeRejection(socket: Duplex, status: number, headers: Headers, body: string) {
-  if (!socket.writable) return void socket.destroy();
+  if (refused.has(socket)) return;
+  refused.add(socket);
+  if (!socket.writable || socket.writableEnded) return void socket.destroy();
   socket.write(encodeResponseHead(status, headers));
   socket.end(body);
+  const timer = setTimeout(() => socket.destroy(), LINGER_MS);
+  (timer as { unref?: () => void }).unref?.();
+  socket.once("close", () => clearTimeout(timer));
+  socket.on("data", () => {});
+  socket.resume();
+}
+
+function refuseWith(socket: Duplex, rejection: HandshakeRejection): void {
+  writeRejection(socket, rejection.status, rejection.headers, rejection.body);
 }
 
 /** Answers 500: our own settings failed during a handshake, not the client's request. */
@@ -136,7 +167,18 @@ async function upgradeWith(
   head: Uint8Array,
   options: UpgradeOptions,
 ): Promise<WebSocketChannel | undefined> {
+  // Answered already (408 while node:http still parsed the head): nothing more to say.
+  if (refused.has(socket)) return undefined;
   socket.on("error", () => socket.destroy());
+  // node:http takes up to 2,000 fields: the same 431 limits as our own head reader.
+  const tooLarge = checkHeadLimits(
+    `${req.method} ${req.url} HTTP/${req.httpVersion}`,
+    req.rawHeaders,
+  );
+  if (tooLarge) {
+    refuseWith(socket, createRejection(431, tooLarge.message));
+    return undefined;
+  }
   const secure = Boolean((socket as { encrypted?: boolean }).encrypted);
   const request = toRequest(req, secure);
   const verdict = await verifyUpgradeRequest(
@@ -146,7 +188,11 @@ async function upgradeWith(
       url: request.url,
       httpVersion: `HTTP/${req.httpVersion}`,
     },
-    { protocols: options.protocols, origins: options.origins },
+    {
+      protocols: options.protocols,
+      origins: options.origins,
+      requireOrigin: options.requireOrigin,
+    },
   );
   if (!verdict.ok) {
     const { status, headers, body } = verdict.response;
@@ -231,9 +277,19 @@ export function attach(server: Server | HttpsServer, options: AttachOptions): At
   };
 }
 
+/** The status for an error that node:http reports on a connection before any request. */
+function clientErrorStatus(error: Error & { code?: string }): number {
+  if (error.code === "HPE_HEADER_OVERFLOW") return 431;
+  if (error.code === "ERR_HTTP_REQUEST_TIMEOUT") return 408;
+  return 400;
+}
+
 /**
  * Serves WebSockets on `node:http` with the engine: every upgrade becomes a
- * channel passed to `onChannel`; plain HTTP requests get 426.
+ * channel passed to `onChannel`; plain HTTP requests get 426. The same
+ * limits as on Deno and Bun: heads over 16 KiB, lines over 8 KiB or more
+ * than 128 fields get 431, a head not complete within `handshakeTimeout`
+ * gets 408, a connection beyond `maxPendingHandshakes` gets 503.
  *
  * @example
  * ```ts ignore
@@ -247,33 +303,101 @@ export async function serve(options: ServeOptions): Promise<WebSocketServer> {
   // Rejects with TypeError / RangeError before listening.
   options = checkServerOptions(options);
   const hostname = options.hostname ?? "0.0.0.0";
-  const onRequest = (_req: IncomingMessage, res: import("node:http").ServerResponse) => {
+  const handshakeTimeout = options.handshakeTimeout ?? DEFAULT_HANDSHAKE_TIMEOUT;
+  const slots = new HandshakeSlots(options.maxPendingHandshakes ?? DEFAULT_MAX_PENDING_HANDSHAKES);
+  /** Admitted sockets whose request head is not complete yet, and how to settle each. */
+  const pending = new Map<Duplex, () => void>();
+  const sockets = new Set<Socket>();
+  const onRequest = (req: IncomingMessage, res: import("node:http").ServerResponse) => {
+    pending.get(req.socket)?.();
+    if (refused.has(req.socket)) return void req.socket.destroy();
     res.writeHead(426, { upgrade: "websocket", connection: "close", "content-type": "text/plain" });
     res.end("WebSocket upgrade required");
   };
-  const server: Server | HttpsServer = options.tls
-    ? createHttpsServer({ cert: options.tls.cert, key: options.tls.key }, onRequest)
-    : createServer(onRequest);
+  // node:http parses the heads; it never listens itself: the outer server below
+  // admits each connection first (maxPendingHandshakes) and times its head.
+  // Its own limits match ours, though our checks and timer act first.
+  const server = createServer({
+    maxHeaderSize: HTTP1_HEAD_LIMITS.maxHeadSize,
+    // node:http wants whole milliseconds.
+    headersTimeout: Math.ceil(handshakeTimeout),
+    requestTimeout: Math.ceil(handshakeTimeout),
+  }, onRequest);
+  server.on("clientError", (error: Error, socket: Duplex) => {
+    pending.get(socket)?.();
+    const status = clientErrorStatus(error);
+    const message = status === 431
+      ? `HTTP head exceeds ${HTTP1_HEAD_LIMITS.maxHeadSize} bytes`
+      : status === 408
+      ? `Opening handshake not done within ${handshakeTimeout} ms`
+      : "Bad Request";
+    refuseWith(socket, createRejection(status, message));
+  });
+  // Runs before attach()'s listener: the head is complete, the deadline no longer applies.
+  server.prependListener("upgrade", (_req: IncomingMessage, socket: Duplex) => {
+    pending.get(socket)?.();
+  });
   const handler = attach(server, options);
+  const onSocket = (socket: Socket) => {
+    sockets.add(socket);
+    socket.on("close", () => sockets.delete(socket));
+    socket.on("error", () => socket.destroy());
+    const release = slots.acquire();
+    if (!release) {
+      // Past maxPendingHandshakes: 503 without reading the request (see ServeOptions).
+      const refusal = slots.acquireRefusal();
+      if (!refusal) return void socket.destroy();
+      socket.once("close", refusal);
+      return refuseWith(socket, busyRejection());
+    }
+    const timer = setTimeout(() => {
+      settle();
+      refuseWith(
+        socket,
+        createRejection(408, `Opening handshake not done within ${handshakeTimeout} ms`),
+      );
+    }, handshakeTimeout);
+    const settle = () => {
+      clearTimeout(timer);
+      pending.delete(socket);
+      release();
+    };
+    pending.set(socket, settle);
+    socket.once("close", settle);
+    server.emit("connection", socket);
+  };
+  const outer: NetServer = options.tls
+    ? createTlsServer({
+      cert: options.tls.cert,
+      key: options.tls.key,
+      ALPNProtocols: ["http/1.1"],
+      handshakeTimeout: Math.ceil(handshakeTimeout),
+    }, onSocket)
+    : createNetServer(onSocket);
+  // With TLS, the raw sockets too: close() must not wait for handshakes in progress.
+  outer.on("connection", (socket: Socket) => {
+    sockets.add(socket);
+    socket.on("close", () => sockets.delete(socket));
+  });
   await new Promise<void>((resolve, reject) => {
-    server.once("error", reject);
-    server.listen(options.port ?? 0, hostname, () => {
-      server.off("error", reject);
+    outer.once("error", reject);
+    outer.listen(options.port ?? 0, hostname, () => {
+      outer.off("error", reject);
       resolve();
     });
   });
   let closing: Promise<void> | undefined;
   const close = (code?: number, reason?: string) =>
     closing ??= (async () => {
-      const stopped = new Promise<void>((resolve) => server.close(() => resolve()));
+      const stopped = new Promise<void>((resolve) => outer.close(() => resolve()));
       await handler.close(code, reason);
-      server.closeAllConnections?.();
+      for (const socket of sockets) socket.destroy();
       await stopped;
     })();
   options.signal?.addEventListener("abort", () => void close(), { once: true });
   if (options.signal?.aborted) void close();
   return {
-    port: (server.address() as { port: number }).port,
+    port: (outer.address() as { port: number }).port,
     hostname,
     channels: handler.channels,
     close,

@@ -19,7 +19,9 @@ import {
 } from "../handshake/http1_codec.ts";
 import type { OriginPolicy } from "../handshake/origin_policy.ts";
 import {
+  createRejection,
   createUpgradeResponseHeaders,
+  type HandshakeRejection,
   verifyUpgradeRequest,
 } from "../handshake/server_handshake.ts";
 import type { SubprotocolSelector } from "../handshake/subprotocol.ts";
@@ -155,6 +157,8 @@ export interface ServerOverStreamsOptions
   protocols?: SubprotocolSelector;
   /** Origin allowlist or callback; every origin is allowed by default. */
   origins?: OriginPolicy;
+  /** Refuse (403) a request without an `Origin` header. @default {false} */
+  requireOrigin?: boolean;
 }
 
 /** The upgrade request as read from the wire. */
@@ -176,13 +180,26 @@ export interface ServerUpgrade {
 }
 
 /**
+ * Milliseconds a refused connection is kept after its answer while the
+ * client's remaining bytes are read and dropped (see {@linkcode RequestInput.linger}).
+ */
+const LINGER_MS = 2000;
+/** Bytes read and dropped after a refusal before the connection is closed anyway. */
+const LINGER_BYTES = 1024 * 1024;
+
+/**
  * Reads an upgrade request from `streams`, answers it, and resolves with the
  * open server channel. A request that fails the checks gets its HTTP error
- * (400, 403, 426, 431, …), the connection is closed, and the promise rejects
- * with a `HandshakeError` carrying that `status`. A timeout rejects with
- * `WS_HANDSHAKE_TIMEOUT` (the connection is dropped, no answer is sent).
- * Invalid `compression` settings reject with `TypeError` / `RangeError`, and
- * the client gets a 500.
+ * (400, 403, 426, 431, …), and so does a request whose head is not complete
+ * within `handshakeTimeout` (408); the connection is then closed and the
+ * promise rejects with a `HandshakeError` carrying that `status`
+ * (`WS_HANDSHAKE_TIMEOUT` for 408). After an error answer the connection is
+ * closed in stages (RFC 7230 §6.6): our side is shut, what the client still
+ * sends is read and dropped until it closes too (at most 2 s and 1 MiB), so
+ * the answer is not lost to a TCP reset. A connection that ends before a
+ * complete head rejects with `WS_CONNECT_FAILED` and gets no answer. Invalid
+ * `compression` settings reject with `TypeError` / `RangeError`, and the
+ * client gets a 500.
  *
  * @example An engine echo server over Deno.listen
  * ```ts ignore
@@ -208,28 +225,34 @@ export async function serverOverStreams(
   // A transport with direct access (a Node socket) is read and written without Web Streams.
   const direct = streams.direct?.();
   const writer: HandshakeWriter = direct ? direct.writer : streams.writable.getWriter();
+  const input = new RequestInput(direct ? direct.reader : streams.readable.getReader());
+  const timeout = options.handshakeTimeout ?? 30_000;
+  const timer = setTimeout(() => {
+    input.fail(
+      new HandshakeError(
+        HandshakeErrorCode.timeout,
+        `Opening handshake not done within ${timeout} ms`,
+        { status: 408 },
+      ),
+    );
+  }, timeout);
   let result: Http1HeadResult;
   try {
-    ({ result } = await withDeadline(
-      options,
-      (reader) => readHead(reader, options),
-      direct ? direct.reader : streams.readable.getReader(),
-    ));
+    result = await input.head(options.maxHeadSize);
   } catch (error) {
     const status = error instanceof HandshakeError ? error.status : undefined;
-    if (status !== undefined && status !== 408) {
-      await answer(
-        streams,
-        writer,
-        status,
-        new Headers({ connection: "close", "content-length": "0" }),
-        "",
-      );
-    } else drop(streams, writer);
+    if (status !== undefined) {
+      await refuse(streams, writer, input, createRejection(status, (error as Error).message));
+    } else {
+      input.cancel();
+      drop(streams, writer);
+    }
     throw error;
+  } finally {
+    clearTimeout(timer);
   }
   if (configError !== undefined) {
-    await serverError(streams, writer);
+    await refuse(streams, writer, input, createRejection(500, "Internal Server Error"));
     throw configError;
   }
   const { head } = result;
@@ -237,13 +260,7 @@ export async function serverOverStreams(
   try {
     line = parseRequestLine(head.startLine);
   } catch (error) {
-    await answer(
-      streams,
-      writer,
-      400,
-      new Headers({ connection: "close", "content-length": "0" }),
-      "",
-    );
+    await refuse(streams, writer, input, createRejection(400, "Invalid HTTP request line"));
     throw error;
   }
   const request: UpgradeRequestInfo = {
@@ -253,11 +270,15 @@ export async function serverOverStreams(
   };
   const verdict = await verifyUpgradeRequest(
     { method: line.method, headers: head.headers, url: request.url, httpVersion: line.version },
-    { protocols: options.protocols, origins: options.origins },
+    {
+      protocols: options.protocols,
+      origins: options.origins,
+      requireOrigin: options.requireOrigin,
+    },
   );
   if (!verdict.ok) {
-    const { status, headers, body } = verdict.response;
-    await answer(streams, writer, status, headers, body);
+    const { status, body } = verdict.response;
+    await refuse(streams, writer, input, verdict.response);
     throw new HandshakeError(
       HandshakeErrorCode.badStatus,
       `Upgrade refused with ${status}: ${body}`,
@@ -272,7 +293,7 @@ export async function serverOverStreams(
     );
   } catch (error) {
     // Our own settings failed, not the request: answer rather than drop the socket.
-    await serverError(streams, writer);
+    await refuse(streams, writer, input, createRejection(500, "Internal Server Error"));
     throw error;
   }
   const headers = await createUpgradeResponseHeaders(verdict.key, {
@@ -281,6 +302,7 @@ export async function serverOverStreams(
   });
   await writer.write(encodeResponseHead(101, headers));
   writer.releaseLock?.();
+  input.release();
   const channel = new StreamChannel({ ...options, role: "server" });
   channel.open(streams, {
     protocol: verdict.protocol,
@@ -289,6 +311,171 @@ export async function serverOverStreams(
     head: result.rest,
   });
   return { channel, request };
+}
+
+/**
+ * Answers a connection with `rejection` without reading its request (a
+ * server at its limit answers 503 this way), then closes it in stages like
+ * every refusal of {@linkcode serverOverStreams}: our side is shut, the
+ * client's bytes are read and dropped until it closes (at most 2 s and
+ * 1 MiB), then the transport is closed. Never rejects.
+ *
+ * @param streams The connection.
+ * @param rejection The answer, e.g. `createRejection(503, "Server busy")`.
+ * @returns Resolves once the transport is closed.
+ *
+ * @example Refuse every connection with 503
+ * ```ts ignore
+ * import { refuseOverStreams } from "./stream_handshake.ts";
+ * import { createRejection } from "../handshake/server_handshake.ts";
+ *
+ * for await (const conn of Deno.listen({ port: 8080 })) {
+ *   refuseOverStreams(conn, createRejection(503, "Server busy"));
+ * }
+ * ```
+ */
+export async function refuseOverStreams(
+  streams: ByteStreams,
+  rejection: HandshakeRejection,
+): Promise<void> {
+  try {
+    const direct = streams.direct?.();
+    const writer: HandshakeWriter = direct ? direct.writer : streams.writable.getWriter();
+    const input = new RequestInput(direct ? direct.reader : streams.readable.getReader());
+    await refuse(streams, writer, input, rejection);
+  } catch {
+    drop(streams);
+  }
+}
+
+/**
+ * The reading side of a server handshake: the request head, and after a
+ * refusal the lingering read that drops what the client still sends. One
+ * read at a time: a read left pending by {@linkcode fail} is taken over by
+ * {@linkcode linger}.
+ */
+class RequestInput {
+  readonly #reader: HandshakeReader;
+  #pending: Promise<ReadableStreamReadResult<Uint8Array>> | undefined;
+  #stopped = false;
+  #fail: ((error: unknown) => void) | undefined;
+
+  constructor(reader: HandshakeReader) {
+    this.#reader = reader;
+  }
+
+  #read(): Promise<ReadableStreamReadResult<Uint8Array>> {
+    const read = this.#reader.read();
+    this.#pending = read;
+    const clear = () => {
+      if (this.#pending === read) this.#pending = undefined;
+    };
+    read.then(clear, clear);
+    return read;
+  }
+
+  /** Reads one head; rejects on a bad or oversized head, an early end, or {@linkcode fail}. */
+  head(maxHeadSize: number | undefined): Promise<Http1HeadResult> {
+    return new Promise<Http1HeadResult>((resolve, reject) => {
+      this.#fail = reject;
+      const parser = new Http1HeadReader({ maxHeadSize });
+      const loop = async () => {
+        for (;;) {
+          const { value, done } = await this.#read();
+          if (this.#stopped) return;
+          if (done) {
+            throw new ConnectError(
+              "WS_CONNECT_FAILED",
+              "The connection closed during the opening handshake",
+            );
+          }
+          const result = parser.push(value);
+          // `rest` is a view into this chunk: copy it, the transport may reuse its buffers.
+          if (result) return resolve({ head: result.head, rest: concat([result.rest]) });
+        }
+      };
+      loop().catch(reject);
+    });
+  }
+
+  /** Stops waiting for the head: it rejects with `error` (a read in progress stays pending). */
+  fail(error: unknown): void {
+    this.#stopped = true;
+    this.#fail?.(error);
+  }
+
+  /**
+   * After our answer and our half-close, reads and drops the client's bytes
+   * until it closes its side, `LINGER_BYTES` were dropped or `ms` passed.
+   * Closing a socket with unread input makes the kernel send a reset, and a
+   * reset can destroy the answer before the client reads it (RFC 7230 §6.6).
+   */
+  async linger(ms: number): Promise<void> {
+    this.#stopped = true;
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const expired = new Promise<void>((resolve) => (timer = setTimeout(resolve, ms)));
+    const drained = (async () => {
+      let dropped = 0;
+      for (;;) {
+        const { value, done } = await (this.#pending ?? this.#read());
+        if (done || (dropped += value.byteLength) > LINGER_BYTES) return;
+      }
+    })().catch(() => {});
+    try {
+      await Promise.race([drained, expired]);
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+
+  /** Ends reading (and a read still pending); closes a direct transport. */
+  cancel(): void {
+    this.#stopped = true;
+    this.#reader.cancel().catch(() => {});
+  }
+
+  /** Hands the reader back (the head was read, no read is pending). */
+  release(): void {
+    this.#reader.releaseLock?.();
+  }
+}
+
+/**
+ * Sends a refusal, shuts our side, lingers (see {@linkcode RequestInput.linger})
+ * and closes the connection: a refused upgrade must not stay open. Bounded
+ * by `LINGER_MS` in all, even when the write cannot complete (a TLS peer
+ * that never finishes its handshake).
+ */
+async function refuse(
+  streams: ByteStreams,
+  writer: HandshakeWriter,
+  input: RequestInput,
+  rejection: HandshakeRejection,
+): Promise<void> {
+  const started = Date.now();
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const expired = new Promise<false>((resolve) => (timer = setTimeout(resolve, LINGER_MS, false)));
+  let answered = false;
+  const sent = (async () => {
+    await writer.write(
+      concat([
+        encodeResponseHead(rejection.status, rejection.headers),
+        new TextEncoder().encode(rejection.body),
+      ]),
+    );
+    await writer.close();
+    return true;
+  })().catch(() => false);
+  try {
+    answered = await Promise.race([sent, expired]);
+    if (answered) await input.linger(LINGER_MS - (Date.now() - started));
+  } finally {
+    clearTimeout(timer);
+  }
+  // Answered and shut: ending the reading side closes the transport without a reset
+  // of what the client has yet to read (an in-memory pair's close() would drop it).
+  input.cancel();
+  if (!answered) drop(streams, writer);
 }
 
 /** Reads one HTTP head; the reader is released afterwards. */
@@ -360,37 +547,6 @@ async function withDeadline<T>(
     clearTimeout(timer);
     if (onAbort) options.signal?.removeEventListener("abort", onAbort);
   }
-}
-
-/** Answers 500 (the server's settings are at fault) and closes the connection. */
-function serverError(streams: ByteStreams, writer: HandshakeWriter): Promise<void> {
-  const body = "Internal Server Error";
-  const headers = new Headers({
-    "content-type": "text/plain; charset=utf-8",
-    "content-length": String(body.length),
-    connection: "close",
-  });
-  return answer(streams, writer, 500, headers, body);
-}
-
-/** Sends a refusal, then closes the connection (a refused upgrade must not stay open). */
-async function answer(
-  streams: ByteStreams,
-  writer: HandshakeWriter,
-  status: number,
-  headers: Headers,
-  body: string,
-): Promise<void> {
-  try {
-    await writer.write(
-      concat([encodeResponseHead(status, headers), new TextEncoder().encode(body)]),
-    );
-    await writer.close();
-  } catch {
-    writer.abort().catch(() => {});
-  }
-  if (streams.direct) streams.direct().reader.cancel().catch(() => {});
-  else if (!streams.readable.locked) streams.readable.cancel().catch(() => {});
 }
 
 function drop(streams: ByteStreams, writer?: HandshakeWriter): void {

@@ -10,6 +10,25 @@
 import { HandshakeError, HandshakeErrorCode } from "./errors.ts";
 import { isToken, isTokenChar } from "./header_tokens.ts";
 
+/**
+ * The default head limits, the same for every server (our own parser on
+ * Deno and Bun, `node:http`'s parsed request on Node through
+ * {@linkcode checkHeadLimits}): 16 KiB in all, 8 KiB per line, 128 fields
+ * (python-websockets' limits; `node:http` alone would take 2,000 fields).
+ *
+ * @example
+ * ```ts
+ * import { HTTP1_HEAD_LIMITS } from "./http1_codec.ts";
+ *
+ * console.assert(HTTP1_HEAD_LIMITS.maxHeaderCount === 128);
+ * ```
+ */
+export const HTTP1_HEAD_LIMITS: Readonly<Required<Http1HeadReaderOptions>> = Object.freeze({
+  maxHeadSize: 16384,
+  maxHeaderCount: 128,
+  maxLineLength: 8192,
+});
+
 /** Limits of {@linkcode Http1HeadReader}; exceeding any of them is HTTP 431. */
 export interface Http1HeadReaderOptions {
   /** Total bytes of the head, start line and final CRLF included. @default 16384 */
@@ -91,9 +110,9 @@ export class Http1HeadReader {
 
   /** @param options Size and count limits. */
   constructor(options: Http1HeadReaderOptions = {}) {
-    this.#maxHeadSize = options.maxHeadSize ?? 16384;
-    this.#maxHeaderCount = options.maxHeaderCount ?? 128;
-    this.#maxLineLength = options.maxLineLength ?? 8192;
+    this.#maxHeadSize = options.maxHeadSize ?? HTTP1_HEAD_LIMITS.maxHeadSize;
+    this.#maxHeaderCount = options.maxHeaderCount ?? HTTP1_HEAD_LIMITS.maxHeaderCount;
+    this.#maxLineLength = options.maxLineLength ?? HTTP1_HEAD_LIMITS.maxLineLength;
   }
 
   /** Bytes consumed so far as part of the head. */
@@ -223,6 +242,67 @@ export class Http1HeadReader {
   }
 }
 
+/**
+ * Applies the limits of {@linkcode Http1HeadReader} to a head that another
+ * parser already read (`node:http`'s `IncomingMessage`: its request line and
+ * `rawHeaders`), so a server answers the same 431 whichever parser read the
+ * request. Sizes are counted as on the wire (`name: value` plus CRLF per
+ * line); values that the other parser trimmed count a little shorter.
+ *
+ * @param startLine The request line, e.g. `GET /chat HTTP/1.1`.
+ * @param rawHeaders Names and values alternating, as in `rawHeaders`.
+ * @param options The limits; {@linkcode HTTP1_HEAD_LIMITS} by default.
+ * @returns The 431 `HandshakeError` to answer with, or `undefined` within limits.
+ *
+ * @example
+ * ```ts
+ * import { checkHeadLimits } from "./http1_codec.ts";
+ *
+ * const many = Array.from({ length: 1000 }, (_, i) => [`x-${i}`, "v"]).flat();
+ * console.assert(checkHeadLimits("GET / HTTP/1.1", many)?.status === 431);
+ * console.assert(checkHeadLimits("GET / HTTP/1.1", ["Host", "a"]) === undefined);
+ * ```
+ */
+export function checkHeadLimits(
+  startLine: string,
+  rawHeaders: readonly string[],
+  options: Http1HeadReaderOptions = {},
+): HandshakeError | undefined {
+  const maxHeadSize = options.maxHeadSize ?? HTTP1_HEAD_LIMITS.maxHeadSize;
+  const maxHeaderCount = options.maxHeaderCount ?? HTTP1_HEAD_LIMITS.maxHeaderCount;
+  const maxLineLength = options.maxLineLength ?? HTTP1_HEAD_LIMITS.maxLineLength;
+  if (rawHeaders.length / 2 > maxHeaderCount) {
+    return new HandshakeError(
+      HandshakeErrorCode.tooManyHeaders,
+      `HTTP head has more than ${maxHeaderCount} header fields`,
+      { status: 431 },
+    );
+  }
+  // Start line, each "name: value" and the blank line, every one with its CRLF.
+  let size = startLine.length + 4;
+  let longest = startLine.length;
+  for (let i = 0; i + 1 < rawHeaders.length; i += 2) {
+    const line = rawHeaders[i].length + 2 + rawHeaders[i + 1].length;
+    size += line + 2;
+    if (line > longest) longest = line;
+  }
+  if (longest > maxLineLength) {
+    return new HandshakeError(
+      HandshakeErrorCode.headTooLarge,
+      `HTTP header line exceeds ${maxLineLength} bytes`,
+      { status: 431 },
+    );
+  }
+  if (size > maxHeadSize) {
+    return new HandshakeError(
+      HandshakeErrorCode.headTooLarge,
+      `HTTP head exceeds ${maxHeadSize} bytes`,
+      { status: 431 },
+    );
+  }
+  return undefined;
+}
+
 /** A parsed request line (RFC 7230 §3.1.1). */
 export interface RequestLine {
   /** The method token, case-sensitive. */
@@ -325,6 +405,7 @@ const REASONS: Record<number, string> = {
   403: "Forbidden",
   404: "Not Found",
   405: "Method Not Allowed",
+  408: "Request Timeout",
   426: "Upgrade Required",
   431: "Request Header Fields Too Large",
   500: "Internal Server Error",

@@ -58,11 +58,13 @@ function fullMatch(pattern: RegExp, value: string): boolean {
 /**
  * Applies an {@linkcode OriginPolicy} to a request's `Origin` header.
  *
- * With a list, a **missing** `Origin` is accepted: only browsers send it and
- * only browsers can be tricked into a cross-site connection (RFC 6455 §4.2.1
- * item 7, §10.2); other clients can forge any value anyway. Use a callback to
- * refuse requests without `Origin`. Strings compare the full origin (scheme,
- * host and port); there is no prefix, suffix or substring matching.
+ * With a list, a **missing** `Origin` is accepted: cross-site WebSocket
+ * hijacking needs a victim's browser, and browsers always send `Origin` on a
+ * WebSocket handshake (RFC 6455 §4.1, §10.2), while non-browser clients
+ * (servers, CLIs, mobile apps) usually send none and could forge any value
+ * anyway. To refuse requests without `Origin`, set the servers'
+ * `requireOrigin: true` or use a callback. Strings compare the full origin
+ * (scheme, host and port); there is no prefix, suffix or substring matching.
  *
  * @param origin The `Origin` header value, or `null` when absent.
  * @param policy The allowlist or callback; `undefined` accepts everything.

@@ -15,6 +15,7 @@
  * | `Sec-WebSocket-Version` missing or not exactly 13 | 426    | `Sec-WebSocket-Version: 13`  |
  * | key missing, repeated or not base64 of 16 bytes   | 400    |                              |
  * | `Origin` refused by the policy                    | 403    |                              |
+ * | no `Origin` while `requireOrigin` is set          | 403    |                              |
  * | malformed `Sec-WebSocket-Protocol`/`-Extensions`  | 400    |                              |
  *
  * @module
@@ -53,6 +54,13 @@ export interface VerifyUpgradeRequestOptions {
   protocols?: SubprotocolSelector;
   /** Origin allowlist or callback (see {@linkcode isOriginAllowed}); off by default. */
   origins?: OriginPolicy;
+  /**
+   * Refuse (403) a request without an `Origin` header. Browsers always send
+   * one, so this shuts out only non-browser clients (which can forge any
+   * `Origin` anyway); use it when every legitimate client is a browser.
+   * @default {false}
+   */
+  requireOrigin?: boolean;
 }
 
 /** Result of {@linkcode verifyUpgradeRequest}. */
@@ -188,6 +196,7 @@ export async function verifyUpgradeRequest(
   if (key === null || !isValidKey(key)) return reject(400, "Invalid Sec-WebSocket-Key header");
   // RFC 6455 §4.2.2: a refused origin MUST get an error status, e.g. 403.
   const origin = headers.get("origin");
+  if (origin === null && options.requireOrigin === true) return reject(403, "Origin required");
   if (!(await isOriginAllowed(origin, options.origins))) return reject(403, "Origin not allowed");
 
   const offered = parseSubprotocols(headers.get("sec-websocket-protocol"));

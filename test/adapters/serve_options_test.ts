@@ -29,3 +29,48 @@ test("checkServerOptions keeps other options and snapshots valid compression set
     maxConcurrency: 10,
   });
 });
+
+test("checkServerOptions validates handshakeTimeout, maxPendingHandshakes and requireOrigin", () => {
+  for (const handshakeTimeout of [0, -1, NaN, Infinity, 2 ** 31]) {
+    assert.throws(
+      () => checkServerOptions({ handshakeTimeout }),
+      RangeError,
+      String(handshakeTimeout),
+    );
+  }
+  assert.throws(() => checkServerOptions({ handshakeTimeout: "10" as never }), TypeError);
+  for (const maxPendingHandshakes of [0, -1, 1.5, NaN]) {
+    assert.throws(
+      () => checkServerOptions({ maxPendingHandshakes }),
+      RangeError,
+      String(maxPendingHandshakes),
+    );
+  }
+  assert.throws(() => checkServerOptions({ maxPendingHandshakes: "8" as never }), TypeError);
+  assert.throws(() => checkServerOptions({ requireOrigin: "yes" as never }), TypeError);
+  const ok = checkServerOptions({
+    handshakeTimeout: 1.5,
+    maxPendingHandshakes: Infinity,
+    requireOrigin: true,
+  });
+  assert.equal(ok.handshakeTimeout, 1.5);
+  assert.equal(ok.maxPendingHandshakes, Infinity);
+  assert.equal(ok.requireOrigin, true);
+  assert.equal(checkServerOptions({ maxPendingHandshakes: 1 }).maxPendingHandshakes, 1);
+});
+
+test("serve() rejects invalid handshake options before listening", async () => {
+  const module = "Deno" in globalThis
+    ? await import("../../src/adapters/deno.ts")
+    : "Bun" in globalThis
+    ? await import("../../src/adapters/bun.ts")
+    : await import("../../src/adapters/node.ts");
+  await assert.rejects(
+    module.serve({ hostname: "127.0.0.1", onChannel: () => {}, handshakeTimeout: 0 }),
+    RangeError,
+  );
+  await assert.rejects(
+    module.serve({ hostname: "127.0.0.1", onChannel: () => {}, maxPendingHandshakes: 0 }),
+    RangeError,
+  );
+});

@@ -1,22 +1,39 @@
 import process from "node:process";
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { clientOverStreams, serverOverStreams } from "../../src/channel/stream_handshake.ts";
+import {
+  clientOverStreams,
+  refuseOverStreams,
+  serverOverStreams,
+} from "../../src/channel/stream_handshake.ts";
+import { createRejection } from "../../src/handshake/server_handshake.ts";
+import { socketTransport } from "../../src/adapters/node_socket_transport.ts";
+import { connectedSocketPair } from "../_util/tcp.ts";
 import { createByteStreamPair } from "../../src/testing/byte_stream_pair.ts";
 import { deadline, delay } from "../_util/async.ts";
 import { readMessages } from "./channel_contract.ts";
 
 const encoder = new TextEncoder();
 
-/** Writes `text` to the writable, reads everything the other side sends until EOF. */
+/**
+ * Writes `text` to the writable, reads everything the other side sends until
+ * EOF, then closes its own side (as a client does after `Connection: close`).
+ */
 async function exchange(
   endpoint: { readable: ReadableStream<Uint8Array>; writable: WritableStream<Uint8Array> },
   text: string,
 ): Promise<string> {
   const writer = endpoint.writable.getWriter();
   await writer.write(encoder.encode(text));
+  const out = await readToEnd(endpoint.readable);
+  await writer.close().catch(() => {});
+  return out;
+}
+
+/** Everything read until EOF, as text. */
+async function readToEnd(readable: ReadableStream<Uint8Array>): Promise<string> {
   let out = "";
-  const reader = endpoint.readable.getReader();
+  const reader = readable.getReader();
   await deadline(
     (async () => {
       for (;;) {
@@ -123,12 +140,86 @@ test("serverOverStreams answers 400 to a malformed request line", async () => {
   await assert.rejects(upgrade, { status: 400 });
 });
 
-test("serverOverStreams drops a slow client at the handshake timeout", async () => {
+test("serverOverStreams answers 408 to a slow client at the handshake timeout and closes", async () => {
   const [a, b] = createByteStreamPair();
   const upgrade = serverOverStreams(b, { handshakeTimeout: 50 });
-  await a.writable.getWriter().write(encoder.encode("GET / HTTP/1.1\r\n"));
-  await assert.rejects(deadline(upgrade, 5000, "timeout"), { code: "WS_HANDSHAKE_TIMEOUT" });
-  assert.equal(await connectionEnded(a.readable.getReader()), true);
+  upgrade.catch(() => {});
+  const writer = a.writable.getWriter();
+  await writer.write(encoder.encode("GET / HTTP/1.1\r\n"));
+  const answer = await readToEnd(a.readable);
+  assert.match(answer, /^HTTP\/1\.1 408 Request Timeout\r\n/);
+  assert.match(answer, /connection: close/i);
+  await writer.close();
+  await assert.rejects(deadline(upgrade, 5000, "timeout"), {
+    code: "WS_HANDSHAKE_TIMEOUT",
+    status: 408,
+  });
+});
+
+test("serverOverStreams keeps reading after a refusal until the client closes its side", async () => {
+  const [a, b] = createByteStreamPair();
+  let settled = false;
+  const upgrade = serverOverStreams(b, { maxHeadSize: 1024 });
+  upgrade.catch(() => {}).finally(() => (settled = true));
+  const writer = a.writable.getWriter();
+  await writer.write(encoder.encode(GOOD_REQUEST + `X-Big: ${"a".repeat(2000)}\r\n`));
+  const answer = await readToEnd(a.readable);
+  assert.match(answer, /^HTTP\/1\.1 431 /);
+  // The client may still be sending: the server reads and drops it rather than reset.
+  await writer.write(encoder.encode("more of the head\r\n"));
+  await delay(50);
+  assert.equal(settled, false);
+  await writer.close();
+  await assert.rejects(deadline(upgrade, 1500, "the refusal to finish"), { status: 431 });
+});
+
+test("serverOverStreams answers 431 over a direct socket transport before closing it", async () => {
+  const pair = await connectedSocketPair();
+  try {
+    const upgrade = serverOverStreams(socketTransport(pair.serverSide));
+    upgrade.catch(() => {});
+    let text = "";
+    pair.client.on("data", (chunk: Uint8Array) => (text += new TextDecoder().decode(chunk)));
+    const closed = new Promise<void>((resolve) => pair.client.on("close", () => resolve()));
+    pair.client.on("error", () => {});
+    pair.client.write(GOOD_REQUEST + `X-Big: ${"a".repeat(20 * 1024)}\r\n\r\n`);
+    await deadline(closed, 5000, "the server to close");
+    assert.match(text, /^HTTP\/1\.1 431 /);
+    await assert.rejects(deadline(upgrade, 5000, "upgrade"), { status: 431 });
+  } finally {
+    await pair.close();
+  }
+});
+
+test("serverOverStreams with requireOrigin refuses a request without Origin with 403", async () => {
+  const [a, b] = createByteStreamPair();
+  const upgrade = serverOverStreams(b, { requireOrigin: true });
+  upgrade.catch(() => {});
+  const answer = await exchange(a, GOOD_REQUEST + "\r\n");
+  assert.match(answer, /^HTTP\/1\.1 403 /);
+  await assert.rejects(upgrade, { status: 403 });
+  const [c, d] = createByteStreamPair();
+  const client = clientOverStreams("ws://example.com/", c, {
+    headers: { origin: "https://example.com" },
+  });
+  await deadline(serverOverStreams(d, { requireOrigin: true }), 5000, "upgrade with Origin");
+  await deadline(client.ready, 5000, "ready");
+});
+
+test("refuseOverStreams answers without reading the request, then closes", async () => {
+  const [a, b] = createByteStreamPair();
+  const done = refuseOverStreams(
+    b,
+    createRejection(503, "Busy", { headers: { "retry-after": "1" } }),
+  );
+  const writer = a.writable.getWriter();
+  await writer.write(encoder.encode(GOOD_REQUEST + "\r\n"));
+  const answer = await readToEnd(a.readable);
+  assert.match(answer, /^HTTP\/1\.1 503 Service Unavailable\r\n/);
+  assert.match(answer, /retry-after: 1/i);
+  assert.ok(answer.endsWith("\r\n\r\nBusy"));
+  await writer.close();
+  await deadline(done, 1500, "the refusal to finish");
 });
 
 test("clientOverStreams rejects ready with the HTTP status of a refused upgrade", async () => {

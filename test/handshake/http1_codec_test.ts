@@ -2,8 +2,10 @@ import assert from "node:assert/strict";
 import { test } from "node:test";
 import { HandshakeError } from "../../src/handshake/errors.ts";
 import {
+  checkHeadLimits,
   encodeRequestHead,
   encodeResponseHead,
+  HTTP1_HEAD_LIMITS,
   Http1HeadReader,
   type Http1HeadResult,
   parseRequestLine,
@@ -403,5 +405,42 @@ test("Http1HeadReader only ever throws HandshakeError on seeded random input", a
       assert.ok(error instanceof HandshakeError, `${String(error)} for ${JSON.stringify(text)}`);
       assert.ok(error.status === 400 || error.status === 431);
     }
+  }
+});
+
+test("checkHeadLimits applies the head reader's limits to a head parsed elsewhere", () => {
+  const line = "GET /chat HTTP/1.1";
+  const fields = (n: number) => Array.from({ length: n }, (_, i) => [`X-H${i}`, "v"]).flat();
+  assert.equal(checkHeadLimits(line, fields(128)), undefined);
+  const tooMany = checkHeadLimits(line, fields(129));
+  assert.ok(tooMany instanceof HandshakeError);
+  assert.equal(tooMany.status, 431);
+  assert.equal(tooMany.code, "WS_HANDSHAKE_TOO_MANY_HEADERS");
+  assert.equal(checkHeadLimits(line, fields(1000))?.status, 431);
+  const longLine = checkHeadLimits(line, ["X-Long", "a".repeat(8192)]);
+  assert.equal(longLine?.code, "WS_HANDSHAKE_HEAD_TOO_LARGE");
+  assert.equal(checkHeadLimits(line, ["X-Long", "a".repeat(8000)]), undefined);
+  const big = Array.from({ length: 3 }, (_, i) => [`X-Big${i}`, "a".repeat(6000)]).flat();
+  assert.equal(checkHeadLimits(line, big)?.code, "WS_HANDSHAKE_HEAD_TOO_LARGE");
+  assert.equal(checkHeadLimits(line, fields(200), { maxHeaderCount: 500 }), undefined);
+});
+
+test("checkHeadLimits and Http1HeadReader agree on the size of a head at the limit", () => {
+  const line = "GET / HTTP/1.1";
+  // Head bytes: line + CRLF, "X-Pad: <value>" + CRLF, final CRLF.
+  const fixed = line.length + 2 + "X-Pad: ".length + 2 + 2;
+  for (const extra of [0, 1]) {
+    const value = "a".repeat(HTTP1_HEAD_LIMITS.maxHeadSize - fixed + extra);
+    const text = `${line}\r\nX-Pad: ${value}\r\n\r\n`;
+    const options = { maxLineLength: 1 << 20 };
+    let readerStatus = 101;
+    try {
+      new Http1HeadReader(options).push(encoder.encode(text));
+    } catch (error) {
+      readerStatus = (error as HandshakeError).status ?? 0;
+    }
+    const checked = checkHeadLimits(line, ["X-Pad", value], options);
+    assert.equal(checked?.status ?? 101, readerStatus, `${extra} byte(s) over`);
+    assert.equal(readerStatus, extra === 0 ? 101 : 431);
   }
 });

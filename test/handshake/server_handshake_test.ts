@@ -164,6 +164,30 @@ test("verifyUpgradeRequest answers 403 to a refused Origin (H9)", async () => {
   assert.equal(ok.origin, "https://example.com");
 });
 
+test("verifyUpgradeRequest accepts a missing Origin with an allowlist, refuses it with requireOrigin", async () => {
+  const origins = ["https://example.com"];
+  // Non-browser clients send no Origin; browsers always do (RFC 6455 §4.1, §10.2).
+  assert.equal(status(await verify({}, { origins })), 101);
+  assert.equal(status(await verify({})), 101);
+  const required = await verify({}, { origins, requireOrigin: true });
+  assert.equal(status(required), 403);
+  assert.equal(!required.ok && required.response.body, "Origin required");
+  assert.equal(status(await verify({}, { requireOrigin: true })), 403);
+  // requireOrigin only asks for the header; the allowlist still decides on its value.
+  assert.equal(
+    status(await verify({ origin: "https://example.com" }, { origins, requireOrigin: true })),
+    101,
+  );
+  assert.equal(
+    status(await verify({ origin: "https://evil.example" }, { origins, requireOrigin: true })),
+    403,
+  );
+  assert.equal(
+    status(await verify({ origin: "https://any.example" }, { requireOrigin: true })),
+    101,
+  );
+});
+
 test("verifyUpgradeRequest selects the first offered protocol the server supports", async () => {
   const result = await verify({ "sec-websocket-protocol": "v3, v2, v1" }, {
     protocols: ["v1", "v2"],

@@ -42,6 +42,9 @@ import { refuseOverStreams, serverOverStreams } from "../channel/stream_handshak
 import type { WebSocketChannel } from "../channel/web_socket_channel.ts";
 import { socketTransport } from "./node_socket_transport.ts";
 import { ServerConnections } from "./server_connections.ts";
+import { maxCompressedSize } from "../engine/message_assembler.ts";
+
+const DEFAULT_MAX_MESSAGE = 64 * 1024 * 1024;
 import { busyRejection, HandshakeSlots } from "./handshake_slots.ts";
 import { ChannelSet } from "../channel/channel_set.ts";
 import { type BunPublisher, type BunServerWebSocket, BunSocketShim } from "./bun_socket_shim.ts";
@@ -152,7 +155,11 @@ export function createBunHandler(options: BunHandlerOptions): BunHandler {
       return new Response("WebSocket upgrade failed", { status: 400 });
     },
     websocket: {
-      maxPayloadLength: options.maxMessageSize ?? 64 * 1024 * 1024,
+      // Bun checks the frame on the wire: a compressed message may exceed the limit there by
+      // deflate's worst case; the channel checks the inflated message exactly.
+      maxPayloadLength: options.compression
+        ? maxCompressedSize(options.maxMessageSize ?? DEFAULT_MAX_MESSAGE)
+        : options.maxMessageSize ?? DEFAULT_MAX_MESSAGE,
       idleTimeout: options.idleTimeout ?? DEFAULT_IDLE_TIMEOUT,
       sendPings: true,
       backpressureLimit: options.backpressureLimit ?? 1024 * 1024,
@@ -233,6 +240,7 @@ export async function serve(options: ServeOptions): Promise<WebSocketServer> {
         origins: options.origins,
         requireOrigin: options.requireOrigin,
         maxMessageSize: options.maxMessageSize,
+        maxFragments: options.maxFragments,
         closeTimeout: options.closeTimeout,
         compression: options.compression,
         handshakeTimeout,

@@ -194,6 +194,7 @@ export function serve(options: ServeOptions): Promise<WebSocketServer> {
         origins: options.origins,
         requireOrigin: options.requireOrigin,
         maxMessageSize: options.maxMessageSize,
+        maxFragments: options.maxFragments,
         closeTimeout: options.closeTimeout,
         compression: options.compression,
         handshakeTimeout: options.handshakeTimeout ?? DEFAULT_HANDSHAKE_TIMEOUT,

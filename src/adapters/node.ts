@@ -221,6 +221,7 @@ async function upgradeWith(
   const channel = new StreamChannel({
     role: "server",
     maxMessageSize: options.maxMessageSize,
+    maxFragments: options.maxFragments,
     closeTimeout: options.closeTimeout,
   });
   channel.open(socketTransport(socket as Socket), {

@@ -47,6 +47,13 @@ export interface UpgradeOptions {
    */
   maxMessageSize?: number;
   /**
+   * Most frames one received message may arrive in, empty ones included;
+   * one more closes the connection with 1008 (`WS_TOO_MANY_FRAGMENTS`).
+   * Engine paths; native sockets have their platform's own limits.
+   * @default {131072}
+   */
+  maxFragments?: number;
+  /**
    * Seconds of silence after which the server pings and, without a pong,
    * closes with 1001 (see each adapter for how it is implemented). `0` disables.
    * @default {30}

@@ -34,6 +34,12 @@ export interface ConnectOptions {
   connectTimeout?: number;
   /** Largest accepted message in bytes. @default {67108864} */
   maxMessageSize?: number;
+  /**
+   * Most frames one received message may arrive in (engine transport); one
+   * more closes with 1008 (`WS_TOO_MANY_FRAGMENTS`).
+   * @default {131072}
+   */
+  maxFragments?: number;
   /** Milliseconds to wait for the close handshake (engine transport). @default {5000} */
   closeTimeout?: number;
   /**

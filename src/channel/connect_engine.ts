@@ -70,6 +70,7 @@ export function connectEngine(
     headers: options.headers,
     compression: options.compression,
     maxMessageSize: options.maxMessageSize,
+    maxFragments: options.maxFragments,
     closeTimeout: options.closeTimeout,
     signal: attempt.signal,
     handshakeTimeout: timeout,

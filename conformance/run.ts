@@ -10,6 +10,10 @@
  *   deno run -A conformance/run.ts --list          # print the matrix and exit
  *   deno run -A conformance/run.ts --jobs 2        # two testees at a time (section 9 timings then noisier)
  *   (--no-install skips conformance/install.sh; --no-summary skips the gate)
+ *   deno run -A conformance/run.ts --server ws://127.0.0.1:9001/ --cases '1.*,2.*'   # anyone's server
+ *   deno run -A conformance/run.ts --client "node my_client.mjs {url}"                # anyone's client
+ *   (--server / --client take their own options, see external.ts: --cases, --exclude, --expect,
+ *   --report, --agent, --case-timeout, --ca, --insecure)
  *
  * Every process started here (testees, wstest, browsers) runs in its own process group and is stopped
  * at the end, on failure, and on SIGINT/SIGTERM.
@@ -34,6 +38,7 @@ import {
   waitForPort,
 } from "./processes.ts";
 import { expandCases, summarize } from "./summarize.ts";
+import { isExternalRun, main as externalMain } from "./external.ts";
 
 const HERE = fileURLToPath(new URL(".", import.meta.url));
 const ROOT = join(HERE, "..");
@@ -417,6 +422,9 @@ async function main(): Promise<number> {
   });
   return ok && !outcomes.some((o) => o.error) ? 0 : 1;
 }
+
+// --server URL / --client CMD: anyone's implementation instead of the matrix (external.ts).
+if (isExternalRun(Deno.args)) await externalMain(Deno.args);
 
 let stopping = false;
 async function onSignal(signal: Deno.Signal, code: number) {

@@ -265,7 +265,6 @@ function start(
   return { child, exited };
 }
 
-
 function within<T>(promise: Promise<T>, ms: number): Promise<T | "timeout"> {
   let timer: ReturnType<typeof setTimeout>;
   return Promise.race([
@@ -403,7 +402,12 @@ class Progress {
   onResult?: (record: CaseRecord) => void;
   constructor(private readonly planned: readonly string[]) {}
 
+  /** Cases whose connection reached the fuzzer (its "Running test case ID" line). */
+  readonly connected = new Set<string>();
+
   line(line: string): void {
+    const running = line.match(/^Running test case ID (\S+) for agent/);
+    if (running) this.connected.add(running[1]);
     if (!line.startsWith("@@result ")) return;
     let record: CaseRecord;
     try {
@@ -627,8 +631,10 @@ async function runClient(o: ExternalOptions, fuzzer: Fuzzer, ids: string[], run:
         await stop(client, 1000);
         await within(result, 3000);
       } else {
-        // It exited first: the fuzzer grades the case when it sees the connection close.
-        if ((await within(result, 5000)) === "timeout") {
+        // It exited first: the fuzzer grades the case when it sees the connection close (a client
+        // that never connected gets no grade, so there is nothing to wait for).
+        const wait = run.progress.connected.has(id) ? 5000 : 300;
+        if ((await within(result, wait)) === "timeout") {
           note = `the client exited (code ${first}) without completing the case`;
         }
       }

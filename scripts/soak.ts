@@ -10,7 +10,9 @@
  * Node 20) opens `--connections` connections and holds them for `--minutes`
  * with a trickle of traffic (every second 1% of the connections send a small
  * message whose echo is checked, 0.1% a ping whose pong is checked; the
- * server's heartbeat pings are answered), sampled every `--sample` seconds.
+ * server's heartbeat pings are answered), sampled every `--sample` seconds
+ * (RSS as it is; the JS heap after a forced GC when all are open and at the
+ * end of the hold, so growth with a constant set of connections shows).
  * Then every connection is closed (80% close handshake, 10% FIN without a
  * close frame, 10% reset), and after a settle and a forced GC the server is
  * measured again. Flat RSS during the hold and descriptors back to the
@@ -264,14 +266,14 @@ async function soak(name: string): Promise<RunResult> {
       (await clientOut.until(/^OPEN (.*)/, 120_000 + connections * 20, `${name} client`))[1],
     );
     const connectSeconds = t() - connectStart;
-    await sample("all open", "stats");
+    await sample("all open", "gc");
     const holdStart = t();
     for (let next = sampleSeconds; next < holdSeconds; next += sampleSeconds) {
       await sleep(Math.max(0, (holdStart + next - t()) * 1000));
       await sample(`hold ${Math.round(next)} s`, "stats");
     }
     await sleep(Math.max(0, (holdStart + holdSeconds - t()) * 1000));
-    await sample("hold end", "stats");
+    await sample("hold end", "gc");
     await clientWriter.write(encoder.encode("release\n"));
     const released: ClientStats = JSON.parse(
       (await clientOut.until(/^RELEASED (.*)/, 60_000, `${name} client`))[1],
@@ -320,9 +322,9 @@ function printSummary(results: RunResult[]) {
     } min (${cores} cores)\n`,
   );
   console.log(
-    "| server | RSS start (MiB) | RSS all open | RSS during hold (min–max) | hold drift | RSS after release | fds start | fds open | fds after release | heap start → after release (MiB) | channels left | messages echoed / sent | pongs / pings | server pings answered | errors |",
+    "| server | RSS start (MiB) | RSS all open | RSS during hold (min–max) | RSS after release | fds start | fds open | fds after release | heap after GC: start / all open / hold end / released (MiB) | channels left | messages echoed / sent | pongs / pings | server pings answered | errors |",
   );
-  console.log("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
+  console.log("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
   for (const r of results) {
     const at = (phase: string) => r.samples.find((s) => s.phase === phase)!;
     const start = at("start");
@@ -330,16 +332,16 @@ function printSummary(results: RunResult[]) {
     const released = at("released");
     const hold = r.samples.filter((s) => s.phase.startsWith("hold"));
     const rss = hold.map((s) => s.rssMiB);
-    const drift = hold.at(-1)!.rssMiB - hold[0].rssMiB;
+    const holdEnd = at("hold end");
     const c = r.released;
     const errors = c.errors + r.serverErrors;
     console.log(
       `| engine-${r.runtime} | ${fmt(start.rssMiB, 1)} | ${fmt(open.rssMiB, 1)} | ${
         fmt(Math.min(...rss), 1)
-      }–${fmt(Math.max(...rss), 1)} | ${drift >= 0 ? "+" : ""}${fmt(drift, 1)} | ${
+      }–${fmt(Math.max(...rss), 1)} | ${
         fmt(released.rssMiB, 1)
-      } | ${start.fds} | ${open.fds} | ${released.fds} | ${fmt(start.heapMiB!, 1)} → ${
-        fmt(released.heapMiB!, 1)
+      } | ${start.fds} | ${open.fds} | ${released.fds} | ${
+        [start, open, holdEnd, released].map((x) => fmt(x.heapMiB!, 1)).join(" / ")
       }${r.gcForced ? "" : " (no GC)"} | ${released.channels} | ${fmt(c.echoed)} / ${
         fmt(c.sent)
       } | ${fmt(c.pongs)} / ${fmt(c.pings)} | ${fmt(c.serverPings)} | ${errors} |`,

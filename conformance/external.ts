@@ -398,7 +398,9 @@ class Progress {
   readonly results: Record<string, CaseRecord> = {};
   readonly order: string[] = [];
   private group?: string;
+  /** When the group in progress began: when the case before its first one finished. */
   private groupStarted = Date.now();
+  private lastResultAt = Date.now();
   onResult?: (record: CaseRecord) => void;
   constructor(private readonly planned: readonly string[]) {}
 
@@ -426,8 +428,12 @@ class Progress {
 
   record(record: CaseRecord): void {
     const group = caseGroup(record.id);
-    if (this.group !== undefined && group !== this.group) this.flush();
+    if (group !== this.group) {
+      this.flush();
+      this.groupStarted = this.lastResultAt;
+    }
     this.group = group;
+    this.lastResultAt = Date.now();
     this.results[record.id] = record;
     this.order.push(record.id);
     this.onResult?.(record);
@@ -440,14 +446,13 @@ class Progress {
     const done = ids.filter((id) => id in this.results);
     const bad = done.filter((id) => this.results[id].behavior === "FAILED");
     const counts = countBehaviors({ results: this.results } as ExternalOutcome, done);
-    const ms = Date.now() - this.groupStarted;
+    const ms = this.lastResultAt - this.groupStarted;
     console.log(
       `  ${this.group.padEnd(7)} ${`${done.length}/${ids.length}`.padStart(7)}  ${
         countLine(counts).padEnd(34)
       } ${(ms / 1000).toFixed(1).padStart(6)}s${bad.length ? `  FAILED: ${bad.join(", ")}` : ""}`,
     );
     this.group = undefined;
-    this.groupStarted = Date.now();
   }
 }
 

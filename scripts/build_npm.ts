@@ -14,7 +14,13 @@
  *   `connect()`'s engine transport, so a browser app that only connects
  *   carries neither the engine nor the HTTP handshake code;
  * - `package.json` from the `npm/package.template.json` template (version, `exports`
- *   with `types` first, `browser`), `README.md` and `LICENSE` from `npm/`.
+ *   with `types` first, `browser`), `README.md` and `LICENSE` from `npm/`;
+ * - `bin/websocket-channel-conformance.js`: the conformance harness's
+ *   outside-implementation mode (`conformance/cli_entry.ts` → `external.ts`)
+ *   bundled by esbuild (node platform, ESM, target node20, `node:` imports
+ *   only, no dependency), with the files it runs (`install.sh`, the
+ *   requirements it installs, `wstest_driver.py`) in `conformance/`, where the
+ *   bundle looks for them (`../conformance/`); the template's `bin` names it.
  *
  * The output is then scanned: an import that is not relative or `node:`
  * (`jsr:`, `npm:`, `https:`, bare names: the package has no dependencies,
@@ -159,9 +165,20 @@ export async function buildNpm(options: BuildNpmOptions = {}): Promise<NpmBuildR
     ...(hasEngineConnect ? { "./src/channel/connect_engine.js": `./${engineStubPath}` } : {}),
   };
 
+  const binFiles = await bundleConformanceBin(outDir);
+  log(`bundled ${CONFORMANCE_BIN} (${binFiles.length - 1} run-time files in conformance/)`);
+  files.push(...binFiles);
+
   const template = JSON.parse(await Deno.readTextFile(`${root}/npm/package.template.json`));
   const peers = new Set(Object.keys(template.peerDependencies ?? {}));
-  const problems = await scanOutput(files, outDir, peers);
+  const problems = await scanOutput(files.filter((f) => !binFiles.includes(f)), outDir, peers);
+  problems.push(
+    ...scanBin(CONFORMANCE_BIN, await Deno.readTextFile(`${outDir}/${CONFORMANCE_BIN}`)),
+  );
+  const declaredBin = Object.values(template.bin ?? {}).map((p) => String(p).replace(/^\.\//, ""));
+  if (!declaredBin.includes(CONFORMANCE_BIN)) {
+    problems.push(`npm/package.template.json: "bin" does not name ${CONFORMANCE_BIN}`);
+  }
   for (const problem of problems) log(`problem: ${problem}`);
 
   delete template["//"];
@@ -185,6 +202,92 @@ export async function buildNpm(options: BuildNpmOptions = {}): Promise<NpmBuildR
   }
   if (result.tarball) log(`packed ${result.tarball.replace(`${root}/`, "")}`);
   return result;
+}
+
+/** The conformance command's bundle, relative to the package root. */
+export const CONFORMANCE_BIN = "bin/websocket-channel-conformance.js";
+/** What the bundled harness reads at run time, from `conformance/` (see conformance/cli_entry.ts). */
+const CONFORMANCE_ASSETS = ["install.sh", "requirements-py27.txt", "wstest_driver.py"];
+
+/**
+ * Bundles `conformance/cli_entry.ts` into {@linkcode CONFORMANCE_BIN} and copies its run-time files
+ * to `conformance/`; returns the files written, relative to the package root.
+ */
+async function bundleConformanceBin(outDir: string): Promise<string[]> {
+  const out = `${outDir}/${CONFORMANCE_BIN}`;
+  await Deno.mkdir(out.slice(0, out.lastIndexOf("/")), { recursive: true });
+  const child = new Deno.Command(`${root}/node_modules/.bin/esbuild`, {
+    args: [
+      "--bundle",
+      "--platform=node",
+      "--format=esm",
+      "--target=node20",
+      "--sourcefile=websocket-channel-conformance.ts",
+      "--loader=ts",
+      "--banner:js=#!/usr/bin/env node",
+      "--legal-comments=none",
+      "--log-level=warning",
+      `--outfile=${out}`,
+    ],
+    cwd: `${root}/conformance`, // where the entry's relative import resolves
+    stdin: "piped",
+    stdout: "piped",
+    stderr: "piped",
+  }).spawn();
+  const writer = child.stdin.getWriter();
+  await writer.write(
+    new TextEncoder().encode(
+      `import process from "node:process";
+import { cli } from "./cli_entry.ts";
+` +
+        `await cli(process.argv.slice(2));
+`,
+    ),
+  );
+  await writer.close();
+  const { success, stderr } = await child.output();
+  if (!success) {
+    throw new Error(`Cannot bundle ${CONFORMANCE_BIN}:\n${new TextDecoder().decode(stderr)}`);
+  }
+  await Deno.chmod(out, 0o755);
+  await Deno.mkdir(`${outDir}/conformance`, { recursive: true });
+  for (const name of CONFORMANCE_ASSETS) {
+    await Deno.copyFile(`${root}/conformance/${name}`, `${outDir}/conformance/${name}`);
+  }
+  await Deno.chmod(`${outDir}/conformance/install.sh`, 0o755);
+  return [CONFORMANCE_BIN, ...CONFORMANCE_ASSETS.map((name) => `conformance/${name}`)];
+}
+
+/**
+ * The rules for the bundled command: a `#!/usr/bin/env node` first line and no import but `node:`
+ * builtins (the package has no dependencies; the harness only spawns the fuzzer).
+ *
+ * @param file Path relative to the package root.
+ * @param text The bundle's text.
+ * @returns One line per problem.
+ *
+ * @example
+ * ```ts
+ * import { scanBin } from "./build_npm.ts";
+ *
+ * console.assert(scanBin("bin/x.js", '#!/usr/bin/env node\nimport "node:fs";').length === 0);
+ * console.assert(scanBin("bin/x.js", '#!/usr/bin/env node\nimport "ws";').length === 1);
+ * ```
+ */
+export function scanBin(file: string, text: string): string[] {
+  const problems: string[] = [];
+  if (!text.startsWith("#!/usr/bin/env node\n")) {
+    problems.push(`${file}: does not start with #!/usr/bin/env node`);
+  }
+  for (const { fileName: specifier } of ts.preProcessFile(text, true, true).importedFiles) {
+    if (!specifier.startsWith("node:")) {
+      problems.push(`${file}: import "${specifier}" (the command may import node: builtins only)`);
+    }
+  }
+  if (/\brequire\(\s*["'](?!node:)/.test(text)) {
+    problems.push(`${file}: require() of something other than a node: builtin`);
+  }
+  return problems;
 }
 
 function exportsMap(entries: NpmEntry[]): Record<string, unknown> {

@@ -7,6 +7,10 @@
  *   `auto` transport against `serve()` from `websocket-channel/server/node`,
  *   the `engine`, `testing` and `client` subpaths (the reconnecting client
  *   against the same server), and `require()` of the ESM package;
+ * - the `websocket-channel-conformance` command as npm links it
+ *   (`node_modules/.bin/`, through its shebang, Node 20 first on PATH):
+ *   `--help` prints the usage and exits 0, bad invocations exit 2 and install
+ *   nothing (no fuzzer run: `conformance/external_test.ts` covers that);
  * - the newer Node (`node_modules/.bin/node`): the native global WebSocket
  *   client against the same server;
  * - Bun: `websocket-channel/server/bun` and `server/node`;
@@ -31,7 +35,7 @@
  *
  * @module
  */
-import { buildNpm, type NpmBuildResult } from "./build_npm.ts";
+import { buildNpm, CONFORMANCE_BIN, type NpmBuildResult } from "./build_npm.ts";
 
 const root = new URL("..", import.meta.url).pathname.replace(/\/$/, "");
 const bin = (name: string) => `${root}/node_modules/.bin/${name}`;
@@ -184,11 +188,19 @@ async function checkIn(work: string): Promise<number> {
     },
   );
   await check(
-    "pack: tarball holds every export's .js and .d.ts, README, LICENSE and no .ts sources",
+    "pack: tarball holds every export's .js and .d.ts, README, LICENSE, the conformance command and no .ts sources",
     async () => {
       const listing = (await run("tar", ["tzf", build!.tarball!], { cwd: root })).split("\n");
       const files = new Set(listing.map((line) => line.replace(/^package\//, "")));
-      const wanted = ["package.json", "README.md", "LICENSE"];
+      const wanted = [
+        "package.json",
+        "README.md",
+        "LICENSE",
+        CONFORMANCE_BIN,
+        "conformance/install.sh",
+        "conformance/requirements-py27.txt",
+        "conformance/wstest_driver.py",
+      ];
       for (const entry of build!.entries) wanted.push(entry.js.slice(2), entry.dts.slice(2));
       const absent = wanted.filter((file) => !files.has(file));
       const sources = [...files].filter((file) =>
@@ -255,6 +267,12 @@ async function smokeChecks(project: string): Promise<void> {
   await check(`node ${node20Version}: engine, testing and client subpaths`, async () => {
     return lastLine(await run(node20, [smoke("node_subpaths.mjs")], { cwd: project }));
   });
+  await check(
+    `node ${node20Version}: node_modules/.bin/websocket-channel-conformance --help and usage errors`,
+    async () => {
+      return lastLine(await run(node20, [smoke("conformance_bin.mjs")], { cwd: project }));
+    },
+  );
   await check(
     `node ${node24Version}: native global WebSocket client + server/node echo`,
     async () => {

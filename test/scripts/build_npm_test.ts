@@ -6,7 +6,7 @@
  */
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { postProcess, scanModule } from "../../scripts/build_npm.ts";
+import { postProcess, scanBin, scanModule } from "../../scripts/build_npm.ts";
 
 const files = new Set([
   "mod.js",
@@ -114,4 +114,21 @@ export type D = import("./d.js").D;
   );
   assert.equal(postProcess(`import x from "./x.ts";`, false), `import x from "./x.ts";`);
   assert.equal(postProcess(`from "jsr:@wsc/websocket-channel"`, false), `from "websocket-channel"`);
+});
+
+test("scanBin: the conformance command has a node shebang and imports node: builtins only", () => {
+  const file = "bin/websocket-channel-conformance.js";
+  const ok = `#!/usr/bin/env node
+import { spawn } from "node:child_process";
+import process from "node:process";
+const lazy = () => import("node:tls");
+export { spawn, process, lazy };`;
+  assert.deepEqual(scanBin(file, ok), []);
+  assert.match(scanBin(file, ok.replace("#!/usr/bin/env node\n", ""))[0], /#!\/usr\/bin\/env node/);
+  for (const specifier of ["ws", "./chunk.js", "npm:ws", "jsr:@std/path"]) {
+    const problems = scanBin(file, `${ok}\nimport "${specifier}";`);
+    assert.equal(problems.length, 1, specifier);
+    assert.match(problems[0], /node: builtins only/);
+  }
+  assert.match(scanBin(file, `${ok}\nconst ws = require("ws");`).join("\n"), /require\(\)/);
 });

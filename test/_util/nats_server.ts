@@ -4,10 +4,16 @@
  *
  * @module
  */
-import { type ChildProcess, spawn } from "node:child_process";
 import { existsSync } from "node:fs";
 import { connect, createServer, type Socket } from "node:net";
-import { delay } from "./async.ts";
+import {
+  freePort,
+  type ServerProcess,
+  type ServerProgram,
+  startServerProcess,
+} from "./server_process.ts";
+
+export { freePort };
 
 /** Where Debian (and `scripts/setup.sh`) puts the server; `WSC_NATS_SERVER` overrides it. */
 export const natsServerPath: string = process.env.WSC_NATS_SERVER ?? "/usr/sbin/nats-server";
@@ -18,27 +24,9 @@ export const natsSkip: string | false = existsSync(natsServerPath)
   : `no nats-server at ${natsServerPath} (scripts/setup.sh installs it)`;
 
 /** A running server. */
-export interface NatsServer {
+export interface NatsServer extends ServerProcess {
   /** `nats://127.0.0.1:<port>` */
   readonly url: string;
-  readonly port: number;
-  /** Kills the server and waits until it is gone (idempotent). */
-  stop(): Promise<void>;
-  /**
-   * Kills the server (SIGKILL: an outage, not a polite shutdown) and starts a
-   * fresh one on the same port. `whileDown` runs in between, to act during
-   * the outage.
-   */
-  restart(whileDown?: () => Promise<void>): Promise<void>;
-}
-
-/** A port that was free a moment ago (the kernel picks it, we release it). */
-export async function freePort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
-  const port = (server.address() as { port: number }).port;
-  await new Promise<void>((resolve) => server.close(() => resolve()));
-  return port;
 }
 
 /** The server speaks first: a NATS server greets every connection with `INFO {…}`. */
@@ -55,71 +43,21 @@ function greets(port: number): Promise<boolean> {
   });
 }
 
-function launch(port: number): ChildProcess {
+const nats: ServerProgram = {
+  name: "nats-server",
+  command: natsServerPath,
   // No monitoring port, no cluster, no JetStream: just the client port.
-  const child = spawn(natsServerPath, ["-a", "127.0.0.1", "-p", String(port)], {
-    stdio: "ignore",
-  });
-  child.on("error", () => {/* reported as "does not answer" below */});
-  return child;
-}
-
-async function waitUntilUp(child: ChildProcess, port: number): Promise<void> {
-  const end = Date.now() + 10_000;
-  while (Date.now() < end) {
-    if (child.exitCode !== null) break;
-    if (await greets(port)) return;
-    await delay(20);
-  }
-  await kill(child);
-  throw new Error(`nats-server on port ${port} did not answer within 10 s`);
-}
-
-function kill(child: ChildProcess): Promise<void> {
-  if (child.exitCode !== null || child.signalCode !== null) return Promise.resolve();
-  const exited = new Promise<void>((resolve) => child.once("exit", () => resolve()));
-  child.kill("SIGKILL");
-  return exited;
-}
+  args: (port) => ["-a", "127.0.0.1", "-p", String(port)],
+  answers: greets,
+};
 
 /**
  * Starts `nats-server` on a free 127.0.0.1 port and waits until it greets a
  * client. The caller must `stop()` it (in a `finally`).
  */
 export async function startNatsServer(): Promise<NatsServer> {
-  let port = 0;
-  let child: ChildProcess | undefined;
-  // The free port can be taken between our probe and the server's bind: retry.
-  for (let attempt = 0; attempt < 3 && !child; attempt++) {
-    port = await freePort();
-    const candidate = launch(port);
-    try {
-      await waitUntilUp(candidate, port);
-      child = candidate;
-    } catch (error) {
-      if (attempt === 2) throw error;
-    }
-  }
-  let current = child!;
-  let stopped = false;
-  return {
-    url: `nats://127.0.0.1:${port}`,
-    port,
-    async stop() {
-      stopped = true;
-      await kill(current);
-    },
-    async restart(whileDown) {
-      if (stopped) throw new Error("restart() after stop()");
-      await kill(current);
-      try {
-        await whileDown?.();
-      } finally {
-        current = launch(port);
-      }
-      await waitUntilUp(current, port);
-    },
-  };
+  const server = await startServerProcess(nats);
+  return Object.assign(server, { url: `nats://127.0.0.1:${server.port}` });
 }
 
 /** A loopback TCP relay in front of a server, to break one client's link and only that one. */

@@ -11,18 +11,9 @@ import assert from "node:assert/strict";
 import { connect as netConnect, type Socket } from "node:net";
 import { createServer as createHttpServer } from "node:http";
 import { connect } from "../../src/channel/connect.ts";
-import type { ServeOptions, WebSocketServer } from "../../src/adapters/serve_options.ts";
 import { deadline, waitFor } from "../_util/async.ts";
 import { currentRuntime } from "../_util/runtimes.ts";
-
-async function serveHere(options: Partial<ServeOptions>): Promise<WebSocketServer> {
-  const module = currentRuntime === "deno"
-    ? await import("../../src/adapters/deno.ts")
-    : currentRuntime === "bun"
-    ? await import("../../src/adapters/bun.ts")
-    : await import("../../src/adapters/node.ts");
-  return module.serve({ hostname: "127.0.0.1", port: 0, onChannel: () => {}, ...options });
-}
+import { serveHere } from "../_util/serve_here.ts";
 
 const REQUEST =
   "GET / HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n" +

@@ -8,16 +8,12 @@ import type { ServeOptions, WebSocketServer } from "../../src/adapters/serve_opt
 import type { WebSocketChannel } from "../../src/channel/web_socket_channel.ts";
 import { deadline } from "../_util/async.ts";
 import { currentRuntime } from "../_util/runtimes.ts";
+import { serveHere as serveOn } from "../_util/serve_here.ts";
 
 // Message limits as the server options set them, on the running runtime's serve().
 
-async function serveHere(options: ServeOptions): Promise<WebSocketServer> {
-  const module = currentRuntime === "deno"
-    ? await import("../../src/adapters/deno.ts")
-    : currentRuntime === "bun"
-    ? await import("../../src/adapters/bun.ts")
-    : await import("../../src/adapters/node.ts");
-  return module.serve({ hostname: "127.0.0.1", port: 0, idleTimeout: 0, ...options });
+function serveHere(options: Partial<ServeOptions>): Promise<WebSocketServer> {
+  return serveOn({ idleTimeout: 0, ...options });
 }
 
 /** A masked client frame. */

@@ -4,19 +4,9 @@ import { connect as netConnect } from "node:net";
 import { connect } from "../../src/channel/connect.ts";
 import { internalsOf } from "../../src/channel/channel_internals.ts";
 import type { WebSocketChannel } from "../../src/channel/web_socket_channel.ts";
-import type { ServeOptions, WebSocketServer } from "../../src/adapters/serve_options.ts";
 import { deadline, delay } from "../_util/async.ts";
 import { currentRuntime } from "../_util/runtimes.ts";
-
-// serve() of the running runtime: the same options everywhere.
-async function serveHere(options: ServeOptions): Promise<WebSocketServer> {
-  const module = currentRuntime === "deno"
-    ? await import("../../src/adapters/deno.ts")
-    : currentRuntime === "bun"
-    ? await import("../../src/adapters/bun.ts")
-    : await import("../../src/adapters/node.ts");
-  return module.serve({ hostname: "127.0.0.1", port: 0, ...options });
-}
+import { serveHere } from "../_util/serve_here.ts";
 
 /** Upgrades over a raw socket and then never reads or answers anything; collects what the server sends. */
 function silentPeer(port: number) {

@@ -8,43 +8,7 @@ import {
   topicToSubject,
 } from "../../src/backplane/nats_subject.ts";
 import { SeededRandom } from "../_util/seeded_random.ts";
-
-// The same topics go through a real server in nats_test.ts.
-const AWKWARD_TOPICS = [
-  "",
-  " ",
-  "room 1",
-  "a.b",
-  "a",
-  "b",
-  "a.b.c",
-  ".",
-  "..",
-  "a.",
-  ".a",
-  "*",
-  ">",
-  "a.*",
-  "a.>",
-  "*.>",
-  "a*b",
-  "_",
-  "__",
-  "_2E",
-  "a_2Eb", // what "a.b" escapes to: must not collide with it
-  "__00E9",
-  "é",
-  "e\u0301", // é decomposed: another string, another subject
-  "日本語",
-  "😀",
-  "\uD83D", // a lone surrogate
-  "\uFFFD", // what a lone surrogate becomes in UTF-8
-  "tab\tnew\nline\r",
-  "\0",
-  "$SYS.x",
-  "-",
-  "x".repeat(500),
-];
+import { AWKWARD_TOPICS } from "./awkward_topics.ts";
 
 test("topicToSubject: every awkward topic gives a valid, distinct subject that maps back", () => {
   const random = new SeededRandom(7);

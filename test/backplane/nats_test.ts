@@ -24,46 +24,9 @@ import {
   startLinkProxy,
   startNatsServer,
 } from "../_util/nats_server.ts";
+import { AWKWARD_TOPICS } from "./awkward_topics.ts";
 
 const skip = natsSkip;
-
-// Topics that are hard to carry on a subject; nats_subject_test.ts checks
-// their mapping, here they go through a server.
-const AWKWARD_TOPICS = [
-  "",
-  " ",
-  "room 1",
-  "a.b",
-  "a",
-  "b",
-  "a.b.c",
-  ".",
-  "..",
-  "a.",
-  ".a",
-  "*",
-  ">",
-  "a.*",
-  "a.>",
-  "*.>",
-  "a*b",
-  "_",
-  "__",
-  "_2E",
-  "a_2Eb", // what "a.b" escapes to: must not collide with it
-  "__00E9",
-  "é",
-  "e\u0301", // é decomposed: another string, another subject
-  "日本語",
-  "😀",
-  "\uD83D", // a lone surrogate
-  "\uFFFD", // what a lone surrogate becomes in UTF-8
-  "tab\tnew\nline\r",
-  "\0",
-  "$SYS.x",
-  "-",
-  "x".repeat(500),
-];
 
 /** What a hub would see: messages, status changes, errors. */
 function recorder() {

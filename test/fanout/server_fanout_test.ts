@@ -7,6 +7,7 @@ import { TopicHub } from "../../src/fanout/topic_hub.ts";
 import { internalsOf } from "../../src/channel/channel_internals.ts";
 import { deadline } from "../_util/async.ts";
 import { currentRuntime } from "../_util/runtimes.ts";
+import { serveFunction } from "../_util/serve_here.ts";
 import {
   type ServerKind,
   serverRuntime,
@@ -124,11 +125,7 @@ for (const kind of kinds) {
 const engineKinds = kinds.filter((kind) => kind.endsWith("-serve"));
 for (const kind of engineKinds) {
   test(`${kind}: one publish reaches compressing and plain subscribers alike, in order`, async () => {
-    const { serve } = currentRuntime === "deno"
-      ? await import("../../src/adapters/deno.ts")
-      : currentRuntime === "bun"
-      ? await import("../../src/adapters/bun.ts")
-      : await import("../../src/adapters/node.ts");
+    const serve = await serveFunction();
     const hub = new TopicHub();
     const server = await serve({
       hostname: "127.0.0.1",
@@ -165,11 +162,7 @@ for (const kind of engineKinds) {
   });
 
   test(`${kind}: server.close(code, reason) closes every connection with them`, async () => {
-    const { serve } = currentRuntime === "deno"
-      ? await import("../../src/adapters/deno.ts")
-      : currentRuntime === "bun"
-      ? await import("../../src/adapters/bun.ts")
-      : await import("../../src/adapters/node.ts");
+    const serve = await serveFunction();
     const server = await serve({ hostname: "127.0.0.1", port: 0, onChannel: () => {} });
     const list = await clients(server.port, 2);
     while (server.channels.size < 2) await new Promise((r) => setTimeout(r, 5));
@@ -183,11 +176,7 @@ for (const kind of engineKinds) {
 
 for (const kind of engineKinds) {
   test(`${kind}: a large publish goes out compressed (RSV1) to a peer that negotiated deflate`, async () => {
-    const { serve } = currentRuntime === "deno"
-      ? await import("../../src/adapters/deno.ts")
-      : currentRuntime === "bun"
-      ? await import("../../src/adapters/bun.ts")
-      : await import("../../src/adapters/node.ts");
+    const serve = await serveFunction();
     const hub = new TopicHub();
     const server = await serve({
       hostname: "127.0.0.1",

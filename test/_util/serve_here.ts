@@ -1,0 +1,30 @@
+/**
+ * `serve()` of the runtime running the test (`./server/deno`, `./server/bun`
+ * or `./server/node`): the same options everywhere, so one test file checks
+ * every runtime's server.
+ *
+ * @module
+ */
+import type { ServeOptions, WebSocketServer } from "../../src/adapters/serve_options.ts";
+import { currentRuntime } from "./runtimes.ts";
+
+/** The running runtime's `serve` function (its adapter is imported lazily). */
+export async function serveFunction(): Promise<
+  (options: ServeOptions) => Promise<WebSocketServer>
+> {
+  const module = currentRuntime === "deno"
+    ? await import("../../src/adapters/deno.ts")
+    : currentRuntime === "bun"
+    ? await import("../../src/adapters/bun.ts")
+    : await import("../../src/adapters/node.ts");
+  return module.serve;
+}
+
+/**
+ * Starts the running runtime's `serve()` on 127.0.0.1, port 0, with an
+ * `onChannel` that does nothing unless `options` gives one.
+ */
+export async function serveHere(options: Partial<ServeOptions> = {}): Promise<WebSocketServer> {
+  const serve = await serveFunction();
+  return serve({ hostname: "127.0.0.1", port: 0, onChannel: () => {}, ...options });
+}

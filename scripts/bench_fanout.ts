@@ -40,6 +40,7 @@
  * @module
  */
 import { summarizeProfile } from "./bench/fanout_profile.ts";
+import { Lines } from "./_util/lines.ts";
 
 const root = new URL("..", import.meta.url).pathname.replace(/\/$/, "");
 const bin = (name: string) => `${root}/node_modules/.bin/${name}`;
@@ -119,58 +120,6 @@ for (const signal of ["SIGINT", "SIGTERM"] as const) {
     killAll();
     Deno.exit(130);
   });
-}
-
-/** Line-by-line reading of a child's stdout. */
-class Lines {
-  readonly #reader: ReadableStreamDefaultReader<string>;
-  #buffer = "";
-  constructor(stream: ReadableStream<Uint8Array>) {
-    this.#reader = stream.pipeThrough(new TextDecoderStream()).getReader();
-  }
-  /** The next line, or `null` at the end. */
-  async next(): Promise<string | null> {
-    for (;;) {
-      const newline = this.#buffer.indexOf("\n");
-      if (newline >= 0) {
-        const line = this.#buffer.slice(0, newline);
-        this.#buffer = this.#buffer.slice(newline + 1);
-        return line;
-      }
-      const { value, done } = await this.#reader.read();
-      if (done) {
-        const rest = this.#buffer;
-        this.#buffer = "";
-        return rest || null;
-      }
-      this.#buffer += value;
-    }
-  }
-  /** Reads lines until one matches, within `ms`. */
-  async until(pattern: RegExp, ms: number, what: string): Promise<RegExpExecArray> {
-    let timer: ReturnType<typeof setTimeout> | undefined;
-    const timeout = new Promise<never>((_, reject) => {
-      timer = setTimeout(() => reject(new Error(`${what}: no ${pattern} within ${ms} ms`)), ms);
-    });
-    try {
-      for (;;) {
-        const line = await Promise.race([this.next(), timeout]);
-        if (line === null) throw new Error(`${what} ended before ${pattern}`);
-        const match = pattern.exec(line);
-        if (match) return match;
-      }
-    } finally {
-      clearTimeout(timer);
-    }
-  }
-  /** Discards the rest, so the child never blocks on a full pipe. */
-  drain() {
-    (async () => {
-      try {
-        while ((await this.next()) !== null) { /* discard */ }
-      } catch { /* closed */ }
-    })();
-  }
 }
 
 interface Server {

@@ -24,6 +24,7 @@
  *
  * @module
  */
+import { Lines } from "./_util/lines.ts";
 const root = new URL("..", import.meta.url).pathname.replace(/\/$/, "");
 const bin = (name: string) => `${root}/node_modules/.bin/${name}`;
 const node20 = "/usr/bin/node";
@@ -79,59 +80,6 @@ for (const signal of ["SIGINT", "SIGTERM"] as const) {
     killAll();
     Deno.exit(130);
   });
-}
-
-/** Line-by-line reading of a child's output, kept whole for error messages. */
-class Lines {
-  readonly #reader: ReadableStreamDefaultReader<string>;
-  #buffer = "";
-  readonly all: string[] = [];
-  constructor(stream: ReadableStream<Uint8Array>) {
-    this.#reader = stream.pipeThrough(new TextDecoderStream()).getReader();
-  }
-  async next(): Promise<string | null> {
-    for (;;) {
-      const newline = this.#buffer.indexOf("\n");
-      if (newline >= 0) {
-        const line = this.#buffer.slice(0, newline);
-        this.#buffer = this.#buffer.slice(newline + 1);
-        this.all.push(line);
-        return line;
-      }
-      const { value, done } = await this.#reader.read();
-      if (done) {
-        const rest = this.#buffer;
-        this.#buffer = "";
-        if (rest) this.all.push(rest);
-        return rest || null;
-      }
-      this.#buffer += value;
-    }
-  }
-  async until(pattern: RegExp, ms: number, what: string): Promise<RegExpExecArray> {
-    let timer: ReturnType<typeof setTimeout> | undefined;
-    const timeout = new Promise<never>((_, reject) => {
-      timer = setTimeout(() => reject(new Error(`${what}: no ${pattern} within ${ms} ms`)), ms);
-    });
-    try {
-      for (;;) {
-        const line = await Promise.race([this.next(), timeout]);
-        if (line === null) throw new Error(`${what} ended before ${pattern}`);
-        const match = pattern.exec(line);
-        if (match) return match;
-      }
-    } finally {
-      clearTimeout(timer);
-    }
-  }
-  /** Keeps reading in the background (so the child never blocks on a full pipe). */
-  collect() {
-    (async () => {
-      try {
-        while ((await this.next()) !== null) { /* kept in `all` */ }
-      } catch { /* closed */ }
-    })();
-  }
 }
 
 async function shell(command: string): Promise<string> {
@@ -226,8 +174,8 @@ async function soak(name: string): Promise<RunResult> {
   const t = () => (performance.now() - started) / 1000;
   const server = spawn(servers[name]);
   const serverOut = new Lines(server.stdout);
-  const serverErr = new Lines(server.stderr);
-  serverErr.collect();
+  const serverErr = new Lines(server.stderr, { keep: true });
+  serverErr.drain();
   const port = Number((await serverOut.until(/^PORT (\d+)/, 30_000, `${name} server`))[1]);
   const ctl = control(server, serverOut);
   const pid = server.pid;
@@ -257,8 +205,8 @@ async function soak(name: string): Promise<RunResult> {
     String(connections),
   ]);
   const clientOut = new Lines(client.stdout);
-  const clientErr = new Lines(client.stderr);
-  clientErr.collect();
+  const clientErr = new Lines(client.stderr, { keep: true });
+  clientErr.drain();
   const clientWriter = client.stdin.getWriter();
   try {
     const connectStart = t();

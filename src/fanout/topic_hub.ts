@@ -51,8 +51,10 @@ export interface TopicHubOptions {
    */
   onBackplaneStatus?(status: BackplaneStatus): void;
   /**
-   * Called with errors nobody awaits: a backplane that failed to start or to
-   * subscribe, an undecodable message from the bus.
+   * Called with errors nobody has to await: a backplane that failed to
+   * start, subscribe or unsubscribe, a publish the backplane refused (its
+   * promise rejects too), a Bun native publish that threw. Undecodable
+   * messages on the bus are the backplane's to report (its own `onError`).
    * @default {() => {}}
    */
   onError?(error: unknown): void;

@@ -41,6 +41,7 @@
  */
 import { summarizeProfile } from "./bench/fanout_profile.ts";
 import { Lines } from "./_util/lines.ts";
+import { killChildren, trackChild } from "./_util/children.ts";
 
 const root = new URL("..", import.meta.url).pathname.replace(/\/$/, "");
 const bin = (name: string) => `${root}/node_modules/.bin/${name}`;
@@ -70,7 +71,6 @@ const cpuProfDir = opt("cpu-prof", "");
 
 // ── processes ────────────────────────────────────────────────────────────
 
-const children = new Set<Deno.ChildProcess>();
 let fdLimit = 0;
 
 /** `cmd` pinned to `cpu` (with the raised descriptor limit); the pid is the command's own (exec). */
@@ -83,8 +83,7 @@ function spawn(cpu: string, cmd: string[], stdout: "piped" | "null" = "piped"): 
     stdout,
     stderr: "inherit",
   }).spawn();
-  children.add(child);
-  child.status.then(() => children.delete(child));
+  trackChild(child);
   return child;
 }
 
@@ -106,20 +105,6 @@ async function stop(child: Deno.ChildProcess, graceful = false) {
     child.kill("SIGKILL");
   } catch { /* gone */ }
   await child.status;
-}
-
-function killAll() {
-  for (const child of children) {
-    try {
-      child.kill("SIGKILL");
-    } catch { /* gone */ }
-  }
-}
-for (const signal of ["SIGINT", "SIGTERM"] as const) {
-  Deno.addSignalListener(signal, () => {
-    killAll();
-    Deno.exit(130);
-  });
 }
 
 interface Server {
@@ -618,5 +603,5 @@ try {
   }
   console.error(`(fan-out benchmark done in ${fmt((performance.now() - started) / 1000)} s)`);
 } finally {
-  killAll();
+  killChildren();
 }

@@ -25,6 +25,7 @@
  * @module
  */
 import { Lines } from "./_util/lines.ts";
+import { killChildren, trackChild } from "./_util/children.ts";
 const root = new URL("..", import.meta.url).pathname.replace(/\/$/, "");
 const bin = (name: string) => `${root}/node_modules/.bin/${name}`;
 const node20 = "/usr/bin/node";
@@ -51,7 +52,6 @@ if (unknown.length > 0) throw new Error(`Unknown runtime(s): ${unknown.join(", "
 
 // ── processes ────────────────────────────────────────────────────────────
 
-const children = new Set<Deno.ChildProcess>();
 let fdLimit = 0;
 
 /** `cmd` with the raised descriptor limit; the pid is the command's own (exec). */
@@ -63,23 +63,8 @@ function spawn(cmd: string[]): Deno.ChildProcess {
     stdout: "piped",
     stderr: "piped",
   }).spawn();
-  children.add(child);
-  child.status.then(() => children.delete(child));
+  trackChild(child);
   return child;
-}
-
-function killAll() {
-  for (const child of children) {
-    try {
-      child.kill("SIGKILL");
-    } catch { /* gone */ }
-  }
-}
-for (const signal of ["SIGINT", "SIGTERM"] as const) {
-  Deno.addSignalListener(signal, () => {
-    killAll();
-    Deno.exit(130);
-  });
 }
 
 async function shell(command: string): Promise<string> {
@@ -356,6 +341,6 @@ try {
     );
   }
 } finally {
-  killAll();
+  killChildren();
 }
 Deno.exit(failed ? 1 : 0);

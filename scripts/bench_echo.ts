@@ -12,7 +12,7 @@
  * separate process, server RSS delta / N after a settle.
  *
  * Usage: `deno run -A scripts/bench_echo.ts [--rounds 3] [--seconds 3]
- *   [--servers ws,bun-native,...] [--cases 20,1024,65536,16777216] [--idle 5000] [--no-throughput]`
+ *   [--servers ws,bun-native,...] [--cases 20,1024,16384,65536,16777216] [--idle 5000] [--no-throughput]`
  *
  * @module
  */
@@ -52,10 +52,13 @@ interface Case {
 const caseTable: Record<number, Case> = {
   20: { size: 20, connections: 10, window: 16 },
   1024: { size: 1024, connections: 10, window: 16 },
+  16384: { size: 16384, connections: 200, window: 1 },
   65536: { size: 65536, connections: 4, window: 4 },
   16777216: { size: 16777216, connections: 1, window: 1 },
 };
-const cases = opt("cases", "20,1024,65536,16777216").split(",").map((s) => caseTable[Number(s)]);
+const cases = opt("cases", "20,1024,16384,65536,16777216").split(",").map((s) =>
+  caseTable[Number(s)]
+);
 
 interface Running {
   spec: ServerSpec;

@@ -271,6 +271,37 @@ test("FrameDecoder buffers by bytes received, not bytes declared (F14)", () => {
   assert.equal(decoder.next(), null);
 });
 
+test("FrameDecoder gives a frame that spans chunks one buffer of exactly its declared length", () => {
+  // 3 MiB in 64 KiB reads: the buffer is allocated once from the header's length, so it is
+  // neither larger than the payload (no geometric headroom) nor reallocated on the way.
+  const payload = new SeededRandom(11).bytes(3 << 20);
+  const wire = clientFrame(0x82, payload, new Uint8Array([9, 8, 7, 6]));
+  const decoder = new FrameDecoder({ role: "server" });
+  const frames: Frame[] = [];
+  for (let at = 0; at < wire.length; at += 65536) {
+    decoder.push(wire.slice(at, at + 65536));
+    for (let f = decoder.next(); f !== null; f = decoder.next()) frames.push(f);
+  }
+  assert.equal(frames.length, 1);
+  assert.equal(frames[0].payload.byteOffset, 0);
+  assert.equal(frames[0].payload.buffer.byteLength, payload.length);
+  assert.deepEqual(frames[0].payload, payload);
+});
+
+test("FrameDecoder grows with the bytes received above the default limit", () => {
+  // 80 MiB declared (the limit raised to 128 MiB), 100 KiB sent: the buffer follows what came.
+  const parts: Uint8Array[] = [];
+  const grown = new FrameDecoder({
+    role: "client",
+    maxPayloadLength: 128 << 20,
+    onPayloadPart: (part) => parts.push(part),
+  });
+  grown.push(concatBytes([hex("82 7f 00 00 00 00 05 00 00 00"), new Uint8Array(100 * 1024)]));
+  assert.equal(grown.next(), null);
+  assert.equal(parts.length, 1);
+  assert.ok(parts[0].buffer.byteLength < 2 << 20, `buffer of ${parts[0].buffer.byteLength} bytes`);
+});
+
 test("FrameDecoder decodes a 1 MiB frame delivered one byte per chunk for its header and in odd pieces", () => {
   const payload = new SeededRandom(7).bytes(1 << 20);
   const wire = clientFrame(0x82, payload, new Uint8Array([1, 2, 3, 4]));

@@ -96,6 +96,8 @@ export {
   InvalidJsonError,
   type JsonStream,
   type OfflineQueueOptions,
+  type ReaderOptions,
+  type ReaderOverflow,
   type ReconnectOptions,
   type ReconnectPolicy,
   type UnconfirmedMessages,

@@ -22,6 +22,7 @@ import { WebSocketError } from "../engine/errors.ts";
  * - `WS_MESSAGE_EXPIRED`: the message waited in the offline queue longer than its TTL.
  * - `WS_MESSAGE_TOO_BIG`: a single message is larger than the whole offline queue.
  * - `WS_NOT_CONNECTED`: sent while not open with the offline queue disabled.
+ * - `WS_READER_OVERFLOW`: a message reader with `overflow: "error"` fell further behind than its buffer allows.
  */
 export type ClientErrorCode =
   | "WS_CLIENT_CLOSED"
@@ -36,7 +37,8 @@ export type ClientErrorCode =
   | "WS_MESSAGE_DROPPED"
   | "WS_MESSAGE_EXPIRED"
   | "WS_MESSAGE_TOO_BIG"
-  | "WS_NOT_CONNECTED";
+  | "WS_NOT_CONNECTED"
+  | "WS_READER_OVERFLOW";
 
 /**
  * An error produced by {@linkcode WebSocketClient}; `code` is one of

@@ -1,81 +1,290 @@
 /**
- * The readable sides of the client: message streams that survive reconnects
- * and apply backpressure (a slow reader pauses reading the socket), and the
- * JSON stream with its side channel of parse errors.
+ * The readable sides of the client: any number of independent message
+ * readers that survive reconnects, each with its own bounded buffer and
+ * overflow policy, and the JSON stream with its side channel of parse errors.
  *
  * @module
  */
-import { InvalidJsonError } from "./errors.ts";
-import type { Message } from "./types.ts";
+import { ClientError, InvalidJsonError } from "./errors.ts";
+import { type Message, messageSize } from "./types.ts";
 
-interface Subscriber {
-  offer(message: Message): void;
-  /** Resolves when the reader wants more. */
-  capacity(): Promise<void> | undefined;
-  close(): void;
+/**
+ * What a message reader does when its buffer is full:
+ *
+ * - `"error"`: the reader gets what it had buffered, then its stream errors
+ *   with a `ClientError` `WS_READER_OVERFLOW` (counted in
+ *   `metrics().readerOverflows`); it is unsubscribed. Other
+ *   readers and the connection go on. Nothing is lost silently.
+ * - `"drop-oldest"`: the oldest unread message is discarded to make room
+ *   (counted in `metrics().readerDroppedMessages`); the reader stays subscribed.
+ * - `"wait"`: the client stops reading the connection until this reader
+ *   catches up (backpressure to the peer). This holds back every other
+ *   reader and `on("message")` listener too: use it for a single consumer
+ *   that must see everything at its own pace.
+ */
+export type ReaderOverflow = "error" | "drop-oldest" | "wait";
+
+/** The buffer of one message reader (`client.stream`, `client.messages()`, `client.json()`). */
+export interface ReaderOptions {
+  /** Unread messages the reader may hold. @default {1024} */
+  limit?: number;
+  /**
+   * Unread payload bytes (UTF-8 for text) the reader may hold; a message
+   * larger than this is still accepted into an empty buffer.
+   * @default {16777216}
+   */
+  maxBytes?: number;
+  /** What happens when the buffer is full; see {@linkcode ReaderOverflow}. @default {"error"} */
+  overflow?: ReaderOverflow;
+}
+
+const DEFAULT_LIMIT = 1024;
+const DEFAULT_MAX_BYTES = 16 * 1024 * 1024;
+
+/**
+ * A bounded buffer exposed as a `ReadableStream`. Pushing never waits;
+ * when full, `overflow` decides. The stream has no queue of its own
+ * (high-water mark 0): every buffered item is counted here.
+ *
+ * @example
+ * ```ts
+ * import { BoundedReader } from "./message_streams.ts";
+ *
+ * const buffer = new BoundedReader<number>({ limit: 2, overflow: "drop-oldest" });
+ * buffer.push(1, 1); buffer.push(2, 1); buffer.push(3, 1);
+ * const reader = buffer.stream.getReader();
+ * console.assert((await reader.read()).value === 2);
+ * ```
+ */
+export class BoundedReader<T> {
+  /** The readable side. */
+  readonly stream: ReadableStream<T>;
+  #items: T[] = [];
+  #sizes: number[] = [];
+  #head = 0;
+  #bytes = 0;
+  readonly #limit: number;
+  readonly #maxBytes: number;
+  readonly #overflow: ReaderOverflow;
+  #controller!: ReadableStreamDefaultController<T>;
+  /** A read is waiting: the next item goes straight to it. */
+  #pulling = false;
+  /** Set once no item will be added: the stream ends (or errors) after the buffer. */
+  #end: { error?: unknown } | undefined;
+  #cancelled = false;
+  #space: { promise: Promise<void>; resolve: () => void } | undefined;
+  readonly #onCancel: (() => void) | undefined;
+
+  /**
+   * @param options The bounds and the overflow policy.
+   * @param onCancel Called once when the reader cancels its stream.
+   */
+  constructor(options: ReaderOptions = {}, onCancel?: () => void) {
+    this.#limit = Math.max(1, options.limit ?? DEFAULT_LIMIT);
+    this.#maxBytes = Math.max(0, options.maxBytes ?? DEFAULT_MAX_BYTES);
+    this.#overflow = options.overflow ?? "error";
+    this.#onCancel = onCancel;
+    this.stream = new ReadableStream<T>({
+      start: (controller) => {
+        this.#controller = controller;
+      },
+      pull: () => {
+        if (this.length > 0) this.#controller.enqueue(this.#take());
+        else if (this.#end) this.#finish();
+        else this.#pulling = true;
+      },
+      cancel: () => {
+        this.#cancelled = true;
+        this.#end ??= {};
+        this.#items = [];
+        this.#sizes = [];
+        this.#head = 0;
+        this.#bytes = 0;
+        this.#release();
+        this.#onCancel?.();
+      },
+    }, { highWaterMark: 0 });
+  }
+
+  /** Unread items. */
+  get length(): number {
+    return this.#items.length - this.#head;
+  }
+
+  /** Whether the reader still takes items (not ended, overflowed or cancelled). */
+  get open(): boolean {
+    return this.#end === undefined;
+  }
+
+  /**
+   * Adds an item of `size` bytes. Returns how many older items `drop-oldest`
+   * evicted for it, or `"overflow"` when the `error` policy ended the reader.
+   */
+  push(item: T, size: number): number | "overflow" {
+    if (this.#end) return 0;
+    if (this.#pulling) {
+      this.#pulling = false;
+      this.#controller.enqueue(item);
+      return 0;
+    }
+    let dropped = 0;
+    if (this.#full(size)) {
+      if (this.#overflow === "error") {
+        this.end(
+          new ClientError(
+            "WS_READER_OVERFLOW",
+            `A message reader fell behind by more than ${this.#limit} messages or ${this.#maxBytes} bytes; ` +
+              'read faster, raise its limit, or use overflow: "wait" or "drop-oldest"',
+          ),
+        );
+        return "overflow";
+      }
+      if (this.#overflow === "drop-oldest") {
+        for (; this.length > 0 && this.#full(size); dropped++) this.#take();
+      }
+    }
+    this.#items.push(item);
+    this.#sizes.push(size);
+    this.#bytes += size;
+    return dropped;
+  }
+
+  /** With the `wait` policy: a promise while the buffer is full, resolved when it has room. */
+  space(): Promise<void> | undefined {
+    if (this.#overflow !== "wait" || this.#end || !this.#full(0)) return undefined;
+    if (!this.#space) {
+      let resolve!: () => void;
+      const promise = new Promise<void>((r) => (resolve = r));
+      this.#space = { promise, resolve };
+    }
+    return this.#space.promise;
+  }
+
+  /** Ends the stream after the buffered items: it closes, or errors with `error`. */
+  end(error?: unknown): void {
+    if (this.#end) return;
+    this.#end = error === undefined ? {} : { error };
+    this.#release();
+    if (this.#pulling && this.length === 0) {
+      this.#pulling = false;
+      this.#finish();
+    }
+  }
+
+  #full(incoming: number): boolean {
+    if (this.length === 0) return false;
+    return this.length >= this.#limit || this.#bytes + incoming > this.#maxBytes;
+  }
+
+  #take(): T {
+    const item = this.#items[this.#head];
+    this.#bytes -= this.#sizes[this.#head];
+    this.#head++;
+    if (this.#head === this.#items.length) {
+      this.#items = [];
+      this.#sizes = [];
+      this.#head = 0;
+    } else if (this.#head > 1024 && this.#head * 2 > this.#items.length) {
+      this.#items = this.#items.slice(this.#head);
+      this.#sizes = this.#sizes.slice(this.#head);
+      this.#head = 0;
+    }
+    if (this.#space && !this.#full(0)) this.#release();
+    return item;
+  }
+
+  #release(): void {
+    this.#space?.resolve();
+    this.#space = undefined;
+  }
+
+  #finish(): void {
+    if (this.#cancelled) return;
+    const error = this.#end?.error;
+    if (error === undefined) this.#controller.close();
+    else this.#controller.error(error);
+  }
+}
+
+/** Callbacks of {@linkcode MessageFanout} for what readers lose. */
+export interface FanoutLosses {
+  /** A `drop-oldest` reader discarded `count` unread messages. */
+  dropped?(count: number): void;
+  /** An `error` reader overflowed and was ended. */
+  overflowed?(): void;
 }
 
 /**
- * Delivers every message to each open stream; `deliver` waits while any
- * stream is full.
+ * Delivers every message to each subscribed reader, each with its own
+ * bounded buffer; `deliver` waits only for readers with the `wait` policy.
  *
  * @example
  * ```ts
  * import { MessageFanout } from "./message_streams.ts";
  *
- * const fanout = new MessageFanout(4);
- * const stream = fanout.messages();
- * await fanout.deliver("hello");
- * const { value } = await stream.getReader().read();
- * console.assert(value === "hello");
+ * const fanout = new MessageFanout({ limit: 4 });
+ * const a = fanout.messages().getReader();
+ * const b = fanout.messages().getReader();
+ * fanout.deliver("hello", 5);
+ * console.assert((await a.read()).value === "hello" && (await b.read()).value === "hello");
  * ```
  */
 export class MessageFanout {
-  #subscribers = new Set<Subscriber>();
-  #highWaterMark: number;
+  /** Each reader and how it takes a message. */
+  #readers = new Map<BoundedReader<never>, (message: Message, size: number) => void>();
+  readonly #defaults: ReaderOptions;
+  readonly #losses: FanoutLosses;
   #closed = false;
 
-  /** @param highWaterMark Messages buffered per stream before `deliver` waits. */
-  constructor(highWaterMark: number) {
-    this.#highWaterMark = Math.max(1, highWaterMark);
+  /**
+   * @param defaults The buffer of a reader created without options.
+   * @param losses Told about messages readers lost to their overflow policy.
+   */
+  constructor(defaults: ReaderOptions = {}, losses: FanoutLosses = {}) {
+    this.#defaults = defaults;
+    this.#losses = losses;
   }
 
-  /** Whether any stream is listening. */
+  /** How many readers are subscribed. */
   get size(): number {
-    return this.#subscribers.size;
+    return this.#readers.size;
   }
 
-  /** A new stream of every message from now on. */
-  messages(): ReadableStream<Message> {
-    return this.#subscribe<Message>((message, controller) => controller.enqueue(message));
+  /** A new reader of every message from now on. */
+  messages(options?: ReaderOptions): ReadableStream<Message> {
+    return this.#subscribe<Message>(options, (reader, message, size) => reader.push(message, size));
   }
 
   /**
-   * A new stream of parsed JSON values; text is parsed as is, binary is
+   * A new reader of parsed JSON values; text is parsed as is, binary is
    * decoded as UTF-8 first. Invalid JSON goes to `onError`, never into the
    * stream.
    */
-  json<T>(onError: (error: InvalidJsonError) => void): ReadableStream<T> {
+  json<T>(onError: (error: InvalidJsonError) => void, options?: ReaderOptions): ReadableStream<T> {
     const decoder = new TextDecoder("utf-8", { fatal: true });
-    return this.#subscribe<T>((message, controller) => {
+    return this.#subscribe<T>(options, (reader, message, size) => {
       let value: T;
       try {
         value = JSON.parse(typeof message === "string" ? message : decoder.decode(message)) as T;
       } catch (error) {
         onError(new InvalidJsonError(message, error));
-        return;
+        return 0;
       }
-      controller.enqueue(value);
+      return reader.push(value, size);
     });
   }
 
-  /** Hands `message` to every stream; returns a promise only when one of them is full. */
-  deliver(message: Message): Promise<void> | undefined {
+  /**
+   * Hands `message` (`size` payload bytes) to every reader; returns a promise
+   * only when a reader with the `wait` policy is full.
+   */
+  deliver(message: Message, size = messageSize(message)): Promise<void> | undefined {
+    if (this.#readers.size === 0) return undefined;
     let wait: Promise<void> | undefined;
     let waits: Promise<void>[] | undefined;
-    for (const subscriber of this.#subscribers) {
-      subscriber.offer(message);
-      const full = subscriber.capacity();
+    for (const [reader, offer] of this.#readers) {
+      offer(message, size);
+      const full = reader.space();
       if (!full) continue;
       if (!wait) wait = full;
       else (waits ??= [wait]).push(full);
@@ -83,51 +292,33 @@ export class MessageFanout {
     return waits ? Promise.all(waits).then(() => {}) : wait;
   }
 
-  /** Ends every stream (the client was closed). */
+  /** Ends every reader after what it has buffered (the client was closed). */
   close(): void {
     this.#closed = true;
-    for (const subscriber of [...this.#subscribers]) subscriber.close();
-    this.#subscribers.clear();
+    for (const reader of this.#readers.keys()) reader.end();
+    this.#readers.clear();
   }
 
   #subscribe<T>(
-    push: (message: Message, controller: ReadableStreamDefaultController<T>) => void,
+    options: ReaderOptions | undefined,
+    push: (reader: BoundedReader<T>, message: Message, size: number) => number | "overflow",
   ): ReadableStream<T> {
-    let controller!: ReadableStreamDefaultController<T>;
-    let wake: (() => void) | undefined;
-    let waiting: Promise<void> | undefined;
-    const subscriber: Subscriber = {
-      offer: (message) => push(message, controller),
-      capacity: () => {
-        if ((controller.desiredSize ?? 1) > 0) return undefined;
-        waiting ??= new Promise<void>((resolve) => (wake = resolve));
-        return waiting;
-      },
-      close: () => {
-        try {
-          controller.close();
-        } catch { /* already cancelled */ }
-        release();
-      },
-    };
-    const release = () => {
-      wake?.();
-      wake = undefined;
-      waiting = undefined;
-    };
-    const stream = new ReadableStream<T>({
-      start: (c) => {
-        controller = c;
-      },
-      pull: () => release(),
-      cancel: () => {
-        this.#subscribers.delete(subscriber);
-        release();
-      },
-    }, new CountQueuingStrategy({ highWaterMark: this.#highWaterMark }));
-    if (this.#closed) subscriber.close();
-    else this.#subscribers.add(subscriber);
-    return stream;
+    const reader: BoundedReader<T> = new BoundedReader<T>(
+      { ...this.#defaults, ...options },
+      () => this.#readers.delete(reader as BoundedReader<never>),
+    );
+    if (this.#closed) {
+      reader.end();
+      return reader.stream;
+    }
+    this.#readers.set(reader as BoundedReader<never>, (message, size) => {
+      const result = push(reader, message, size);
+      if (result === "overflow") {
+        this.#readers.delete(reader as BoundedReader<never>);
+        this.#losses.overflowed?.();
+      } else if (result > 0) this.#losses.dropped?.(result);
+    });
+    return reader.stream;
   }
 }
 
@@ -140,59 +331,3 @@ export type JsonStream<T> = ReadableStream<T> & {
   /** Invalid messages, as typed errors. Holds at most 100 unread ones (oldest dropped). */
   readonly errors: ReadableStream<InvalidJsonError>;
 };
-
-/**
- * A bounded buffer exposed as a stream: pushing never waits, the oldest
- * unread item is dropped past `limit` (used for the JSON error side channel,
- * which nobody may be reading).
- *
- * @example
- * ```ts
- * import { DroppingBuffer } from "./message_streams.ts";
- *
- * const buffer = new DroppingBuffer<number>(2);
- * buffer.push(1); buffer.push(2); buffer.push(3);
- * const reader = buffer.stream.getReader();
- * console.assert((await reader.read()).value === 2);
- * ```
- */
-export class DroppingBuffer<T> {
-  /** The readable side. */
-  readonly stream: ReadableStream<T>;
-  #items: T[] = [];
-  #limit: number;
-  #wake: (() => void) | undefined;
-  #closed = false;
-
-  /** @param limit Most unread items kept. */
-  constructor(limit: number) {
-    this.#limit = limit;
-    this.stream = new ReadableStream<T>({
-      pull: async (controller) => {
-        while (this.#items.length === 0 && !this.#closed) {
-          await new Promise<void>((resolve) => (this.#wake = resolve));
-        }
-        if (this.#items.length > 0) controller.enqueue(this.#items.shift()!);
-        else controller.close();
-      },
-      cancel: () => {
-        this.#closed = true;
-        this.#items = [];
-      },
-    }, { highWaterMark: 0 });
-  }
-
-  /** Adds an item, dropping the oldest unread one when full. */
-  push(item: T): void {
-    if (this.#closed) return;
-    this.#items.push(item);
-    if (this.#items.length > this.#limit) this.#items.shift();
-    this.#wake?.();
-  }
-
-  /** Ends the stream after the buffered items. */
-  close(): void {
-    this.#closed = true;
-    this.#wake?.();
-  }
-}

@@ -79,6 +79,10 @@ export interface ClientMetrics {
   heartbeatTimeouts: number;
   /** Messages reported as invalid JSON by `json()` streams. */
   invalidJson: number;
+  /** Unread messages discarded by message readers with `overflow: "drop-oldest"`. */
+  readerDroppedMessages: number;
+  /** Message readers ended by `overflow: "error"` (`WS_READER_OVERFLOW`). */
+  readerOverflows: number;
 }
 
 /**
@@ -114,6 +118,8 @@ export class MetricsRecorder {
   rttSamples = 0;
   heartbeatTimeouts = 0;
   invalidJson = 0;
+  readerDroppedMessages = 0;
+  readerOverflows = 0;
 
   /** Records one heartbeat round trip. */
   recordRtt(ms: number): void {

@@ -52,6 +52,6 @@ export {
 export type { ClientMetrics } from "./metrics.ts";
 export type { OfflineQueueOptions, OverflowPolicy } from "./offline_queue.ts";
 export type { DeliveryOptions, UnconfirmedMessages } from "./delivery.ts";
-export type { JsonStream } from "./message_streams.ts";
+export type { JsonStream, ReaderOptions, ReaderOverflow } from "./message_streams.ts";
 export type { ChannelCloseInfo, ClientChannel, Connector, Message, SendData } from "./types.ts";
 export { createDefaultConnector, type DefaultConnectOptions } from "./default_connector.ts";

@@ -8,6 +8,7 @@ import type { Clock } from "./clock.ts";
 import type { DeliveryOptions } from "./delivery.ts";
 import type { HeartbeatOptions } from "./heartbeat.ts";
 import type { Interceptor } from "./interceptors.ts";
+import type { ReaderOptions } from "./message_streams.ts";
 import type { OfflineQueueOptions } from "./offline_queue.ts";
 import type { ReconnectPolicy } from "./retry_policy.ts";
 import type { ClientChannel, Connector, Message } from "./types.ts";
@@ -84,8 +85,12 @@ export interface WebSocketClientOptions {
   random?: () => number;
   /** Aborting closes the client for good (like `close(1001)`), rejecting what is pending with `WS_ABORTED`. */
   signal?: AbortSignal;
-  /** Buffered messages per `stream`/`json()` reader before reading the socket pauses. Default 16. */
-  highWaterMark?: number;
+  /**
+   * The buffer of each message reader (`stream`, `messages()`, `json()`)
+   * unless it passes its own: at most 1024 unread messages and 16 MiB, then
+   * `overflow: "error"` ends that reader with `WS_READER_OVERFLOW`.
+   */
+  readers?: ReaderOptions;
 }
 
 /** @internal Fully resolved reconnect settings. */

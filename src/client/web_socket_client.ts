@@ -15,7 +15,12 @@ import {
   runReceiveInterceptors,
   runSendInterceptors,
 } from "./interceptors.ts";
-import { DroppingBuffer, type JsonStream, MessageFanout } from "./message_streams.ts";
+import {
+  BoundedReader,
+  type JsonStream,
+  MessageFanout,
+  type ReaderOptions,
+} from "./message_streams.ts";
 import { type ClientMetrics, MetricsRecorder } from "./metrics.ts";
 import { OfflineQueue } from "./offline_queue.ts";
 import {
@@ -112,9 +117,8 @@ export class WebSocketClient {
   #metrics = new MetricsRecorder();
   #events: Emitter<ClientEvents>;
   #fanout: MessageFanout;
-  #mainStream: ReadableStream<Message> | undefined;
   #stateStreams = new Set<ReadableStreamDefaultController<ClientState>>();
-  #jsonErrorBuffers = new Set<DroppingBuffer<InvalidJsonError>>();
+  #jsonErrorBuffers = new Set<BoundedReader<InvalidJsonError>>();
 
   #state: ClientState = INITIAL;
   #stateSince: number;
@@ -160,7 +164,10 @@ export class WebSocketClient {
     this.#resendUnconfirmed = options.delivery?.resendUnconfirmed ?? false;
     this.#events = new Emitter((error) => console.error(error));
     this.#unconfirmed = new UnconfirmedReporter((event) => this.#events.emit("unconfirmed", event));
-    this.#fanout = new MessageFanout(options.highWaterMark ?? 16);
+    this.#fanout = new MessageFanout(options.readers, {
+      dropped: (count) => void (this.#metrics.readerDroppedMessages += count),
+      overflowed: () => void this.#metrics.readerOverflows++,
+    });
     this.#stateSince = this.#clock.now();
     const signal = options.signal;
     if (signal) {
@@ -197,12 +204,40 @@ export class WebSocketClient {
   }
 
   /**
-   * The messages of every connection, in order, as one stream that survives
-   * reconnects and ends on `close()`. Reading slowly pauses reading the socket.
-   * The same stream is returned on every access.
+   * A new reader of the messages of every connection from now on, in order:
+   * each access subscribes again (like Dart's broadcast streams), so two
+   * `for await (… of client.stream)` loops each see every message. Same as
+   * `messages()` with the client's `readers` options; keep the stream in a
+   * variable to read it in several places.
    */
   get stream(): ReadableStream<Message> {
-    return this.#mainStream ??= this.#fanout.messages();
+    return this.#fanout.messages();
+  }
+
+  /**
+   * A new, independent reader of the messages of every connection from now
+   * on, in order; it survives reconnects and ends (after what it buffered)
+   * on `close()`. Each reader has its own bounded buffer: a slow reader
+   * never grows memory without bound, and with the default
+   * `overflow: "error"` it never holds back the others (see
+   * {@linkcode ReaderOptions}). Cancelling the stream unsubscribes it. With
+   * no reader, messages are not kept (subscribe before `connect()` to see
+   * the first ones).
+   *
+   * @example Two readers, each at its own pace
+   * ```ts
+   * import { WebSocketClient } from "./web_socket_client.ts";
+   *
+   * const client = new WebSocketClient("ws://localhost:1");
+   * const log = client.messages({ limit: 10_000, overflow: "drop-oldest" });
+   * const work = client.messages({ overflow: "wait" }); // the socket waits for this one
+   * void log.cancel();
+   * void work.cancel();
+   * await client.close();
+   * ```
+   */
+  messages(options?: ReaderOptions): ReadableStream<Message> {
+    return this.#fanout.messages(options);
   }
 
   /**
@@ -346,14 +381,17 @@ export class WebSocketClient {
    * await client.close();
    * ```
    */
-  json<T = unknown>(): JsonStream<T> {
-    const errors = new DroppingBuffer<InvalidJsonError>(100);
-    this.#jsonErrorBuffers.add(errors);
-    if (this.#final) errors.close();
+  json<T = unknown>(options?: ReaderOptions): JsonStream<T> {
+    const errors: BoundedReader<InvalidJsonError> = new BoundedReader(
+      { limit: 100, overflow: "drop-oldest" },
+      () => this.#jsonErrorBuffers.delete(errors),
+    );
+    if (this.#final) errors.end();
+    else this.#jsonErrorBuffers.add(errors);
     const stream = this.#fanout.json<T>((error) => {
       this.#metrics.invalidJson++;
-      errors.push(error);
-    });
+      errors.push(error, 0);
+    }, options);
     Object.defineProperty(stream, "errors", { value: errors.stream, enumerable: true });
     return stream as JsonStream<T>;
   }
@@ -395,6 +433,8 @@ export class WebSocketClient {
       rttSamples: m.rttSamples,
       heartbeatTimeouts: m.heartbeatTimeouts,
       invalidJson: m.invalidJson,
+      readerDroppedMessages: m.readerDroppedMessages,
+      readerOverflows: m.readerOverflows,
     };
   }
 
@@ -449,7 +489,8 @@ export class WebSocketClient {
     await this.#serialize(() => this.#stop(code, reason, error, false));
     this.#queue?.clear(error);
     this.#fanout.close();
-    for (const buffer of this.#jsonErrorBuffers) buffer.close();
+    for (const buffer of this.#jsonErrorBuffers) buffer.end();
+    this.#jsonErrorBuffers.clear();
     for (const controller of this.#stateStreams) {
       try {
         controller.close();
@@ -796,10 +837,11 @@ export class WebSocketClient {
   // Synchronous unless a reader is full or an interceptor is async, so the
   // read loop does not pay a promise per message.
   #deliver(raw: Message): Promise<void> | undefined {
-    this.#metrics.recordReceived(messageSize(raw));
+    const size = messageSize(raw);
+    this.#metrics.recordReceived(size);
     if (this.#interceptors.length > 0) return this.#deliverIntercepted(raw);
     if (this.#events.has("message")) this.#events.emit("message", raw);
-    return this.#fanout.deliver(raw);
+    return this.#fanout.deliver(raw, size);
   }
 
   async #deliverIntercepted(raw: Message): Promise<void> {

@@ -1,6 +1,8 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { InvalidJsonError } from "../../src/client/errors.ts";
+import { ClientError } from "../../src/client/errors.ts";
+import { BoundedReader, MessageFanout } from "../../src/client/message_streams.ts";
 import { rig } from "./helpers.ts";
 
 test("json() yields parsed values and reports invalid JSON on its errors side channel", async () => {
@@ -43,9 +45,96 @@ test("sendJson sends JSON text and rejects values that cannot be serialised", as
   await client.close();
 });
 
-test("stream applies backpressure: an unread stream pauses reading the connection", async () => {
-  const { client, server, clock } = rig({ highWaterMark: 2 });
-  const stream = client.stream;
+async function take<T>(reader: ReadableStreamDefaultReader<T>, count: number): Promise<T[]> {
+  const out: T[] = [];
+  for (let i = 0; i < count; i++) {
+    const { value, done } = await reader.read();
+    if (done) break;
+    out.push(value);
+  }
+  return out;
+}
+
+const numbered = (from: number, to: number) =>
+  Array.from({ length: to - from }, (_, i) => `m${from + i}`);
+
+test("two concurrent for-await readers of client.stream both see every message in order", async () => {
+  const { client, server, clock } = rig();
+  const first = client.stream;
+  const second = client.stream;
+  assert.notEqual(first, second, "each access is a new subscriber");
+  const collect = async (stream: ReadableStream<unknown>) => {
+    const seen: unknown[] = [];
+    for await (const message of stream) seen.push(message);
+    return seen;
+  };
+  const a = collect(first);
+  const b = collect(second);
+  const c = collect(client.messages());
+  await client.connect();
+  const sent = [...numbered(0, 50), new Uint8Array([1, 2]), "last"];
+  for (const message of sent) server.lastPeer!.send(message);
+  await clock.flush();
+  await client.close();
+  assert.deepEqual(await a, sent);
+  assert.deepEqual(await b, sent);
+  assert.deepEqual(await c, sent);
+});
+
+test("a slow reader with the default policy overflows alone: it gets its buffer, then WS_READER_OVERFLOW", async () => {
+  const { client, server, clock } = rig({ readers: { limit: 4 } });
+  const slow = client.stream.getReader();
+  const fast = client.stream.getReader();
+  await client.connect();
+  const fastSeen = take(fast, 10);
+  for (let i = 0; i < 10; i++) server.lastPeer!.send(`m${i}`);
+  await clock.flush();
+  assert.deepEqual(await fastSeen, numbered(0, 10), "the fast reader was not held back");
+  assert.equal(client.metrics().messagesReceived, 10, "the socket kept being read");
+  assert.deepEqual(await take(slow, 4), numbered(0, 4), "what it had buffered");
+  const error = await slow.read().then(() => undefined, (e: unknown) => e);
+  assert.ok(error instanceof ClientError, String(error));
+  assert.equal(error.code, "WS_READER_OVERFLOW");
+  assert.equal(client.metrics().readerOverflows, 1);
+  server.lastPeer!.send("after");
+  await clock.flush();
+  assert.deepEqual(await take(fast, 1), ["after"]);
+  await client.close();
+});
+
+test('overflow: "drop-oldest" keeps the newest messages and counts the dropped ones', async () => {
+  const { client, server, clock } = rig();
+  const reader = client.messages({ limit: 3, overflow: "drop-oldest" }).getReader();
+  await client.connect();
+  for (let i = 0; i < 10; i++) server.lastPeer!.send(`m${i}`);
+  await clock.flush();
+  assert.deepEqual(await take(reader, 3), numbered(7, 10));
+  assert.equal(client.metrics().readerDroppedMessages, 7);
+  server.lastPeer!.send("m10");
+  await clock.flush();
+  assert.deepEqual(await take(reader, 1), ["m10"], "still subscribed");
+  await client.close();
+  assert.equal((await reader.read()).done, true);
+});
+
+test("maxBytes bounds a reader by payload bytes (UTF-8), one oversized message still fits an empty buffer", async () => {
+  const { client, server, clock } = rig();
+  const reader = client.messages({ maxBytes: 10, overflow: "drop-oldest" }).getReader();
+  await client.connect();
+  server.lastPeer!.send("ééé"); // 6 bytes
+  server.lastPeer!.send("abcd"); // 10 in all: fits
+  server.lastPeer!.send("x"); // 11: evicts "ééé"
+  server.lastPeer!.send(new Uint8Array(50)); // larger than the bound: evicts all, then fits alone
+  await clock.flush();
+  const [only] = await take(reader, 1);
+  assert.equal((only as Uint8Array).byteLength, 50);
+  assert.equal(client.metrics().readerDroppedMessages, 3);
+  await client.close();
+});
+
+test('overflow: "wait" pauses reading the connection for that reader (backpressure to the peer)', async () => {
+  const { client, server, clock } = rig();
+  const stream = client.messages({ limit: 2, overflow: "wait" });
   await client.connect();
   for (let i = 0; i < 10; i++) server.lastPeer!.send(`m${i}`);
   await clock.flush();
@@ -54,22 +143,119 @@ test("stream applies backpressure: an unread stream pauses reading the connectio
     `read ${client.metrics().messagesReceived} ahead`,
   );
   const reader = stream.getReader();
-  for (let i = 0; i < 10; i++) assert.equal((await reader.read()).value, `m${i}`);
+  assert.deepEqual(await take(reader, 10), numbered(0, 10));
   await client.close();
 });
 
-test("stream is one stream for the client's life; a cancelled json() stream no longer holds messages back", async () => {
-  const { client, server, clock } = rig({ highWaterMark: 1 });
-  assert.equal(client.stream, client.stream);
-  const json = client.json();
-  await json.cancel();
+test("cancelling a reader unsubscribes it and frees its buffer; the others go on", async () => {
+  const { client, server, clock } = rig({ readers: { limit: 2, overflow: "wait" } });
+  const abandoned = client.stream;
+  const reader = client.stream.getReader();
   await client.connect();
+  for (let i = 0; i < 3; i++) server.lastPeer!.send(`m${i}`);
+  await clock.flush();
+  assert.equal(client.metrics().messagesReceived, 2, "the full, unread reader holds the socket");
+  await abandoned.cancel();
+  for (let i = 3; i < 6; i++) server.lastPeer!.send(`m${i}`);
+  assert.deepEqual(await take(reader, 6), numbered(0, 6));
+  await reader.cancel();
   const seen: unknown[] = [];
   client.on("message", (m) => seen.push(m));
-  for (let i = 0; i < 5; i++) server.lastPeer!.send(`${i}`);
+  for (let i = 6; i < 20; i++) server.lastPeer!.send(`m${i}`);
   await clock.flush();
-  const reader = client.stream.getReader();
-  for (let i = 0; i < 5; i++) assert.equal((await reader.read()).value, `${i}`);
-  assert.equal(seen.length, 5);
+  assert.equal(seen.length, 14, "nobody holds the socket any more");
   await client.close();
+});
+
+test("readers survive reconnects: one stream sees the messages of every connection in order", async () => {
+  const { client, server, clock } = rig({ reconnect: { base: 100, max: 100 }, random: () => 0 });
+  const a = client.stream.getReader();
+  const b = client.messages().getReader();
+  await client.connect();
+  server.lastPeer!.send("first connection");
+  await clock.flush();
+  server.lastPeer!.drop();
+  await clock.flush();
+  await clock.advance(100);
+  assert.equal(client.state.type, "open");
+  assert.equal(server.attempts.length, 2);
+  server.lastPeer!.send("second connection");
+  await clock.flush();
+  for (const reader of [a, b]) {
+    assert.deepEqual(await take(reader, 2), ["first connection", "second connection"]);
+  }
+  await client.close();
+  assert.equal((await a.read()).done, true);
+  assert.equal((await b.read()).done, true);
+});
+
+test("a stream touched and never read holds at most its limit, then lets go", async () => {
+  const { client, server, clock } = rig({ readers: { limit: 8 } });
+  void client.stream; // subscribed, never read
+  await client.connect();
+  for (let i = 0; i < 1000; i++) server.lastPeer!.send(`m${i}`);
+  await clock.flush();
+  assert.equal(client.metrics().messagesReceived, 1000, "reading went on");
+  assert.equal(client.metrics().readerOverflows, 1, "the abandoned reader ended at its limit");
+  const late = client.stream.getReader();
+  server.lastPeer!.send("late");
+  await clock.flush();
+  assert.deepEqual(await take(late, 1), ["late"], "a new reader starts from its subscription");
+  await client.close();
+});
+
+test("with no reader at all, 10 000 messages are read through and none is kept", async () => {
+  const { client, server, clock } = rig();
+  await client.connect();
+  for (let i = 0; i < 10_000; i++) server.lastPeer!.send(`m${i}`);
+  await clock.flush();
+  assert.equal(client.metrics().messagesReceived, 10_000);
+  const late = client.stream.getReader();
+  server.lastPeer!.send("late");
+  await clock.flush();
+  assert.deepEqual(await take(late, 1), ["late"]);
+  await client.close();
+});
+
+test("a reader made after close() ends at once; close() ends readers after what they buffered", async () => {
+  const { client, server, clock } = rig();
+  const reader = client.stream.getReader();
+  await client.connect();
+  server.lastPeer!.send("kept");
+  await clock.flush();
+  await client.close();
+  assert.deepEqual(await take(reader, 5), ["kept"]);
+  assert.equal((await client.stream.getReader().read()).done, true);
+  assert.equal((await client.json().getReader().read()).done, true);
+});
+
+test("BoundedReader hands an item straight to a waiting read and counts nothing for it", async () => {
+  const buffer = new BoundedReader<string>({ limit: 1 });
+  const reader = buffer.stream.getReader();
+  const pending = reader.read();
+  assert.equal(buffer.push("direct", 1), 0);
+  assert.equal((await pending).value, "direct");
+  assert.equal(buffer.length, 0);
+  assert.equal(buffer.push("kept", 1), 0);
+  assert.equal(buffer.push("too many", 1), "overflow");
+  assert.equal(buffer.open, false);
+  assert.equal((await reader.read()).value, "kept");
+  await assert.rejects(reader.read(), { code: "WS_READER_OVERFLOW" });
+});
+
+test("MessageFanout.deliver waits only for full wait readers, and not at all with none", async () => {
+  const fanout = new MessageFanout({ limit: 1 });
+  assert.equal(fanout.deliver("nobody"), undefined);
+  const waiting = fanout.messages({ overflow: "wait" }).getReader();
+  const dropping = fanout.messages({ overflow: "drop-oldest" }).getReader();
+  assert.equal(fanout.size, 2);
+  const held = fanout.deliver("a");
+  assert.ok(held instanceof Promise, "the wait reader is full at its limit of 1");
+  assert.equal((await waiting.read()).value, "a");
+  assert.equal(await held, undefined);
+  fanout.deliver("b");
+  assert.equal((await dropping.read()).value, "b", "the dropping reader let go of a");
+  await waiting.cancel();
+  await dropping.cancel();
+  assert.equal(fanout.size, 0);
 });

@@ -16,6 +16,10 @@ import { WebSocketError } from "../engine/errors.ts";
  * - `WS_SESSION_LIMIT`: too many topics or subscribes, a duplicate subscribe, a field too long (1008).
  * - `WS_SESSION_BAD_POSITION`: a resume position beyond the topic's end (1008).
  *
+ * Server faults:
+ * - `WS_SESSION_STORE_UNAVAILABLE`: the store (e.g. Redis) failed while serving
+ *   the connection; it is closed with 1011 and the client resumes after reconnecting.
+ *
  * Outcomes of a client `send()`:
  * - `WS_SESSION_REJECTED`: the server's application refused the message.
  * - `WS_SESSION_ACK_TIMEOUT`: no acknowledgement within `ackTimeout`; the
@@ -32,6 +36,7 @@ export type SessionErrorCode =
   | "WS_SESSION_HANDSHAKE"
   | "WS_SESSION_LIMIT"
   | "WS_SESSION_BAD_POSITION"
+  | "WS_SESSION_STORE_UNAVAILABLE"
   | "WS_SESSION_REJECTED"
   | "WS_SESSION_ACK_TIMEOUT"
   | "WS_SESSION_OUTBOX_FULL"

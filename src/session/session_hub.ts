@@ -5,12 +5,13 @@
  * @module
  */
 import type { WebSocketChannel } from "../channel/web_socket_channel.ts";
-import { PreparedMessage } from "../fanout/prepared_message.ts";
-import { SessionError } from "./errors.ts";
-import { type ClientFrame, encodePublish } from "./frames.ts";
+import type { ClientFrame } from "./frames.ts";
 import { MemorySessionStore } from "./memory_store.ts";
 import { type PeerConnection, PeerConnection as Peer, type SessionPeer } from "./session_peer.ts";
-import type { HistoryEntry, SessionStore } from "./store.ts";
+import type { SessionStore } from "./store.ts";
+import { TopicFeeds } from "./topic_feeds.ts";
+
+const delay = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 /** A client send, as the application's `onMessage` sees it. */
 export interface SessionMessage {
@@ -95,31 +96,6 @@ export interface SessionHubStats {
   gaps: number;
 }
 
-interface Subscription {
-  readonly peer: PeerConnection;
-  last: number;
-  live: boolean;
-}
-
-interface TopicState {
-  readonly name: string;
-  readonly bytes: Uint8Array;
-  epoch: string;
-  /** The last position delivered here. */
-  last: number;
-  known: boolean;
-  ready: Promise<void>;
-  /** Entries that arrived ahead of a missing one, by position. */
-  readonly pending: Map<number, HistoryEntry>;
-  repairing: boolean;
-  readonly subscribers: Set<Subscription>;
-}
-
-const PAGE = 256;
-const MAX_PENDING = 10_000;
-const encoder = new TextEncoder();
-const delay = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
-
 /**
  * Serves `wsc.session.1` connections: hand it every channel whose
  * `protocol` is `SESSION_PROTOCOL`, publish to topics, and receive client
@@ -152,7 +128,7 @@ export class SessionHub {
   readonly ready: Promise<void>;
   readonly #store: SessionStore;
   readonly #options: SessionHubOptions;
-  readonly #topics = new Map<string, TopicState>();
+  readonly #feeds: TopicFeeds;
   readonly #peers = new Set<PeerConnection>();
   readonly #stats: SessionHubStats = {
     published: 0,
@@ -173,8 +149,20 @@ export class SessionHub {
   constructor(options: SessionHubOptions = {}) {
     this.#options = options;
     this.#store = options.store ?? new MemorySessionStore();
+    this.#feeds = new TopicFeeds({
+      store: this.#store,
+      stats: this.#stats,
+      maxBufferedBytes: options.maxBufferedBytes ?? 1024 * 1024,
+      authorize: options.authorize,
+      onError: (error) => this.#error(error),
+    });
     this.ready = this.#store.start({
-      entry: (topic, epoch, entry) => this.#arrive(topic, epoch, entry),
+      entry: (topic, epoch, entry) => this.#feeds.arrive(topic, epoch, entry),
+      // Back on the bus: what other processes published meanwhile is read from history.
+      status: (status) => {
+        if (status !== "up") return;
+        this.#feeds.catchUp();
+      },
     });
     this.ready.catch((error) => this.#error(error));
     this.#host = {
@@ -189,15 +177,14 @@ export class SessionHub {
       receive: (peer: PeerConnection, seq: number, data: string | Uint8Array) =>
         this.#receive(peer, seq, data),
       subscribe: (peer: PeerConnection, frame: ClientFrame & { kind: "subscribe" }) =>
-        void this.#subscribe(peer, frame.topic, frame.from).catch((error) => {
-          this.#error(error);
-          peer.send({ kind: "denied", topic: frame.topic, reason: "unavailable" });
-          this.#leave(peer, frame.topic);
+        void this.#feeds.subscribe(peer, frame.topic, frame.from).catch((error) => {
+          this.#feeds.leave(peer, frame.topic);
+          peer.unavailable(error);
         }),
-      unsubscribe: (peer: PeerConnection, topic: string) => this.#leave(peer, topic),
+      unsubscribe: (peer: PeerConnection, topic: string) => this.#feeds.leave(peer, topic),
       closed: (peer: PeerConnection) => {
         this.#peers.delete(peer);
-        for (const topic of peer.topics()) this.#leave(peer, topic);
+        for (const topic of peer.topics()) this.#feeds.leave(peer, topic);
       },
       error: (error: unknown) => this.#error(error),
     };
@@ -231,7 +218,7 @@ export class SessionHub {
     }
     const entry = await this.#store.append(String(topic), data);
     this.#stats.published++;
-    this.#arrive(String(topic), entry.epoch, entry);
+    this.#feeds.arrive(String(topic), entry.epoch, entry);
     return entry.position;
   }
 
@@ -288,218 +275,5 @@ export class SessionHub {
     }
     await this.#store.commit(peer.id, seq, peer.owner);
     peer.send(reason === undefined ? { kind: "ack", seq } : { kind: "reject", seq, reason });
-  }
-
-  // ── topics ─────────────────────────────────────────────────────────────
-
-  #topic(name: string): TopicState {
-    let state = this.#topics.get(name);
-    if (state !== undefined) return state;
-    const created: TopicState = {
-      name,
-      bytes: encoder.encode(name),
-      epoch: "",
-      last: 0,
-      known: false,
-      ready: Promise.resolve(),
-      pending: new Map(),
-      repairing: false,
-      subscribers: new Set(),
-    };
-    created.ready = (async () => {
-      await this.#store.watch(name);
-      const head = await this.#store.head(name);
-      created.epoch = head.epoch;
-      created.last = head.head;
-      created.known = true;
-      this.#drain(created);
-    })();
-    created.ready.catch(() => {
-      if (this.#topics.get(name) === created) this.#topics.delete(name);
-    });
-    this.#topics.set(name, state = created);
-    return state;
-  }
-
-  async #subscribe(
-    peer: PeerConnection,
-    topic: string,
-    from: { epoch: string; position: number } | undefined,
-  ): Promise<void> {
-    const sub: Subscription = { peer, last: 0, live: false };
-    peer.subscriptions.set(topic, sub);
-    const allowed = await (this.#options.authorize?.(peer, topic) ?? true);
-    if (peer.subscriptions.get(topic) !== sub) return;
-    if (!allowed) {
-      peer.subscriptions.delete(topic);
-      peer.send({ kind: "denied", topic, reason: "not allowed" });
-      return;
-    }
-    const state = this.#topic(topic);
-    state.subscribers.add(sub);
-    await state.ready;
-    if (peer.subscriptions.get(topic) !== sub) return;
-    if (from === undefined) {
-      sub.last = state.last;
-      sub.live = true;
-      peer.send({ kind: "subscribed", topic, epoch: state.epoch, position: sub.last });
-      return;
-    }
-    let after = from.position;
-    if (from.epoch !== state.epoch) after = 0;
-    else if (after > state.last) {
-      const head = await this.#store.head(topic);
-      if (head.epoch === state.epoch && after > head.head) {
-        peer.fail(
-          new SessionError(
-            "WS_SESSION_BAD_POSITION",
-            `Resume position ${after} is beyond the end (${head.head}) of a topic`,
-            { closeCode: 1008 },
-          ),
-        );
-        return;
-      }
-    }
-    sub.last = after;
-    peer.send({ kind: "subscribed", topic, epoch: state.epoch, position: after });
-    await this.#replay(state, sub);
-  }
-
-  /** Writes what `sub` missed from history, then makes it live; in pages, waiting for a slow reader. */
-  async #replay(state: TopicState, sub: Subscription): Promise<void> {
-    const { peer } = sub;
-    const limit = this.#host.limits.maxBufferedBytes;
-    while (sub.last < state.last) {
-      const page = await this.#store.read(state.name, sub.last, PAGE);
-      if (!peer.open || peer.subscriptions.get(state.name) !== sub) return;
-      if (page.epoch !== state.epoch) break; // the store started over: the live path resets it
-      const before = sub.last;
-      const end = state.last;
-      if (page.oldest > sub.last + 1) this.#gap(sub, state, Math.min(page.oldest - 1, end));
-      for (const entry of page.entries) {
-        if (entry.position > end) break;
-        if (entry.position !== sub.last + 1) continue;
-        peer.write(
-          new PreparedMessage(encodePublish(state.bytes, entry.position, entry.data)),
-          Infinity,
-        );
-        sub.last = entry.position;
-        this.#stats.replayed++;
-      }
-      // Nothing new although positions are missing: trimmed meanwhile.
-      if (sub.last === before && sub.last < end) this.#gap(sub, state, end);
-      while (peer.open && peer.backlog > limit) await delay(10);
-    }
-    if (peer.open && peer.subscriptions.get(state.name) === sub) sub.live = true;
-  }
-
-  #gap(sub: Subscription, state: TopicState, to: number): void {
-    if (to <= sub.last) return;
-    this.#stats.gaps++;
-    sub.peer.send({ kind: "gap", topic: state.name, from: sub.last + 1, to });
-    sub.last = to;
-  }
-
-  #leave(peer: PeerConnection, topic: string): void {
-    const sub = peer.subscriptions.get(topic);
-    if (sub === undefined) return;
-    peer.subscriptions.delete(topic);
-    const state = this.#topics.get(topic);
-    if (state === undefined) return;
-    state.subscribers.delete(sub as Subscription);
-    if (state.subscribers.size === 0) {
-      this.#topics.delete(topic);
-      state.ready.then(() => this.#store.unwatch(topic)).catch(() => {});
-    }
-  }
-
-  // ── ordered delivery ───────────────────────────────────────────────────
-
-  /** An entry from this process's publish or from the store: delivered in position order. */
-  #arrive(topic: string, epoch: string, entry: HistoryEntry): void {
-    const state = this.#topics.get(topic);
-    if (state === undefined) return;
-    if (state.known && epoch !== state.epoch) this.#reset(state, epoch);
-    if (state.known && entry.position <= state.last) return;
-    if (state.known && entry.position === state.last + 1) {
-      this.#emit(state, entry);
-      this.#drain(state);
-      return;
-    }
-    if (state.pending.size < MAX_PENDING) state.pending.set(entry.position, entry);
-    if (state.known) void this.#repair(state);
-  }
-
-  #emit(state: TopicState, entry: HistoryEntry): void {
-    state.last = entry.position;
-    if (state.subscribers.size === 0) return;
-    let message: PreparedMessage | undefined;
-    for (const sub of state.subscribers) {
-      if (!sub.live || entry.position <= sub.last) continue;
-      message ??= new PreparedMessage(encodePublish(state.bytes, entry.position, entry.data));
-      sub.last = entry.position;
-      if (sub.peer.write(message)) this.#stats.delivered++;
-    }
-  }
-
-  #drain(state: TopicState): void {
-    for (;;) {
-      const next = state.pending.get(state.last + 1);
-      for (const position of state.pending.keys()) {
-        if (position <= state.last) state.pending.delete(position);
-      }
-      if (next === undefined) break;
-      state.pending.delete(next.position);
-      this.#emit(state, next);
-    }
-    if (state.pending.size > 0) void this.#repair(state);
-  }
-
-  /** Fills a hole in what arrived live (another process's publish overtaken, a lost pub/sub message). */
-  async #repair(state: TopicState): Promise<void> {
-    if (state.repairing) return;
-    state.repairing = true;
-    try {
-      while (state.pending.size > 0 && this.#topics.get(state.name) === state) {
-        const page = await this.#store.read(state.name, state.last, PAGE);
-        if (page.epoch !== state.epoch) {
-          this.#reset(state, page.epoch);
-          continue;
-        }
-        const before = state.last;
-        if (page.oldest > state.last + 1) this.#lost(state, page.oldest - 1);
-        for (const entry of page.entries) {
-          if (entry.position === state.last + 1) this.#emit(state, entry);
-        }
-        this.#drain(state);
-        if (state.last === before && state.pending.size > 0) {
-          // History lacks them (trimmed): skip to the first we hold.
-          this.#lost(state, Math.min(...state.pending.keys()) - 1);
-          this.#drain(state);
-        }
-      }
-    } catch (error) {
-      this.#error(error);
-    } finally {
-      state.repairing = false;
-    }
-  }
-
-  /** Positions up to `to` are gone for this process: its live subscribers are told. */
-  #lost(state: TopicState, to: number): void {
-    for (const sub of state.subscribers) if (sub.live) this.#gap(sub, state, to);
-    state.last = Math.max(state.last, to);
-  }
-
-  /** The store started a new numbering: subscribers hear it as a new epoch from position 0. */
-  #reset(state: TopicState, epoch: string): void {
-    state.epoch = epoch;
-    state.last = 0;
-    state.pending.clear();
-    for (const sub of state.subscribers) {
-      if (!sub.live) continue;
-      sub.last = 0;
-      sub.peer.send({ kind: "subscribed", topic: state.name, epoch, position: 0 });
-    }
   }
 }

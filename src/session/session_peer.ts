@@ -117,9 +117,24 @@ export class PeerConnection implements SessionPeer {
   fail(error: SessionError): void {
     if (!this.#open) return;
     this.#open = false;
-    if (error.closeCode !== 1013) this.#host.error(error);
+    if (error.closeCode !== 1013 && error.closeCode !== 1011) this.#host.error(error);
     this.#port.close(error.closeCode ?? 1008, error.code).catch(() => {});
     this.#end();
+  }
+
+  /**
+   * The store failed while serving this connection: reported, and the
+   * connection closed with 1011 so that the client resumes elsewhere or later.
+   */
+  unavailable(cause: unknown): void {
+    if (!this.#open) return;
+    this.#host.error(cause);
+    this.fail(
+      new SessionError("WS_SESSION_STORE_UNAVAILABLE", "The session store failed", {
+        closeCode: 1011,
+        cause,
+      }),
+    );
   }
 
   /** Counts a subscribe against the limits; false (and closed) when one is passed. */
@@ -199,7 +214,7 @@ export class PeerConnection implements SessionPeer {
       }
     } catch (error) {
       if (error instanceof SessionError) this.fail(error);
-      else if (this.#open && this.#port.isOpen()) this.#host.error(error);
+      else if (this.#open && this.#port.isOpen()) this.unavailable(error);
     } finally {
       clearTimeout(timer);
     }

@@ -4,7 +4,9 @@
  *
  * @module
  */
-import { existsSync } from "node:fs";
+import { existsSync, mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { connect } from "node:net";
 import { type ServerProcess, type ServerProgram, startServerProcess } from "./server_process.ts";
 
@@ -58,9 +60,36 @@ const redis: ServerProgram = {
 
 /**
  * Starts `redis-server` on a free 127.0.0.1 port and waits until it answers
- * `PING`. The caller must `stop()` it (in a `finally`).
+ * `PING`. The caller must `stop()` it (in a `finally`). With `persistent`,
+ * it writes an append-only file (fsync on every write) in a temporary
+ * folder, so a `restart()` (SIGKILL) keeps every acknowledged write.
  */
-export async function startRedisServer(): Promise<RedisServer> {
-  const server = await startServerProcess(redis);
-  return Object.assign(server, { url: `redis://127.0.0.1:${server.port}` });
+export async function startRedisServer(
+  options: { persistent?: boolean } = {},
+): Promise<RedisServer> {
+  if (!options.persistent) {
+    const server = await startServerProcess(redis);
+    return Object.assign(server, { url: `redis://127.0.0.1:${server.port}` });
+  }
+  const dir = mkdtempSync(join(tmpdir(), "wsc-redis-"));
+  const server = await startServerProcess({
+    ...redis,
+    args: (port) => [
+      ...redis.args(port), // a later directive wins
+      "--appendonly",
+      "yes",
+      "--appendfsync",
+      "always",
+      "--dir",
+      dir,
+    ],
+  });
+  const stop = server.stop;
+  return Object.assign(server, {
+    url: `redis://127.0.0.1:${server.port}`,
+    async stop() {
+      await stop();
+      rmSync(dir, { recursive: true, force: true });
+    },
+  });
 }

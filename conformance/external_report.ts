@@ -51,6 +51,8 @@ export interface ExternalOutcome {
   started: string;
   seconds: number;
   fuzzer: string;
+  /** Fuzzer processes at once (split.ts); 1 when absent. */
+  jobs?: number;
 }
 
 /** The verdict on one case. */
@@ -125,7 +127,15 @@ export function judge(
   return { ok, verdicts, expect: expectFile };
 }
 
-const BEHAVIORS = ["OK", "NON-STRICT", "INFORMATIONAL", "UNIMPLEMENTED", "FAILED", "MISSING"];
+/** The behaviours a case can end with, in the order reports list them (MISSING: no result). */
+export const BEHAVIORS = [
+  "OK",
+  "NON-STRICT",
+  "INFORMATIONAL",
+  "UNIMPLEMENTED",
+  "FAILED",
+  "MISSING",
+];
 
 /** Counts per behaviour (the close grade aside). */
 export function countBehaviors(
@@ -313,6 +323,7 @@ export function renderJson(outcome: ExternalOutcome, judgement: Judgement): stri
       fuzzer: outcome.fuzzer,
       started: outcome.started,
       seconds: outcome.seconds,
+      jobs: outcome.jobs ?? 1,
       counts: countBehaviors(outcome),
       gate: {
         ok: judgement.ok,

@@ -84,6 +84,10 @@ test("parseExternalArgs: one of --server/--client, wss-only TLS options, usage e
   assert.throws(() => parseExternalArgs(["--server", "ws://x:1", "--client", "c"]), /exactly one/);
   assert.throws(() => parseExternalArgs(["--server", "ws://x:1", "--ca", "ca.pem"]), /wss:\/\//);
   assert.throws(() => parseExternalArgs(["--server", "ws://x:1", "--agent", "a b"]), /--agent/);
+  assert.equal(parseExternalArgs(["--server", "ws://x:1", "--jobs", "3"]).jobs, 3);
+  assert.ok(parseExternalArgs(["--server", "ws://x:1"]).jobs >= 1); // one per core
+  assert.throws(() => parseExternalArgs(["--server", "ws://x:1", "--jobs", "0"]), /--jobs/);
+  assert.throws(() => parseExternalArgs(["--server", "ws://x:1", "--jobs", "1.5"]), /--jobs/);
   assert.equal(isExternalRun(["--quick"]), false);
   assert.equal(isExternalRun(["--server=ws://x:1"]), true);
 });

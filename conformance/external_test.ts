@@ -1,11 +1,16 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { spawn, spawnSync } from "node:child_process";
 import { existsSync } from "node:fs";
-import { mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
-import { tmpdir } from "node:os";
+import { readFile, rm, writeFile } from "node:fs/promises";
 import { join } from "node:path";
-import { currentRuntime, repoRoot, runtimes } from "../test/_util/runtimes.ts";
+import { currentRuntime, runtimes } from "../test/_util/runtimes.ts";
+import {
+  fuzzerMissing,
+  type Harness,
+  harness,
+  outsideFixtures,
+  outsideServer,
+} from "../test/_util/conformance_harness.ts";
 
 // `npm run conformance -- --server URL` / `--client CMD` end to end: the harness (a Deno process, as
 // users run it) against small outside programs in plain Node + `ws`
@@ -14,84 +19,9 @@ import { currentRuntime, repoRoot, runtimes } from "../test/_util/runtimes.ts";
 // server that stops answering (3 × wstest's 5 s opening-handshake timeout), only under Deno.
 // Skipped with the reason when the fuzzer is not installed (scripts/setup.sh installs it on CI).
 
-const fixtures = join(repoRoot, "conformance", "testees", "outside");
+const fixtures = outsideFixtures;
 const node = runtimes.node20;
-
-function fuzzerMissing(): string | false {
-  if (!existsSync(runtimes.deno)) return `no deno at ${runtimes.deno}`;
-  const check = spawnSync("bash", [join(repoRoot, "conformance", "install.sh"), "--check"], {
-    stdio: "ignore",
-  });
-  if (check.status !== 0) {
-    return "the Autobahn fuzzer (wstest) is not installed: bash conformance/install.sh";
-  }
-  if (spawnSync(node, ["--version"], { stdio: "ignore" }).status !== 0) return `no node at ${node}`;
-  return false;
-}
 const skip = fuzzerMissing();
-
-interface Harness {
-  code: number | null;
-  stdout: string;
-  report: string;
-  summary: {
-    counts: Record<string, number>;
-    errors: string[];
-    cases: { id: string; status: string; note?: string }[];
-  };
-  junit: string;
-}
-
-/** Runs `deno run -A conformance/run.ts ARGS --report <tmp>` and reads what it wrote. */
-async function harness(args: string[], timeoutMs = 60_000): Promise<Harness> {
-  const report = await mkdtemp(join(tmpdir(), "wsc-external-"));
-  const child = spawn(
-    runtimes.deno,
-    ["run", "-A", "conformance/run.ts", "--no-install", "--report", report, ...args],
-    { cwd: repoRoot, stdio: ["ignore", "pipe", "pipe"] },
-  );
-  let stdout = "";
-  child.stdout.on("data", (chunk) => stdout += chunk);
-  child.stderr.on("data", (chunk) => stdout += chunk);
-  const timer = setTimeout(() => child.kill("SIGKILL"), timeoutMs);
-  const code = await new Promise<number | null>((done) => child.on("close", done));
-  clearTimeout(timer);
-  try {
-    const summary = JSON.parse(await readFile(join(report, "summary.json"), "utf8"));
-    const junit = await readFile(join(report, "junit.xml"), "utf8");
-    return { code, stdout, report, summary, junit };
-  } catch (error) {
-    throw new Error(`no report (exit ${code}):\n${stdout}\n${error}`);
-  }
-}
-
-/** Starts the outside echo server (plain Node + ws) on a free port. */
-async function outsideServer(fault = "none"): Promise<{ url: string; stop(): Promise<void> }> {
-  const child = spawn(
-    node,
-    [join(fixtures, "ws_echo_server.mjs"), "--port", "0", "--fault", fault],
-    {
-      stdio: ["ignore", "pipe", "inherit"],
-    },
-  );
-  const exited = new Promise((done) => child.on("exit", done));
-  const port = await new Promise<number>((done, fail) => {
-    let out = "";
-    child.stdout.on("data", (chunk) => {
-      out += chunk;
-      const m = out.match(/listening (\d+)/);
-      if (m) done(Number(m[1]));
-    });
-    child.on("exit", (code) => fail(new Error(`server exited with ${code}`)));
-  });
-  return {
-    url: `ws://127.0.0.1:${port}/`,
-    async stop() {
-      child.kill("SIGKILL");
-      await exited;
-    },
-  };
-}
 
 const ids = (h: Harness, status: string) =>
   h.summary.cases.filter((c) => c.status === status).map((c) => c.id);

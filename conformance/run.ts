@@ -8,8 +8,11 @@
  *   deno run -A conformance/run.ts --only 'ws-*' --only server/engine-deno
  *   deno run -A conformance/run.ts --cases 1.*,2.* --only engine-deno
  *   deno run -A conformance/run.ts --list          # print the matrix and exit
- *   deno run -A conformance/run.ts --jobs 2        # two testees at a time (section 9 timings then noisier)
- *   (--no-install skips conformance/install.sh; --no-summary skips the gate)
+ *   deno run -A conformance/run.ts --jobs 2        # fuzzer processes per testee (default: one per core,
+ *                                                  # 1 in --quick); section 9 still runs alone
+ *   deno run -A conformance/run.ts --testees 2     # two testees at a time (section 9 timings then noisier)
+ *   (--no-install skips conformance/install.sh; --no-summary skips the gate; --report DIR instead of
+ *   conformance/report)
  *   deno run -A conformance/run.ts --server ws://127.0.0.1:9001/ --cases '1.*,2.*'   # anyone's server
  *   deno run -A conformance/run.ts --client "node my_client.mjs {url}"                # anyone's client
  *   (--server / --client take their own options, see external.ts: --cases, --exclude, --expect,
@@ -24,7 +27,7 @@
  * ```
  * @module
  */
-import { join } from "node:path";
+import { join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { type Mode, type Runtime, selectTestees, type Testee, testeeId } from "./matrix.ts";
 import {
@@ -39,11 +42,14 @@ import {
 } from "./processes.ts";
 import { expandCases, summarize } from "./summarize.ts";
 import { isExternalRun, main as externalMain } from "./external.ts";
+import { type Fuzzer, loadFuzzer, mergeFuzzerReports, writeSpec } from "./fuzzer.ts";
+import { defaultJobs, planParts } from "./split.ts";
 
 const HERE = fileURLToPath(new URL(".", import.meta.url));
 const ROOT = join(HERE, "..");
 const CACHE = join(HERE, ".cache");
-const REPORT = join(HERE, "report");
+/** Where reports go: conformance/report, or `--report DIR`. */
+let REPORT = join(HERE, "report");
 const BIN = join(ROOT, "node_modules", ".bin");
 
 interface Options {
@@ -53,7 +59,12 @@ interface Options {
   install: boolean;
   summary: boolean;
   list: boolean;
-  jobs: number;
+  /** Fuzzer processes per testee (split.ts); undefined: one per core, 1 in quick mode. */
+  jobs?: number;
+  /** Testees at a time. */
+  testees: number;
+  /** Report folder (default conformance/report). */
+  report?: string;
 }
 
 function parseOptions(argv: string[]): Options {
@@ -63,7 +74,7 @@ function parseOptions(argv: string[]): Options {
     install: true,
     summary: true,
     list: false,
-    jobs: 1,
+    testees: 1,
   };
   for (let i = 0; i < argv.length; i++) {
     const [flag, inline] = argv[i].split(/=(.*)/s, 2);
@@ -93,6 +104,12 @@ function parseOptions(argv: string[]): Options {
       case "--jobs":
         o.jobs = Math.max(1, Number(value()) || 1);
         break;
+      case "--report":
+        o.report = value();
+        break;
+      case "--testees":
+        o.testees = Math.max(1, Number(value()) || 1);
+        break;
       default:
         fail(`unknown option ${flag}`);
     }
@@ -106,28 +123,6 @@ function fail(message: string): never {
 }
 
 const seconds = (ms: number) => `${(ms / 1000).toFixed(1)}s`;
-
-/** Installs (or finds the cached) wstest and returns the argv prefix that runs it. */
-async function wstestCommand(install: boolean): Promise<string[]> {
-  if (install) {
-    const started = Date.now();
-    const { success } = await new Deno.Command("bash", {
-      args: [join(HERE, "install.sh")],
-      stdin: "null",
-      stdout: "null",
-      stderr: "inherit",
-      env: { DEBIAN_FRONTEND: "noninteractive" },
-    }).output();
-    if (!success) fail("conformance/install.sh failed");
-    console.log(`wstest ready (${seconds(Date.now() - started)})`);
-  }
-  try {
-    const state = JSON.parse(await Deno.readTextFile(join(CACHE, "wstest.json")));
-    return state.command as string[];
-  } catch {
-    fail("wstest is not installed: run bash conformance/install.sh");
-  }
-}
 
 async function esbuild(entry: string, out: string): Promise<void> {
   const args = [
@@ -179,18 +174,21 @@ interface Outcome {
   cases: readonly string[];
   reportDir: string;
   seconds: number;
+  /** Fuzzer processes the testee's cases were split over (split.ts). */
+  jobs: number;
   error?: string;
 }
 
-/** Prints how many cases wstest has started so far, once a minute, so long runs show progress. */
-function heartbeat(id: string, log: string): () => void {
+/** Prints how many cases have finished so far (over every fuzzer log of a testee), once a minute. */
+function heartbeat(id: string, logs: () => string[]): () => void {
   const timer = setInterval(async () => {
-    try {
-      const text = await Deno.readTextFile(log);
-      const n = text.match(/Running test case ID/g)?.length ?? 0;
-      const last = text.match(/Running test case ID (\S+)/g)?.at(-1)?.split(" ").at(-1);
-      console.log(`    … ${id}: ${n} cases started${last ? ` (at ${last})` : ""}`);
-    } catch { /* no log yet */ }
+    let n = 0;
+    for (const log of logs()) {
+      try {
+        n += (await Deno.readTextFile(log)).match(/^@@result /gm)?.length ?? 0;
+      } catch { /* no log yet */ }
+    }
+    console.log(`    … ${id}: ${n} cases done`);
   }, 60_000);
   return () => clearInterval(timer);
 }
@@ -216,23 +214,32 @@ async function requestReports(port: number, agent: string): Promise<void> {
   });
 }
 
+/** One fuzzer process of a testee (split.ts): its cases, wstest output folder, spec and log. */
+interface Part {
+  ids: string[];
+  outdir: string;
+  spec: string;
+  log: string;
+}
+
 async function runOne(
   t: Testee,
   cases: readonly string[],
-  wstest: string[],
+  fuzzer: Fuzzer,
+  jobs: number,
   timeoutMs: number,
 ): Promise<Outcome> {
   const id = testeeId(t);
+  const name = `${t.role}-${t.agent}`;
   const reportDir = join(REPORT, `${t.role}s`, t.agent);
-  const specDir = join(CACHE, "specs");
+  // Per run, so that two runs at once (other --report folders) never share a spec file.
+  const specDir = join(CACHE, "specs", String(Deno.pid));
   const logs = join(REPORT, "logs");
   await Deno.remove(reportDir, { recursive: true }).catch(() => {});
   await Deno.mkdir(specDir, { recursive: true });
   await Deno.mkdir(logs, { recursive: true });
-  const testeeLog = join(logs, `${t.role}-${t.agent}.testee.log`);
-  const wstestLog = join(logs, `${t.role}-${t.agent}.wstest.log`);
+  const testeeLog = join(logs, `${name}.testee.log`);
   await Deno.writeTextFile(testeeLog, "");
-  await Deno.writeTextFile(wstestLog, "");
   const outcome: Outcome = {
     id,
     agent: t.agent,
@@ -243,64 +250,59 @@ async function runOne(
     cases,
     reportDir: reportDir.slice(REPORT.length + 1),
     seconds: 0,
+    jobs,
   };
   // wstest matches case patterns as prefixes ("12.*.1" would take 12.1.10 too): hand it explicit ids.
   const caseIds = expandCases(cases);
   if (caseIds.length === 0) throw new Error(`no case matches ${cases.join(",")}`);
+  const plan = planParts(caseIds, jobs);
+  const single = plan.length === 1 && plan[0].length === 1;
+  const parts: Part[] = [];
   const started = Date.now();
   const children: GroupChild[] = [];
-  const stopBeat = heartbeat(id, wstestLog);
+  const stopBeat = heartbeat(id, () => parts.map((part) => part.log));
+  const errors: string[] = [];
   try {
     const argv = await launch(t);
-    const port = freePort();
-    const specPath = join(specDir, `${t.role}-${t.agent}.json`);
-    if (t.role === "server") {
-      const server = spawnGroup([...argv, "--port", String(port), ...t.args], {
-        log: testeeLog,
-        cwd: ROOT,
-      });
-      children.push(server);
-      await waitForPort(port, { timeoutMs: 30_000, child: server });
-      const spec = {
-        outdir: reportDir,
-        servers: [{ agent: t.agent, url: `ws://127.0.0.1:${port}` }],
-        cases: caseIds,
-        "exclude-cases": [],
-        "exclude-agent-cases": {},
+    const run = async (ids: string[], suffix: string) => {
+      const part: Part = {
+        ids,
+        outdir: single ? reportDir : join(reportDir, "parts", suffix),
+        spec: join(specDir, `${name}${single ? "" : `-${suffix}`}.json`),
+        log: join(logs, `${name}.wstest${single ? "" : `-${suffix}`}.log`),
       };
-      await Deno.writeTextFile(specPath, JSON.stringify(spec, null, 2));
-      const fuzzer = spawnGroup([...wstest, "-m", "fuzzingclient", "-s", specPath], {
-        log: wstestLog,
-        cwd: specDir,
+      parts.push(part);
+      await Deno.writeTextFile(part.log, "");
+      if (t.role === "server") await fuzzServer(part);
+      else await fuzzClient(part);
+    };
+    let server: GroupChild | undefined;
+    let serverPort = 0;
+    const fuzzServer = async (part: Part) => {
+      await writeSpec(part.spec, part.outdir, part.ids, {
+        servers: [{ agent: t.agent, url: `ws://127.0.0.1:${serverPort}` }],
       });
-      children.push(fuzzer);
-      const status = await waitExit(fuzzer, timeoutMs);
-      if (status === "timeout") outcome.error = `wstest did not finish in ${seconds(timeoutMs)}`;
-      else if (!status.success) outcome.error = `wstest exited with ${status.code}`;
-      else if (server.exited) outcome.error = `the testee exited during the run (see ${testeeLog})`;
-    } else {
-      const spec = {
-        url: `ws://127.0.0.1:${port}`,
-        outdir: reportDir,
-        cases: caseIds,
-        "exclude-cases": [],
-        "exclude-agent-cases": {},
-      };
-      await Deno.writeTextFile(specPath, JSON.stringify(spec, null, 2));
-      const fuzzer = spawnGroup([
-        ...wstest,
-        "-m",
-        "fuzzingserver",
-        "-s",
-        specPath,
-        "--webport",
-        "0",
-      ], {
-        log: wstestLog,
+      const fuzz = spawnGroup(fuzzer.argv(["-m", "fuzzingclient", "-s", part.spec], {}), {
+        log: part.log,
         cwd: specDir,
+        env: fuzzer.env({}),
       });
-      children.push(fuzzer);
-      await waitForPort(port, { timeoutMs: 60_000, child: fuzzer });
+      children.push(fuzz);
+      const status = await waitExit(fuzz, timeoutMs);
+      if (status === "timeout") errors.push(`wstest did not finish in ${seconds(timeoutMs)}`);
+      else if (!status.success) errors.push(`wstest exited with ${status.code}`);
+      else if (server!.exited) errors.push(`the testee exited during the run (see ${testeeLog})`);
+    };
+    const fuzzClient = async (part: Part) => {
+      // Each part has its own fuzzing server, and a client testee process of its own.
+      const port = freePort();
+      await writeSpec(part.spec, part.outdir, part.ids, { url: `ws://127.0.0.1:${port}` });
+      const fuzz = spawnGroup(
+        fuzzer.argv(["-m", "fuzzingserver", "-s", part.spec, "--webport", "0"], {}),
+        { log: part.log, cwd: specDir, env: fuzzer.env({}) },
+      );
+      children.push(fuzz);
+      await waitForPort(port, { timeoutMs: 60_000, child: fuzz });
       const client = spawnGroup([...argv, "--port", String(port), "--agent", t.agent, ...t.args], {
         log: testeeLog,
         cwd: ROOT,
@@ -308,19 +310,38 @@ async function runOne(
       children.push(client);
       const status = await waitExit(client, timeoutMs);
       if (status === "timeout") {
-        outcome.error = `the client did not finish in ${seconds(timeoutMs)}`;
+        errors.push(`the client did not finish in ${seconds(timeoutMs)}`);
       } else if (!status.success) {
-        outcome.error = `the client exited with ${status.code} (see ${testeeLog})`;
+        errors.push(`the client exited with ${status.code} (see ${testeeLog})`);
       }
-      if (!(await exists(join(reportDir, "index.json")))) await requestReports(port, t.agent);
+      if (!(await exists(join(part.outdir, "index.json")))) await requestReports(port, t.agent);
+    };
+    if (t.role === "server") {
+      serverPort = freePort();
+      server = spawnGroup([...argv, "--port", String(serverPort), ...t.args], {
+        log: testeeLog,
+        cwd: ROOT,
+      });
+      children.push(server);
+      await waitForPort(serverPort, { timeoutMs: 30_000, child: server });
+    }
+    // Phases one after the other (section 9 alone last), the parts of a phase at once.
+    for (const [p, phase] of plan.entries()) {
+      await Promise.all(phase.map((ids, k) => run(ids, `part-${p + 1}-${k + 1}`)));
+    }
+    if (!single) {
+      await Deno.mkdir(reportDir, { recursive: true });
+      await mergeFuzzerReports(fuzzer, parts.map((part) => part.outdir), reportDir);
+      await Deno.remove(join(reportDir, "parts"), { recursive: true });
     }
   } catch (error) {
-    outcome.error = error instanceof Error ? error.message : String(error);
+    errors.push(error instanceof Error ? error.message : String(error));
   } finally {
     stopBeat();
     await Promise.all(children.map((child) => stopGroup(child)));
     outcome.seconds = (Date.now() - started) / 1000;
   }
+  if (errors.length > 0) outcome.error = [...new Set(errors)].join("; ");
   return outcome;
 }
 
@@ -374,18 +395,27 @@ async function main(): Promise<number> {
     return selected.length === 0 ? 2 : 0;
   }
   const started = Date.now();
-  const wstest = await wstestCommand(options.install);
+  if (options.report) REPORT = resolve(options.report);
+  const fuzzer = await loadFuzzer(HERE, { install: options.install });
+  // One fuzzer process per core splits each testee's cases (split.ts); quick mode (CI) keeps one, so
+  // its timings stay what they were.
+  const jobs = options.jobs ??
+    (options.mode === "quick" ? 1 : defaultJobs(navigator.hardwareConcurrency));
   // The report reflects this run only: results of testees it did not run would mislead the gate.
   for (const stale of ["servers", "clients", "logs", "run.json", "summary.json", "summary.md"]) {
     await Deno.remove(join(REPORT, stale), { recursive: true }).catch(() => {});
   }
   await Deno.mkdir(REPORT, { recursive: true });
   const mode = options.mode;
-  console.log(`conformance (${mode}): ${selected.length} testees`);
+  console.log(
+    `conformance (${mode}): ${selected.length} testees, ${jobs} fuzzer process${
+      jobs > 1 ? "es" : ""
+    } per testee`,
+  );
   const outcomes: Outcome[] = [];
   const timeoutMs = (mode === "quick" ? 15 : 40) * 60_000;
-  // Testees are independent (own ports, own report dirs); with --jobs > 1 several run at once, which
-  // is faster but loads the machine, so section 9 durations are then not comparable with a serial run.
+  // Testees are independent (own ports, own report dirs); with --testees > 1 several run at once,
+  // so section 9 durations are then not comparable with a serial run (--jobs keeps section 9 alone).
   let next = 0;
   const worker = async () => {
     while (next < selected.length) {
@@ -393,7 +423,7 @@ async function main(): Promise<number> {
       const { testee, cases } = selected[i];
       const label = `[${i + 1}/${selected.length}] ${testeeId(testee)} (${testee.runtime})`;
       console.log(`${label} …`);
-      const outcome = await runOne(testee, cases, wstest, timeoutMs);
+      const outcome = await runOne(testee, cases, fuzzer, jobs, timeoutMs);
       outcomes[i] = outcome;
       const result = await countLine(join(REPORT, outcome.reportDir));
       console.log(
@@ -403,17 +433,19 @@ async function main(): Promise<number> {
       );
     }
   };
-  await Promise.all(Array.from({ length: Math.min(options.jobs, selected.length) }, worker));
+  await Promise.all(Array.from({ length: Math.min(options.testees, selected.length) }, worker));
   const run = {
     mode,
-    jobs: options.jobs,
+    jobs,
+    testeesAtOnce: options.testees,
     started: new Date(started).toISOString(),
     seconds: (Date.now() - started) / 1000,
-    wstest,
+    fuzzer: fuzzer.mode,
     versions: await versions(),
     testees: outcomes,
   };
   await Deno.writeTextFile(join(REPORT, "run.json"), JSON.stringify(run, null, 2) + "\n");
+  await Deno.remove(join(CACHE, "specs", String(Deno.pid)), { recursive: true }).catch(() => {});
   console.log(`total ${seconds(Date.now() - started)}`);
   if (!options.summary) return outcomes.some((o) => o.error) ? 1 : 0;
   const { ok } = await summarize({

@@ -85,8 +85,13 @@ export interface Difference {
 /** What {@link summarize} and {@link evaluate} return. */
 export interface Summary {
   ok: boolean;
-  rows:
-    (Omit<TesteeReport, "results"> & { counts: Counts; section9Ms: number; unexpected: number })[];
+  rows: (Omit<TesteeReport, "results"> & {
+    counts: Counts;
+    section9Ms: number;
+    unexpected: number;
+    /** permessage-deflate as sections 12/13 found it: see {@link deflateStatus}. */
+    deflate: string;
+  })[];
   differences: Difference[];
   /** Section 9 durations in ms: case → testee id → ms. */
   section9: Record<string, Record<string, number>>;
@@ -146,6 +151,35 @@ export function expectationFor(
   return best;
 }
 
+/** Sections 12/13: the permessage-deflate cases (the fuzzer offers the extension in each). */
+export function isDeflateCase(id: string): boolean {
+  return id.startsWith("12.") || id.startsWith("13.");
+}
+
+/**
+ * What sections 12/13 say about a testee's permessage-deflate, for the report: `not run` (no case
+ * of 12/13 planned), `not offered` (every one UNIMPLEMENTED: the testee never accepted the
+ * extension, so nothing was compressed), `negotiated` (in every case run), or `negotiated; declined
+ * in 13.3, 13.5` (the subsections whose parameters it turned down), each with the case count.
+ * A case without a result does not count either way (the gate reports it as MISSING).
+ *
+ * @example
+ * ```ts
+ * deflateStatus(["12.1.1"], { "12.1.1": { behavior: "UNIMPLEMENTED", behaviorClose: "OK", duration: 0, remoteCloseCode: 1000 } });
+ * // "not offered (1 case)"
+ * ```
+ */
+export function deflateStatus(ids: readonly string[], results: Record<string, CaseResult>): string {
+  const run = ids.filter((id) => isDeflateCase(id) && results[id]);
+  if (run.length === 0) return "not run";
+  const declined = run.filter((id) => results[id].behavior === "UNIMPLEMENTED");
+  const n = `${run.length} case${run.length === 1 ? "" : "s"}`;
+  if (declined.length === run.length) return `not offered (${n})`;
+  if (declined.length === 0) return `negotiated (${n})`;
+  const groups = [...new Set(declined.map((id) => id.split(".").slice(0, 2).join(".")))];
+  return `negotiated; declined in ${groups.join(", ")} (${declined.length} of ${n})`;
+}
+
 /** Pure part of the summary: counts, differences and the gate verdict. */
 export function evaluate(reports: TesteeReport[], expectations: Expectations): Summary {
   const differences: Difference[] = [];
@@ -198,7 +232,8 @@ export function evaluate(reports: TesteeReport[], expectations: Expectations): S
       }
     }
     const { results: _results, ...meta } = report;
-    return { ...meta, counts, section9Ms, unexpected };
+    const deflate = deflateStatus(ids, report.results);
+    return { ...meta, counts, section9Ms, unexpected, deflate };
   });
   const errors = reports.some((r) => r.error);
   return { ok: differences.length === 0 && !errors, rows, differences, section9 };
@@ -303,10 +338,11 @@ export function renderTable(summary: Summary): string {
     "unexpected",
     "§9 total ms",
     "§9 vs ws (same cases)",
+    "permessage-deflate (12/13)",
   ];
   const lines = [
     `| ${head.join(" | ")} |`,
-    `|${head.map((_, i) => (i < 3 ? "---" : "---:")).join("|")}|`,
+    `|${head.map((_, i) => (i < 3 || i === head.length - 1 ? "---" : "---:")).join("|")}|`,
   ];
   for (const r of summary.rows) {
     const [mine, ws] = versusWs(r.id, r.role);
@@ -321,6 +357,7 @@ export function renderTable(summary: Summary): string {
       r.error ? `${r.unexpected} ⚠ ${r.error}` : String(r.unexpected),
       r.section9Ms ? String(r.section9Ms) : "",
       ratio,
+      r.deflate,
     ];
     lines.push(`| ${cells.join(" | ")} |`);
   }
@@ -347,6 +384,20 @@ export function renderSection9(summary: Summary): string {
     lines.push(`| ${c} | ${ids.map((id) => summary.section9[c][id] ?? "").join(" | ")} |`);
   }
   return lines.join("\n");
+}
+
+/**
+ * One line per testee on permessage-deflate (sections 12/13): what it did, and for a testee that
+ * does not offer it or declines some parameters, the reason recorded in expectations.json.
+ */
+export function renderDeflate(summary: Summary, expectations: Expectations): string {
+  return summary.rows.map((r) => {
+    const declined = !r.deflate.startsWith("negotiated (") && r.deflate !== "not run";
+    const probe = r.deflate.match(/declined in ([\d.]+)/)?.[1] ?? "12.1";
+    const reason = declined ? expectationFor(expectations, r.id, `${probe}.1`)?.reason : undefined;
+    const name = `${r.peer ? `${r.testee} (peer)` : r.testee} ${r.runtime} ${r.role}`;
+    return `- \`${r.id}\` (${name}): **${r.deflate}**${reason ? ` — ${reason}` : ""}`;
+  }).join("\n");
 }
 
 /** Reads reports and expectations, prints the table, writes summary.json / summary.md. */
@@ -377,6 +428,13 @@ export async function summarize(
       ? "Gate: **pass** (every result matches conformance/expectations.json)."
       : "Gate: **FAIL**",
     ...(shown.length ? ["", "Differences from expectations:", "", ...shown] : []),
+    "",
+    "### permessage-deflate (sections 12/13)",
+    "",
+    "`not offered`: the testee never accepted the extension the fuzzer offered, so the cases ran",
+    "uncompressed and score UNIMPLEMENTED; `not run`: this run gave the testee no case of 12/13.",
+    "",
+    renderDeflate(summary, expectations),
     "",
     "### Section 9 (limits/performance) durations, ms",
     "",

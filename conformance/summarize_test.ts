@@ -5,11 +5,13 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import {
   type CaseResult,
+  deflateStatus,
   evaluate,
   expandCases,
   expectationFor,
   type Expectations,
   matches,
+  renderDeflate,
   resultOf,
   summarize,
   type TesteeReport,
@@ -231,4 +233,57 @@ test("summarize reads index.json files and run.json, and writes summary.json and
   } finally {
     await rm(dir, { recursive: true, force: true });
   }
+});
+
+test("deflateStatus / renderDeflate: negotiated, not offered (with the reason), declined, not run", () => {
+  const ids = ["1.1.1", "12.1.1", "13.3.1", "13.5.1"];
+  assert.equal(
+    deflateStatus(ids, { "12.1.1": ok(), "13.3.1": ok(), "13.5.1": ok() }),
+    "negotiated (3 cases)",
+  );
+  const none = {
+    "12.1.1": as("UNIMPLEMENTED"),
+    "13.3.1": as("UNIMPLEMENTED"),
+    "13.5.1": as("UNIMPLEMENTED"),
+  };
+  assert.equal(deflateStatus(ids, none), "not offered (3 cases)");
+  const some = { "12.1.1": ok(), "13.3.1": as("UNIMPLEMENTED"), "13.5.1": as("UNIMPLEMENTED") };
+  assert.equal(deflateStatus(ids, some), "negotiated; declined in 13.3, 13.5 (2 of 3 cases)");
+  assert.equal(deflateStatus(["1.1.1"], { "1.1.1": ok() }), "not run");
+  // A case without a result counts neither way.
+  assert.equal(deflateStatus(ids, { "12.1.1": as("UNIMPLEMENTED") }), "not offered (1 case)");
+  const expectations: Expectations = {
+    "server/deno-upgrade": { "12.*": { result: "UNIMPLEMENTED", reason: "no deflate in Deno" } },
+    "server/bun-handlers": { "13.3.*": { result: "UNIMPLEMENTED", reason: "window bits 9" } },
+  };
+  const summary = evaluate([
+    report(none, {
+      id: "server/deno-upgrade",
+      agent: "deno-upgrade",
+      testee: "deno-upgrade",
+      planned: ids,
+    }),
+    report(some, {
+      id: "server/bun-handlers",
+      agent: "bun-handlers",
+      testee: "bun-handlers",
+      planned: ids,
+    }),
+    report({ "1.1.1": ok() }, { planned: ["1.1.1"] }),
+  ], expectations);
+  assert.deepEqual(summary.rows.map((r) => r.deflate), [
+    "not offered (3 cases)",
+    "negotiated; declined in 13.3, 13.5 (2 of 3 cases)",
+    "not run",
+  ]);
+  const lines = renderDeflate(summary, expectations).split("\n");
+  assert.match(
+    lines[0],
+    /`server\/deno-upgrade` .*\*\*not offered \(3 cases\)\*\* — no deflate in Deno$/,
+  );
+  assert.match(
+    lines[1],
+    /\*\*negotiated; declined in 13\.3, 13\.5 \(2 of 3 cases\)\*\* — window bits 9$/,
+  );
+  assert.match(lines[2], /\*\*not run\*\*$/);
 });

@@ -70,6 +70,13 @@ export {
   type ServerUpgrade,
   type UpgradeRequestInfo,
 } from "./src/channel/stream_handshake.ts";
+// The WHATWG WebSocketStream interface over the same transports.
+export {
+  type WebSocketCloseInfo,
+  type WebSocketOpenInfo,
+  WebSocketStream,
+  type WebSocketStreamOptions,
+} from "./src/channel/web_socket_stream.ts";
 export {
   ConnectError,
   ConnectionClosedError,

@@ -2,7 +2,8 @@
  * Runs the whole test suite on every runtime and prints one total.
  *
  * Stages, in order:
- * - `deno`: `deno test` over every `*_test.ts`.
+ * - `deno`: `deno test --unstable-net` over every `*_test.ts` (the flag exposes
+ *   Deno's own `WebSocketStream`, checked against the same contract as ours).
  * - `bun`: `bun test` over the same files.
  * - `node`: each test file bundled by esbuild and run by `node --test` under
  *   the system Node (20 on a fresh machine, which has no global WebSocket).
@@ -149,7 +150,9 @@ function parsePlain(name: StageName, output: string, code: number, seconds: numb
 
 async function stageDeno(tests: string[]): Promise<StageResult> {
   const start = performance.now();
-  const { code, output } = await run(bin("deno"), ["test", "-A", ...tests], {
+  // --unstable-net: Deno's own WebSocketStream, which test/channel/web_socket_stream_test.ts
+  // runs through the same contract as ours.
+  const { code, output } = await run(bin("deno"), ["test", "-A", "--unstable-net", ...tests], {
     timeoutMs: 15 * 60_000,
     label: "deno",
   });

@@ -86,7 +86,8 @@ export function connect(url: string | URL, options: ConnectOptions = {}): WebSoc
     : connectEngine(url, options, timeout);
 }
 
-function hasEngine(): boolean {
+/** Whether this runtime can run the engine transport (Deno, Node, Bun: TCP sockets). */
+export function hasEngine(): boolean {
   const g = globalThis as { Deno?: unknown; process?: { versions?: { node?: string } } };
   return g.Deno !== undefined || typeof g.process?.versions?.node === "string";
 }

@@ -52,9 +52,11 @@ const root = findRoot(dirname(fileURLToPath(import.meta.url)));
  * Gzipped size budget of the typical app's minified bundle ({@linkcode BROWSER_APP}),
  * in bytes: 12 KiB for the channel, engine and client core, plus 1 KiB since the
  * reconnecting client tracks unconfirmed messages (reports what a dying connection
- * may have lost, resends it on request), which added 0.9 KiB.
+ * may have lost, resends it on request), which added 0.9 KiB, plus 0.5 KiB since
+ * every read of the client's stream is an independent reader with its own bounded
+ * buffer and overflow policy (13,013 → 13,418 bytes).
  */
-export const BROWSER_BUDGET_BYTES = 13 * 1024;
+export const BROWSER_BUDGET_BYTES = 13.5 * 1024;
 
 /** What {@linkcode buildBrowser} produced. */
 export interface BrowserBuild {
@@ -288,10 +290,9 @@ export function kib(bytes: number): string {
   return `${(bytes / 1024).toFixed(1)} KiB`;
 }
 
-// Node 20 has no `import.meta.main`; match the script name so that a test bundle
-// that inlines this module does not run it.
-const isMain = (import.meta as ImportMeta & { main?: boolean }).main ??
-  /build_browser\.[jt]s$/.test(process.argv[1] ?? "");
+// The script name, not `import.meta.main`: a test bundle that inlines this module is
+// itself the main module (Node 24 sets `import.meta.main` for it) and must not run it.
+const isMain = /build_browser\.[jt]s$/.test(process.argv[1] ?? "");
 
 /**
  * The size table kept in the READMEs between `<!-- browser-size:start -->` and

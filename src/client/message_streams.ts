@@ -5,6 +5,7 @@
  *
  * @module
  */
+import { type Deferred, deferred } from "../_util/deferred.ts";
 import { ClientError, InvalidJsonError } from "./errors.ts";
 import { type Message, messageSize } from "./types.ts";
 
@@ -72,7 +73,7 @@ export class BoundedReader<T> {
   /** Set once no item will be added: the stream ends (or errors) after the buffer. */
   #end: { error?: unknown } | undefined;
   #cancelled = false;
-  #space: { promise: Promise<void>; resolve: () => void } | undefined;
+  #space: Deferred<void> | undefined;
   readonly #onCancel: (() => void) | undefined;
 
   /**
@@ -111,11 +112,6 @@ export class BoundedReader<T> {
     return this.#items.length - this.#head;
   }
 
-  /** Whether the reader still takes items (not ended, overflowed or cancelled). */
-  get open(): boolean {
-    return this.#end === undefined;
-  }
-
   /**
    * Adds an item of `size` bytes. Returns how many older items `drop-oldest`
    * evicted for it, or `"overflow"` when the `error` policy ended the reader.
@@ -133,8 +129,7 @@ export class BoundedReader<T> {
         this.end(
           new ClientError(
             "WS_READER_OVERFLOW",
-            `A message reader fell behind by more than ${this.#limit} messages or ${this.#maxBytes} bytes; ` +
-              'read faster, raise its limit, or use overflow: "wait" or "drop-oldest"',
+            `Message reader overflow: over ${this.#limit} messages or ${this.#maxBytes} bytes unread`,
           ),
         );
         return "overflow";
@@ -152,11 +147,7 @@ export class BoundedReader<T> {
   /** With the `wait` policy: a promise while the buffer is full, resolved when it has room. */
   space(): Promise<void> | undefined {
     if (this.#overflow !== "wait" || this.#end || !this.#full(0)) return undefined;
-    if (!this.#space) {
-      let resolve!: () => void;
-      const promise = new Promise<void>((r) => (resolve = r));
-      this.#space = { promise, resolve };
-    }
+    this.#space ??= deferred();
     return this.#space.promise;
   }
 
@@ -179,12 +170,8 @@ export class BoundedReader<T> {
   #take(): T {
     const item = this.#items[this.#head];
     this.#bytes -= this.#sizes[this.#head];
-    this.#head++;
-    if (this.#head === this.#items.length) {
-      this.#items = [];
-      this.#sizes = [];
-      this.#head = 0;
-    } else if (this.#head > 1024 && this.#head * 2 > this.#items.length) {
+    // Amortized O(1): the consumed half is dropped once it is the larger one.
+    if (++this.#head * 2 >= this.#items.length) {
       this.#items = this.#items.slice(this.#head);
       this.#sizes = this.#sizes.slice(this.#head);
       this.#head = 0;

@@ -1,24 +1,15 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { existsSync } from "node:fs";
-import { createServer, type Server } from "node:http";
 import type { WebSocketChannel } from "../../src/channel/web_socket_channel.ts";
 import type { ServeOptions, WebSocketServer } from "../../src/adapters/serve_options.ts";
 import * as esbuild from "esbuild";
 import { join } from "node:path";
-import { deadline } from "../_util/async.ts";
+import { chromiumSkip as skip, type PageRun, withChromium } from "../_util/chromium.ts";
 import { currentRuntime, repoRoot } from "../_util/runtimes.ts";
 
 // Headless Chromium (playwright-core driving /usr/bin/chromium) runs the
 // browser bundle of mod.ts against our servers: the browser client of the
 // contract, plus the options a browser cannot honour.
-
-const CHROMIUM = "/usr/bin/chromium";
-const skip = currentRuntime === "bun"
-  ? "playwright-core runs under Node or Deno"
-  : !existsSync(CHROMIUM)
-  ? "no Chromium at /usr/bin/chromium"
-  : false;
 
 /**
  * The browser ESM bundle of mod.ts. The channel reaches tcp_transport only by
@@ -94,55 +85,10 @@ function echoHandler(log: { closes: { code: number; reason: string }[]; protocol
   };
 }
 
-async function pageServer(bundle: string): Promise<{ server: Server; origin: string }> {
-  const server = createServer((req, res) => {
-    if (req.url === "/wsc.js") {
-      res.writeHead(200, { "content-type": "text/javascript" });
-      res.end(bundle);
-    } else {
-      res.writeHead(200, { "content-type": "text/html" });
-      res.end("<!doctype html><title>wsc</title>");
-    }
-  });
-  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
-  return { server, origin: `http://127.0.0.1:${(server.address() as { port: number }).port}` };
-}
-
-async function withBrowser(
-  fn: (run: <T>(script: string, arg: unknown) => Promise<T>) => Promise<void>,
-) {
+async function withBrowser(fn: (run: PageRun) => Promise<void>) {
   const build = await buildBundle();
   assert.deepEqual(build.problems, [], "the browser bundle holds no runtime-specific code");
-  const { chromium } = await import("playwright-core");
-  const { server, origin } = await pageServer(build.code);
-  const browser = await chromium.launch({
-    executablePath: CHROMIUM,
-    headless: true,
-    args: [
-      "--headless",
-      "--no-sandbox",
-      "--disable-gpu",
-      "--no-first-run",
-      "--disable-background-networking",
-    ],
-  });
-  try {
-    const page = await browser.newPage();
-    await page.goto(origin);
-    const run = <T>(script: string, arg: unknown) =>
-      deadline(
-        page.evaluate(
-          ([body, value]) => new Function("arg", `return (async () => { ${body} })()`)(value),
-          [script, arg] as const,
-        ) as Promise<T>,
-        30_000,
-        "the page script",
-      );
-    await fn(run);
-  } finally {
-    await browser.close();
-    await new Promise((resolve) => server.close(resolve));
-  }
+  await withChromium(build.code, fn);
 }
 
 const ECHO_SCRIPT = `

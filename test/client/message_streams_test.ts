@@ -238,7 +238,7 @@ test("BoundedReader hands an item straight to a waiting read and counts nothing 
   assert.equal(buffer.length, 0);
   assert.equal(buffer.push("kept", 1), 0);
   assert.equal(buffer.push("too many", 1), "overflow");
-  assert.equal(buffer.open, false);
+  assert.equal(buffer.push("ignored", 1), 0, "an ended reader takes nothing");
   assert.equal((await reader.read()).value, "kept");
   await assert.rejects(reader.read(), { code: "WS_READER_OVERFLOW" });
 });

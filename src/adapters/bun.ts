@@ -89,12 +89,16 @@ interface SocketData {
 /** The `Bun.serve` side of an upgrade: `server.upgrade(request, { headers, data })`. */
 export interface BunServerLike {
   /** Hands the connection over to Bun's WebSocket handling; `false` when it could not. */
-  upgrade(request: Request, options?: { headers?: HeadersInit; data?: unknown }): boolean;
+  // `data` is `any`: `Bun.serve` types it with the `T` it inferred for its
+  // `Server<T>` (`undefined` when the app stores no data of its own), and
+  // its server must fit here whatever that is.
+  // deno-lint-ignore no-explicit-any
+  upgrade(request: Request, options?: { headers?: HeadersInit; data?: any }): boolean;
   /**
    * Bun's native publish to a topic's subscribers; when present, a topic hub
    * publishes through it (see `TopicHub`).
    */
-  publish?(topic: string, data: string | ArrayBufferLike | ArrayBufferView): number;
+  publish?(topic: string, data: string | Uint8Array): number;
 }
 
 /** The handler pair returned by {@linkcode createBunHandler}. */

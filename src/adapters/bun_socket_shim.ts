@@ -33,7 +33,7 @@ export interface BunServerWebSocket<T = unknown> {
 /** The part of Bun's `Server` that publishes to a topic's subscribers. */
 export interface BunPublisher {
   /** Publish to every subscriber of `topic` on this server. */
-  publish(topic: string, data: string | ArrayBufferLike | ArrayBufferView): number;
+  publish(topic: string, data: string | Uint8Array): number;
 }
 
 function byteLength(data: string | ArrayBufferLike | ArrayBufferView): number {

@@ -36,6 +36,7 @@
  * @module
  */
 import { buildNpm, CONFORMANCE_BIN, type NpmBuildResult } from "./build_npm.ts";
+import { allCodeBlocks } from "./_util/code_blocks.ts";
 
 const root = new URL("..", import.meta.url).pathname.replace(/\/$/, "");
 const bin = (name: string) => `${root}/node_modules/.bin/${name}`;
@@ -367,9 +368,9 @@ async function smokeChecks(project: string): Promise<void> {
     ]);
   }
   typeChecks.push([
-    "types: the TypeScript examples of README.md and npm/README.md type-check against the package",
+    "types: the Node and runtime-neutral code blocks of the READMEs type-check against the package",
     (async () => {
-      const blocks = await readmeBlocks();
+      const blocks = readmeBlocks();
       if (blocks.length === 0) throw new Error("the READMEs have no ```ts example");
       await Deno.mkdir(`${project}/readme`, { recursive: true });
       for (const block of blocks) {
@@ -386,29 +387,21 @@ async function smokeChecks(project: string): Promise<void> {
 }
 
 /**
- * The ```ts blocks of `npm/README.md` and of the root `README.md`, as modules
- * importing the npm names (`@wsc/websocket-channel` → `websocket-channel`).
- * Blocks marked `ignore`, and blocks that use the `Deno` or `Bun` globals
- * (no types for those in a Node project), are left out.
+ * The Node and runtime-neutral code blocks of the READMEs (see
+ * `scripts/_util/code_blocks.ts` for the kinds), as modules importing the
+ * npm names (`@wsc/websocket-channel` → `websocket-channel`). Deno and Bun
+ * blocks, and blocks marked `ignore`, are left out: there are no types for
+ * those runtimes in a Node project.
  */
-async function readmeBlocks(): Promise<{ name: string; code: string }[]> {
-  const blocks: { name: string; code: string }[] = [];
-  for (const [readme, prefix] of [["npm/README.md", "npm"], ["README.md", "root"]]) {
-    let text: string;
-    try {
-      text = await Deno.readTextFile(`${root}/${readme}`);
-    } catch {
-      continue;
-    }
-    const matches = [...text.matchAll(/^```ts([^\n]*)\n([\s\S]*?)^```$/gm)];
-    matches.forEach((match, i) => {
-      if (match[1].includes("ignore") || /\b(Deno|Bun)\./.test(match[2])) return;
-      const code = match[2].replaceAll("@wsc/websocket-channel", "websocket-channel");
-      const line = text.slice(0, match.index).split("\n").length;
-      blocks.push({ name: `${prefix}_${i + 1}_line_${line}.ts`, code: `${code}\nexport {};\n` });
-    });
-  }
-  return blocks;
+function readmeBlocks(): { name: string; code: string }[] {
+  return allCodeBlocks(root)
+    .filter((block) => !block.ignored && (block.kind === "node" || block.kind === "web"))
+    .map((block) => ({
+      name: `${block.file.replace(/[^\w]+/g, "_")}_line_${block.line}.${block.lang}`,
+      code: `${
+        block.code.replace(/(["'])(?:npm:)?@wsc\/websocket-channel/g, "$1websocket-channel")
+      }\nexport {};\n`,
+    }));
 }
 
 function report(): number {

@@ -210,7 +210,9 @@ function runProcess(
     child.on("error", (error) => output += `\n${error}`);
     child.on("close", (code, signal) => {
       clearTimeout(timer);
-      resolve({ code: code ?? (signal ? 128 : 1), output });
+      // Deno colours console.log output when FORCE_COLOR is set, even to "0".
+      // deno-lint-ignore no-control-regex
+      resolve({ code: code ?? (signal ? 128 : 1), output: output.replace(/\x1b\[[0-9;]*m/g, "") });
     });
   });
 }

@@ -4,6 +4,8 @@
  * @module
  */
 
+import { describeValue } from "./sendable.ts";
+
 const encoder = new TextEncoder();
 
 /**
@@ -46,7 +48,7 @@ export function toBytes(
   if (typeof Blob !== "undefined" && data instanceof Blob) {
     return data.arrayBuffer().then((buffer) => new Uint8Array(buffer));
   }
-  throw new TypeError(`Cannot send a value of type ${describe(data)}`);
+  throw new TypeError(`Cannot send ${describeValue(data)}`);
 }
 
 /**
@@ -97,10 +99,4 @@ export function utf8Length(text: string): number {
     } else length += 3;
   }
   return length;
-}
-
-function describe(value: unknown): string {
-  if (value === null) return "null";
-  if (typeof value === "object") return (value as object).constructor?.name ?? "object";
-  return typeof value;
 }

@@ -5,6 +5,7 @@
  * @module
  */
 import { internalsOf } from "./channel_internals.ts";
+import { closeSink } from "./channel_sink.ts";
 import type { WebSocketChannel } from "./web_socket_channel.ts";
 
 /**
@@ -67,7 +68,9 @@ export class ChannelSet implements Iterable<WebSocketChannel> {
     const closing: Promise<unknown>[] = [];
     for (const channel of this.#channels) {
       const internals = internalsOf(channel);
-      const close = internals ? internals.close(code, reason) : channel.sink.close(code, reason);
+      const close = internals
+        ? internals.close(code, reason)
+        : closeSink(channel.sink, code, reason);
       close.catch(() => {});
       closing.push(channel.closed);
     }

@@ -8,6 +8,7 @@
 import { isValidApplicationCloseCode } from "../engine/close_code.ts";
 import { utf8Length } from "../_util/bytes.ts";
 import { handled } from "../_util/deferred.ts";
+import { checkSendable } from "../_util/sendable.ts";
 import { InvalidStateError } from "./errors.ts";
 import type { Sendable, WebSocketSink } from "./web_socket_channel.ts";
 
@@ -79,6 +80,38 @@ export function validateCloseArguments(code?: number, reason?: string): number |
   return code;
 }
 
+/**
+ * Closes through a public sink with any code valid on the wire: a sink
+ * that allows only 1000 and 3000–4999 (and throws for the rest, as ours
+ * do) gets 1000 and the reason instead. Never throws; the promise may
+ * reject as the sink's does.
+ *
+ * @example
+ * ```ts
+ * import { closeSink } from "./channel_sink.ts";
+ * import { createChannelPair } from "../testing/channel_pair.ts";
+ *
+ * const [client, server] = createChannelPair();
+ * await closeSink(server.sink, 1001, "going away"); // sent as 1000
+ * console.assert((await client.closed).code === 1000);
+ * ```
+ */
+export function closeSink(
+  sink: { close(code?: number, reason?: string): Promise<void> },
+  code: number,
+  reason: string,
+): Promise<void> {
+  try {
+    return sink.close(code, reason);
+  } catch {
+    try {
+      return sink.close(1000, reason);
+    } catch (error) {
+      return Promise.reject(error);
+    }
+  }
+}
+
 /** Messages the sink's own queue holds before `writer.ready` waits. */
 const SINK_QUEUE_MESSAGES = 16;
 
@@ -134,6 +167,14 @@ class ChannelSink extends WritableStream<Sendable> implements WebSocketSink {
         state.controller = controller;
       },
       write(message) {
+        try {
+          checkSendable(message, "A write to the sink");
+        } catch (error) {
+          // The refused chunk errors the writable (as any WritableStream
+          // whose sink fails a write); sink.add() and sink.close() still work.
+          state.open = false;
+          throw error;
+        }
         return handlers.write(message);
       },
       close() {
@@ -150,6 +191,8 @@ class ChannelSink extends WritableStream<Sendable> implements WebSocketSink {
   }
 
   add(message: Sendable): Promise<void> {
+    // A programming error: thrown at the call, never sent as garbage.
+    checkSendable(message, "sink.add");
     // A writer or pipe may still hold queued messages; sending past them would reorder.
     if (this.locked) {
       return Promise.reject(
@@ -160,12 +203,8 @@ class ChannelSink extends WritableStream<Sendable> implements WebSocketSink {
   }
 
   override close(code?: number, reason?: string): Promise<void> {
-    let wireCode: number | undefined;
-    try {
-      wireCode = validateCloseArguments(code, reason);
-    } catch (error) {
-      return Promise.reject(error);
-    }
+    // Invalid arguments are programming errors: thrown at the call.
+    const wireCode = validateCloseArguments(code, reason);
     this.#handlers.closing?.(wireCode, reason);
     if (this.locked || !this.#state.open) return this.#handlers.close(wireCode, reason);
     // Through the stream machinery, so that messages already queued go first.

@@ -40,13 +40,21 @@ export interface WebSocketSink extends WritableStream<Sendable> {
    * rejects with a `ConnectionClosedError` once the connection is closing or
    * closed, and with an `InvalidStateError` while a writer or `pipeTo()` holds
    * the sink.
+   *
+   * A message that is not a string, `ArrayBuffer`, `ArrayBufferView` or
+   * `Blob` (or is a view over a `SharedArrayBuffer`) is a programming error:
+   * `add` **throws** a `TypeError` naming the value at the call, as the
+   * WHATWG `WebSocket.send()` does, and sends nothing. Written through a
+   * writer or `pipeTo()`, such a chunk errors the writable with that
+   * `TypeError`; the connection stays open.
    */
   add(message: Sendable): Promise<void>;
   /**
    * Runs the close handshake and resolves when the connection is closed.
-   * `code` must be 1000 or 3000–4999 (`RangeError` otherwise) and `reason`
-   * at most 123 UTF-8 bytes (`RangeError`); without a code the peer sees
-   * 1005. Closing an already closed channel resolves.
+   * `code` must be 1000 or 3000–4999 and `reason` at most 123 UTF-8 bytes;
+   * otherwise `close` **throws** a `RangeError` (a `TypeError` for a value of
+   * the wrong type) at the call and the connection stays open. Without a
+   * code the peer sees 1005. Closing an already closed channel resolves.
    */
   close(code?: number, reason?: string): Promise<void>;
 }

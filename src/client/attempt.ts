@@ -114,7 +114,7 @@ async function runAfterConnect(
   abortedPromise: Promise<typeof ABORTED>,
   options: AttemptOptions,
 ): Promise<AttemptOutcome | undefined> {
-  const send = (data: SendData) => options.sendOn(connection, toMessage(data));
+  const send = (data: SendData) => options.sendOn(connection, toMessage(data, "afterConnect send"));
   const context: AfterConnectContext = {
     url: connection.url,
     protocol: connection.channel.protocol,

@@ -6,6 +6,7 @@
  *
  * @module
  */
+import { closeSink } from "../channel/channel_sink.ts";
 import type { Clock } from "./clock.ts";
 import { DEFAULT_UNCONFIRMED_BYTES, UnconfirmedWindow, type WrittenMessage } from "./delivery.ts";
 import { ClientError } from "./errors.ts";
@@ -71,17 +72,13 @@ export function closeQuietly(channel: ClientChannel, code: number, reason: strin
   try {
     closing = typeof withCode === "function"
       ? withCode.call(channel, code, reason)
-      : channel.sink.close(code, reason);
+      : closeSink(channel.sink, code, reason);
   } catch (error) {
     closing = Promise.reject(error);
   }
   return closing.catch(() => {
     if (code === 1000) return;
-    try {
-      return channel.sink.close(1000, reason).catch(() => {});
-    } catch {
-      return;
-    }
+    return closeSink(channel.sink, 1000, reason).catch(() => {});
   });
 }
 

@@ -5,6 +5,7 @@
  *
  * @module
  */
+import { checkSendable, describeValue } from "../_util/sendable.ts";
 import type { Message } from "./types.ts";
 
 /**
@@ -125,8 +126,14 @@ export async function runReceiveInterceptors(
 }
 
 function checkResult(result: unknown): Message {
-  if (typeof result === "string" || result instanceof Uint8Array) return result;
+  if (typeof result === "string" || result instanceof Uint8Array) {
+    // The shared check, for a view over a SharedArrayBuffer.
+    if (typeof result !== "string") checkSendable(result, "An interceptor");
+    return result;
+  }
   throw new TypeError(
-    "An interceptor must return a string, a Uint8Array, DROP or undefined (pass through)",
+    `An interceptor must return a string, a Uint8Array, DROP or undefined (pass through); got ${
+      describeValue(result)
+    }`,
   );
 }

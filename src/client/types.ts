@@ -5,6 +5,7 @@
  *
  * @module
  */
+import { checkSendable } from "../_util/sendable.ts";
 
 /** A WebSocket message: text as a string, binary as bytes. */
 export type Message = string | Uint8Array;
@@ -122,7 +123,8 @@ export function messageSize(message: Message): number {
 
 /**
  * Turns what `send()` accepts into a {@linkcode Message}; views become
- * `Uint8Array` views over the same bytes (no copy).
+ * `Uint8Array` views over the same bytes (no copy). Anything else throws the
+ * shared `TypeError` naming the value, starting with `where`.
  *
  * @example
  * ```ts
@@ -131,11 +133,11 @@ export function messageSize(message: Message): number {
  * console.assert(toMessage(new ArrayBuffer(2)) instanceof Uint8Array);
  * ```
  */
-export function toMessage(data: SendData): Message {
-  if (typeof data === "string" || data instanceof Uint8Array) return data;
+export function toMessage(data: SendData, where = "client.send"): Message {
+  if (typeof data === "string") return data;
+  // A programming error (a number, an object, a SharedArrayBuffer view): thrown, never sent.
+  checkSendable(data, where, { blob: false });
+  if (data instanceof Uint8Array) return data;
   if (data instanceof ArrayBuffer) return new Uint8Array(data);
-  if (ArrayBuffer.isView(data)) {
-    return new Uint8Array(data.buffer, data.byteOffset, data.byteLength);
-  }
-  throw new TypeError("send() accepts a string, Uint8Array, ArrayBuffer or ArrayBufferView");
+  return new Uint8Array(data.buffer, data.byteOffset, data.byteLength);
 }

@@ -31,15 +31,9 @@ import {
 } from "./options.ts";
 import { defaultReconnectPolicy, normalizeDecision } from "./retry_policy.ts";
 import { type ClientState, Emitter, sameState } from "./state.ts";
-import {
-  type Connector,
-  type Message,
-  messageSize,
-  type SendData,
-  toMessage,
-  utf8Length,
-} from "./types.ts";
+import { type Connector, type Message, messageSize, type SendData, toMessage } from "./types.ts";
 import { createDefaultConnector } from "./default_connector.ts";
+import { validateCloseArguments } from "../channel/channel_sink.ts";
 
 /** Events of {@linkcode WebSocketClient.on}. */
 export interface ClientEvents {
@@ -278,14 +272,15 @@ export class WebSocketClient {
 
   /**
    * Closes the connection (close code `code`: 1000 or 3000–4999, default
-   * 1000; a reason of at most 123 UTF-8 bytes, else `RangeError`) and stops
+   * 1000; a reason of at most 123 UTF-8 bytes; else a `RangeError` is
+   * thrown at the call) and stops
    * reconnecting; messages still queued are rejected with
    * `WS_MESSAGE_DROPPED`. The client can `connect()` again.
    */
   disconnect(code = 1000, reason = ""): Promise<void> {
+    // Invalid arguments are programming errors: thrown at the call.
+    validateCloseArguments(code, reason);
     if (this.#final) return rejected(this.#closedError());
-    const invalid = checkClose(code, reason);
-    if (invalid) return rejected(invalid);
     const cancel = new ClientError("WS_CONNECT_CANCELLED", "disconnect() was called");
     const result = this.#serialize(async () => {
       if (this.#final) throw this.#closedError();
@@ -303,9 +298,8 @@ export class WebSocketClient {
    * `WS_CLIENT_CLOSED`.
    */
   close(code = 1000, reason = ""): Promise<void> {
+    validateCloseArguments(code, reason);
     if (this.#final) return rejected(this.#closedError());
-    const invalid = checkClose(code, reason);
-    if (invalid) return rejected(invalid);
     return this.#shutdown(
       code,
       reason,
@@ -327,16 +321,13 @@ export class WebSocketClient {
    * one, and its `send()` resolves only then.
    *
    * Rejects with a {@linkcode ClientError} when the message is dropped,
-   * expires, does not fit, or the client is closed.
+   * expires, does not fit, or the client is closed. A value that is not a
+   * string, `ArrayBuffer` or `ArrayBufferView` is a programming error:
+   * `send` **throws** a `TypeError` naming it at the call.
    */
   send(data: SendData): Promise<void> {
+    const message = toMessage(data, "client.send");
     if (this.#final) return rejected(this.#closedError());
-    let message: Message;
-    try {
-      message = toMessage(data);
-    } catch (error) {
-      return rejected(error);
-    }
     let result: Promise<void>;
     if (this.#interceptors.length === 0) {
       result = this.#dispatch(message, this.#seq++);
@@ -879,19 +870,6 @@ function abortError(signal: AbortSignal): ClientError {
 }
 
 function ignore(): void {}
-
-// The codes an application may send (RFC 6455 §7.4.2; the WHATWG close()
-// rules), checked up front so a bad code fails the call, not a later frame.
-function checkClose(code: number, reason: string): RangeError | undefined {
-  if (!Number.isInteger(code) || (code !== 1000 && (code < 3000 || code > 4999))) {
-    return new RangeError(`Invalid close code ${code}: use 1000 or 3000–4999`);
-  }
-  // RFC 6455 §5.5: control frame payloads are at most 125 bytes, 2 of them the code.
-  if (utf8Length(reason) > 123) {
-    return new RangeError("The close reason is longer than 123 UTF-8 bytes");
-  }
-  return undefined;
-}
 
 function rejected(error: unknown): Promise<never> {
   const promise = Promise.reject(error);

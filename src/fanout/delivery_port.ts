@@ -7,6 +7,7 @@
  * @module
  */
 import { type ChannelInternals, internalsOf, offerAllowed } from "../channel/channel_internals.ts";
+import { closeSink } from "../channel/channel_sink.ts";
 import type { WebSocketChannel } from "../channel/web_socket_channel.ts";
 
 /** What the hub needs of a subscriber; see {@linkcode ChannelInternals}. */
@@ -54,6 +55,7 @@ function sinkPort(channel: WebSocketChannel): DeliveryPort {
       );
       return 0;
     },
-    close: (code, reason) => channel.sink.close(code, reason),
+    // The public sink allows 1000 and 3000–4999 only; the slow-subscriber 1008 becomes 1000.
+    close: (code, reason) => closeSink(channel.sink, code, reason),
   };
 }

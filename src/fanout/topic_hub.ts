@@ -5,7 +5,9 @@
  *
  * @module
  */
+import { asBytes } from "../_util/bytes.ts";
 import { handled } from "../_util/deferred.ts";
+import { checkSendable } from "../_util/sendable.ts";
 import type { WebSocketChannel } from "../channel/web_socket_channel.ts";
 import type { OfferResult } from "../channel/channel_internals.ts";
 import type { Backplane, BackplaneMessage, BackplaneStatus } from "./backplane.ts";
@@ -255,29 +257,35 @@ export class TopicHub {
   /**
    * Publishes to every subscriber of `topic`, here (synchronously, before
    * this returns) and, with a backplane, in every other process. A string
-   * goes out as a text message, bytes as a binary message (not copied: do
-   * not modify them afterwards).
+   * goes out as a text message, bytes (an `ArrayBuffer` or any view) as a
+   * binary message (not copied: do not modify them afterwards). Anything
+   * else (a number, an object, a `Blob`, a view over a `SharedArrayBuffer`)
+   * throws a `TypeError` naming it, at the call.
    *
    * @returns Resolves once the backplane accepted the message (at once
    * without one); rejects with a `BackplaneError` when it could not (local
    * subscribers got it all the same). Ignoring it is safe: the rejection is
    * also counted in `stats().backplaneFailures` and never unhandled.
    */
-  publish(topic: string, data: string | Uint8Array, options?: PublishOptions): Promise<void> {
+  publish(
+    topic: string,
+    data: string | Uint8Array | ArrayBuffer | ArrayBufferView,
+    options?: PublishOptions,
+  ): Promise<void> {
+    // A programming error, thrown at the call as by sink.add().
+    checkSendable(data, "hub.publish", { blob: false });
+    const payload = typeof data === "string" ? data : asBytes(data);
     if (this.#closed) {
       return handled(
         Promise.reject(new BackplaneError("WS_BACKPLANE_CLOSED", "The hub is closed")),
       );
     }
-    if (typeof data !== "string" && !(data instanceof Uint8Array)) {
-      return handled(Promise.reject(new TypeError("Can only publish a string or a Uint8Array")));
-    }
     topic = String(topic);
     this.#stats.published++;
     const entry = this.#topics.get(topic);
-    if (entry !== undefined) this.#deliver(entry, topic, data, options?.except);
+    if (entry !== undefined) this.#deliver(entry, topic, payload, options?.except);
     if (!this.#backplane) return Promise.resolve();
-    const message: BackplaneMessage = { topic, data, origin: this.id };
+    const message: BackplaneMessage = { topic, data: payload, origin: this.id };
     const sent = this.#whenReady((backplane) => backplane.publish(message));
     sent.catch(() => this.#stats.backplaneFailures++);
     return sent;

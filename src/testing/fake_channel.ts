@@ -5,6 +5,9 @@
  *
  * @module
  */
+import { asBytes } from "../_util/bytes.ts";
+import { checkSendable } from "../_util/sendable.ts";
+import { validateCloseArguments } from "../channel/channel_sink.ts";
 import { ConnectionClosedError, UnsupportedError } from "../channel/errors.ts";
 import type {
   CloseInfo,
@@ -88,9 +91,13 @@ export class FakePeer {
     return this.channel.closed;
   }
 
-  /** Delivers a message to the client. Ignored once closed. */
-  send(message: Message): void {
-    this.channel.deliver(message);
+  /**
+   * Delivers a message to the client (an `ArrayBuffer` or view arrives as a
+   * `Uint8Array`). Ignored once closed. Anything else throws a `TypeError`.
+   */
+  send(message: Message | ArrayBuffer | ArrayBufferView): void {
+    checkSendable(message, "peer.send", { blob: false });
+    this.channel.deliver(typeof message === "string" ? message : asBytes(message));
   }
 
   /** Closes from the server side with a clean close handshake. */
@@ -175,10 +182,17 @@ export class FakeChannel implements WebSocketChannel {
     this.closed = new Promise((resolve) => (this.#resolveClosed = resolve));
     this.stream = new ReadableStream<Message>({ start: (c) => void (this.#controller = c) });
     const writable = new WritableStream<Sendable>({
-      write: (chunk) => this.#write(chunk),
+      write: (chunk) => {
+        checkSendable(chunk, "A write to the sink");
+        return this.#write(chunk);
+      },
     });
     this.sink = Object.assign(writable, {
-      add: (message: Sendable) => this.#write(message),
+      add: (message: Sendable) => {
+        // As the real sinks: a value that is not a message throws at the call.
+        checkSendable(message, "sink.add");
+        return this.#write(message);
+      },
       close: (code?: number, reason?: string) => this.#close(code, reason),
     }) as WebSocketSink;
   }
@@ -241,10 +255,8 @@ export class FakeChannel implements WebSocketChannel {
   }
 
   #close(code?: number, reason = ""): Promise<void> {
-    // Same validation as the real sink: a client may only send 1000 or 3000–4999.
-    if (code !== undefined && code !== 1000 && !(code >= 3000 && code <= 4999)) {
-      return Promise.reject(new RangeError(`Invalid close code ${code}`));
-    }
+    // The real sink's validation, thrown at the call as there.
+    code = validateCloseArguments(code, reason);
     if (this.closeInfo) return Promise.resolve();
     this.#closing = true;
     this.closeCode ??= code ?? 1005;

@@ -239,12 +239,13 @@ export function testChannelContract(
   check(
     "invalid close codes and reasons are refused before anything is sent",
     async ({ client, server }) => {
+      // Programming errors: thrown at the call, not a rejection.
       for (const code of [999, 1001, 1004, 1005, 1006, 1011, 1015, 2999, 5000]) {
-        await assert.rejects(client.sink.close(code), RangeError, `code ${code}`);
+        assert.throws(() => client.sink.close(code), RangeError, `code ${code}`);
       }
-      await assert.rejects(client.sink.close(3000.5), RangeError);
-      await assert.rejects(client.sink.close("1000" as unknown as number), TypeError);
-      await assert.rejects(client.sink.close(1000, "é".repeat(62)), RangeError, "124-byte reason");
+      assert.throws(() => client.sink.close(3000.5), RangeError);
+      assert.throws(() => client.sink.close("1000" as unknown as number), TypeError);
+      assert.throws(() => client.sink.close(1000, "é".repeat(62)), RangeError, "124-byte reason");
       assert.equal(client.closeCode, undefined, "no state change");
       await client.sink.add("still open");
       assert.deepEqual(await readMessages(server.stream.getReader(), 1), ["still open"]);
@@ -253,6 +254,40 @@ export function testChannelContract(
         (await deadline(server.closed, WAIT, "server closed")).reason,
         "é".repeat(61) + "x",
       );
+    },
+  );
+
+  check(
+    "values that are not messages throw a TypeError at sink.add on both ends and send nothing",
+    async ({ client, server }) => {
+      const shared = typeof SharedArrayBuffer === "undefined"
+        ? []
+        : [new Uint8Array(new SharedArrayBuffer(4)), new SharedArrayBuffer(4)];
+      const garbage: unknown[] = [42, { a: 1 }, null, undefined, true, [1, 2], 10n, ...shared];
+      for (const end of [client, server]) {
+        for (const value of garbage) {
+          assert.throws(
+            () => end.sink.add(value as unknown as string),
+            (error: unknown) =>
+              error instanceof TypeError &&
+              error.message.startsWith(
+                "sink.add expects a string, ArrayBuffer, ArrayBufferView or Blob; got ",
+              ),
+            String(value),
+          );
+        }
+      }
+      assert.throws(() => client.sink.add(42 as unknown as string), /got number 42$/);
+      assert.throws(() => client.sink.add(null as unknown as string), /got null$/);
+      assert.throws(() => client.sink.add({ a: 1 } as unknown as string), /got Object \{"a":1\}$/);
+      // Through a writer, the refused chunk errors the writable; the connection stays usable.
+      const writer = client.sink.getWriter();
+      await assert.rejects(writer.write(42 as unknown as string), TypeError);
+      writer.releaseLock();
+      await deadline(client.sink.add("after"), WAIT, "add after a refused value");
+      await deadline(server.sink.add(new Uint8Array([7])), WAIT, "server add");
+      assert.deepEqual(await readMessages(server.stream.getReader(), 1), ["after"]);
+      assert.deepEqual(await readMessages(client.stream.getReader(), 1), [new Uint8Array([7])]);
     },
   );
 

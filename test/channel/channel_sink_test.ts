@@ -79,11 +79,32 @@ test("createSink close while locked goes straight to the handler", async () => {
   assert.deepEqual(calls.at(-1), ["close", 1000, undefined]);
 });
 
-test("createSink close rejects invalid arguments without calling anything", async () => {
+test("createSink close throws for invalid arguments without calling anything", () => {
   const { calls, h } = handlers();
   const { sink } = createSink(h);
-  await assert.rejects(sink.close(1001), RangeError);
+  assert.throws(() => sink.close(1001), RangeError);
   assert.deepEqual(calls, []);
+});
+
+test("createSink add throws a TypeError naming the value and calls nothing", () => {
+  const { calls, h } = handlers();
+  const { sink } = createSink(h);
+  assert.throws(
+    () => sink.add(42 as unknown as string),
+    new TypeError("sink.add expects a string, ArrayBuffer, ArrayBufferView or Blob; got number 42"),
+  );
+  assert.deepEqual(calls, []);
+});
+
+test("createSink refuses a chunk written through a writer: the write rejects, close still works", async () => {
+  const { calls, h } = handlers();
+  const { sink } = createSink(h);
+  const writer = sink.getWriter();
+  await assert.rejects(writer.write({ a: 1 } as unknown as string), TypeError);
+  writer.releaseLock();
+  await sink.add("ok");
+  await sink.close(1000);
+  assert.deepEqual(calls.map((c) => c[0]), ["add", "closing", "close"]);
 });
 
 test("createSink error makes stream writes reject with the given error", async () => {

@@ -501,13 +501,42 @@ test("WebSocketClient sends ArrayBuffer and views as binary", async () => {
   await client.close();
 });
 
-test("WebSocketClient.disconnect()/close() reject invalid close codes and long reasons up front", async () => {
+test("WebSocketClient.send() throws a TypeError naming a value that is not a message, open or not", async () => {
+  const { client, server } = rig();
+  const garbage: unknown[] = [42, { a: 1 }, null, undefined, new Blob(["x"])];
+  if (typeof SharedArrayBuffer !== "undefined") {
+    garbage.push(new Uint8Array(new SharedArrayBuffer(2)));
+  }
+  const expect = (value: unknown) =>
+    assert.throws(
+      () => client.send(value as string),
+      (error: unknown) =>
+        error instanceof TypeError &&
+        error.message.startsWith(
+          "client.send expects a string, ArrayBuffer or ArrayBufferView; got ",
+        ),
+      String(value),
+    );
+  for (const value of garbage) expect(value); // idle: not even queued
+  assert.equal(client.metrics().queuedMessages, 0);
+  await client.connect();
+  for (const value of garbage) expect(value);
+  assert.throws(() => client.send(42 as unknown as string), /got number 42$/);
+  await client.send("fine");
+  assert.deepEqual(server.lastPeer!.received, ["fine"]);
+  await client.close();
+  // Closed: the argument is still checked first.
+  assert.throws(() => client.send(null as unknown as string), /got null$/);
+});
+
+test("WebSocketClient.disconnect()/close() throw for invalid close codes and long reasons at the call", async () => {
   const { client, server } = rig();
   await client.connect();
   for (const code of [999, 1001, 1006, 2999, 5000, 1000.5]) {
-    assert.ok((await rejection(client.disconnect(code))) instanceof RangeError, `code ${code}`);
+    assert.throws(() => client.disconnect(code), RangeError, `code ${code}`);
   }
-  assert.ok((await rejection(client.close(1000, "é".repeat(62)))) instanceof RangeError);
+  assert.throws(() => client.close(1000, "é".repeat(62)), RangeError);
+  assert.throws(() => client.close("1000" as unknown as number), TypeError);
   assert.equal(client.state.type, "open", "nothing happened");
   assert.equal(client.isClosed, false);
   await client.close(4000, "é".repeat(61));

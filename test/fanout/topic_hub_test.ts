@@ -35,6 +35,17 @@ async function closeAll(list: ReturnType<typeof createChannelPair>[]) {
   await Promise.all(list.map(([client]) => client.sink.close().catch(() => {})));
 }
 
+test("publish sends an ArrayBuffer and any view as binary, as sink.add does", async () => {
+  const hub = new TopicHub();
+  const [client, server] = createChannelPair();
+  hub.subscribe(server, "t");
+  hub.publish("t", new Uint16Array([0x0201]).buffer);
+  hub.publish("t", new DataView(new Uint8Array([9, 8, 7]).buffer, 1, 2));
+  assert.deepEqual(await read(client, 2), [new Uint8Array([1, 2]), new Uint8Array([8, 7])]);
+  await client.sink.close();
+  await hub.close();
+});
+
 test("publish reaches every subscriber of the topic, text as text and bytes as bytes", async () => {
   const hub = new TopicHub();
   const members = pairs(3);
@@ -230,7 +241,17 @@ test("invalid options and arguments are typed errors", async () => {
   assert.throws(() => new TopicHub({ maxBufferedBytes: -1 }), RangeError);
   assert.throws(() => new TopicHub({ slowSubscriber: "wait" as never }), TypeError);
   const hub = new TopicHub();
-  await assert.rejects(hub.publish("t", 42 as never), TypeError);
+  for (const value of [42, null, { a: 1 }, new Blob(["x"])]) {
+    assert.throws(
+      () => hub.publish("t", value as never),
+      (error: unknown) =>
+        error instanceof TypeError &&
+        error.message.startsWith(
+          "hub.publish expects a string, ArrayBuffer or ArrayBufferView; got ",
+        ),
+    );
+  }
+  assert.throws(() => hub.publish("t", 42 as never), /got number 42$/);
   await hub.close();
   const [client, server] = createChannelPair();
   assert.throws(() => hub.subscribe(server, "t"), TypeError);

@@ -36,7 +36,12 @@
  */
 import { createServer as createNetServer, type Server, type Socket } from "node:net";
 import { createServer as createTlsServer } from "node:tls";
-import { rejectionResponse, verifyUpgradeRequest } from "../handshake/server_handshake.ts";
+import {
+  createRejection,
+  rejectionResponse,
+  verifyUpgradeRequest,
+} from "../handshake/server_handshake.ts";
+import { appendHeaders, runUpgradeHook } from "../handshake/upgrade_hook.ts";
 import { fromWebSocket } from "../channel/native_channel.ts";
 import { refuseOverStreams, serverOverStreams } from "../channel/stream_handshake.ts";
 import type { WebSocketChannel } from "../channel/web_socket_channel.ts";
@@ -53,17 +58,30 @@ import {
   DEFAULT_HANDSHAKE_TIMEOUT,
   DEFAULT_IDLE_TIMEOUT,
   DEFAULT_MAX_PENDING_HANDSHAKES,
+  reportServerError,
   type ServeOptions,
   type UpgradeOptions,
+  watchUpgradeHook,
   type WebSocketServer,
 } from "./serve_options.ts";
 
-export type { ServeOptions, UpgradeOptions, WebSocketServer } from "./serve_options.ts";
+export type {
+  ServeOptions,
+  UpgradeAcceptance,
+  UpgradeDecision,
+  UpgradeHook,
+  UpgradeOptions,
+  WebSocketServer,
+} from "./serve_options.ts";
 
-/** Options of {@linkcode createBunHandler}. */
-export interface BunHandlerOptions extends UpgradeOptions {
-  /** Called with each open channel and a copy of its upgrade request. */
-  onChannel(channel: WebSocketChannel, request: Request): void | Promise<void>;
+/** Options of {@linkcode createBunHandler}; `Data` is the type of `onUpgrade`'s per-connection value. */
+export interface BunHandlerOptions<Data = undefined> extends UpgradeOptions<Data> {
+  /**
+   * Called with each open channel, a copy of its upgrade request and the
+   * `data` that `onUpgrade` gave; a throw or rejection closes it with 1011
+   * (and is reported to `onError`).
+   */
+  onChannel(channel: WebSocketChannel, request: Request, data: Data): void | Promise<void>;
   /**
    * Bytes of unread messages kept per connection before it is closed (1008):
    * Bun cannot pause a server socket's reads.
@@ -82,6 +100,8 @@ export interface BunHandlerOptions extends UpgradeOptions {
 interface SocketData {
   request: Request;
   protocol: string;
+  /** What `onUpgrade` gave. */
+  data: unknown;
   server: BunServerLike;
   shim?: BunSocketShim;
 }
@@ -105,7 +125,9 @@ export interface BunServerLike {
 export interface BunHandler {
   /**
    * Call from `fetch`: resolves `undefined` once Bun took over the connection
-   * (return that from `fetch`), or the HTTP error response for a refused upgrade.
+   * (return that from `fetch`), or the HTTP error response for a refused
+   * upgrade (`onUpgrade`'s own `Response` as it is; 500 when it threw).
+   * `onUpgrade` sees the original request; `Bun.serve`'s own limits apply.
    */
   upgrade(request: Request, server: BunServerLike): Promise<Response | undefined>;
   /** Pass as `Bun.serve({ websocket })`. */
@@ -134,10 +156,10 @@ export interface BunHandler {
  * Bun.serve({ port: 8080, fetch: (req, server) => ws.upgrade(req, server), websocket: ws.websocket });
  * ```
  */
-export function createBunHandler(options: BunHandlerOptions): BunHandler {
+export function createBunHandler<Data = undefined>(options: BunHandlerOptions<Data>): BunHandler {
   // Throws TypeError / RangeError now rather than at every handshake.
   options = checkServerOptions(options);
-  const { onChannel } = options;
+  const { onChannel, onError } = options;
   const channels = options.channels ?? new ChannelSet();
   return {
     channels,
@@ -149,12 +171,23 @@ export function createBunHandler(options: BunHandlerOptions): BunHandler {
         requireOrigin: options.requireOrigin,
       });
       if (!verdict.ok) return rejectionResponse(verdict.response);
+      const copy = new Request(request.url, { headers: new Headers(request.headers) });
+      let outcome;
+      try {
+        outcome = await runUpgradeHook(options.onUpgrade, request);
+      } catch (error) {
+        reportServerError(onError, (error as Error).cause, copy);
+        return rejectionResponse(createRejection(500, "Internal Server Error"));
+      }
+      if (!outcome.accepted) return outcome.response;
       const data: SocketData = {
-        request: new Request(request.url, { headers: new Headers(request.headers) }),
+        request: copy,
         protocol: verdict.protocol,
+        data: outcome.data,
         server,
       };
-      const headers = verdict.protocol ? { "sec-websocket-protocol": verdict.protocol } : undefined;
+      const headers = appendHeaders(new Headers(), outcome.headers);
+      if (verdict.protocol) headers.set("sec-websocket-protocol", verdict.protocol);
       if (server.upgrade(request, { headers, data })) return undefined;
       return new Response("WebSocket upgrade failed", { status: 400 });
     },
@@ -181,13 +214,15 @@ export function createBunHandler(options: BunHandlerOptions): BunHandler {
           pollInterval: 1,
         });
         channels.add(channel);
-        try {
-          const result = onChannel(channel, ws.data.request);
-          if (result && typeof result.then === "function") {
-            result.then(undefined, () => ws.close(1011));
-          }
-        } catch {
+        const fail = (error: unknown) => {
+          reportServerError(onError, error, ws.data.request);
           ws.close(1011);
+        };
+        try {
+          const result = onChannel(channel, ws.data.request, ws.data.data as Data);
+          if (result && typeof result.then === "function") result.then(undefined, fail);
+        } catch (error) {
+          fail(error);
         }
       },
       message(ws: BunServerWebSocket<SocketData>, message: string | Uint8Array) {
@@ -215,7 +250,9 @@ export function createBunHandler(options: BunHandlerOptions): BunHandler {
  * await server.close();
  * ```
  */
-export async function serve(options: ServeOptions): Promise<WebSocketServer> {
+export async function serve<Data = undefined>(
+  options: ServeOptions<Data>,
+): Promise<WebSocketServer> {
   // Rejects with TypeError / RangeError before listening.
   options = checkServerOptions(options);
   const hostname = options.hostname ?? "0.0.0.0";
@@ -238,8 +275,11 @@ export async function serve(options: ServeOptions): Promise<WebSocketServer> {
       refusal();
       return void socket.destroy();
     }
+    const hook = watchUpgradeHook(options);
     try {
-      const { channel, request } = await serverOverStreams(streams, {
+      const { channel, request, data } = await serverOverStreams(streams, {
+        onUpgrade: hook.onUpgrade,
+        secure,
         protocols: options.protocols,
         origins: options.origins,
         requireOrigin: options.requireOrigin,
@@ -250,11 +290,11 @@ export async function serve(options: ServeOptions): Promise<WebSocketServer> {
         handshakeTimeout,
       });
       release();
-      const url = secure ? request.url.replace(/^http:/, "https:") : request.url;
-      connections.track(channel, new Request(url, { headers: request.headers }));
+      connections.track(channel, new Request(request.url, { headers: request.headers }), data);
       channel.closed.then(() => setTimeout(() => socket.destroy(), 0));
-    } catch {
-      // Refused upgrades were answered (400/403/408/431/…) by the handshake.
+    } catch (error) {
+      // Refused upgrades were answered (400/403/408/431/500/503/…) by the handshake.
+      hook.report(error);
       release();
       socket.destroy();
     }

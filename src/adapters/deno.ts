@@ -32,7 +32,12 @@
  *
  * @module
  */
-import { rejectionResponse, verifyUpgradeRequest } from "../handshake/server_handshake.ts";
+import {
+  createRejection,
+  rejectionResponse,
+  verifyUpgradeRequest,
+} from "../handshake/server_handshake.ts";
+import { runUpgradeHook } from "../handshake/upgrade_hook.ts";
 import { HandshakeError, HandshakeErrorCode } from "../handshake/errors.ts";
 import { fromWebSocket, type WebSocketLike } from "../channel/native_channel.ts";
 import { StreamChannel } from "../channel/stream_channel.ts";
@@ -47,15 +52,24 @@ import {
   DEFAULT_HANDSHAKE_TIMEOUT,
   DEFAULT_IDLE_TIMEOUT,
   DEFAULT_MAX_PENDING_HANDSHAKES,
+  reportServerError,
   type ServeOptions,
   type UpgradeOptions,
+  watchUpgradeHook,
   type WebSocketServer,
 } from "./serve_options.ts";
 
-export type { ServeOptions, UpgradeOptions, WebSocketServer } from "./serve_options.ts";
+export type {
+  ServeOptions,
+  UpgradeAcceptance,
+  UpgradeDecision,
+  UpgradeHook,
+  UpgradeOptions,
+  WebSocketServer,
+} from "./serve_options.ts";
 
-/** Options of {@linkcode upgrade}. */
-export interface DenoUpgradeOptions extends UpgradeOptions {
+/** Options of {@linkcode upgrade}; `Data` is the type of `onUpgrade`'s per-connection value. */
+export interface DenoUpgradeOptions<Data = undefined> extends UpgradeOptions<Data> {
   /**
    * Bytes of unread messages kept before the connection is closed (1008):
    * `Deno.upgradeWebSocket` sockets cannot pause reading.
@@ -65,13 +79,15 @@ export interface DenoUpgradeOptions extends UpgradeOptions {
 }
 
 /** Result of {@linkcode upgrade}. */
-export interface DenoUpgrade {
+export interface DenoUpgrade<Data = undefined> {
   /** Return it from the `Deno.serve` handler (the 101, or the HTTP error of a refused upgrade). */
   response: Response;
   /** The channel; on a refused upgrade its `ready` rejects with a `HandshakeError` carrying `status`. */
   channel: WebSocketChannel;
   /** A copy of the request's url and headers, usable after the upgrade (Deno invalidates the original). */
   request: Request;
+  /** The `data` that `onUpgrade` gave (`undefined` without it, or when refused). */
+  data: Data;
 }
 
 function denoGlobal(): typeof Deno {
@@ -84,7 +100,11 @@ function denoGlobal(): typeof Deno {
 
 /**
  * Upgrades a `Deno.serve` request: checks the handshake (origin → 403,
- * subprotocol selection), then hands it to `Deno.upgradeWebSocket`.
+ * subprotocol selection) and `onUpgrade` (its `Response` is returned as
+ * `response`; a throw gives a 500), then hands it to `Deno.upgradeWebSocket`,
+ * with `onUpgrade`'s extra headers on the 101. `onUpgrade` sees the original
+ * request (its `signal` aborts when the client goes away); `Deno.serve`'s
+ * own limits apply to it.
  *
  * @example
  * ```ts ignore
@@ -97,10 +117,10 @@ function denoGlobal(): typeof Deno {
  * });
  * ```
  */
-export async function upgrade(
+export async function upgrade<Data = undefined>(
   request: Request,
-  options: DenoUpgradeOptions = {},
-): Promise<DenoUpgrade> {
+  options: DenoUpgradeOptions<Data> = {},
+): Promise<DenoUpgrade<Data>> {
   const deno = denoGlobal();
   if (options.compression) {
     throw new UnsupportedError(
@@ -115,16 +135,33 @@ export async function upgrade(
     origins: options.origins,
     requireOrigin: options.requireOrigin,
   });
-  if (!verdict.ok) {
-    const { status, body } = verdict.response;
+  const refused = (response: Response, message: string): DenoUpgrade<Data> => {
     const channel = new StreamChannel({ role: "server" });
     channel.abortOpening(
-      new HandshakeError(HandshakeErrorCode.badStatus, `Upgrade refused (${status}): ${body}`, {
-        status,
-      }),
+      new HandshakeError(
+        HandshakeErrorCode.badStatus,
+        `Upgrade refused (${response.status}): ${message}`,
+        {
+          status: response.status,
+        },
+      ),
     );
-    return { response: rejectionResponse(verdict.response), channel, request: copy };
+    return { response, channel, request: copy, data: undefined as Data };
+  };
+  if (!verdict.ok) {
+    return refused(rejectionResponse(verdict.response), verdict.response.body);
   }
+  let outcome;
+  try {
+    outcome = await runUpgradeHook(options.onUpgrade, request);
+  } catch (error) {
+    reportServerError(options.onError, (error as Error).cause, copy);
+    return refused(
+      rejectionResponse(createRejection(500, "Internal Server Error")),
+      "onUpgrade failed",
+    );
+  }
+  if (!outcome.accepted) return refused(outcome.response, "by onUpgrade");
   const { socket, response } = deno.upgradeWebSocket(request, {
     protocol: verdict.protocol || undefined,
     idleTimeout: options.idleTimeout ?? DEFAULT_IDLE_TIMEOUT,
@@ -133,12 +170,14 @@ export async function upgrade(
   if (socket.protocol !== verdict.protocol) {
     Object.defineProperty(socket, "protocol", { value: verdict.protocol, configurable: true });
   }
+  // Deno lets the 101's headers be added to (Deno 2.x).
+  for (const [name, value] of outcome.headers) response.headers.append(name, value);
   const channel = fromWebSocket(socket as unknown as WebSocketLike, {
     maxMessageSize: options.maxMessageSize,
     maxQueuedBytes: options.maxQueuedBytes,
   });
   options.channels?.add(channel);
-  return { response, channel, request: copy };
+  return { response, channel, request: copy, data: outcome.data };
 }
 
 /**
@@ -153,7 +192,7 @@ export async function upgrade(
  * await server.close();
  * ```
  */
-export function serve(options: ServeOptions): Promise<WebSocketServer> {
+export function serve<Data = undefined>(options: ServeOptions<Data>): Promise<WebSocketServer> {
   try {
     // TypeError / RangeError now, before listening, rather than at every handshake.
     options = checkServerOptions(options);
@@ -187,9 +226,12 @@ export function serve(options: ServeOptions): Promise<WebSocketServer> {
     const release = slots.acquire();
     if (!release) return refuseBusy(conn);
     pending.add(conn);
+    const hook = watchUpgradeHook(options);
     try {
       if (!secure) (conn as Deno.TcpConn).setNoDelay(true);
-      const { channel, request } = await serverOverStreams(denoConnTransport(conn), {
+      const { channel, request, data } = await serverOverStreams(denoConnTransport(conn), {
+        onUpgrade: hook.onUpgrade,
+        secure,
         protocols: options.protocols,
         origins: options.origins,
         requireOrigin: options.requireOrigin,
@@ -201,12 +243,12 @@ export function serve(options: ServeOptions): Promise<WebSocketServer> {
       });
       pending.delete(conn);
       release();
-      const url = secure ? request.url.replace(/^http:/, "https:") : request.url;
-      connections.track(channel, new Request(url, { headers: request.headers }));
+      connections.track(channel, new Request(request.url, { headers: request.headers }), data);
       // Release the resource even if a stream was left half open.
       channel.closed.then(() => setTimeout(() => close(conn), 0));
-    } catch {
-      // A refused upgrade was answered (400/403/408/431/…) by the handshake.
+    } catch (error) {
+      // A refused upgrade was answered (400/403/408/431/500/503/…) by the handshake.
+      hook.report(error);
       pending.delete(conn);
       release();
       close(conn);

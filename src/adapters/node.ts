@@ -33,21 +33,10 @@ import type { Server as HttpsServer } from "node:https";
 import type { Duplex } from "node:stream";
 import { createServer as createNetServer, type Server as NetServer, type Socket } from "node:net";
 import { createServer as createTlsServer } from "node:tls";
-import {
-  createRejection,
-  createUpgradeResponseHeaders,
-  type HandshakeRejection,
-  verifyUpgradeRequest,
-} from "../handshake/server_handshake.ts";
-import {
-  checkHeadLimits,
-  encodeResponseHead,
-  HTTP1_HEAD_LIMITS,
-} from "../handshake/http1_codec.ts";
+import { createRejection } from "../handshake/server_handshake.ts";
+import { HTTP1_HEAD_LIMITS } from "../handshake/http1_codec.ts";
+import { lateUpgradeCheck } from "../handshake/upgrade_hook.ts";
 import type { WebSocketChannel } from "../channel/web_socket_channel.ts";
-import { StreamChannel } from "../channel/stream_channel.ts";
-import { PerMessageDeflate } from "../deflate/permessage_deflate.ts";
-import { socketTransport } from "./node_socket_transport.ts";
 import { ServerConnections } from "./server_connections.ts";
 import { busyRejection, HandshakeSlots } from "./handshake_slots.ts";
 import type { ChannelSet } from "../channel/channel_set.ts";
@@ -59,13 +48,33 @@ import {
   type UpgradeOptions,
   type WebSocketServer,
 } from "./serve_options.ts";
+import {
+  refused,
+  refuseWith,
+  upgradeWith,
+  writeRejection,
+  writeServerError,
+} from "./node_upgrade.ts";
 
-export type { ServeOptions, UpgradeOptions, WebSocketServer } from "./serve_options.ts";
+export type {
+  ServeOptions,
+  UpgradeAcceptance,
+  UpgradeDecision,
+  UpgradeHook,
+  UpgradeOptions,
+  WebSocketServer,
+} from "./serve_options.ts";
 
-/** Options of {@linkcode attach} and {@linkcode handleUpgrade}. */
-export interface AttachOptions extends UpgradeOptions {
-  /** Called with each open channel and its upgrade request (see {@linkcode ServeOptions.onChannel}). */
-  onChannel(channel: WebSocketChannel, request: Request): void | Promise<void>;
+/**
+ * Options of {@linkcode attach} and {@linkcode handleUpgrade}; `Data` is the
+ * type of `onUpgrade`'s per-connection value.
+ */
+export interface AttachOptions<Data = undefined> extends UpgradeOptions<Data> {
+  /**
+   * Called with each open channel, its upgrade request and the `data` that
+   * `onUpgrade` gave (see {@linkcode ServeOptions.onChannel}).
+   */
+  onChannel(channel: WebSocketChannel, request: Request, data: Data): void | Promise<void>;
   /** Only upgrades whose path matches are handled; others are left to other listeners (or get 404 when none). */
   path?: string;
 }
@@ -82,48 +91,6 @@ export interface AttachedHandler {
    * @param reason At most 123 UTF-8 bytes. @default {"Server shutting down"}
    */
   close(code?: number, reason?: string): Promise<void>;
-}
-
-function toRequest(req: IncomingMessage, secure: boolean): Request {
-  const headers = new Headers();
-  const raw = req.rawHeaders;
-  for (let i = 0; i < raw.length; i += 2) headers.append(raw[i], raw[i + 1]);
-  const host = headers.get("host") ?? "localhost";
-  return new Request(`${secure ? "https" : "http"}://${host}${req.url ?? "/"}`, { headers });
-}
-
-/** Milliseconds a refused socket is kept after its answer (as serverOverStreams). */
-const LINGER_MS = 2000;
-/** Sockets already answered: node:http may report one error several times. */
-const refused = new WeakSet<Duplex>();
-
-/**
- * Answers and closes in stages (RFC 7230 §6.6): shut our side, read and drop
- * what the client still sends until it closes or `LINGER_MS` pass, then
- * destroy. Destroying with unread input would send a TCP reset, which can
- * destroy the answer before the client reads it.
- */
-function writeRejection(socket: Duplex, status: number, headers: Headers, body: string) {
-  if (refused.has(socket)) return;
-  refused.add(socket);
-  if (!socket.writable || socket.writableEnded) return void socket.destroy();
-  socket.write(encodeResponseHead(status, headers));
-  socket.end(body);
-  const timer = setTimeout(() => socket.destroy(), LINGER_MS);
-  (timer as { unref?: () => void }).unref?.();
-  socket.once("close", () => clearTimeout(timer));
-  socket.on("data", () => {});
-  socket.resume();
-}
-
-function refuseWith(socket: Duplex, rejection: HandshakeRejection): void {
-  writeRejection(socket, rejection.status, rejection.headers, rejection.body);
-}
-
-/** Answers 500: our own settings failed during a handshake, not the client's request. */
-function writeServerError(socket: Duplex): void {
-  const { status, headers, body } = createRejection(500, "Internal Server Error");
-  writeRejection(socket, status, headers, body);
 }
 
 /**
@@ -144,13 +111,13 @@ function writeServerError(socket: Duplex): void {
  * server.listen(8080);
  * ```
  */
-export function handleUpgrade(
+export function handleUpgrade<Data = undefined>(
   req: IncomingMessage,
   socket: Duplex,
   head: Uint8Array,
-  options: AttachOptions,
+  options: AttachOptions<Data>,
 ): Promise<WebSocketChannel | undefined> {
-  let checked: AttachOptions;
+  let checked: AttachOptions<Data>;
   try {
     checked = checkServerOptions(options);
   } catch (error) {
@@ -158,79 +125,6 @@ export function handleUpgrade(
     return Promise.reject(error);
   }
   return upgradeWith(new ServerConnections(checked), req, socket, head, checked);
-}
-
-async function upgradeWith(
-  connections: ServerConnections,
-  req: IncomingMessage,
-  socket: Duplex,
-  head: Uint8Array,
-  options: UpgradeOptions,
-): Promise<WebSocketChannel | undefined> {
-  // Answered already (408 while node:http still parsed the head): nothing more to say.
-  if (refused.has(socket)) return undefined;
-  socket.on("error", () => socket.destroy());
-  // node:http takes up to 2,000 fields: the same 431 limits as our own head reader.
-  const tooLarge = checkHeadLimits(
-    `${req.method} ${req.url} HTTP/${req.httpVersion}`,
-    req.rawHeaders,
-  );
-  if (tooLarge) {
-    refuseWith(socket, createRejection(431, tooLarge.message));
-    return undefined;
-  }
-  const secure = Boolean((socket as { encrypted?: boolean }).encrypted);
-  const request = toRequest(req, secure);
-  const verdict = await verifyUpgradeRequest(
-    {
-      method: req.method ?? "",
-      headers: request.headers,
-      url: request.url,
-      httpVersion: `HTTP/${req.httpVersion}`,
-    },
-    {
-      protocols: options.protocols,
-      origins: options.origins,
-      requireOrigin: options.requireOrigin,
-    },
-  );
-  if (!verdict.ok) {
-    const { status, headers, body } = verdict.response;
-    writeRejection(socket, status, headers, body);
-    return undefined;
-  }
-  let accepted: ReturnType<typeof PerMessageDeflate.acceptOffer>;
-  try {
-    accepted = PerMessageDeflate.acceptOffer(
-      verdict.offeredExtensions || null,
-      options.compression,
-    );
-  } catch (error) {
-    // Our settings, not the request, are at fault: say so rather than drop the socket.
-    writeServerError(socket);
-    throw error;
-  }
-  const headers = await createUpgradeResponseHeaders(verdict.key, {
-    protocol: verdict.protocol,
-    extensions: accepted?.response,
-  });
-  if (socket.destroyed) return undefined;
-  (socket as Socket).setNoDelay?.(true);
-  (socket as Socket).setTimeout?.(0);
-  socket.write(encodeResponseHead(101, headers));
-  const channel = new StreamChannel({
-    role: "server",
-    maxMessageSize: options.maxMessageSize,
-    maxFragments: options.maxFragments,
-    closeTimeout: options.closeTimeout,
-  });
-  channel.open(socketTransport(socket as Socket), {
-    protocol: verdict.protocol,
-    extensions: accepted?.response ?? "",
-    deflate: accepted?.deflate,
-    head: head.byteLength > 0 ? head : undefined,
-  });
-  return connections.track(channel, request);
 }
 
 /**
@@ -245,9 +139,30 @@ async function upgradeWith(
  * const ws = attach(server, { path: "/ws", onChannel: (ch) => ch.stream.pipeTo(ch.sink) });
  * ```
  */
-export function attach(server: Server | HttpsServer, options: AttachOptions): AttachedHandler {
+export function attach<Data = undefined>(
+  server: Server | HttpsServer,
+  options: AttachOptions<Data>,
+): AttachedHandler {
   // Throws TypeError / RangeError now rather than at every handshake.
-  options = checkServerOptions(options);
+  return listenUpgrades(server, checkServerOptions(options));
+}
+
+/**
+ * How `serve()` times an upgrade past its head: the deadline signal of a
+ * socket (aborted at `handshakeTimeout`) and the call that frees its
+ * handshake slot once the upgrade is decided.
+ */
+interface Admission {
+  deadline(socket: Duplex): AbortSignal | undefined;
+  decided(socket: Duplex): void;
+}
+
+function listenUpgrades(
+  server: Server | HttpsServer,
+  // deno-lint-ignore no-explicit-any
+  options: AttachOptions<any>,
+  admission?: Admission,
+): AttachedHandler {
   const connections = new ServerConnections(options);
   const listener = (req: IncomingMessage, socket: Duplex, head: Uint8Array) => {
     const path = (req.url ?? "/").split("?")[0];
@@ -263,10 +178,12 @@ export function attach(server: Server | HttpsServer, options: AttachOptions): At
       }
       return;
     }
-    upgradeWith(connections, req, socket, head, options).catch(() => {
-      // A 500 already written still goes out before the socket closes.
-      if (!socket.writableEnded) socket.destroy();
-    });
+    upgradeWith(connections, req, socket, head, options, admission?.deadline(socket))
+      .catch(() => {
+        // A 500 already written still goes out before the socket closes.
+        if (!socket.writableEnded) socket.destroy();
+      })
+      .finally(() => admission?.decided(socket));
   };
   server.on("upgrade", listener);
   return {
@@ -300,17 +217,22 @@ function clientErrorStatus(error: Error & { code?: string }): number {
  * await server.close();
  * ```
  */
-export async function serve(options: ServeOptions): Promise<WebSocketServer> {
+export async function serve<Data = undefined>(
+  options: ServeOptions<Data>,
+): Promise<WebSocketServer> {
   // Rejects with TypeError / RangeError before listening.
   options = checkServerOptions(options);
   const hostname = options.hostname ?? "0.0.0.0";
   const handshakeTimeout = options.handshakeTimeout ?? DEFAULT_HANDSHAKE_TIMEOUT;
   const slots = new HandshakeSlots(options.maxPendingHandshakes ?? DEFAULT_MAX_PENDING_HANDSHAKES);
-  /** Admitted sockets whose request head is not complete yet, and how to settle each. */
-  const pending = new Map<Duplex, () => void>();
+  /**
+   * Admitted sockets whose upgrade is not decided yet: how to settle each,
+   * and once the head is complete the deadline of its `onUpgrade`.
+   */
+  const pending = new Map<Duplex, { settle: () => void; deciding?: AbortController }>();
   const sockets = new Set<Socket>();
   const onRequest = (req: IncomingMessage, res: import("node:http").ServerResponse) => {
-    pending.get(req.socket)?.();
+    pending.get(req.socket)?.settle();
     if (refused.has(req.socket)) return void req.socket.destroy();
     res.writeHead(426, { upgrade: "websocket", connection: "close", "content-type": "text/plain" });
     res.end("WebSocket upgrade required");
@@ -325,7 +247,7 @@ export async function serve(options: ServeOptions): Promise<WebSocketServer> {
     requestTimeout: Math.ceil(handshakeTimeout),
   }, onRequest);
   server.on("clientError", (error: Error, socket: Duplex) => {
-    pending.get(socket)?.();
+    pending.get(socket)?.settle();
     const status = clientErrorStatus(error);
     const message = status === 431
       ? `HTTP head exceeds ${HTTP1_HEAD_LIMITS.maxHeadSize} bytes`
@@ -334,11 +256,16 @@ export async function serve(options: ServeOptions): Promise<WebSocketServer> {
       : "Bad Request";
     refuseWith(socket, createRejection(status, message));
   });
-  // Runs before attach()'s listener: the head is complete, the deadline no longer applies.
+  // Runs before the upgrade listener: the head is complete, the deadline now
+  // bounds onUpgrade, and the slot is held until the upgrade is decided.
   server.prependListener("upgrade", (_req: IncomingMessage, socket: Duplex) => {
-    pending.get(socket)?.();
+    const entry = pending.get(socket);
+    if (entry) entry.deciding = new AbortController();
   });
-  const handler = attach(server, options);
+  const handler = listenUpgrades(server, options, {
+    deadline: (socket) => pending.get(socket)?.deciding?.signal,
+    decided: (socket) => pending.get(socket)?.settle(),
+  });
   const onSocket = (socket: Socket) => {
     sockets.add(socket);
     socket.on("close", () => sockets.delete(socket));
@@ -352,7 +279,15 @@ export async function serve(options: ServeOptions): Promise<WebSocketServer> {
       return refuseWith(socket, busyRejection());
     }
     const timer = setTimeout(() => {
+      const deciding = pending.get(socket)?.deciding;
       settle();
+      if (deciding) {
+        // The head came in time; onUpgrade did not settle.
+        const late = lateUpgradeCheck(handshakeTimeout);
+        refuseWith(socket, late.rejection);
+        deciding.abort(late.error);
+        return;
+      }
       refuseWith(
         socket,
         createRejection(408, `Opening handshake not done within ${handshakeTimeout} ms`),
@@ -363,7 +298,7 @@ export async function serve(options: ServeOptions): Promise<WebSocketServer> {
       pending.delete(socket);
       release();
     };
-    pending.set(socket, settle);
+    pending.set(socket, { settle });
     socket.once("close", settle);
     server.emit("connection", socket);
   };

@@ -10,9 +10,16 @@ import type { OriginPolicy } from "../handshake/origin_policy.ts";
 import type { SubprotocolSelector } from "../handshake/subprotocol.ts";
 import type { WebSocketChannel } from "../channel/web_socket_channel.ts";
 import type { ChannelSet } from "../channel/channel_set.ts";
+import { hookFailure, type UpgradeHook } from "../handshake/upgrade_hook.ts";
 
-/** Options shared by every server entry point (`serve`, `upgrade`, handlers, `attach`). */
-export interface UpgradeOptions {
+export type { UpgradeAcceptance, UpgradeDecision, UpgradeHook } from "../handshake/upgrade_hook.ts";
+
+/**
+ * Options shared by every server entry point (`serve`, `upgrade`, handlers,
+ * `attach`). `Data` is the type of the per-connection value that
+ * `onUpgrade` gives and `onChannel` receives.
+ */
+export interface UpgradeOptions<Data = undefined> {
   /**
    * Subprotocols we speak, in order of preference, or a function choosing one
    * of those the client offered. None offered in common: no subprotocol.
@@ -41,6 +48,37 @@ export interface UpgradeOptions {
    * @default {false}
    */
   requireOrigin?: boolean;
+  /**
+   * The application's own check of an upgrade request, e.g. authentication
+   * (browsers cannot send `Authorization` on a WebSocket: read a cookie or a
+   * token in the URL there). Called once the request is a valid WebSocket
+   * handshake (and its origin allowed), before the 101 is sent, with a
+   * fetch `Request` (method, URL with host, headers; no body).
+   *
+   * - Return (or resolve to) a `Response` to refuse: its status, headers and
+   *   body are sent as they are (raw-socket servers add `Content-Length` and
+   *   `Connection: close`), e.g. 401 with `WWW-Authenticate`.
+   * - Return `{ headers, data }` to accept: `headers` are added to the 101
+   *   (e.g. `Set-Cookie`), `data` is the connection's value, passed to
+   *   `onChannel` as its third argument (Bun's `ws.data`).
+   * - Return nothing to accept without either.
+   * - A throw or a rejection answers 500 and is reported to `onError`.
+   *
+   * In `serve()` the check counts as part of the opening handshake: it holds
+   * one of `maxPendingHandshakes` while it runs, and one not settled within
+   * `handshakeTimeout` (counted from the connection) is answered 503 with
+   * `request.signal` aborted. Elsewhere the hosting server's own limits apply.
+   */
+  onUpgrade?: UpgradeHook<Data>;
+  /**
+   * Told of the application's errors that the server handled: `onUpgrade`
+   * threw or rejected (the client got 500, `error` is what was thrown) or did
+   * not settle in time (503, a `HandshakeError` with `WS_HANDSHAKE_TIMEOUT`),
+   * and `onChannel` threw or rejected (the connection was closed with 1011).
+   * Without it they are written to `console.error`. Errors thrown by
+   * `onError` itself are ignored.
+   */
+  onError?(error: unknown, request: Request): void;
   /**
    * Largest accepted message in bytes; larger ones close the connection with 1009.
    * @default {67108864}
@@ -79,8 +117,8 @@ export interface UpgradeOptions {
   channels?: ChannelSet;
 }
 
-/** Options of `serve()`. */
-export interface ServeOptions extends UpgradeOptions {
+/** Options of `serve()`; `Data` is the type of `onUpgrade`'s per-connection value. */
+export interface ServeOptions<Data = undefined> extends UpgradeOptions<Data> {
   /** TCP port; `0` picks a free one (read it from the result). @default {0} */
   port?: number;
   /** Interface to listen on. @default {"0.0.0.0"} */
@@ -88,25 +126,30 @@ export interface ServeOptions extends UpgradeOptions {
   /** PEM certificate chain and private key: listen with TLS (`wss:`). */
   tls?: { cert: string; key: string };
   /**
-   * Called once per accepted connection, with the channel (already open) and
-   * the upgrade request (a fetch `Request`: url, headers). A throw or a
-   * rejected promise closes that connection with 1011.
+   * Called once per accepted connection, with the channel (already open),
+   * the upgrade request (a fetch `Request`: url, headers) and the `data` that
+   * `onUpgrade` gave (`undefined` without it). A throw or a rejected promise
+   * closes that connection with 1011 (and is reported to `onError`).
    */
-  onChannel(channel: WebSocketChannel, request: Request): void | Promise<void>;
+  onChannel(channel: WebSocketChannel, request: Request, data: Data): void | Promise<void>;
   /** Aborting it is the same as calling `close()` on the result. */
   signal?: AbortSignal;
   /**
    * Milliseconds from accepting a connection (after the TLS handshake on
    * Bun and Node, whose TLS handshakes are bounded by the same time) until
-   * its upgrade request head is complete. A slower request gets HTTP 408
-   * and is closed, so a client trickling its head (slowloris) cannot hold a
-   * connection for long. Applied the same way on Deno, Bun and Node.
+   * its upgrade is decided: the request head complete and `onUpgrade`
+   * settled. A head still incomplete then gets HTTP 408 and is closed, so a
+   * client trickling its head (slowloris) cannot hold a connection for long;
+   * an `onUpgrade` still running gets 503 (its `request.signal` aborts and
+   * `onError` hears of it). Applied the same way on Deno, Bun and Node.
    * @default {10000}
    */
   handshakeTimeout?: number;
   /**
    * Most connections whose opening handshake is in progress (accepted, head
-   * not yet complete or being answered). A connection beyond it is answered
+   * not yet complete, `onUpgrade` running, or being answered), so a slow
+   * `onUpgrade` (an authentication service that hangs) holds at most this
+   * many connections and checks at once. A connection beyond it is answered
    * at once with HTTP 503 without reading its request and closed, so a
    * flood of slow handshakes cannot hold an unbounded number of sockets
    * while the handshakes already in progress still complete. A 503, rather
@@ -192,6 +235,10 @@ export interface CheckedServerOptions {
   maxPendingHandshakes?: number;
   /** See {@linkcode UpgradeOptions.requireOrigin}. */
   requireOrigin?: boolean;
+  /** See {@linkcode UpgradeOptions.onUpgrade}. */
+  onUpgrade?: unknown;
+  /** See {@linkcode UpgradeOptions.onError}. */
+  onError?: unknown;
 }
 
 /**
@@ -199,7 +246,8 @@ export interface CheckedServerOptions {
  * mistake throws there (`TypeError` / `RangeError`) instead of failing
  * every handshake later: `compression`, `handshakeTimeout` (a number of
  * milliseconds, more than 0, at most 2^31 − 1), `maxPendingHandshakes` (an
- * integer, at least 1, or `Infinity`) and `requireOrigin` (a boolean).
+ * integer, at least 1, or `Infinity`), `requireOrigin` (a boolean),
+ * `onUpgrade` and `onError` (functions).
  * Returns the options with a validated copy of the compression settings
  * (`false` when off), so that changing the caller's object afterwards
  * cannot break handshakes either.
@@ -250,5 +298,78 @@ export function checkServerOptions<T extends CheckedServerOptions>(options: T): 
   if (requireOrigin !== undefined && typeof requireOrigin !== "boolean") {
     throw new TypeError("requireOrigin must be a boolean");
   }
+  for (const name of ["onUpgrade", "onError"] as const) {
+    if (options[name] !== undefined && typeof options[name] !== "function") {
+      throw new TypeError(`${name} must be a function`);
+    }
+  }
   return { ...options, compression: resolveCompression(options.compression) ?? false };
+}
+
+/**
+ * Reports an application error the server handled (see
+ * {@linkcode UpgradeOptions.onError}): to `onError`, or to `console.error`
+ * without one. Never throws.
+ *
+ * @param onError The server's `onError` option.
+ * @param error What `onUpgrade` / `onChannel` threw, or the timeout.
+ * @param request The upgrade request of the connection.
+ *
+ * @example
+ * ```ts
+ * import { reportServerError } from "./serve_options.ts";
+ *
+ * const seen: unknown[] = [];
+ * reportServerError((error) => seen.push(error), new Error("bug"), new Request("http://a/"));
+ * console.assert(seen.length === 1);
+ * ```
+ */
+export function reportServerError(
+  onError: ((error: unknown, request: Request) => void) | undefined,
+  error: unknown,
+  request: Request,
+): void {
+  try {
+    if (onError) onError(error, request);
+    else console.error(`websocket-channel: server callback failed for ${request.url}:`, error);
+  } catch { /* a failing reporter must not break the server */ }
+}
+
+/**
+ * The `onUpgrade` of one connection of an engine server, and the reporting
+ * of its failure: `serverOverStreams` runs `onUpgrade` and rejects; `report`
+ * then tells `onError` (with the request the hook saw) when the hook threw
+ * or was too slow, and nothing for the client's own failures.
+ *
+ * @param options The server's `onUpgrade` and `onError`.
+ * @returns The hook to run (`undefined` without one) and the reporter.
+ *
+ * @example
+ * ```ts
+ * import { watchUpgradeHook } from "./serve_options.ts";
+ *
+ * const seen: unknown[] = [];
+ * const hook = watchUpgradeHook({
+ *   onUpgrade: () => { throw new Error("bug"); },
+ *   onError: (error) => seen.push(error),
+ * });
+ * console.assert(typeof hook.onUpgrade === "function");
+ * ```
+ */
+export function watchUpgradeHook(
+  // deno-lint-ignore no-explicit-any
+  options: Pick<UpgradeOptions<any>, "onUpgrade" | "onError">,
+): { onUpgrade: UpgradeHook<unknown> | undefined; report(error: unknown): void } {
+  const { onUpgrade } = options;
+  let seen: Request | undefined;
+  return {
+    onUpgrade: onUpgrade && ((request: Request) => {
+      seen = request;
+      return onUpgrade(request);
+    }),
+    report(error: unknown) {
+      const failure = hookFailure(error);
+      if (failure && seen) reportServerError(options.onError, failure.error, seen);
+    },
+  };
 }

@@ -9,7 +9,13 @@
 import type { StreamChannel } from "../channel/stream_channel.ts";
 import { ChannelSet } from "../channel/channel_set.ts";
 import { startHeartbeat } from "./heartbeat.ts";
-import { DEFAULT_IDLE_TIMEOUT, type ServeOptions } from "./serve_options.ts";
+import { DEFAULT_IDLE_TIMEOUT, reportServerError, type ServeOptions } from "./serve_options.ts";
+
+/** The server options that {@linkcode ServerConnections} uses. */
+type ConnectionOptions = Pick<
+  ServeOptions<unknown>,
+  "onChannel" | "onError" | "maxMessageSize" | "idleTimeout" | "channels"
+>;
 
 /**
  * Tracks channels so that `close()` can end them all.
@@ -24,14 +30,13 @@ import { DEFAULT_IDLE_TIMEOUT, type ServeOptions } from "./serve_options.ts";
  * ```
  */
 export class ServerConnections {
-  readonly #options: Pick<ServeOptions, "onChannel" | "maxMessageSize" | "idleTimeout">;
+  readonly #options: ConnectionOptions;
   /** The server's live channels (the caller's set when the `channels` option gave one). */
   readonly channels: ChannelSet;
 
-  /** @param options `onChannel`, `idleTimeout` and `channels` of the server. */
-  constructor(
-    options: Pick<ServeOptions, "onChannel" | "maxMessageSize" | "idleTimeout" | "channels">,
-  ) {
+  /** @param options `onChannel`, `onError`, `idleTimeout` and `channels` of the server. */
+  // deno-lint-ignore no-explicit-any
+  constructor(options: Pick<ServeOptions<any>, keyof ConnectionOptions>) {
     this.#options = options;
     this.channels = options.channels ?? new ChannelSet();
   }
@@ -41,19 +46,25 @@ export class ServerConnections {
     return this.channels.size;
   }
 
-  /** Tracks an open server channel, starts its heartbeat and calls `onChannel`. */
-  track(channel: StreamChannel, request: Request): StreamChannel {
+  /**
+   * Tracks an open server channel, starts its heartbeat and calls
+   * `onChannel` with `data` (what `onUpgrade` gave).
+   */
+  track(channel: StreamChannel, request: Request, data?: unknown): StreamChannel {
     this.channels.add(channel);
     const stop = startHeartbeat(channel, this.#options.idleTimeout ?? DEFAULT_IDLE_TIMEOUT);
     channel.closed.then(stop);
-    const fail = () => channel.closeWithCode(1011, "Internal error").catch(() => {});
+    const fail = (error: unknown) => {
+      reportServerError(this.#options.onError, error, request);
+      channel.closeWithCode(1011, "Internal error").catch(() => {});
+    };
     try {
-      const result = this.#options.onChannel(channel, request);
+      const result = this.#options.onChannel(channel, request, data);
       if (result && typeof (result as Promise<void>).then === "function") {
         (result as Promise<void>).then(undefined, fail);
       }
-    } catch {
-      fail();
+    } catch (error) {
+      fail(error);
     }
     return channel;
   }

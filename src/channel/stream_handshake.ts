@@ -25,6 +25,14 @@ import {
   verifyUpgradeRequest,
 } from "../handshake/server_handshake.ts";
 import type { SubprotocolSelector } from "../handshake/subprotocol.ts";
+import {
+  appendHeaders,
+  encodeRefusal,
+  lateUpgradeCheck,
+  runUpgradeHook,
+  type UpgradeHook,
+  type UpgradeOutcome,
+} from "../handshake/upgrade_hook.ts";
 import { WebSocketError } from "../engine/errors.ts";
 import { concat } from "../_util/bytes.ts";
 import { ConnectError } from "./errors.ts";
@@ -159,6 +167,18 @@ export interface ServerOverStreamsOptions
   origins?: OriginPolicy;
   /** Refuse (403) a request without an `Origin` header. @default {false} */
   requireOrigin?: boolean;
+  /**
+   * The application's check of a valid upgrade request (see the servers'
+   * `onUpgrade`). It runs within `handshakeTimeout`: still running then, it
+   * is answered 503, the request's `signal` aborts and the promise rejects
+   * with `WS_HANDSHAKE_TIMEOUT` (status 503). A throw answers 500 and
+   * rejects with `WS_UPGRADE_HOOK_FAILED` (status 500, `cause` the error); a
+   * `Response` is sent as the answer and rejects with
+   * `WS_HANDSHAKE_BAD_STATUS` carrying its status.
+   */
+  onUpgrade?: UpgradeHook<unknown>;
+  /** The connection is TLS: request URLs start with `https:`. @default {false} */
+  secure?: boolean;
 }
 
 /** The upgrade request as read from the wire. */
@@ -177,6 +197,8 @@ export interface ServerUpgrade {
   channel: StreamChannel;
   /** The upgrade request. */
   request: UpgradeRequestInfo;
+  /** The `data` that `onUpgrade` gave, `undefined` without it. */
+  data: unknown;
 }
 
 /**
@@ -227,6 +249,7 @@ export async function serverOverStreams(
   const writer: HandshakeWriter = direct ? direct.writer : streams.writable.getWriter();
   const input = new RequestInput(direct ? direct.reader : streams.readable.getReader());
   const timeout = options.handshakeTimeout ?? 30_000;
+  const started = Date.now();
   const timer = setTimeout(() => {
     input.fail(
       new HandshakeError(
@@ -265,7 +288,7 @@ export async function serverOverStreams(
   }
   const request: UpgradeRequestInfo = {
     method: line.method,
-    url: requestUrl(line.target, head.headers.get("host")),
+    url: requestUrl(line.target, head.headers.get("host"), options.secure),
     headers: head.headers,
   };
   const verdict = await verifyUpgradeRequest(
@@ -285,6 +308,34 @@ export async function serverOverStreams(
       { status },
     );
   }
+  let decided: Decided = { accepted: true, headers: new Headers(), data: undefined };
+  if (options.onUpgrade) {
+    try {
+      decided = await decideInTime(options.onUpgrade, request, {
+        remaining: timeout - (Date.now() - started),
+        timeout,
+      });
+    } catch (error) {
+      // The body never repeats the application's error to the client.
+      await refuse(
+        streams,
+        writer,
+        input,
+        (error as HandshakeError).status === 503
+          ? lateUpgradeCheck(timeout).rejection
+          : createRejection(500, "Internal Server Error"),
+      );
+      throw error;
+    }
+    if (!decided.accepted) {
+      await refuse(streams, writer, input, decided.refusal);
+      throw new HandshakeError(
+        HandshakeErrorCode.badStatus,
+        `Upgrade refused by onUpgrade with ${decided.status}`,
+        { status: decided.status },
+      );
+    }
+  }
   let accepted: ReturnType<typeof PerMessageDeflate.acceptOffer>;
   try {
     accepted = PerMessageDeflate.acceptOffer(
@@ -300,6 +351,7 @@ export async function serverOverStreams(
     protocol: verdict.protocol,
     extensions: accepted?.response,
   });
+  appendHeaders(headers, decided.headers);
   await writer.write(encodeResponseHead(101, headers));
   writer.releaseLock?.();
   input.release();
@@ -310,7 +362,55 @@ export async function serverOverStreams(
     deflate: accepted?.deflate,
     head: result.rest,
   });
-  return { channel, request };
+  return { channel, request, data: decided.data };
+}
+
+/** What {@linkcode decideInTime} found: accept, or the refusal's bytes. */
+type Decided =
+  | Extract<UpgradeOutcome<unknown>, { accepted: true }>
+  | { accepted: false; status: number; refusal: Uint8Array };
+
+/**
+ * Runs `hook` on the request within `remaining` ms (the rest of the
+ * handshake's time), a refusal's body included. When time runs out the
+ * request's `signal` aborts and this rejects with `WS_HANDSHAKE_TIMEOUT`
+ * (status 503: the server, not the client, was too slow).
+ */
+async function decideInTime(
+  hook: UpgradeHook<unknown>,
+  info: UpgradeRequestInfo,
+  { remaining, timeout }: { remaining: number; timeout: number },
+): Promise<Decided> {
+  const expired = new AbortController();
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const late = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => {
+      const { error } = lateUpgradeCheck(timeout);
+      expired.abort(error);
+      reject(error);
+    }, Math.max(0, remaining));
+  });
+  const request = new Request(info.url, { headers: info.headers, signal: expired.signal });
+  const decided = (async (): Promise<Decided> => {
+    const outcome = await runUpgradeHook(hook, request);
+    if (outcome.accepted) return outcome;
+    const { status } = outcome.response;
+    try {
+      return { accepted: false, status, refusal: await encodeRefusal(outcome.response) };
+    } catch (error) {
+      throw new HandshakeError(
+        HandshakeErrorCode.upgradeHookFailed,
+        `onUpgrade's Response cannot be sent: ${(error as Error).message}`,
+        { status: 500, cause: error },
+      );
+    }
+  })();
+  decided.catch(() => {}); // a late failure lost the race
+  try {
+    return await Promise.race([decided, late]);
+  } finally {
+    clearTimeout(timer);
+  }
 }
 
 /**
@@ -450,7 +550,7 @@ async function refuse(
   streams: ByteStreams,
   writer: HandshakeWriter,
   input: RequestInput,
-  rejection: HandshakeRejection,
+  rejection: HandshakeRejection | Uint8Array,
 ): Promise<void> {
   const started = Date.now();
   let timer: ReturnType<typeof setTimeout> | undefined;
@@ -458,7 +558,7 @@ async function refuse(
   let answered = false;
   const sent = (async () => {
     await writer.write(
-      concat([
+      rejection instanceof Uint8Array ? rejection : concat([
         encodeResponseHead(rejection.status, rejection.headers),
         new TextEncoder().encode(rejection.body),
       ]),
@@ -566,10 +666,11 @@ type HandshakeReader = ByteReader & { releaseLock?(): void };
 /** A stream writer, or a transport's direct writer. */
 type HandshakeWriter = ByteWriter & { releaseLock?(): void };
 
-function requestUrl(target: string, host: string | null): string {
+function requestUrl(target: string, host: string | null, secure = false): string {
+  const origin = `${secure ? "https" : "http"}://${host ?? "localhost"}`;
   try {
-    return new URL(target, `http://${host ?? "localhost"}`).href;
+    return new URL(target, origin).href;
   } catch {
-    return `http://${host ?? "localhost"}${target.startsWith("/") ? target : "/"}`;
+    return `${origin}${target.startsWith("/") ? target : "/"}`;
   }
 }

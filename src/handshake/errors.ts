@@ -42,6 +42,11 @@ export const HandshakeErrorCode = {
   badHttpVersion: "WS_HANDSHAKE_BAD_HTTP_VERSION",
   /** The handshake did not finish before its deadline (raised by the channel layer). */
   timeout: "WS_HANDSHAKE_TIMEOUT",
+  /**
+   * The server's `onUpgrade` check threw, rejected or returned something
+   * unusable (HTTP 500); `cause` is the original error.
+   */
+  upgradeHookFailed: "WS_UPGRADE_HOOK_FAILED",
 } as const;
 
 /** One of the {@linkcode HandshakeErrorCode} values. */

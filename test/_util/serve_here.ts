@@ -10,7 +10,7 @@ import { currentRuntime } from "./runtimes.ts";
 
 /** The running runtime's `serve` function (its adapter is imported lazily). */
 export async function serveFunction(): Promise<
-  (options: ServeOptions) => Promise<WebSocketServer>
+  <Data = undefined>(options: ServeOptions<Data>) => Promise<WebSocketServer>
 > {
   const module = currentRuntime === "deno"
     ? await import("../../src/adapters/deno.ts")
@@ -24,7 +24,9 @@ export async function serveFunction(): Promise<
  * Starts the running runtime's `serve()` on 127.0.0.1, port 0, with an
  * `onChannel` that does nothing unless `options` gives one.
  */
-export async function serveHere(options: Partial<ServeOptions> = {}): Promise<WebSocketServer> {
+export async function serveHere<Data = undefined>(
+  options: Partial<ServeOptions<Data>> = {},
+): Promise<WebSocketServer> {
   const serve = await serveFunction();
-  return serve({ hostname: "127.0.0.1", port: 0, onChannel: () => {}, ...options });
+  return serve<Data>({ hostname: "127.0.0.1", port: 0, onChannel: () => {}, ...options });
 }

@@ -94,16 +94,20 @@ test(`serve (${currentRuntime}) answers a refused origin with 403, visible to th
   }
 });
 
-test(`serve (${currentRuntime}) closes with 1011 when onChannel throws`, async () => {
+test(`serve (${currentRuntime}) closes with 1011 when onChannel throws, and reports it to onError`, async () => {
+  const bug = new Error("application bug");
+  const reported: unknown[] = [];
   const server = await serveHere({
     onChannel: () => {
-      throw new Error("application bug");
+      throw bug;
     },
+    onError: (error) => void reported.push(error),
   });
   try {
     const client = connect(`ws://127.0.0.1:${server.port}/`, { transport: "engine" });
     client.stream.pipeTo(new WritableStream()).catch(() => {});
     assert.equal((await deadline(client.closed, 5000, "closed")).code, 1011);
+    assert.deepEqual(reported, [bug]);
   } finally {
     await server.close();
   }

@@ -54,8 +54,11 @@ export interface WebSocketCloseInfo {
  * close (and rejects with an error carrying `closeCode` and `reason`, named
  * `"WebSocketError"`, after an unclean one), `close({ closeCode, reason })`,
  * and a `signal` to abort the opening. The readable yields `string` for text
- * and `Uint8Array` for binary (as Chrome and Deno do), the writable takes a
- * `string` or any `BufferSource`; both apply backpressure. Cancelling the
+ * and `Uint8Array` for binary (as Deno and the draft do; Chromium gives
+ * `ArrayBuffer`), the writable takes a `string` or any `BufferSource`. Both
+ * apply backpressure; over a native `WebSocket`, which cannot stop reading,
+ * unread messages are bounded instead (16 MiB, then the connection closes
+ * with 1008). Cancelling the
  * readable or aborting the writable closes the connection, with the
  * `closeCode`/`reason` of the reason given when it has them (a
  * `WebSocketError`).

@@ -202,7 +202,9 @@ export class WebSocketClient {
    * each access subscribes again (like Dart's broadcast streams), so two
    * `for await (… of client.stream)` loops each see every message. Same as
    * `messages()` with the client's `readers` options; keep the stream in a
-   * variable to read it in several places.
+   * variable to read it in several places. An access that is never read nor
+   * cancelled is a subscriber too: bounded, it ends itself at its limit with
+   * the default `overflow: "error"`, but with `"wait"` it holds the socket.
    */
   get stream(): ReadableStream<Message> {
     return this.#fanout.messages();

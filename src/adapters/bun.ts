@@ -15,8 +15,8 @@
  *
  * @example An echo server on a free port, and a client that talks to it
  * ```ts
- * import { serve } from "./bun.ts";
- * import { connect } from "../channel/connect.ts";
+ * import { serve } from "@wsc/websocket-channel/server/bun";
+ * import { connect } from "@wsc/websocket-channel";
  *
  * const server = await serve({
  *   port: 0,

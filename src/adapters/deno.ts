@@ -13,8 +13,8 @@
  *
  * @example An echo server on a free port, and a client that talks to it
  * ```ts
- * import { serve } from "./deno.ts";
- * import { connect } from "../channel/connect.ts";
+ * import { serve } from "@wsc/websocket-channel/server/deno";
+ * import { connect } from "@wsc/websocket-channel";
  *
  * const server = await serve({
  *   port: 0,

@@ -9,8 +9,8 @@
  *
  * @example An echo server on a free port, and a client that talks to it
  * ```ts
- * import { serve } from "./node.ts";
- * import { connect } from "../channel/connect.ts";
+ * import { serve } from "@wsc/websocket-channel/server/node";
+ * import { connect } from "@wsc/websocket-channel";
  *
  * const server = await serve({
  *   port: 0,

@@ -21,7 +21,8 @@
  *
  * @example
  * ```ts
- * import { DEFAULT_SUBJECT_PREFIX, topicToSubject } from "./nats_subject.ts";
+ * import { topicToSubject } from "@wsc/websocket-channel/backplane/nats";
+ * import { DEFAULT_SUBJECT_PREFIX } from "./nats_subject.ts";
  *
  * console.assert(topicToSubject("a") === `${DEFAULT_SUBJECT_PREFIX}a`);
  * ```

@@ -15,8 +15,8 @@ import type { WebSocketChannel } from "./web_socket_channel.ts";
  *
  * @example Count, broadcast and close
  * ```ts
- * import { ChannelSet } from "./channel_set.ts";
- * import { createChannelPair } from "../testing/channel_pair.ts";
+ * import { ChannelSet } from "@wsc/websocket-channel";
+ * import { createChannelPair } from "@wsc/websocket-channel/testing";
  *
  * const channels = new ChannelSet();
  * const [client, server] = createChannelPair();

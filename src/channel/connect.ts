@@ -69,7 +69,7 @@ const DEFAULT_CONNECT_TIMEOUT = 30_000;
  *
  * @example
  * ```ts ignore
- * import { connect } from "./connect.ts";
+ * import { connect } from "@wsc/websocket-channel";
  *
  * const channel = connect("ws://localhost:8080", { protocols: ["chat"], connectTimeout: 5000 });
  * await channel.ready;

@@ -13,7 +13,7 @@ import { WebSocketError } from "../engine/errors.ts";
  *
  * @example
  * ```ts
- * import { ConnectionClosedError } from "./errors.ts";
+ * import { ConnectionClosedError } from "@wsc/websocket-channel";
  *
  * const error = new ConnectionClosedError(1006, "");
  * console.assert(error.code === "WS_CONNECTION_CLOSED" && error.closeCode === 1006);
@@ -55,7 +55,7 @@ export class ConnectionClosedError extends WebSocketError {
  *
  * @example
  * ```ts
- * import { ConnectError } from "./errors.ts";
+ * import { ConnectError } from "@wsc/websocket-channel";
  *
  * const error = new ConnectError("WS_CONNECT_TIMEOUT", "No connection within 30000 ms");
  * console.assert(error.closeCode === 1006);
@@ -85,7 +85,7 @@ export class ConnectError extends WebSocketError {
  *
  * @example
  * ```ts
- * import { InvalidStateError } from "./errors.ts";
+ * import { InvalidStateError } from "@wsc/websocket-channel";
  *
  * const error = new InvalidStateError("Cannot add a message: the sink is locked by a writer");
  * console.assert(error.code === "WS_INVALID_STATE");
@@ -110,7 +110,7 @@ export class InvalidStateError extends WebSocketError {
  *
  * @example
  * ```ts
- * import { UnsupportedError } from "./errors.ts";
+ * import { UnsupportedError } from "@wsc/websocket-channel";
  *
  * const error = new UnsupportedError("WS_PING_UNSUPPORTED", "ping() needs the engine transport");
  * console.assert(error.name === "UnsupportedError");

@@ -29,7 +29,7 @@ const encoder = new TextEncoder();
  *
  * @example
  * ```ts
- * import { Protocol } from "../engine/protocol.ts";
+ * import { Protocol } from "@wsc/websocket-channel/engine";
  * import { BatchWriter } from "./batch_writer.ts";
  * import { MessageSender } from "./message_sender.ts";
  *

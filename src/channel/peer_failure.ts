@@ -33,7 +33,7 @@ export interface PeerFailureHost {
  *
  * @example
  * ```ts
- * import { ProtocolError } from "../engine/errors.ts";
+ * import { ProtocolError } from "@wsc/websocket-channel";
  * import { PeerFailure } from "./peer_failure.ts";
  *
  * const closes: number[] = [];

@@ -137,7 +137,7 @@ export interface MessageDeflate {
  *
  * @example Connect, talk, close
  * ```ts ignore
- * import { WebSocketChannel } from "./web_socket_channel.ts";
+ * import { WebSocketChannel } from "@wsc/websocket-channel";
  *
  * const channel = WebSocketChannel.connect("ws://localhost:8080", { protocols: ["chat"] });
  * await channel.ready;

@@ -30,7 +30,7 @@ export interface BackoffOptions {
  *
  * @example
  * ```ts
- * import { backoffDelay, DEFAULT_BACKOFF } from "./backoff.ts";
+ * import { backoffDelay, DEFAULT_BACKOFF } from "@wsc/websocket-channel/client";
  *
  * console.assert(DEFAULT_BACKOFF.base === 1000);
  * // However many attempts failed, the delay never exceeds the maximum.
@@ -55,7 +55,7 @@ export const DEFAULT_BACKOFF: Readonly<Required<Omit<BackoffOptions, "random">>>
  *
  * @example The windows grow, then stop at the cap
  * ```ts
- * import { backoffDelay, seededRandom } from "./backoff.ts";
+ * import { backoffDelay, seededRandom } from "@wsc/websocket-channel/client";
  *
  * const random = seededRandom(42);
  * const delay = backoffDelay(3, { base: 500, max: 10_000, random });
@@ -91,7 +91,7 @@ function nonNegative(value: number): number {
  *
  * @example
  * ```ts
- * import { seededRandom } from "./backoff.ts";
+ * import { seededRandom } from "@wsc/websocket-channel/client";
  *
  * const a = seededRandom(7), b = seededRandom(7);
  * console.assert(a() === b());

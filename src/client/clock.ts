@@ -11,7 +11,7 @@
  *
  * @example A clock that logs every timer
  * ```ts
- * import { systemClock, type Clock } from "./clock.ts";
+ * import { systemClock, type Clock } from "@wsc/websocket-channel/client";
  *
  * const logging: Clock = {
  *   now: () => systemClock.now(),
@@ -35,7 +35,7 @@ export interface Clock {
  *
  * @example
  * ```ts
- * import { systemClock } from "./clock.ts";
+ * import { systemClock } from "@wsc/websocket-channel/client";
  *
  * const handle = systemClock.setTimeout(() => {}, 10);
  * systemClock.clearTimeout(handle);
@@ -54,7 +54,8 @@ export const systemClock: Clock = Object.freeze({
  *
  * @example
  * ```ts
- * import { sleep, systemClock } from "./clock.ts";
+ * import { systemClock } from "@wsc/websocket-channel/client";
+ * import { sleep } from "./clock.ts";
  *
  * await sleep(systemClock, 1, new AbortController().signal);
  * ```

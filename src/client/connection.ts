@@ -57,7 +57,7 @@ export interface ConnectionHost {
  * @example
  * ```ts
  * import { closeQuietly } from "./connection.ts";
- * import { FakePeer } from "../testing/fake_channel.ts";
+ * import { FakePeer } from "@wsc/websocket-channel/testing";
  *
  * const { channel } = new FakePeer("ws://fake/", {});
  * await closeQuietly(channel, 1001, "switching URL");

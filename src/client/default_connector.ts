@@ -21,7 +21,7 @@ export type DefaultConnectOptions = Omit<ConnectOptions, "signal" | "protocols">
  *
  * @example
  * ```ts
- * import { createDefaultConnector } from "./default_connector.ts";
+ * import { createDefaultConnector } from "@wsc/websocket-channel/client";
  *
  * const connector = createDefaultConnector({ headers: { authorization: "Bearer x" } });
  * console.assert(typeof connector === "function");

@@ -57,7 +57,7 @@ export interface DeliveryOptions {
  *
  * @example Log what may have been lost
  * ```ts
- * import type { UnconfirmedMessages } from "./delivery.ts";
+ * import type { UnconfirmedMessages } from "@wsc/websocket-channel/client";
  *
  * function describe(event: UnconfirmedMessages): string {
  *   const count = event.messages.length + event.omitted;

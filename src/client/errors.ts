@@ -46,7 +46,7 @@ export type ClientErrorCode =
  *
  * @example Tell a full queue from an expired message
  * ```ts
- * import { ClientError } from "./errors.ts";
+ * import { ClientError } from "@wsc/websocket-channel/client";
  *
  * const error: unknown = new ClientError("WS_QUEUE_FULL", "Offline queue is full");
  * if (error instanceof ClientError && error.code === "WS_QUEUE_FULL") {
@@ -80,7 +80,7 @@ export class ClientError extends WebSocketError {
  *
  * @example
  * ```ts
- * import { InvalidJsonError } from "./errors.ts";
+ * import { InvalidJsonError } from "@wsc/websocket-channel/client";
  *
  * const error = new InvalidJsonError("{oops", new SyntaxError("Unexpected token"));
  * console.assert(error.code === "WS_INVALID_JSON" && error.data === "{oops");
@@ -123,7 +123,8 @@ export function errorStatus(error: unknown): number | undefined {
  *
  * @example
  * ```ts
- * import { ClientError, errorCloseCode } from "./errors.ts";
+ * import { ClientError } from "@wsc/websocket-channel/client";
+ * import { errorCloseCode } from "./errors.ts";
  *
  * console.assert(errorCloseCode(new ClientError("WS_HEARTBEAT_TIMEOUT", "x", { closeCode: 1006 })) === 1006);
  * ```

@@ -46,7 +46,7 @@ export interface HeartbeatHost {
  * @example
  * ```ts
  * import { Heartbeat } from "./heartbeat.ts";
- * import { systemClock } from "./clock.ts";
+ * import { systemClock } from "@wsc/websocket-channel/client";
  *
  * const heartbeat = new Heartbeat({ interval: 1000, timeout: 500 }, {
  *   clock: systemClock,

@@ -13,7 +13,7 @@ import type { Message } from "./types.ts";
  *
  * @example Keep application heartbeats out of the application's stream
  * ```ts
- * import { DROP, type Interceptor } from "./interceptors.ts";
+ * import { DROP, type Interceptor } from "@wsc/websocket-channel/client";
  *
  * const dropPongs: Interceptor = {
  *   receive: (message) => (message === "pong" ? DROP : message),
@@ -42,7 +42,7 @@ export interface InterceptorContext {
  *
  * @example Compress-like transform out, logging in
  * ```ts
- * import { DROP, type Interceptor } from "./interceptors.ts";
+ * import { DROP, type Interceptor } from "@wsc/websocket-channel/client";
  *
  * const tagger: Interceptor = {
  *   send: (message) => typeof message === "string" ? `v1:${message}` : message,

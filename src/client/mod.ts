@@ -6,7 +6,7 @@
  *
  * @example
  * ```ts
- * import { WebSocketClient } from "./mod.ts";
+ * import { WebSocketClient } from "@wsc/websocket-channel/client";
  *
  * const client = new WebSocketClient("wss://example.com/ws", {
  *   heartbeat: { interval: 20_000, timeout: 10_000 },

@@ -46,7 +46,7 @@ export interface QueuedMessage {
  * @example
  * ```ts
  * import { OfflineQueue } from "./offline_queue.ts";
- * import { systemClock } from "./clock.ts";
+ * import { systemClock } from "@wsc/websocket-channel/client";
  *
  * const queue = new OfflineQueue(systemClock, { maxBytes: 4, overflow: "drop-oldest" });
  * const first = queue.push("abc");

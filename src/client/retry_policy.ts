@@ -36,7 +36,7 @@ export type ReconnectPolicy = (info: DisconnectInfo) => ReconnectDecision;
  *
  * @example
  * ```ts
- * import { defaultReconnectPolicy, TRY_AGAIN_LATER_DELAY } from "./retry_policy.ts";
+ * import { defaultReconnectPolicy, TRY_AGAIN_LATER_DELAY } from "@wsc/websocket-channel/client";
  *
  * const decision = defaultReconnectPolicy({ code: 1013, reason: "", wasOpen: true, attempt: 1 });
  * console.assert(typeof decision === "object" && decision.minDelay === TRY_AGAIN_LATER_DELAY);
@@ -62,7 +62,7 @@ export const TRY_AGAIN_LATER_DELAY = 5000;
  *
  * @example Keep the default but also stop on 4001
  * ```ts
- * import { defaultReconnectPolicy, type ReconnectPolicy } from "./retry_policy.ts";
+ * import { defaultReconnectPolicy, type ReconnectPolicy } from "@wsc/websocket-channel/client";
  *
  * const policy: ReconnectPolicy = (info) =>
  *   info.code === 4001 ? false : defaultReconnectPolicy(info);

@@ -58,7 +58,7 @@ export interface ClosedState {
  *
  * @example
  * ```ts
- * import type { ClientState } from "./state.ts";
+ * import type { ClientState } from "@wsc/websocket-channel/client";
  *
  * function describe(state: ClientState): string {
  *   switch (state.type) {

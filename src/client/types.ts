@@ -29,7 +29,7 @@ export interface ChannelCloseInfo {
  *
  * @example
  * ```ts
- * import type { ClientChannel } from "./types.ts";
+ * import type { ClientChannel } from "@wsc/websocket-channel/client";
  *
  * function isOpenable(channel: ClientChannel): Promise<void> {
  *   return channel.ready;
@@ -63,8 +63,8 @@ export interface ClientChannel {
  *
  * @example A connector over the channel's own `connect`
  * ```ts
- * import type { Connector } from "./types.ts";
- * import { connect } from "../channel/connect.ts";
+ * import type { Connector } from "@wsc/websocket-channel/client";
+ * import { connect } from "@wsc/websocket-channel";
  *
  * const connector: Connector = (url, { signal, protocols }) => connect(url, { signal, protocols });
  * console.assert(typeof connector === "function");

@@ -81,7 +81,7 @@ const INITIAL: ClientState = Object.freeze({
  *
  * @example
  * ```ts
- * import { WebSocketClient } from "./web_socket_client.ts";
+ * import { WebSocketClient } from "@wsc/websocket-channel/client";
  *
  * const client = new WebSocketClient("wss://example.com/feed", {
  *   reconnect: { base: 500, max: 10_000 },
@@ -222,7 +222,7 @@ export class WebSocketClient {
    *
    * @example Two readers, each at its own pace
    * ```ts
-   * import { WebSocketClient } from "./web_socket_client.ts";
+   * import { WebSocketClient } from "@wsc/websocket-channel/client";
    *
    * const client = new WebSocketClient("ws://localhost:1");
    * const log = client.messages({ limit: 10_000, overflow: "drop-oldest" });
@@ -241,7 +241,7 @@ export class WebSocketClient {
    *
    * @example
    * ```ts
-   * import { WebSocketClient } from "./web_socket_client.ts";
+   * import { WebSocketClient } from "@wsc/websocket-channel/client";
    *
    * const client = new WebSocketClient("ws://localhost:1");
    * const off = client.on("state", (s) => console.log(s.type));
@@ -366,7 +366,7 @@ export class WebSocketClient {
    *
    * @example
    * ```ts
-   * import { WebSocketClient } from "./web_socket_client.ts";
+   * import { WebSocketClient } from "@wsc/websocket-channel/client";
    *
    * const client = new WebSocketClient("ws://localhost:1");
    * const values = client.json<{ price: number }>();

@@ -15,7 +15,7 @@
  *
  * @example
  * ```ts
- * import { CloseCode } from "./close_code.ts";
+ * import { CloseCode } from "@wsc/websocket-channel/engine";
  *
  * console.assert(CloseCode.normalClosure === 1000);
  * console.assert(CloseCode.messageTooBig === 1009);
@@ -64,7 +64,7 @@ export type CloseCode = typeof CloseCode[keyof typeof CloseCode];
  *
  * @example
  * ```ts
- * import { isValidWireCloseCode } from "./close_code.ts";
+ * import { isValidWireCloseCode } from "@wsc/websocket-channel/engine";
  *
  * console.assert(isValidWireCloseCode(1001));
  * console.assert(!isValidWireCloseCode(1005));
@@ -83,7 +83,7 @@ export function isValidWireCloseCode(code: number): boolean {
  *
  * @example
  * ```ts
- * import { isValidApplicationCloseCode } from "./close_code.ts";
+ * import { isValidApplicationCloseCode } from "@wsc/websocket-channel/engine";
  *
  * console.assert(isValidApplicationCloseCode(4000));
  * console.assert(!isValidApplicationCloseCode(1001));

@@ -13,7 +13,7 @@ import { ProtocolError } from "./errors.ts";
  *
  * @example
  * ```ts
- * import { encodeClosePayload, MAX_CLOSE_REASON_BYTES } from "./close_payload.ts";
+ * import { encodeClosePayload, MAX_CLOSE_REASON_BYTES } from "@wsc/websocket-channel/engine";
  *
  * const payload = encodeClosePayload(1000, "x".repeat(MAX_CLOSE_REASON_BYTES));
  * console.assert(payload.byteLength === 125);
@@ -42,7 +42,7 @@ const encoder = new TextEncoder();
  *
  * @example
  * ```ts
- * import { parseClosePayload } from "./close_payload.ts";
+ * import { parseClosePayload } from "@wsc/websocket-channel/engine";
  *
  * const { code, reason } = parseClosePayload(new Uint8Array([0x0f, 0xa0, 0x62, 0x79, 0x65]));
  * console.assert(code === 4000 && reason === "bye");
@@ -84,7 +84,7 @@ export function parseClosePayload(payload: Uint8Array): ClosePayload {
  *
  * @example
  * ```ts
- * import { encodeClosePayload } from "./close_payload.ts";
+ * import { encodeClosePayload } from "@wsc/websocket-channel/engine";
  *
  * const body = encodeClosePayload(1000, "done");
  * console.assert(body.length === 6 && body[0] === 0x03 && body[1] === 0xe8);

@@ -19,7 +19,7 @@ export interface WebSocketErrorOptions {
  *
  * @example Switch on the stable code
  * ```ts
- * import { WebSocketError } from "./errors.ts";
+ * import { WebSocketError } from "@wsc/websocket-channel/engine";
  *
  * const error = new WebSocketError("WS_INVALID_STATE", "Cannot send message: connection is closed");
  * console.assert(error.code === "WS_INVALID_STATE");
@@ -52,7 +52,7 @@ export class WebSocketError extends Error {
  *
  * @example
  * ```ts
- * import { ProtocolError } from "./errors.ts";
+ * import { ProtocolError } from "@wsc/websocket-channel/engine";
  *
  * const error = new ProtocolError("WS_INVALID_OPCODE", "Invalid opcode 3", 1002);
  * console.assert(error.closeCode === 1002);

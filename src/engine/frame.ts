@@ -12,7 +12,7 @@ import type { Opcode } from "./opcode.ts";
  *
  * @example
  * ```ts
- * import type { Role } from "./frame.ts";
+ * import type { Role } from "@wsc/websocket-channel/engine";
  *
  * const role: Role = "server";
  * console.assert(role === "server");
@@ -27,8 +27,8 @@ export type Role = "client" | "server";
  *
  * @example
  * ```ts
- * import type { Frame } from "./frame.ts";
- * import { Opcode } from "./opcode.ts";
+ * import type { Frame } from "@wsc/websocket-channel/engine";
+ * import { Opcode } from "@wsc/websocket-channel/engine";
  *
  * const frame: Frame = {
  *   fin: true,
@@ -57,7 +57,7 @@ export interface Frame {
  *
  * @example
  * ```ts
- * import type { FrameHeader } from "./frame.ts";
+ * import type { FrameHeader } from "@wsc/websocket-channel/engine";
  *
  * const header: FrameHeader = { fin: true, rsv1: false, opcode: 0x2, length: 1024, masked: true };
  * console.assert(header.length === 1024);
@@ -85,8 +85,8 @@ export interface FrameHeader {
  *
  * @example
  * ```ts
- * import { createFrame } from "./frame.ts";
- * import { Opcode } from "./opcode.ts";
+ * import { createFrame } from "@wsc/websocket-channel/engine";
+ * import { Opcode } from "@wsc/websocket-channel/engine";
  *
  * const ping = createFrame(Opcode.ping, new Uint8Array([1, 2]));
  * console.assert(ping.fin && ping.payload.length === 2);

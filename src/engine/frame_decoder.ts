@@ -20,7 +20,7 @@ import { isKnownOpcode, type Opcode } from "./opcode.ts";
  *
  * @example
  * ```ts
- * import { DEFAULT_MAX_PAYLOAD_LENGTH } from "./frame_decoder.ts";
+ * import { DEFAULT_MAX_PAYLOAD_LENGTH } from "@wsc/websocket-channel/engine";
  *
  * console.assert(DEFAULT_MAX_PAYLOAD_LENGTH === 64 * 1024 * 1024);
  * ```
@@ -92,7 +92,7 @@ function fail(code: string, message: string, closeCode = 1002): never {
  *
  * @example Decode the RFC 6455 §5.7 masked "Hello", one byte at a time
  * ```ts
- * import { FrameDecoder } from "./frame_decoder.ts";
+ * import { FrameDecoder } from "@wsc/websocket-channel/engine";
  *
  * const decoder = new FrameDecoder({ role: "server" });
  * const wire = [0x81, 0x85, 0x37, 0xfa, 0x21, 0x3d, 0x7f, 0x9f, 0x4d, 0x51, 0x58];

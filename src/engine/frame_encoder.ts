@@ -39,7 +39,7 @@ const defaultKeys = new MaskKeyPool();
  *
  * @example
  * ```ts
- * import { frameHeaderSize } from "./frame_encoder.ts";
+ * import { frameHeaderSize } from "@wsc/websocket-channel/engine";
  *
  * console.assert(frameHeaderSize(125, false) === 2);
  * console.assert(frameHeaderSize(126, true) === 8);
@@ -115,7 +115,7 @@ export function writeFrameHeader(
  *
  * @example RFC 6455 §5.7 unmasked "Hello"
  * ```ts
- * import { encodeFrame } from "./frame_encoder.ts";
+ * import { encodeFrame } from "@wsc/websocket-channel/engine";
  *
  * const { header, payload } = encodeFrame({
  *   fin: true,

@@ -37,7 +37,7 @@ export interface ApplyMaskOptions {
  *
  * @example Mask and unmask "Hello" with the RFC 6455 §5.7 key
  * ```ts
- * import { applyMask } from "./mask.ts";
+ * import { applyMask } from "@wsc/websocket-channel/engine";
  *
  * const data = new TextEncoder().encode("Hello");
  * applyMask(data, new Uint8Array([0x37, 0xfa, 0x21, 0x3d]));
@@ -136,7 +136,7 @@ const POOL_SIZE = 8192;
  *
  * @example
  * ```ts
- * import { MaskKeyPool } from "./mask.ts";
+ * import { MaskKeyPool } from "@wsc/websocket-channel/engine";
  *
  * const pool = new MaskKeyPool();
  * const key = new Uint8Array(4);

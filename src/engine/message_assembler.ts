@@ -23,7 +23,7 @@ export type AssembledMessage =
  *
  * @example
  * ```ts
- * import { DEFAULT_MAX_FRAGMENTS } from "./message_assembler.ts";
+ * import { DEFAULT_MAX_FRAGMENTS } from "@wsc/websocket-channel/engine";
  *
  * console.assert(DEFAULT_MAX_FRAGMENTS === 128 * 1024);
  * ```
@@ -45,7 +45,7 @@ export const DEFAULT_MAX_FRAGMENTS = 128 * 1024;
  *
  * @example
  * ```ts
- * import { maxCompressedSize } from "./message_assembler.ts";
+ * import { maxCompressedSize } from "@wsc/websocket-channel/engine";
  *
  * console.assert(maxCompressedSize(65536) === 65536 + 8192 + 1024 + 64);
  * ```
@@ -103,7 +103,7 @@ function invalidUtf8(): never {
  *
  * @example A message in two fragments
  * ```ts
- * import { MessageAssembler } from "./message_assembler.ts";
+ * import { MessageAssembler } from "@wsc/websocket-channel/engine";
  *
  * const assembler = new MessageAssembler();
  * const bytes = new TextEncoder().encode("Hello");

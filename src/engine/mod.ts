@@ -5,7 +5,7 @@
  *
  * @example A client and a server engine talking through arrays
  * ```ts
- * import { Protocol } from "./mod.ts";
+ * import { Protocol } from "@wsc/websocket-channel/engine";
  *
  * const client = new Protocol({ role: "client" });
  * const server = new Protocol({ role: "server" });

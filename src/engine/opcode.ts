@@ -10,7 +10,7 @@
  *
  * @example
  * ```ts
- * import { Opcode } from "./opcode.ts";
+ * import { Opcode } from "@wsc/websocket-channel/engine";
  *
  * console.assert(Opcode.text === 0x1 && Opcode.close === 0x8);
  * ```
@@ -39,7 +39,7 @@ export type Opcode = typeof Opcode[keyof typeof Opcode];
  *
  * @example
  * ```ts
- * import { isControlOpcode, Opcode } from "./opcode.ts";
+ * import { isControlOpcode, Opcode } from "@wsc/websocket-channel/engine";
  *
  * console.assert(isControlOpcode(Opcode.ping));
  * console.assert(!isControlOpcode(Opcode.text));
@@ -54,7 +54,7 @@ export function isControlOpcode(opcode: number): boolean {
  *
  * @example
  * ```ts
- * import { isKnownOpcode } from "./opcode.ts";
+ * import { isKnownOpcode } from "@wsc/websocket-channel/engine";
  *
  * console.assert(isKnownOpcode(0x2));
  * console.assert(!isKnownOpcode(0x3));

@@ -196,7 +196,7 @@ const sharedKeys = new MaskKeyPool();
  *
  * @example Echo a masked client text frame on the server side
  * ```ts
- * import { Protocol } from "./protocol.ts";
+ * import { Protocol } from "@wsc/websocket-channel/engine";
  *
  * const server = new Protocol({ role: "server" });
  * const client = new Protocol({ role: "client" });
@@ -371,8 +371,8 @@ export class Protocol {
    *
    * @example
    * ```ts
-   * import { encodeFrame } from "./frame_encoder.ts";
-   * import { Protocol } from "./protocol.ts";
+   * import { encodeFrame } from "@wsc/websocket-channel/engine";
+   * import { Protocol } from "@wsc/websocket-channel/engine";
    *
    * const { header, payload } = encodeFrame({ fin: true, rsv1: false, opcode: 0x1, payload: new Uint8Array([0x68, 0x69]) });
    * const frame = new Uint8Array([...header, ...payload]);
@@ -465,7 +465,7 @@ export class Protocol {
    *
    * @example
    * ```ts
-   * import { Protocol } from "./protocol.ts";
+   * import { Protocol } from "@wsc/websocket-channel/engine";
    *
    * const server = new Protocol({ role: "server", deferFailure: true });
    * const [error] = server.receive(new Uint8Array([0x83, 0x80, 0, 0, 0, 0])); // reserved opcode
@@ -490,7 +490,7 @@ export class Protocol {
    *
    * @example
    * ```ts
-   * import { Protocol } from "./protocol.ts";
+   * import { Protocol } from "@wsc/websocket-channel/engine";
    *
    * const server = new Protocol({ role: "server", deferCloseReply: true });
    * const text = [0x81, 0x82, 0, 0, 0, 0, 0x68, 0x69]; // "hi"

@@ -18,7 +18,7 @@
  *
  * @example Fails as soon as the invalid piece arrives
  * ```ts
- * import { Utf8Validator } from "./utf8_validator.ts";
+ * import { Utf8Validator } from "@wsc/websocket-channel/engine";
  *
  * const validator = new Utf8Validator();
  * console.assert(validator.write(new TextEncoder().encode("κόσμε")));
@@ -27,7 +27,7 @@
  *
  * @example A code point split across writes
  * ```ts
- * import { Utf8Validator } from "./utf8_validator.ts";
+ * import { Utf8Validator } from "@wsc/websocket-channel/engine";
  *
  * const validator = new Utf8Validator();
  * validator.write(new Uint8Array([0xe2]));

@@ -19,7 +19,7 @@ export type DeliveryPort = ChannelInternals;
  * @example
  * ```ts
  * import { deliveryPort } from "./delivery_port.ts";
- * import { createChannelPair } from "../testing/channel_pair.ts";
+ * import { createChannelPair } from "@wsc/websocket-channel/testing";
  *
  * const [client, server] = createChannelPair();
  * console.assert(deliveryPort(server).acceptsFrames && !deliveryPort(client).acceptsFrames);

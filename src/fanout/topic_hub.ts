@@ -120,8 +120,8 @@ const SLOW_CLOSE_REASON = "Subscriber too slow";
  *
  * @example A two-member room, in memory
  * ```ts
- * import { TopicHub } from "./topic_hub.ts";
- * import { createChannelPair } from "../testing/channel_pair.ts";
+ * import { TopicHub } from "@wsc/websocket-channel";
+ * import { createChannelPair } from "@wsc/websocket-channel/testing";
  *
  * const hub = new TopicHub();
  * const [aliceClient, alice] = createChannelPair();

@@ -24,7 +24,7 @@ function toBase64(bytes: Uint8Array): string {
  *
  * @example RFC 6455 §1.3 example
  * ```ts
- * import { signKey } from "./accept_key.ts";
+ * import { signKey } from "@wsc/websocket-channel";
  *
  * console.assert(await signKey("dGhlIHNhbXBsZSBub25jZQ==") === "s3pPLMBiTxaQ9kYGzzhZRbK+xOo=");
  * ```
@@ -42,7 +42,8 @@ export async function signKey(key: string): Promise<string> {
  *
  * @example
  * ```ts
- * import { generateKey, isValidKey } from "./accept_key.ts";
+ * import { generateKey } from "@wsc/websocket-channel";
+ * import { isValidKey } from "./accept_key.ts";
  *
  * console.assert(isValidKey(generateKey()));
  * ```

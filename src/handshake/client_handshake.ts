@@ -172,7 +172,7 @@ function fail(code: string, message: string, status?: number): never {
  *
  * @example
  * ```ts
- * import { signKey } from "./accept_key.ts";
+ * import { signKey } from "@wsc/websocket-channel";
  * import { verifyUpgradeResponse } from "./client_handshake.ts";
  *
  * const key = "dGhlIHNhbXBsZSBub25jZQ==";

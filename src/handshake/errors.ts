@@ -12,7 +12,7 @@ import { WebSocketError } from "../engine/errors.ts";
  *
  * @example
  * ```ts
- * import { HandshakeErrorCode } from "./errors.ts";
+ * import { HandshakeErrorCode } from "@wsc/websocket-channel";
  *
  * console.assert(HandshakeErrorCode.badStatus === "WS_HANDSHAKE_BAD_STATUS");
  * ```
@@ -70,7 +70,7 @@ export interface HandshakeErrorOptions {
  *
  * @example Report a refused upgrade
  * ```ts
- * import { HandshakeError, HandshakeErrorCode } from "./errors.ts";
+ * import { HandshakeError, HandshakeErrorCode } from "@wsc/websocket-channel";
  *
  * const error = new HandshakeError(HandshakeErrorCode.badStatus, "Expected status 101, got 401", {
  *   status: 401,

@@ -51,7 +51,7 @@ export type SessionErrorCode =
  *
  * @example
  * ```ts
- * import { SessionError } from "./errors.ts";
+ * import { SessionError } from "@wsc/websocket-channel/session";
  *
  * const error = new SessionError("WS_SESSION_MALFORMED", "truncated frame", { closeCode: 1008 });
  * console.assert(error.code === "WS_SESSION_MALFORMED" && error.closeCode === 1008);

@@ -5,7 +5,7 @@
  *
  * @example
  * ```ts
- * import { decodeFrame, encodeFrame, SESSION_PROTOCOL } from "./frames.ts";
+ * import { decodeFrame, encodeFrame, SESSION_PROTOCOL } from "@wsc/websocket-channel/session";
  *
  * const bytes = encodeFrame({ kind: "ack", seq: 300 });
  * console.assert(bytes.join() === "17,172,2" && SESSION_PROTOCOL === "wsc.session.1");
@@ -22,7 +22,7 @@ import { SessionError } from "./errors.ts";
  *
  * @example
  * ```ts
- * import { SESSION_PROTOCOL } from "./frames.ts";
+ * import { SESSION_PROTOCOL } from "@wsc/websocket-channel/session";
  *
  * const serveOptions = { protocols: [SESSION_PROTOCOL] }; // offered by the server
  * console.assert(serveOptions.protocols[0] === "wsc.session.1");
@@ -34,7 +34,7 @@ export const SESSION_PROTOCOL = "wsc.session.1";
  *
  * @example
  * ```ts
- * import { encodeFrame, SESSION_MINOR_VERSION } from "./frames.ts";
+ * import { encodeFrame, SESSION_MINOR_VERSION } from "@wsc/websocket-channel/session";
  *
  * const hello = encodeFrame({ kind: "hello", version: SESSION_MINOR_VERSION, session: "s" });
  * console.assert(hello[1] === SESSION_MINOR_VERSION);
@@ -153,7 +153,7 @@ const payload = (data: string | Uint8Array) =>
  *
  * @example
  * ```ts
- * import { encodeFrame } from "./frames.ts";
+ * import { encodeFrame } from "@wsc/websocket-channel/session";
  *
  * const bytes = encodeFrame({ kind: "send", seq: 1, data: new Uint8Array([9]) });
  * console.assert(bytes.join() === "3,1,9");
@@ -274,8 +274,8 @@ export const MAX_NAME_BYTES = 1024;
  *
  * @example
  * ```ts
- * import { SessionError } from "./errors.ts";
- * import { decodeFrame } from "./frames.ts";
+ * import { SessionError } from "@wsc/websocket-channel/session";
+ * import { decodeFrame } from "@wsc/websocket-channel/session";
  *
  * try {
  *   decodeFrame(new Uint8Array([0x11]), "client"); // an ACK, which only servers send

@@ -54,7 +54,7 @@ interface SessionRecord {
  *
  * @example
  * ```ts
- * import { MemorySessionStore } from "./memory_store.ts";
+ * import { MemorySessionStore } from "@wsc/websocket-channel/session";
  *
  * const store = new MemorySessionStore({ maxEntries: 2 });
  * for (const text of ["a", "b", "c"]) await store.append("news", text);

@@ -7,8 +7,8 @@
  *
  * @example
  * ```ts
- * import { SESSION_PROTOCOL, SessionClient, SessionHub } from "./mod.ts";
- * import { createChannelPair } from "../testing/channel_pair.ts";
+ * import { SESSION_PROTOCOL, SessionClient, SessionHub } from "@wsc/websocket-channel/session";
+ * import { createChannelPair } from "@wsc/websocket-channel/testing";
  *
  * const received: unknown[] = [];
  * const hub = new SessionHub({ onMessage: ({ data }) => void received.push(data) });

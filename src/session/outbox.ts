@@ -40,7 +40,7 @@ export interface OutboxEntry {
  * @example
  * ```ts
  * import { Outbox } from "./outbox.ts";
- * import { systemClock } from "../client/clock.ts";
+ * import { systemClock } from "@wsc/websocket-channel/client";
  *
  * const outbox = new Outbox(systemClock, Infinity, { maxMessages: 10 });
  * const sent = outbox.add(1, new Uint8Array([2, 1, 104]));

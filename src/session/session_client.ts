@@ -96,7 +96,7 @@ interface Topic {
  *
  * @example
  * ```ts
- * import { SessionClient } from "./session_client.ts";
+ * import { SessionClient } from "@wsc/websocket-channel/session";
  *
  * const client = new SessionClient("ws://localhost:8080/session", { ackTimeout: 10_000 });
  * client.on("message", ({ topic, position, data }) => console.log(topic, position, data));

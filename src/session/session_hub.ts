@@ -30,7 +30,7 @@ export interface SessionMessage {
  *
  * @example
  * ```ts
- * import { SessionRejection } from "./session_hub.ts";
+ * import { SessionRejection } from "@wsc/websocket-channel/session";
  *
  * const refuse = (text: string) => { if (text.length > 280) throw new SessionRejection("too long"); };
  * try { refuse("x".repeat(300)); } catch (error) { console.assert(error instanceof SessionRejection); }
@@ -104,9 +104,9 @@ export interface SessionHubStats {
  *
  * @example
  * ```ts
- * import { SessionHub } from "./session_hub.ts";
- * import { SessionClient } from "./session_client.ts";
- * import { createChannelPair } from "../testing/channel_pair.ts";
+ * import { SessionHub } from "@wsc/websocket-channel/session";
+ * import { SessionClient } from "@wsc/websocket-channel/session";
+ * import { createChannelPair } from "@wsc/websocket-channel/testing";
  *
  * const hub = new SessionHub({ onMessage: ({ data, peer }) => console.log(peer.id, data) });
  * const client = new SessionClient("memory://", {

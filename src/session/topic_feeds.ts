@@ -61,7 +61,7 @@ const delay = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
  * @example
  * ```ts
  * import { TopicFeeds } from "./topic_feeds.ts";
- * import { MemorySessionStore } from "./memory_store.ts";
+ * import { MemorySessionStore } from "@wsc/websocket-channel/session";
  *
  * const feeds = new TopicFeeds({
  *   store: new MemorySessionStore(),

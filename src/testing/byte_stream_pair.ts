@@ -36,7 +36,7 @@ export interface ByteStreamPairOptions {
  *
  * @example
  * ```ts
- * import { createByteStreamPair } from "./byte_stream_pair.ts";
+ * import { createByteStreamPair } from "@wsc/websocket-channel/testing";
  *
  * const [a, b] = createByteStreamPair();
  * const writer = a.writable.getWriter();

@@ -36,7 +36,7 @@ export type ChannelPair = [client: StreamChannel, server: StreamChannel] & {
  *
  * @example
  * ```ts
- * import { createChannelPair } from "./channel_pair.ts";
+ * import { createChannelPair } from "@wsc/websocket-channel/testing";
  *
  * const [client, server] = createChannelPair();
  * await client.sink.add("ping");

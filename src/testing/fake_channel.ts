@@ -37,7 +37,7 @@ export interface FakeChannelOptions {
  *
  * @example
  * ```ts
- * import { FakePeer } from "./fake_channel.ts";
+ * import { FakePeer } from "@wsc/websocket-channel/testing";
  *
  * const peer = new FakePeer("ws://fake/", {});
  * peer.send("hello");
@@ -135,7 +135,7 @@ export class FakePeer {
  *
  * @example
  * ```ts
- * import { FakePeer } from "./fake_channel.ts";
+ * import { FakePeer } from "@wsc/websocket-channel/testing";
  *
  * const { channel } = new FakePeer("ws://fake/", { protocol: "chat" });
  * await channel.ready;

@@ -20,7 +20,7 @@ interface Timer {
  *
  * @example
  * ```ts
- * import { FakeClock } from "./fake_clock.ts";
+ * import { FakeClock } from "@wsc/websocket-channel/testing";
  *
  * const clock = new FakeClock();
  * let fired = 0;

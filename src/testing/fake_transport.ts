@@ -38,7 +38,7 @@ export interface FakeAttempt {
  *
  * @example Refuse once with 503, then accept and echo
  * ```ts
- * import { FakeTransport } from "./fake_transport.ts";
+ * import { FakeTransport } from "@wsc/websocket-channel/testing";
  *
  * const server = new FakeTransport();
  * server.refuseNext(503);

@@ -4,7 +4,7 @@
  *
  * @example
  * ```ts
- * import { createChannelPair } from "./mod.ts";
+ * import { createChannelPair } from "@wsc/websocket-channel/testing";
  *
  * const [client, server] = createChannelPair();
  * await client.sink.add("hello");

@@ -89,7 +89,7 @@ export function validateCloseArguments(code?: number, reason?: string): number |
  * @example
  * ```ts
  * import { closeSink } from "./channel_sink.ts";
- * import { createChannelPair } from "../testing/channel_pair.ts";
+ * import { createChannelPair } from "@wsc/websocket-channel/testing";
  *
  * const [client, server] = createChannelPair();
  * await closeSink(server.sink, 1001, "going away"); // sent as 1000

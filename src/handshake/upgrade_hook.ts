@@ -200,7 +200,7 @@ export function appendHeaders(base: Headers, extra: Headers): Headers {
  *
  * @example
  * ```ts
- * import { HandshakeError } from "./errors.ts";
+ * import { HandshakeError } from "@wsc/websocket-channel";
  * import { hookFailure } from "./upgrade_hook.ts";
  *
  * const thrown = new Error("database down");

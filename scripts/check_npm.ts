@@ -14,6 +14,9 @@
  * - the newer Node (`node_modules/.bin/node`): the native global WebSocket
  *   client against the same server;
  * - Bun: `websocket-channel/server/bun` and `server/node`;
+ * - the README's Install path for Node and Bun: its Node quick start saved as
+ *   `.mjs` under Node 20 and its Bun quick start under Bun, each with the
+ *   channel quick start against it, importing the installed package;
  * - Deno consuming the npm package: `websocket-channel/server/deno`;
  * - a browser bundler: esbuild resolves the package for the browser (the
  *   `browser` field swaps the TCP transport for its stub) with no `node:` code,
@@ -36,7 +39,7 @@
  * @module
  */
 import { buildNpm, CONFORMANCE_BIN, type NpmBuildResult } from "./build_npm.ts";
-import { allCodeBlocks } from "./_util/code_blocks.ts";
+import { allCodeBlocks, onLoopbackPorts } from "./_util/code_blocks.ts";
 
 const root = new URL("..", import.meta.url).pathname.replace(/\/$/, "");
 const bin = (name: string) => `${root}/node_modules/.bin/${name}`;
@@ -286,6 +289,14 @@ async function smokeChecks(project: string): Promise<void> {
   await check("bun: server/node under Bun's node:http", async () => {
     return lastLine(await run(bin("bun"), [smoke("bun_node_server.mjs")], { cwd: project }));
   });
+  await check(
+    `README quick start from the tarball, node ${node20Version}: the Node servers as server.mjs, the channel client`,
+    () => readmeQuickStart(project, "Node", [node20], "mjs"),
+  );
+  await check(
+    "README quick start from the tarball, bun: the Bun servers and the channel client",
+    () => readmeQuickStart(project, "Bun", [bin("bun")], "ts"),
+  );
   await check("deno: server/deno and the engine client from the npm package", async () => {
     const output = await run(bin("deno"), [
       "run",
@@ -402,6 +413,89 @@ function readmeBlocks(): { name: string; code: string }[] {
         block.code.replace(/(["'])(?:npm:)?@wsc\/websocket-channel/g, "$1websocket-channel")
       }\nexport {};\n`,
     }));
+}
+
+/**
+ * The README's quick start as a user runs it after `npm i <tarball>`: the
+ * server block under the heading `heading` (echo on 8080, "welcome" on 8081,
+ * here on free loopback ports) and the channel quick start, both importing
+ * `websocket-channel` from the project's node_modules. The client must print
+ * the echo and a clean close; a plain HTTP request must not end the server.
+ */
+async function readmeQuickStart(
+  project: string,
+  heading: string,
+  runtime: string[],
+  extension: string,
+): Promise<string> {
+  const blocks = allCodeBlocks(root).filter((block) => block.file === "README.md");
+  const server = blocks.find((block) => block.heading.startsWith(heading));
+  const client = blocks.find((block) => block.heading.startsWith("The channel"));
+  if (!server || !client) throw new Error(`README.md has no ${heading} or channel quick start`);
+  const ports: Record<string, number> = {};
+  for (const written of ["8080", "8081"]) {
+    const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+    ports[written] = (listener.addr as Deno.NetAddr).port;
+    listener.close();
+  }
+  const npmNames = (code: string) =>
+    onLoopbackPorts(code, ports).replace(
+      /(["'])(?:npm:)?@wsc\/websocket-channel/g,
+      "$1websocket-channel",
+    );
+  const name = heading.toLowerCase();
+  await Deno.writeTextFile(`${project}/${name}_server.${extension}`, npmNames(server.code));
+  await Deno.writeTextFile(`${project}/${name}_client.${extension}`, npmNames(client.code));
+  const child = new Deno.Command(runtime[0], {
+    args: [...runtime.slice(1), `${name}_server.${extension}`],
+    cwd: project,
+    stdin: "null",
+    stdout: "piped",
+    stderr: "piped",
+  }).spawn();
+  const serverOutput = child.output();
+  let exited = false;
+  serverOutput.finally(() => exited = true);
+  try {
+    const end = Date.now() + 30_000;
+    for (const port of Object.values(ports)) {
+      for (;;) {
+        if (exited) throw new Error(`the ${server.where} server exited`);
+        try {
+          (await Deno.connect({ hostname: "127.0.0.1", port })).close();
+          break;
+        } catch {
+          if (Date.now() > end) throw new Error(`${server.where} did not listen on ${port}`);
+          await new Promise((resolve) => setTimeout(resolve, 50));
+        }
+      }
+    }
+    const output = await run(runtime[0], [...runtime.slice(1), `${name}_client.${extension}`], {
+      cwd: project,
+      timeoutMs: 30_000,
+    });
+    if (!/^received Hello!$/m.test(output) || !/^1000 bye true/m.test(output)) {
+      throw new Error(`the channel quick start printed:\n${output}`);
+    }
+    const plain = await fetch(`http://127.0.0.1:${ports["8081"]}/`);
+    await plain.body?.cancel();
+    if (plain.status >= 500) throw new Error(`plain HTTP got ${plain.status}`);
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    if (exited) throw new Error(`the ${server.where} server exited`);
+    return `${server.where} + ${client.where}: echo, close 1000 clean, plain HTTP ${plain.status}`;
+  } catch (error) {
+    if (!exited) child.kill("SIGKILL");
+    const { stdout, stderr } = await serverOutput;
+    const decoder = new TextDecoder();
+    throw new Error(
+      `${error instanceof Error ? error.message : error}\nserver output:\n${
+        decoder.decode(stdout)
+      }${decoder.decode(stderr)}`,
+    );
+  } finally {
+    if (!exited) child.kill("SIGKILL");
+    await serverOutput;
+  }
 }
 
 function report(): number {

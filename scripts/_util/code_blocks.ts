@@ -171,3 +171,20 @@ export function localizeImports(
     return target === undefined ? whole : `${before}${quote}${join(root, target)}${quote}`;
   });
 }
+
+/**
+ * A quick start moved to loopback ports: `port: 8080` (a key of `ports`)
+ * becomes `port: <port>, hostname: "127.0.0.1"`, `.listen(8081)` gains the
+ * host, and every other 8080/8081 (URLs) becomes the port. The README's
+ * servers use 8080 and 8081; tests give them free ports instead.
+ */
+export function onLoopbackPorts(code: string, ports: Record<string, number>): string {
+  let out = code;
+  for (const [written, port] of Object.entries(ports)) {
+    out = out
+      .replace(new RegExp(`\\bport: ${written}\\b`, "g"), `port: ${port}, hostname: "127.0.0.1"`)
+      .replace(new RegExp(`\\.listen\\(${written}\\)`, "g"), `.listen(${port}, "127.0.0.1")`)
+      .replace(new RegExp(`\\b${written}\\b`, "g"), String(port));
+  }
+  return out;
+}

@@ -1,7 +1,7 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { spawn } from "node:child_process";
-import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { connect as tcpConnect } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -12,6 +12,7 @@ import {
   type BlockKind,
   type CodeBlock,
   localizeImports,
+  onLoopbackPorts,
 } from "../../scripts/_util/code_blocks.ts";
 import { deadline, delay, waitFor } from "../_util/async.ts";
 import { freePort } from "../_util/server_process.ts";
@@ -224,20 +225,15 @@ function readmeBlock(heading: string): CodeBlock {
   return block;
 }
 
-/**
- * The block bound to loopback on the given ports: `port: 8080` gains
- * `hostname: "127.0.0.1"`, `.listen(8081)` gains the host, every other
- * 8080/8081 (URLs) becomes the port.
- */
-function onPorts(code: string, ports: Record<string, number>): string {
-  let out = code;
-  for (const [written, port] of Object.entries(ports)) {
-    out = out
-      .replace(new RegExp(`\\bport: ${written}\\b`, "g"), `port: ${port}, hostname: "127.0.0.1"`)
-      .replace(new RegExp(`\\.listen\\(${written}\\)`, "g"), `.listen(${port}, "127.0.0.1")`)
-      .replace(new RegExp(`\\b${written}\\b`, "g"), String(port));
-  }
-  return out;
+/** The `deno.json` of README.md's Install section, linking to this repository. */
+function denoInstallConfig(): string {
+  const readme = readFileSync(join(repoRoot, "README.md"), "utf8");
+  const block = [...readme.matchAll(/^\s*```json\n([\s\S]*?)^\s*```$/gm)]
+    .map((match) => match[1]).find((json) => json.includes('"links"'));
+  assert.ok(block, "README.md has no deno.json block with links");
+  const config = JSON.parse(block);
+  assert.deepEqual(config.links, ["../websocket-channel"]);
+  return JSON.stringify({ ...config, links: [repoRoot] });
 }
 
 /** Writes the block as a program for `runtime` and returns the command that runs it. */
@@ -246,9 +242,17 @@ async function program(
   name: string,
   code: string,
 ): Promise<[string, ...string[]]> {
+  if (runtime === "deno") {
+    // As the README's Install section says: a deno.json whose `links` point
+    // the JSR name at the repository, the imports left as written.
+    const dir = join(work, "deno-app");
+    mkdirSync(dir, { recursive: true });
+    writeFileSync(join(dir, "deno.json"), denoInstallConfig());
+    writeFileSync(join(dir, `${name}.ts`), code);
+    return [runtimes.deno, "run", "-A", join(dir, `${name}.ts`)];
+  }
   const source = join(work, `${name}.${runtime === "node" ? "mts" : "ts"}`);
   writeFileSync(source, localizeImports(code, repoRoot));
-  if (runtime === "deno") return [runtimes.deno, "run", "-A", source];
   if (runtime === "bun") return [runtimes.bun, source];
   if (runtime === "node") return [runtimes.node, source]; // type stripping
   const bundle = join(work, `${name}.mjs`);
@@ -280,7 +284,7 @@ async function quickStart(runtime: "deno" | "bun" | "node20" | "node", heading: 
   const server = readmeBlock(heading);
   const client = readmeBlock("The channel");
   const ports = { 8080: await freePort(), 8081: await freePort() };
-  const [command, ...args] = await program(runtime, "server", onPorts(server.code, ports));
+  const [command, ...args] = await program(runtime, "server", onLoopbackPorts(server.code, ports));
   const child = spawn(command, args, { cwd: work, stdio: ["ignore", "pipe", "pipe"] });
   const serverOut: Output = { code: null, output: "" };
   child.stdout!.on("data", (chunk) => serverOut.output += chunk);
@@ -303,7 +307,7 @@ async function quickStart(runtime: "deno" | "bun" | "node20" | "node", heading: 
     const [clientCommand, ...clientArgs] = await program(
       runtime,
       "client",
-      onPorts(client.code, ports),
+      onLoopbackPorts(client.code, ports),
     );
     const run = await runProcess(clientCommand, clientArgs, { cwd: work, timeoutMs: 30_000 });
     assert.equal(run.code, 0, `${client.where} on ${runtime}:\n${run.output}\n${context()}`);

@@ -26,7 +26,8 @@ import { currentRuntime, repoRoot, runtimes } from "../_util/runtimes.ts";
 // rules are in scripts/_util/code_blocks.ts). The checks run once, in the
 // Deno stage. Then the README's quick starts run as real processes on each
 // runtime: the runtime's server block (echo on 8080, "welcome" on 8081, here
-// on free loopback ports) and the channel quick start against it.
+// on free loopback ports) and the channel quick start against it; on Deno
+// with their imports as written, through the Install section's deno.json.
 
 const blocks = allCodeBlocks(repoRoot);
 const work = mkdtempSync(join(tmpdir(), "wsc-readme-"));

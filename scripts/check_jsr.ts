@@ -46,7 +46,9 @@ async function run(args: string[], timeoutMs = 300_000): Promise<{ code: number;
     stdout: "piped",
     stderr: "piped",
   }).spawn();
+  let timedOut = false;
   const timer = setTimeout(() => {
+    timedOut = true;
     try {
       child.kill("SIGKILL");
     } catch { /* already gone */ }
@@ -54,7 +56,8 @@ async function run(args: string[], timeoutMs = 300_000): Promise<{ code: number;
   const out = await child.output();
   clearTimeout(timer);
   const decoder = new TextDecoder();
-  const output = stripAnsi(decoder.decode(out.stdout) + decoder.decode(out.stderr));
+  let output = stripAnsi(decoder.decode(out.stdout) + decoder.decode(out.stderr));
+  if (timedOut) output += `\ndeno ${args[0]} timed out after ${timeoutMs / 1000} s and was killed`;
   return { code: out.code, output };
 }
 
@@ -141,8 +144,13 @@ async function exportFiles(): Promise<string[]> {
   return files;
 }
 
-const commandStep = (args: string[], note?: (output: string) => string | undefined) => async () => {
-  const { code, output } = await run(args);
+const commandStep = (
+  args: string[],
+  note?: (output: string) => string | undefined,
+  timeoutMs?: number,
+) =>
+async () => {
+  const { code, output } = await run(args, timeoutMs);
   const found = findings(output);
   if (code !== 0 && found.length === 0) found.push(output.trim().split("\n").slice(-5).join("\n"));
   return {
@@ -282,7 +290,7 @@ if (only.includes("doc-test")) {
     commandStep(["test", "--doc", "-A", "--permit-no-files", ...sources], (output) => {
       const summary = /^(?:ok|FAILED) \| (\d+) passed.*?\| (\d+) failed/m.exec(output);
       return summary ? `${summary[1]} examples passed, ${summary[2]} failed` : undefined;
-    }),
+    }, 900_000), // type-checks and runs every example of src/: minutes on a loaded machine
   );
 }
 if (only.includes("publish")) await step("deno publish --dry-run --allow-dirty", publishStep);

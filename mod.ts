@@ -36,6 +36,7 @@ export { generateKey, signKey } from "./src/handshake/accept_key.ts";
 export { HandshakeError, HandshakeErrorCode } from "./src/handshake/errors.ts";
 export type { OriginPolicy } from "./src/handshake/origin_policy.ts";
 export type { SubprotocolSelector } from "./src/handshake/subprotocol.ts";
+export type { ProxySetting } from "./src/handshake/proxy_setting.ts";
 
 // permessage-deflate settings (the `compression` option).
 export type { Compression, CompressionOptions } from "./src/deflate/compression_options.ts";

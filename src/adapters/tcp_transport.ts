@@ -13,6 +13,9 @@ import { WebSocketError } from "../engine/errors.ts";
 import { ConnectError } from "../channel/errors.ts";
 import { denoConnStreams } from "./deno_conn_streams.ts";
 import { socketStreams } from "./node_socket_streams.ts";
+import { proxyFor } from "../handshake/http_connect.ts";
+import type { ProxySetting } from "../handshake/proxy_setting.ts";
+import { openTunnel, readEnv } from "./proxy_tunnel.ts";
 
 /** Options accepted by {@linkcode openTcp}. */
 export interface OpenTcpOptions {
@@ -20,6 +23,11 @@ export interface OpenTcpOptions {
   signal?: AbortSignal;
   /** PEM certificates trusted for `wss:` in addition to nothing else (a private CA); default: the system store. */
   caCerts?: string[];
+  /**
+   * An `http://` CONNECT proxy to tunnel through, or `"env"` for
+   * `HTTPS_PROXY` / `HTTP_PROXY` / `NO_PROXY` (see `proxyFor`).
+   */
+  proxy?: ProxySetting;
 }
 
 /** A connected byte-stream pair. */
@@ -33,10 +41,13 @@ export interface TcpTransport {
 }
 
 /**
- * Opens a TCP connection (TLS for `wss:`/`https:`) to the URL's host and port.
+ * Opens a TCP connection (TLS for `wss:`/`https:`) to the URL's host and port,
+ * directly or through the `proxy` (HTTP CONNECT, then TLS inside the tunnel).
  * Rejects with a `ConnectError` whose `code` says what failed:
- * `WS_CONNECT_REFUSED`, `WS_CONNECT_DNS`, `WS_CONNECT_TLS`, `WS_CONNECT_ABORTED`
- * or `WS_CONNECT_FAILED`.
+ * `WS_CONNECT_REFUSED`, `WS_CONNECT_DNS`, `WS_CONNECT_TLS`, `WS_CONNECT_ABORTED`,
+ * `WS_CONNECT_FAILED`, `WS_PROXY_REFUSED` (with the proxy's `status`) or
+ * `WS_PROXY_FAILED`; a `TypeError` for an environment proxy that is not an
+ * `http://` URL.
  *
  * @example
  * ```ts ignore
@@ -54,6 +65,15 @@ export async function openTcp(url: URL, options: OpenTcpOptions = {}): Promise<T
   const hostname = url.hostname.startsWith("[") ? url.hostname.slice(1, -1) : url.hostname;
   const port = url.port ? Number(url.port) : secure ? 443 : 80;
   if (signal?.aborted) throw abortError(signal);
+  const proxy = proxyFor(url, options.proxy, readEnv);
+  if (proxy) {
+    return await openTunnel(proxy, url, {
+      signal,
+      caCerts: options.caCerts,
+      classify,
+      aborted: abortError,
+    });
+  }
   const deno = (globalThis as { Deno?: typeof Deno }).Deno;
   if (deno && typeof deno.connect === "function") {
     return await openDeno(deno, { hostname, port, secure, signal, caCerts: options.caCerts });

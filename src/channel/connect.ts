@@ -7,6 +7,7 @@
 import { type Compression, resolveCompression } from "../deflate/compression_options.ts";
 import { HandshakeError, HandshakeErrorCode } from "../handshake/errors.ts";
 import { ConnectError, UnsupportedError } from "./errors.ts";
+import type { ProxySetting } from "../handshake/proxy_setting.ts";
 import { NativeChannel } from "./native_channel.ts";
 // Browser builds map this module to a stub (scripts/build_browser.ts, the npm
 // package's `browser` field): the engine client path is dead code there, since
@@ -45,8 +46,8 @@ export interface ConnectOptions {
   /**
    * `"native"`: the global `WebSocket`. `"engine"`: our protocol engine over
    * TCP/TLS (Deno, Node, Bun). `"auto"`: native when it exists and the
-   * options need nothing it lacks (`headers`, `caCerts`, `compression`
-   * settings), else engine.
+   * options need nothing it lacks (`headers`, `caCerts`, `proxy`,
+   * `compression` settings), else engine.
    * @default {"auto"}
    */
   transport?: "auto" | "native" | "engine";
@@ -54,6 +55,20 @@ export interface ConnectOptions {
   compression?: Compression;
   /** Extra trusted CA certificates (PEM) for `wss:` with the engine transport. */
   caCerts?: string[];
+  /**
+   * An HTTP proxy to tunnel through with CONNECT (engine transport): an
+   * `http://` URL, with credentials as `http://user:pass@host:port`
+   * (sent as `Proxy-Authorization: Basic`), or `"env"` to follow
+   * `HTTPS_PROXY` (for `wss:`, else `HTTP_PROXY`), `HTTP_PROXY` (for `ws:`)
+   * and `NO_PROXY`, lowercase names first. The environment is read only with
+   * `"env"`. `wss:` runs TLS inside the tunnel (SNI and certificate checks
+   * for the target host); `connectTimeout` and `signal` cover the CONNECT
+   * step. A proxy answering CONNECT with a non-2xx status rejects `ready`
+   * with a `ConnectError` `WS_PROXY_REFUSED` carrying that `status` (407:
+   * credentials missing or wrong). Anything else than `"env"` or an `http:`
+   * URL throws a `TypeError` at the call.
+   */
+  proxy?: ProxySetting;
 }
 
 const DEFAULT_CONNECT_TIMEOUT = 30_000;
@@ -77,7 +92,8 @@ const DEFAULT_CONNECT_TIMEOUT = 30_000;
  * ```
  */
 export function connect(url: string | URL, options: ConnectOptions = {}): WebSocketChannel {
-  // An invalid `compression` throws TypeError / RangeError here, at the call.
+  // An invalid `compression` throws TypeError / RangeError here, at the call (an
+  // invalid `proxy` too, in connectEngine: browser builds never load that check).
   resolveCompression(options.compression);
   const transport = chooseTransport(options);
   const timeout = options.connectTimeout ?? DEFAULT_CONNECT_TIMEOUT;
@@ -96,7 +112,7 @@ function chooseTransport(options: ConnectOptions): "native" | "engine" {
   const wanted = options.transport ?? "auto";
   const nativeExists = typeof (globalThis as { WebSocket?: unknown }).WebSocket === "function";
   const needsEngine = options.headers !== undefined || options.caCerts !== undefined ||
-    (typeof options.compression === "object");
+    options.proxy !== undefined || (typeof options.compression === "object");
   if (
     wanted === "native" || (wanted === "auto" && nativeExists && (!needsEngine || !hasEngine()))
   ) {
@@ -106,7 +122,7 @@ function chooseTransport(options: ConnectOptions): "native" | "engine" {
         'transport: "native" needs a global WebSocket',
       );
     }
-    for (const name of ["headers", "caCerts"] as const) {
+    for (const name of ["headers", "caCerts", "proxy"] as const) {
       if (options[name] !== undefined) {
         throw new UnsupportedError(
           "WS_OPTION_UNSUPPORTED",

@@ -11,13 +11,15 @@
 import { ConnectError } from "./errors.ts";
 import type { ConnectOptions } from "./connect.ts";
 import { clientOverStreams } from "./stream_handshake.ts";
+import { checkProxySetting } from "../handshake/proxy_setting.ts";
 import type { WebSocketChannel } from "./web_socket_channel.ts";
 
 /**
  * Opens the connection with the engine over TCP/TLS; `connect()` calls it
  * once the options were checked. Returns the channel at once: `ready`
  * rejects with the typed failure (refused, DNS, TLS, timeout, aborted, a
- * refused upgrade).
+ * refused upgrade, a refusing proxy). Throws a `TypeError` for a `proxy`
+ * that is not `"env"` or an `http://` URL.
  *
  * @param url The `ws:` / `wss:` URL.
  * @param options The `connect()` options.
@@ -37,6 +39,8 @@ export function connectEngine(
   options: ConnectOptions,
   timeout: number,
 ): WebSocketChannel {
+  // A programming error: thrown at the call, before anything is opened.
+  if (options.proxy !== undefined) checkProxySetting(options.proxy);
   const attempt = new AbortController();
   const signal = options.signal;
   const onAbort = () =>
@@ -62,7 +66,7 @@ export function connectEngine(
   // The one lazy edge from the channel layer into the adapters: browsers and
   // bundles that never take this path never load runtime code.
   const streams = import("../adapters/tcp_transport.ts").then(({ openTcp }) =>
-    openTcp(target, { signal: attempt.signal, caCerts: options.caCerts })
+    openTcp(target, { signal: attempt.signal, caCerts: options.caCerts, proxy: options.proxy })
   );
   streams.catch(() => {}); // reported through `ready`
   const channel = clientOverStreams(url, streams, {

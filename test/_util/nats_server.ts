@@ -7,6 +7,7 @@
 import { existsSync } from "node:fs";
 import { connect, createServer, type Socket } from "node:net";
 import {
+  answersProbe,
   freePort,
   type ServerProcess,
   type ServerProgram,
@@ -31,16 +32,7 @@ export interface NatsServer extends ServerProcess {
 
 /** The server speaks first: a NATS server greets every connection with `INFO {…}`. */
 function greets(port: number): Promise<boolean> {
-  return new Promise((resolve) => {
-    const socket = connect(port, "127.0.0.1");
-    const done = (ok: boolean) => {
-      socket.destroy();
-      resolve(ok);
-    };
-    socket.setTimeout(500, () => done(false));
-    socket.once("error", () => done(false));
-    socket.once("data", (data) => done(String(data).startsWith("INFO ")));
-  });
+  return answersProbe(port, undefined, (answer) => answer.startsWith("INFO "));
 }
 
 const nats: ServerProgram = {

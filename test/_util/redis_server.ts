@@ -7,8 +7,12 @@
 import { existsSync, mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { connect } from "node:net";
-import { type ServerProcess, type ServerProgram, startServerProcess } from "./server_process.ts";
+import {
+  answersProbe,
+  type ServerProcess,
+  type ServerProgram,
+  startServerProcess,
+} from "./server_process.ts";
 
 export { freePort } from "./server_process.ts";
 
@@ -27,17 +31,7 @@ export interface RedisServer extends ServerProcess {
 }
 
 function answersPing(port: number): Promise<boolean> {
-  return new Promise((resolve) => {
-    const socket = connect(port, "127.0.0.1");
-    const done = (ok: boolean) => {
-      socket.destroy();
-      resolve(ok);
-    };
-    socket.setTimeout(500, () => done(false));
-    socket.once("error", () => done(false));
-    socket.once("connect", () => socket.write("PING\r\n"));
-    socket.once("data", (data) => done(String(data).startsWith("+PONG")));
-  });
+  return answersProbe(port, "PING\r\n", (answer) => answer.startsWith("+PONG"));
 }
 
 const redis: ServerProgram = {

@@ -7,7 +7,7 @@
  * @module
  */
 import { type ChildProcess, spawn } from "node:child_process";
-import { createServer } from "node:net";
+import { connect, createServer } from "node:net";
 import { delay } from "./async.ts";
 
 /** A running server program. */
@@ -43,6 +43,29 @@ export async function freePort(): Promise<number> {
   const port = (server.address() as { port: number }).port;
   await new Promise<void>((resolve) => server.close(() => resolve()));
   return port;
+}
+
+/**
+ * Resolves `true` once a connection to 127.0.0.1:`port` gets a first answer
+ * that `accept` takes (after sending `probe`, when given; without it the
+ * server must speak first), `false` on error or after 500 ms of silence.
+ */
+export function answersProbe(
+  port: number,
+  probe: string | undefined,
+  accept: (answer: string) => boolean,
+): Promise<boolean> {
+  return new Promise((resolve) => {
+    const socket = connect(port, "127.0.0.1");
+    const done = (ok: boolean) => {
+      socket.destroy();
+      resolve(ok);
+    };
+    socket.setTimeout(500, () => done(false));
+    socket.once("error", () => done(false));
+    if (probe !== undefined) socket.once("connect", () => socket.write(probe));
+    socket.once("data", (data) => done(accept(String(data))));
+  });
 }
 
 function launch(program: ServerProgram, port: number): ChildProcess {

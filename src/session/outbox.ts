@@ -86,8 +86,11 @@ export class Outbox {
     return [...this.#entries];
   }
 
-  /** Adds a send; the promise settles with the server's answer or a typed error. */
-  add(seq: number, frame: Uint8Array): Promise<void> {
+  /**
+   * Adds a send; the promise settles with the server's answer or a typed
+   * error. `onAdded` gets the entry when it was added (not on overflow).
+   */
+  add(seq: number, frame: Uint8Array, onAdded?: (entry: OutboxEntry) => void): Promise<void> {
     const size = frame.byteLength;
     if (size > this.#maxBytes || this.#maxMessages < 1) {
       return Promise.reject(
@@ -135,6 +138,7 @@ export class Outbox {
       }
       this.#entries.push(entry);
       this.#bytes += size;
+      onAdded?.(entry);
     });
   }
 

@@ -188,9 +188,12 @@ export class SessionClient {
     }
     const seq = ++this.#seq;
     const frame = encodeFrame({ kind: "send", seq, data: message });
-    const result = this.#outbox.add(seq, frame);
-    if (this.#open) this.#flush();
-    return result;
+    // Written at once when open; otherwise on the next open, with the others.
+    return this.#outbox.add(seq, frame, (entry) => {
+      if (!this.#open) return;
+      entry.sentOn = this.#connection;
+      this.#write(entry.frame);
+    });
   }
 
   /**

@@ -74,7 +74,8 @@ export interface SessionHubOptions {
   /** Milliseconds a client has to send `HELLO`. @default {10000} */
   helloTimeout?: number;
   /**
-   * Milliseconds a connection holds a send while its handler runs; another
+   * Milliseconds a connection holds a send while its handler runs and its
+   * acceptance is recorded (retried while the store is away); another
    * connection of the same session waits that long at most. @default {30000}
    */
   leaseTime?: number;
@@ -273,7 +274,23 @@ export class SessionHub {
       reason = error instanceof SessionRejection ? error.message : "server error";
       if (!(error instanceof SessionRejection)) this.#error(error);
     }
-    await this.#store.commit(peer.id, seq, peer.owner);
+    await this.#commit(peer, seq, Date.now() + lease);
     peer.send(reason === undefined ? { kind: "ack", seq } : { kind: "reject", seq, reason });
+  }
+
+  /**
+   * Records an accepted seq, retrying while the lease holds: a store that is
+   * back within it (a Redis restart) gets the record, so the resend that
+   * waits on the lease elsewhere is a duplicate instead of a second delivery.
+   */
+  async #commit(peer: PeerConnection, seq: number, until: number): Promise<void> {
+    for (;;) {
+      try {
+        return await this.#store.commit(peer.id, seq, peer.owner);
+      } catch (error) {
+        if (this.#closed || Date.now() + 50 >= until) throw error;
+        await delay(50);
+      }
+    }
   }
 }

@@ -234,7 +234,7 @@ export class SessionHub {
     this.#closed = true;
     await Promise.all(
       [...this.#peers].map((peer) =>
-        peer.channel.sink.close(1001, "server closing").catch(() => {})
+        peer.close(1001, "server closing")
       ),
     );
     await this.#store.close();

@@ -137,6 +137,12 @@ export class PeerConnection implements SessionPeer {
     );
   }
 
+  /** Closes the connection with any wire code (1001 when the hub closes). */
+  close(code: number, reason: string): Promise<void> {
+    this.#open = false;
+    return this.#port.close(code, reason).catch(() => {});
+  }
+
   /** Counts a subscribe against the limits; false (and closed) when one is passed. */
   admitSubscribe(topic: string): boolean {
     const limits = this.#host.limits;

@@ -233,9 +233,7 @@ export class SessionHub {
     if (this.#closed) return;
     this.#closed = true;
     await Promise.all(
-      [...this.#peers].map((peer) =>
-        peer.close(1001, "server closing")
-      ),
+      [...this.#peers].map((peer) => peer.close(1001, "server closing")),
     );
     await this.#store.close();
   }

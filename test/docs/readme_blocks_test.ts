@@ -1,7 +1,7 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { spawn } from "node:child_process";
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { connect as tcpConnect } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -72,12 +72,19 @@ function checkKind(kind: BlockKind): Promise<CheckRun> {
 async function runChecker(kind: BlockKind, mine: CodeBlock[]): Promise<CheckRun> {
   const files = mine.map((block, i) => {
     const name = fileName(block, i);
-    writeFileSync(join(work, name), `${localizeImports(block.code, repoRoot)}\nexport {};\n`);
+    // Deno type-checks a JS file only with `@ts-check` (one line more).
+    const head = kind === "deno" && block.lang === "js" ? "// @ts-check\n" : "";
+    writeFileSync(
+      join(work, name),
+      `${head}${localizeImports(block.code, repoRoot)}\nexport {};\n`,
+    );
     return name;
   });
+  if (kind === "bun" && !existsSync(join(repoRoot, "node_modules/bun-types"))) {
+    return { byFile: new Map(), failure: "bun-types is not installed: run npm ci" };
+  }
   if (kind === "deno") {
-    // Deno's own checker and the project's compiler options; `@ts-check` is
-    // how Deno checks JS, so JS blocks are checked as TS here.
+    // Deno's own checker and the project's compiler options.
     const result = await runProcess(runtimes.deno, [
       "check",
       `--config=${join(repoRoot, "deno.json")}`,
@@ -169,9 +176,10 @@ for (const block of blocks) {
     const run = await checkKind(block.kind);
     if (run.failure) assert.fail(`the checker failed:\n${run.failure.slice(-3000)}`);
     const findings = run.byFile.get(fileNames.get(block)!) ?? [];
+    const shift = block.kind === "deno" && block.lang === "js" ? 1 : 0; // the @ts-check line
     // File line n is the block's code line n: the fence is at block.line.
     assert.deepEqual(
-      findings.map((f) => `${block.file}:${block.line + f.line}:${f.column} ${f.message}`),
+      findings.map((f) => `${block.file}:${block.line + f.line - shift}:${f.column} ${f.message}`),
       [],
     );
   });

@@ -1,6 +1,6 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { spawn } from "node:child_process";
+import { type ChildProcess, spawn } from "node:child_process";
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { connect as tcpConnect } from "node:net";
 import { tmpdir } from "node:os";
@@ -289,28 +289,62 @@ function accepts(port: number): Promise<boolean> {
   });
 }
 
+interface RunningServer {
+  child: ChildProcess;
+  ports: { 8080: number; 8081: number };
+  out: Output;
+  exited: Promise<void>;
+  context(): string;
+}
+
+/**
+ * Starts the server block on two free loopback ports and waits until both
+ * accept. A port taken between our probe and the server's bind (other jobs
+ * share the machine) means another try with new ports, three at most.
+ */
+async function startServer(
+  runtime: "deno" | "bun" | "node20" | "node",
+  server: CodeBlock,
+): Promise<RunningServer> {
+  for (let attempt = 1;; attempt++) {
+    const ports = { 8080: await freePort(), 8081: await freePort() };
+    const [command, ...args] = await program(
+      runtime,
+      "server",
+      onLoopbackPorts(server.code, ports),
+    );
+    const child = spawn(command, args, { cwd: work, stdio: ["ignore", "pipe", "pipe"] });
+    const out: Output = { code: null, output: "" };
+    child.stdout!.on("data", (chunk) => out.output += chunk);
+    child.stderr!.on("data", (chunk) => out.output += chunk);
+    const exited = new Promise<void>((resolve) =>
+      child.on("exit", (code) => {
+        out.code = code;
+        resolve();
+      })
+    );
+    const context = () => `server ${server.where} on ${runtime}:\n${out.output}`;
+    try {
+      await waitFor(async () => {
+        if (child.exitCode !== null) assert.fail(`exited with ${child.exitCode}; ${context()}`);
+        return await accepts(ports[8080]) && await accepts(ports[8081]);
+      }, { timeout: 30_000, interval: 50, what: `the server of ${server.where} to listen` });
+      return { child, ports, out, exited, context };
+    } catch (error) {
+      child.kill("SIGKILL");
+      await exited;
+      if (attempt === 3 || !/EADDRINUSE|AddrInUse|in use/i.test(out.output)) {
+        throw error;
+      }
+    }
+  }
+}
+
 async function quickStart(runtime: "deno" | "bun" | "node20" | "node", heading: string) {
   const server = readmeBlock(heading);
   const client = readmeBlock("The channel");
-  const ports = { 8080: await freePort(), 8081: await freePort() };
-  const [command, ...args] = await program(runtime, "server", onLoopbackPorts(server.code, ports));
-  const child = spawn(command, args, { cwd: work, stdio: ["ignore", "pipe", "pipe"] });
-  const serverOut: Output = { code: null, output: "" };
-  child.stdout!.on("data", (chunk) => serverOut.output += chunk);
-  child.stderr!.on("data", (chunk) => serverOut.output += chunk);
-  const exited = new Promise<void>((resolve) =>
-    child.on("exit", (code) => {
-      serverOut.code = code;
-      resolve();
-    })
-  );
-  const context = () => `server ${server.where} on ${runtime}:\n${serverOut.output}`;
+  const { child, ports, exited, context } = await startServer(runtime, server);
   try {
-    await waitFor(async () => {
-      if (child.exitCode !== null) assert.fail(`exited with ${child.exitCode}; ${context()}`);
-      return await accepts(ports[8080]) && await accepts(ports[8081]);
-    }, { timeout: 30_000, interval: 50, what: `the server of ${server.where} to listen` });
-
     // The channel quick start, unchanged but for the port: sends "Hello!",
     // prints the echo, closes with 1000 "bye" and prints the close.
     const [clientCommand, ...clientArgs] = await program(

@@ -1,14 +1,14 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { type ChildProcess, execFileSync, spawn } from "node:child_process";
-import { mkdirSync, rmSync } from "node:fs";
+import { type ChildProcess, spawn } from "node:child_process";
+import { rmSync } from "node:fs";
 import { join } from "node:path";
-import process from "node:process";
 import { connect } from "../../src/channel/connect.ts";
 import type { WebSocketChannel } from "../../src/channel/web_socket_channel.ts";
 import { deadline, waitFor } from "../_util/async.ts";
 import { redisSkip, startRedisServer } from "../_util/redis_server.ts";
 import { currentRuntime, repoRoot, runtimes } from "../_util/runtimes.ts";
+import { bundleForNode20 } from "../_util/node_bundle.ts";
 
 // Three server processes on three runtimes (Deno, Bun, Node 20 running an
 // esbuild bundle), each a TopicHub over one real Redis
@@ -36,24 +36,6 @@ interface Server {
   stdout: string;
   stderr: string;
   exited: Promise<number | null>;
-}
-
-/** The Node 20 bundle goes under the repository, so `redis` resolves from node_modules. */
-function nodeBundle(): { path: string; dir: string } {
-  const dir = join(repoRoot, ".build", `hub-server-${process.pid}-${Date.now()}`);
-  mkdirSync(dir, { recursive: true });
-  const path = join(dir, "hub_server.mjs");
-  execFileSync(runtimes.esbuild, [
-    fixture,
-    "--bundle",
-    "--platform=node",
-    "--format=esm",
-    "--target=node20",
-    "--packages=external",
-    `--outfile=${path}`,
-    "--log-level=error",
-  ], { cwd: repoRoot });
-  return { path, dir };
 }
 
 async function startServer(runtime: Runtime, redisUrl: string, bundle: string): Promise<Server> {
@@ -169,7 +151,7 @@ test(
   { skip: redisSkip, timeout: 120_000 },
   async () => {
     const redis = await startRedisServer();
-    const bundle = nodeBundle();
+    const bundle = bundleForNode20(fixture);
     const servers: Server[] = [];
     const clients: Client[] = [];
     try {

@@ -1,13 +1,13 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { type ChildProcess, execFileSync, spawn } from "node:child_process";
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { type ChildProcess, spawn } from "node:child_process";
+import { existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import process from "node:process";
 import { deadline, delay, waitFor } from "../_util/async.ts";
 import { redisSkip, startRedisServer } from "../_util/redis_server.ts";
 import { repoRoot, runtimes } from "../_util/runtimes.ts";
+import { bundleForNode20, type NodeBundle } from "../_util/node_bundle.ts";
 import { SessionClient, type SessionGap } from "../../src/session/session_client.ts";
 import { SessionHub } from "../../src/session/session_hub.ts";
 import { RedisSessionStore } from "../../src/session/redis.ts";
@@ -31,25 +31,9 @@ interface Server {
   exited: Promise<void>;
 }
 
-let bundleDir: string | undefined;
-/** The Node 20 bundle goes under the repository, so `redis` resolves from node_modules. */
-function nodeBundle(): string {
-  bundleDir ??= join(repoRoot, ".build", `session-server-${process.pid}-${Date.now()}`);
-  const path = join(bundleDir, "session_server.mjs");
-  if (existsSync(path)) return path;
-  mkdirSync(bundleDir, { recursive: true });
-  execFileSync(runtimes.esbuild, [
-    fixture,
-    "--bundle",
-    "--platform=node",
-    "--format=esm",
-    "--target=node20",
-    "--packages=external",
-    `--outfile=${path}`,
-    "--log-level=error",
-  ], { cwd: repoRoot });
-  return path;
-}
+let bundle: NodeBundle | undefined;
+/** The Node 20 server, bundled once for the file. */
+const nodeBundle = () => (bundle ??= bundleForNode20(fixture)).path;
 
 async function startServer(runtime: Runtime, redisUrl: string, log: string, extra: string[] = []) {
   const args = ["--redis", redisUrl, "--log", log, "--lease", "3000", ...extra];
@@ -281,7 +265,8 @@ test(
       await Promise.all(all.map(stop));
       await redis.stop();
       rmSync(logs, { recursive: true, force: true });
-      if (bundleDir) rmSync(bundleDir, { recursive: true, force: true });
+      if (bundle) rmSync(bundle.dir, { recursive: true, force: true });
+      bundle = undefined;
     }
   },
 );
@@ -326,7 +311,8 @@ test(
       await Promise.all(servers.map(stop));
       await redis.stop();
       rmSync(logs, { recursive: true, force: true });
-      if (bundleDir) rmSync(bundleDir, { recursive: true, force: true });
+      if (bundle) rmSync(bundle.dir, { recursive: true, force: true });
+      bundle = undefined;
     }
   },
 );

@@ -31,7 +31,8 @@ export interface OutboxEntry {
   sentOn: number;
   resolve(): void;
   reject(error: SessionError): void;
-  timer: unknown;
+  /** When `ackTimeout` gives up on it (clock time). */
+  readonly expiresAt: number;
 }
 
 /**
@@ -57,6 +58,7 @@ export class Outbox {
   readonly #maxMessages: number;
   readonly #overflow: OverflowPolicy;
   #bytes = 0;
+  #timer: unknown = undefined;
 
   /**
    * @param clock Timers for `ackTimeout`.
@@ -123,23 +125,42 @@ export class Outbox {
       }
     }
     return new Promise<void>((resolve, reject) => {
-      const entry: OutboxEntry = { seq, frame, sentOn: 0, resolve, reject, timer: undefined };
-      if (Number.isFinite(this.#ackTimeout)) {
-        entry.timer = this.#clock.setTimeout(() => {
-          const at = this.#entries.indexOf(entry);
-          if (at < 0) return;
-          this.#remove(at).reject(
-            new SessionError(
-              "WS_SESSION_ACK_TIMEOUT",
-              `No acknowledgement within ${this.#ackTimeout} ms; the server may still accept it`,
-            ),
-          );
-        }, this.#ackTimeout);
-      }
+      const expiresAt = this.#clock.now() + this.#ackTimeout;
+      const entry: OutboxEntry = { seq, frame, sentOn: 0, resolve, reject, expiresAt };
       this.#entries.push(entry);
       this.#bytes += size;
+      this.#arm();
       onAdded?.(entry);
     });
+  }
+
+  /**
+   * One timer for the oldest send (all wait the same `ackTimeout`, so the
+   * oldest expires first); it is moved only when it fires or the outbox
+   * empties, not on every acknowledgement.
+   */
+  #arm(): void {
+    if (this.#timer !== undefined || !Number.isFinite(this.#ackTimeout)) return;
+    if (this.#entries.length === 0) return;
+    this.#timer = this.#clock.setTimeout(() => {
+      this.#timer = undefined;
+      const now = this.#clock.now();
+      while (this.#entries.length > 0 && this.#entries[0].expiresAt <= now) {
+        this.#remove(0).reject(
+          new SessionError(
+            "WS_SESSION_ACK_TIMEOUT",
+            `No acknowledgement within ${this.#ackTimeout} ms; the server may still accept it`,
+          ),
+        );
+      }
+      this.#arm();
+    }, Math.max(0, this.#entries[0].expiresAt - this.#clock.now()));
+  }
+
+  #disarmIfEmpty(): void {
+    if (this.#entries.length > 0 || this.#timer === undefined) return;
+    this.#clock.clearTimeout(this.#timer);
+    this.#timer = undefined;
   }
 
   /** Resolves every send with a seq up to `seq` (an ACK, or the accepted seq of a WELCOME). */
@@ -162,18 +183,15 @@ export class Outbox {
 
   #take(count: number): OutboxEntry[] {
     const taken = this.#entries.splice(0, count);
-    for (const entry of taken) this.#forget(entry);
+    for (const entry of taken) this.#bytes -= entry.frame.byteLength;
+    this.#disarmIfEmpty();
     return taken;
   }
 
   #remove(at: number): OutboxEntry {
     const [entry] = this.#entries.splice(at, 1);
-    this.#forget(entry);
-    return entry;
-  }
-
-  #forget(entry: OutboxEntry): void {
     this.#bytes -= entry.frame.byteLength;
-    if (entry.timer !== undefined) this.#clock.clearTimeout(entry.timer);
+    this.#disarmIfEmpty();
+    return entry;
   }
 }

@@ -271,9 +271,9 @@ test("FrameDecoder buffers by bytes received, not bytes declared (F14)", () => {
   assert.equal(decoder.next(), null);
 });
 
-test("FrameDecoder gives a frame that spans chunks one buffer of exactly its declared length", () => {
-  // 3 MiB in 64 KiB reads: the buffer is allocated once from the header's length, so it is
-  // neither larger than the payload (no geometric headroom) nor reallocated on the way.
+test("FrameDecoder gives a frame that spans chunks a buffer of exactly its length at the end", () => {
+  // 3 MiB in 64 KiB reads: the buffer grows with the bytes received and ends at the payload's
+  // length (no geometric headroom left in the delivered message).
   const payload = new SeededRandom(11).bytes(3 << 20);
   const wire = clientFrame(0x82, payload, new Uint8Array([9, 8, 7, 6]));
   const decoder = new FrameDecoder({ role: "server" });
@@ -286,6 +286,26 @@ test("FrameDecoder gives a frame that spans chunks one buffer of exactly its dec
   assert.equal(frames[0].payload.byteOffset, 0);
   assert.equal(frames[0].payload.buffer.byteLength, payload.length);
   assert.deepEqual(frames[0].payload, payload);
+});
+
+test("FrameDecoder does not size a buffer from a declared length within the default limit", () => {
+  // A hostile header declaring 64 MiB (the default limit) followed by a few bytes: reserving
+  // 64 MiB per such connection cost a full garbage collection each. The buffer follows the
+  // bytes received.
+  const parts: Uint8Array[] = [];
+  const decoder = new FrameDecoder({ role: "server", onPayloadPart: (part) => parts.push(part) });
+  decoder.push(hex("82 ff 00 00 00 00 04 00 00 00 01 02 03 04 09"));
+  assert.equal(decoder.next(), null);
+  assert.equal(parts.length, 1);
+  assert.ok(
+    parts[0].buffer.byteLength <= 256 * 1024,
+    `buffer of ${parts[0].buffer.byteLength} bytes`,
+  );
+  // A small frame that spans chunks still gets exactly its length.
+  const small = new FrameDecoder({ role: "server", onPayloadPart: (part) => parts.push(part) });
+  small.push(hex("82 85 01 02 03 04 09"));
+  assert.equal(small.next(), null);
+  assert.equal(parts[1].buffer.byteLength, 5);
 });
 
 test("FrameDecoder grows with the bytes received above the default limit", () => {

@@ -182,6 +182,11 @@ export class TopicFeeds {
       for (const entry of page.entries) {
         if (entry.position > end) break;
         if (entry.position !== sub.last + 1) continue;
+        // Each entry waits for the backlog (not each page): a client resuming its maxTopics
+        // topics at once, reading nothing, would otherwise have a page of each buffered.
+        while (peer.open && peer.backlog > limit) await delay(10);
+        if (!peer.open || peer.subscriptions.get(state.name) !== sub) return;
+        if (page.epoch !== state.epoch) break;
         peer.write(
           new PreparedMessage(encodePublish(state.bytes, entry.position, entry.data)),
           Infinity,
@@ -189,9 +194,9 @@ export class TopicFeeds {
         sub.last = entry.position;
         this.#stats.replayed++;
       }
+      if (page.epoch !== state.epoch) break;
       // Nothing new although positions are missing: trimmed meanwhile.
       if (sub.last === before && sub.last < end) this.#gap(sub, state, end);
-      while (peer.open && peer.backlog > limit) await delay(10);
     }
     if (peer.open && peer.subscriptions.get(state.name) === sub) sub.live = true;
   }

@@ -1,0 +1,80 @@
+/**
+ * The session hub against hostile peers over real sockets (the running
+ * runtime's `serve()` and raw session frames from an engine client): what
+ * one connection can make the server buffer or do.
+ *
+ * @module
+ */
+import { test } from "node:test";
+import assert from "node:assert/strict";
+import { connect } from "../../src/channel/connect.ts";
+import { encodeFrame, SESSION_PROTOCOL } from "../../src/session/frames.ts";
+import { MemorySessionStore } from "../../src/session/memory_store.ts";
+import { SessionHub } from "../../src/session/session_hub.ts";
+import type { PeerConnection } from "../../src/session/session_peer.ts";
+import { delay, waitFor } from "../_util/async.ts";
+import { currentRuntime } from "../_util/runtimes.ts";
+import { serveHere } from "../_util/serve_here.ts";
+
+/** Waits until `read()` has not changed for `quiet` ms (the server stopped writing). */
+async function settled(read: () => number, quiet = 300): Promise<number> {
+  let value = read();
+  for (;;) {
+    await delay(quiet);
+    const now = read();
+    if (now === value) return now;
+    value = now;
+  }
+}
+
+test(`session hub (${currentRuntime}): resuming many topics from position 0 without reading stays within maxBufferedBytes`, async () => {
+  const topics = 16;
+  const perTopic = 256;
+  const size = 8 * 1024;
+  const maxBufferedBytes = 64 * 1024;
+  const store = new MemorySessionStore();
+  const hub = new SessionHub({ store, maxBufferedBytes });
+  const payload = "x".repeat(size);
+  for (let t = 0; t < topics; t++) {
+    for (let i = 0; i < perTopic; i++) await hub.publish(`t${t}`, payload);
+  }
+  let peer: PeerConnection | undefined;
+  const server = await serveHere({
+    protocols: [SESSION_PROTOCOL],
+    onChannel(channel) {
+      peer = hub.accept(channel) as PeerConnection;
+    },
+  });
+  const client = connect(`ws://127.0.0.1:${server.port}/`, {
+    protocols: [SESSION_PROTOCOL],
+    transport: "engine",
+  });
+  try {
+    await client.ready;
+    await client.sink.add(encodeFrame({ kind: "hello", version: 1, session: "resumer" }));
+    for (let t = 0; t < topics; t++) {
+      const from = { epoch: store.epoch, position: 0 };
+      await client.sink.add(encodeFrame({ kind: "subscribe", topic: `t${t}`, from }));
+    }
+    await waitFor(() => hub.stats().replayed > 0);
+    // The client reads nothing: each replay must wait for the backlog, not write a page first.
+    await settled(() => hub.stats().replayed);
+    const backlog = peer!.backlog;
+    const frame = size + 16;
+    assert.ok(
+      backlog <= maxBufferedBytes + topics * frame,
+      `${backlog} bytes waiting for one connection (limit ${maxBufferedBytes})`,
+    );
+    // Nothing is lost by waiting: reading now receives all of it.
+    let received = 0;
+    for await (const message of client.stream) {
+      assert.ok(message instanceof Uint8Array);
+      if (message[0] === 0x13 && ++received === topics * perTopic) break;
+    }
+    assert.equal(hub.stats().replayed, topics * perTopic);
+  } finally {
+    client.sink.close().catch(() => {});
+    await hub.close();
+    await server.close();
+  }
+});

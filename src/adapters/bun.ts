@@ -210,6 +210,7 @@ export function createBunHandler<Data = undefined>(options: BunHandlerOptions<Da
         ws.data.shim = shim;
         const channel = fromWebSocket(shim, {
           maxMessageSize: options.maxMessageSize,
+          answerPingMessages: options.answerPingMessages,
           maxQueuedBytes: options.maxQueuedBytes,
           pollInterval: 1,
         });
@@ -250,11 +251,13 @@ export function createBunHandler<Data = undefined>(options: BunHandlerOptions<Da
  * await server.close();
  * ```
  */
-export async function serve<Data = undefined>(
-  options: ServeOptions<Data>,
-): Promise<WebSocketServer> {
-  // Rejects with TypeError / RangeError before listening.
-  options = checkServerOptions(options);
+export function serve<Data = undefined>(options: ServeOptions<Data>): Promise<WebSocketServer> {
+  // Programming errors (TypeError / RangeError) throw at the call, before listening;
+  // a port in use rejects.
+  return listen(checkServerOptions(options));
+}
+
+async function listen<Data>(options: ServeOptions<Data>): Promise<WebSocketServer> {
   const hostname = options.hostname ?? "0.0.0.0";
   const secure = Boolean(options.tls);
   const connections = new ServerConnections(options);
@@ -286,6 +289,7 @@ export async function serve<Data = undefined>(
         maxMessageSize: options.maxMessageSize,
         maxFragments: options.maxFragments,
         closeTimeout: options.closeTimeout,
+        answerPingMessages: options.answerPingMessages,
         compression: options.compression,
         handshakeTimeout,
       });

@@ -174,6 +174,7 @@ export async function upgrade<Data = undefined>(
   for (const [name, value] of outcome.headers) response.headers.append(name, value);
   const channel = fromWebSocket(socket as unknown as WebSocketLike, {
     maxMessageSize: options.maxMessageSize,
+    answerPingMessages: options.answerPingMessages,
     maxQueuedBytes: options.maxQueuedBytes,
   });
   options.channels?.add(channel);
@@ -193,12 +194,8 @@ export async function upgrade<Data = undefined>(
  * ```
  */
 export function serve<Data = undefined>(options: ServeOptions<Data>): Promise<WebSocketServer> {
-  try {
-    // TypeError / RangeError now, before listening, rather than at every handshake.
-    options = checkServerOptions(options);
-  } catch (error) {
-    return Promise.reject(error);
-  }
+  // Programming errors (TypeError / RangeError) throw at the call, before listening.
+  options = checkServerOptions(options);
   const deno = denoGlobal();
   const hostname = options.hostname ?? "0.0.0.0";
   const port = options.port ?? 0;
@@ -238,6 +235,7 @@ export function serve<Data = undefined>(options: ServeOptions<Data>): Promise<We
         maxMessageSize: options.maxMessageSize,
         maxFragments: options.maxFragments,
         closeTimeout: options.closeTimeout,
+        answerPingMessages: options.answerPingMessages,
         compression: options.compression,
         handshakeTimeout: options.handshakeTimeout ?? DEFAULT_HANDSHAKE_TIMEOUT,
       });

@@ -217,11 +217,13 @@ function clientErrorStatus(error: Error & { code?: string }): number {
  * await server.close();
  * ```
  */
-export async function serve<Data = undefined>(
-  options: ServeOptions<Data>,
-): Promise<WebSocketServer> {
-  // Rejects with TypeError / RangeError before listening.
-  options = checkServerOptions(options);
+export function serve<Data = undefined>(options: ServeOptions<Data>): Promise<WebSocketServer> {
+  // Programming errors (TypeError / RangeError) throw at the call, before listening;
+  // a port in use rejects.
+  return listen(checkServerOptions(options));
+}
+
+async function listen<Data>(options: ServeOptions<Data>): Promise<WebSocketServer> {
   const hostname = options.hostname ?? "0.0.0.0";
   const handshakeTimeout = options.handshakeTimeout ?? DEFAULT_HANDSHAKE_TIMEOUT;
   const slots = new HandshakeSlots(options.maxPendingHandshakes ?? DEFAULT_MAX_PENDING_HANDSHAKES);

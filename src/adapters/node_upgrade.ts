@@ -211,6 +211,7 @@ export async function upgradeWith(
     role: "server",
     maxMessageSize: options.maxMessageSize,
     maxFragments: options.maxFragments,
+    answerPingMessages: options.answerPingMessages,
     closeTimeout: options.closeTimeout,
   });
   channel.open(socketTransport(socket as Socket), {

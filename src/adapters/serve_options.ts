@@ -11,6 +11,8 @@ import type { SubprotocolSelector } from "../handshake/subprotocol.ts";
 import type { WebSocketChannel } from "../channel/web_socket_channel.ts";
 import type { ChannelSet } from "../channel/channel_set.ts";
 import { hookFailure, type UpgradeHook } from "../handshake/upgrade_hook.ts";
+import { type AnswerPingMessages, pingAnswerer } from "../channel/ping_messages.ts";
+import { checkNumberOption, checkTypeOption, MAX_TIMEOUT } from "../_util/option_checks.ts";
 
 export type { UpgradeAcceptance, UpgradeDecision, UpgradeHook } from "../handshake/upgrade_hook.ts";
 
@@ -115,6 +117,16 @@ export interface UpgradeOptions<Data = undefined> {
    * together; without it each server keeps its own (`server.channels`).
    */
   channels?: ChannelSet;
+  /**
+   * Answer application-level ping messages, for clients that cannot send
+   * protocol pings (browsers): a received message equal to `ping` is
+   * answered with `pong` at once and never reaches the application. `true`
+   * means `{ ping: "ping", pong: "pong" }`, which matches a client
+   * `heartbeat: { pingMessage: "ping" }` (its `pongMessage` defaults to
+   * `"pong"`). Text matches text and bytes match bytes, exactly.
+   * @default {false}
+   */
+  answerPingMessages?: AnswerPingMessages;
 }
 
 /** Options of `serve()`; `Data` is the type of `onUpgrade`'s per-connection value. */
@@ -222,9 +234,6 @@ export const DEFAULT_HANDSHAKE_TIMEOUT = 10_000;
  */
 export const DEFAULT_MAX_PENDING_HANDSHAKES = 1024;
 
-/** Longest timer delay that every runtime honours (larger ones fire at once in Node). */
-const MAX_TIMEOUT = 2 ** 31 - 1;
-
 /** The options that {@linkcode checkServerOptions} validates. */
 export interface CheckedServerOptions {
   /** See {@linkcode UpgradeOptions.compression}. */
@@ -239,18 +248,35 @@ export interface CheckedServerOptions {
   onUpgrade?: unknown;
   /** See {@linkcode UpgradeOptions.onError}. */
   onError?: unknown;
+  /** See {@linkcode UpgradeOptions.answerPingMessages}. */
+  answerPingMessages?: AnswerPingMessages;
+  /** See {@linkcode UpgradeOptions.maxMessageSize}. */
+  maxMessageSize?: number;
+  /** See {@linkcode UpgradeOptions.maxFragments}. */
+  maxFragments?: number;
+  /** See {@linkcode UpgradeOptions.idleTimeout}. */
+  idleTimeout?: number;
+  /** See {@linkcode UpgradeOptions.closeTimeout}. */
+  closeTimeout?: number;
+  /** See {@linkcode ServeOptions.port}. */
+  port?: number;
+  /** See {@linkcode ServeOptions.hostname}. */
+  hostname?: string;
+  /** See {@linkcode ServeOptions.onChannel}. */
+  onChannel?: unknown;
 }
 
 /**
  * Validates the options once, when a server entry point is configured, so a
- * mistake throws there (`TypeError` / `RangeError`) instead of failing
- * every handshake later: `compression`, `handshakeTimeout` (a number of
- * milliseconds, more than 0, at most 2^31 − 1), `maxPendingHandshakes` (an
- * integer, at least 1, or `Infinity`), `requireOrigin` (a boolean),
- * `onUpgrade` and `onError` (functions).
- * Returns the options with a validated copy of the compression settings
- * (`false` when off), so that changing the caller's object afterwards
- * cannot break handshakes either.
+ * mistake throws there (`TypeError` for a wrong type, `RangeError` out of
+ * range) instead of failing every handshake later: `compression`,
+ * `handshakeTimeout` (milliseconds, more than 0, at most 2^31 − 1),
+ * `maxPendingHandshakes` (an integer, at least 1, or `Infinity`),
+ * `requireOrigin` (a boolean), `onUpgrade`, `onError` and `onChannel`
+ * (functions), `answerPingMessages`, `maxMessageSize`, `maxFragments`,
+ * `idleTimeout`, `closeTimeout`, `port` and `hostname`. Returns the options
+ * with a validated copy of the compression settings (`false` when off), so
+ * that changing the caller's object afterwards cannot break handshakes either.
  *
  * @example
  * ```ts
@@ -271,38 +297,23 @@ export interface CheckedServerOptions {
  * ```
  */
 export function checkServerOptions<T extends CheckedServerOptions>(options: T): T {
-  const { handshakeTimeout, maxPendingHandshakes, requireOrigin } = options;
-  if (handshakeTimeout !== undefined) {
-    if (typeof handshakeTimeout !== "number") {
-      throw new TypeError("handshakeTimeout must be a number of milliseconds");
-    }
-    if (!(handshakeTimeout > 0 && handshakeTimeout <= MAX_TIMEOUT)) {
-      throw new RangeError(
-        `handshakeTimeout must be more than 0 and at most ${MAX_TIMEOUT} ms, got ${handshakeTimeout}`,
-      );
-    }
-  }
-  if (maxPendingHandshakes !== undefined) {
-    if (typeof maxPendingHandshakes !== "number") {
-      throw new TypeError("maxPendingHandshakes must be a number");
-    }
-    if (
-      !(maxPendingHandshakes >= 1 &&
-        (Number.isInteger(maxPendingHandshakes) || maxPendingHandshakes === Infinity))
-    ) {
-      throw new RangeError(
-        `maxPendingHandshakes must be an integer of at least 1 or Infinity, got ${maxPendingHandshakes}`,
-      );
-    }
-  }
-  if (requireOrigin !== undefined && typeof requireOrigin !== "boolean") {
-    throw new TypeError("requireOrigin must be a boolean");
-  }
-  for (const name of ["onUpgrade", "onError"] as const) {
-    if (options[name] !== undefined && typeof options[name] !== "function") {
-      throw new TypeError(`${name} must be a function`);
-    }
-  }
+  checkTypeOption("options", options, "object");
+  checkNumberOption("handshakeTimeout", options.handshakeTimeout, { above: 0, max: MAX_TIMEOUT });
+  checkNumberOption("maxPendingHandshakes", options.maxPendingHandshakes, {
+    min: 1,
+    integer: true,
+  });
+  checkTypeOption("requireOrigin", options.requireOrigin, "boolean");
+  checkTypeOption("onUpgrade", options.onUpgrade, "function");
+  checkTypeOption("onError", options.onError, "function");
+  checkTypeOption("onChannel", options.onChannel, "function");
+  pingAnswerer(options.answerPingMessages);
+  checkNumberOption("maxMessageSize", options.maxMessageSize, { min: 0 });
+  checkNumberOption("maxFragments", options.maxFragments, { min: 1, integer: true });
+  checkNumberOption("idleTimeout", options.idleTimeout, { min: 0, max: MAX_TIMEOUT / 1000 });
+  checkNumberOption("closeTimeout", options.closeTimeout, { above: 0, max: MAX_TIMEOUT });
+  checkNumberOption("port", options.port, { min: 0, max: 65535, integer: true });
+  checkTypeOption("hostname", options.hostname, "string");
   return { ...options, compression: resolveCompression(options.compression) ?? false };
 }
 

@@ -6,6 +6,15 @@
  */
 import { type Compression, resolveCompression } from "../deflate/compression_options.ts";
 import { HandshakeError, HandshakeErrorCode } from "../handshake/errors.ts";
+import { validateSubprotocols } from "../handshake/subprotocol.ts";
+import { parseWebSocketUrl } from "../handshake/web_socket_url.ts";
+import {
+  checkChoiceOption,
+  checkNumberOption,
+  checkTypeOption,
+  MAX_TIMEOUT,
+} from "../_util/option_checks.ts";
+import { describeValue } from "../_util/sendable.ts";
 import { ConnectError, UnsupportedError } from "./errors.ts";
 import type { ProxySetting } from "../handshake/proxy_setting.ts";
 import { NativeChannel } from "./native_channel.ts";
@@ -78,9 +87,18 @@ const DEFAULT_CONNECT_TIMEOUT = 30_000;
  * when it is open or why it failed (`ConnectError` with `WS_CONNECT_REFUSED`,
  * `WS_CONNECT_DNS`, `WS_CONNECT_TLS`, `WS_CONNECT_TIMEOUT`,
  * `WS_CONNECT_ABORTED`, `WS_CONNECT_FAILED`, or a `HandshakeError` whose
- * `status` is the HTTP answer, where the platform tells). Invalid options
- * throw at the call: `UnsupportedError` for an option the transport cannot
- * honour, `TypeError` / `RangeError` for invalid `compression` settings.
+ * `status` is the HTTP answer, where the platform tells): everything about
+ * the network or the server rejects `ready`.
+ *
+ * Programming errors throw at the call instead, on every transport, as the
+ * WHATWG `WebSocket` constructor does: `SyntaxError` for a URL that does not
+ * parse, a scheme other than `ws:`/`wss:`/`http:`/`https:` or a subprotocol
+ * that is not a token (or repeats); `TypeError` / `RangeError` for an option
+ * of the wrong type or out of range (`connectTimeout`, `closeTimeout`,
+ * `maxMessageSize`, `maxFragments`, `transport`, `signal`, `caCerts`,
+ * `compression`, a bad header name or value); `UnsupportedError`
+ * (`WS_OPTION_UNSUPPORTED`) for an option this runtime cannot honour
+ * (`headers` or `caCerts` in a browser).
  *
  * @example
  * ```ts ignore
@@ -92,9 +110,9 @@ const DEFAULT_CONNECT_TIMEOUT = 30_000;
  * ```
  */
 export function connect(url: string | URL, options: ConnectOptions = {}): WebSocketChannel {
-  // An invalid `compression` throws TypeError / RangeError here, at the call (an
-  // invalid `proxy` too, in connectEngine: browser builds never load that check).
-  resolveCompression(options.compression);
+  // Programming errors throw here, at the call, whatever the transport (an invalid
+  // `proxy` too, in connectEngine: browser builds never load that check).
+  checkConnectArguments(url, options);
   const transport = chooseTransport(options);
   const timeout = options.connectTimeout ?? DEFAULT_CONNECT_TIMEOUT;
   return transport === "native"
@@ -102,13 +120,90 @@ export function connect(url: string | URL, options: ConnectOptions = {}): WebSoc
     : connectEngine(url, options, timeout);
 }
 
-/** Whether this runtime can run the engine transport (Deno, Node, Bun: TCP sockets). */
+/** The checks of `connect()` common to both transports. */
+function checkConnectArguments(url: string | URL, options: ConnectOptions): void {
+  checkTypeOption("options", options, "object");
+  parseWebSocketUrl(url);
+  checkConnectOptions(options);
+}
+
+/**
+ * Checks `connect()` options as the WHATWG `WebSocket` constructor checks
+ * its arguments (subprotocol tokens), and our own options' types and ranges,
+ * so that a mistake throws at the call; headers are checked by the engine
+ * transport, which sends them.
+ *
+ * @throws {SyntaxError} A subprotocol that is not a token, or repeats.
+ * @throws {TypeError} An option of the wrong type.
+ * @throws {RangeError} A number out of range.
+ *
+ * @example
+ * ```ts
+ * import { checkConnectOptions } from "./connect.ts";
+ *
+ * checkConnectOptions({ protocols: ["chat"], connectTimeout: 5000 });
+ * try {
+ *   checkConnectOptions({ connectTimeout: -1 });
+ * } catch (error) {
+ *   console.assert(error instanceof RangeError);
+ * }
+ * ```
+ */
+export function checkConnectOptions(options: ConnectOptions): void {
+  if (options.protocols !== undefined) validateSubprotocols(options.protocols);
+  resolveCompression(options.compression);
+  checkNumberOption("connectTimeout", options.connectTimeout, { above: 0, max: MAX_TIMEOUT });
+  checkNumberOption("closeTimeout", options.closeTimeout, { above: 0, max: MAX_TIMEOUT });
+  checkNumberOption("maxMessageSize", options.maxMessageSize, { min: 0 });
+  checkNumberOption("maxFragments", options.maxFragments, { min: 1, integer: true });
+  checkChoiceOption("transport", options.transport, ["auto", "native", "engine"]);
+  const signal = options.signal as { aborted?: unknown; addEventListener?: unknown } | undefined;
+  if (
+    signal !== undefined &&
+    (typeof signal !== "object" || signal === null || typeof signal.aborted !== "boolean" ||
+      typeof signal.addEventListener !== "function")
+  ) {
+    throw new TypeError(`signal must be an AbortSignal, got ${describeValue(signal)}`);
+  }
+  const caCerts = options.caCerts;
+  if (
+    caCerts !== undefined &&
+    (!Array.isArray(caCerts) || caCerts.some((pem) => typeof pem !== "string"))
+  ) {
+    throw new TypeError("caCerts must be an array of PEM strings");
+  }
+}
+
+/**
+ * Whether the engine transport can run here (Deno, Node, Bun; not a browser).
+ *
+ * @example
+ * ```ts
+ * import { hasEngine } from "./connect.ts";
+ *
+ * console.assert(typeof hasEngine() === "boolean");
+ * ```
+ */
 export function hasEngine(): boolean {
   const g = globalThis as { Deno?: unknown; process?: { versions?: { node?: string } } };
   return g.Deno !== undefined || typeof g.process?.versions?.node === "string";
 }
 
-function chooseTransport(options: ConnectOptions): "native" | "engine" {
+/**
+ * The transport `connect()` uses with `options` here: `"native"` (the global
+ * `WebSocket`, no protocol pings) or `"engine"`.
+ *
+ * @throws {UnsupportedError} `WS_OPTION_UNSUPPORTED` when the options cannot
+ * be honoured here (`headers` without the engine, no `WebSocket` for `"native"`).
+ *
+ * @example
+ * ```ts
+ * import { chooseTransport } from "./connect.ts";
+ *
+ * console.assert(chooseTransport({ transport: "engine" }) === "engine");
+ * ```
+ */
+export function chooseTransport(options: ConnectOptions): "native" | "engine" {
   const wanted = options.transport ?? "auto";
   const nativeExists = typeof (globalThis as { WebSocket?: unknown }).WebSocket === "function";
   const needsEngine = options.headers !== undefined || options.caCerts !== undefined ||
@@ -147,7 +242,17 @@ function connectNative(
   timeout: number,
 ): WebSocketChannel {
   const protocols = options.protocols === undefined ? [] : options.protocols;
-  const ws = new WebSocket(url, protocols);
+  let ws: WebSocket;
+  try {
+    ws = new WebSocket(url, protocols);
+  } catch (error) {
+    // The platform's own refusal (a DOMException "SyntaxError"): the same error type as the
+    // engine transport's.
+    if ((error as { name?: unknown }).name === "SyntaxError" && !(error instanceof SyntaxError)) {
+      throw new SyntaxError((error as Error).message, { cause: error });
+    }
+    throw error;
+  }
   // Registered before the wrapper's own listener, so the typed error wins.
   ws.addEventListener("error", (event) => channel.abortOpening(nativeConnectError(event, url)));
   const channel = new NativeChannel(ws, { maxMessageSize: options.maxMessageSize });

@@ -12,14 +12,17 @@ import { ConnectError } from "./errors.ts";
 import type { ConnectOptions } from "./connect.ts";
 import { clientOverStreams } from "./stream_handshake.ts";
 import { checkProxySetting } from "../handshake/proxy_setting.ts";
+import { parseWebSocketUrl } from "../handshake/web_socket_url.ts";
+import type { ByteStreams } from "./stream_channel_options.ts";
 import type { WebSocketChannel } from "./web_socket_channel.ts";
 
 /**
  * Opens the connection with the engine over TCP/TLS; `connect()` calls it
- * once the options were checked. Returns the channel at once: `ready`
- * rejects with the typed failure (refused, DNS, TLS, timeout, aborted, a
- * refused upgrade, a refusing proxy). Throws a `TypeError` for a `proxy`
- * that is not `"env"` or an `http://` URL.
+ * once the options were checked. Throws before anything starts for a bad
+ * URL, subprotocol or header (`SyntaxError` / `TypeError`) and for a `proxy`
+ * that is not `"env"` or an `http://` URL (`TypeError`). Otherwise returns
+ * the channel at once: `ready` rejects with the typed failure (refused, DNS,
+ * TLS, timeout, aborted, a refused upgrade, a refusing proxy).
  *
  * @param url The `ws:` / `wss:` URL.
  * @param options The `connect()` options.
@@ -42,6 +45,19 @@ export function connectEngine(
   // A programming error: thrown at the call, before anything is opened.
   if (options.proxy !== undefined) checkProxySetting(options.proxy);
   const attempt = new AbortController();
+  let openTransport!: (streams: Promise<ByteStreams>) => void;
+  const transport = new Promise<ByteStreams>((resolve) => openTransport = resolve);
+  // First, so that a bad URL, subprotocol or header throws here, before any timer or socket.
+  const channel = clientOverStreams(url, transport, {
+    protocols: options.protocols,
+    headers: options.headers,
+    compression: options.compression,
+    maxMessageSize: options.maxMessageSize,
+    maxFragments: options.maxFragments,
+    closeTimeout: options.closeTimeout,
+    signal: attempt.signal,
+    handshakeTimeout: timeout,
+  });
   const signal = options.signal;
   const onAbort = () =>
     attempt.abort(
@@ -56,29 +72,14 @@ export function connectEngine(
   }, timeout);
   if (signal?.aborted) onAbort();
   else signal?.addEventListener("abort", onAbort, { once: true });
-  let target: URL;
-  try {
-    target = new URL(url);
-  } catch (cause) {
-    target = new URL("ws://invalid");
-    attempt.abort(new SyntaxError(`Invalid WebSocket URL: ${String(url)}`, { cause }));
-  }
+  const target = parseWebSocketUrl(url);
   // The one lazy edge from the channel layer into the adapters: browsers and
   // bundles that never take this path never load runtime code.
   const streams = import("../adapters/tcp_transport.ts").then(({ openTcp }) =>
     openTcp(target, { signal: attempt.signal, caCerts: options.caCerts, proxy: options.proxy })
   );
   streams.catch(() => {}); // reported through `ready`
-  const channel = clientOverStreams(url, streams, {
-    protocols: options.protocols,
-    headers: options.headers,
-    compression: options.compression,
-    maxMessageSize: options.maxMessageSize,
-    maxFragments: options.maxFragments,
-    closeTimeout: options.closeTimeout,
-    signal: attempt.signal,
-    handshakeTimeout: timeout,
-  });
+  openTransport(streams);
   const cleanup = () => {
     clearTimeout(timer);
     signal?.removeEventListener("abort", onAbort);

@@ -16,6 +16,7 @@ import {
 } from "./channel_internals.ts";
 import { createSink, type SinkHandle } from "./channel_sink.ts";
 import { messageCost, MessageQueue } from "./message_queue.ts";
+import { type AnswerPingMessages, type PingAnswerer, pingAnswerer } from "./ping_messages.ts";
 import {
   ConnectError,
   ConnectionClosedError,
@@ -83,6 +84,13 @@ export interface FromWebSocketOptions {
   writableHighWaterMark?: number;
   /** Milliseconds between `bufferedAmount` checks while waiting. @default {5} */
   pollInterval?: number;
+  /**
+   * Answer application-level ping messages: each received message equal to
+   * `ping` is answered with `pong` and not delivered to `stream`. `true`
+   * means `{ ping: "ping", pong: "pong" }`.
+   * @default {false}
+   */
+  answerPingMessages?: AnswerPingMessages;
 }
 
 const CONNECTING = 0;
@@ -145,8 +153,10 @@ export class NativeChannel implements WebSocketChannel {
   #blobTail: Promise<void> | undefined;
   #drain: Deferred<void> | undefined;
   #internals: ChannelInternals | undefined;
+  readonly #answerPing: PingAnswerer | undefined;
 
   constructor(ws: WebSocketLike, options: FromWebSocketOptions) {
+    this.#answerPing = pingAnswerer(options.answerPingMessages);
     this.#ws = ws;
     this.#maxMessageSize = options.maxMessageSize ?? 64 * 1024 * 1024;
     this.#maxQueuedBytes = options.maxQueuedBytes ?? 16 * 1024 * 1024;
@@ -248,6 +258,13 @@ export class NativeChannel implements WebSocketChannel {
 
   #deliver(message: Message): void {
     if (this.#queue.ended || this.#local || this.#failure) return;
+    const pong = this.#answerPing?.(message);
+    if (pong !== undefined) {
+      try {
+        if (this.#ws.readyState === OPEN) this.#ws.send(pong);
+      } catch { /* closing: the close event ends the channel */ }
+      return;
+    }
     const size = messageCost(message);
     if (size - 32 > this.#maxMessageSize) {
       return this.#fail(

@@ -20,6 +20,7 @@ import { MessageQueue } from "./message_queue.ts";
 import { MessageSender, type SenderTarget } from "./message_sender.ts";
 import { failureReason, hasMessageBefore, PeerFailure } from "./peer_failure.ts";
 import { PeerClose } from "./peer_close.ts";
+import { type PingAnswerer, pingAnswerer } from "./ping_messages.ts";
 import { PingTracker } from "./ping_tracker.ts";
 import { ReadPump } from "./read_pump.ts";
 import {
@@ -109,6 +110,8 @@ export class StreamChannel implements WebSocketChannel {
   #internals: ChannelInternals | undefined;
   /** The transport's own error once reading or writing failed: the cause of our errors after it. */
   #transportError: unknown;
+  /** Answers application-level ping messages (`answerPingMessages`). */
+  readonly #answerPing: PingAnswerer | undefined;
 
   /**
    * Creates a channel that is not open yet; call {@linkcode StreamChannel.open}
@@ -120,6 +123,7 @@ export class StreamChannel implements WebSocketChannel {
     this.#settings = { ...STREAM_CHANNEL_DEFAULTS, ...definedOnly(settings) } as Required<
       StreamChannelSettings
     >;
+    this.#answerPing = pingAnswerer(settings.answerPingMessages);
     this.ready = handled(this.#ready.promise);
     this.closed = this.#closed.promise;
     this.#pump = new ReadPump({
@@ -401,6 +405,8 @@ export class StreamChannel implements WebSocketChannel {
   }
 
   #deliver(message: Message): void {
+    const pong = this.#answerPing?.(message);
+    if (pong !== undefined) return void handled(this.#send(pong));
     this.#queue.push(message);
   }
 

@@ -5,6 +5,7 @@
  */
 import type { Role } from "../engine/frame.ts";
 import { DEFAULT_MAX_FRAGMENTS } from "../engine/message_assembler.ts";
+import type { AnswerPingMessages } from "./ping_messages.ts";
 import type { MessageDeflate } from "./web_socket_channel.ts";
 
 /** A byte-stream pair, e.g. a TCP socket as Web Streams. */
@@ -100,6 +101,13 @@ export interface StreamChannelSettings {
    * @default {65536}
    */
   writableHighWaterMark?: number;
+  /**
+   * Answer application-level ping messages (a browser client's heartbeat):
+   * each received message equal to `ping` is answered with `pong` and not
+   * delivered to `stream`. `true` means `{ ping: "ping", pong: "pong" }`.
+   * @default {false}
+   */
+  answerPingMessages?: AnswerPingMessages;
 }
 
 /** What the opening handshake settled (all optional for a channel over ready streams). */

@@ -66,11 +66,12 @@ export interface ClientOverStreamsOptions
 /**
  * Performs the client handshake over `streams` (or the streams a pending
  * connection will give) and returns the channel at once; `ready` resolves when the server's 101 was verified and rejects with
- * a `HandshakeError` (`status` set for a non-101 answer), a `ConnectError`
- * (`WS_CONNECT_ABORTED`, `WS_CONNECT_FAILED` when the connection ended first)
- * or a `SyntaxError`/`TypeError` for a bad URL or header. On failure the
- * streams are closed. Invalid `compression` settings throw `TypeError` /
- * `RangeError` at the call (the streams are closed too).
+ * a `HandshakeError` (`status` set for a non-101 answer) or a `ConnectError`
+ * (`WS_CONNECT_ABORTED`, `WS_CONNECT_FAILED` when the connection ended
+ * first); the streams are then closed. Programming errors throw at the call
+ * (the streams are closed too): `SyntaxError` for a bad URL, scheme or
+ * subprotocol, `TypeError` for a bad header, `TypeError` / `RangeError` for
+ * invalid `compression` settings.
  *
  * @example
  * ```ts ignore
@@ -86,27 +87,11 @@ export function clientOverStreams(
   streams: ByteStreams | Promise<ByteStreams>,
   options: ClientOverStreamsOptions = {},
 ): StreamChannel {
-  try {
-    // Invalid settings throw TypeError / RangeError at the call, not mid-handshake.
-    options = { ...options, compression: resolveCompression(options.compression) ?? false };
-  } catch (error) {
-    Promise.resolve(streams).then((s) => drop(s), () => {});
-    throw error;
-  }
-  const channel = new StreamChannel({ ...options, role: "client" });
-  runClient(channel, url, streams, options).catch((error) => channel.abortOpening(error));
-  return channel;
-}
-
-async function runClient(
-  channel: StreamChannel,
-  url: string | URL,
-  transport: ByteStreams | Promise<ByteStreams>,
-  options: ClientOverStreamsOptions,
-): Promise<void> {
   let offer: string;
   let upgrade: ReturnType<typeof createUpgradeRequest>;
   try {
+    // Invalid settings, URL, subprotocols or headers throw at the call, not mid-handshake.
+    options = { ...options, compression: resolveCompression(options.compression) ?? false };
     offer = PerMessageDeflate.createOffer(options.compression);
     upgrade = createUpgradeRequest(url, {
       protocols: options.protocols,
@@ -115,9 +100,23 @@ async function runClient(
     });
   } catch (error) {
     // Nothing may be sent; a connection still being opened is closed when it arrives.
-    Promise.resolve(transport).then((streams) => drop(streams), () => {});
+    Promise.resolve(streams).then((s) => drop(s), () => {});
     throw error;
   }
+  const channel = new StreamChannel({ ...options, role: "client" });
+  runClient(channel, upgrade, offer, streams, options).catch((error) =>
+    channel.abortOpening(error)
+  );
+  return channel;
+}
+
+async function runClient(
+  channel: StreamChannel,
+  upgrade: ReturnType<typeof createUpgradeRequest>,
+  offer: string,
+  transport: ByteStreams | Promise<ByteStreams>,
+  options: ClientOverStreamsOptions,
+): Promise<void> {
   const { request, key } = upgrade;
   const streams = await transport;
   const target = `${request.url.pathname || "/"}${request.url.search}`;

@@ -6,6 +6,7 @@
  *
  * @module
  */
+import { checkSendable } from "../_util/sendable.ts";
 import { utf8Length } from "../_util/bytes.ts";
 import { connect, type ConnectOptions, hasEngine } from "./connect.ts";
 import { ConnectionClosedError } from "./errors.ts";
@@ -321,14 +322,10 @@ function closeInfoOf(reason: unknown): { closeCode: number; reason?: string } | 
 
 function toMessage(chunk: unknown): string | Uint8Array {
   if (typeof chunk === "string") return chunk;
+  // The one check of what may be sent (a TypeError naming the value; no Blob, no shared memory).
+  checkSendable(chunk, "A WebSocketStream write", { blob: false });
   // Copied: the standard sends the bytes as they were when written.
   if (chunk instanceof ArrayBuffer) return new Uint8Array(chunk.slice(0));
-  if (ArrayBuffer.isView(chunk)) {
-    return new Uint8Array(chunk.buffer, chunk.byteOffset, chunk.byteLength).slice();
-  }
-  throw new TypeError(
-    `A WebSocketStream writes strings and BufferSources, not ${
-      chunk === null ? "null" : typeof chunk
-    }`,
-  );
+  const view = chunk as ArrayBufferView;
+  return new Uint8Array(view.buffer, view.byteOffset, view.byteLength).slice();
 }

@@ -7,7 +7,7 @@
  *
  * @module
  */
-import { connect, type ConnectOptions } from "../channel/connect.ts";
+import { chooseTransport, connect, type ConnectOptions, hasEngine } from "../channel/connect.ts";
 import type { Connector } from "./types.ts";
 
 /** Options passed through to `WebSocketChannel.connect` (the client owns `signal` and `protocols`). */
@@ -41,4 +41,23 @@ export function createDefaultConnector(options: DefaultConnectOptions = {}): Con
       return connect(url, { ...base, transport: "auto" });
     }
   };
+}
+
+/**
+ * The transport the default connector uses here with `options`: the engine
+ * (protocol pings) where the runtime has one and `transport` is not set,
+ * otherwise what `connect()` picks. Throws `UnsupportedError`
+ * (`WS_OPTION_UNSUPPORTED`) for options this runtime cannot honour, such as
+ * `headers` in a browser.
+ *
+ * @example
+ * ```ts
+ * import { defaultTransport } from "./default_connector.ts";
+ *
+ * console.assert(defaultTransport({ transport: "engine" }) === "engine");
+ * ```
+ */
+export function defaultTransport(options: DefaultConnectOptions = {}): "native" | "engine" {
+  if (options.transport === undefined && hasEngine()) return "engine";
+  return chooseTransport({ ...options, transport: options.transport ?? "auto" });
 }

@@ -6,6 +6,7 @@
  *
  * @module
  */
+import { sameMessage } from "../channel/ping_messages.ts";
 import type { Clock } from "./clock.ts";
 import type { Message } from "./types.ts";
 
@@ -17,11 +18,16 @@ export interface HeartbeatOptions {
   timeout?: number;
   /**
    * `protocol`: ping frames only (`channel.ping()`). `message`: application
-   * messages only. `auto` (default): ping frames, falling back to messages
-   * when the transport cannot ping and `pingMessage` is set.
+   * messages only. `auto` (default): ping frames, or messages when the
+   * transport cannot ping and `pingMessage` is set (a browser `WebSocket`;
+   * without `pingMessage` the client's constructor throws there).
    */
   mode?: "auto" | "protocol" | "message";
-  /** The application-level ping to send (a value or a factory). */
+  /**
+   * The application-level ping to send (a value or a factory). The server
+   * must answer it with `pongMessage`: this library's servers do with
+   * `answerPingMessages` (`true` answers `"ping"` with `"pong"`).
+   */
   pingMessage?: Message | (() => Message);
   /** The expected answer; default `"pong"`. Ignored when `isPong` is given. */
   pongMessage?: Message;
@@ -189,11 +195,4 @@ export class Heartbeat {
       this.#host.onUnsupported(error);
     }
   }
-}
-
-function sameMessage(a: Message, b: Message): boolean {
-  if (typeof a === "string" || typeof b === "string") return a === b;
-  if (a.byteLength !== b.byteLength) return false;
-  for (let i = 0; i < a.byteLength; i++) if (a[i] !== b[i]) return false;
-  return true;
 }

@@ -65,7 +65,13 @@ export interface WebSocketClientOptions {
   connectTimeout?: number;
   /** How long `disconnect()`/`close()` wait for the close handshake. Default 5000. */
   closeTimeout?: number;
-  /** Liveness checks; `false` disables. Default: protocol ping every 30 s, 10 s deadline. */
+  /**
+   * Liveness checks; `false` disables. Default: protocol ping every 30 s,
+   * 10 s deadline; off where the transport cannot send protocol pings (a
+   * browser `WebSocket`). There, a heartbeat asked for needs `pingMessage`
+   * (answered by the server, e.g. `serve({ answerPingMessages: true })`):
+   * without it the constructor throws `UnsupportedError` (`WS_OPTION_UNSUPPORTED`).
+   */
   heartbeat?: HeartbeatOptions | false;
   /** The offline queue; `false` makes `send()` reject while not open. Default 1 MiB, 60 s TTL, `reject`. */
   queue?: OfflineQueueOptions | false;

@@ -33,6 +33,7 @@ import { defaultReconnectPolicy, normalizeDecision } from "./retry_policy.ts";
 import { type ClientState, Emitter, sameState } from "./state.ts";
 import { type Connector, type Message, messageSize, type SendData, toMessage } from "./types.ts";
 import { createDefaultConnector } from "./default_connector.ts";
+import { checkClientOptions, checkClientUrl } from "./check_options.ts";
 import { validateCloseArguments } from "../channel/channel_sink.ts";
 
 /** Events of {@linkcode WebSocketClient.on}. */
@@ -140,10 +141,17 @@ export class WebSocketClient {
    * @param url Where to connect, or a function returning the URL for each attempt.
    *   May be omitted when every `connect(url)` call passes one.
    * @param options Transport, reconnect, heartbeat, queue and hooks.
+   * @throws {SyntaxError} A URL or subprotocol the WHATWG `WebSocket` would refuse.
+   * @throws {TypeError} An option of the wrong type (`RangeError`: out of range).
+   * @throws {UnsupportedError} `WS_OPTION_UNSUPPORTED`: an option this runtime
+   *   cannot honour (`connectOptions.headers` in a browser), or a `heartbeat`
+   *   where protocol pings cannot be sent and no `heartbeat.pingMessage` is given.
    */
   constructor(url?: UrlSource, options: WebSocketClientOptions = {}) {
+    // Programming errors (a bad URL or option, a heartbeat that cannot run here) throw now.
+    const heartbeat = checkClientOptions(url, options);
     this.#source = url;
-    this.#options = options;
+    this.#options = { ...options, heartbeat };
     this.#connector = options.connector ?? createDefaultConnector(options.connectOptions);
     this.#protocols = options.protocols;
     this.#reconnect = resolveReconnect(options.reconnect);
@@ -262,9 +270,11 @@ export class WebSocketClient {
    * when reconnecting gives up (with the last attempt's error, e.g. an HTTP
    * 403 handshake error), or with `WS_CONNECT_CANCELLED` when `disconnect()`
    * or another `connect(url)` interrupts it. Calling it while connecting or
-   * open on the same URL just waits for that.
+   * open on the same URL just waits for that. A `url` the WHATWG `WebSocket`
+   * would refuse throws a `SyntaxError` at the call.
    */
   connect(url?: string | URL): Promise<void> {
+    checkClientUrl(url);
     // The locked part only starts the session; waiting for `open` happens
     // outside the lock so that disconnect()/close() can interrupt it.
     const result = this.#serialize(() => this.#connectLocked(url)).then(({ wait }) => wait);

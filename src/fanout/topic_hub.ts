@@ -7,6 +7,7 @@
  */
 import { asBytes } from "../_util/bytes.ts";
 import { handled } from "../_util/deferred.ts";
+import { checkTypeOption } from "../_util/option_checks.ts";
 import { checkSendable } from "../_util/sendable.ts";
 import type { WebSocketChannel } from "../channel/web_socket_channel.ts";
 import type { OfferResult } from "../channel/channel_internals.ts";
@@ -206,11 +207,11 @@ export class TopicHub {
    * without a backplane, or when this process already had the topic).
    * Rejects with the backplane's error; ignoring it is safe (it also goes to
    * `onError`).
-   * @throws {TypeError} When the hub is closed.
+   * @throws {TypeError} When the hub is closed or `topic` is not a string.
    */
   subscribe(channel: WebSocketChannel, topic: string): Promise<void> {
+    checkTypeOption("hub.subscribe topic", topic, "string");
     if (this.#closed) throw new TypeError("Cannot subscribe: the hub is closed");
-    topic = String(topic);
     let subscriber = this.#subscribers.get(channel);
     if (subscriber === undefined) {
       subscriber = { channel, port: deliveryPort(channel), topics: new Set(), flushing: false };
@@ -273,6 +274,7 @@ export class TopicHub {
     options?: PublishOptions,
   ): Promise<void> {
     // A programming error, thrown at the call as by sink.add().
+    checkTypeOption("hub.publish topic", topic, "string");
     checkSendable(data, "hub.publish", { blob: false });
     const payload = typeof data === "string" ? data : asBytes(data);
     if (this.#closed) {
@@ -280,7 +282,6 @@ export class TopicHub {
         Promise.reject(new BackplaneError("WS_BACKPLANE_CLOSED", "The hub is closed")),
       );
     }
-    topic = String(topic);
     this.#stats.published++;
     const entry = this.#topics.get(topic);
     if (entry !== undefined) this.#deliver(entry, topic, payload, options?.except);

@@ -9,6 +9,7 @@ import { generateKey, isValidKey, signKey } from "./accept_key.ts";
 import { HandshakeError, HandshakeErrorCode } from "./errors.ts";
 import { hasToken, isToken, parseExtensions } from "./header_tokens.ts";
 import { validateSubprotocols } from "./subprotocol.ts";
+import { parseWebSocketUrl } from "./web_socket_url.ts";
 
 /** Headers the handshake owns; a user value would break or smuggle the upgrade. */
 const RESERVED = new Set([
@@ -88,19 +89,7 @@ export function createUpgradeRequest(
   url: string | URL,
   options: UpgradeRequestOptions = {},
 ): UpgradeRequest {
-  let parsed: URL;
-  try {
-    parsed = new URL(url);
-  } catch (cause) {
-    throw new SyntaxError(`Invalid WebSocket URL: ${String(url)}`, { cause });
-  }
-  if (parsed.protocol === "http:") parsed.protocol = "ws:";
-  else if (parsed.protocol === "https:") parsed.protocol = "wss:";
-  if (parsed.protocol !== "ws:" && parsed.protocol !== "wss:") {
-    throw new SyntaxError(`Invalid WebSocket URL scheme: ${parsed.protocol}`);
-  }
-  // WHATWG WebSockets: the fragment is never sent.
-  parsed.hash = "";
+  const parsed = parseWebSocketUrl(url);
 
   const protocols = options.protocols === undefined ? [] : validateSubprotocols(options.protocols);
   const key = options.key ?? generateKey();

@@ -59,18 +59,38 @@ test("checkServerOptions validates handshakeTimeout, maxPendingHandshakes and re
   assert.equal(checkServerOptions({ maxPendingHandshakes: 1 }).maxPendingHandshakes, 1);
 });
 
-test("serve() rejects invalid handshake options before listening", async () => {
+test("serve() throws invalid options at the call, before listening", async () => {
   const module = "Deno" in globalThis
     ? await import("../../src/adapters/deno.ts")
     : "Bun" in globalThis
     ? await import("../../src/adapters/bun.ts")
     : await import("../../src/adapters/node.ts");
-  await assert.rejects(
-    module.serve({ hostname: "127.0.0.1", onChannel: () => {}, handshakeTimeout: 0 }),
-    RangeError,
-  );
-  await assert.rejects(
-    module.serve({ hostname: "127.0.0.1", onChannel: () => {}, maxPendingHandshakes: 0 }),
-    RangeError,
-  );
+  const onChannel = () => {};
+  const cases: Array<[Record<string, unknown>, ErrorConstructor]> = [
+    [{ handshakeTimeout: 0 }, RangeError],
+    [{ maxPendingHandshakes: 0 }, RangeError],
+    [{ maxMessageSize: -1 }, RangeError],
+    [{ maxFragments: 0.5 }, RangeError],
+    [{ idleTimeout: "30" }, TypeError],
+    [{ closeTimeout: 0 }, RangeError],
+    [{ port: 70000 }, RangeError],
+    [{ hostname: 127 }, TypeError],
+    [{ onChannel: "echo" }, TypeError],
+    [{ answerPingMessages: "ping" }, TypeError],
+    [{ answerPingMessages: { ping: 1 } }, TypeError],
+  ];
+  for (const [bad, type] of cases) {
+    assert.throws(
+      () => module.serve({ hostname: "127.0.0.1", onChannel, ...bad } as never),
+      type,
+      JSON.stringify(bad),
+    );
+  }
+  // A port in use is not a programming error: it rejects.
+  const first = await module.serve({ hostname: "127.0.0.1", port: 0, onChannel });
+  try {
+    await assert.rejects(module.serve({ hostname: "127.0.0.1", port: first.port, onChannel }));
+  } finally {
+    await first.close();
+  }
 });

@@ -225,6 +225,48 @@ test("connect refuses options the native WebSocket cannot honour, naming the opt
   );
 });
 
+test("connect throws programming errors at the call on every transport, as the WHATWG constructor does", async () => {
+  const transports: ConnectOptions["transport"][] = hasNative
+    ? ["engine", "native", "auto"]
+    : ["engine", "auto"];
+  const cases: Array<[string, ConnectOptions, ErrorConstructor]> = [
+    ["not a url", {}, SyntaxError],
+    ["ftp://127.0.0.1:1/", {}, SyntaxError],
+    ["ws://127.0.0.1:1/", { protocols: ["a b"] }, SyntaxError],
+    ["ws://127.0.0.1:1/", { protocols: ["chat", "chat"] }, SyntaxError],
+    ["ws://127.0.0.1:1/", { protocols: [1 as unknown as string] }, TypeError],
+    ["ws://127.0.0.1:1/", { connectTimeout: -1 }, RangeError],
+    ["ws://127.0.0.1:1/", { connectTimeout: "5000" as unknown as number }, TypeError],
+    ["ws://127.0.0.1:1/", { closeTimeout: Number.NaN }, RangeError],
+    ["ws://127.0.0.1:1/", { maxFragments: 0 }, RangeError],
+    ["ws://127.0.0.1:1/", { maxMessageSize: -5 }, RangeError],
+    ["ws://127.0.0.1:1/", { signal: {} as AbortSignal }, TypeError],
+  ];
+  for (const transport of transports) {
+    for (const [url, options, type] of cases) {
+      assert.throws(
+        () => connect(url, { ...options, transport }),
+        type,
+        `${url} ${JSON.stringify(options)} (${transport})`,
+      );
+    }
+  }
+  assert.throws(() => connect("ws://127.0.0.1:1/", { transport: "tcp" as never }), TypeError);
+  assert.throws(() => connect("ws://127.0.0.1:1/", null as never), TypeError);
+  assert.throws(
+    () => connect("ws://127.0.0.1:1/", { transport: "engine", headers: { "x a": "1" } }),
+    TypeError,
+  );
+  // The message says what was wrong.
+  assert.throws(
+    () => connect("ftp://127.0.0.1:1/"),
+    /Invalid WebSocket URL scheme: ftp: \(use ws:, wss:, http: or https:\)/,
+  );
+  // A network failure is not a programming error: it rejects ready.
+  const refused = connect("ws://127.0.0.1:1/", { transport: "engine" });
+  await assert.rejects(deadline(refused.ready, 10_000, "ready"), { code: "WS_CONNECT_REFUSED" });
+});
+
 test("connect throws TypeError / RangeError for invalid compression settings at the call", () => {
   const cases: Array<[unknown, typeof TypeError | typeof RangeError]> = [
     [{ threshold: -1 }, RangeError],

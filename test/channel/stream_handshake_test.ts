@@ -3,6 +3,7 @@ import { test } from "node:test";
 import assert from "node:assert/strict";
 import {
   clientOverStreams,
+  type ClientOverStreamsOptions,
   refuseOverStreams,
   serverOverStreams,
 } from "../../src/channel/stream_handshake.ts";
@@ -280,10 +281,19 @@ test("clientOverStreams reports a connection closed during the handshake", async
   await assert.rejects(deadline(client.ready, 5000, "ready"), { code: "WS_CONNECT_FAILED" });
 });
 
-test("clientOverStreams rejects a bad URL through ready without sending anything", async () => {
-  const [a] = createByteStreamPair();
-  const client = clientOverStreams("ftp://example.com/", a);
-  await assert.rejects(client.ready, SyntaxError);
+test("clientOverStreams throws for a bad URL, subprotocol or header, sends nothing and closes the streams", async () => {
+  for (
+    const [url, options, type] of [
+      ["ftp://example.com/", {}, SyntaxError],
+      ["not a url", {}, SyntaxError],
+      ["ws://example.com/", { protocols: ["a\r\nX: 1"] }, SyntaxError],
+      ["ws://example.com/", { headers: { "bad name": "1" } }, TypeError],
+    ] as Array<[string, ClientOverStreamsOptions, ErrorConstructor]>
+  ) {
+    const [a, b] = createByteStreamPair();
+    assert.throws(() => clientOverStreams(url, a, options), type, url);
+    assert.equal(await connectionEnded(b.readable.getReader()), true);
+  }
 });
 
 test("compression: both ends negotiate permessage-deflate and exchange compressed messages", async () => {
@@ -355,7 +365,6 @@ test("an unobserved failed handshake never becomes an unhandled rejection", asyn
   try {
     const [a, b] = createByteStreamPair();
     clientOverStreams("ws://example.com/", a, { handshakeTimeout: 20 });
-    clientOverStreams("ftp://bad.example/", createByteStreamPair()[0]);
     await b.readable.getReader().read();
     await delay(100);
   } finally {

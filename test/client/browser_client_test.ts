@@ -14,6 +14,9 @@ import { join } from "node:path";
 import * as esbuild from "esbuild";
 import { deadline } from "../_util/async.ts";
 import { currentRuntime, repoRoot, runtimes } from "../_util/runtimes.ts";
+import { withChromium } from "../_util/chromium.ts";
+import { serveHere } from "../_util/serve_here.ts";
+import { startProxy } from "../adapters/fixtures/pairs.ts";
 
 const CHROMIUM = "/usr/bin/chromium";
 const skip = currentRuntime === "bun"
@@ -154,3 +157,97 @@ test("WebSocketClient in Chromium: native transport, message heartbeat, reconnec
     server.child.kill("SIGKILL");
   }
 });
+
+test(
+  "WebSocketClient in Chromium: a pingMessage heartbeat, answered by our serve({ answerPingMessages }), detects a dead server",
+  {
+    skip,
+  },
+  async () => {
+    const bundle = await buildBundle();
+    const seen: unknown[] = [];
+    const server = await serveHere({
+      answerPingMessages: true,
+      idleTimeout: 0,
+      onChannel: async (channel) => {
+        for await (const message of channel.stream) {
+          seen.push(message);
+          await channel.sink.add(message);
+        }
+      },
+    });
+    const proxy = await startProxy(server.port);
+    const url = `ws://127.0.0.1:${proxy.port}/`;
+    try {
+      await withChromium(bundle, async (run) => {
+        // Asked for where the WebSocket cannot ping, without pingMessage: refused at construction.
+        const refused = await run<Record<string, string> | null>(
+          `const { WebSocketClient } = await import("/wsc.js");
+        try {
+          new WebSocketClient(arg.url, { heartbeat: { interval: 100 } });
+          return null;
+        } catch (error) {
+          return { name: error.name, code: error.code, message: error.message };
+        }`,
+          { url },
+        );
+        assert.equal(refused?.code, "WS_OPTION_UNSUPPORTED");
+        assert.match(refused!.message, /heartbeat needs heartbeat\.pingMessage/);
+
+        const open = await run<{ echo: string; rttSamples: number }>(
+          `const { WebSocketClient } = await import("/wsc.js");
+        const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
+        const client = new WebSocketClient(arg.url, {
+          heartbeat: { interval: 100, timeout: 1000, pingMessage: "ping" },
+          reconnect: { base: 50, max: 100 },
+        });
+        Object.assign(globalThis, { client, sleep, states: [], errors: [] });
+        client.on("state", (state) => globalThis.states.push(state.type));
+        client.on("error", (error) => globalThis.errors.push(error.code));
+        globalThis.reader = client.stream.getReader();
+        await client.connect();
+        await client.send("hello");
+        const echo = (await globalThis.reader.read()).value;
+        while (client.metrics().rttSamples < 3) await sleep(20);
+        return { echo, rttSamples: client.metrics().rttSamples };`,
+          { url },
+        );
+        assert.equal(open.echo, "hello");
+        assert.ok(open.rttSamples >= 3, "our server answered the ping messages");
+        assert.deepEqual(seen, ["hello"], "the pings never reached the application");
+
+        // The path goes dead: no data, no FIN, no reset. Only the heartbeat can tell.
+        proxy.freeze();
+        const after = await run<Record<string, unknown>>(
+          `const { client, sleep, reader } = globalThis;
+        while (client.metrics().heartbeatTimeouts < 1) await sleep(20);
+        while (!(client.state.type === "open" && client.metrics().connects === 2)) await sleep(20);
+        await client.send("after");
+        const echo = (await reader.read()).value;
+        const metrics = client.metrics();
+        await client.close(1000);
+        return {
+          echo,
+          states: globalThis.states,
+          errors: globalThis.errors,
+          heartbeatTimeouts: metrics.heartbeatTimeouts,
+          connects: metrics.connects,
+          messagesReceived: metrics.messagesReceived,
+        };`,
+          null,
+        );
+        assert.equal(after.echo, "after");
+        assert.equal(after.heartbeatTimeouts, 1);
+        assert.equal(after.connects, 2, "reconnected after the heartbeat timeout");
+        assert.equal(after.messagesReceived, 2, "pongs are not user messages");
+        assert.deepEqual(after.errors, []);
+        const states = after.states as string[];
+        assert.ok(states.indexOf("closed") > states.indexOf("open"), states.join(" "));
+        assert.deepEqual(seen, ["hello", "after"]);
+      });
+    } finally {
+      await proxy.close();
+      await server.close();
+    }
+  },
+);

@@ -252,6 +252,13 @@ test("invalid options and arguments are typed errors", async () => {
     );
   }
   assert.throws(() => hub.publish("t", 42 as never), /got number 42$/);
+  assert.throws(
+    () => hub.publish(7 as never, "x"),
+    /hub.publish topic must be a string, got number 7/,
+  );
+  const [c, s] = createChannelPair();
+  assert.throws(() => hub.subscribe(s, { topic: "t" } as never), TypeError);
+  await c.sink.close();
   await hub.close();
   const [client, server] = createChannelPair();
   assert.throws(() => hub.subscribe(server, "t"), TypeError);

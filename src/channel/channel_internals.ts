@@ -8,6 +8,7 @@
  *
  * @module
  */
+import { closeSink } from "./channel_sink.ts";
 import type { MessageDeflate, WebSocketChannel } from "./web_socket_channel.ts";
 
 /**
@@ -130,4 +131,33 @@ export function offerAllowed(backlog: number, size: number, limit: number): bool
  */
 export function internalsOf(channel: WebSocketChannel): ChannelInternals | undefined {
   return (channel as { [CHANNEL_INTERNALS]?: ChannelInternals })[CHANNEL_INTERNALS];
+}
+
+/**
+ * Closes `channel` with any code valid on the wire (1001 for a server going
+ * away, 1011 …): through its internals when it is one of ours, else through
+ * its public sink, which may only send 1000 and 3000–4999 (the others
+ * become 1000). Never throws.
+ *
+ * @example
+ * ```ts
+ * import { closeWithWireCode } from "./channel_internals.ts";
+ * import { createChannelPair } from "../testing/channel_pair.ts";
+ *
+ * const [client, server] = createChannelPair();
+ * await closeWithWireCode(server, 1001, "going away");
+ * console.assert((await client.closed).code === 1001);
+ * ```
+ */
+export function closeWithWireCode(
+  channel: WebSocketChannel,
+  code: number,
+  reason: string,
+): Promise<void> {
+  const internals = internalsOf(channel);
+  try {
+    return internals ? internals.close(code, reason) : closeSink(channel.sink, code, reason);
+  } catch (error) {
+    return Promise.reject(error);
+  }
 }

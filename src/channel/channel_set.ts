@@ -4,8 +4,7 @@
  *
  * @module
  */
-import { internalsOf } from "./channel_internals.ts";
-import { closeSink } from "./channel_sink.ts";
+import { closeWithWireCode } from "./channel_internals.ts";
 import type { WebSocketChannel } from "./web_socket_channel.ts";
 
 /**
@@ -67,10 +66,7 @@ export class ChannelSet implements Iterable<WebSocketChannel> {
   async closeAll(code = 1001, reason = "Server shutting down"): Promise<void> {
     const closing: Promise<unknown>[] = [];
     for (const channel of this.#channels) {
-      const internals = internalsOf(channel);
-      const close = internals
-        ? internals.close(code, reason)
-        : closeSink(channel.sink, code, reason);
+      const close = closeWithWireCode(channel, code, reason);
       close.catch(() => {});
       closing.push(channel.closed);
     }

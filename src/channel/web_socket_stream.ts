@@ -181,9 +181,13 @@ export class WebSocketStream {
   #openInfo(channel: WebSocketChannel): WebSocketOpenInfo {
     const closeWith = (reason: unknown) => {
       const info = closeInfoOf(reason);
-      return channel.sink.close(info?.closeCode, info?.reason).catch(() =>
-        channel.sink.close().catch(() => {})
-      );
+      const plain = () => channel.sink.close().catch(() => {});
+      try {
+        return channel.sink.close(info?.closeCode, info?.reason).catch(plain);
+      } catch {
+        // A code the sink does not send (it throws at the call): close without one.
+        return plain();
+      }
     };
     const source = channel.stream.getReader();
     const readable = new ReadableStream<Message>({

@@ -16,6 +16,7 @@ import { connect as netConnect } from "node:net";
 import { createServer as createHttpServer, type IncomingMessage } from "node:http";
 import type { Duplex } from "node:stream";
 import { connect } from "../../src/channel/connect.ts";
+import { closeWithWireCode } from "../../src/channel/channel_internals.ts";
 import type { WebSocketChannel } from "../../src/channel/web_socket_channel.ts";
 import type { UpgradeHook } from "../../src/adapters/serve_options.ts";
 import { deadline, waitFor } from "../_util/async.ts";
@@ -94,7 +95,9 @@ const entryPoints: Record<string, { runtime: string; start(hooks: Hooks): Promis
           .then((channel) => channel && channels.push(channel), () => {});
       });
       return await listen(server, async () => {
-        await Promise.all(channels.map((channel) => channel.sink.close(1001).catch(() => {})));
+        await Promise.all(
+          channels.map((channel) => closeWithWireCode(channel, 1001, "").catch(() => {})),
+        );
       });
     },
   },

@@ -51,7 +51,8 @@ export function checkClientOptions(
   options: WebSocketClientOptions,
 ): HeartbeatOptions | false {
   checkTypeOption("options", options, "object");
-  checkClientUrl(url);
+  // An injected connector decides which URLs it takes (a fake's "memory:" …).
+  if (options.connector === undefined) checkClientUrl(url);
   if (options.protocols !== undefined) validateSubprotocols(options.protocols);
   checkTypeOption("connector", options.connector, "function");
   checkNumberOption("connectTimeout", options.connectTimeout, { above: 0, max: MAX_TIMEOUT });
@@ -82,8 +83,9 @@ export function checkClientOptions(
 }
 
 /**
- * Checks a URL given to the constructor or to `connect(url)`: a string or
- * `URL` must be a valid WebSocket URL; a function is called per attempt.
+ * Checks a URL given to the constructor or to `connect(url)` of a client
+ * with the default connector: a string or `URL` must be a valid WebSocket
+ * URL; a function is called per attempt.
  *
  * @example
  * ```ts

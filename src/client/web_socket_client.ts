@@ -274,7 +274,7 @@ export class WebSocketClient {
    * would refuse throws a `SyntaxError` at the call.
    */
   connect(url?: string | URL): Promise<void> {
-    checkClientUrl(url);
+    if (this.#options.connector === undefined) checkClientUrl(url);
     // The locked part only starts the session; waiting for `open` happens
     // outside the lock so that disconnect()/close() can interrupt it.
     const result = this.#serialize(() => this.#connectLocked(url)).then(({ wait }) => wait);

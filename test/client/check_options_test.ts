@@ -44,12 +44,17 @@ test("the client constructor throws programming errors at the call", () => {
 });
 
 test("client.connect(url) throws a SyntaxError for a URL the WHATWG WebSocket refuses", async () => {
-  const server = new FakeTransport();
-  const client = new WebSocketClient(undefined, { connector: server.connector });
+  const client = new WebSocketClient();
   assert.throws(() => client.connect("ftp://x/"), SyntaxError);
   assert.throws(() => client.connect("::"), SyntaxError);
-  assert.equal(server.attempts.length, 0);
+  assert.equal(client.metrics().attempts, 0);
   await client.close();
+  // An injected connector decides which URLs it takes.
+  const server = new FakeTransport();
+  const fake = new WebSocketClient("memory:room", { connector: server.connector });
+  await fake.connect();
+  assert.equal(server.attempts[0].url, "memory:room");
+  await fake.close();
 });
 
 test(

@@ -13,7 +13,7 @@
 
 import { ProtocolError } from "./errors.ts";
 import type { Frame, FrameHeader, Role } from "./frame.ts";
-import { maskRange } from "./mask.ts";
+import { maskCopy, maskRange } from "./mask.ts";
 import { isKnownOpcode, type Opcode } from "./opcode.ts";
 
 /**
@@ -330,8 +330,10 @@ export class FrameDecoder {
       grown.set(partial.subarray(0, fill));
       partial = this.#partial = grown;
     }
-    partial.set(take === chunk.length ? chunk : chunk.subarray(pos, pos + take), fill);
-    if (header.masked) maskRange(partial, fill, end, this.#key, fill);
+    const piece = take === chunk.length ? chunk : chunk.subarray(pos, pos + take);
+    // Unmasked on the way into the message buffer: one pass over the bytes.
+    if (header.masked) maskCopy(piece, partial, fill, this.#key, 0, fill);
+    else partial.set(piece, fill);
     this.#pos = pos + take;
     this.#partialFill = end;
     if (this.#onPayloadPart !== undefined) this.#onPayloadPart(partial.subarray(fill, end));

@@ -7,7 +7,7 @@
  */
 
 import type { Frame } from "./frame.ts";
-import { MaskKeyPool, maskRange } from "./mask.ts";
+import { maskCopy, MaskKeyPool } from "./mask.ts";
 
 /** Header plus payload of an encoded frame, to be written in this order. */
 export interface EncodedFrame {
@@ -150,7 +150,6 @@ export function encodeFrame(frame: Frame, options: EncodeFrameOptions = {}): Enc
   } else {
     defaultKeys.fill(bytes, headerSize - 4);
   }
-  bytes.set(payload, headerSize);
-  maskRange(bytes, headerSize, bytes.length, bytes, 0, headerSize - 4);
+  maskCopy(payload, bytes, headerSize, bytes, headerSize - 4, 0);
   return { header: bytes.subarray(0, headerSize), payload: bytes.subarray(headerSize) };
 }

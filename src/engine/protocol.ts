@@ -22,7 +22,7 @@ import { ProtocolError, WebSocketError } from "./errors.ts";
 import type { Frame, FrameHeader, Role } from "./frame.ts";
 import { DEFAULT_MAX_PAYLOAD_LENGTH, FrameDecoder } from "./frame_decoder.ts";
 import { frameHeaderSize, writeFrameHeader } from "./frame_encoder.ts";
-import { MaskKeyPool, maskRange } from "./mask.ts";
+import { maskCopy, MaskKeyPool } from "./mask.ts";
 import { maxCompressedSize, MessageAssembler } from "./message_assembler.ts";
 import { Opcode } from "./opcode.ts";
 
@@ -672,8 +672,7 @@ export class Protocol {
       } else {
         this.#fillMask(bytes.subarray(keyAt, headerSize));
       }
-      bytes.set(payload, headerSize);
-      maskRange(bytes, headerSize, bytes.length, bytes, 0, keyAt);
+      maskCopy(payload, bytes, headerSize, bytes, keyAt, 0);
       this.#push(bytes);
     } else if (length <= COPY_THRESHOLD) {
       const bytes = allocateFrame(headerSize + length);

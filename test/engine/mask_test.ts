@@ -1,6 +1,18 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
-import { applyMask, MaskKeyPool, maskRange, WORD_MASK_THRESHOLD } from "../../src/engine/mask.ts";
+import {
+  applyMask,
+  KERNEL_MASK_THRESHOLD,
+  maskCopy,
+  MaskKeyPool,
+  maskRange,
+  WORD_MASK_THRESHOLD,
+} from "../../src/engine/mask.ts";
+import {
+  loadMaskKernel,
+  MASK_KERNEL_BLOCK,
+  MASK_KERNEL_WASM,
+} from "../../src/engine/mask_kernel.ts";
 import { hex, toHex } from "../_util/hex.ts";
 import { SeededRandom } from "../_util/seeded_random.ts";
 
@@ -52,6 +64,90 @@ test("maskRange reads its key from any position, including the same buffer", () 
   const frame = new Uint8Array([0, 0, 1, 2, 3, 4, 0x10, 0x20, 0x30, 0x40, 0x50]);
   maskRange(frame, 6, 11, frame, 0, 2);
   assert.equal(toHex(frame.subarray(6)), "11 22 33 44 51");
+});
+
+test("the WebAssembly SIMD kernel loads on this runtime and masks whole 64-byte groups only", () => {
+  assert.ok(WebAssembly.validate(MASK_KERNEL_WASM));
+  const kernel = loadMaskKernel();
+  assert.ok(kernel !== null, "WebAssembly SIMD is available on every runtime we test");
+  assert.ok(kernel.memory.length >= MASK_KERNEL_BLOCK + 4096 + 16);
+  kernel.memory.fill(0xaa, 0, 200);
+  kernel.mask(0, 130, 0x04030201); // 128 bytes masked, the last 2 left to the caller
+  assert.deepEqual([...kernel.memory.subarray(0, 8)], [
+    0xab,
+    0xa8,
+    0xa9,
+    0xae,
+    0xab,
+    0xa8,
+    0xa9,
+    0xae,
+  ]);
+  assert.equal(kernel.memory[127], 0xae);
+  assert.equal(kernel.memory[128], 0xaa);
+  assert.equal(kernel.memory[129], 0xaa);
+});
+
+// Lengths around the kernel threshold, its 64-byte groups and its 64 KiB blocks.
+const KERNEL_LENGTHS = [
+  KERNEL_MASK_THRESHOLD - 1,
+  KERNEL_MASK_THRESHOLD,
+  KERNEL_MASK_THRESHOLD + 1,
+  KERNEL_MASK_THRESHOLD + 63,
+  4097,
+  MASK_KERNEL_BLOCK - 1,
+  MASK_KERNEL_BLOCK,
+  MASK_KERNEL_BLOCK + 5,
+  3 * MASK_KERNEL_BLOCK + 61,
+];
+
+test("maskRange through the kernel matches the reference at unaligned starts, odd lengths and every offset", () => {
+  const random = new SeededRandom(3);
+  const backing = random.bytes(4 * MASK_KERNEL_BLOCK);
+  for (const length of KERNEL_LENGTHS) {
+    for (const start of [0, 1, 2, 3, 7]) {
+      for (let offset = 0; offset < 4; offset++) {
+        const key = random.bytes(4);
+        const data = backing.slice(0, start + length).subarray(start);
+        const expected = referenceMask(data, key, offset);
+        maskRange(data, 0, length, key, offset);
+        assert.deepEqual(data, expected, `length ${length} start ${start} offset ${offset}`);
+      }
+    }
+  }
+});
+
+test("maskCopy writes the masked source into the target and leaves the source untouched", () => {
+  const random = new SeededRandom(4);
+  for (const length of [0, 1, 5, WORD_MASK_THRESHOLD + 3, ...KERNEL_LENGTHS]) {
+    for (const at of [0, 1, 6, 14]) {
+      for (const offset of [0, 1, 3]) {
+        const key = random.bytes(4);
+        const source = random.bytes(length + 3).subarray(3); // an unaligned view
+        const before = source.slice();
+        const target = random.bytes(at + length + 2);
+        const around = [...target.subarray(0, at), ...target.subarray(at + length)];
+        maskCopy(source, target, at, key, 0, offset);
+        assert.deepEqual(source, before, `source changed, length ${length}`);
+        assert.deepEqual(
+          target.subarray(at, at + length),
+          referenceMask(before, key, offset),
+          `length ${length} at ${at} offset ${offset}`,
+        );
+        assert.deepEqual([...target.subarray(0, at), ...target.subarray(at + length)], around);
+      }
+    }
+  }
+});
+
+test("maskCopy reads a key that lies in the target before writing over it", () => {
+  // A client frame: header with the key, then the payload masked in right after it.
+  const payload = new SeededRandom(5).bytes(KERNEL_MASK_THRESHOLD * 3 + 7);
+  const frame = new Uint8Array(8 + payload.length);
+  frame.set([0x82, 0xfe, 0x0c, 0x07, 0x11, 0x22, 0x33, 0x44]);
+  maskCopy(payload, frame, 8, frame, 4, 0);
+  assert.deepEqual(frame.subarray(8), referenceMask(payload, hex("11 22 33 44"), 0));
+  assert.equal(toHex(frame.subarray(0, 8)), "82 fe 0c 07 11 22 33 44");
 });
 
 test("applyMask rejects keys that are not 4 bytes", () => {

@@ -5,22 +5,14 @@ import { fromStreams } from "../../src/channel/stream_channel.ts";
 import { connect } from "../../src/channel/connect.ts";
 import type { Message, WebSocketChannel } from "../../src/channel/web_socket_channel.ts";
 import { deadline } from "../_util/async.ts";
+import { readMessages } from "./channel_contract.ts";
 import { currentRuntime } from "../_util/runtimes.ts";
 import { type ServerKind, serverRuntime, startServer } from "../adapters/fixtures/pairs.ts";
 
-async function read(channel: WebSocketChannel, count: number): Promise<Message[]> {
+/** The next `count` messages of `channel`. */
+function read(channel: WebSocketChannel, count: number): Promise<Message[]> {
   const reader = channel.stream.getReader();
-  const out: Message[] = [];
-  try {
-    while (out.length < count) {
-      const { value, done } = await deadline(reader.read(), 10_000, `message ${out.length + 1}`);
-      if (done) break;
-      out.push(value);
-    }
-  } finally {
-    reader.releaseLock();
-  }
-  return out;
+  return readMessages(reader, count).finally(() => reader.releaseLock());
 }
 
 test("pingAnswerer answers exactly the ping message, text to text and bytes to bytes", () => {

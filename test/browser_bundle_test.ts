@@ -46,9 +46,16 @@ test("buildBrowser leaves the engine and the HTTP handshake out of the typical a
   const { layers, problems } = await app;
   assert.deepEqual(problems, []);
   const bytes = new Map(layers);
-  // What remains of these folders is close codes, error classes and option checks.
-  for (const layer of ["src/engine", "src/handshake", "src/deflate"]) {
-    assert.ok((bytes.get(layer) ?? 0) < 1500, `${layer}: ${bytes.get(layer)} bytes`);
+  // What remains of these folders is close codes, error classes and option checks, and
+  // of src/handshake the WHATWG constructor's URL and subprotocol rules (the arguments are
+  // checked at the call on every transport): about 1.9 KB minified, no HTTP handshake code.
+  const limits: Record<string, number> = {
+    "src/engine": 1500,
+    "src/handshake": 2500,
+    "src/deflate": 1500,
+  };
+  for (const [layer, limit] of Object.entries(limits)) {
+    assert.ok((bytes.get(layer) ?? 0) < limit, `${layer}: ${bytes.get(layer)} bytes`);
   }
   assert.ok((bytes.get("src/client") ?? 0) > 0);
 });

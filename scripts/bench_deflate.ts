@@ -64,52 +64,27 @@ const allServers: ServerSpec[] = [
     settings: "ws, serverNoContextTakeover + clientNoContextTakeover",
     cmd: [node20, "scripts/bench/server_ws.mjs", "--deflate", "--no-context-takeover", ...t],
   },
-  {
-    name: "engine-node",
-    settings:
-      "compression { threshold } (default: the response carries client_no_context_takeover)",
-    cmd: [node20, nodeBundle, "--compression", ...t],
-  },
-  {
-    name: "engine-node-ctx",
-    settings:
-      "compression { threshold, clientNoContextTakeover: false } (the client keeps its context)",
-    cmd: [node20, nodeBundle, "--compression", "--client-context-takeover", ...t],
-  },
-  {
-    name: "engine-deno",
-    settings: "compression { threshold }",
-    cmd: [bin("deno"), "run", "-A", "scripts/bench/server_engine.ts", "--compression", ...t],
-  },
-  {
-    name: "engine-deno-ctx",
-    settings: "compression { threshold, clientNoContextTakeover: false }",
-    cmd: [
-      bin("deno"),
-      "run",
-      "-A",
-      "scripts/bench/server_engine.ts",
-      "--compression",
-      "--client-context-takeover",
-      ...t,
-    ],
-  },
-  {
-    name: "engine-bun",
-    settings: "compression { threshold }",
-    cmd: [bin("bun"), "scripts/bench/server_engine.ts", "--compression", ...t],
-  },
-  {
-    name: "engine-bun-ctx",
-    settings: "compression { threshold, clientNoContextTakeover: false }",
-    cmd: [
-      bin("bun"),
-      "scripts/bench/server_engine.ts",
-      "--compression",
-      "--client-context-takeover",
-      ...t,
-    ],
-  },
+  ...(["node", "deno", "bun"] as const).flatMap((runtime) => {
+    const cmd = runtime === "node"
+      ? [node20, nodeBundle]
+      : runtime === "deno"
+      ? [bin("deno"), "run", "-A", "scripts/bench/server_engine.ts"]
+      : [bin("bun"), "scripts/bench/server_engine.ts"];
+    return [
+      {
+        name: `engine-${runtime}`,
+        settings:
+          "compression { threshold }: the node:zlib codec the adapters supply, context takeover both ways",
+        cmd: [...cmd, "--compression", ...t],
+      },
+      {
+        name: `engine-${runtime}-stream`,
+        settings:
+          "compression { threshold, codec: null }: CompressionStream, a fresh stream per message (the response carries client_no_context_takeover)",
+        cmd: [...cmd, "--compression", "--platform-codec", ...t],
+      },
+    ];
+  }),
 ];
 const wanted = opt("servers", allServers.map((s) => s.name).join(",")).split(",");
 const servers = allServers.filter((s) => wanted.includes(s.name));

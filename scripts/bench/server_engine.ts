@@ -1,7 +1,7 @@
 // Echo server on our engine serve() for the running runtime (Deno, Bun, or Node via an esbuild bundle).
 // Usage: deno run -A scripts/bench/server_engine.ts | bun scripts/bench/server_engine.ts |
 //        node .build/bench/server_engine.mjs   — prints "PORT <n>".
-// Options: --port N; --compression [--threshold 1024] [--client-context-takeover]
+// Options: --port N; --compression [--threshold 1024] [--client-context-takeover] [--platform-codec]
 // (--client-context-takeover: clientNoContextTakeover: false, so a client may keep its context)
 // (permessage-deflate through serve()'s `compression` option).
 import process from "node:process";
@@ -35,6 +35,8 @@ const compression = process.argv.includes("--compression")
   ? {
     threshold: Number(argValue("threshold", "1024")),
     clientNoContextTakeover: process.argv.includes("--client-context-takeover") ? false : undefined,
+    // The platform CompressionStream instead of the node:zlib codec the adapters supply.
+    codec: process.argv.includes("--platform-codec") ? null : undefined,
   }
   : false;
 const server = await module.serve({

@@ -6,6 +6,7 @@
  * @module
  */
 import { type Compression, resolveCompression } from "../deflate/compression_options.ts";
+import { withZlibCodec } from "./zlib_codec.ts";
 import type { OriginPolicy } from "../handshake/origin_policy.ts";
 import type { SubprotocolSelector } from "../handshake/subprotocol.ts";
 import type { WebSocketChannel } from "../channel/web_socket_channel.ts";
@@ -107,8 +108,10 @@ export interface UpgradeOptions<Data = undefined> {
   closeTimeout?: number;
   /**
    * permessage-deflate (RFC 7692): off by default; `true` for the defaults or
-   * settings. Where the platform cannot compress (`Deno.upgradeWebSocket`)
-   * setting it is an `UnsupportedError`, never silently ignored.
+   * settings. The engine paths compress with `node:zlib` (context takeover
+   * both ways, as `ws`) unless `codec` says otherwise. Where the platform
+   * cannot compress (`Deno.upgradeWebSocket`) setting it is an
+   * `UnsupportedError`, never silently ignored.
    */
   compression?: Compression;
   /**
@@ -276,7 +279,9 @@ export interface CheckedServerOptions {
  * (functions), `answerPingMessages`, `maxMessageSize`, `maxFragments`,
  * `idleTimeout`, `closeTimeout`, `port` and `hostname`. Returns the options
  * with a validated copy of the compression settings (`false` when off), so
- * that changing the caller's object afterwards cannot break handshakes either.
+ * that changing the caller's object afterwards cannot break handshakes either,
+ * with the `node:zlib` codec filled in unless the caller chose a `codec` (or
+ * `null` for `CompressionStream`).
  *
  * @example
  * ```ts
@@ -314,7 +319,11 @@ export function checkServerOptions<T extends CheckedServerOptions>(options: T): 
   checkNumberOption("closeTimeout", options.closeTimeout, { above: 0, max: MAX_TIMEOUT });
   checkNumberOption("port", options.port, { min: 0, max: 65535, integer: true });
   checkTypeOption("hostname", options.hostname, "string");
-  return { ...options, compression: resolveCompression(options.compression) ?? false };
+  // The engine paths compress with node:zlib unless the caller chose a codec (or null).
+  return {
+    ...options,
+    compression: withZlibCodec(resolveCompression(options.compression) ?? false),
+  };
 }
 
 /**

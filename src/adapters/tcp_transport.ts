@@ -17,6 +17,9 @@ import { proxyFor } from "../handshake/http_connect.ts";
 import type { ProxySetting } from "../handshake/proxy_setting.ts";
 import { openTunnel, readEnv } from "./proxy_tunnel.ts";
 
+// connect() loads this module lazily and takes its permessage-deflate codec from here too.
+export { zlibCodec } from "./zlib_codec.ts";
+
 /** Options accepted by {@linkcode openTcp}. */
 export interface OpenTcpOptions {
   /** Aborts the connection attempt; the promise rejects with the signal's reason when it is an Error. */

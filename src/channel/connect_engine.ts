@@ -10,6 +10,8 @@
  */
 import { ConnectError } from "./errors.ts";
 import type { ConnectOptions } from "./connect.ts";
+import { withCodec } from "../deflate/compression_options.ts";
+import { lazyCodec } from "../deflate/deflate_codec.ts";
 import { clientOverStreams } from "./stream_handshake.ts";
 import { checkProxySetting } from "../handshake/proxy_setting.ts";
 import { parseWebSocketUrl } from "../handshake/web_socket_url.ts";
@@ -47,11 +49,16 @@ export function connectEngine(
   const attempt = new AbortController();
   let openTransport!: (streams: Promise<ByteStreams>) => void;
   const transport = new Promise<ByteStreams>((resolve) => openTransport = resolve);
+  let loadAdapter!: (adapter: Promise<typeof import("../adapters/tcp_transport.ts")>) => void;
+  const adapter = new Promise<typeof import("../adapters/tcp_transport.ts")>((resolve) =>
+    loadAdapter = resolve
+  );
   // First, so that a bad URL, subprotocol or header throws here, before any timer or socket.
   const channel = clientOverStreams(url, transport, {
     protocols: options.protocols,
     headers: options.headers,
-    compression: options.compression,
+    // node:zlib from the lazily loaded adapter: sync flush and context takeover.
+    compression: withCodec(options.compression, lazyCodec(adapter.then((m) => m.zlibCodec))),
     maxMessageSize: options.maxMessageSize,
     maxFragments: options.maxFragments,
     closeTimeout: options.closeTimeout,
@@ -75,7 +82,8 @@ export function connectEngine(
   const target = parseWebSocketUrl(url);
   // The one lazy edge from the channel layer into the adapters: browsers and
   // bundles that never take this path never load runtime code.
-  const streams = import("../adapters/tcp_transport.ts").then(({ openTcp }) =>
+  loadAdapter(import("../adapters/tcp_transport.ts"));
+  const streams = adapter.then(({ openTcp }) =>
     openTcp(target, { signal: attempt.signal, caCerts: options.caCerts, proxy: options.proxy })
   );
   streams.catch(() => {}); // reported through `ready`

@@ -4,21 +4,27 @@
  * @module
  */
 
+import type { DeflateCodec } from "./deflate_codec.ts";
+
 /**
  * permessage-deflate settings (RFC 7692). Every field is optional.
  *
- * Our compressor is the platform `CompressionStream('deflate-raw')`: it has
- * no sync flush and no window-size control, so we always compress each
- * message in a fresh stream (no context takeover for our own direction, at
- * window 15). The fields below therefore mostly shape what we ask of, or
- * allow, the peer:
+ * Two compressors exist. On Node, Deno and Bun the server adapters and
+ * `connect()` use `node:zlib` (`codec`): one deflate and one inflate stream
+ * per connection, sync-flushed after each message, so both directions may
+ * keep their context (as `ws` does) and every window size is honoured.
+ * Elsewhere (browsers have their own compression; `fromStreams` without a
+ * codec; `codec: null`) the platform `CompressionStream('deflate-raw')`
+ * compresses each message in a fresh stream: it has no sync flush and no
+ * window-size control, so our direction never keeps context and uses a
+ * 15-bit window. The fields below shape what we ask of, or allow, the peer:
  *
  * | field | as client | as server |
  * |---|---|---|
- * | `serverNoContextTakeover` | request it in the first offer | always sent anyway (our compressor never keeps context) |
- * | `clientNoContextTakeover` | always offered anyway | default `true`: tell the client to reset its context (RFC 7692 §7.1.1.2 lets a server add it unasked); `false` lets a client keep it (better client→server ratio, about 2× our inflate CPU and a 32 KiB window per connection) |
- * | `serverMaxWindowBits` | request `server_max_window_bits=N` in the first offer | announce N (we then compress only messages ≤ 2^N bytes) |
- * | `clientMaxWindowBits` | offer `client_max_window_bits` (`true` = no value); a smaller agreed window limits compression to messages ≤ 2^N bytes | when the client offered the parameter, answer with N |
+ * | `serverNoContextTakeover` | request it in the first offer | with a codec: sent when `true`; without: always sent (a fresh stream per message keeps no context) |
+ * | `clientNoContextTakeover` | with a codec: offered when `true`; without: always offered | with a codec: default `false` (the client may keep its context: a zlib inflater keeps the window for free); without: default `true`, tell the client to reset its context (RFC 7692 §7.1.1.2), because replaying a kept window costs about 2× the CPU per 1 KiB message |
+ * | `serverMaxWindowBits` | request `server_max_window_bits=N` in the first offer | announce N (without a codec we then compress only messages ≤ 2^N bytes) |
+ * | `clientMaxWindowBits` | offer `client_max_window_bits` (`true` = no value); a smaller agreed window limits compression to messages ≤ 2^N bytes without a codec | when the client offered the parameter, answer with N |
  *
  * Window sizes are 9–15: zlib cannot compress a raw-deflate stream with a
  * window of 8 (madler/zlib#171), so asking a peer for 8 breaks many peers.
@@ -40,6 +46,12 @@ export interface CompressionOptions {
    * @default 10
    */
   maxConcurrency?: number;
+  /**
+   * The raw-deflate codec: `node:zlib` by default on Node, Deno and Bun
+   * (supplied by the adapters), `null` for the platform `CompressionStream`
+   * (a fresh stream per message; the only choice where there is no codec).
+   */
+  codec?: DeflateCodec | null;
 }
 
 /** The `compression` option: `false`/absent (off), `true` (defaults) or settings. */
@@ -82,6 +94,14 @@ export function resolveCompression(
       `compression.maxConcurrency must be a positive integer, got ${maxConcurrency}`,
     );
   }
+  const codec = options.codec;
+  if (
+    codec !== undefined && codec !== null &&
+    (typeof codec !== "object" || typeof codec.deflater !== "function" ||
+      typeof codec.inflater !== "function")
+  ) {
+    throw new TypeError("compression.codec must have deflater() and inflater(), or be null");
+  }
   checkBits("serverMaxWindowBits", options.serverMaxWindowBits, false);
   checkBits("clientMaxWindowBits", options.clientMaxWindowBits, true);
   return { ...options, threshold, maxConcurrency };
@@ -95,4 +115,31 @@ function checkBits(name: string, bits: unknown, allowBoolean: boolean): void {
       `compression.${name} must be an integer from 9 to 15, got ${String(bits)}`,
     );
   }
+}
+
+/**
+ * A `compression` option with `codec` filled in when the caller chose none
+ * (an explicit `codec: null` keeps `CompressionStream`); off stays off.
+ *
+ * @example
+ * ```ts
+ * import { withCodec } from "./compression_options.ts";
+ * import type { DeflateCodec } from "./deflate_codec.ts";
+ *
+ * const codec = { deflater: () => ({}), inflater: () => ({}) } as unknown as DeflateCodec;
+ * console.assert((withCodec(true, codec) as { codec: unknown }).codec === codec);
+ * console.assert(withCodec(false, codec) === false);
+ * console.assert((withCodec({ codec: null }, codec) as { codec: unknown }).codec === null);
+ * ```
+ */
+export function withCodec(
+  compression: Compression | undefined,
+  codec: DeflateCodec,
+): Compression | undefined {
+  if (compression === undefined || compression === false) return compression;
+  const options = compression === true ? {} : compression;
+  if (typeof options !== "object" || options === null || options.codec !== undefined) {
+    return compression;
+  }
+  return { ...options, codec };
 }

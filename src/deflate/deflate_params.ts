@@ -3,14 +3,17 @@
  * parameters. Pure functions over header strings; nothing here touches a
  * stream.
  *
- * Our sending side compresses every message in a fresh `CompressionStream`
- * (no sync flush on the platform), so it never uses context takeover and
- * always uses a 32 KiB (15-bit) window. A `*_max_window_bits` below 15 for
- * our direction is still honoured: an LZ77 back-reference can never reach
- * further back than the start of the message it is in, so a message of at
- * most 2^N bytes compressed in a fresh stream never refers further than 2^N
- * bytes; longer messages are sent uncompressed (RSV1 clear). Our receiving
- * side (`DecompressionStream`, window 15) inflates any window from 8 to 15.
+ * With a `codec` (node:zlib, supplied by the Node, Deno and Bun adapters)
+ * our side keeps context in both directions unless configured or asked not
+ * to, and compresses with the agreed window. Without one, our sending side
+ * compresses every message in a fresh `CompressionStream` (no sync flush on
+ * the platform), so it never uses context takeover and always uses a 32 KiB
+ * (15-bit) window. A `*_max_window_bits` below 15 for our direction is still
+ * honoured: an LZ77 back-reference can never reach further back than the
+ * start of the message it is in, so a message of at most 2^N bytes
+ * compressed in a fresh stream never refers further than 2^N bytes; longer
+ * messages are sent uncompressed (RSV1 clear). Our receiving side inflates
+ * any window from 8 to 15.
  *
  * Parameter syntax (both roles; anything else → offer declined by a server,
  * response failed with 1010 by a client):
@@ -138,12 +141,19 @@ function clientOffers(options: CompressionOptions): Parsed[] {
     : true;
   const first: Parsed = {
     snct: options.serverNoContextTakeover === true,
-    cnct: true,
+    // A fresh CompressionStream per message keeps no context: say so. A codec keeps it
+    // unless asked not to.
+    cnct: !keepsContext(options) || options.clientNoContextTakeover === true,
     smwb: options.serverMaxWindowBits,
     cmwb,
   };
   if (!first.snct && first.smwb === undefined) return [first];
-  return [first, { snct: false, cnct: true, smwb: undefined, cmwb }];
+  return [first, { snct: false, cnct: first.cnct, smwb: undefined, cmwb }];
+}
+
+/** Whether our compressor can carry its window from one message to the next (a codec). */
+function keepsContext(options: CompressionOptions): boolean {
+  return options.codec !== undefined && options.codec !== null;
 }
 
 /**
@@ -178,10 +188,12 @@ export function createOffer(options: CompressionOptions = {}): string {
  *
  * | offer has | response carries | why |
  * |---|---|---|
- * | anything | `server_no_context_takeover` | §7.1.1.1 a server MAY add it; our compressor never keeps context |
+ * | anything, no `codec` | `server_no_context_takeover` | §7.1.1.1 a server MAY add it; a fresh `CompressionStream` per message never keeps context |
+ * | `server_no_context_takeover`, or option `serverNoContextTakeover: true` | `server_no_context_takeover` | §7.1.1.1 |
+ * | neither, with a `codec` | no `server_no_context_takeover` | the codec keeps our window (better ratio) |
  * | `client_no_context_takeover` | `client_no_context_takeover` | §7.1.1.2 lets us drop the client's window |
- * | no `client_no_context_takeover`, option `clientNoContextTakeover` not `false` (the default) | `client_no_context_takeover` | §7.1.1.2 "A server MAY include the "client_no_context_takeover" extension parameter in an extension negotiation response" |
- * | no `client_no_context_takeover`, option `clientNoContextTakeover: false` | no `client_no_context_takeover` | the client may keep its context; we then inflate with its last 32 KiB replayed |
+ * | no `client_no_context_takeover`, no `codec`, option `clientNoContextTakeover` not `false` | `client_no_context_takeover` | §7.1.1.2 "A server MAY include the "client_no_context_takeover" extension parameter in an extension negotiation response"; replaying a kept window into a fresh stream per message costs ~2× CPU |
+ * | no `client_no_context_takeover`, with a `codec` and option `clientNoContextTakeover` not `true`, or without a codec and `clientNoContextTakeover: false` | no `client_no_context_takeover` | the client may keep its context (a codec's inflater keeps the window; without one, its last 32 KiB is replayed) |
  * | `server_max_window_bits=N` | `server_max_window_bits=min(N, option ?? 15)` | §7.1.2.1 "the same or smaller value" |
  * | no `server_max_window_bits`, option M < 15 | `server_max_window_bits=M` | §7.1.2.1 a server MAY add it |
  * | `client_max_window_bits[=N]`, option M | `client_max_window_bits=min(N ?? 15, M)` | §7.1.2.2 |
@@ -223,22 +235,29 @@ export function acceptOffer(
     if (offer.cmwb !== undefined && typeof options.clientMaxWindowBits === "number") {
       cmwb = Math.min(offer.cmwb === true ? 15 : offer.cmwb, options.clientMaxWindowBits);
     }
+    const codec = keepsContext(options);
     const response: Parsed = {
-      snct: true,
+      // §7.1.1.1: a server MAY add it. A fresh CompressionStream per message keeps no
+      // context anyway; a codec keeps it unless configured not to.
+      snct: !codec || offer.snct || options.serverNoContextTakeover === true,
       // §7.1.1.2: "A server MAY include the "client_no_context_takeover"
       // extension parameter in an extension negotiation response." We do by
       // default: a platform DecompressionStream cannot carry a window from
       // one message to the next, so a client that keeps its context costs a
       // replay of up to 32 KiB per message (measured: 2-2.5x the server CPU
       // per 1 KiB message) plus a 32 KiB window per connection.
-      cnct: offer.cnct || options.clientNoContextTakeover !== false,
+      // A codec's inflater keeps the client's window for free, so then only on request.
+      cnct: offer.cnct ||
+        (codec
+          ? options.clientNoContextTakeover === true
+          : options.clientNoContextTakeover !== false),
       smwb,
       cmwb,
     };
     return {
       response: formatExtensionElement(toElement(response)),
       params: {
-        serverNoContextTakeover: true,
+        serverNoContextTakeover: response.snct,
         clientNoContextTakeover: response.cnct,
         serverMaxWindowBits: smwb ?? 15,
         clientMaxWindowBits: cmwb ?? (typeof offer.cmwb === "number" ? offer.cmwb : 15),

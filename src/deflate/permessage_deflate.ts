@@ -15,6 +15,7 @@ import {
 } from "./compression_options.ts";
 import { type CompressedMessage, compressMessageForm } from "./compress_message.ts";
 import { type ConcurrencyLimiter, sharedLimiter } from "./concurrency_limiter.ts";
+import type { DeflateCodec, RawDeflater, RawInflater } from "./deflate_codec.ts";
 import { decompressMessage, WINDOW_SIZE } from "./decompress_message.ts";
 import { acceptOffer, acceptResponse, createOffer, type DeflateParams } from "./deflate_params.ts";
 
@@ -28,6 +29,9 @@ export interface PerMessageDeflateOptions extends CompressionOptions {
   limiter?: ConcurrencyLimiter;
 }
 
+/** RFC 7692 §7.2.1: what a sync flush ends with, removed from the payload and added back to inflate. */
+const SYNC_TAIL = new Uint8Array([0x00, 0x00, 0xff, 0xff]);
+
 const NO_PARAMS: DeflateParams = {
   serverNoContextTakeover: false,
   clientNoContextTakeover: false,
@@ -40,6 +44,9 @@ const NO_PARAMS: DeflateParams = {
  * in call order, as do calls of `decompress` (which must also be made in the
  * order messages arrive: a peer that keeps context refers to earlier
  * messages). Work runs under a process-wide {@linkcode ConcurrencyLimiter}.
+ * With a `codec` (see `CompressionOptions.codec`) both directions run
+ * through its long-lived streams, sync-flushed per message; without one,
+ * through a fresh `CompressionStream` / `DecompressionStream` per message.
  *
  * @example Server side
  * ```ts
@@ -70,6 +77,14 @@ export class PerMessageDeflate {
    */
   readonly maxCompressSize: number;
   readonly #limiter: ConcurrencyLimiter;
+  readonly #codec: DeflateCodec | null;
+  /** Window bits of our compressor and the peer's, for the codec (zlib takes 9-15). */
+  readonly #ownBits: number;
+  readonly #peerBits: number;
+  /** The codec's compressor forgets its window after each message. */
+  readonly #resetOwn: boolean;
+  #deflater: RawDeflater | undefined;
+  #inflater: RawInflater | undefined;
   readonly #peerKeepsContext: boolean;
   readonly #peerKeepsOurContext: boolean;
   #window: Uint8Array | undefined;
@@ -88,10 +103,24 @@ export class PerMessageDeflate {
     this.params = { ...(options.params ?? NO_PARAMS) };
     this.threshold = resolved.threshold;
     this.#limiter = options.limiter ?? sharedLimiter(resolved.maxConcurrency);
+    this.#codec = options.codec ?? null;
     const ownBits = this.role === "server"
       ? this.params.serverMaxWindowBits
       : this.params.clientMaxWindowBits;
-    this.maxCompressSize = ownBits >= 15 ? Infinity : 2 ** ownBits;
+    const peerBits = this.role === "server"
+      ? this.params.clientMaxWindowBits
+      : this.params.serverMaxWindowBits;
+    this.#ownBits = Math.max(9, ownBits);
+    this.#peerBits = Math.max(9, peerBits);
+    // A fresh stream (no codec), or zlib asked for a window of 8, which it cannot make:
+    // only a message of at most 2^N bytes is sure not to refer further back.
+    this.maxCompressSize = ownBits >= 15 || (this.#codec !== null && ownBits >= 9)
+      ? Infinity
+      : 2 ** ownBits;
+    const ownNoContext = this.role === "server"
+      ? this.params.serverNoContextTakeover
+      : this.params.clientNoContextTakeover;
+    this.#resetOwn = ownNoContext || ownBits < 9;
     // RFC 7692 §7.2.2: without "*_no_context_takeover" for the peer's direction
     // we "MUST decompress each new message using the LZ77 sliding window used
     // to process the last compressed message".
@@ -116,11 +145,27 @@ export class PerMessageDeflate {
     return (await this.#compressForm(data)).payload;
   }
 
-  #compressForm(data: Uint8Array): Promise<CompressedMessage> {
+  #compressForm(data: Uint8Array, mayFallBack = false): Promise<CompressedMessage> {
     if (this.#closed) return Promise.reject(closedError());
-    const result = this.#sendChain.then(() => this.#limiter.run(() => compressMessageForm(data)));
+    const result = this.#sendChain.then(() =>
+      this.#limiter.run(() =>
+        this.#codec === null ? compressMessageForm(data) : this.#codecCompress(data, mayFallBack)
+      )
+    );
     this.#sendChain = result.catch(() => {});
     return result;
+  }
+
+  async #codecCompress(data: Uint8Array, mayFallBack: boolean): Promise<CompressedMessage> {
+    if (this.#closed) throw closedError();
+    const deflater = this.#deflater ??= this.#codec!.deflater(this.#ownBits);
+    const out = await deflater.deflate(data);
+    // RFC 7692 §7.2.1: "Remove 4 octets (that are 0x00 0x00 0xff 0xff) from the tail end."
+    const payload = endsWithSyncTail(out) ? out.subarray(0, out.length - 4) : out;
+    // A message that goes out uncompressed never reaches the peer's window: ours must
+    // forget it too, before the next message is compressed.
+    if (this.#resetOwn || (mayFallBack && payload.length >= data.length)) deflater.reset();
+    return { payload, final: false };
   }
 
   /**
@@ -130,7 +175,7 @@ export class PerMessageDeflate {
    */
   async encode(data: Uint8Array): Promise<{ data: Uint8Array; compressed: boolean }> {
     if (!this.shouldCompress(data.length)) return { data, compressed: false };
-    const { payload, final } = await this.#compressForm(data);
+    const { payload, final } = await this.#compressForm(data, true);
     if (final && this.#peerKeepsOurContext) return { data, compressed: false };
     return payload.length < data.length
       ? { data: payload, compressed: true }
@@ -144,6 +189,8 @@ export class PerMessageDeflate {
    */
   usesShared(originalLength: number, compressed: { length: number; final: boolean }): boolean {
     if (!this.shouldCompress(originalLength)) return false;
+    // The shared payload would have to enter our compressor's window, which it never saw.
+    if (this.#codec !== null && !this.#resetOwn) return false;
     if (compressed.final && this.#peerKeepsOurContext) return false;
     return compressed.length < originalLength;
   }
@@ -156,6 +203,7 @@ export class PerMessageDeflate {
     if (this.#closed) return Promise.reject(closedError());
     const result = this.#receiveChain.then(() =>
       this.#limiter.run(async () => {
+        if (this.#codec !== null) return await this.#codecDecompress(payload, options.maxSize);
         const out = await decompressMessage(payload, {
           maxSize: options.maxSize,
           dictionary: this.#window,
@@ -168,10 +216,41 @@ export class PerMessageDeflate {
     return result;
   }
 
-  /** Drops the kept window; later calls reject with `WS_INVALID_STATE`. */
+  async #codecDecompress(payload: Uint8Array, maxSize = Infinity): Promise<Uint8Array> {
+    if (this.#closed) throw closedError();
+    const inflater = this.#inflater ??= this.#codec!.inflater(this.#peerBits);
+    let out: Uint8Array | null;
+    try {
+      // RFC 7692 §7.2.2: "Append 4 octets of 0x00 0x00 0xff 0xff to the tail end of the payload".
+      out = await inflater.inflate([payload, SYNC_TAIL], maxSize);
+    } catch (error) {
+      if (error instanceof WebSocketError) throw error;
+      // RFC 6455 §7.4.1: 1007 = "data within a message that was not consistent with the type
+      // of the message"; ws uses it for corrupt deflate data too.
+      throw new ProtocolError(
+        "WS_INVALID_COMPRESSED_DATA",
+        `Invalid compressed message: ${error instanceof Error ? error.message : String(error)}`,
+        1007,
+      );
+    }
+    if (out === null) {
+      throw new ProtocolError(
+        "WS_MESSAGE_TOO_BIG",
+        `Inflated message exceeds the limit of ${maxSize} bytes`,
+        1009,
+      );
+    }
+    if (!this.#peerKeepsContext) inflater.reset();
+    return out;
+  }
+
+  /** Drops the kept window and the codec's streams; later calls reject with `WS_INVALID_STATE`. */
   close(): void {
     this.#closed = true;
     this.#window = undefined;
+    this.#deflater?.close();
+    this.#inflater?.close();
+    this.#deflater = this.#inflater = undefined;
   }
 
   #remember(out: Uint8Array): void {
@@ -233,6 +312,12 @@ export class PerMessageDeflate {
     const params = acceptResponse(header, options);
     return params === null ? null : new PerMessageDeflate({ ...options, role: "client", params });
   }
+}
+
+function endsWithSyncTail(out: Uint8Array): boolean {
+  const n = out.length;
+  return n >= 4 && out[n - 4] === 0x00 && out[n - 3] === 0x00 && out[n - 2] === 0xff &&
+    out[n - 1] === 0xff;
 }
 
 function closedError(): WebSocketError {

@@ -1,6 +1,7 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { checkServerOptions } from "../../src/adapters/serve_options.ts";
+import { zlibCodec } from "../../src/adapters/zlib_codec.ts";
 
 test("checkServerOptions throws TypeError / RangeError for invalid compression settings", () => {
   assert.throws(() => checkServerOptions({ compression: { threshold: -1 } }), RangeError);
@@ -20,14 +21,18 @@ test("checkServerOptions keeps other options and snapshots valid compression set
   assert.equal(checkServerOptions(options).onChannel, onChannel);
   const settings = { threshold: 100, clientNoContextTakeover: false };
   const checked = checkServerOptions({ compression: settings });
-  assert.deepEqual(checked.compression, { ...settings, maxConcurrency: 10 });
+  // The engine paths compress with node:zlib unless a codec (or null) was chosen.
+  assert.deepEqual(checked.compression, { ...settings, maxConcurrency: 10, codec: zlibCodec });
   // Changing the caller's object afterwards cannot break later handshakes.
   settings.threshold = -1;
   assert.equal((checked.compression as { threshold: number }).threshold, 100);
   assert.deepEqual(checkServerOptions({ compression: true }).compression, {
     threshold: 1024,
     maxConcurrency: 10,
+    codec: zlibCodec,
   });
+  const platform = checkServerOptions({ compression: { codec: null } }).compression;
+  assert.equal((platform as { codec: unknown }).codec, null);
 });
 
 test("checkServerOptions validates handshakeTimeout, maxPendingHandshakes and requireOrigin", () => {

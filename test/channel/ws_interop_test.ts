@@ -7,7 +7,9 @@ import { test } from "node:test";
 import assert from "node:assert/strict";
 import { connect as tcpConnect, type Socket } from "node:net";
 import { WebSocket as WsClient, WebSocketServer } from "ws";
+import { zlibCodec } from "../../src/adapters/zlib_codec.ts";
 import { clientOverStreams } from "../../src/channel/stream_handshake.ts";
+import type { DeflateCodec } from "../../src/deflate/deflate_codec.ts";
 import { deadline } from "../_util/async.ts";
 import { startEngineServer } from "../_util/engine_server.ts";
 import { connectTcp } from "../_util/tcp.ts";
@@ -376,9 +378,13 @@ test("bad input end-to-end: our client fails a masked frame from the server with
 });
 
 /** Echoes `count` JSON-like texts of growing size from a ws client with perMessageDeflate through our server. */
-async function wsDeflateEcho(clientNoContextTakeover: boolean | undefined, count: number) {
+async function wsDeflateEcho(
+  clientNoContextTakeover: boolean | undefined,
+  count: number,
+  codec?: DeflateCodec,
+) {
   const server = await startEngineServer({
-    compression: { threshold: 64, clientNoContextTakeover },
+    compression: { threshold: 64, clientNoContextTakeover, codec },
   });
   try {
     // ws defaults: offers client_max_window_bits and keeps its context unless told otherwise.
@@ -428,4 +434,68 @@ test("ws interop: a ws client with perMessageDeflate is told to reset its contex
 test("ws interop: with clientNoContextTakeover false a ws client keeps its context and every message inflates", async () => {
   const { ourExtensions } = await wsDeflateEcho(false, 40);
   assert.equal(ourExtensions, "permessage-deflate; server_no_context_takeover");
+});
+
+test("ws interop: with the zlib codec a ws client and our server both keep their context", async () => {
+  const { extensions, ourExtensions } = await wsDeflateEcho(undefined, 40, zlibCodec);
+  // Nothing asks either side to reset: ws compresses every message against the previous
+  // ones, and so do we (every echo above was checked byte for byte by the ws client).
+  assert.equal(ourExtensions, "permessage-deflate");
+  assert.equal(extensions, "permessage-deflate");
+});
+
+test("ws interop: our client with the zlib codec against a ws server, context kept both ways", async () => {
+  const server = await wsServer(
+    (ws: WsSocket) =>
+      ws.on("message", (data: Uint8Array, binary: boolean) => ws.send(data, { binary })),
+    { perMessageDeflate: { threshold: 0 } },
+  );
+  try {
+    const streams = await connectTcp(server.port);
+    const channel = clientOverStreams(server.url, streams, {
+      compression: { threshold: 0, codec: zlibCodec },
+    });
+    await deadline(channel.ready, WAIT, "handshake with ws");
+    assert.equal(channel.extensions, "permessage-deflate");
+    const sent: string[] = [];
+    for (let i = 0; i < 30; i++) {
+      const message = JSON.stringify({ id: i % 4, user: "alice", items: text(300 + (i % 4) * 50) });
+      sent.push(message);
+      await channel.sink.add(message);
+    }
+    const received = await readMessages(channel.stream.getReader(), sent.length);
+    assert.deepEqual(received, sent);
+    // Repeated messages cost a few bytes each once both windows hold them.
+    assert.ok(
+      streams.socket.bytesWritten < sent.join("").length / 5,
+      `${streams.socket.bytesWritten} bytes written`,
+    );
+    await channel.sink.close(1000);
+    await deadline(channel.closed, WAIT, "closed");
+  } finally {
+    await server.close();
+  }
+});
+
+test("ws interop: connect() with compression uses node:zlib, offering context takeover", async () => {
+  const server = await wsServer(
+    (ws: WsSocket) =>
+      ws.on("message", (data: Uint8Array, binary: boolean) => ws.send(data, { binary })),
+    { perMessageDeflate: { threshold: 0 } },
+  );
+  const { connect } = await import("../../src/channel/connect.ts");
+  try {
+    const channel = connect(server.url, { transport: "engine", compression: { threshold: 0 } });
+    await deadline(channel.ready, WAIT, "connect() handshake with ws");
+    // Without a codec the offer carries client_no_context_takeover and ws echoes it back.
+    assert.equal(channel.extensions, "permessage-deflate");
+    const message = JSON.stringify({ user: "alice", items: text(2000) });
+    for (let i = 0; i < 5; i++) await channel.sink.add(message);
+    const received = await readMessages(channel.stream.getReader(), 5);
+    assert.deepEqual(received, Array(5).fill(message));
+    await channel.sink.close(1000);
+    await deadline(channel.closed, WAIT, "closed");
+  } finally {
+    await server.close();
+  }
 });

@@ -1,0 +1,133 @@
+/**
+ * What a runtime adapter supplies to compress with context: a raw-deflate
+ * codec that can sync-flush (RFC 7692 §7.2.1) and keep its LZ77 window from
+ * one message to the next. The deflate layer stays free of runtime globals;
+ * the Node, Deno and Bun adapters pass one built on `node:zlib`
+ * (src/adapters/zlib_codec.ts). Without one, messages are compressed with
+ * the platform `CompressionStream`, a fresh stream per message.
+ *
+ * @module
+ */
+
+/**
+ * Compresses one direction of a connection, keeping context between calls
+ * until {@linkcode RawDeflater.reset}.
+ */
+export interface RawDeflater {
+  /**
+   * Compresses `data` and sync-flushes: the output ends with the empty
+   * stored block `00 00 ff ff` and never with a final block. Calls are made
+   * one at a time, in order.
+   */
+  deflate(data: Uint8Array): Promise<Uint8Array>;
+  /** Forgets the window: the next message refers to nothing before it. */
+  reset(): void;
+  /** Releases the compressor; no call follows. */
+  close(): void;
+}
+
+/**
+ * Inflates one direction of a connection, keeping the window between calls
+ * until {@linkcode RawInflater.reset}.
+ */
+export interface RawInflater {
+  /**
+   * Inflates `parts` in order (a message's payload, then `00 00 ff ff`).
+   * Resolves with the output, or with `null` as soon as the output passed
+   * `maxSize` bytes (the inflater is unusable then). Rejects on corrupt
+   * data. Calls are made one at a time, in order.
+   */
+  inflate(parts: Uint8Array[], maxSize: number): Promise<Uint8Array | null>;
+  /** Forgets the window. */
+  reset(): void;
+  /** Releases the inflater; no call follows. */
+  close(): void;
+}
+
+/**
+ * A raw-deflate implementation with sync flush and context takeover.
+ *
+ * @example A codec that stores every message uncompressed (valid deflate, no savings)
+ * ```ts
+ * import type { DeflateCodec } from "./deflate_codec.ts";
+ *
+ * const stored: DeflateCodec = {
+ *   deflater: () => ({
+ *     deflate: async (data) => {
+ *       // One non-final stored block per message (RFC 1951 §3.2.4), then the sync-flush marker.
+ *       const out = new Uint8Array(data.length + 10);
+ *       out.set([0x00, data.length & 0xff, data.length >> 8, ~data.length & 0xff, (~data.length >> 8) & 0xff]);
+ *       out.set(data, 5);
+ *       out.set([0x00, 0x00, 0x00, 0xff, 0xff], data.length + 5);
+ *       return out;
+ *     },
+ *     reset: () => {},
+ *     close: () => {},
+ *   }),
+ *   inflater: () => {
+ *     throw new Error("not part of this example");
+ *   },
+ * };
+ * const out = await stored.deflater(15).deflate(new Uint8Array([1, 2, 3]));
+ * console.assert(out.length === 13);
+ * ```
+ */
+export interface DeflateCodec {
+  /**
+   * A compressor whose LZ77 window is at most 2^`windowBits` bytes (9-15).
+   */
+  deflater(windowBits: number): RawDeflater;
+  /** An inflater for a peer whose window is at most 2^`windowBits` bytes (9-15). */
+  inflater(windowBits: number): RawInflater;
+}
+
+/**
+ * A codec that becomes `codec` once that promise settles: for a codec that
+ * is loaded lazily (`connect()` imports its TCP adapter, and node:zlib with
+ * it, only when used), so the offer and the connection's state can be set up
+ * at once. Until then nothing was compressed, so `reset()` has nothing to
+ * forget; a failed load fails the first (de)compression.
+ *
+ * @example
+ * ```ts ignore
+ * import { lazyCodec } from "./deflate_codec.ts";
+ *
+ * // A codec whose module is imported only when first needed.
+ * const codec = lazyCodec(import("./my_codec.ts").then((m) => m.codec));
+ * const deflater = codec.deflater(15);
+ * const out = await deflater.deflate(new TextEncoder().encode("Hello"));
+ * ```
+ */
+export function lazyCodec(codec: Promise<DeflateCodec>): DeflateCodec {
+  const later = <T extends { reset(): void; close(): void }>(make: (c: DeflateCodec) => T) => {
+    let real: T | undefined;
+    const ready = codec.then((c) => real = make(c));
+    ready.catch(() => {}); // reported by the first (de)compression
+    return {
+      get: async () => real ?? await ready,
+      reset: () => real?.reset(),
+      close: () => {
+        if (real !== undefined) real.close();
+        else ready.then((r) => r.close(), () => {});
+      },
+    };
+  };
+  return {
+    deflater(windowBits) {
+      const d = later((c) => c.deflater(windowBits));
+      return {
+        deflate: async (data) => (await d.get()).deflate(data),
+        reset: d.reset,
+        close: d.close,
+      };
+    },
+    inflater(windowBits) {
+      const i = later((c) => c.inflater(windowBits));
+      return {
+        inflate: async (parts, maxSize) => (await i.get()).inflate(parts, maxSize),
+        reset: i.reset,
+        close: i.close,
+      };
+    },
+  };
+}

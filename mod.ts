@@ -40,6 +40,7 @@ export type { ProxySetting } from "./src/handshake/proxy_setting.ts";
 
 // permessage-deflate settings (the `compression` option).
 export type { Compression, CompressionOptions } from "./src/deflate/compression_options.ts";
+export type { DeflateCodec, RawDeflater, RawInflater } from "./src/deflate/deflate_codec.ts";
 
 // Channel.
 export {

@@ -12,6 +12,16 @@
 /**
  * Compresses one direction of a connection, keeping context between calls
  * until {@linkcode RawDeflater.reset}.
+ *
+ * @example
+ * ```ts ignore
+ * import type { RawDeflater } from "./deflate_codec.ts";
+ *
+ * async function send(deflater: RawDeflater, message: Uint8Array): Promise<Uint8Array> {
+ *   const out = await deflater.deflate(message);
+ *   return out.subarray(0, out.length - 4); // RFC 7692 §7.2.1: drop 00 00 ff ff
+ * }
+ * ```
  */
 export interface RawDeflater {
   /**
@@ -29,6 +39,17 @@ export interface RawDeflater {
 /**
  * Inflates one direction of a connection, keeping the window between calls
  * until {@linkcode RawInflater.reset}.
+ *
+ * @example
+ * ```ts ignore
+ * import type { RawInflater } from "./deflate_codec.ts";
+ *
+ * async function receive(inflater: RawInflater, payload: Uint8Array): Promise<Uint8Array> {
+ *   const out = await inflater.inflate([payload, new Uint8Array([0, 0, 0xff, 0xff])], 1 << 20);
+ *   if (out === null) throw new RangeError("message too big"); // close with 1009
+ *   return out;
+ * }
+ * ```
  */
 export interface RawInflater {
   /**

@@ -31,14 +31,17 @@ import { socketTransport } from "./node_socket_transport.ts";
 import type { ServerConnections } from "./server_connections.ts";
 import { reportServerError, type UpgradeOptions } from "./serve_options.ts";
 
-/** The WHATWG request of an `'upgrade'` event: method, URL with host, headers; no body. */
+/**
+ * The WHATWG request of an `'upgrade'` event: URL with host, headers; no
+ * body. Always a GET: only a GET passes the handshake checks (which read
+ * `req.method` themselves), and fetch refuses methods such as TRACE.
+ */
 function toRequest(req: IncomingMessage, secure: boolean, signal?: AbortSignal): Request {
   const headers = new Headers();
   const raw = req.rawHeaders;
   for (let i = 0; i < raw.length; i += 2) headers.append(raw[i], raw[i + 1]);
   const host = headers.get("host") ?? "localhost";
   return new Request(`${secure ? "https" : "http"}://${host}${req.url ?? "/"}`, {
-    method: req.method,
     headers,
     signal,
   });

@@ -391,3 +391,21 @@ test(`onUpgrade (${currentRuntime} serve): 200 concurrent handshakes on a slow c
     await server.close();
   }
 });
+
+test(`onUpgrade (${currentRuntime} serve): a TRACE upgrade request is refused with 405, never reaching onUpgrade`, async () => {
+  let calls = 0;
+  const server = await serveHere({ onUpgrade: () => void calls++ });
+  try {
+    const socket = netConnect({ host: "127.0.0.1", port: server.port });
+    let text = "";
+    socket.on("data", (chunk: Uint8Array) => (text += new TextDecoder("latin1").decode(chunk)));
+    socket.on("error", () => {});
+    const closed = new Promise<void>((resolve) => socket.on("close", () => resolve()));
+    socket.write(request(server.port).replace(/^GET/, "TRACE") + "\r\n");
+    await deadline(closed, 10_000, "the refusal");
+    assert.match(text, /^HTTP\/1\.1 405 /);
+    assert.equal(calls, 0);
+  } finally {
+    await server.close();
+  }
+});

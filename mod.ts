@@ -55,6 +55,7 @@ export {
 // `fromStreams`/`fromWebSocket` out of a bundle.
 export { connect, type ConnectOptions } from "./src/channel/connect.ts";
 export type { FromWebSocketOptions, WebSocketLike } from "./src/channel/native_channel.ts";
+export type { AnswerPingMessages, PingMessages } from "./src/channel/ping_messages.ts";
 export type { ByteReader, ByteWriter } from "./src/channel/stream_channel_options.ts";
 export {
   type ByteStreams,

@@ -60,6 +60,8 @@ import {
 } from "./serve_options.ts";
 
 export type {
+  AnswerPingMessages,
+  PingMessages,
   ServeOptions,
   UpgradeAcceptance,
   UpgradeDecision,

@@ -57,6 +57,8 @@ import {
 } from "./node_upgrade.ts";
 
 export type {
+  AnswerPingMessages,
+  PingMessages,
   ServeOptions,
   UpgradeAcceptance,
   UpgradeDecision,

@@ -16,6 +16,7 @@ import { type AnswerPingMessages, pingAnswerer } from "../channel/ping_messages.
 import { checkNumberOption, checkTypeOption, MAX_TIMEOUT } from "../_util/option_checks.ts";
 
 export type { UpgradeAcceptance, UpgradeDecision, UpgradeHook } from "../handshake/upgrade_hook.ts";
+export type { AnswerPingMessages, PingMessages } from "../channel/ping_messages.ts";
 
 /**
  * Options shared by every server entry point (`serve`, `upgrade`, handlers,

@@ -4,7 +4,8 @@
  * with `ready`/`closed` promises, the same for every runtime and transport.
  * Server adapters live in the `./server/deno`, `./server/bun` and
  * `./server/node` subpaths, so importing this module never touches a
- * runtime global.
+ * runtime global (the engine transport of `connect()` loads the runtime's
+ * TCP/TLS dialer on its first connection).
  *
  * @example
  * ```ts ignore
@@ -21,6 +22,10 @@
  *
  * @module
  */
+
+// `connect()`'s engine transport over the runtime's TCP/TLS dialer; browser builds map it
+// to nothing (the `browser` field of package.json).
+import "./src/adapters/engine_connect.ts";
 
 // Engine: close codes and the errors every layer throws.
 export {
@@ -53,7 +58,7 @@ export {
 } from "./src/channel/web_socket_channel.ts";
 // `connect` is `WebSocketChannel.connect` on its own: importing it alone keeps
 // `fromStreams`/`fromWebSocket` out of a bundle.
-export { connect, type ConnectOptions } from "./src/channel/connect.ts";
+export { connect, type ConnectOptions } from "./src/channel/web_socket_channel.ts";
 export type { FromWebSocketOptions, WebSocketLike } from "./src/channel/native_channel.ts";
 export type { AnswerPingMessages, PingMessages } from "./src/channel/ping_messages.ts";
 export type { ByteReader, ByteWriter } from "./src/channel/stream_channel_options.ts";

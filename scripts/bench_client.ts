@@ -25,7 +25,7 @@
  */
 import { spawn } from "node:child_process";
 import { cpuUsage } from "node:process";
-import { WebSocketChannel } from "../src/channel/web_socket_channel.ts";
+import { WebSocketChannel } from "../mod.ts";
 import { WebSocketClient } from "../src/client/web_socket_client.ts";
 import type { ClientChannel, Message } from "../src/client/types.ts";
 import { createChannelPair } from "../src/testing/channel_pair.ts";

@@ -22,7 +22,7 @@
  */
 import { serve } from "../src/adapters/deno.ts";
 import { WebSocketClient } from "../src/client/web_socket_client.ts";
-import { connect } from "../src/channel/connect.ts";
+import { connect } from "../mod.ts";
 import { TopicHub } from "../src/fanout/topic_hub.ts";
 import { frameHeaderSize } from "../src/engine/frame_encoder.ts";
 import { encodeFrame, encodePublish, SESSION_PROTOCOL } from "../src/session/frames.ts";

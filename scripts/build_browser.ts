@@ -3,15 +3,14 @@
  * engine, handshake, client core) with esbuild, checks that no runtime-specific
  * code reached it, and prints its size raw, minified and minified + gzip.
  *
- * The channel's `connect()` reaches its engine transport (the engine over
- * TCP/TLS, `src/channel/connect_engine.ts`, which loads
- * `src/adapters/tcp_transport.ts` through a lazy `import()`) only on Deno,
- * Node and Bun; in a browser it refuses that transport before getting there.
- * So a plugin maps both modules to stubs that fail with a typed error, and the
- * engine, the HTTP handshake code and permessage-deflate stay out of an app
- * that only connects. The npm build ships the same stubs through the
- * package's `browser` field, so browser bundlers that consume the npm package
- * (esbuild, webpack, Vite, Rollup's node-resolve) behave the same way.
+ * The channel's `connect()` gets its engine transport (the engine over the
+ * runtime's TCP/TLS dialer) from `src/adapters/engine_connect.ts`, which the
+ * entry points import for its effect. The `browser` field of package.json
+ * maps that module to nothing, so the engine, the HTTP handshake code and
+ * permessage-deflate stay out of an app that only connects, and `connect()`
+ * refuses the engine transport in a browser. The npm build writes the same
+ * field into the published manifest, so browser bundlers that consume the npm
+ * package (esbuild, webpack, Vite, Rollup's node-resolve) behave the same way.
  *
  * The budget applies to the typical app ({@linkcode BROWSER_APP}: `connect`,
  * `CloseCode`, `WebSocketClient`); the whole surface ({@linkcode BROWSER_SURFACE},
@@ -31,7 +30,7 @@
  * @module
  */
 import * as esbuild from "esbuild";
-import { existsSync } from "node:fs";
+import { existsSync, readFileSync } from "node:fs";
 import { mkdir, readFile, writeFile } from "node:fs/promises";
 import { dirname, join } from "node:path";
 import process from "node:process";
@@ -107,87 +106,6 @@ export const client = new WebSocketClient("wss://example.com/");
 `;
 
 /**
- * The module that replaces `tcp_transport` in browser builds: `openTcp`
- * rejects with the channel's `UnsupportedError` (`WS_OPTION_UNSUPPORTED`),
- * naming the option, as the channel does for other options a browser cannot
- * honour.
- *
- * @param errorsSpecifier How the stub imports `src/channel/errors.ts` (`.js` path in the npm
- * output, absolute `.ts` path in the bundle).
- * @returns ESM source text exporting `openTcp`.
- *
- * @example
- * ```ts
- * import { browserTcpStub } from "./build_browser.ts";
- *
- * console.assert(browserTcpStub("../channel/errors.js").includes("export function openTcp"));
- * ```
- */
-export function browserTcpStub(errorsSpecifier: string): string {
-  return `// Browser stand-in for tcp_transport: browsers cannot open raw TCP sockets,
-// so connect() must use the native WebSocket there (transport "auto" or "native").
-import { UnsupportedError } from ${JSON.stringify(errorsSpecifier)};
-
-export function openTcp() {
-  return Promise.reject(
-    new UnsupportedError(
-      "WS_OPTION_UNSUPPORTED",
-      'transport "engine" needs TCP sockets, which browsers do not have: use transport "auto" or "native"',
-    ),
-  );
-}
-`;
-}
-
-/**
- * The module that replaces `connect_engine` in browser builds: `connectEngine`
- * throws the channel's `UnsupportedError` (`WS_OPTION_UNSUPPORTED`), the
- * error `connect()` itself throws for the engine transport in a browser, which
- * already stops before calling it.
- *
- * @param errorsSpecifier How the stub imports `src/channel/errors.ts`.
- * @returns ESM source text exporting `connectEngine`.
- *
- * @example
- * ```ts
- * import { browserConnectEngineStub } from "./build_browser.ts";
- *
- * console.assert(browserConnectEngineStub("./errors.js").includes("export function connectEngine"));
- * ```
- */
-export function browserConnectEngineStub(errorsSpecifier: string): string {
-  return `// Browser stand-in for connect_engine: connect() refuses the engine transport
-// without Deno, Node or Bun before calling it, so the engine, the HTTP
-// handshake and permessage-deflate stay out of browser bundles.
-import { UnsupportedError } from ${JSON.stringify(errorsSpecifier)};
-
-export function connectEngine() {
-  throw new UnsupportedError("WS_OPTION_UNSUPPORTED", "The engine transport needs Deno, Node or Bun");
-}
-`;
-}
-
-const stubPlugin: esbuild.Plugin = {
-  name: "browser-tcp-stub",
-  setup(build) {
-    build.onResolve({ filter: /(^|\/)(tcp_transport|connect_engine)(\.ts)?$/ }, (args) => ({
-      path: `${/connect_engine/.test(args.path) ? "connect_engine" : "tcp_transport"}.browser.js`,
-      namespace: "wsc-browser-stub",
-    }));
-    build.onLoad({ filter: /.*/, namespace: "wsc-browser-stub" }, (args) => {
-      const errors = join(root, "src/channel/errors.ts");
-      return {
-        contents: args.path.startsWith("connect_engine")
-          ? browserConnectEngineStub(errors)
-          : browserTcpStub(errors),
-        loader: "js",
-        resolveDir: root,
-      };
-    });
-  },
-};
-
-/**
  * The npm package declares `"sideEffects": false` (npm/package.template.json);
  * the repository's own package.json does not, so the measurement says it for
  * our modules the way a bundler reads it from the package: a module none of
@@ -196,9 +114,15 @@ const stubPlugin: esbuild.Plugin = {
 const sideEffectFreePlugin: esbuild.Plugin = {
   name: "side-effect-free-sources",
   setup(build) {
+    // Left to esbuild, which applies the `browser` field of package.json to them.
+    const mapped = new Set(
+      Object.keys(JSON.parse(readFileSync(join(root, "package.json"), "utf8")).browser ?? {})
+        .map((path) => join(root, path)),
+    );
     build.onResolve({ filter: /^\.{1,2}\/.*\.ts$/ }, (args) => {
       const path = join(args.resolveDir, args.path);
       if (!path.startsWith(join(root, "src/")) && path !== join(root, "mod.ts")) return undefined;
+      if (mapped.has(path)) return undefined;
       return { path, sideEffects: false };
     });
   },
@@ -219,7 +143,7 @@ async function bundle(
     metafile: true,
     logLevel: "silent",
     absWorkingDir: root,
-    plugins: [stubPlugin, sideEffectFreePlugin],
+    plugins: [sideEffectFreePlugin],
   });
 }
 

@@ -8,13 +8,11 @@
  *   `src/engine/mod.js`), relative `.ts` specifiers rewritten to `.js`, and
  *   JSDoc examples that name `@wsc/websocket-channel` renamed to
  *   `websocket-channel`;
- * - `src/adapters/tcp_transport.browser.js`: a stub that the `browser` field
- *   maps the engine-over-TCP transport to, so browser bundlers never pull in
- *   `node:net`, and `src/channel/connect_engine.browser.js`, the same for
- *   `connect()`'s engine transport, so a browser app that only connects
- *   carries neither the engine nor the HTTP handshake code;
  * - `package.json` from the `npm/package.template.json` template (version, `exports`
- *   with `types` first, `browser`), `README.md` and `LICENSE` from `npm/`;
+ *   with `types` first, `browser` and `sideEffects` from the repository's
+ *   package.json `browser` field: the engine transport's installer, which
+ *   browser bundlers drop and every other bundler must keep, as the entry
+ *   points import it for its effect), `README.md` and `LICENSE` from `npm/`;
  * - `bin/websocket-channel-conformance.js`: the conformance harness's
  *   outside-implementation mode (`conformance/cli_entry.ts` → `external.ts`)
  *   bundled by esbuild (node platform, ESM, target node20, `node:` imports
@@ -40,7 +38,6 @@
  * @module
  */
 import ts from "typescript";
-import { browserConnectEngineStub, browserTcpStub } from "./build_browser.ts";
 
 const root = new URL("..", import.meta.url).pathname.replace(/\/$/, "");
 const defaultOutDir = `${root}/npm/dist`;
@@ -144,26 +141,12 @@ export async function buildNpm(options: BuildNpmOptions = {}): Promise<NpmBuildR
     }`,
   );
 
-  const stubPath = "src/adapters/tcp_transport.browser.js";
-  const hasTcp = files.includes("src/adapters/tcp_transport.js");
-  if (hasTcp) {
-    await Deno.writeTextFile(`${outDir}/${stubPath}`, browserTcpStub("../channel/errors.js"));
-    files.push(stubPath);
-  }
-
-  const engineStubPath = "src/channel/connect_engine.browser.js";
-  const hasEngineConnect = files.includes("src/channel/connect_engine.js");
-  if (hasEngineConnect) {
-    await Deno.writeTextFile(
-      `${outDir}/${engineStubPath}`,
-      browserConnectEngineStub("./errors.js"),
-    );
-    files.push(engineStubPath);
-  }
-  const browser = {
-    ...(hasTcp ? { "./src/adapters/tcp_transport.js": `./${stubPath}` } : {}),
-    ...(hasEngineConnect ? { "./src/channel/connect_engine.js": `./${engineStubPath}` } : {}),
-  };
+  // Modules the repository's package.json maps to nothing in browsers, as emitted.
+  const workspace = JSON.parse(await Deno.readTextFile(`${root}/package.json`));
+  const dropped = Object.keys(workspace.browser ?? {})
+    .map((path) => path.replace(/\.ts$/, ".js"))
+    .filter((path) => files.includes(path.replace(/^\.\//, "")));
+  const browser = Object.fromEntries(dropped.map((path) => [path, false]));
 
   const binFiles = await bundleConformanceBin(outDir);
   log(`bundled ${CONFORMANCE_BIN} (${binFiles.length - 1} run-time files in conformance/)`);
@@ -190,7 +173,7 @@ export async function buildNpm(options: BuildNpmOptions = {}): Promise<NpmBuildR
     version,
     ...(main ? { main: main.js, types: main.dts } : {}),
     exports: exportsMap(entries),
-    ...(Object.keys(browser).length > 0 ? { browser } : {}),
+    ...(dropped.length > 0 ? { browser, sideEffects: dropped } : {}),
   };
   await Deno.writeTextFile(`${outDir}/package.json`, JSON.stringify(manifest, null, 2) + "\n");
   await Deno.copyFile(`${root}/npm/README.md`, `${outDir}/README.md`);

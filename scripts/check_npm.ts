@@ -19,7 +19,7 @@
  *   channel quick start against it, importing the installed package;
  * - Deno consuming the npm package: `websocket-channel/server/deno`;
  * - a browser bundler: esbuild resolves the package for the browser (the
- *   `browser` field swaps the TCP transport for its stub) with no `node:` code,
+ *   `browser` field leaves the engine transport out) with no `node:` code,
  *   and headless Chromium (when `/usr/bin/chromium` exists, else the check is
  *   skipped and not counted) runs that bundle against `server/node`;
  * - TypeScript consumers type-checked with `tsc --strict --noEmit`, module

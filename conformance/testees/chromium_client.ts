@@ -18,8 +18,7 @@ import { exit, parseArgs, runtimeArgs } from "./args.ts";
 const args = parseArgs(runtimeArgs());
 const root = process.cwd(); // conformance/run.ts starts testees from the repository root
 
-// mod.ts reaches the TCP transport only through a lazy import(); a browser never takes that path,
-// so the bundle gets a stub instead of node:net code.
+// The `browser` field of package.json leaves the engine transport (and node:net) out of the bundle.
 const { outputFiles } = await esbuild.build({
   entryPoints: [join(root, "conformance/testees/browser_client.ts")],
   bundle: true,
@@ -28,20 +27,6 @@ const { outputFiles } = await esbuild.build({
   target: "es2022",
   write: false,
   logLevel: "warning",
-  plugins: [{
-    name: "browser-tcp-stub",
-    setup(build) {
-      build.onResolve(
-        { filter: /tcp_transport(\.ts)?$/ },
-        () => ({ path: "tcp_stub", namespace: "stub" }),
-      );
-      build.onLoad({ filter: /.*/, namespace: "stub" }, () => ({
-        contents:
-          "export function openTcp() { return Promise.reject(new Error('no TCP in a browser')); }",
-        loader: "js",
-      }));
-    },
-  }],
 });
 const bundle = outputFiles[0].text;
 

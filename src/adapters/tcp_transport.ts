@@ -2,10 +2,10 @@
  * TCP/TLS byte streams for the engine client: `Deno.connect`/`Deno.connectTls`
  * on Deno, `node:net`/`node:tls` on Node and Bun.
  *
- * This is the one module the channel layer loads from `src/adapters/`: it is
- * reached only through a lazy `import()` in `src/channel/connect.ts` when the
- * engine transport is chosen, so importing `mod.ts` never evaluates a runtime
- * global, and browser bundles map this file to a stub that throws.
+ * The runtime's dialer (the channel's `Dialer`) for `connect()`'s engine
+ * transport: `engine_connect.ts` loads it through a lazy `import()` on the
+ * first engine connection, so importing `mod.ts` never evaluates a runtime
+ * global.
  *
  * @module
  */

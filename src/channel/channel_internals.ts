@@ -9,7 +9,7 @@
  * @module
  */
 import { closeSink } from "./channel_sink.ts";
-import type { MessageDeflate, WebSocketChannel } from "./web_socket_channel.ts";
+import type { MessageDeflate } from "./channel_types.ts";
 
 /**
  * The key under which a channel exposes its {@linkcode ChannelInternals}.
@@ -129,7 +129,7 @@ export function offerAllowed(backlog: number, size: number, limit: number): bool
  * console.assert(internalsOf({} as never) === undefined);
  * ```
  */
-export function internalsOf(channel: WebSocketChannel): ChannelInternals | undefined {
+export function internalsOf(channel: object): ChannelInternals | undefined {
   return (channel as { [CHANNEL_INTERNALS]?: ChannelInternals })[CHANNEL_INTERNALS];
 }
 
@@ -150,7 +150,7 @@ export function internalsOf(channel: WebSocketChannel): ChannelInternals | undef
  * ```
  */
 export function closeWithWireCode(
-  channel: WebSocketChannel,
+  channel: { readonly sink: { close(code?: number, reason?: string): Promise<void> } },
   code: number,
   reason: string,
 ): Promise<void> {

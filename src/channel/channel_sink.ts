@@ -10,7 +10,7 @@ import { utf8Length } from "../_util/bytes.ts";
 import { handled } from "../_util/deferred.ts";
 import { checkSendable } from "../_util/sendable.ts";
 import { InvalidStateError } from "./errors.ts";
-import type { Sendable, WebSocketSink } from "./web_socket_channel.ts";
+import type { Sendable, WebSocketSink } from "./channel_types.ts";
 
 /** What a channel implementation plugs into {@linkcode createSink}. */
 export interface SinkHandlers {

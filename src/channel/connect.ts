@@ -1,10 +1,11 @@
 /**
- * `WebSocketChannel.connect()`: the native `WebSocket` where it can honour
- * the options, otherwise the engine over a TCP/TLS byte stream.
+ * How `connect()` opens a connection: the native `WebSocket` where it can
+ * honour the options, otherwise the engine transport that the runtime's
+ * entry point installed (the engine over a TCP/TLS byte stream).
  *
  * @module
  */
-import { type Compression, resolveCompression } from "../deflate/compression_options.ts";
+import { resolveCompression } from "../deflate/compression_options.ts";
 import { HandshakeError, HandshakeErrorCode } from "../handshake/errors.ts";
 import { validateSubprotocols } from "../handshake/subprotocol.ts";
 import { parseWebSocketUrl } from "../handshake/web_socket_url.ts";
@@ -16,108 +17,44 @@ import {
 } from "../_util/option_checks.ts";
 import { describeValue } from "../_util/sendable.ts";
 import { ConnectError, UnsupportedError } from "./errors.ts";
-import type { ProxySetting } from "../handshake/proxy_setting.ts";
 import { NativeChannel } from "./native_channel.ts";
-// Browser builds map this module to a stub (scripts/build_browser.ts, the npm
-// package's `browser` field): the engine client path is dead code there, since
-// chooseTransport() refuses "engine" without Deno, Node or Bun.
-import { connectEngine } from "./connect_engine.ts";
-import type { WebSocketChannel } from "./web_socket_channel.ts";
-
-/** Options of {@linkcode connect}. */
-export interface ConnectOptions {
-  /** Subprotocols to offer, most preferred first. */
-  protocols?: string | string[];
-  /**
-   * Extra request headers (e.g. `Authorization`). Engine transport only: a
-   * browser cannot send them, so there `connect` fails with
-   * `WS_OPTION_UNSUPPORTED` instead of dropping them.
-   */
-  headers?: HeadersInit;
-  /** Cancels the connection attempt (not an open connection): `ready` rejects with `WS_CONNECT_ABORTED`. */
-  signal?: AbortSignal;
-  /**
-   * Milliseconds for TCP, TLS and the opening handshake together; the attempt
-   * is really cancelled and `ready` rejects with `WS_CONNECT_TIMEOUT`.
-   * @default {30000}
-   */
-  connectTimeout?: number;
-  /** Largest accepted message in bytes. @default {67108864} */
-  maxMessageSize?: number;
-  /**
-   * Most frames one received message may arrive in (engine transport); one
-   * more closes with 1008 (`WS_TOO_MANY_FRAGMENTS`).
-   * @default {131072}
-   */
-  maxFragments?: number;
-  /** Milliseconds to wait for the close handshake (engine transport). @default {5000} */
-  closeTimeout?: number;
-  /**
-   * `"native"`: the global `WebSocket`. `"engine"`: our protocol engine over
-   * TCP/TLS (Deno, Node, Bun). `"auto"`: native when it exists and the
-   * options need nothing it lacks (`headers`, `caCerts`, `proxy`,
-   * `compression` settings), else engine.
-   * @default {"auto"}
-   */
-  transport?: "auto" | "native" | "engine";
-  /** permessage-deflate for the engine transport (native sockets negotiate their own). */
-  compression?: Compression;
-  /** Extra trusted CA certificates (PEM) for `wss:` with the engine transport. */
-  caCerts?: string[];
-  /**
-   * An HTTP proxy to tunnel through with CONNECT (engine transport): an
-   * `http://` URL, with credentials as `http://user:pass@host:port`
-   * (sent as `Proxy-Authorization: Basic`), or `"env"` to follow
-   * `HTTPS_PROXY` (for `wss:`, else `HTTP_PROXY`), `HTTP_PROXY` (for `ws:`)
-   * and `NO_PROXY`, lowercase names first. The environment is read only with
-   * `"env"`. `wss:` runs TLS inside the tunnel (SNI and certificate checks
-   * for the target host); `connectTimeout` and `signal` cover the CONNECT
-   * step. A proxy answering CONNECT with a non-2xx status rejects `ready`
-   * with a `ConnectError` `WS_PROXY_REFUSED` carrying that `status` (407:
-   * credentials missing or wrong). Anything else than `"env"` or an `http:`
-   * URL throws a `TypeError` at the call.
-   */
-  proxy?: ProxySetting;
-}
-
-const DEFAULT_CONNECT_TIMEOUT = 30_000;
-
+import { watchConnectAttempt } from "./connect_attempt.ts";
+import { type ConnectOptions, DEFAULT_CONNECT_TIMEOUT } from "./connect_options.ts";
+import { engineConnector } from "./engine_connector.ts";
+import type { StreamChannel } from "./stream_channel.ts";
 /**
- * Opens a WebSocket connection. Returns the channel at once; `ready` tells
- * when it is open or why it failed (`ConnectError` with `WS_CONNECT_REFUSED`,
- * `WS_CONNECT_DNS`, `WS_CONNECT_TLS`, `WS_CONNECT_TIMEOUT`,
- * `WS_CONNECT_ABORTED`, `WS_CONNECT_FAILED`, or a `HandshakeError` whose
- * `status` is the HTTP answer, where the platform tells): everything about
- * the network or the server rejects `ready`.
+ * Opens a connection with the native `WebSocket` or the installed engine
+ * transport: the implementation of `connect()` (see `web_socket_channel.ts`,
+ * which states the contract).
  *
- * Programming errors throw at the call instead, on every transport, as the
- * WHATWG `WebSocket` constructor does: `SyntaxError` for a URL that does not
- * parse, a scheme other than `ws:`/`wss:`/`http:`/`https:` or a subprotocol
- * that is not a token (or repeats); `TypeError` / `RangeError` for an option
- * of the wrong type or out of range (`connectTimeout`, `closeTimeout`,
- * `maxMessageSize`, `maxFragments`, `transport`, `signal`, `caCerts`,
- * `compression`, a bad header name or value); `UnsupportedError`
- * (`WS_OPTION_UNSUPPORTED`) for an option this runtime cannot honour
- * (`headers` or `caCerts` in a browser).
+ * @param url The `ws:` / `wss:` URL.
+ * @param options The `connect()` options.
+ * @returns The channel, not open yet.
  *
  * @example
  * ```ts ignore
- * import { connect } from "@wsc/websocket-channel";
+ * import { openConnection } from "./connect.ts";
  *
- * const channel = connect("ws://localhost:8080", { protocols: ["chat"], connectTimeout: 5000 });
+ * const channel = openConnection("ws://localhost:8080", { protocols: ["chat"] });
  * await channel.ready;
- * await channel.sink.add("hello");
  * ```
  */
-export function connect(url: string | URL, options: ConnectOptions = {}): WebSocketChannel {
+export function openConnection(
+  url: string | URL,
+  options: ConnectOptions = {},
+): NativeChannel | StreamChannel {
   // Programming errors throw here, at the call, whatever the transport (an invalid
   // `proxy` too, in connectEngine: browser builds never load that check).
   checkConnectArguments(url, options);
-  const transport = chooseTransport(options);
-  const timeout = options.connectTimeout ?? DEFAULT_CONNECT_TIMEOUT;
-  return transport === "native"
-    ? connectNative(url, options, timeout)
-    : connectEngine(url, options, timeout);
+  if (chooseTransport(options) === "native") return connectNative(url, options);
+  const engine = engineConnector();
+  if (engine === undefined) {
+    throw new UnsupportedError(
+      "WS_OPTION_UNSUPPORTED",
+      "The engine transport is not installed: import connect from the package's entry point",
+    );
+  }
+  return engine(url, options);
 }
 
 /** The checks of `connect()` common to both transports. */
@@ -236,11 +173,7 @@ export function chooseTransport(options: ConnectOptions): "native" | "engine" {
   return "engine";
 }
 
-function connectNative(
-  url: string | URL,
-  options: ConnectOptions,
-  timeout: number,
-): WebSocketChannel {
+function connectNative(url: string | URL, options: ConnectOptions): NativeChannel {
   const protocols = options.protocols === undefined ? [] : options.protocols;
   let ws: WebSocket;
   try {
@@ -256,25 +189,12 @@ function connectNative(
   // Registered before the wrapper's own listener, so the typed error wins.
   ws.addEventListener("error", (event) => channel.abortOpening(nativeConnectError(event, url)));
   const channel = new NativeChannel(ws, { maxMessageSize: options.maxMessageSize });
-  const signal = options.signal;
-  const onAbort = () =>
-    channel.abortOpening(
-      new ConnectError("WS_CONNECT_ABORTED", "The connection attempt was aborted", {
-        cause: signal?.reason,
-      }),
-    );
-  const timer = setTimeout(() => {
-    channel.abortOpening(
-      new ConnectError("WS_CONNECT_TIMEOUT", `No connection to ${url} within ${timeout} ms`),
-    );
-  }, timeout);
-  if (signal?.aborted) onAbort();
-  else signal?.addEventListener("abort", onAbort, { once: true });
-  const cleanup = () => {
-    clearTimeout(timer);
-    signal?.removeEventListener("abort", onAbort);
-  };
-  channel.ready.then(cleanup, cleanup);
+  const release = watchConnectAttempt(url, {
+    signal: options.signal,
+    timeout: options.connectTimeout ?? DEFAULT_CONNECT_TIMEOUT,
+    abort: (error) => channel.abortOpening(error),
+  });
+  channel.ready.then(release, release);
   return channel;
 }
 

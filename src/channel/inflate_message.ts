@@ -5,7 +5,7 @@
  * @module
  */
 import { ProtocolError } from "../engine/errors.ts";
-import type { Message, MessageDeflate } from "./web_socket_channel.ts";
+import type { Message, MessageDeflate } from "./channel_types.ts";
 
 const strictDecoder = new TextDecoder("utf-8", { fatal: true, ignoreBOM: true });
 

@@ -6,7 +6,7 @@
  *
  * @module
  */
-import type { Message } from "./web_socket_channel.ts";
+import type { Message } from "./channel_types.ts";
 
 /** Queue cost of a message: its size plus a little, so empty messages count too. */
 export function messageCost(message: Message): number {

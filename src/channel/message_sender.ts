@@ -8,7 +8,7 @@
 import type { Protocol } from "../engine/protocol.ts";
 import { asBytes, toBytes } from "../_util/bytes.ts";
 import type { BatchWriter } from "./batch_writer.ts";
-import type { MessageDeflate, Sendable } from "./web_socket_channel.ts";
+import type { MessageDeflate, Sendable } from "./channel_types.ts";
 
 /** What the sender needs from an open channel. */
 export interface SenderTarget {

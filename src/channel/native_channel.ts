@@ -23,13 +23,7 @@ import {
   InvalidStateError,
   UnsupportedError,
 } from "./errors.ts";
-import type {
-  CloseInfo,
-  Message,
-  Sendable,
-  WebSocketChannel,
-  WebSocketSink,
-} from "./web_socket_channel.ts";
+import type { CloseInfo, Message, Sendable, WebSocketSink } from "./channel_types.ts";
 
 /** The part of the WHATWG `WebSocket` interface the wrapper uses. */
 export interface WebSocketLike {
@@ -113,7 +107,7 @@ const OPEN = 1;
 export function fromWebSocket(
   ws: WebSocketLike,
   options: FromWebSocketOptions = {},
-): WebSocketChannel {
+): NativeChannel {
   return new NativeChannel(ws, options);
 }
 
@@ -129,7 +123,7 @@ export function fromWebSocket(
  * channel.abortOpening(new Error("gave up"));
  * ```
  */
-export class NativeChannel implements WebSocketChannel {
+export class NativeChannel {
   readonly stream: ReadableStream<Message>;
   readonly sink: WebSocketSink;
   readonly ready: Promise<void>;
@@ -196,18 +190,22 @@ export class NativeChannel implements WebSocketChannel {
     ws.addEventListener("close", this.#onClose);
   }
 
+  /** The negotiated subprotocol; see {@linkcode WebSocketChannel.protocol}. */
   get protocol(): string {
     return this.#ws.protocol ?? "";
   }
 
+  /** The negotiated extensions; see {@linkcode WebSocketChannel.extensions}. */
   get extensions(): string {
     return this.#ws.extensions ?? "";
   }
 
+  /** The close code once a close started; see {@linkcode WebSocketChannel.closeCode}. */
   get closeCode(): number | undefined {
     return this.#closeCode;
   }
 
+  /** The close reason once a close started; see {@linkcode WebSocketChannel.closeReason}. */
   get closeReason(): string | undefined {
     return this.#closeReason;
   }
@@ -220,6 +218,7 @@ export class NativeChannel implements WebSocketChannel {
     this.#ws.close();
   }
 
+  /** Rejects with `WS_PING_UNSUPPORTED`; see {@linkcode WebSocketChannel.ping}. */
   ping(): Promise<number> {
     return Promise.reject(
       new UnsupportedError(

@@ -38,9 +38,8 @@ import type {
   Message,
   MessageDeflate,
   Sendable,
-  WebSocketChannel,
   WebSocketSink,
-} from "./web_socket_channel.ts";
+} from "./channel_types.ts";
 
 export type {
   ByteStreams,
@@ -66,7 +65,7 @@ type State = "connecting" | "open" | "closing" | "closed";
  * console.assert((await channel.closed).code === 1006);
  * ```
  */
-export class StreamChannel implements WebSocketChannel {
+export class StreamChannel {
   /** Received messages; see {@linkcode WebSocketChannel.stream}. */
   readonly stream: ReadableStream<Message>;
   /** The writing half; see {@linkcode WebSocketSink}. */
@@ -175,18 +174,22 @@ export class StreamChannel implements WebSocketChannel {
     });
   }
 
+  /** The negotiated subprotocol; see {@linkcode WebSocketChannel.protocol}. */
   get protocol(): string {
     return this.#subprotocol;
   }
 
+  /** The negotiated extensions; see {@linkcode WebSocketChannel.extensions}. */
   get extensions(): string {
     return this.#extensions;
   }
 
+  /** The close code once a close started; see {@linkcode WebSocketChannel.closeCode}. */
   get closeCode(): number | undefined {
     return this.#closeCode;
   }
 
+  /** The close reason once a close started; see {@linkcode WebSocketChannel.closeReason}. */
   get closeReason(): string | undefined {
     return this.#closeReason;
   }
@@ -253,6 +256,7 @@ export class StreamChannel implements WebSocketChannel {
     return this.#close(code, reason);
   }
 
+  /** Sends a ping and resolves with the round-trip time; see {@linkcode WebSocketChannel.ping}. */
   async ping(data?: string | Uint8Array): Promise<number> {
     if (this.#state === "connecting") await this.ready;
     if (this.#state !== "open") throw this.#closedError();

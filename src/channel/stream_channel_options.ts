@@ -6,7 +6,7 @@
 import type { Role } from "../engine/frame.ts";
 import { DEFAULT_MAX_FRAGMENTS } from "../engine/message_assembler.ts";
 import type { AnswerPingMessages } from "./ping_messages.ts";
-import type { MessageDeflate } from "./web_socket_channel.ts";
+import type { MessageDeflate } from "./channel_types.ts";
 
 /** A byte-stream pair, e.g. a TCP socket as Web Streams. */
 export interface ByteStreams {

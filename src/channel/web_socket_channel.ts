@@ -1,63 +1,26 @@
 /**
  * The public channel abstraction: the {@linkcode WebSocketChannel} interface
- * and its types, and the `WebSocketChannel` value with the ways to get one.
- * Implementation files import only types from here, so there is no cycle.
+ * and the `WebSocketChannel` value with the ways to get one. The
+ * implementations never import this module (they satisfy the interface
+ * structurally, checked here where the value returns them), so every edge
+ * of the layer points one way.
  *
  * @module
  */
-import { connect, type ConnectOptions } from "./connect.ts";
+import type { CloseInfo, Message, WebSocketSink } from "./channel_types.ts";
+import { openConnection } from "./connect.ts";
+import type { ConnectOptions } from "./connect_options.ts";
 import { fromWebSocket, type FromWebSocketOptions, type WebSocketLike } from "./native_channel.ts";
 import { type ByteStreams, fromStreams, type StreamChannelOptions } from "./stream_channel.ts";
 
-/** A received message: text as `string`, binary as `Uint8Array`. */
-export type Message = string | Uint8Array;
-
-/** What the sink accepts: strings go out as text frames, everything else as binary. */
-export type Sendable = string | Uint8Array | ArrayBuffer | ArrayBufferView | Blob;
-
-/** How a connection ended, as reported by {@linkcode WebSocketChannel.closed}. */
-export interface CloseInfo {
-  /**
-   * The close code: the peer's for a remote close (1005 when its frame had no
-   * code), ours for a local close, the failure's for a protocol error, 1006
-   * when no close frame was exchanged.
-   */
-  code: number;
-  /** The close reason, `""` when none. */
-  reason: string;
-  /** `true` when both close frames were exchanged before the transport closed. */
-  wasClean: boolean;
-}
-
-/**
- * The writing half of a channel. A real `WritableStream`, so
- * `readable.pipeTo(channel.sink)` works, plus two conveniences.
- */
-export interface WebSocketSink extends WritableStream<Sendable> {
-  /**
-   * Sends one message. Resolves once the transport accepted its bytes
-   * (backpressure: awaiting each `add` never lets memory grow without bound);
-   * rejects with a `ConnectionClosedError` once the connection is closing or
-   * closed, and with an `InvalidStateError` while a writer or `pipeTo()` holds
-   * the sink.
-   *
-   * A message that is not a string, `ArrayBuffer`, `ArrayBufferView` or
-   * `Blob` (or is a view over a `SharedArrayBuffer`) is a programming error:
-   * `add` **throws** a `TypeError` naming the value at the call, as the
-   * WHATWG `WebSocket.send()` does, and sends nothing. Written through a
-   * writer or `pipeTo()`, such a chunk errors the writable with that
-   * `TypeError`; the connection stays open.
-   */
-  add(message: Sendable): Promise<void>;
-  /**
-   * Runs the close handshake and resolves when the connection is closed.
-   * `code` must be 1000 or 3000–4999 and `reason` at most 123 UTF-8 bytes;
-   * otherwise `close` **throws** a `RangeError` (a `TypeError` for a value of
-   * the wrong type) at the call and the connection stays open. Without a
-   * code the peer sees 1005. Closing an already closed channel resolves.
-   */
-  close(code?: number, reason?: string): Promise<void>;
-}
+export type {
+  CloseInfo,
+  Message,
+  MessageDeflate,
+  Sendable,
+  WebSocketSink,
+} from "./channel_types.ts";
+export type { ConnectOptions } from "./connect_options.ts";
 
 /**
  * A WebSocket connection as a pair of streams, the same object on every
@@ -102,33 +65,34 @@ export interface WebSocketChannel {
 }
 
 /**
- * The negotiated permessage-deflate extension as the channel uses it
- * (RFC 7692). The deflate layer's `PerMessageDeflate` satisfies it.
+ * Opens a WebSocket connection. Returns the channel at once; `ready` tells
+ * when it is open or why it failed (`ConnectError` with `WS_CONNECT_REFUSED`,
+ * `WS_CONNECT_DNS`, `WS_CONNECT_TLS`, `WS_CONNECT_TIMEOUT`,
+ * `WS_CONNECT_ABORTED`, `WS_CONNECT_FAILED`, or a `HandshakeError` whose
+ * `status` is the HTTP answer, where the platform tells): everything about
+ * the network or the server rejects `ready`.
+ *
+ * Programming errors throw at the call instead, on every transport, as the
+ * WHATWG `WebSocket` constructor does: `SyntaxError` for a URL that does not
+ * parse, a scheme other than `ws:`/`wss:`/`http:`/`https:` or a subprotocol
+ * that is not a token (or repeats); `TypeError` / `RangeError` for an option
+ * of the wrong type or out of range (`connectTimeout`, `closeTimeout`,
+ * `maxMessageSize`, `maxFragments`, `transport`, `signal`, `caCerts`,
+ * `compression`, a bad header name or value); `UnsupportedError`
+ * (`WS_OPTION_UNSUPPORTED`) for an option this runtime cannot honour
+ * (`headers` or `caCerts` in a browser).
+ *
+ * @example
+ * ```ts ignore
+ * import { connect } from "@wsc/websocket-channel";
+ *
+ * const channel = connect("ws://localhost:8080", { protocols: ["chat"], connectTimeout: 5000 });
+ * await channel.ready;
+ * await channel.sink.add("hello");
+ * ```
  */
-export interface MessageDeflate {
-  /** Whether a message of `byteLength` bytes should be compressed (threshold, window rule). */
-  shouldCompress(byteLength: number): boolean;
-  /**
-   * Compresses one whole message; `compressed: false` means send `data` as
-   * is (compression did not help). Calls complete in call order.
-   */
-  encode(data: Uint8Array): Promise<{ data: Uint8Array; compressed: boolean }>;
-  /**
-   * Inflates one whole message payload, in arrival order; rejects with a
-   * `ProtocolError` (1009 past `maxSize`, 1007 for corrupt data) that fails
-   * the connection.
-   */
-  decompress(payload: Uint8Array, options: { maxSize: number }): Promise<Uint8Array>;
-  /** Releases the compression state when the connection ends. */
-  close?(): void;
-  /**
-   * For fan-out: whether this connection may send a payload that was
-   * compressed once for many connections (a fresh deflate stream per
-   * message, ending in a BFINAL block when `final`) in place of the
-   * `originalLength` bytes. Without this method the message goes
-   * uncompressed.
-   */
-  usesShared?(originalLength: number, compressed: { length: number; final: boolean }): boolean;
+export function connect(url: string | URL, options: ConnectOptions = {}): WebSocketChannel {
+  return openConnection(url, options);
 }
 
 /**

@@ -8,9 +8,11 @@
  */
 import { checkSendable } from "../_util/sendable.ts";
 import { utf8Length } from "../_util/bytes.ts";
-import { connect, type ConnectOptions, hasEngine } from "./connect.ts";
+import { hasEngine, openConnection } from "./connect.ts";
+import type { ConnectOptions } from "./connect_options.ts";
 import { ConnectionClosedError } from "./errors.ts";
-import type { CloseInfo, Message, WebSocketChannel } from "./web_socket_channel.ts";
+import type { CloseInfo, Message } from "./channel_types.ts";
+import type { WebSocketChannel } from "./web_socket_channel.ts";
 
 /** Options of {@linkcode WebSocketStream}: the standard two, plus this library's transport options. */
 export interface WebSocketStreamOptions {
@@ -108,7 +110,7 @@ export class WebSocketStream {
       return;
     }
     const connectOptions = options.connectOptions ?? {};
-    const channel = connect(target, {
+    const channel = openConnection(target, {
       ...connectOptions,
       transport: connectOptions.transport ?? (hasEngine() ? "engine" : "auto"),
       protocols,

@@ -7,7 +7,8 @@
  *
  * @module
  */
-import { chooseTransport, connect, type ConnectOptions, hasEngine } from "../channel/connect.ts";
+import { chooseTransport, hasEngine } from "../channel/connect.ts";
+import { connect, type ConnectOptions } from "../channel/web_socket_channel.ts";
 import type { Connector } from "./types.ts";
 
 /** Options passed through to `WebSocketChannel.connect` (the client owns `signal` and `protocols`). */

@@ -18,6 +18,10 @@
  *
  * @module
  */
+// The default connector's engine transport over the runtime's TCP/TLS dialer; browser builds
+// map it to nothing (the `browser` field of package.json).
+import "../adapters/engine_connect.ts";
+
 export { type ClientEvents, WebSocketClient } from "./web_socket_client.ts";
 export type {
   AfterConnectContext,

@@ -12,29 +12,10 @@ import { currentRuntime, repoRoot } from "../_util/runtimes.ts";
 // contract, plus the options a browser cannot honour.
 
 /**
- * The browser ESM bundle of mod.ts. The channel reaches tcp_transport only by
- * a lazy import(); this plugin maps it to a stub that throws a clear error.
+ * The browser ESM bundle of mod.ts. The `browser` field of package.json drops
+ * the engine transport's installer, so connect() refuses that transport.
  */
 async function buildBundle(): Promise<{ code: string; problems: string[] }> {
-  const stub = {
-    name: "browser-tcp-stub",
-    setup(build: esbuild.PluginBuild) {
-      build.onResolve(
-        { filter: /tcp_transport(\.ts)?$/ },
-        () => ({ path: "tcp_stub", namespace: "stub" }),
-      );
-      build.onLoad({ filter: /.*/, namespace: "stub" }, () => ({
-        contents: `import { UnsupportedError } from ${
-          JSON.stringify(join(repoRoot, "src/channel/errors.ts"))
-        };
-          export function openTcp() {
-            return Promise.reject(new UnsupportedError("WS_OPTION_UNSUPPORTED", "Browsers cannot open TCP connections: use the native transport"));
-          }`,
-        loader: "ts",
-        resolveDir: repoRoot,
-      }));
-    },
-  };
   try {
     const result = await esbuild.build({
       entryPoints: [join(repoRoot, "mod.ts")],
@@ -44,7 +25,6 @@ async function buildBundle(): Promise<{ code: string; problems: string[] }> {
       target: "es2022",
       write: false,
       logLevel: "silent",
-      plugins: [stub],
     });
     const code = new TextDecoder().decode(result.outputFiles[0].contents);
     const problems = [/["']node:/, /\bDeno\./, /\bBun\./].filter((p) => p.test(code)).map(String);

@@ -7,7 +7,7 @@ await registerContractMatrix(["bun-serve", "bun-handler"], ["engine", "native", 
 // Bun-specific behaviour of the Bun.serve handler pair.
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { connect } from "../../src/channel/connect.ts";
+import { connect } from "../../mod.ts";
 import type { WebSocketChannel } from "../../src/channel/web_socket_channel.ts";
 import { deadline, delay } from "../_util/async.ts";
 import { currentRuntime } from "../_util/runtimes.ts";

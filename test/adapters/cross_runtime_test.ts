@@ -4,7 +4,7 @@ import { type ChildProcess, execFileSync, spawn } from "node:child_process";
 import { mkdtempSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { connect } from "../../src/channel/connect.ts";
+import { connect } from "../../mod.ts";
 import type { Message } from "../../src/channel/web_socket_channel.ts";
 import { deadline } from "../_util/async.ts";
 import { currentRuntime, repoRoot, runtimes } from "../_util/runtimes.ts";

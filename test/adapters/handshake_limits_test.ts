@@ -10,7 +10,7 @@ import { test } from "node:test";
 import assert from "node:assert/strict";
 import { connect as netConnect, type Socket } from "node:net";
 import { createServer as createHttpServer } from "node:http";
-import { connect } from "../../src/channel/connect.ts";
+import { connect } from "../../mod.ts";
 import { deadline, waitFor } from "../_util/async.ts";
 import { currentRuntime } from "../_util/runtimes.ts";
 import { serveHere } from "../_util/serve_here.ts";

@@ -15,7 +15,7 @@ import assert from "node:assert/strict";
 import { connect as netConnect } from "node:net";
 import { createServer as createHttpServer, type IncomingMessage } from "node:http";
 import type { Duplex } from "node:stream";
-import { connect } from "../../src/channel/connect.ts";
+import { connect } from "../../mod.ts";
 import { closeWithWireCode } from "../../src/channel/channel_internals.ts";
 import type { WebSocketChannel } from "../../src/channel/web_socket_channel.ts";
 import type { UpgradeHook } from "../../src/adapters/serve_options.ts";

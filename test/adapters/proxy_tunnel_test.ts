@@ -11,7 +11,7 @@ import { test } from "node:test";
 import assert from "node:assert/strict";
 import { createServer, type Socket } from "node:net";
 import process from "node:process";
-import { connect } from "../../src/channel/connect.ts";
+import { connect } from "../../mod.ts";
 import type { WebSocketChannel } from "../../src/channel/web_socket_channel.ts";
 import type { ServeOptions } from "../../src/adapters/serve_options.ts";
 import { deadline } from "../_util/async.ts";

@@ -1,7 +1,7 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { connect as netConnect } from "node:net";
-import { connect } from "../../src/channel/connect.ts";
+import { connect } from "../../mod.ts";
 import { internalsOf } from "../../src/channel/channel_internals.ts";
 import type { WebSocketChannel } from "../../src/channel/web_socket_channel.ts";
 import { deadline, delay } from "../_util/async.ts";

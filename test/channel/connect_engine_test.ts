@@ -4,22 +4,39 @@ import { spawn } from "node:child_process";
 import { createServer, type Socket } from "node:net";
 import { join } from "node:path";
 import { connectEngine } from "../../src/channel/connect_engine.ts";
+import { openTcp } from "../../src/adapters/tcp_transport.ts";
 import { deadline } from "../_util/async.ts";
 import { ConnectError, ConnectionClosedError } from "../../src/channel/errors.ts";
 import { repoRoot, runtimes } from "../_util/runtimes.ts";
 
 // connect()'s own tests (connect_test.ts) cover the engine transport end to end; these check
-// the module on its own, as the browser stub replaces it wholesale.
+// the module on its own, over the runtime's dialer.
 
 test("connectEngine throws a SyntaxError / TypeError for a bad URL, scheme, subprotocol or header, before connecting", () => {
-  assert.throws(() => connectEngine("not a url", {}, 5000), SyntaxError);
-  assert.throws(() => connectEngine("ftp://127.0.0.1:1/", {}, 5000), SyntaxError);
   assert.throws(
-    () => connectEngine("ws://127.0.0.1:1/", { protocols: ["a b"] }, 5000),
+    () => connectEngine("not a url", { connectTimeout: 5000, dial: openTcp }),
     SyntaxError,
   );
   assert.throws(
-    () => connectEngine("ws://127.0.0.1:1/", { headers: { "x-a": "1\r\nX-Evil: 1" } }, 5000),
+    () => connectEngine("ftp://127.0.0.1:1/", { connectTimeout: 5000, dial: openTcp }),
+    SyntaxError,
+  );
+  assert.throws(
+    () =>
+      connectEngine("ws://127.0.0.1:1/", {
+        protocols: ["a b"],
+        connectTimeout: 5000,
+        dial: openTcp,
+      }),
+    SyntaxError,
+  );
+  assert.throws(
+    () =>
+      connectEngine("ws://127.0.0.1:1/", {
+        headers: { "x-a": "1\r\nX-Evil: 1" },
+        connectTimeout: 5000,
+        dial: openTcp,
+      }),
     TypeError,
   );
   // No timer was left behind: the test runner would wait for it.
@@ -34,7 +51,10 @@ test("connectEngine times out after the given milliseconds and drops the socket"
   await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
   const port = (server.address() as { port: number }).port;
   try {
-    const channel = connectEngine(`ws://127.0.0.1:${port}/`, {}, 200);
+    const channel = connectEngine(`ws://127.0.0.1:${port}/`, {
+      connectTimeout: 200,
+      dial: openTcp,
+    });
     const error = await deadline(channel.ready.then(() => undefined, (e) => e), 5000, "ready");
     assert.equal((error as { code?: string }).code, "WS_CONNECT_TIMEOUT");
   } finally {
@@ -51,7 +71,10 @@ test("a connection reset during the opening handshake rejects ready with Connect
   await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
   const { port } = server.address() as { port: number };
   try {
-    const channel = connectEngine(`ws://127.0.0.1:${port}/`, {}, 5000);
+    const channel = connectEngine(`ws://127.0.0.1:${port}/`, {
+      connectTimeout: 5000,
+      dial: openTcp,
+    });
     const error = await deadline(channel.ready.then(() => undefined, (e) => e), 5000, "ready");
     assert.ok(error instanceof ConnectError, `got ${error}`);
     assert.equal(error.code, "WS_CONNECT_FAILED");
@@ -92,7 +115,10 @@ test("a server process killed while the client sends: every send, the stream and
       10_000,
       "the server to listen",
     );
-    const channel = connectEngine(`ws://127.0.0.1:${port}/`, {}, 5000);
+    const channel = connectEngine(`ws://127.0.0.1:${port}/`, {
+      connectTimeout: 5000,
+      dial: openTcp,
+    });
     await deadline(channel.ready, 5000, "ready");
     const streamError = (async () => {
       try {
@@ -130,5 +156,22 @@ test("a server process killed while the client sends: every send, the stream and
   } finally {
     if (child.exitCode === null && child.signalCode === null) child.kill("SIGKILL");
     await deadline(exited, 5000, "the server to exit");
+  }
+});
+
+test("connectEngine reports a dialer that throws or rejects through ready, never at the call", async () => {
+  const refused = new ConnectError("WS_CONNECT_REFUSED", "Connection refused by the test dialer");
+  for (
+    const dial of [
+      () => {
+        throw refused;
+      },
+      () => Promise.reject(refused),
+    ]
+  ) {
+    const channel = connectEngine("ws://127.0.0.1:9/", { connectTimeout: 5000, dial });
+    const error = await deadline(channel.ready.then(() => undefined, (e) => e), 5000, "ready");
+    assert.equal(error, refused);
+    assert.equal((await deadline(channel.closed, 5000, "closed")).code, 1006);
   }
 });

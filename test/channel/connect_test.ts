@@ -1,7 +1,9 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { createServer, type Server, type Socket } from "node:net";
-import { connect, type ConnectOptions } from "../../src/channel/connect.ts";
+import { connect, type ConnectOptions } from "../../src/channel/web_socket_channel.ts";
+// The engine transport, as the entry points install it.
+import "../../src/adapters/engine_connect.ts";
 import type { WebSocketChannel } from "../../src/channel/web_socket_channel.ts";
 import { deadline } from "../_util/async.ts";
 import { currentRuntime } from "../_util/runtimes.ts";

@@ -2,7 +2,7 @@ import { test } from "node:test";
 import assert from "node:assert/strict";
 import { pingAnswerer, sameMessage } from "../../src/channel/ping_messages.ts";
 import { fromStreams } from "../../src/channel/stream_channel.ts";
-import { connect } from "../../src/channel/connect.ts";
+import { connect } from "../../mod.ts";
 import type { Message, WebSocketChannel } from "../../src/channel/web_socket_channel.ts";
 import { deadline } from "../_util/async.ts";
 import { readMessages } from "./channel_contract.ts";

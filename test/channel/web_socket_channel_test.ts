@@ -1,6 +1,8 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { WebSocketChannel } from "../../src/channel/web_socket_channel.ts";
+// The engine transport of connect(), as the entry points install it.
+import "../../src/adapters/engine_connect.ts";
 import { createByteStreamPair } from "../../src/testing/byte_stream_pair.ts";
 import { deadline } from "../_util/async.ts";
 import { startEngineServer } from "../_util/engine_server.ts";

@@ -483,7 +483,7 @@ test("ws interop: connect() with compression uses node:zlib, offering context ta
       ws.on("message", (data: Uint8Array, binary: boolean) => ws.send(data, { binary })),
     { perMessageDeflate: { threshold: 0 } },
   );
-  const { connect } = await import("../../src/channel/connect.ts");
+  const { connect } = await import("../../mod.ts");
   try {
     const channel = connect(server.url, { transport: "engine", compression: { threshold: 0 } });
     await deadline(channel.ready, WAIT, "connect() handshake with ws");

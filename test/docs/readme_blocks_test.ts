@@ -6,7 +6,7 @@ import { connect as tcpConnect } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import process from "node:process";
-import { connect } from "../../src/channel/connect.ts";
+import { connect } from "../../mod.ts";
 import {
   allCodeBlocks,
   type BlockKind,

@@ -3,7 +3,7 @@ import assert from "node:assert/strict";
 import { type ChildProcess, spawn } from "node:child_process";
 import { rmSync } from "node:fs";
 import { join } from "node:path";
-import { connect } from "../../src/channel/connect.ts";
+import { connect } from "../../mod.ts";
 import type { WebSocketChannel } from "../../src/channel/web_socket_channel.ts";
 import { deadline, waitFor } from "../_util/async.ts";
 import { redisSkip, startRedisServer } from "../_util/redis_server.ts";

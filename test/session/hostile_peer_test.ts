@@ -7,7 +7,7 @@
  */
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { connect } from "../../src/channel/connect.ts";
+import { connect } from "../../mod.ts";
 import { encodeFrame, SESSION_PROTOCOL } from "../../src/session/frames.ts";
 import { MemorySessionStore } from "../../src/session/memory_store.ts";
 import { SessionHub } from "../../src/session/session_hub.ts";

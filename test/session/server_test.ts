@@ -1,7 +1,7 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { serveHere } from "../_util/serve_here.ts";
-import { connect } from "../../src/channel/connect.ts";
+import { connect } from "../../mod.ts";
 import { SESSION_PROTOCOL } from "../../src/session/frames.ts";
 import { SessionHub } from "../../src/session/session_hub.ts";
 import { SessionClient, type TopicMessage } from "../../src/session/session_client.ts";

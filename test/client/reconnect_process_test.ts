@@ -1,13 +1,14 @@
 /**
  * The client against a real, independent peer: a `ws` server in a child
  * process (system Node), reached over loopback through the default
- * connector (`WebSocketChannel.connect`, engine transport).
+ * connector (`WebSocketChannel.connect`, engine transport, which the `./client` entry point
+ * installs).
  */
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { type ChildProcess, spawn } from "node:child_process";
 import { join } from "node:path";
-import { WebSocketClient } from "../../src/client/web_socket_client.ts";
+import { WebSocketClient } from "../../src/client/mod.ts";
 import type { ClosedState } from "../../src/client/state.ts";
 import type { UnconfirmedMessages } from "../../src/client/delivery.ts";
 import { deadline, delay, waitFor } from "../_util/async.ts";

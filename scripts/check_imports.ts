@@ -4,17 +4,10 @@
  * past {@linkcode MAX_LINES} lines except the ones on
  * {@linkcode OVERSIZED_ALLOWED}, a list that only shrinks.
  *
- * The layers (a folder may import only the folders it lists):
- *
- * ```
- *              mod.ts, the deno.json entry points
- *                 │
- *  testing   client ──► channel ◄── adapters      backplane ──► fanout ──► channel
- *                        │  │
- *                handshake  deflate
- *                      │      │
- *                      └──► engine ──► _util
- * ```
+ * The layers, lowest first; a folder may import only the folders
+ * {@linkcode LAYERS} lists for it (the project's design document draws the
+ * same table): `_util` → `engine` → `handshake`, `deflate` → `channel` →
+ * `adapters`, `client`, `fanout` → `backplane`, `testing`, `session`.
  *
  * The entry points named in `deno.json` (`mod.ts`, `src/client/mod.ts`, …)
  * are the composition roots: they may import any layer, which is how a
@@ -62,6 +55,7 @@ export const LAYERS: Readonly<Record<string, readonly string[]>> = {
   fanout: ["_util", "engine", "deflate", "channel"],
   backplane: ["_util", "engine", "fanout"],
   testing: ["_util", "engine", "handshake", "deflate", "channel", "client"],
+  session: ["_util", "engine", "channel", "client", "fanout"],
 };
 
 /** A module graph: repository-relative path → the repository files it imports. */

@@ -28,6 +28,10 @@
  *
  * @module
  */
+// The session client's default connector runs over connect(): its engine transport over the
+// runtime's TCP/TLS dialer; browser builds map it to nothing (the `browser` field of package.json).
+import "../adapters/engine_connect.ts";
+
 export { SessionError, type SessionErrorCode } from "./errors.ts";
 export {
   type ClientFrame,

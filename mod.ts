@@ -2,10 +2,13 @@
  * websocket-channel: one WebSocket API for Deno, Bun, Node and browsers.
  * A {@linkcode WebSocketChannel} is a `stream` of messages and a `sink`,
  * with `ready`/`closed` promises, the same for every runtime and transport.
- * Server adapters live in the `./server/deno`, `./server/bun` and
- * `./server/node` subpaths, so importing this module never touches a
- * runtime global (the engine transport of `connect()` loads the runtime's
- * TCP/TLS dialer on its first connection).
+ * The rest lives in subpaths: the reconnecting client in `./client`,
+ * topics and fan-out in `./fanout`, server adapters in `./server/deno`,
+ * `./server/bun` and `./server/node` (so importing this module never touches
+ * a runtime global: the engine transport of `connect()` loads the runtime's
+ * TCP/TLS dialer on its first connection), the sans-I/O engine and the
+ * channel over your own byte streams in `./engine`, test doubles in
+ * `./testing`.
  *
  * @example
  * ```ts ignore
@@ -27,57 +30,21 @@
 // to nothing (the `browser` field of package.json).
 import "./src/adapters/engine_connect.ts";
 
-// Engine: close codes and the errors every layer throws.
-export {
-  CloseCode,
-  isValidApplicationCloseCode,
-  isValidWireCloseCode,
-} from "./src/engine/close_code.ts";
-export { ProtocolError, WebSocketError, type WebSocketErrorOptions } from "./src/engine/errors.ts";
-export type { Role } from "./src/engine/frame.ts";
-
-// Handshake.
-export { generateKey, signKey } from "./src/handshake/accept_key.ts";
-export { HandshakeError, HandshakeErrorCode } from "./src/handshake/errors.ts";
-export type { OriginPolicy } from "./src/handshake/origin_policy.ts";
-export type { SubprotocolSelector } from "./src/handshake/subprotocol.ts";
-export type { ProxySetting } from "./src/handshake/proxy_setting.ts";
-
-// permessage-deflate settings (the `compression` option).
-export type { Compression, CompressionOptions } from "./src/deflate/compression_options.ts";
-export type { DeflateCodec, RawDeflater, RawInflater } from "./src/deflate/deflate_codec.ts";
-
 // Channel.
 export {
   type CloseInfo,
+  type ConnectOptions,
   type Message,
-  type MessageDeflate,
   type Sendable,
   WebSocketChannel,
   type WebSocketSink,
 } from "./src/channel/web_socket_channel.ts";
 // `connect` is `WebSocketChannel.connect` on its own: importing it alone keeps
 // `fromStreams`/`fromWebSocket` out of a bundle.
-export { connect, type ConnectOptions } from "./src/channel/web_socket_channel.ts";
+export { connect } from "./src/channel/web_socket_channel.ts";
+export type { ByteStreams, StreamChannelOptions } from "./src/channel/stream_channel.ts";
 export type { FromWebSocketOptions, WebSocketLike } from "./src/channel/native_channel.ts";
-export type { AnswerPingMessages, PingMessages } from "./src/channel/ping_messages.ts";
-export type { ByteReader, ByteWriter } from "./src/channel/stream_channel_options.ts";
-export {
-  type ByteStreams,
-  StreamChannel,
-  type StreamChannelOpening,
-  type StreamChannelOptions,
-  type StreamChannelSettings,
-} from "./src/channel/stream_channel.ts";
-export {
-  clientOverStreams,
-  type ClientOverStreamsOptions,
-  type HandshakeLimits,
-  serverOverStreams,
-  type ServerOverStreamsOptions,
-  type ServerUpgrade,
-  type UpgradeRequestInfo,
-} from "./src/channel/stream_handshake.ts";
+export { ChannelSet } from "./src/channel/channel_set.ts";
 // The WHATWG WebSocketStream interface over the same transports.
 export {
   type WebSocketCloseInfo,
@@ -85,6 +52,11 @@ export {
   WebSocketStream,
   type WebSocketStreamOptions,
 } from "./src/channel/web_socket_stream.ts";
+
+// Close codes and errors.
+export { CloseCode, isValidApplicationCloseCode } from "./src/engine/close_code.ts";
+export { ProtocolError, WebSocketError, type WebSocketErrorOptions } from "./src/engine/errors.ts";
+export { HandshakeError, HandshakeErrorCode } from "./src/handshake/errors.ts";
 export {
   ConnectError,
   ConnectionClosedError,
@@ -92,49 +64,11 @@ export {
   UnsupportedError,
 } from "./src/channel/errors.ts";
 
-// Reconnecting client (also the `./client` subpath).
-export {
-  type AfterConnectContext,
-  backoffDelay,
-  type BackoffOptions,
-  ClientError,
-  type ClientErrorCode,
-  type ClientEvents,
-  type ClientMetrics,
-  type ClientState,
-  type Connector,
-  defaultReconnectPolicy,
-  type DeliveryOptions,
-  DROP,
-  type HeartbeatOptions,
-  type Interceptor,
-  InvalidJsonError,
-  type JsonStream,
-  type OfflineQueueOptions,
-  type ReaderOptions,
-  type ReaderOverflow,
-  type ReconnectOptions,
-  type ReconnectPolicy,
-  type UnconfirmedMessages,
-  WebSocketClient,
-  type WebSocketClientOptions,
-} from "./src/client/mod.ts";
+// Handshake and server policies.
+export { signKey } from "./src/handshake/accept_key.ts";
+export type { OriginPolicy } from "./src/handshake/origin_policy.ts";
+export type { SubprotocolSelector } from "./src/handshake/subprotocol.ts";
+export type { ProxySetting } from "./src/handshake/proxy_setting.ts";
 
-// Fan-out: live channels, topics, and the contract of a cross-process backplane
-// (implementations: the `./backplane/redis` and `./backplane/nats` subpaths).
-export { ChannelSet } from "./src/channel/channel_set.ts";
-export {
-  type PublishOptions,
-  type SlowSubscriberPolicy,
-  TopicHub,
-  type TopicHubOptions,
-  type TopicHubStats,
-} from "./src/fanout/topic_hub.ts";
-export {
-  type Backplane,
-  BackplaneError,
-  type BackplaneErrorCode,
-  type BackplaneMessage,
-  type BackplaneReceiver,
-  type BackplaneStatus,
-} from "./src/fanout/backplane.ts";
+// permessage-deflate settings (the `compression` option).
+export type { Compression, CompressionOptions } from "./src/deflate/compression_options.ts";

@@ -310,7 +310,8 @@ function findRoot(start: string): string {
 /** The repository root, found from this file. */
 export const repositoryRoot: string = findRoot(dirname(fileURLToPath(import.meta.url)));
 
-if (import.meta.main) {
+// Named in argv, not import.meta.main: a test bundle that inlines this module is the main module.
+if (/check_imports\.[jt]s$/.test(process.argv[1] ?? "")) {
   const problems = checkImports(repositoryRoot);
   for (const problem of problems) console.error(problem);
   console.log(problems.length === 0 ? "src/ is in shape" : `${problems.length} problems`);

@@ -35,7 +35,8 @@ import process from "node:process";
 import { existsSync, readFileSync } from "node:fs";
 import { createServer } from "node:http";
 import { fileURLToPath } from "node:url";
-import { ChannelSet, TopicHub, type WebSocketChannel } from "../../mod.ts";
+import { ChannelSet, type WebSocketChannel } from "../../mod.ts";
+import { TopicHub } from "../../src/fanout/mod.ts";
 import { buildBrowser } from "../../scripts/build_browser.ts";
 
 const usage = "usage: server.ts [--port 8080] [--host 127.0.0.1] [--redis redis://HOST:PORT]";

@@ -1,7 +1,11 @@
 /**
  * The sans-I/O RFC 6455 engine, for embedding WebSocket framing where you own
  * the bytes: {@linkcode Protocol} turns the peer's bytes into events and your
- * messages into bytes, synchronously, with no timers or sockets.
+ * messages into bytes, synchronously, with no timers or sockets. Also the
+ * pieces for running a channel over byte streams you own: {@linkcode StreamChannel}
+ * with its reader/writer contract, the opening handshake over raw streams
+ * ({@linkcode clientOverStreams}, {@linkcode serverOverStreams}) and
+ * {@linkcode generateKey}.
  *
  * @example A client and a server engine talking through arrays
  * ```ts
@@ -54,3 +58,25 @@ export {
   type SendOptions,
 } from "./protocol.ts";
 export { Utf8Validator } from "./utf8_validator.ts";
+
+// A channel over byte streams you own, and its opening handshake.
+export type { MessageDeflate } from "../channel/channel_types.ts";
+export type { ByteReader, ByteWriter } from "../channel/stream_channel_options.ts";
+export type { AnswerPingMessages, PingMessages } from "../channel/ping_messages.ts";
+export {
+  StreamChannel,
+  type StreamChannelOpening,
+  type StreamChannelSettings,
+} from "../channel/stream_channel.ts";
+export {
+  clientOverStreams,
+  type ClientOverStreamsOptions,
+  type HandshakeLimits,
+  serverOverStreams,
+  type ServerOverStreamsOptions,
+  type ServerUpgrade,
+  type UpgradeRequestInfo,
+} from "../channel/stream_handshake.ts";
+export { generateKey } from "../handshake/accept_key.ts";
+// A permessage-deflate codec of your own (the `codec` of the `compression` option).
+export type { DeflateCodec, RawDeflater, RawInflater } from "../deflate/deflate_codec.ts";

@@ -75,7 +75,8 @@ export function concat(chunks: readonly Uint8Array[], totalLength?: number): Uin
 }
 
 /**
- * Length of a string's UTF-8 encoding, without encoding it.
+ * Length of a string's UTF-8 encoding, without encoding it (a lone surrogate
+ * counts as U+FFFD, 3 bytes, as `TextEncoder` would send it).
  *
  * @example
  * ```ts
@@ -85,8 +86,12 @@ export function concat(chunks: readonly Uint8Array[], totalLength?: number): Uin
  * ```
  */
 export function utf8Length(text: string): number {
-  let length = 0;
-  for (let i = 0; i < text.length; i++) {
+  // ASCII is the common case: one byte per code unit up to the first other one.
+  let first = 0;
+  while (first < text.length && text.charCodeAt(first) < 0x80) first++;
+  if (first === text.length) return first;
+  let length = first;
+  for (let i = first; i < text.length; i++) {
     const unit = text.charCodeAt(i);
     if (unit < 0x80) length += 1;
     else if (unit < 0x800) length += 2;

@@ -5,8 +5,7 @@
  *
  * @module
  */
-import { isValidApplicationCloseCode } from "../engine/close_code.ts";
-import { utf8Length } from "../_util/bytes.ts";
+import { validateCloseArguments } from "../engine/close_payload.ts";
 import { handled } from "../_util/deferred.ts";
 import { checkSendable } from "../_util/sendable.ts";
 import { InvalidStateError } from "./errors.ts";
@@ -39,45 +38,6 @@ export interface SinkHandle {
   sink: WebSocketSink;
   /** Errors the writable side (further writes reject with `error`); idempotent. */
   error(error: unknown): void;
-}
-
-/**
- * Checks close arguments as the WHATWG `WebSocket.close()` does: the code is
- * 1000 or 3000–4999, the reason at most 123 UTF-8 bytes (RFC 6455 §5.5: a
- * control frame payload is at most 125 bytes, two of which hold the code).
- * Returns the code to send: 1000 when only a reason is given.
- *
- * @example
- * ```ts
- * import { validateCloseArguments } from "./channel_sink.ts";
- *
- * console.assert(validateCloseArguments(undefined, "bye") === 1000);
- * try {
- *   validateCloseArguments(1001);
- * } catch (error) {
- *   console.assert(error instanceof RangeError);
- * }
- * ```
- */
-export function validateCloseArguments(code?: number, reason?: string): number | undefined {
-  if (code !== undefined) {
-    if (typeof code !== "number") {
-      throw new TypeError(`Close code must be a number, got ${typeof code}`);
-    }
-    if (!isValidApplicationCloseCode(code)) {
-      throw new RangeError(`Close code must be 1000 or in the range 3000-4999, got ${code}`);
-    }
-  }
-  if (reason !== undefined) {
-    if (typeof reason !== "string") {
-      throw new TypeError(`Close reason must be a string, got ${typeof reason}`);
-    }
-    if (utf8Length(reason) > 123) {
-      throw new RangeError("Close reason must be at most 123 UTF-8 bytes");
-    }
-    if (code === undefined && reason !== "") return 1000;
-  }
-  return code;
 }
 
 /**

@@ -8,6 +8,8 @@
  */
 import { checkSendable } from "../_util/sendable.ts";
 import { utf8Length } from "../_util/bytes.ts";
+import { isValidApplicationCloseCode } from "../engine/close_code.ts";
+import { MAX_CLOSE_REASON_BYTES } from "../engine/close_payload.ts";
 import { hasEngine, openConnection } from "./connect.ts";
 import type { ConnectOptions } from "./connect_options.ts";
 import { ConnectionClosedError } from "./errors.ts";
@@ -295,7 +297,7 @@ function checkProtocols(protocols: string[]): string[] {
   return list;
 }
 
-// The WHATWG close() rules: 1000 or 3000–4999, at most 123 UTF-8 bytes of reason.
+// The WHATWG close() rules (those of validateCloseArguments), with the standard's exception types.
 function checkCloseInfo(info: WebSocketCloseInfo): { code?: number; reason?: string } {
   let code = info.closeCode;
   const reason = info.reason === undefined ? "" : String(info.reason);
@@ -304,15 +306,15 @@ function checkCloseInfo(info: WebSocketCloseInfo): { code?: number; reason?: str
     if (!Number.isInteger(code) || code < 0 || code > 0xffff) {
       throw new TypeError(`closeCode must be an unsigned short, not ${info.closeCode}`);
     }
-    if (code !== 1000 && (code < 3000 || code > 4999)) {
+    if (!isValidApplicationCloseCode(code)) {
       throw new DOMException(
         `Invalid close code ${code}: use 1000 or 3000–4999`,
         "InvalidAccessError",
       );
     }
   } else code = undefined;
-  if (utf8Length(reason) > 123) {
-    throw syntaxError("The close reason is longer than 123 UTF-8 bytes");
+  if (utf8Length(reason) > MAX_CLOSE_REASON_BYTES) {
+    throw syntaxError(`The close reason is longer than ${MAX_CLOSE_REASON_BYTES} UTF-8 bytes`);
   }
   if (reason !== "" && code === undefined) code = 1000;
   return { code, reason: reason === "" ? undefined : reason };

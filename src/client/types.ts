@@ -1,27 +1,22 @@
 /**
  * The transport side of the client: the part of `WebSocketChannel` it uses,
- * and the connector that produces one. Structural, so the real channel, a
- * browser wrapper and the in-memory fakes all fit.
+ * and the connector that produces one (the message and close types are the
+ * channel's own). Structural, so the real channel, a browser wrapper and
+ * the in-memory fakes all fit.
  *
  * @module
  */
+import { utf8Length } from "../_util/bytes.ts";
+import type { CloseInfo, Message, Sendable } from "../channel/channel_types.ts";
 import { checkSendable } from "../_util/sendable.ts";
 
-/** A WebSocket message: text as a string, binary as bytes. */
-export type Message = string | Uint8Array;
+export type { Message } from "../channel/channel_types.ts";
 
-/** What `send()` accepts; buffers and views are sent as binary. */
-export type SendData = string | Uint8Array | ArrayBuffer | ArrayBufferView;
+/** What `send()` accepts: the channel's `Sendable` without `Blob`; buffers and views are sent as binary. */
+export type SendData = Exclude<Sendable, Blob>;
 
-/** How a connection ended. */
-export interface ChannelCloseInfo {
-  /** The close code (1006 when no close frame was exchanged). */
-  code: number;
-  /** The close reason, `""` when none. */
-  reason: string;
-  /** Whether both close frames were exchanged. */
-  wasClean: boolean;
-}
+/** How a connection ended (the channel's `CloseInfo`). */
+export type ChannelCloseInfo = CloseInfo;
 
 /**
  * The subset of `WebSocketChannel` (src/channel/web_socket_channel.ts) that
@@ -74,38 +69,6 @@ export type Connector = (
   url: string,
   options: { signal: AbortSignal; protocols?: string[] },
 ) => ClientChannel | Promise<ClientChannel>;
-
-/**
- * Number of UTF-8 bytes of a string without encoding it (lone surrogates
- * count as U+FFFD, 3 bytes, as `TextEncoder` would send them).
- *
- * @example
- * ```ts
- * import { utf8Length } from "./types.ts";
- *
- * console.assert(utf8Length("héllo €") === 10);
- * ```
- */
-export function utf8Length(text: string): number {
-  // ASCII is the common case: one byte per code unit up to the first other one.
-  let first = 0;
-  while (first < text.length && text.charCodeAt(first) < 0x80) first++;
-  if (first === text.length) return first;
-  let bytes = first;
-  for (let i = first; i < text.length; i++) {
-    const c = text.charCodeAt(i);
-    if (c < 0x80) bytes += 1;
-    else if (c < 0x800) bytes += 2;
-    else if (c >= 0xd800 && c <= 0xdbff && i + 1 < text.length) {
-      const next = text.charCodeAt(i + 1);
-      if (next >= 0xdc00 && next <= 0xdfff) {
-        bytes += 4;
-        i++;
-      } else bytes += 3;
-    } else bytes += 3;
-  }
-  return bytes;
-}
 
 /**
  * Size in bytes of a message on the wire (payload only).

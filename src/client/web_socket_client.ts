@@ -34,7 +34,7 @@ import { type ClientState, Emitter, sameState } from "./state.ts";
 import { type Connector, type Message, messageSize, type SendData, toMessage } from "./types.ts";
 import { createDefaultConnector } from "./default_connector.ts";
 import { checkClientOptions, checkClientUrl } from "./check_options.ts";
-import { validateCloseArguments } from "../channel/channel_sink.ts";
+import { validateCloseArguments } from "../engine/close_payload.ts";
 
 /** Events of {@linkcode WebSocketClient.on}. */
 export interface ClientEvents {

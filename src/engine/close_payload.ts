@@ -5,7 +5,8 @@
  * @module
  */
 
-import { isValidWireCloseCode } from "./close_code.ts";
+import { utf8Length } from "../_util/bytes.ts";
+import { isValidApplicationCloseCode, isValidWireCloseCode } from "./close_code.ts";
 import { ProtocolError } from "./errors.ts";
 
 /**
@@ -113,4 +114,44 @@ export function encodeClosePayload(code?: number, reason = ""): Uint8Array {
   body[0] = code >>> 8;
   body[1] = code & 0xff;
   return body.subarray(0, 2 + written);
+}
+
+/**
+ * Checks the close arguments an application gives (a sink's or a client's
+ * `close()`) as the WHATWG `WebSocket.close()` does: the code is
+ * 1000 or 3000–4999, the reason at most 123 UTF-8 bytes (RFC 6455 §5.5: a
+ * control frame payload is at most 125 bytes, two of which hold the code).
+ * Returns the code to send: 1000 when only a reason is given.
+ *
+ * @example
+ * ```ts
+ * import { validateCloseArguments } from "./close_payload.ts";
+ *
+ * console.assert(validateCloseArguments(undefined, "bye") === 1000);
+ * try {
+ *   validateCloseArguments(1001);
+ * } catch (error) {
+ *   console.assert(error instanceof RangeError);
+ * }
+ * ```
+ */
+export function validateCloseArguments(code?: number, reason?: string): number | undefined {
+  if (code !== undefined) {
+    if (typeof code !== "number") {
+      throw new TypeError(`Close code must be a number, got ${typeof code}`);
+    }
+    if (!isValidApplicationCloseCode(code)) {
+      throw new RangeError(`Close code must be 1000 or in the range 3000-4999, got ${code}`);
+    }
+  }
+  if (reason !== undefined) {
+    if (typeof reason !== "string") {
+      throw new TypeError(`Close reason must be a string, got ${typeof reason}`);
+    }
+    if (utf8Length(reason) > MAX_CLOSE_REASON_BYTES) {
+      throw new RangeError(`Close reason must be at most ${MAX_CLOSE_REASON_BYTES} UTF-8 bytes`);
+    }
+    if (code === undefined && reason !== "") return 1000;
+  }
+  return code;
 }

@@ -7,7 +7,7 @@
  */
 import { asBytes } from "../_util/bytes.ts";
 import { checkSendable } from "../_util/sendable.ts";
-import { validateCloseArguments } from "../channel/channel_sink.ts";
+import { validateCloseArguments } from "../engine/close_payload.ts";
 import { ConnectionClosedError, UnsupportedError } from "../channel/errors.ts";
 import type {
   CloseInfo,

@@ -34,3 +34,21 @@ test("utf8Length matches TextEncoder, lone surrogates included", () => {
     assert.equal(utf8Length(text), new TextEncoder().encode(text).byteLength, JSON.stringify(text));
   }
 });
+
+test("utf8Length matches TextEncoder on ASCII, multi-byte, astral and lone surrogates", () => {
+  const encoder = new TextEncoder();
+  for (
+    const text of [
+      "",
+      "plain ascii",
+      "é",
+      "aé€😀",
+      "x".repeat(5000) + "€",
+      "\ud800",
+      "a\udc00b",
+      "😀".repeat(3),
+    ]
+  ) {
+    assert.equal(utf8Length(text), encoder.encode(text).length, JSON.stringify(text.slice(0, 10)));
+  }
+});

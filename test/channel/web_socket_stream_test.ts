@@ -1,6 +1,8 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { WebSocketStream } from "../../src/channel/web_socket_stream.ts";
+// The engine transport of connect(), as the entry points install it.
+import "../../src/adapters/engine_connect.ts";
 import { deadline } from "../_util/async.ts";
 import { currentRuntime } from "../_util/runtimes.ts";
 import { startWssContractServers } from "./fixtures/wss_contract_server.ts";

@@ -70,22 +70,3 @@ test("metrics() is a plain JSON-able snapshot", async () => {
   assert.equal(m.messagesSent, 0, "a snapshot does not change afterwards");
   await client.close();
 });
-
-test("utf8Length matches TextEncoder on ASCII, multi-byte, astral and lone surrogates", async () => {
-  const { utf8Length } = await import("../../src/client/types.ts");
-  const encoder = new TextEncoder();
-  for (
-    const text of [
-      "",
-      "plain ascii",
-      "é",
-      "aé€😀",
-      "x".repeat(5000) + "€",
-      "\ud800",
-      "a\udc00b",
-      "😀".repeat(3),
-    ]
-  ) {
-    assert.equal(utf8Length(text), encoder.encode(text).length, JSON.stringify(text.slice(0, 10)));
-  }
-});

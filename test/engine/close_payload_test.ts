@@ -1,6 +1,10 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
-import { encodeClosePayload, parseClosePayload } from "../../src/engine/close_payload.ts";
+import {
+  encodeClosePayload,
+  parseClosePayload,
+  validateCloseArguments,
+} from "../../src/engine/close_payload.ts";
 import { ProtocolError } from "../../src/engine/errors.ts";
 import { hex, toHex } from "../_util/hex.ts";
 
@@ -65,4 +69,22 @@ test("encodeClosePayload rejects codes peers may not receive and bad reasons", (
   }
   assert.throws(() => encodeClosePayload(1000, 42 as unknown as string), TypeError);
   assert.throws(() => encodeClosePayload(undefined, "why"), TypeError);
+});
+
+test("validateCloseArguments allows 1000 and 3000-4999 and 123-byte reasons", () => {
+  assert.equal(validateCloseArguments(), undefined);
+  assert.equal(validateCloseArguments(1000, "x"), 1000);
+  assert.equal(validateCloseArguments(3000), 3000);
+  assert.equal(validateCloseArguments(4999, "a".repeat(123)), 4999);
+  assert.equal(validateCloseArguments(undefined, "only a reason"), 1000);
+  assert.equal(validateCloseArguments(undefined, ""), undefined);
+});
+
+test("validateCloseArguments refuses reserved codes, long reasons and wrong types", () => {
+  for (const code of [0, 999, 1001, 1002, 1004, 1005, 1006, 1011, 1015, 2999, 5000, 3000.5, NaN]) {
+    assert.throws(() => validateCloseArguments(code), RangeError, String(code));
+  }
+  assert.throws(() => validateCloseArguments(1000, "é".repeat(62)), RangeError);
+  assert.throws(() => validateCloseArguments("1000" as unknown as number), TypeError);
+  assert.throws(() => validateCloseArguments(1000, 5 as unknown as string), TypeError);
 });

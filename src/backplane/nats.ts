@@ -90,7 +90,7 @@ const CLOSE_FLUSH_TIMEOUT = 2_000;
  * @example Start against a server that is not there
  * ```ts
  * import { NatsBackplane } from "@wsc/websocket-channel/backplane/nats";
- * import type { BackplaneError } from "@wsc/websocket-channel";
+ * import type { BackplaneError } from "@wsc/websocket-channel/fanout";
  *
  * const backplane = new NatsBackplane({ servers: "nats://127.0.0.1:1", connectTimeout: 1000 });
  * try {

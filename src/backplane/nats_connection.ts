@@ -75,7 +75,7 @@ export interface OpenNatsConnectionOptions {
  * @example
  * ```ts
  * import { openNatsConnection } from "./nats_connection.ts";
- * import type { BackplaneError } from "@wsc/websocket-channel";
+ * import type { BackplaneError } from "@wsc/websocket-channel/fanout";
  *
  * try {
  *   await openNatsConnection({

@@ -29,6 +29,7 @@ const PINNED: Record<string, string[]> = {
     "Message",
     "OriginPolicy",
     "ProtocolError",
+    "ProxySetting",
     "Sendable",
     "StreamChannelOptions",
     "SubprotocolSelector",

@@ -34,7 +34,7 @@ export interface DirectConn {
  * @example
  * ```ts ignore
  * import { denoConnTransport } from "./deno_conn_transport.ts";
- * import { serverOverStreams } from "@wsc/websocket-channel";
+ * import { serverOverStreams } from "@wsc/websocket-channel/engine";
  *
  * for await (const conn of Deno.listen({ port: 8080 })) {
  *   serverOverStreams(denoConnTransport(conn)).then(({ channel }) => channel.stream.pipeTo(channel.sink));

@@ -28,7 +28,7 @@ const RESOLVED = Promise.resolve();
  * @example
  * ```ts ignore
  * import { socketTransport } from "./node_socket_transport.ts";
- * import { StreamChannel } from "@wsc/websocket-channel";
+ * import { StreamChannel } from "@wsc/websocket-channel/engine";
  *
  * const channel = new StreamChannel({ role: "server" });
  * channel.open(socketTransport(socket));

@@ -57,7 +57,7 @@ type State = "connecting" | "open" | "closing" | "closed";
  *
  * @example An in-memory echo
  * ```ts
- * import { StreamChannel } from "@wsc/websocket-channel";
+ * import { StreamChannel } from "@wsc/websocket-channel/engine";
  *
  * const channel = new StreamChannel({ role: "server" });
  * console.assert(channel.closeCode === undefined);

@@ -75,7 +75,7 @@ export interface ClientOverStreamsOptions
  *
  * @example
  * ```ts ignore
- * import { clientOverStreams } from "@wsc/websocket-channel";
+ * import { clientOverStreams } from "@wsc/websocket-channel/engine";
  *
  * const conn = await Deno.connect({ hostname: "127.0.0.1", port: 8080 });
  * const channel = clientOverStreams("ws://127.0.0.1:8080/chat", conn, { protocols: ["chat"] });
@@ -224,7 +224,7 @@ const LINGER_BYTES = 1024 * 1024;
  *
  * @example An engine echo server over Deno.listen
  * ```ts ignore
- * import { serverOverStreams } from "@wsc/websocket-channel";
+ * import { serverOverStreams } from "@wsc/websocket-channel/engine";
  *
  * for await (const conn of Deno.listen({ port: 8080 })) {
  *   serverOverStreams(conn).then(({ channel }) => channel.stream.pipeTo(channel.sink), () => {});

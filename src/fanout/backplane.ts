@@ -78,7 +78,7 @@ export type BackplaneErrorCode =
  *
  * @example
  * ```ts
- * import { BackplaneError } from "@wsc/websocket-channel";
+ * import { BackplaneError } from "@wsc/websocket-channel/fanout";
  *
  * const error = new BackplaneError("WS_BACKPLANE_BUFFER_FULL", "Redis is unreachable and 1000 messages wait");
  * console.assert(error.code === "WS_BACKPLANE_BUFFER_FULL" && error instanceof Error);

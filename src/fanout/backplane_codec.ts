@@ -98,7 +98,7 @@ export function encodeBackplaneMessage(data: string | Uint8Array, origin: string
  *
  * @example
  * ```ts
- * import { BackplaneError } from "@wsc/websocket-channel";
+ * import { BackplaneError } from "@wsc/websocket-channel/fanout";
  * import { decodeBackplaneMessage } from "./backplane_codec.ts";
  *
  * try {

@@ -121,7 +121,7 @@ const SLOW_CLOSE_REASON = "Subscriber too slow";
  *
  * @example A two-member room, in memory
  * ```ts
- * import { TopicHub } from "@wsc/websocket-channel";
+ * import { TopicHub } from "@wsc/websocket-channel/fanout";
  * import { createChannelPair } from "@wsc/websocket-channel/testing";
  *
  * const hub = new TopicHub();

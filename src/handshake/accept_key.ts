@@ -42,7 +42,7 @@ export async function signKey(key: string): Promise<string> {
  *
  * @example
  * ```ts
- * import { generateKey } from "@wsc/websocket-channel";
+ * import { generateKey } from "@wsc/websocket-channel/engine";
  * import { isValidKey } from "./accept_key.ts";
  *
  * console.assert(isValidKey(generateKey()));

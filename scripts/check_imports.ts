@@ -40,7 +40,6 @@ export const OVERSIZED_ALLOWED: readonly string[] = [
   "src/channel/stream_handshake.ts",
   "src/client/web_socket_client.ts",
   "src/engine/protocol.ts",
-  "src/handshake/http1_codec.ts",
 ];
 
 /** The folders of `src/` each folder may import (besides itself). */

@@ -14,9 +14,8 @@ import {
   encodeResponseHead,
   Http1HeadReader,
   type Http1HeadResult,
-  parseRequestLine,
-  parseStatusLine,
 } from "../handshake/http1_codec.ts";
+import { parseRequestLine, parseStatusLine } from "../handshake/http1_start_line.ts";
 import type { OriginPolicy } from "../handshake/origin_policy.ts";
 import {
   createRejection,

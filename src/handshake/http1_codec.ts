@@ -1,7 +1,7 @@
 /**
  * A small HTTP/1.1 head codec for transports that own the bytes (raw TCP,
- * in-memory pairs): an incremental head reader with limits, start-line
- * parsers and head encoders. Bodies are not handled: after a WebSocket
+ * in-memory pairs): an incremental head reader with limits and head
+ * encoders (the start-line parsers are in `http1_start_line.ts`). Bodies are not handled: after a WebSocket
  * handshake the bytes that follow the head belong to the frame stream.
  *
  * @module
@@ -9,6 +9,7 @@
 
 import { HandshakeError, HandshakeErrorCode } from "./errors.ts";
 import { isToken, isTokenChar } from "./header_tokens.ts";
+import { isTarget, malformedHead } from "./http1_start_line.ts";
 
 /**
  * The default head limits, the same for every server (our own parser on
@@ -59,10 +60,6 @@ export interface Http1HeadResult {
 
 const CR = 0x0d;
 const LF = 0x0a;
-
-function malformed(message: string): HandshakeError {
-  return new HandshakeError(HandshakeErrorCode.malformedHead, message, { status: 400 });
-}
 
 function latin1(bytes: Uint8Array, start: number, end: number): string {
   let out = "";
@@ -198,11 +195,11 @@ export class Http1HeadReader {
     this.#lineLength = 0;
     // RFC 7230 §3.5 allows a bare LF; we refuse it so every hop agrees on framing.
     if (length === 0 || line[length - 1] !== CR) {
-      throw malformed("HTTP line not terminated by CRLF");
+      throw malformedHead("HTTP line not terminated by CRLF");
     }
     length--;
     for (let i = 0; i < length; i++) {
-      if (line[i] === CR) throw malformed("Bare CR in HTTP head");
+      if (line[i] === CR) throw malformedHead("Bare CR in HTTP head");
     }
     if (this.#startLine === undefined) {
       // RFC 7230 §3.5: "SHOULD ignore at least one empty line" before the start line.
@@ -212,7 +209,9 @@ export class Http1HeadReader {
     }
     if (length === 0) return true;
     // RFC 7230 §3.2.4: obs-fold is rejected with 400.
-    if (line[0] === 0x20 || line[0] === 0x09) throw malformed("Obsolete line folding in HTTP head");
+    if (line[0] === 0x20 || line[0] === 0x09) {
+      throw malformedHead("Obsolete line folding in HTTP head");
+    }
     if (this.#fields.length >= this.#maxHeaderCount) {
       throw new HandshakeError(
         HandshakeErrorCode.tooManyHeaders,
@@ -224,7 +223,7 @@ export class Http1HeadReader {
     while (colon < length && isTokenChar(line[colon])) colon++;
     // RFC 7230 §3.2.4: no whitespace between field-name and colon, MUST reject.
     if (colon === 0 || colon === length || line[colon] !== 0x3a) {
-      throw malformed("Invalid HTTP header name");
+      throw malformedHead("Invalid HTTP header name");
     }
     let start = colon + 1;
     let end = length;
@@ -234,7 +233,7 @@ export class Http1HeadReader {
       const c = line[i];
       // RFC 7230 §3.2: field-vchar / SP / HTAB; obs-text (≥ 0x80) passes as Latin-1.
       if ((c < 0x20 && c !== 0x09) || c === 0x7f) {
-        throw malformed("Control character in HTTP header value");
+        throw malformedHead("Control character in HTTP header value");
       }
     }
     this.#fields.push([latin1(line, 0, colon), latin1(line, start, end)]);
@@ -301,100 +300,6 @@ export function checkHeadLimits(
     );
   }
   return undefined;
-}
-
-/** A parsed request line (RFC 7230 §3.1.1). */
-export interface RequestLine {
-  /** The method token, case-sensitive. */
-  method: string;
-  /** The request target as sent. */
-  target: string;
-  /** `HTTP/1.1` and the like. */
-  version: string;
-}
-
-/** A parsed status line (RFC 7230 §3.1.2). */
-export interface StatusLine {
-  /** `HTTP/1.1` and the like. */
-  version: string;
-  /** The three-digit status code. */
-  status: number;
-  /** The reason phrase, possibly empty. */
-  statusText: string;
-}
-
-function isDigit(c: number): boolean {
-  return c >= 0x30 && c <= 0x39;
-}
-
-function isHttpVersion(value: string): boolean {
-  return value.length === 8 && value.startsWith("HTTP/") && isDigit(value.charCodeAt(5)) &&
-    value.charCodeAt(6) === 0x2e && isDigit(value.charCodeAt(7));
-}
-
-function isTarget(value: string): boolean {
-  if (value.length === 0) return false;
-  for (let i = 0; i < value.length; i++) {
-    const c = value.charCodeAt(i);
-    if (c <= 0x20 || c >= 0x7f) return false;
-  }
-  return true;
-}
-
-/**
- * Parses `method SP request-target SP HTTP-version`.
- *
- * @param line The start line from {@linkcode Http1Head.startLine}.
- * @returns Method, target and version (any `HTTP/d.d`; policy is the caller's).
- * @throws {HandshakeError} `WS_HANDSHAKE_MALFORMED_HEAD`, status 400.
- *
- * @example
- * ```ts
- * import { parseRequestLine } from "./http1_codec.ts";
- *
- * console.assert(parseRequestLine("GET /chat HTTP/1.1").target === "/chat");
- * ```
- */
-export function parseRequestLine(line: string): RequestLine {
-  const first = line.indexOf(" ");
-  const second = first < 0 ? -1 : line.indexOf(" ", first + 1);
-  const method = line.slice(0, first);
-  const target = line.slice(first + 1, second);
-  const version = line.slice(second + 1);
-  if (second < 0 || !isToken(method) || !isTarget(target) || !isHttpVersion(version)) {
-    throw malformed("Invalid HTTP request line");
-  }
-  return { method, target, version };
-}
-
-/**
- * Parses `HTTP-version SP status-code SP reason-phrase`; a missing reason
- * (and its space) is tolerated, as many servers omit it.
- *
- * @param line The start line from {@linkcode Http1Head.startLine}.
- * @returns Version, status and reason.
- * @throws {HandshakeError} `WS_HANDSHAKE_MALFORMED_HEAD`, status 400.
- *
- * @example
- * ```ts
- * import { parseStatusLine } from "./http1_codec.ts";
- *
- * console.assert(parseStatusLine("HTTP/1.1 101 Switching Protocols").status === 101);
- * ```
- */
-export function parseStatusLine(line: string): StatusLine {
-  const version = line.slice(0, 8);
-  const code = line.slice(9, 12);
-  const ok = isHttpVersion(version) && line.charCodeAt(8) === 0x20 && code.length === 3 &&
-    isDigit(code.charCodeAt(0)) && isDigit(code.charCodeAt(1)) && isDigit(code.charCodeAt(2)) &&
-    (line.length === 12 || line.charCodeAt(12) === 0x20);
-  if (!ok) throw malformed("Invalid HTTP status line");
-  const statusText = line.slice(13);
-  for (let i = 0; i < statusText.length; i++) {
-    const c = statusText.charCodeAt(i);
-    if ((c < 0x20 && c !== 0x09) || c === 0x7f) throw malformed("Invalid HTTP reason phrase");
-  }
-  return { version, status: Number(code), statusText };
 }
 
 const REASONS: Record<number, string> = {

@@ -8,7 +8,8 @@
  * @module
  */
 import { HandshakeError, HandshakeErrorCode } from "./errors.ts";
-import { encodeRequestHead, Http1HeadReader, parseStatusLine } from "./http1_codec.ts";
+import { encodeRequestHead, Http1HeadReader } from "./http1_codec.ts";
+import { parseStatusLine } from "./http1_start_line.ts";
 import { checkProxySetting, type ProxySetting } from "./proxy_setting.ts";
 
 /**

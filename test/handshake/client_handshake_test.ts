@@ -13,8 +13,8 @@ import {
   encodeRequestHead,
   Http1HeadReader,
   type Http1HeadResult,
-  parseStatusLine,
 } from "../../src/handshake/http1_codec.ts";
+import { parseStatusLine } from "../../src/handshake/http1_start_line.ts";
 import { deadline, waitFor } from "../_util/async.ts";
 
 const KEY = "dGhlIHNhbXBsZSBub25jZQ==";

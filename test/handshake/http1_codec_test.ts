@@ -8,9 +8,8 @@ import {
   HTTP1_HEAD_LIMITS,
   Http1HeadReader,
   type Http1HeadResult,
-  parseRequestLine,
-  parseStatusLine,
 } from "../../src/handshake/http1_codec.ts";
+import { parseRequestLine, parseStatusLine } from "../../src/handshake/http1_start_line.ts";
 import { verifyUpgradeRequest } from "../../src/handshake/server_handshake.ts";
 import { SeededRandom } from "../_util/seeded_random.ts";
 

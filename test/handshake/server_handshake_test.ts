@@ -5,11 +5,8 @@ import { test } from "node:test";
 import { WebSocket } from "ws";
 import { signKey } from "../../src/handshake/accept_key.ts";
 import type { HandshakeError } from "../../src/handshake/errors.ts";
-import {
-  encodeResponseHead,
-  Http1HeadReader,
-  parseRequestLine,
-} from "../../src/handshake/http1_codec.ts";
+import { encodeResponseHead, Http1HeadReader } from "../../src/handshake/http1_codec.ts";
+import { parseRequestLine } from "../../src/handshake/http1_start_line.ts";
 import {
   createRejection,
   createUpgradeResponseHeaders,

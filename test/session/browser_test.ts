@@ -23,22 +23,8 @@ const skip = currentRuntime === "bun"
   ? "no Chromium at /usr/bin/chromium"
   : false;
 
-/** The browser bundle of src/session/mod.ts; the channel's lazy TCP import becomes a stub. */
+/** The browser bundle of src/session/mod.ts (without the engine transport: package.json's `browser` field). */
 async function buildBundle(): Promise<string> {
-  const stub: esbuild.Plugin = {
-    name: "browser-tcp-stub",
-    setup(build) {
-      build.onResolve(
-        { filter: /tcp_transport(\.ts)?$/ },
-        () => ({ path: "tcp_stub", namespace: "stub" }),
-      );
-      build.onLoad({ filter: /.*/, namespace: "stub" }, () => ({
-        contents:
-          "export function openTcp() { return Promise.reject(new Error('no TCP in a browser')); }",
-        loader: "js",
-      }));
-    },
-  };
   try {
     const result = await esbuild.build({
       entryPoints: [join(repoRoot, "src", "session", "mod.ts")],
@@ -48,7 +34,6 @@ async function buildBundle(): Promise<string> {
       target: "es2022",
       write: false,
       logLevel: "silent",
-      plugins: [stub],
     });
     return new TextDecoder().decode(result.outputFiles[0].contents);
   } finally {

@@ -50,7 +50,7 @@ export const LAYERS: Readonly<Record<string, readonly string[]>> = {
   deflate: ["_util", "engine"],
   channel: ["_util", "engine", "handshake", "deflate"],
   adapters: ["_util", "engine", "handshake", "deflate", "channel"],
-  client: ["_util", "engine", "channel"],
+  client: ["_util", "engine", "handshake", "channel"],
   fanout: ["_util", "engine", "deflate", "channel"],
   backplane: ["_util", "engine", "fanout"],
   testing: ["_util", "engine", "handshake", "deflate", "channel", "client"],

@@ -48,6 +48,9 @@ const PINNED: Record<string, string[]> = {
     "signKey",
   ],
   "./engine": [
+    "DeflateCodec",
+    "RawDeflater",
+    "RawInflater",
     "ApplyMaskOptions",
     "AssembledMessage",
     "ByteReader",

@@ -142,7 +142,7 @@ export function internalsOf(channel: object): ChannelInternals | undefined {
  * @example
  * ```ts
  * import { closeWithWireCode } from "./channel_internals.ts";
- * import { createChannelPair } from "../testing/channel_pair.ts";
+ * import { createChannelPair } from "@wsc/websocket-channel/testing";
  *
  * const [client, server] = createChannelPair();
  * await closeWithWireCode(server, 1001, "going away");

@@ -8,7 +8,7 @@
  * @module
  */
 import { checkSendable } from "../_util/sendable.ts";
-import type { Message } from "./web_socket_channel.ts";
+import type { Message } from "./channel_types.ts";
 
 /** The ping message and its answer; both default to the client heartbeat's. */
 export interface PingMessages {

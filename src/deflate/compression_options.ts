@@ -124,7 +124,7 @@ function checkBits(name: string, bits: unknown, allowBoolean: boolean): void {
  * @example
  * ```ts
  * import { withCodec } from "./compression_options.ts";
- * import type { DeflateCodec } from "./deflate_codec.ts";
+ * import type { DeflateCodec } from "@wsc/websocket-channel/engine";
  *
  * const codec = { deflater: () => ({}), inflater: () => ({}) } as unknown as DeflateCodec;
  * console.assert((withCodec(true, codec) as { codec: unknown }).codec === codec);

@@ -15,7 +15,7 @@
  *
  * @example
  * ```ts ignore
- * import type { RawDeflater } from "./deflate_codec.ts";
+ * import type { RawDeflater } from "@wsc/websocket-channel/engine";
  *
  * async function send(deflater: RawDeflater, message: Uint8Array): Promise<Uint8Array> {
  *   const out = await deflater.deflate(message);
@@ -42,7 +42,7 @@ export interface RawDeflater {
  *
  * @example
  * ```ts ignore
- * import type { RawInflater } from "./deflate_codec.ts";
+ * import type { RawInflater } from "@wsc/websocket-channel/engine";
  *
  * async function receive(inflater: RawInflater, payload: Uint8Array): Promise<Uint8Array> {
  *   const out = await inflater.inflate([payload, new Uint8Array([0, 0, 0xff, 0xff])], 1 << 20);
@@ -70,7 +70,7 @@ export interface RawInflater {
  *
  * @example A codec that stores every message uncompressed (valid deflate, no savings)
  * ```ts
- * import type { DeflateCodec } from "./deflate_codec.ts";
+ * import type { DeflateCodec } from "@wsc/websocket-channel/engine";
  *
  * const stored: DeflateCodec = {
  *   deflater: () => ({

@@ -48,6 +48,8 @@ const PINNED: Record<string, string[]> = {
     "signKey",
   ],
   "./engine": [
+    "AnswerPingMessages",
+    "PingMessages",
     "DeflateCodec",
     "RawDeflater",
     "RawInflater",
@@ -180,6 +182,8 @@ const PINNED: Record<string, string[]> = {
     "createChannelPair",
   ],
   "./server/deno": [
+    "AnswerPingMessages",
+    "PingMessages",
     "DenoUpgrade",
     "DenoUpgradeOptions",
     "ServeOptions",
@@ -192,6 +196,8 @@ const PINNED: Record<string, string[]> = {
     "upgrade",
   ],
   "./server/bun": [
+    "AnswerPingMessages",
+    "PingMessages",
     "BunHandler",
     "BunHandlerOptions",
     "BunServerLike",
@@ -205,6 +211,8 @@ const PINNED: Record<string, string[]> = {
     "serve",
   ],
   "./server/node": [
+    "AnswerPingMessages",
+    "PingMessages",
     "AttachOptions",
     "AttachedHandler",
     "ServeOptions",

@@ -97,11 +97,20 @@ local function epoch(key, candidate)
   end
   return value
 end
+-- A topic nobody published to (a SUBSCRIBE of any name reads it) keeps its epoch for ttl
+-- milliseconds after the last read, not forever; the first append makes it permanent.
+local function unpublishedEpoch(key, counter, candidate, ttl)
+  if redis.call('EXISTS', counter) == 1 then return epoch(key, candidate) end
+  local value = epoch(key, candidate)
+  redis.call('PEXPIRE', key, ttl)
+  return value
+end
 `;
 
 // KEYS: stream, counter, epoch. ARGV: now, maxlen, maxage, epoch candidate, kind, data.
 const APPEND = TRIM + `
 local e = epoch(KEYS[3], ARGV[4])
+redis.call('PERSIST', KEYS[3])
 local n = redis.call('INCR', KEYS[2])
 redis.call('XADD', KEYS[1], 'MAXLEN', ARGV[2], '0-' .. string.format('%d', n),
   'k', ARGV[5], 't', ARGV[1], 'd', ARGV[6])
@@ -111,7 +120,7 @@ return {e, n}
 
 // KEYS: stream, counter, epoch. ARGV: now, maxage, epoch candidate, after, limit.
 const READ = TRIM + `
-local e = epoch(KEYS[3], ARGV[3])
+local e = unpublishedEpoch(KEYS[3], KEYS[2], ARGV[3], ARGV[2])
 trim(KEYS[1], tonumber(ARGV[1]) - tonumber(ARGV[2]))
 local head = tonumber(redis.call('GET', KEYS[2]) or '0')
 local first = redis.call('XRANGE', KEYS[1], '-', '+', 'COUNT', 1)

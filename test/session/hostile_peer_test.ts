@@ -12,7 +12,10 @@ import { encodeFrame, SESSION_PROTOCOL } from "../../src/session/frames.ts";
 import { MemorySessionStore } from "../../src/session/memory_store.ts";
 import { SessionHub } from "../../src/session/session_hub.ts";
 import type { PeerConnection } from "../../src/session/session_peer.ts";
+import { createClient } from "redis";
+import { RedisSessionStore } from "../../src/session/redis.ts";
 import { delay, waitFor } from "../_util/async.ts";
+import { redisSkip, startRedisServer } from "../_util/redis_server.ts";
 import { currentRuntime } from "../_util/runtimes.ts";
 import { serveHere } from "../_util/serve_here.ts";
 
@@ -78,3 +81,61 @@ test(`session hub (${currentRuntime}): resuming many topics from position 0 with
     await server.close();
   }
 });
+
+test(
+  `session hub (${currentRuntime}): SUBSCRIBEs of made-up topics leave no Redis key without a TTL`,
+  {
+    skip: redisSkip,
+  },
+  async () => {
+    const redis = await startRedisServer();
+    const store = new RedisSessionStore({ url: redis.url, prefix: "h:", maxAge: 60_000 });
+    const hub = new SessionHub({ store });
+    const server = await serveHere({
+      protocols: [SESSION_PROTOCOL],
+      onChannel: (channel) => void hub.accept(channel),
+    });
+    const inspect = createClient({ url: redis.url });
+    await inspect.connect();
+    const client = connect(`ws://127.0.0.1:${server.port}/`, {
+      protocols: [SESSION_PROTOCOL],
+      transport: "engine",
+    });
+    try {
+      await hub.ready;
+      await hub.publish("real", "kept");
+      await client.ready;
+      await client.sink.add(encodeFrame({ kind: "hello", version: 1, session: "prober" }));
+      const reader = client.stream.getReader();
+      const subscribed = async () => {
+        const { value } = await reader.read();
+        assert.ok(value instanceof Uint8Array && value[0] === 0x15, "SUBSCRIBED");
+      };
+      assert.ok(((await reader.read()).value as Uint8Array)[0] === 0x10, "WELCOME");
+      for (let i = 0; i < 20; i++) {
+        await client.sink.add(encodeFrame({ kind: "subscribe", topic: `made-up-${i}` }));
+        await subscribed();
+        await client.sink.add(encodeFrame({ kind: "unsubscribe", topic: `made-up-${i}` }));
+      }
+      await client.sink.add(encodeFrame({ kind: "subscribe", topic: "real" }));
+      await subscribed();
+      const forever: string[] = [];
+      for (const key of await inspect.keys("h:*")) {
+        if (key.includes("real")) continue; // a published topic keeps its numbering
+        if ((await inspect.pTTL(key)) === -1) forever.push(key);
+      }
+      assert.deepEqual(forever, [], "keys a client created without any publish, kept forever");
+      // The published topic's epoch did not get a TTL from being read.
+      for (const key of await inspect.keys("h:*real*")) {
+        assert.equal(await inspect.pTTL(key), -1, key);
+      }
+      reader.releaseLock();
+    } finally {
+      client.sink.close().catch(() => {});
+      await inspect.quit();
+      await hub.close();
+      await server.close();
+      await redis.stop();
+    }
+  },
+);

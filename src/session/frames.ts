@@ -328,8 +328,14 @@ export function decodeFrame(bytes: Uint8Array, from: "client" | "server"): Sessi
         };
       case K.subscribed:
         return r.end({ kind: "subscribed", topic: r.str(), epoch: r.str(), position: r.uint() });
-      case K.gap:
-        return r.end({ kind: "gap", topic: r.str(), from: r.uint(), to: r.uint() });
+      case K.gap: {
+        const gap = r.end({ kind: "gap" as const, topic: r.str(), from: r.uint(), to: r.uint() });
+        // Positions start at 1 and a range names at least one: anything else is no loss to report.
+        if (gap.from < 1 || gap.from > gap.to) {
+          throw malformed(`a GAP from ${gap.from} to ${gap.to}`);
+        }
+        return gap;
+      }
       case K.denied:
         return r.end({ kind: "denied", topic: r.str(), reason: r.str() });
     }

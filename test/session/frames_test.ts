@@ -74,6 +74,8 @@ test("malformed frames are typed errors with close code 1008, never other except
     [[0x99], "client", "WS_SESSION_UNKNOWN_KIND"],
     [[0x00], "server", "WS_SESSION_UNKNOWN_KIND"],
     [[0x16, 1, 116, 1], "server", "WS_SESSION_MALFORMED"],
+    [[0x16, 1, 116, 100, 1], "server", "WS_SESSION_MALFORMED"], // GAP from 100 to 1
+    [[0x16, 1, 116, 0, 3], "server", "WS_SESSION_MALFORMED"], // GAP from position 0
   ];
   for (const [bytes, from, code] of cases) {
     try {

@@ -68,11 +68,22 @@ export function checkSendable(value: unknown, where: string, rules: SendableRule
  * ```
  */
 export function describeValue(value: unknown): string {
+  try {
+    return describe(value);
+  } catch {
+    // A proxy or a getter that throws while being looked at.
+    return "a value that cannot be inspected";
+  }
+}
+
+function describe(value: unknown): string {
   if (value === null) return "null";
   if (value === undefined) return "undefined";
   switch (typeof value) {
     case "string":
-      return `string ${shorten(JSON.stringify(value))}`;
+      return `string ${
+        shorten(JSON.stringify(value.length > PREVIEW ? value.slice(0, PREVIEW) : value))
+      }`;
     case "number":
     case "boolean":
       return `${typeof value} ${String(value)}`;
@@ -89,12 +100,67 @@ export function describeValue(value: unknown): string {
     return `${name} over a SharedArrayBuffer (copy it into an ArrayBuffer first)`;
   }
   if (name === "Object" || name === "Array" || (value as object).constructor === undefined) {
-    try {
-      const json = JSON.stringify(value);
-      if (json !== undefined) return `${name} ${shorten(json)}`;
-    } catch { /* a cycle or a BigInt: the name alone */ }
+    const json = jsonPreview(value);
+    if (json !== undefined) return `${name} ${shorten(json)}`;
   }
   return name;
+}
+
+/** How many characters of a value an error message shows. */
+const PREVIEW = 40;
+
+/**
+ * The start of a plain value's JSON text, written only as far as an error
+ * message shows it: a wrong value of any size costs the same to describe.
+ * `undefined` for a cycle or a BigInt (the caller then gives the name alone).
+ */
+function jsonPreview(value: unknown): string | undefined {
+  let out = "";
+  const open = new Set<object>();
+  // Returns false once enough is written.
+  const write = (item: unknown): boolean => {
+    if (out.length > PREVIEW) return false;
+    if (typeof item === "string") {
+      out += JSON.stringify(item.length > PREVIEW ? item.slice(0, PREVIEW) : item);
+    } else if (typeof item === "bigint") {
+      throw new TypeError("A BigInt has no JSON form");
+    } else if (item === null || typeof item !== "object") {
+      out += JSON.stringify(item) ?? "null";
+    } else {
+      if (open.has(item)) throw new TypeError("A cycle has no JSON form");
+      open.add(item);
+      if (Array.isArray(item)) {
+        out += "[";
+        for (let i = 0; i < item.length; i++) {
+          if (i > 0) out += ",";
+          if (!write(item[i])) return false;
+        }
+        out += "]";
+      } else {
+        out += "{";
+        let first = true;
+        for (const key of Object.keys(item)) {
+          const field = (item as Record<string, unknown>)[key];
+          if (field === undefined || typeof field === "function" || typeof field === "symbol") {
+            continue;
+          }
+          if (!first) out += ",";
+          first = false;
+          out += `${JSON.stringify(key)}:`;
+          if (!write(field)) return false;
+        }
+        out += "}";
+      }
+      open.delete(item);
+    }
+    return true;
+  };
+  try {
+    write(value);
+  } catch {
+    return undefined;
+  }
+  return out;
 }
 
 function isShared(value: unknown): boolean {
@@ -102,5 +168,5 @@ function isShared(value: unknown): boolean {
 }
 
 function shorten(text: string): string {
-  return text.length <= 40 ? text : `${text.slice(0, 37)}...`;
+  return text.length <= PREVIEW ? text : `${text.slice(0, PREVIEW - 3)}...`;
 }

@@ -72,6 +72,30 @@ test("checkSendable refuses SharedArrayBuffer and views over one", {
   checkSendable(new Uint8Array(shared).slice(), "sink.add");
 });
 
+test("describeValue looks at no more of a value than it shows", () => {
+  const huge = Array.from({ length: 1_000_000 }, (_, i) => ({ i }));
+  assert.equal(describeValue(huge), 'Array [{"i":0},{"i":1},{"i":2},{"i":3},{"i"...');
+  let reads = 0;
+  const counted = new Proxy({ a: 1, b: 2 }, {
+    get(target, key) {
+      reads++;
+      return Reflect.get(target, key);
+    },
+  });
+  const wide = Object.fromEntries(Array.from({ length: 100_000 }, (_, i) => [`k${i}`, counted]));
+  describeValue(wide);
+  assert.ok(reads < 20, `${reads} field reads`);
+});
+
+test("describeValue survives a value that throws when looked at", () => {
+  const hostile = new Proxy({}, {
+    get() {
+      throw new Error("no");
+    },
+  });
+  assert.equal(describeValue(hostile), "a value that cannot be inspected");
+});
+
 test("describeValue keeps strings short", () => {
   assert.equal(describeValue("abc"), 'string "abc"');
   assert.equal(describeValue("y".repeat(50)), `string "${"y".repeat(36)}...`);

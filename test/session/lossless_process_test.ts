@@ -9,6 +9,8 @@ import { redisSkip, startRedisServer } from "../_util/redis_server.ts";
 import { repoRoot, runtimes } from "../_util/runtimes.ts";
 import { bundleForNode20, type NodeBundle } from "../_util/node_bundle.ts";
 import { SessionClient, type SessionGap } from "../../src/session/session_client.ts";
+// The default connector's engine transport, as the ./session entry point installs it.
+import "../../src/adapters/engine_connect.ts";
 import { SessionHub } from "../../src/session/session_hub.ts";
 import { RedisSessionStore } from "../../src/session/redis.ts";
 

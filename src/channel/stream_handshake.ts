@@ -170,7 +170,7 @@ export interface ServerOverStreamsOptions
    * `onUpgrade`). It runs within `handshakeTimeout`: still running then, it
    * is answered 503, the request's `signal` aborts and the promise rejects
    * with `WS_HANDSHAKE_TIMEOUT` (status 503). A throw answers 500 and
-   * rejects with `WS_UPGRADE_HOOK_FAILED` (status 500, `cause` the error); a
+   * rejects with `WS_HANDSHAKE_HOOK_FAILED` (status 500, `cause` the error); a
    * `Response` is sent as the answer and rejects with
    * `WS_HANDSHAKE_BAD_STATUS` carrying its status.
    */

@@ -46,7 +46,7 @@ export const HandshakeErrorCode = {
    * The server's `onUpgrade` check threw, rejected or returned something
    * unusable (HTTP 500); `cause` is the original error.
    */
-  upgradeHookFailed: "WS_UPGRADE_HOOK_FAILED",
+  upgradeHookFailed: "WS_HANDSHAKE_HOOK_FAILED",
 } as const;
 
 /** One of the {@linkcode HandshakeErrorCode} values. */

@@ -79,7 +79,7 @@ const RESERVED = new Set([
 
 /**
  * Runs `hook` on `request` and says what to do. Rejects with a
- * `HandshakeError` (`code` `WS_UPGRADE_HOOK_FAILED`, `status` 500,
+ * `HandshakeError` (`code` `WS_HANDSHAKE_HOOK_FAILED`, `status` 500,
  * `cause` the original error) when the hook throws or rejects, returns a
  * value of the wrong shape, or sets a reserved header. Without a hook the
  * upgrade is accepted with no headers and `data` undefined.
@@ -190,7 +190,7 @@ export function appendHeaders(base: Headers, extra: Headers): Headers {
 
 /**
  * What to report of a failed upgrade, if the application is to blame: for
- * `WS_UPGRADE_HOOK_FAILED` the error `onUpgrade` threw (the `cause`), for a
+ * `WS_HANDSHAKE_HOOK_FAILED` the error `onUpgrade` threw (the `cause`), for a
  * handshake timeout answered with 503 (`onUpgrade` too slow) the timeout
  * error itself; `undefined` for anything else (the client's fault, a
  * network failure).
@@ -204,7 +204,7 @@ export function appendHeaders(base: Headers, extra: Headers): Headers {
  * import { hookFailure } from "./upgrade_hook.ts";
  *
  * const thrown = new Error("database down");
- * const failure = new HandshakeError("WS_UPGRADE_HOOK_FAILED", "onUpgrade failed", {
+ * const failure = new HandshakeError("WS_HANDSHAKE_HOOK_FAILED", "onUpgrade failed", {
  *   status: 500,
  *   cause: thrown,
  * });

@@ -2,34 +2,6 @@ import assert from "node:assert/strict";
 import { test } from "node:test";
 import * as engine from "../../src/engine/mod.ts";
 
-test("engine mod.ts exports the documented runtime surface", () => {
-  assert.deepEqual(Object.keys(engine).sort(), [
-    "CloseCode",
-    "DEFAULT_MAX_FRAGMENTS",
-    "DEFAULT_MAX_PAYLOAD_LENGTH",
-    "FrameDecoder",
-    "MAX_CLOSE_REASON_BYTES",
-    "MaskKeyPool",
-    "MessageAssembler",
-    "Opcode",
-    "Protocol",
-    "ProtocolError",
-    "Utf8Validator",
-    "WebSocketError",
-    "applyMask",
-    "createFrame",
-    "encodeClosePayload",
-    "encodeFrame",
-    "frameHeaderSize",
-    "isControlOpcode",
-    "isKnownOpcode",
-    "isValidApplicationCloseCode",
-    "isValidWireCloseCode",
-    "maxCompressedSize",
-    "parseClosePayload",
-  ]);
-});
-
 test("engine mod.ts runs a client and a server against each other", () => {
   const client = new engine.Protocol({ role: "client" });
   const server = new engine.Protocol({ role: "server" });

@@ -42,7 +42,7 @@ test("runUpgradeHook: { headers, data } accepts with both; Set-Cookie stays sepa
   assert.equal(outcome.headers.get("x-user"), "ada");
 });
 
-test("runUpgradeHook: a throw, a rejection, a wrong shape or a reserved header is WS_UPGRADE_HOOK_FAILED (500)", async () => {
+test("runUpgradeHook: a throw, a rejection, a wrong shape or a reserved header is WS_HANDSHAKE_HOOK_FAILED (500)", async () => {
   const bug = new Error("bug");
   const cases: Array<[string, () => unknown, (cause: unknown) => boolean]> = [
     ["throw", () => {
@@ -70,7 +70,7 @@ test("runUpgradeHook: a throw, a rejection, a wrong shape or a reserved header i
       runUpgradeHook(hook as UpgradeHook<unknown>, request()),
       (error: unknown) => {
         assert.ok(error instanceof HandshakeError, name);
-        assert.equal(error.code, "WS_UPGRADE_HOOK_FAILED", name);
+        assert.equal(error.code, "WS_HANDSHAKE_HOOK_FAILED", name);
         assert.equal(error.status, 500, name);
         assert.ok(isCause(error.cause), name);
         assert.equal(hookFailure(error)?.error, error.cause, name);

@@ -7,7 +7,7 @@
  * Hand-written rather than `Duplex.toWeb()`: reading a 512 MiB stream it was
  * faster in every round on Node 20 and Bun (e.g. 444 vs 351 MiB/s on Node 20,
  * 1688 vs 1385 MiB/s on Bun, noisy shared 2-core machine; run
- * `scripts/bench/socket_streams.ts`), and it hands the engine plain
+ * `bench/peers/socket_streams.ts`), and it hands the engine plain
  * `Uint8Array` views of the socket's buffers, never Node `Buffer`s.
  *
  * @module

@@ -28,7 +28,7 @@ export interface ByteStreams {
    * `writable.getWriter()`, and does not touch `readable` / `writable`. On
    * Node 20 every Web Stream costs ~2 KiB of heap and each read or write goes
    * through several promises of the stream machinery (heap snapshot and CPU
-   * profile of scripts/bench_echo.ts); a socket adapter saves both.
+   * profile of bench/echo.ts); a socket adapter saves both.
    */
   direct?(): { reader: ByteReader; writer: ByteWriter };
 }

@@ -8,7 +8,7 @@
  * 32-bit word at a time through a `Uint32Array` over the aligned middle of
  * the data, and a byte loop below {@linkcode WORD_MASK_THRESHOLD} bytes,
  * where the view allocation costs more than it saves. Thresholds measured by
- * scripts/bench_mask.ts on Node, Deno and Bun.
+ * bench/mask.ts on Node, Deno and Bun.
  *
  * @module
  */
@@ -20,7 +20,7 @@ export const WORD_MASK_THRESHOLD = 64;
 
 /**
  * Payloads of at least this many bytes are masked by the WebAssembly SIMD
- * kernel. scripts/bench_mask.ts (in place, GB/s, kernel ÷ JS): at 1 KiB
+ * kernel. bench/mask.ts (in place, GB/s, kernel ÷ JS): at 1 KiB
  * Node 1.6×, Deno 0.7×, Bun 1.1×; from 2 KiB to 1 MiB 1.3-2.8× on all
  * three (Node 20 2.5-3.8 GB/s against 1.4-1.7 in JavaScript).
  */
@@ -306,7 +306,7 @@ const POOL_SIZE = 8192;
  */
 export class MaskKeyPool {
   // Allocated on the first key: a server-role connection never masks, and
-  // 8 KiB per idle connection was a fifth of its memory (scripts/bench_echo.ts).
+  // 8 KiB per idle connection was a fifth of its memory (bench/echo.ts).
   #pool: Uint8Array | undefined;
   #position = POOL_SIZE;
 

@@ -136,7 +136,7 @@ const COPY_THRESHOLD = 1024;
 // Frames up to SLAB_FRAME_LIMIT bytes are carved from a shared slab instead of
 // getting an ArrayBuffer each, as Node's Buffer pool does: allocating (and
 // zero-filling) a buffer per small frame was the largest cost of encoding
-// 1 KiB frames (scripts/bench_engine.ts). Outgoing views may therefore share
+// 1 KiB frames (bench/engine.ts). Outgoing views may therefore share
 // an ArrayBuffer: callers must not transfer or detach them.
 const SLAB_SIZE = 64 * 1024;
 const SLAB_FRAME_LIMIT = 4096;

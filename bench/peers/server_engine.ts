@@ -1,5 +1,5 @@
 // Echo server on our engine serve() for the running runtime (Deno, Bun, or Node via an esbuild bundle).
-// Usage: deno run -A scripts/bench/server_engine.ts | bun scripts/bench/server_engine.ts |
+// Usage: deno run -A bench/peers/server_engine.ts | bun bench/peers/server_engine.ts |
 //        node .build/bench/server_engine.mjs   — prints "PORT <n>".
 // Options: --port N; --compression [--threshold 1024] [--client-context-takeover] [--platform-codec]
 // (--client-context-takeover: clientNoContextTakeover: false, so a client may keep its context)

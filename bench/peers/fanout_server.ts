@@ -1,7 +1,7 @@
 // Fan-out server on our engine: serve() + TopicHub for the running runtime (Deno, Bun, or Node
 // via an esbuild bundle), or on Bun with --handler: Bun.serve + createBunHandler, where the hub
 // publishes through Bun's native topics.
-// Usage: deno run -A scripts/bench/fanout_server.ts | bun scripts/bench/fanout_server.ts [--handler]
+// Usage: deno run -A bench/peers/fanout_server.ts | bun bench/peers/fanout_server.ts [--handler]
 //        | node .build/bench/fanout_server.mjs   — prints "PORT <n>".
 // Connections to /sub subscribe to one topic; one connection to /ctl drives the publisher (the
 // protocol is in fanout_control.mjs): the server publishes a window of messages and one more for

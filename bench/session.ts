@@ -16,7 +16,7 @@
  *   payload size given.
  *
  * Interleaved rounds, medians. Usage:
- * `deno run -A scripts/bench_session.ts [--messages 20000] [--subscribers 20] [--size 64] [--rounds 3] [--window 1000]`
+ * `deno run -A bench/session.ts [--messages 20000] [--subscribers 20] [--size 64] [--rounds 3] [--window 1000]`
  *
  * @module
  */
@@ -28,6 +28,7 @@ import { frameHeaderSize } from "../src/engine/frame_encoder.ts";
 import { encodeFrame, encodePublish, SESSION_PROTOCOL } from "../src/session/frames.ts";
 import { SessionHub } from "../src/session/session_hub.ts";
 import { SessionClient } from "../src/session/session_client.ts";
+import { median } from "./_harness.ts";
 
 const opt = (name: string, fallback: string) => {
   const i = Deno.args.indexOf(`--${name}`);
@@ -170,8 +171,6 @@ for (let round = 0; round < ROUNDS; round++) {
     results.get(name)!.push(await run());
   }
 }
-const median = (values: number[]) => values.sort((a, b) => a - b)[values.length >> 1];
-
 const seqBytes = encodeFrame({ kind: "send", seq: 1000, data: payload }).byteLength;
 const ack = encodeFrame({ kind: "ack", seq: 1000 }).byteLength;
 const pub = encodePublish(TOPIC, 1000, payload).byteLength;

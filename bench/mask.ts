@@ -13,7 +13,7 @@
  * milliseconds after a third of that in warm-up; the table shows the median
  * GB/s of the rounds and kernel ÷ JS.
  *
- * Usage: `deno run -A scripts/bench_mask.ts [--rounds 5] [--ms 150] [--cpu 0]`
+ * Usage: `deno run -A bench/mask.ts [--rounds 5] [--ms 150] [--cpu 0]`
  *
  * @module
  */
@@ -21,6 +21,7 @@
 import { execFileSync } from "node:child_process";
 import process from "node:process";
 import { maskRangeInJs, maskRangeInKernel } from "../src/engine/mask.ts";
+import { bin, median, root } from "./_harness.ts";
 
 const SIZES = [64, 256, 512, 1024, 2048, 4096, 16384, 65536, 1 << 20, 16 << 20];
 const VARIANTS = ["js", "kernel"] as const;
@@ -71,28 +72,20 @@ function worker(ms: number, round: number): void {
   console.log(JSON.stringify(results));
 }
 
-function median(values: number[]): number {
-  const sorted = [...values].sort((a, b) => a - b);
-  const mid = sorted.length >> 1;
-  return sorted.length % 2 ? sorted[mid] : (sorted[mid - 1] + sorted[mid]) / 2;
-}
-
 function orchestrate(): void {
-  const root = new URL("..", import.meta.url).pathname.replace(/\/$/, "");
-  const bin = (name: string) => `${root}/node_modules/.bin/${name}`;
   const rounds = Number(argument("rounds", "5"));
   const ms = argument("ms", "150");
   const cpu = argument("cpu", "0");
   const bundle = `${root}/.build/bench_mask.mjs`;
   execFileSync(bin("esbuild"), [
-    `${root}/scripts/bench_mask.ts`,
+    `${root}/bench/mask.ts`,
     "--bundle",
     "--platform=node",
     "--format=esm",
     `--outfile=${bundle}`,
     "--log-level=error",
   ]);
-  const self = `${root}/scripts/bench_mask.ts`;
+  const self = `${root}/bench/mask.ts`;
   const runs = [
     { name: "node", cmd: ["/usr/bin/node", bundle] },
     { name: "deno", cmd: [bin("deno"), "run", "-A", self] },

@@ -2,11 +2,11 @@
  * permessage-deflate echo benchmark: our engine `serve()` with `compression`
  * on Node 20, Deno and Bun beside `ws` (Node 20) with `perMessageDeflate`,
  * all driven by the same client — `ws` 8 on Node 20 with `perMessageDeflate`
- * (scripts/bench/client_ws.mjs) — in a separate process over loopback, in one
+ * (bench/peers/client_ws.mjs) — in a separate process over loopback, in one
  * interleaved run.
  *
  * Cases: (a) 1 KiB JSON-like text (a pool of 64 distinct seeded messages,
- * scripts/bench/json_payload.mjs), 10 connections × 16 in flight; (b) 64 KiB
+ * bench/peers/json_payload.mjs), 10 connections × 16 in flight; (b) 64 KiB
  * JSON-like text, 4 connections × 4 in flight. Every echo is checked byte for
  * byte. Both sides use the same compression threshold (`--threshold`,
  * default 512 B, so 1 KiB messages are compressed by every sender).
@@ -23,27 +23,33 @@
  * runs on 4 pool threads, which win it a bigger share of the same CPU. Memory: a fresh server per target, N connections that
  * each echoed one compressed 1 KiB message, server RSS delta / N after a settle.
  *
- * Usage: `deno run -A scripts/bench_deflate.ts [--quick] [--rounds 3] [--seconds 3]
+ * Usage: `deno run -A bench/deflate.ts [--quick] [--rounds 3] [--seconds 3]
  *   [--servers ws,ws-nct,engine-node,...] [--cases 1024,65536] [--threshold 512]
  *   [--connections 1000] [--no-throughput] [--no-memory] [--no-baseline]`
  *
  * @module
  */
-const root = new URL("..", import.meta.url).pathname.replace(/\/$/, "");
-const bin = (name: string) => `${root}/node_modules/.bin/${name}`;
+import {
+  bin,
+  bundleForNode,
+  cpuTicks,
+  fmt,
+  median,
+  node20,
+  option,
+  root,
+  rssKiB,
+} from "./_harness.ts";
+
 const args = Deno.args;
 const quick = args.includes("--quick");
-const opt = (name: string, fallback: string) => {
-  const i = args.indexOf(`--${name}`);
-  return i >= 0 ? args[i + 1] : fallback;
-};
+const opt = (name: string, fallback: string) => option(args, name, fallback);
 const rounds = Number(opt("rounds", quick ? "1" : "3"));
 const seconds = Number(opt("seconds", quick ? "1" : "3"));
 const warmup = quick ? 0.5 : 1;
 const threshold = Number(opt("threshold", "512"));
 const memoryConnections = Number(opt("connections", quick ? "100" : "1000"));
 const settleMs = quick ? 1000 : 3000;
-const node20 = "/usr/bin/node";
 const nodeBundle = ".build/bench/server_engine_deflate.mjs";
 
 interface ServerSpec {
@@ -57,19 +63,19 @@ const allServers: ServerSpec[] = [
     name: "ws",
     settings:
       "ws defaults: context takeover both ways, zlib defaults (level 6, memLevel 8, 15-bit windows), concurrencyLimit 10",
-    cmd: [node20, "scripts/bench/server_ws.mjs", "--deflate", ...t],
+    cmd: [node20, "bench/peers/server_ws.mjs", "--deflate", ...t],
   },
   {
     name: "ws-nct",
     settings: "ws, serverNoContextTakeover + clientNoContextTakeover",
-    cmd: [node20, "scripts/bench/server_ws.mjs", "--deflate", "--no-context-takeover", ...t],
+    cmd: [node20, "bench/peers/server_ws.mjs", "--deflate", "--no-context-takeover", ...t],
   },
   ...(["node", "deno", "bun"] as const).flatMap((runtime) => {
     const cmd = runtime === "node"
       ? [node20, nodeBundle]
       : runtime === "deno"
-      ? [bin("deno"), "run", "-A", "scripts/bench/server_engine.ts"]
-      : [bin("bun"), "scripts/bench/server_engine.ts"];
+      ? [bin("deno"), "run", "-A", "bench/peers/server_engine.ts"]
+      : [bin("bun"), "bench/peers/server_engine.ts"];
     return [
       {
         name: `engine-${runtime}`,
@@ -177,13 +183,6 @@ async function start(spec: ServerSpec): Promise<Running> {
   return { spec, child, port: Number(/PORT (\d+)/.exec(text)![1]) };
 }
 
-function cpuTicks(pid: number): number {
-  // utime + stime of the whole process (fields 14 and 15), in clock ticks of 1/100 s.
-  const stat = Deno.readTextFileSync(`/proc/${pid}/stat`);
-  const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
-  return Number(fields[11]) + Number(fields[12]);
-}
-
 /** Nanoseconds the main thread spent waiting on a run queue (field 2 of schedstat). */
 function runqueueWaitNs(pid: number): number {
   try {
@@ -191,11 +190,6 @@ function runqueueWaitNs(pid: number): number {
   } catch {
     return NaN; // kernel without schedstats
   }
-}
-
-function rssKiB(pid: number): number {
-  const status = Deno.readTextFileSync(`/proc/${pid}/status`);
-  return Number(/VmRSS:\s+(\d+)/.exec(status)![1]);
 }
 
 interface Sample {
@@ -213,7 +207,7 @@ interface Sample {
 async function runClient(server: Running, c: Case): Promise<Sample> {
   const child = spawn(1, [
     node20,
-    "scripts/bench/client_ws.mjs",
+    "bench/peers/client_ws.mjs",
     "--url",
     `ws://127.0.0.1:${server.port}/`,
     "--size",
@@ -282,35 +276,13 @@ async function runClient(server: Running, c: Case): Promise<Sample> {
   }
 }
 
-const median = (values: number[]) => {
-  const sorted = [...values].sort((a, b) => a - b);
-  const mid = sorted.length >> 1;
-  return sorted.length % 2 ? sorted[mid] : (sorted[mid - 1] + sorted[mid]) / 2;
-};
-const fmt = (n: number, digits = 0) =>
-  Number.isFinite(n)
-    ? n.toLocaleString("en-US", { maximumFractionDigits: digits, minimumFractionDigits: digits })
-    : "–";
 const label = (c: Case) =>
   `${
     c.size >= 1024 ? `${c.size >> 10} KiB` : `${c.size} B`
   } JSON text ×${c.connections}c×${c.window}w`;
 
-async function bundleNodeServer() {
-  await Deno.mkdir(`${root}/.build/bench`, { recursive: true });
-  const out = await new Deno.Command(bin("esbuild"), {
-    args: [
-      "scripts/bench/server_engine.ts",
-      "--bundle",
-      "--platform=node",
-      "--format=esm",
-      "--target=node20",
-      `--outfile=${nodeBundle}`,
-      "--log-level=error",
-    ],
-    cwd: root,
-  }).output();
-  if (!out.success) throw new Error(new TextDecoder().decode(out.stderr));
+function bundleNodeServer() {
+  return bundleForNode("bench/peers/server_engine.ts", nodeBundle);
 }
 
 async function throughput() {
@@ -382,7 +354,7 @@ async function rssPerConnection(spec: ServerSpec, deflate: boolean) {
     const before = rssKiB(server.child.pid);
     const client = spawn(1, [
       node20,
-      "scripts/bench/client_ws.mjs",
+      "bench/peers/client_ws.mjs",
       "--url",
       `ws://127.0.0.1:${server.port}/`,
       "--size",
@@ -456,7 +428,7 @@ try {
   if (servers.some((s) => s.cmd.includes(nodeBundle))) await bundleNodeServer();
   console.log(
     `websocket-channel permessage-deflate benchmark — nproc ${navigator.hardwareConcurrency}, ` +
-      `Deno ${Deno.version.deno}; command: deno run -A scripts/bench_deflate.ts ${args.join(" ")}`,
+      `Deno ${Deno.version.deno}; command: deno run -A bench/deflate.ts ${args.join(" ")}`,
   );
   for (const spec of servers) console.log(`- ${spec.name}: ${spec.settings}`);
   if (!args.includes("--no-throughput")) await throughput();

@@ -2,7 +2,7 @@
 // then a minimal frame parser that only counts frames), plus one /ctl connection that drives the
 // server's publisher (protocol in fanout_control.mjs). Lean on purpose, so that the server is the
 // bottleneck: no WebSocket library, no per-message objects. Runs on Bun (Bun.connect) or Node.
-// Usage: bun scripts/bench/fanout_client.mjs --port P --connections N --sizes 20,1024
+// Usage: bun bench/peers/fanout_client.mjs --port P --connections N --sizes 20,1024
 //        [--window 8] [--burst 0] [--seconds 2] [--warmup 1] [--net node]
 // --burst k: the server publishes at most k messages per event-loop turn (0: the whole window).
 // For each size: "go", warm up, print "COUNTING <size>", count, print "RESULT <json>", "stop",

@@ -1,6 +1,6 @@
 // Opens N idle WebSocket connections with raw TCP upgrade requests (no client library state),
 // prints "READY <n>" once every 101 arrived, then idles until killed.
-// Usage: node scripts/bench/client_idle.mjs --port PORT --connections 5000
+// Usage: node bench/peers/client_idle.mjs --port PORT --connections 5000
 import net from "node:net";
 
 const arg = (name, fallback) => {

@@ -1,8 +1,8 @@
 /**
  * Summarizes a `node --cpu-prof` profile of a bundled server: self time per
  * function, mapped back to the TypeScript source line through the bundle's
- * source map. Used by `scripts/bench_fanout.ts --cpu-prof DIR`; also runs alone:
- * `deno run -A scripts/bench/fanout_profile.ts DIR BUNDLE.mjs.map [TOP] [PREFIX]`.
+ * source map. Used by `bench/fanout.ts --cpu-prof DIR`; also runs alone:
+ * `deno run -A bench/peers/fanout_profile.ts DIR BUNDLE.mjs.map [TOP] [PREFIX]`.
  *
  * @module
  */

@@ -1,4 +1,4 @@
-// Echo server on Bun.serve's native WebSocket (uWebSockets). Usage: bun scripts/bench/server_bun_native.ts
+// Echo server on Bun.serve's native WebSocket (uWebSockets). Usage: bun bench/peers/server_bun_native.ts
 // deno-lint-ignore-file no-explicit-any
 const Bun = (globalThis as any).Bun;
 const portArg = process.argv.indexOf("--port");

@@ -1,5 +1,5 @@
 // Closed-loop echo load client on our engine client (connect with transport "engine"); same
-// arguments and output as client_ws.mjs. Usage: bun scripts/bench/client_engine.ts --url ws://… --size 1024
+// arguments and output as client_ws.mjs. Usage: bun bench/peers/client_engine.ts --url ws://… --size 1024
 import process from "node:process";
 import { connect } from "../../mod.ts";
 import type { WebSocketChannel } from "../../src/channel/web_socket_channel.ts";

@@ -1,4 +1,4 @@
-// Echo server on Deno.serve + Deno.upgradeWebSocket. Usage: deno run -A scripts/bench/server_deno_native.ts
+// Echo server on Deno.serve + Deno.upgradeWebSocket. Usage: deno run -A bench/peers/server_deno_native.ts
 const portArg = Deno.args.indexOf("--port");
 Deno.serve({
   hostname: "127.0.0.1",

@@ -11,18 +11,25 @@
  * Idle memory: a fresh server per runtime, N raw upgraded connections from a
  * separate process, server RSS delta / N after a settle.
  *
- * Usage: `deno run -A scripts/bench_echo.ts [--rounds 3] [--seconds 3]
+ * Usage: `deno run -A bench/echo.ts [--rounds 3] [--seconds 3]
  *   [--servers ws,bun-native,...] [--cases 20,1024,16384,65536,16777216] [--idle 5000] [--no-throughput]`
  *
  * @module
  */
-const root = new URL("..", import.meta.url).pathname.replace(/\/$/, "");
-const bin = (name: string) => `${root}/node_modules/.bin/${name}`;
+import {
+  bin,
+  bundleForNode,
+  cpuTicks,
+  fmt,
+  median,
+  node20,
+  option,
+  root,
+  rssKiB,
+} from "./_harness.ts";
+
 const args = Deno.args;
-const opt = (name: string, fallback: string) => {
-  const i = args.indexOf(`--${name}`);
-  return i >= 0 ? args[i + 1] : fallback;
-};
+const opt = (name: string, fallback: string) => option(args, name, fallback);
 const rounds = Number(opt("rounds", "3"));
 const seconds = Number(opt("seconds", "3"));
 const idleConnections = Number(opt("idle", "5000"));
@@ -32,13 +39,12 @@ interface ServerSpec {
   name: string;
   cmd: string[];
 }
-const node20 = "/usr/bin/node";
 const allServers: ServerSpec[] = [
-  { name: "ws", cmd: [node20, "scripts/bench/server_ws.mjs"] },
-  { name: "bun-native", cmd: [bin("bun"), "scripts/bench/server_bun_native.ts"] },
-  { name: "deno-native", cmd: [bin("deno"), "run", "-A", "scripts/bench/server_deno_native.ts"] },
-  { name: "engine-deno", cmd: [bin("deno"), "run", "-A", "scripts/bench/server_engine.ts"] },
-  { name: "engine-bun", cmd: [bin("bun"), "scripts/bench/server_engine.ts"] },
+  { name: "ws", cmd: [node20, "bench/peers/server_ws.mjs"] },
+  { name: "bun-native", cmd: [bin("bun"), "bench/peers/server_bun_native.ts"] },
+  { name: "deno-native", cmd: [bin("deno"), "run", "-A", "bench/peers/server_deno_native.ts"] },
+  { name: "engine-deno", cmd: [bin("deno"), "run", "-A", "bench/peers/server_engine.ts"] },
+  { name: "engine-bun", cmd: [bin("bun"), "bench/peers/server_engine.ts"] },
   { name: "engine-node", cmd: [node20, ".build/bench/server_engine.mjs"] },
 ];
 const wanted = opt("servers", allServers.map((s) => s.name).join(",")).split(",");
@@ -98,18 +104,6 @@ async function stopServer(server: Running) {
   await server.child.status;
 }
 
-function cpuTicks(pid: number): number {
-  // Sum over the threads of the process: fields 14 (utime) and 15 (stime).
-  const stat = Deno.readTextFileSync(`/proc/${pid}/stat`);
-  const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
-  return Number(fields[11]) + Number(fields[12]);
-}
-
-function rssKiB(pid: number): number {
-  const status = Deno.readTextFileSync(`/proc/${pid}/status`);
-  return Number(/VmRSS:\s+(\d+)/.exec(status)![1]);
-}
-
 /**
  * Runs the load client; the server's CPU time is sampled when the client
  * starts counting ("COUNTING" on stdout) and when it prints its result, so
@@ -135,8 +129,8 @@ async function runClient(
     "1",
   ];
   const cmd = clientCmd === "engine"
-    ? [bin("bun"), "scripts/bench/client_engine.ts", ...clientArgs]
-    : [node20, "scripts/bench/client_ws.mjs", ...clientArgs];
+    ? [bin("bun"), "bench/peers/client_engine.ts", ...clientArgs]
+    : [node20, "bench/peers/client_ws.mjs", ...clientArgs];
   const child = new Deno.Command("taskset", {
     args: ["-c", "1", ...cmd],
     cwd: root,
@@ -171,13 +165,6 @@ async function runClient(
   return { rate: result.messages / result.seconds, cpu };
 }
 
-const median = (values: number[]) => {
-  const sorted = [...values].sort((a, b) => a - b);
-  const mid = sorted.length >> 1;
-  return sorted.length % 2 ? sorted[mid] : (sorted[mid - 1] + sorted[mid]) / 2;
-};
-const fmt = (n: number, digits = 0) =>
-  n.toLocaleString("en-US", { maximumFractionDigits: digits, minimumFractionDigits: digits });
 const label = (c: Case) =>
   `${
     c.size >= 1 << 20
@@ -187,21 +174,8 @@ const label = (c: Case) =>
       : `${c.size} B`
   } ×${c.connections}c×${c.window}w`;
 
-async function bundleNodeServer() {
-  await Deno.mkdir(`${root}/.build/bench`, { recursive: true });
-  const out = await new Deno.Command(bin("esbuild"), {
-    args: [
-      "scripts/bench/server_engine.ts",
-      "--bundle",
-      "--platform=node",
-      "--format=esm",
-      "--target=node20",
-      "--outfile=.build/bench/server_engine.mjs",
-      "--log-level=error",
-    ],
-    cwd: root,
-  }).output();
-  if (!out.success) throw new Error(new TextDecoder().decode(out.stderr));
+function bundleNodeServer() {
+  return bundleForNode("bench/peers/server_engine.ts", ".build/bench/server_engine.mjs");
 }
 
 async function throughput() {
@@ -280,7 +254,7 @@ async function idleMemory() {
           "-c",
           "1",
           node20,
-          "scripts/bench/client_idle.mjs",
+          "bench/peers/client_idle.mjs",
           "--port",
           String(server.port),
           "--connections",

@@ -1,6 +1,6 @@
 // Fan-out server on the `ws` package (Node), the reference point: the broadcast recipe of ws's
 // README, a loop over `wss.clients` calling `client.send(data)` for every open client.
-// Usage: node scripts/bench/fanout_server_ws.mjs — prints "PORT <n>".
+// Usage: node bench/peers/fanout_server_ws.mjs — prints "PORT <n>".
 // /sub connections are the subscribers (wss.clients); /ctl drives the publisher (fanout_control.mjs).
 import { createServer } from "node:http";
 import WebSocket, { WebSocketServer } from "ws";

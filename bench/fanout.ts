@@ -26,7 +26,7 @@
  * of the same run. A server far below 100 % CPU means the client or the
  * machine was the limit: then compare the CPU-per-message columns.
  *
- * Usage: `deno run -A scripts/bench_fanout.ts [--quick] [--only local,redis]
+ * Usage: `deno run -A bench/fanout.ts [--quick] [--only local,redis]
  *   [--rounds 3] [--subscribers 1000,10000] [--sizes 20,1024] [--seconds 2]
  *   [--warmup 1] [--window auto] [--burst 0] [--servers engine-node,ws,...] [--client bun|node]
  *   [--processes 2,3] [--rate 2000] [--per-process 5] [--redis-seconds 4]
@@ -39,19 +39,14 @@
  *
  * @module
  */
-import { summarizeProfile } from "./bench/fanout_profile.ts";
-import { Lines } from "./_util/lines.ts";
-import { killChildren, trackChild } from "./_util/children.ts";
+import { summarizeProfile } from "./peers/fanout_profile.ts";
+import { Lines } from "../scripts/_util/lines.ts";
+import { killChildren, trackChild } from "../scripts/_util/children.ts";
+import { bin, bundleForNode, cpuTicks, fmt, median, node20, option, root } from "./_harness.ts";
 
-const root = new URL("..", import.meta.url).pathname.replace(/\/$/, "");
-const bin = (name: string) => `${root}/node_modules/.bin/${name}`;
-const node20 = "/usr/bin/node";
 const args = Deno.args;
 const quick = args.includes("--quick");
-const opt = (name: string, fallback: string) => {
-  const i = args.indexOf(`--${name}`);
-  return i >= 0 ? args[i + 1] : fallback;
-};
+const opt = (name: string, fallback: string) => option(args, name, fallback);
 const numbers = (text: string) => text.split(",").map(Number);
 const rounds = Number(opt("rounds", quick ? "1" : "3"));
 const subscriberCounts = numbers(opt("subscribers", quick ? "200" : "1000,10000"));
@@ -123,9 +118,7 @@ async function startServer(name: string, cpu: string, cmd: string[]): Promise<Se
 
 /** utime + stime of every thread of the process, in seconds. */
 function cpuSeconds(pid: number): number {
-  const stat = Deno.readTextFileSync(`/proc/${pid}/stat`);
-  const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
-  return (Number(fields[11]) + Number(fields[12])) / 100;
+  return cpuTicks(pid) / 100;
 }
 
 async function shell(command: string): Promise<string> {
@@ -133,36 +126,12 @@ async function shell(command: string): Promise<string> {
   return new TextDecoder().decode(out.stdout).trim();
 }
 
-async function bundle(entry: string, outfile: string) {
-  await Deno.mkdir(`${root}/.build/bench`, { recursive: true });
-  const out = await new Deno.Command(bin("esbuild"), {
-    args: [
-      entry,
-      "--bundle",
-      "--packages=external",
-      "--platform=node",
-      "--format=esm",
-      "--target=node20",
-      "--sourcemap",
-      `--outfile=${outfile}`,
-      "--log-level=error",
-    ],
-    cwd: root,
-  }).output();
-  if (!out.success) throw new Error(new TextDecoder().decode(out.stderr));
+function bundle(entry: string, outfile: string) {
+  return bundleForNode(entry, outfile, ["--packages=external", "--sourcemap"]);
 }
 
 // ── formatting ───────────────────────────────────────────────────────────
 
-const median = (values: number[]) => {
-  const sorted = [...values].sort((a, b) => a - b);
-  const mid = sorted.length >> 1;
-  return sorted.length % 2 ? sorted[mid] : (sorted[mid - 1] + sorted[mid]) / 2;
-};
-const fmt = (n: number, digits = 0) =>
-  Number.isFinite(n)
-    ? n.toLocaleString("en-US", { maximumFractionDigits: digits, minimumFractionDigits: digits })
-    : "–";
 const sizeLabel = (size: number) => size >= 1024 ? `${size / 1024} KiB` : `${size} B`;
 
 // ── part 1: one process ──────────────────────────────────────────────────
@@ -188,31 +157,31 @@ const localSpecs: LocalSpec[] = [
     name: "engine-deno",
     what: "ours, `serve()` + `TopicHub`, Deno",
     peer: "ws",
-    cmd: [bin("deno"), "run", "-A", "scripts/bench/fanout_server.ts"],
+    cmd: [bin("deno"), "run", "-A", "bench/peers/fanout_server.ts"],
   },
   {
     name: "engine-bun",
     what: "ours, `serve()` + `TopicHub`, Bun",
     peer: "bun-native",
-    cmd: [bin("bun"), "scripts/bench/fanout_server.ts"],
+    cmd: [bin("bun"), "bench/peers/fanout_server.ts"],
   },
   {
     name: "bun-handler",
     what: "ours, `createBunHandler` + `TopicHub` (native topics), Bun",
     peer: "bun-native",
-    cmd: [bin("bun"), "scripts/bench/fanout_server.ts", "--handler"],
+    cmd: [bin("bun"), "bench/peers/fanout_server.ts", "--handler"],
   },
   {
     name: "ws",
     what: "`ws` README loop over `wss.clients`, Node 20",
     peer: "ws",
-    cmd: [node20, "scripts/bench/fanout_server_ws.mjs"],
+    cmd: [node20, "bench/peers/fanout_server_ws.mjs"],
   },
   {
     name: "bun-native",
     what: "`Bun.serve` + `server.publish`",
     peer: "bun-native",
-    cmd: [bin("bun"), "scripts/bench/fanout_server_bun_native.ts"],
+    cmd: [bin("bun"), "bench/peers/fanout_server_bun_native.ts"],
   },
 ];
 const wantedServers = opt("servers", localSpecs.map((s) => s.name).join(",")).split(",");
@@ -235,7 +204,7 @@ const localResults = new Map<string, Sample[]>();
 async function runLocalClient(server: Server, n: number) {
   const client = spawn("1", [
     clientRuntime === "node" ? node20 : bin("bun"),
-    "scripts/bench/fanout_client.mjs",
+    "bench/peers/fanout_client.mjs",
     "--port",
     String(server.port),
     "--connections",
@@ -290,7 +259,7 @@ async function runLocalClient(server: Server, n: number) {
 
 async function local() {
   if (servers.some((s) => s.name === "engine-node")) {
-    await bundle("scripts/bench/fanout_server.ts", nodeBundle);
+    await bundle("bench/peers/fanout_server.ts", nodeBundle);
   }
   const running: Server[] = [];
   try {
@@ -434,7 +403,7 @@ async function redisCell(
 ) {
   const cmd = system === "ours"
     ? [node20, ".build/bench/fanout_redis_server.mjs", "--redis", redis.url]
-    : [node20, "scripts/bench/fanout_redis_server_sio.mjs", "--redis", redis.url];
+    : [node20, "bench/peers/fanout_redis_server_sio.mjs", "--redis", redis.url];
   const started: Server[] = [];
   try {
     for (let i = 0; i < processes; i++) {
@@ -442,7 +411,7 @@ async function redisCell(
     }
     const client = spawn("1", [
       node20,
-      "scripts/bench/fanout_redis_client.mjs",
+      "bench/peers/fanout_redis_client.mjs",
       "--system",
       system,
       "--ports",
@@ -504,7 +473,7 @@ async function redisCell(
 }
 
 async function redisPart() {
-  await bundle("scripts/bench/fanout_redis_server.ts", ".build/bench/fanout_redis_server.mjs");
+  await bundle("bench/peers/fanout_redis_server.ts", ".build/bench/fanout_redis_server.mjs");
   const redis = await startRedis();
   try {
     for (let round = 0; round < redisRounds; round++) {

@@ -1,5 +1,5 @@
 // Compares our hand-written socketStreams() with stream.Duplex.toWeb() for a node:net socket:
-// MiB/s reading a 512 MiB stream and echoing 64 KiB writes. Usage: bun scripts/bench/socket_streams.ts
+// MiB/s reading a 512 MiB stream and echoing 64 KiB writes. Usage: bun bench/peers/socket_streams.ts
 // (or node on an esbuild bundle). Prints one line per variant and round.
 import { connect, createServer, type Socket } from "node:net";
 import { Duplex } from "node:stream";

@@ -1,5 +1,5 @@
 // Fan-out server on Bun's own topics: Bun.serve, ws.subscribe() and server.publish() (uWebSockets
-// frames each message once). Usage: bun scripts/bench/fanout_server_bun_native.ts — prints "PORT <n>".
+// frames each message once). Usage: bun bench/peers/fanout_server_bun_native.ts — prints "PORT <n>".
 // /sub connections subscribe; /ctl drives the publisher (fanout_control.mjs). Same backpressure
 // limit as createBunHandler's default (1 MiB), no pings, no compression.
 // deno-lint-ignore-file no-explicit-any

@@ -17,13 +17,14 @@
  * `ours-node`, `ws+bufferutil` (same Node process), `ws-js`
  * (`WS_NO_BUFFER_UTIL=1`), `ours-deno`, `ours-bun`.
  *
- * Usage: `deno run -A scripts/bench_engine.ts [--rounds 5] [--ms 400] [--node /usr/bin/node]`
+ * Usage: `deno run -A bench/engine.ts [--rounds 5] [--ms 400] [--node /usr/bin/node]`
  *
  * @module
  */
 
 import { execFileSync } from "node:child_process";
 import { Protocol } from "../src/engine/protocol.ts";
+import { bin, median, root } from "./_harness.ts";
 
 const SIZES = [20, 1024, 65536, 1048576];
 const CHUNK = 65536;
@@ -184,12 +185,6 @@ async function worker(variants: string[], ms: number): Promise<void> {
   console.log(JSON.stringify(results));
 }
 
-function median(values: number[]): number {
-  const sorted = [...values].sort((a, b) => a - b);
-  const mid = sorted.length >> 1;
-  return sorted.length % 2 ? sorted[mid] : (sorted[mid - 1] + sorted[mid]) / 2;
-}
-
 function format(framesPerSecond: number, size: number): string {
   const fps = framesPerSecond >= 1e6
     ? `${(framesPerSecond / 1e6).toFixed(2)}M`
@@ -199,21 +194,19 @@ function format(framesPerSecond: number, size: number): string {
 }
 
 function orchestrate(): void {
-  const root = new URL("..", import.meta.url).pathname.replace(/\/$/, "");
-  const bin = (name: string) => `${root}/node_modules/.bin/${name}`;
   const rounds = Number(argument("rounds", "5"));
   const ms = argument("ms", "400");
   const node = argument("node", "/usr/bin/node");
   const bundle = `${root}/.build/bench_engine.mjs`;
   execFileSync(bin("esbuild"), [
-    `${root}/scripts/bench_engine.ts`,
+    `${root}/bench/engine.ts`,
     "--bundle",
     "--platform=node",
     "--format=esm",
     `--outfile=${bundle}`,
     "--log-level=error",
   ]);
-  const self = `${root}/scripts/bench_engine.ts`;
+  const self = `${root}/bench/engine.ts`;
   const runs: { name: string; cmd: string[]; env?: Record<string, string> }[] = [
     { name: "node", cmd: [node, bundle, "--worker", "ours,ws+bufferutil", "--ms", ms] },
     {

@@ -2,7 +2,7 @@
 // server join the room, one publisher per server; the publishers take turns at a fixed total
 // rate (open loop, a 1 ms timer), each message carrying its sequence number and send time
 // (performance.now() of this process, which also receives it: one clock).
-// Usage: node scripts/bench/fanout_redis_client.mjs --system ours|sio --ports 4001,4002
+// Usage: node bench/peers/fanout_redis_client.mjs --system ours|sio --ports 4001,4002
 //        [--subscribers 10] [--rate 2000] [--size 100] [--seconds 4] [--warmup 1] [--drain 1]
 // Clients: `ws` for ours, socket.io-client (websocket transport) for socket.io.
 // Prints "COUNTING", "WINDOW_END" (publishing stops), then after the drain "RESULT <json>":

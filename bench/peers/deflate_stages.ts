@@ -2,7 +2,7 @@
 // to tell CPU-bound from waiting: per-stage wall time (inflate, deliver, encode, write) and the
 // main thread's split between running, waiting for a CPU and sleeping (Linux schedstat).
 // "sleeping" > 0 with work in flight would mean an idle wait somewhere in the channel/deflate path.
-// Usage: deno run -A scripts/bench/deflate_stages.ts | bun scripts/bench/deflate_stages.ts
+// Usage: deno run -A bench/peers/deflate_stages.ts | bun bench/peers/deflate_stages.ts
 //        [--pairs 10] [--window 16] [--seconds 3] [--client-context-takeover] [--max-concurrency 10]
 import process from "node:process";
 import { readFileSync } from "node:fs";

@@ -1,11 +1,11 @@
 /**
  * Runs every benchmark in turn and prints their tables: the in-process
- * engine (`bench_engine.ts`), loopback echo servers (`bench_echo.ts`),
- * permessage-deflate (`bench_deflate.ts`) and the reconnecting client's
- * overhead (`bench_client.ts`). Each one measures its peers in the same run
+ * engine (`engine.ts`), loopback echo servers (`echo.ts`),
+ * permessage-deflate (`deflate.ts`) and the reconnecting client's
+ * overhead (`client.ts`). Each one measures its peers in the same run
  * and prints medians and ratios, never absolute times alone.
  *
- * Usage: `deno run -A scripts/bench.ts [--quick] [--only engine,echo,deflate,client]`.
+ * Usage: `deno run -A bench/main.ts [--quick] [--only engine,echo,deflate,client]`.
  * `--quick` runs short rounds (a smoke test of the scripts, numbers are
  * rough); without it the full runs take about 15–25 minutes on 2 cores.
  *
@@ -25,25 +25,25 @@ interface Bench {
 const benches: Bench[] = [
   {
     name: "engine",
-    script: "scripts/bench_engine.ts",
+    script: "bench/engine.ts",
     full: ["--rounds", "7", "--ms", "400"],
     quick: ["--rounds", "1", "--ms", "100"],
   },
   {
     name: "echo",
-    script: "scripts/bench_echo.ts",
+    script: "bench/echo.ts",
     full: ["--rounds", "3", "--seconds", "3", "--idle", "5000"],
     quick: ["--rounds", "1", "--seconds", "1", "--cases", "20,1024", "--idle", "200"],
   },
   {
     name: "deflate",
-    script: "scripts/bench_deflate.ts",
+    script: "bench/deflate.ts",
     full: ["--rounds", "3", "--connections", "1000"],
     quick: ["--quick"],
   },
   {
     name: "client",
-    script: "scripts/bench_client.ts",
+    script: "bench/client.ts",
     full: ["--rounds", "5"],
     quick: ["--rounds", "1", "--bytes", "4194304"],
   },

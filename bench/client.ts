@@ -18,8 +18,8 @@
  * `process.cpuUsage()` of this process, which a busy machine disturbs less
  * than wall-clock rates. Positive means the client costs more.
  *
- * Usage: `deno run -A scripts/bench_client.ts [--rounds 5] [--bytes 67108864] [--window 32]
- *   [--transports memory,ws] [--sizes 64,16384]` (also runs with `bun scripts/bench_client.ts`).
+ * Usage: `deno run -A bench/client.ts [--rounds 5] [--bytes 67108864] [--window 32]
+ *   [--transports memory,ws] [--sizes 64,16384]` (also runs with `bun bench/client.ts`).
  *
  * @module
  */
@@ -29,18 +29,15 @@ import { WebSocketChannel } from "../mod.ts";
 import { WebSocketClient } from "../src/client/web_socket_client.ts";
 import type { ClientChannel, Message } from "../src/client/types.ts";
 import { createChannelPair } from "../src/testing/channel_pair.ts";
+import { median, option, root } from "./_harness.ts";
 
 const argv = typeof Deno !== "undefined" ? Deno.args : process.argv.slice(2);
-const opt = (name: string, fallback: string) => {
-  const i = argv.indexOf(`--${name}`);
-  return i >= 0 ? argv[i + 1] : fallback;
-};
+const opt = (name: string, fallback: string) => option(argv, name, fallback);
 const rounds = Number(opt("rounds", "5"));
 const budget = Number(opt("bytes", String(64 * 1024 * 1024)));
 const window = Number(opt("window", "32"));
 const transports = opt("transports", "memory,ws").split(",");
 const sizes = opt("sizes", "64,16384").split(",").map(Number);
-const root = new URL("..", import.meta.url).pathname.replace(/\/$/, "");
 const runtime = typeof Deno !== "undefined"
   ? `deno ${Deno.version.deno}`
   : `bun ${(globalThis as { Bun?: { version: string } }).Bun?.version}`;
@@ -135,7 +132,7 @@ function memoryChannel(): ClientChannel {
 }
 
 async function startWsServer(): Promise<{ url: string; stop(): void }> {
-  const child = spawn("/usr/bin/node", [`${root}/scripts/bench/server_ws.mjs`], {
+  const child = spawn("/usr/bin/node", [`${root}/bench/peers/server_ws.mjs`], {
     stdio: ["ignore", "pipe", "inherit"],
   });
   const port = await new Promise<number>((resolve, reject) => {
@@ -155,9 +152,6 @@ function payloadOf(size: number): Message {
   for (let i = 0; i < size; i++) bytes[i] = (i * 31) & 0xff;
   return bytes;
 }
-
-const median = (values: number[]) =>
-  [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)];
 
 const rows: string[] = [];
 const debug = (...a: unknown[]) => argv.includes("--debug") && console.error(...a);

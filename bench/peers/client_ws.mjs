@@ -1,7 +1,7 @@
 // Closed-loop echo load client on the `ws` package (Node + bufferutil): each connection keeps
 // `--window` messages in flight and sends a new one for every echo it gets back.
 // Prints one JSON line: { messages, seconds, bytes } counted after the warm-up.
-// Usage: node scripts/bench/client_ws.mjs --url ws://127.0.0.1:PORT --size 1024 --window 32
+// Usage: node bench/peers/client_ws.mjs --url ws://127.0.0.1:PORT --size 1024 --window 32
 //        [--connections 1] [--seconds 4] [--warmup 1] [--text]
 //        [--json] [--deflate] [--threshold 1024] [--hold]
 // --json: text messages from json_payload.mjs (a pool of 64 distinct seeded JSON messages, each

@@ -1,5 +1,5 @@
 // Echo server on the `ws` package (Node), the reference point of the echo benchmark.
-// Usage: node scripts/bench/server_ws.mjs [--port N] [--deflate [--threshold 1024]
+// Usage: node bench/peers/server_ws.mjs [--port N] [--deflate [--threshold 1024]
 //        [--no-context-takeover]]; prints "PORT <n>" once listening.
 // --deflate: permessage-deflate with ws's defaults (zlib level/memLevel/windowBits defaults,
 // concurrencyLimit 10, context takeover allowed both ways); --no-context-takeover also sets

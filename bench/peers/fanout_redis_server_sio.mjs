@@ -1,6 +1,6 @@
 // One process of the multi-process fan-out benchmark, the peer: socket.io with
 // @socket.io/redis-adapter (node-redis clients), WebSocket transport only, no compression.
-// Usage: node scripts/bench/fanout_redis_server_sio.mjs --redis redis://127.0.0.1:PORT
+// Usage: node bench/peers/fanout_redis_server_sio.mjs --redis redis://127.0.0.1:PORT
 // — prints "PORT <n>" once both Redis clients are connected. Sockets connecting with
 // query role=sub join the room; an "m" event from any other socket is emitted to the room
 // (here and, through Redis, in every other process).

@@ -1,7 +1,9 @@
 /**
  * Frame encoding (RFC 6455 §5.2): header with 7-, 16- or 64-bit payload
  * length, optional masking. Unmasked payloads are passed through by reference,
- * so a server sends a large message without copying it.
+ * so a server sends a large message without copying it. The one encoder of
+ * the engine: {@linkcode encodeFrame} for callers, {@linkcode encodeFrameTo}
+ * for the protocol's send path.
  *
  * @module
  */
@@ -32,7 +34,55 @@ export interface EncodeFrameOptions {
   maskKey?: Uint8Array;
 }
 
-const defaultKeys = new MaskKeyPool();
+// One pool for every connection of the process: a per-connection pool cost
+// 8 KiB each (even for servers, which never mask). Every key is still fresh
+// CSPRNG output used once (RFC 6455 §10.3); only the refill calls are shared.
+const sharedKeys = new MaskKeyPool();
+
+// Unmasked payloads up to this size are copied next to their header by
+// encodeFrameTo, so small frames leave as one buffer; larger ones are passed
+// by reference.
+const COPY_THRESHOLD = 1024;
+
+// Frames up to SLAB_FRAME_LIMIT bytes are carved from a shared slab instead of
+// getting an ArrayBuffer each, as Node's Buffer pool does: allocating (and
+// zero-filling) a buffer per small frame was the largest cost of encoding
+// 1 KiB frames (bench/engine.ts). Outgoing views may therefore share
+// an ArrayBuffer: callers must not transfer or detach them.
+const SLAB_SIZE = 64 * 1024;
+const SLAB_FRAME_LIMIT = 4096;
+let slab = new Uint8Array(SLAB_SIZE);
+let slabOffset = 0;
+
+function allocateFrame(size: number): Uint8Array {
+  if (size > SLAB_FRAME_LIMIT) return new Uint8Array(size);
+  if (slabOffset + size > SLAB_SIZE) {
+    slab = new Uint8Array(SLAB_SIZE);
+    slabOffset = 0;
+  }
+  const view = slab.subarray(slabOffset, slabOffset + size);
+  // Keep frames 8-byte aligned so masking finds word boundaries at the same place.
+  slabOffset = (slabOffset + size + 7) & ~7;
+  return view;
+}
+
+// Fills the key at the end of the header in `bytes` (from `fillMask`, or else
+// the shared pool) and masks `payload` into `bytes` after it. Masking into our
+// own buffer leaves the caller's bytes untouched.
+function maskInto(
+  bytes: Uint8Array,
+  headerSize: number,
+  payload: Uint8Array,
+  fillMask: ((key: Uint8Array) => void) | undefined,
+): void {
+  const keyAt = headerSize - 4;
+  if (fillMask === undefined) {
+    sharedKeys.fill(bytes, keyAt);
+  } else {
+    fillMask(bytes.subarray(keyAt, headerSize));
+  }
+  maskCopy(payload, bytes, headerSize, bytes, keyAt, 0);
+}
 
 /**
  * Length of the header for a payload of `length` bytes.
@@ -144,12 +194,64 @@ export function encodeFrame(frame: Frame, options: EncodeFrameOptions = {}): Enc
   const headerSize = frameHeaderSize(payload.length, true);
   const bytes = new Uint8Array(headerSize + payload.length);
   writeFrameHeader(bytes, 0, fields);
-  if (options.maskKey !== undefined) {
-    if (options.maskKey.length !== 4) throw new RangeError("Cannot mask: key must be 4 bytes");
-    bytes.set(options.maskKey, headerSize - 4);
-  } else {
-    defaultKeys.fill(bytes, headerSize - 4);
+  const { maskKey } = options;
+  if (maskKey !== undefined && maskKey.length !== 4) {
+    throw new RangeError("Cannot mask: key must be 4 bytes");
   }
-  maskCopy(payload, bytes, headerSize, bytes, headerSize - 4, 0);
+  maskInto(bytes, headerSize, payload, maskKey && ((key) => key.set(maskKey)));
   return { header: bytes.subarray(0, headerSize), payload: bytes.subarray(headerSize) };
+}
+
+/**
+ * Encodes one final (FIN) frame and appends its bytes to `out`: the protocol's
+ * send path. Small frames are carved from a shared slab, so the appended views
+ * may share an ArrayBuffer (never transfer or detach them). A masked frame, or
+ * an unmasked one of up to 1 KiB, is one buffer; a larger unmasked payload is
+ * appended by reference after its header.
+ *
+ * @param out Where the frame's buffers are appended, in wire order.
+ * @param opcode The frame's opcode.
+ * @param payload The unmasked payload; never modified.
+ * @param rsv1 Set RSV1 (a permessage-deflate payload).
+ * @param masked Mask the payload (RFC 6455 §5.3: every client frame, with a fresh key).
+ * @param fillMask Fills the 4-byte key; by default drawn from a pool of
+ * `crypto.getRandomValues` bytes.
+ * @returns The number of bytes appended.
+ *
+ * @example
+ * ```ts
+ * import { encodeFrameTo } from "./frame_encoder.ts";
+ *
+ * const out: Uint8Array[] = [];
+ * const size = encodeFrameTo(out, 0x1, new Uint8Array([0x68, 0x69]), false, false);
+ * console.assert(size === 4 && out.length === 1 && out[0][0] === 0x81 && out[0][1] === 2);
+ * ```
+ */
+export function encodeFrameTo(
+  out: Uint8Array[],
+  opcode: number,
+  payload: Uint8Array,
+  rsv1: boolean,
+  masked: boolean,
+  fillMask?: (key: Uint8Array) => void,
+): number {
+  const length = payload.length;
+  const fields = { fin: true, rsv1, opcode, length, masked };
+  const headerSize = frameHeaderSize(length, masked);
+  if (masked) {
+    const bytes = allocateFrame(headerSize + length);
+    writeFrameHeader(bytes, 0, fields);
+    maskInto(bytes, headerSize, payload, fillMask);
+    out.push(bytes);
+  } else if (length <= COPY_THRESHOLD) {
+    const bytes = allocateFrame(headerSize + length);
+    writeFrameHeader(bytes, 0, fields);
+    bytes.set(payload, headerSize);
+    out.push(bytes);
+  } else {
+    const header = allocateFrame(headerSize);
+    writeFrameHeader(header, 0, fields);
+    out.push(header, payload);
+  }
+  return headerSize + length;
 }

@@ -21,161 +21,26 @@ import { isValidWireCloseCode } from "./close_code.ts";
 import { ProtocolError, WebSocketError } from "./errors.ts";
 import type { Frame, FrameHeader, Role } from "./frame.ts";
 import { DEFAULT_MAX_PAYLOAD_LENGTH, FrameDecoder } from "./frame_decoder.ts";
-import { frameHeaderSize, writeFrameHeader } from "./frame_encoder.ts";
-import { maskCopy, MaskKeyPool } from "./mask.ts";
 import { maxCompressedSize, MessageAssembler } from "./message_assembler.ts";
 import { Opcode } from "./opcode.ts";
+import { OutgoingFrames } from "./outgoing_frames.ts";
+import type {
+  ProtocolEvent,
+  ProtocolOptions,
+  ProtocolState,
+  SendOptions,
+} from "./protocol_options.ts";
 
-/** Options of {@linkcode Protocol}. */
-export interface ProtocolOptions {
-  /** Which end we are: decides the masking direction (RFC 6455 §5.1). */
-  role: Role;
-  /**
-   * Largest message accepted, in bytes, summed over fragments and checked on
-   * declared lengths before anything is allocated; more fails with 1009. A
-   * compressed (RSV1) message may take up to `maxCompressedSize()` of this on
-   * the wire (deflate grows data that does not compress); the caller checks
-   * its inflated size against this limit.
-   * @default {67108864}
-   */
-  maxMessageSize?: number;
-  /**
-   * Most frames one data message may arrive in, empty ones included; past it
-   * the connection fails with 1008 (`WS_TOO_MANY_FRAGMENTS`). Bounds the time
-   * a peer can spend on one message of tiny fragments; `Infinity` disables.
-   * @default {131072}
-   */
-  maxFragments?: number;
-  /**
-   * permessage-deflate was negotiated: accept RSV1 on the first frame of a
-   * data message (reported as a `compressed` event) and allow
-   * `{ compressed: true }` sends.
-   * @default {false}
-   */
-  allowRsv1?: boolean;
-  /**
-   * Fills a 4-byte masking key (client role only). The default draws from a
-   * pool of `crypto.getRandomValues` bytes. RFC 6455 §10.3: keys must be
-   * unpredictable; inject a fixed key only in tests.
-   */
-  fillMask?: (key: Uint8Array) => void;
-  /**
-   * Hold back the close frame of a failure the peer caused until
-   * {@linkcode Protocol.failNow} is called. Input processing still stops at
-   * once (RFC 6455 §7.1.7: the endpoint "MUST NOT continue to attempt to
-   * process data (including a responding Close frame) from the remote
-   * endpoint"), but the application may still answer the messages it was given
-   * before the failure: §7.1.7 says the endpoint "SHOULD send a Close frame
-   * with an appropriate status code ... before proceeding to _Close the
-   * WebSocket Connection_" and sets no deadline, so our close may follow the
-   * replies the application already owed. This is what ws and python-websockets
-   * achieve with synchronous message handlers. The caller must call
-   * `failNow()` soon (with a deadline) so a silent application cannot keep a
-   * failed connection open.
-   * @default {false}
-   */
-  deferFailure?: boolean;
-  /**
-   * Hold back our reply to the peer's close frame until
-   * {@linkcode Protocol.replyClose} is called, so that the application can
-   * first answer the messages that came before the close (an echo of a
-   * message sent together with a close goes out before our close, as with
-   * ws). RFC 6455 §5.5.1: the endpoint "SHOULD do so as soon as practical.
-   * An endpoint MAY delay sending a Close frame until its current message is
-   * sent". Input still stops at the close (nothing follows it), and sends stay
-   * allowed until the reply is queued. The caller must call `replyClose()`
-   * soon (with a deadline) so the peer's close is always answered.
-   * @default {false}
-   */
-  deferCloseReply?: boolean;
-}
+export { MAX_PENDING_PONGS } from "./outgoing_frames.ts";
+export type {
+  ProtocolEvent,
+  ProtocolOptions,
+  ProtocolState,
+  SendOptions,
+} from "./protocol_options.ts";
 
-/**
- * What {@linkcode Protocol.receive} reports, in wire order.
- *
- * - `text` / `binary`: a complete message.
- * - `compressed`: a complete RSV1 message, raw; the caller inflates it, checks
- *   size and UTF-8, and may call {@linkcode Protocol.fail}.
- * - `ping`: the pong is already queued in the outgoing bytes (past
- *   {@linkcode MAX_PENDING_PONGS} pongs not taken yet, in place of the latest
- *   of them: RFC 6455 §5.5.3).
- * - `pong`: a pong (solicited or not).
- * - `close`: the peer's close (code 1005 if its body was empty); our reply is
- *   queued if we had not sent a close yet (with `deferCloseReply`, only by
- *   {@linkcode Protocol.replyClose}).
- * - `error`: we failed the connection; a close with `error.closeCode` is
- *   queued (unless we had sent one), input is ignored from now on and no
- *   further events follow. With `deferFailure`, the close is queued only by
- *   {@linkcode Protocol.failNow}; sends stay allowed until then.
- */
-export type ProtocolEvent =
-  | { type: "text"; data: string }
-  | { type: "binary"; data: Uint8Array }
-  | { type: "compressed"; binary: boolean; data: Uint8Array }
-  | { type: "ping"; data: Uint8Array }
-  | { type: "pong"; data: Uint8Array }
-  | { type: "close"; code: number; reason: string }
-  | { type: "error"; error: ProtocolError };
-
-/**
- * `open`: both sides may send. `closing`: one side sent a close frame.
- * `closed`: both did, or the connection was failed.
- */
-export type ProtocolState = "open" | "closing" | "closed";
-
-/** Options of {@linkcode Protocol.sendText} and {@linkcode Protocol.sendBinary}. */
-export interface SendOptions {
-  /** The bytes are a permessage-deflate payload: set RSV1. @default {false} */
-  compressed?: boolean;
-}
-
-// Unmasked payloads up to this size are copied next to their header, so small
-// frames leave as one buffer; larger ones are passed by reference.
-const COPY_THRESHOLD = 1024;
-
-// Frames up to SLAB_FRAME_LIMIT bytes are carved from a shared slab instead of
-// getting an ArrayBuffer each, as Node's Buffer pool does: allocating (and
-// zero-filling) a buffer per small frame was the largest cost of encoding
-// 1 KiB frames (bench/engine.ts). Outgoing views may therefore share
-// an ArrayBuffer: callers must not transfer or detach them.
-const SLAB_SIZE = 64 * 1024;
-const SLAB_FRAME_LIMIT = 4096;
-let slab = new Uint8Array(SLAB_SIZE);
-let slabOffset = 0;
-
-function allocateFrame(size: number): Uint8Array {
-  if (size > SLAB_FRAME_LIMIT) return new Uint8Array(size);
-  if (slabOffset + size > SLAB_SIZE) {
-    slab = new Uint8Array(SLAB_SIZE);
-    slabOffset = 0;
-  }
-  const view = slab.subarray(slabOffset, slabOffset + size);
-  // Keep frames 8-byte aligned so masking finds word boundaries at the same place.
-  slabOffset = (slabOffset + size + 7) & ~7;
-  return view;
-}
 const EMPTY = new Uint8Array(0);
-
-/**
- * Automatic pongs kept in the outgoing bytes until they are taken; past this,
- * the pong for a newer ping replaces the latest one still waiting (RFC 6455
- * §5.5.3), so a peer that floods pings and does not read costs at most this
- * many queued pongs. Pings that arrive together (Autobahn 2.10 sends ten) are
- * all answered.
- *
- * @example
- * ```ts
- * import { MAX_PENDING_PONGS } from "./protocol.ts";
- *
- * console.assert(MAX_PENDING_PONGS === 16);
- * ```
- */
-export const MAX_PENDING_PONGS = 16;
 const encoder = new TextEncoder();
-// One pool for every connection of the process: a per-connection pool cost
-// 8 KiB each (even for servers, which never mask). Every key is still fresh
-// CSPRNG output used once (RFC 6455 §10.3); only the refill calls are shared.
-const sharedKeys = new MaskKeyPool();
 
 /**
  * One WebSocket connection after the opening handshake, without I/O.
@@ -215,13 +80,11 @@ export class Protocol {
   readonly role: Role;
   readonly #masked: boolean;
   readonly #allowRsv1: boolean;
-  readonly #fillMask: ((key: Uint8Array) => void) | undefined;
   readonly #deferFailure: boolean;
   readonly #deferCloseReply: boolean;
   readonly #decoder: FrameDecoder;
   readonly #assembler: MessageAssembler;
-  #outgoing: Uint8Array[] = [];
-  #outgoingBytes = 0;
+  readonly #outgoing: OutgoingFrames;
   #closeSent = false;
   #closeReceived = false;
   #failed = false;
@@ -229,9 +92,6 @@ export class Protocol {
   #pendingFailure: ProtocolError | undefined;
   // The body of our reply to the peer's close, waiting for replyClose() (deferCloseReply).
   #owedCloseReply: Uint8Array | undefined;
-  // Automatic pongs in #outgoing not taken yet, and the index of the latest of them.
-  #pendingPongs = 0;
-  #lastPongAt = -1;
   // Whether the frame being received is a data frame (its payload pieces go to the assembler).
   #inDataFrame = false;
 
@@ -259,7 +119,7 @@ export class Protocol {
     this.role = role;
     this.#masked = role === "client";
     this.#allowRsv1 = options.allowRsv1 ?? false;
-    this.#fillMask = options.fillMask;
+    this.#outgoing = new OutgoingFrames(this.#masked, options.fillMask);
     this.#deferFailure = options.deferFailure ?? false;
     this.#deferCloseReply = options.deferCloseReply ?? false;
     this.#assembler = new MessageAssembler({ maxMessageSize, maxFragments });
@@ -290,7 +150,7 @@ export class Protocol {
 
   /** Bytes queued for the peer and not taken yet. */
   get outgoingBytes(): number {
-    return this.#outgoingBytes;
+    return this.#outgoing.bytes;
   }
 
   /**
@@ -340,7 +200,7 @@ export class Protocol {
     if (!(bytes instanceof Uint8Array)) {
       throw new TypeError("Cannot send message: text must be a string or Uint8Array");
     }
-    this.#queueFrame(Opcode.text, bytes, this.#compressFlag(options));
+    this.#outgoing.frame(Opcode.text, bytes, this.#compressFlag(options));
   }
 
   /**
@@ -355,7 +215,7 @@ export class Protocol {
     if (!(data instanceof Uint8Array)) {
       throw new TypeError("Cannot send message: data must be a Uint8Array");
     }
-    this.#queueFrame(Opcode.binary, data, this.#compressFlag(options));
+    this.#outgoing.frame(Opcode.binary, data, this.#compressFlag(options));
   }
 
   /**
@@ -393,7 +253,7 @@ export class Protocol {
     if (!(frames instanceof Uint8Array)) {
       throw new TypeError("Cannot send pre-encoded frames: frames must be a Uint8Array");
     }
-    this.#push(frames);
+    this.#outgoing.encoded(frames);
   }
 
   /**
@@ -429,7 +289,7 @@ export class Protocol {
   sendClose(code?: number, reason?: string): void {
     this.#assertOpen("close");
     const body = encodeClosePayload(code, reason);
-    this.#queueFrame(Opcode.close, body, false);
+    this.#outgoing.frame(Opcode.close, body, false);
     // RFC 6455 §5.5.1: "The application MUST NOT send any more data frames after sending a Close frame."
     this.#closeSent = true;
   }
@@ -453,7 +313,7 @@ export class Protocol {
     // An upper-layer failure during a deferred one closes with its own code instead.
     this.#pendingFailure = undefined;
     if (!this.#closeSent) {
-      this.#queueFrame(Opcode.close, body, false);
+      this.#outgoing.frame(Opcode.close, body, false);
       this.#closeSent = true;
     }
   }
@@ -507,7 +367,7 @@ export class Protocol {
     if (body === undefined) return;
     this.#owedCloseReply = undefined;
     if (this.#closeSent) return;
-    this.#queueFrame(Opcode.close, body, false);
+    this.#outgoing.frame(Opcode.close, body, false);
     this.#closeSent = true;
   }
 
@@ -518,12 +378,7 @@ export class Protocol {
    * @returns The queued buffers (empty when none).
    */
   takeOutgoing(): Uint8Array[] {
-    const out = this.#outgoing;
-    this.#outgoing = [];
-    this.#outgoingBytes = 0;
-    this.#pendingPongs = 0;
-    this.#lastPongAt = -1;
-    return out;
+    return this.#outgoing.take();
   }
 
   #onHeader(header: Readonly<FrameHeader>): void {
@@ -554,7 +409,7 @@ export class Protocol {
           this.#owedCloseReply = body;
           return;
         }
-        this.#queueFrame(Opcode.close, body, false);
+        this.#outgoing.frame(Opcode.close, body, false);
         this.#closeSent = true;
       }
       return;
@@ -563,30 +418,11 @@ export class Protocol {
     if (opcode === Opcode.ping) {
       // RFC 6455 §5.5.2: "Upon receipt of a Ping frame, an endpoint MUST send a Pong frame in
       // response ... The Pong frame MUST have identical Application data".
-      this.#queuePong(frame.payload);
+      this.#outgoing.pong(frame.payload);
       events.push({ type: "ping", data: frame.payload });
     } else {
       events.push({ type: "pong", data: frame.payload });
     }
-  }
-
-  #queuePong(payload: Uint8Array): void {
-    // A control frame (at most 125 bytes of payload) is always queued as exactly one buffer.
-    this.#queueFrame(Opcode.pong, payload, false);
-    const outgoing = this.#outgoing;
-    if (this.#pendingPongs < MAX_PENDING_PONGS) {
-      this.#pendingPongs++;
-      this.#lastPongAt = outgoing.length - 1;
-      return;
-    }
-    // RFC 6455 §5.5.3: "If an endpoint receives a Ping frame and has not yet sent Pong frame(s) in
-    // response to previous Ping frame(s), the endpoint MAY elect to send a Pong frame for only the
-    // most recently processed Ping frame." The newer pong takes the place of the latest waiting
-    // one, so it leaves when that one would have and data frames keep their order.
-    const fresh = outgoing.pop()!;
-    const at = this.#lastPongAt;
-    this.#outgoingBytes -= outgoing[at].length;
-    outgoing[at] = fresh;
   }
 
   // The one place where a peer failure (decoder, UTF-8, close payload, limits: all
@@ -620,7 +456,7 @@ export class Protocol {
         body = encodeClosePayload(protocolError.closeCode);
       }
       try {
-        this.#queueFrame(Opcode.close, body, false);
+        this.#outgoing.frame(Opcode.close, body, false);
       } catch {
         // Only an injected fillMask can throw here; the caller still learns the failure from the
         // error event and closes the transport, so receive() keeps its never-throws promise.
@@ -653,42 +489,6 @@ export class Protocol {
     if (data.length > 125) {
       throw new RangeError("Cannot send control frame: payload exceeds 125 bytes");
     }
-    this.#queueFrame(opcode, data, false);
-  }
-
-  #queueFrame(opcode: Opcode, payload: Uint8Array, rsv1: boolean): void {
-    const length = payload.length;
-    const masked = this.#masked;
-    const fields = { fin: true, rsv1, opcode, length, masked };
-    const headerSize = frameHeaderSize(length, masked);
-    if (masked) {
-      // RFC 6455 §5.3: the client "MUST mask all frames that it sends to the server", with a
-      // fresh key per frame; masking into our own buffer leaves the caller's bytes untouched.
-      const bytes = allocateFrame(headerSize + length);
-      writeFrameHeader(bytes, 0, fields);
-      const keyAt = headerSize - 4;
-      if (this.#fillMask === undefined) {
-        sharedKeys.fill(bytes, keyAt);
-      } else {
-        this.#fillMask(bytes.subarray(keyAt, headerSize));
-      }
-      maskCopy(payload, bytes, headerSize, bytes, keyAt, 0);
-      this.#push(bytes);
-    } else if (length <= COPY_THRESHOLD) {
-      const bytes = allocateFrame(headerSize + length);
-      writeFrameHeader(bytes, 0, fields);
-      bytes.set(payload, headerSize);
-      this.#push(bytes);
-    } else {
-      const header = allocateFrame(headerSize);
-      writeFrameHeader(header, 0, fields);
-      this.#push(header);
-      this.#push(payload);
-    }
-  }
-
-  #push(bytes: Uint8Array): void {
-    this.#outgoing.push(bytes);
-    this.#outgoingBytes += bytes.length;
+    this.#outgoing.frame(opcode, data, false);
   }
 }

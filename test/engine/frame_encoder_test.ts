@@ -1,6 +1,11 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
-import { encodeFrame, frameHeaderSize, writeFrameHeader } from "../../src/engine/frame_encoder.ts";
+import {
+  encodeFrame,
+  encodeFrameTo,
+  frameHeaderSize,
+  writeFrameHeader,
+} from "../../src/engine/frame_encoder.ts";
 import { FrameDecoder } from "../../src/engine/frame_decoder.ts";
 import { concatBytes, hex, toHex } from "../_util/hex.ts";
 
@@ -80,4 +85,43 @@ test("writeFrameHeader writes a 64-bit length up to 2^53 - 1 and rejects more", 
   assert.equal(toHex(header), "82 7f 00 1f ff ff ff ff ff ff");
   assert.throws(() => writeFrameHeader(header, 0, { ...fields, length: 2 ** 53 }), RangeError);
   assert.throws(() => writeFrameHeader(header, 0, { ...fields, length: -1 }), RangeError);
+});
+
+test("encodeFrameTo copies unmasked payloads up to 1 KiB next to the header, larger ones by reference", () => {
+  const out: Uint8Array[] = [];
+  const small = new Uint8Array(1024).fill(7);
+  assert.equal(encodeFrameTo(out, 2, small, false, false), 4 + 1024);
+  assert.equal(out.length, 1);
+  assert.deepEqual(out[0], concatBytes([hex("82 7e 04 00"), small]));
+  const large = new Uint8Array(1025).fill(9);
+  assert.equal(encodeFrameTo(out, 1, large, true, false), 4 + 1025);
+  assert.equal(out.length, 3);
+  assert.equal(toHex(out[1]), "c1 7e 04 01");
+  assert.equal(out[2], large, "the caller's bytes, not a copy");
+});
+
+test("encodeFrameTo masks like encodeFrame, with an injected key or a fresh pooled one", () => {
+  for (const length of [0, 5, 125, 126, 5000, 70000]) {
+    const payload = new Uint8Array(length).map((_, i) => i * 31);
+    const original = payload.slice();
+    const out: Uint8Array[] = [];
+    const size = encodeFrameTo(out, 2, payload, false, true, (key) => key.set(rfcKey));
+    const expected = encodeFrame({ fin: true, rsv1: false, opcode: 2, payload }, {
+      maskKey: rfcKey,
+    });
+    assert.equal(out.length, 1, "a masked frame is one buffer");
+    assert.equal(size, out[0].length);
+    assert.deepEqual(out[0], concatBytes([expected.header, expected.payload]));
+    assert.deepEqual(payload, original);
+  }
+  const out: Uint8Array[] = [];
+  const payload = new TextEncoder().encode("Hello");
+  encodeFrameTo(out, 1, payload, false, true);
+  encodeFrameTo(out, 1, payload, false, true);
+  const keys = out.map((frame) => toHex(frame.subarray(2, 6)));
+  assert.notEqual(keys[0], keys[1], "each frame gets its own key");
+  const decoder = new FrameDecoder({ role: "server" });
+  decoder.push(concatBytes(out));
+  assert.deepEqual(decoder.next()!.payload, payload);
+  assert.deepEqual(decoder.next()!.payload, payload);
 });

@@ -35,7 +35,9 @@ export const MAX_PENDING_PONGS = 16;
  *
  * const out = new OutgoingFrames(false, undefined);
  * out.frame(0x1, new Uint8Array([0x68, 0x69]), false);
- * console.assert(out.bytes === 4 && out.take()[0][0] === 0x81 && out.bytes === 0);
+ * console.assert(out.bytes === 4);
+ * const [frame] = out.take();
+ * console.assert(frame[0] === 0x81 && frame[1] === 2 && out.take().length === 0);
  * ```
  */
 export class OutgoingFrames {

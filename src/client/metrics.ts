@@ -145,3 +145,96 @@ export class MetricsRecorder {
     this.bytesReceived += bytes;
   }
 }
+
+/** Where a {@linkcode ClientMetrics} snapshot reads from besides the counters. */
+export interface MetricsSources {
+  /** The counters. */
+  readonly recorder: MetricsRecorder;
+  /** The current state. */
+  readonly state: { readonly type: ClientMetrics["state"] };
+  /** When the current state began. */
+  readonly stateSince: number;
+  /** The URL of the current or last connection. */
+  readonly url: string | null;
+  /** Attempts since the last stable connection. */
+  readonly attemptStreak: number;
+  /** When the next reconnect attempt is scheduled. */
+  readonly nextReconnectAt: number | null;
+  /** Messages written on the current connection and not confirmed yet. */
+  readonly awaitingConfirmation: number;
+  /** The delivery counters. */
+  readonly unconfirmed: { readonly unconfirmedMessages: number; readonly resentMessages: number };
+  /** The offline queue, if any. */
+  readonly queue:
+    | {
+      readonly length: number;
+      readonly bytes: number;
+      readonly dropped: number;
+      readonly expired: number;
+    }
+    | undefined;
+}
+
+/**
+ * A JSON-able snapshot of the client taken at `now`.
+ *
+ * @example
+ * ```ts
+ * import { MetricsRecorder, snapshotMetrics } from "./metrics.ts";
+ *
+ * const recorder = new MetricsRecorder();
+ * recorder.recordSent(3);
+ * const metrics = snapshotMetrics({
+ *   recorder,
+ *   state: { type: "open" },
+ *   stateSince: 1000,
+ *   url: "ws://x",
+ *   attemptStreak: 1,
+ *   nextReconnectAt: null,
+ *   awaitingConfirmation: 1,
+ *   unconfirmed: { unconfirmedMessages: 0, resentMessages: 0 },
+ *   queue: undefined,
+ * }, 1500);
+ * console.assert(metrics.timeInState === 500 && metrics.bytesSent === 3 && metrics.queuedMessages === 0);
+ * ```
+ */
+export function snapshotMetrics(sources: MetricsSources, now: number): ClientMetrics {
+  const m = sources.recorder;
+  const queue = sources.queue;
+  return {
+    timestamp: now,
+    state: sources.state.type,
+    stateSince: sources.stateSince,
+    timeInState: now - sources.stateSince,
+    url: sources.url,
+    messagesSent: m.messagesSent,
+    bytesSent: m.bytesSent,
+    messagesReceived: m.messagesReceived,
+    bytesReceived: m.bytesReceived,
+    attempts: m.attempts,
+    failedAttempts: m.failedAttempts,
+    connects: m.connects,
+    reconnects: m.reconnects,
+    attemptStreak: sources.attemptStreak,
+    nextReconnectAt: sources.nextReconnectAt,
+    lastConnectedAt: m.lastConnectedAt,
+    lastDisconnectedAt: m.lastDisconnectedAt,
+    lastDisconnectCode: m.lastDisconnectCode,
+    lastDisconnectReason: m.lastDisconnectReason,
+    lastError: m.lastError,
+    unconfirmedMessages: sources.unconfirmed.unconfirmedMessages,
+    resentMessages: sources.unconfirmed.resentMessages,
+    awaitingConfirmation: sources.awaitingConfirmation,
+    queuedMessages: queue?.length ?? 0,
+    queuedBytes: queue?.bytes ?? 0,
+    droppedMessages: queue?.dropped ?? 0,
+    expiredMessages: queue?.expired ?? 0,
+    rttLast: m.rttLast,
+    rttAverage: m.rttAverage,
+    rttSamples: m.rttSamples,
+    heartbeatTimeouts: m.heartbeatTimeouts,
+    invalidJson: m.invalidJson,
+    readerDroppedMessages: m.readerDroppedMessages,
+    readerOverflows: m.readerOverflows,
+  };
+}

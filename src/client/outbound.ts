@@ -1,0 +1,145 @@
+/**
+ * The send path of the reconnecting client: `send()` order through the send
+ * interceptors, straight to the open connection when nothing waits ahead of
+ * the message, otherwise into the offline queue, which the pump empties into
+ * the connection once it is open.
+ *
+ * @module
+ */
+import { type ClientCore, rejected } from "./client_core.ts";
+import type { Connection } from "./connection.ts";
+import { ClientError } from "./errors.ts";
+import { DROP, type Interceptor, runSendInterceptors } from "./interceptors.ts";
+import { type Message, messageSize } from "./types.ts";
+
+function ignore(): void {}
+
+/**
+ * Sends the client's messages (see the module doc).
+ *
+ * @example
+ * ```ts
+ * import { ClientCore } from "./client_core.ts";
+ * import { OfflineQueue } from "./offline_queue.ts";
+ * import { Outbound } from "./outbound.ts";
+ * import { systemClock } from "@wsc/websocket-channel/client";
+ *
+ * const core = new ClientCore(systemClock, new OfflineQueue(systemClock));
+ * const outbound = new Outbound(core, []);
+ * void outbound.send("queued while not connected");
+ * console.assert(core.queue?.length === 1);
+ * core.queue?.clear(new Error("done"));
+ * ```
+ */
+export class Outbound {
+  #core: ClientCore;
+  #interceptors: readonly Interceptor[];
+  /** The next message's place in `send()` order. */
+  #seq = 0;
+  /** Settles after the send interceptors of the last message (they may be async). */
+  #sendChain: Promise<unknown> = Promise.resolve();
+  #pumping = false;
+
+  /**
+   * @param core The client's shared state.
+   * @param interceptors The send hooks run on every message (first to last).
+   */
+  constructor(core: ClientCore, interceptors: readonly Interceptor[]) {
+    this.#core = core;
+    this.#interceptors = interceptors;
+  }
+
+  /** `client.send()` of a message already checked; see there. */
+  send(message: Message): Promise<void> {
+    const core = this.#core;
+    if (core.final) return rejected(core.closedError());
+    let result: Promise<void>;
+    if (this.#interceptors.length === 0) {
+      result = this.#dispatch(message, this.#seq++);
+    } else {
+      const seq = this.#seq++;
+      // Interceptors may be async; chaining keeps the send order.
+      const transformed = this.#sendChain.then(() =>
+        runSendInterceptors(this.#interceptors, message, { url: core.url ?? "" })
+      );
+      this.#sendChain = transformed.catch(ignore);
+      result = transformed.then((out) => out === DROP ? undefined : this.#dispatch(out, seq));
+    }
+    result.catch(ignore);
+    return result;
+  }
+
+  /**
+   * Sends on a connection that is not open yet (`afterConnect`), through the
+   * interceptors and the metrics but not the queue nor delivery tracking.
+   */
+  async sendOn(conn: Connection, message: Message): Promise<void> {
+    const out = this.#interceptors.length === 0
+      ? message
+      : await runSendInterceptors(this.#interceptors, message, { url: conn.url });
+    if (out === DROP) return;
+    await conn.write(out);
+    this.#core.recorder.recordSent(messageSize(out));
+  }
+
+  /** Writes queued messages to the open connection until the queue is empty or the connection goes. */
+  async pump(): Promise<void> {
+    const core = this.#core;
+    const queue = core.queue;
+    if (this.#pumping || !queue) return;
+    this.#pumping = true;
+    try {
+      for (;;) {
+        const conn = core.openConnection;
+        if (!conn || conn.endInfo) return;
+        const item = queue.shift();
+        if (!item) return;
+        try {
+          await conn.write(item.message);
+          core.recorder.recordSent(item.size);
+          conn.written({ message: item.message, seq: item.seq, size: item.size });
+          item.resolve();
+        } catch {
+          queue.requeue(item);
+          return;
+        }
+      }
+    } finally {
+      this.#pumping = false;
+    }
+  }
+
+  #dispatch(message: Message, seq: number): Promise<void> {
+    const core = this.#core;
+    if (core.final) return rejected(core.closedError());
+    const conn = core.openConnection;
+    const queue = core.queue;
+    if (conn && !this.#pumping && (!queue || queue.length === 0)) {
+      // The hot path: straight to the open connection, one promise per message.
+      const size = messageSize(message);
+      return conn.write(message).then(
+        () => {
+          core.recorder.recordSent(size);
+          conn.written({ message, seq, size });
+        },
+        (error) => {
+          // Not accepted by a dying connection: it goes out on the next one.
+          if (!queue || core.final) {
+            throw new ClientError(
+              "WS_NOT_CONNECTED",
+              "The connection closed before the message was accepted",
+              { cause: error },
+            );
+          }
+          return queue.push(message, seq);
+        },
+      );
+    }
+    if (!queue) {
+      return rejected(new ClientError("WS_NOT_CONNECTED", `Cannot send while ${core.state.type}`));
+    }
+    const queued = queue.push(message, seq);
+    if (conn) void this.pump();
+    return queued;
+  }
+}

@@ -192,14 +192,14 @@ export class Connection {
    * reported if the connection ends before it is confirmed. Messages of
    * `afterConnect` are not recorded: every connection runs it again.
    */
-  written(item: WrittenMessage): void {
+  written(message: Message, seq: number, size: number): void {
     const end = this.#endedWith;
     if (end) {
       // Accepted by a transport that has already ended: unconfirmed at once.
-      this.#host.onUnconfirmed?.(this, { messages: [item], omitted: 0 }, end);
+      this.#host.onUnconfirmed?.(this, { messages: [{ message, seq, size }], omitted: 0 }, end);
       return;
     }
-    this.#unconfirmed.add(item);
+    this.#unconfirmed.add(message, seq, size);
     if (this.#confirmWithPing && !this.#confirming) {
       this.#confirming = true;
       // After the current burst of writes, so that one ping covers it.

@@ -110,24 +110,30 @@ export const DEFAULT_UNCONFIRMED_BYTES = 1024 * 1024;
 /**
  * The messages one connection wrote and has not seen confirmed, in write
  * order. Positions count writes: `mark` is taken when a ping is sent,
- * `confirm(mark)` when its answer comes back.
+ * `confirm(mark)` when its answer comes back. Recording a write allocates
+ * nothing: the kept messages sit in a ring of parallel arrays, created on
+ * the first write that is kept.
  *
  * @example
  * ```ts
  * import { UnconfirmedWindow } from "./delivery.ts";
  *
  * const unconfirmed = new UnconfirmedWindow(1024);
- * unconfirmed.add({ message: "a", seq: 0, size: 1 });
+ * unconfirmed.add("a", 0, 1);
  * const mark = unconfirmed.mark; // a ping goes out here
- * unconfirmed.add({ message: "b", seq: 1, size: 1 });
+ * unconfirmed.add("b", 1, 1);
  * unconfirmed.confirm(mark); // its pong came back
  * const { messages, omitted } = unconfirmed.take();
  * console.assert(messages.length === 1 && messages[0].message === "b" && omitted === 0);
  * ```
  */
 export class UnconfirmedWindow {
-  #items: WrittenMessage[] = [];
+  #messages: (Message | undefined)[] = [];
+  #seqs = new Float64Array(0);
+  #sizes = new Float64Array(0);
+  /** Index of the oldest kept message in the ring. */
   #head = 0;
+  #kept = 0;
   #bytes = 0;
   #written = 0;
   #confirmed = 0;
@@ -148,12 +154,23 @@ export class UnconfirmedWindow {
     return this.#written - this.#confirmed;
   }
 
-  /** Records a message whose write the transport accepted. */
-  add(item: WrittenMessage): void {
+  /** Records a message (its place in send order, its payload bytes) whose write the transport accepted. */
+  add(message: Message, seq: number, size: number): void {
     this.#written++;
-    this.#items.push(item);
-    this.#bytes += item.size;
-    while (this.#bytes > this.#maxBytes && this.#kept > 0) this.#shiftOne();
+    if (size > this.#maxBytes) {
+      // It alone does not fit: everything older goes too, and it is only counted.
+      while (this.#kept > 0) this.#dropOldest();
+      return;
+    }
+    const capacity = this.#messages.length;
+    if (this.#kept === capacity) this.#grow(capacity);
+    const at = (this.#head + this.#kept) & (this.#messages.length - 1);
+    this.#messages[at] = message;
+    this.#seqs[at] = seq;
+    this.#sizes[at] = size;
+    this.#kept++;
+    this.#bytes += size;
+    while (this.#bytes > this.#maxBytes) this.#dropOldest();
   }
 
   /** Confirms the first `mark` writes. */
@@ -161,7 +178,7 @@ export class UnconfirmedWindow {
     if (mark <= this.#confirmed) return;
     this.#confirmed = Math.min(mark, this.#written);
     // Kept messages are always the newest ones: keep at most `pending`.
-    while (this.#kept > this.pending) this.#shiftOne();
+    while (this.#kept > this.pending) this.#dropOldest();
   }
 
   /** Confirms every write so far. */
@@ -171,27 +188,47 @@ export class UnconfirmedWindow {
 
   /** Hands out the unconfirmed messages and starts over empty. */
   take(): { messages: WrittenMessage[]; omitted: number } {
-    const messages = this.#items.slice(this.#head);
+    const messages: WrittenMessage[] = [];
+    const mask = this.#messages.length - 1;
+    for (let i = 0; i < this.#kept; i++) {
+      const at = (this.#head + i) & mask;
+      messages.push({ message: this.#messages[at]!, seq: this.#seqs[at], size: this.#sizes[at] });
+    }
     const omitted = this.pending - messages.length;
-    this.#items = [];
+    this.#messages = [];
+    this.#seqs = new Float64Array(0);
+    this.#sizes = new Float64Array(0);
     this.#head = 0;
+    this.#kept = 0;
     this.#bytes = 0;
     this.#confirmed = this.#written;
     return { messages, omitted };
   }
 
-  get #kept(): number {
-    return this.#items.length - this.#head;
+  #dropOldest(): void {
+    const at = this.#head;
+    this.#messages[at] = undefined;
+    this.#bytes -= this.#sizes[at];
+    this.#head = (at + 1) & (this.#messages.length - 1);
+    this.#kept--;
   }
 
-  #shiftOne(): void {
-    const item = this.#items[this.#head];
-    this.#items[this.#head++] = undefined as unknown as WrittenMessage;
-    this.#bytes -= item.size;
-    if (this.#head > 1024 && this.#head * 2 > this.#items.length) {
-      this.#items = this.#items.slice(this.#head);
-      this.#head = 0;
+  /** Doubles the ring (a power of two, so indexes wrap with a mask), oldest first again. */
+  #grow(capacity: number): void {
+    const next = Math.max(16, capacity * 2);
+    const messages = new Array<Message | undefined>(next).fill(undefined);
+    const seqs = new Float64Array(next);
+    const sizes = new Float64Array(next);
+    for (let i = 0; i < this.#kept; i++) {
+      const at = (this.#head + i) & (capacity - 1);
+      messages[i] = this.#messages[at];
+      seqs[i] = this.#seqs[at];
+      sizes[i] = this.#sizes[at];
     }
+    this.#messages = messages;
+    this.#seqs = seqs;
+    this.#sizes = sizes;
+    this.#head = 0;
   }
 }
 

@@ -193,6 +193,12 @@ export class BoundedReader<T> {
   }
 }
 
+/** A reader of a {@linkcode MessageFanout} and how it takes a message. */
+interface Subscriber {
+  readonly reader: BoundedReader<unknown>;
+  readonly offer: (message: Message, size: number) => void;
+}
+
 /** Callbacks of {@linkcode MessageFanout} for what readers lose. */
 export interface FanoutLosses {
   /** A `drop-oldest` reader discarded `count` unread messages. */
@@ -217,8 +223,11 @@ export interface FanoutLosses {
  * ```
  */
 export class MessageFanout {
-  /** Each reader and how it takes a message. */
-  #readers = new Map<BoundedReader<never>, (message: Message, size: number) => void>();
+  /**
+   * Each reader and how it takes a message. Replaced, never changed in
+   * place, so a reader that leaves during `deliver` does not disturb the loop.
+   */
+  #readers: readonly Subscriber[] = [];
   readonly #defaults: ReaderOptions;
   readonly #losses: FanoutLosses;
   #closed = false;
@@ -234,7 +243,7 @@ export class MessageFanout {
 
   /** How many readers are subscribed. */
   get size(): number {
-    return this.#readers.size;
+    return this.#readers.length;
   }
 
   /** A new reader of every message from now on. */
@@ -266,10 +275,11 @@ export class MessageFanout {
    * only when a reader with the `wait` policy is full.
    */
   deliver(message: Message, size = messageSize(message)): Promise<void> | undefined {
-    if (this.#readers.size === 0) return undefined;
+    const readers = this.#readers;
     let wait: Promise<void> | undefined;
     let waits: Promise<void>[] | undefined;
-    for (const [reader, offer] of this.#readers) {
+    for (let i = 0; i < readers.length; i++) {
+      const { reader, offer } = readers[i];
       offer(message, size);
       const full = reader.space();
       if (!full) continue;
@@ -282,8 +292,8 @@ export class MessageFanout {
   /** Ends every reader after what it has buffered (the client was closed). */
   close(): void {
     this.#closed = true;
-    for (const reader of this.#readers.keys()) reader.end();
-    this.#readers.clear();
+    for (const { reader } of this.#readers) reader.end();
+    this.#readers = [];
   }
 
   #subscribe<T>(
@@ -292,20 +302,25 @@ export class MessageFanout {
   ): ReadableStream<T> {
     const reader: BoundedReader<T> = new BoundedReader<T>(
       { ...this.#defaults, ...options },
-      () => this.#readers.delete(reader as BoundedReader<never>),
+      () => this.#remove(reader),
     );
     if (this.#closed) {
       reader.end();
       return reader.stream;
     }
-    this.#readers.set(reader as BoundedReader<never>, (message, size) => {
+    const offer = (message: Message, size: number) => {
       const result = push(reader, message, size);
       if (result === "overflow") {
-        this.#readers.delete(reader as BoundedReader<never>);
+        this.#remove(reader);
         this.#losses.overflowed?.();
       } else if (result > 0) this.#losses.dropped?.(result);
-    });
+    };
+    this.#readers = [...this.#readers, { reader: reader as BoundedReader<unknown>, offer }];
     return reader.stream;
+  }
+
+  #remove(reader: object): void {
+    this.#readers = this.#readers.filter((subscriber) => subscriber.reader !== reader);
   }
 }
 

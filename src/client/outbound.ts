@@ -53,18 +53,14 @@ export class Outbound {
   send(message: Message): Promise<void> {
     const core = this.#core;
     if (core.final) return rejected(core.closedError());
-    let result: Promise<void>;
-    if (this.#interceptors.length === 0) {
-      result = this.#dispatch(message, this.#seq++);
-    } else {
-      const seq = this.#seq++;
-      // Interceptors may be async; chaining keeps the send order.
-      const transformed = this.#sendChain.then(() =>
-        runSendInterceptors(this.#interceptors, message, { url: core.url ?? "" })
-      );
-      this.#sendChain = transformed.catch(ignore);
-      result = transformed.then((out) => out === DROP ? undefined : this.#dispatch(out, seq));
-    }
+    if (this.#interceptors.length === 0) return this.#dispatch(message, this.#seq++);
+    const seq = this.#seq++;
+    // Interceptors may be async; chaining keeps the send order.
+    const transformed = this.#sendChain.then(() =>
+      runSendInterceptors(this.#interceptors, message, { url: core.url ?? "" })
+    );
+    this.#sendChain = transformed.catch(ignore);
+    const result = transformed.then((out) => out === DROP ? undefined : this.#dispatch(out, seq));
     result.catch(ignore);
     return result;
   }
@@ -97,7 +93,7 @@ export class Outbound {
         try {
           await conn.write(item.message);
           core.recorder.recordSent(item.size);
-          conn.written({ message: item.message, seq: item.seq, size: item.size });
+          conn.written(item.message, item.seq, item.size);
           item.resolve();
         } catch {
           queue.requeue(item);
@@ -109,6 +105,10 @@ export class Outbound {
     }
   }
 
+  /**
+   * Sends or queues one message. What it returns never counts as an
+   * unhandled rejection, so `send()` needs no promise of its own for that.
+   */
   #dispatch(message: Message, seq: number): Promise<void> {
     const core = this.#core;
     if (core.final) return rejected(core.closedError());
@@ -117,12 +117,14 @@ export class Outbound {
     if (conn && !this.#pumping && (!queue || queue.length === 0)) {
       // The hot path: straight to the open connection, one promise per message.
       const size = messageSize(message);
-      return conn.write(message).then(
+      const result: Promise<void> = conn.write(message).then(
         () => {
           core.recorder.recordSent(size);
-          conn.written({ message, seq, size });
+          conn.written(message, seq, size);
         },
         (error) => {
+          // Only a failed write can reject `result`: mark it handled here.
+          result.catch(ignore);
           // Not accepted by a dying connection: it goes out on the next one.
           if (!queue || core.final) {
             throw new ClientError(
@@ -134,11 +136,13 @@ export class Outbound {
           return queue.push(message, seq);
         },
       );
+      return result;
     }
     if (!queue) {
       return rejected(new ClientError("WS_NOT_CONNECTED", `Cannot send while ${core.state.type}`));
     }
     const queued = queue.push(message, seq);
+    queued.catch(ignore);
     if (conn) void this.pump();
     return queued;
   }

@@ -84,6 +84,8 @@ export function messageSize(message: Message): number {
   return typeof message === "string" ? utf8Length(message) : message.byteLength;
 }
 
+const NO_BLOB = Object.freeze({ blob: false });
+
 /**
  * Turns what `send()` accepts into a {@linkcode Message}; views become
  * `Uint8Array` views over the same bytes (no copy). Anything else throws the
@@ -99,7 +101,7 @@ export function messageSize(message: Message): number {
 export function toMessage(data: SendData, where = "client.send"): Message {
   if (typeof data === "string") return data;
   // A programming error (a number, an object, a SharedArrayBuffer view): thrown, never sent.
-  checkSendable(data, where, { blob: false });
+  checkSendable(data, where, NO_BLOB);
   if (data instanceof Uint8Array) return data;
   if (data instanceof ArrayBuffer) return new Uint8Array(data);
   return new Uint8Array(data.buffer, data.byteOffset, data.byteLength);

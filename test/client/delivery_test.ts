@@ -4,6 +4,7 @@ import { UnconfirmedWindow } from "../../src/client/delivery.ts";
 import type { UnconfirmedMessages } from "../../src/client/delivery.ts";
 import type { WebSocketClient } from "../../src/client/web_socket_client.ts";
 import { rig } from "./helpers.ts";
+import { seededRandom } from "../../src/client/backoff.ts";
 
 function record(client: WebSocketClient): UnconfirmedMessages[] {
   const events: UnconfirmedMessages[] = [];
@@ -11,14 +12,18 @@ function record(client: WebSocketClient): UnconfirmedMessages[] {
   return events;
 }
 
-const item = (message: string, seq: number) => ({ message, seq, size: message.length });
+const item = (message: string, seq: number): [string, number, number] => [
+  message,
+  seq,
+  message.length,
+];
 
 test("UnconfirmedWindow confirms up to a mark and hands out the rest in write order", () => {
   const unconfirmed = new UnconfirmedWindow(1024);
-  unconfirmed.add(item("a", 0));
-  unconfirmed.add(item("b", 1));
+  unconfirmed.add(...item("a", 0));
+  unconfirmed.add(...item("b", 1));
   const mark = unconfirmed.mark;
-  unconfirmed.add(item("c", 2));
+  unconfirmed.add(...item("c", 2));
   assert.equal(unconfirmed.pending, 3);
   unconfirmed.confirm(mark);
   unconfirmed.confirm(1); // an older answer arriving late changes nothing
@@ -32,7 +37,7 @@ test("UnconfirmedWindow confirms up to a mark and hands out the rest in write or
 
 test("UnconfirmedWindow keeps at most maxBytes and counts the older unconfirmed messages as omitted", () => {
   const unconfirmed = new UnconfirmedWindow(3);
-  for (const [i, m] of ["aa", "bb", "c", "d"].entries()) unconfirmed.add(item(m, i));
+  for (const [i, m] of ["aa", "bb", "c", "d"].entries()) unconfirmed.add(...item(m, i));
   // "aa" and "bb" no longer fit: counted, not kept.
   assert.equal(unconfirmed.pending, 4);
   unconfirmed.confirm(1); // confirms "aa", which was omitted
@@ -40,8 +45,53 @@ test("UnconfirmedWindow keeps at most maxBytes and counts the older unconfirmed 
   assert.deepEqual(taken.messages.map((m) => m.message), ["c", "d"]);
   assert.equal(taken.omitted, 1, "only 'bb' is unconfirmed and not kept");
   const counting = new UnconfirmedWindow(0);
-  counting.add(item("x", 0));
+  counting.add(...item("x", 0));
   assert.deepEqual(counting.take(), { messages: [], omitted: 1 });
+});
+
+test("UnconfirmedWindow matches a plain list model through growth, wrap-around, confirms and takes", () => {
+  // The window keeps its messages in a ring; the model keeps every write in
+  // an array and applies the rules directly: of the unconfirmed writes, the
+  // newest ones whose sizes add up to at most maxBytes are kept.
+  const random = seededRandom(7);
+  for (const maxBytes of [0, 5, 40, 1000]) {
+    const window = new UnconfirmedWindow(maxBytes);
+    let writes: { message: string; seq: number; size: number }[] = [];
+    let confirmed = 0;
+    let taken = 0;
+    let keptFrom = 0; // writes before this one were evicted and can never be kept again
+    for (let step = 0; step < 3000; step++) {
+      const dice = random();
+      if (dice < 0.8) {
+        const size = Math.floor(random() * 8);
+        const seq = taken + writes.length;
+        writes.push({ message: `m${seq}`.padEnd(size, "."), seq, size });
+        window.add(writes.at(-1)!.message, seq, size);
+        let bytes = 0;
+        let from = writes.length;
+        while (from > Math.max(keptFrom, confirmed) && bytes + writes[from - 1].size <= maxBytes) {
+          bytes += writes[--from].size;
+        }
+        keptFrom = from;
+      } else if (dice < 0.95) {
+        const mark = Math.floor(random() * (writes.length + 1));
+        window.confirm(taken + mark);
+        confirmed = Math.max(confirmed, Math.min(mark, writes.length));
+        keptFrom = Math.max(keptFrom, confirmed);
+      } else {
+        const kept = writes.slice(Math.max(keptFrom, confirmed));
+        const result = window.take();
+        assert.deepEqual(result.messages, kept, `maxBytes ${maxBytes}, step ${step}`);
+        assert.equal(result.omitted, writes.length - confirmed - kept.length);
+        taken += writes.length;
+        writes = [];
+        confirmed = 0;
+        keptFrom = 0;
+      }
+      assert.equal(window.pending, writes.length - confirmed);
+      assert.equal(window.mark, taken + writes.length);
+    }
+  }
 });
 
 test("unconfirmed: a connection that dies right after N sends reports exactly those N, in order", async () => {

@@ -30,7 +30,9 @@ test("concat joins arrays in order", () => {
 });
 
 test("utf8Length matches TextEncoder, lone surrogates included", () => {
-  for (const text of ["", "abc", "é", "€", "𝄞", "a\ud800b", "\udc00", "mixé€𝄞"]) {
+  for (
+    const text of ["", "abc", "é", "€", "𝄞", "a\ud800b", "\udc00", "mixé€𝄞", "\x7f", "a\x7f\x80b"]
+  ) {
     assert.equal(utf8Length(text), new TextEncoder().encode(text).byteLength, JSON.stringify(text));
   }
 });

@@ -16,7 +16,10 @@
  * shows the medians. Overhead (wall) = 1 − client rate / raw rate; overhead
  * (CPU) = client CPU per message / raw CPU per message − 1, measured with
  * `process.cpuUsage()` of this process, which a busy machine disturbs less
- * than wall-clock rates. Positive means the client costs more.
+ * than wall-clock rates. Positive means the client costs more. Overhead (CPU,
+ * paired) is the median over the rounds of each round's own ratio (its raw
+ * and client runs are back to back), so that load which comes and goes on a
+ * shared machine between rounds cancels out within each pair.
  *
  * Usage: `deno run -A bench/client.ts [--rounds 5] [--bytes 67108864] [--window 32]
  *   [--transports memory,ws] [--sizes 64,16384]` (also runs with `bun bench/client.ts`).
@@ -192,18 +195,23 @@ for (const transport of transports) {
       const c = median(clientRates.map((s) => s.rate));
       const rCpu = median(rawRates.map((s) => s.cpuPerMessage));
       const cCpu = median(clientRates.map((s) => s.cpuPerMessage));
+      const paired = median(
+        rawRates.map((raw, i) => clientRates[i].cpuPerMessage / raw.cpuPerMessage - 1),
+      );
       const mb = (rate: number) => ((rate * size) / 1e6).toFixed(1);
       rows.push(
         `| ${transport} | ${size} | ${Math.round(r)} | ${mb(r)} | ${Math.round(c)} | ${mb(c)} | ${
           ((1 - c / r) * 100).toFixed(1)
         } % | ${rCpu.toFixed(1)} | ${cCpu.toFixed(1)} | ${
           ((cCpu / rCpu - 1) * 100).toFixed(1)
-        } % |`,
+        } % | ${(paired * 100).toFixed(1)} % |`,
       );
+      const each = (samples: Sample[]) =>
+        samples.map((s) => `${Math.round(s.rate)}/${s.cpuPerMessage.toFixed(2)}`).join(" ");
       console.error(
-        `${transport} ${size}: raw ${rawRates.map((s) => Math.round(s.rate))} client ${
-          clientRates.map((s) => Math.round(s.rate))
-        }`,
+        `${transport} ${size} msg/s / CPU µs per message, per round: raw ${
+          each(rawRates)
+        }; client ${each(clientRates)}`,
       );
     }
   } finally {
@@ -212,7 +220,7 @@ for (const transport of transports) {
 }
 console.log(`\nClient overhead, ${runtime}, window ${window}, ${rounds} rounds (medians)\n`);
 console.log(
-  "| transport | bytes | raw msg/s | raw MB/s | client msg/s | client MB/s | overhead (wall) | raw CPU µs/msg | client CPU µs/msg | overhead (CPU) |",
+  "| transport | bytes | raw msg/s | raw MB/s | client msg/s | client MB/s | overhead (wall) | raw CPU µs/msg | client CPU µs/msg | overhead (CPU) | overhead (CPU, paired) |",
 );
-console.log("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
+console.log("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
 for (const row of rows) console.log(row);

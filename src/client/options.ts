@@ -10,7 +10,7 @@ import type { HeartbeatOptions } from "./heartbeat.ts";
 import type { Interceptor } from "./interceptors.ts";
 import type { ReaderOptions } from "./message_streams.ts";
 import type { OfflineQueueOptions } from "./offline_queue.ts";
-import type { ReconnectPolicy } from "./retry_policy.ts";
+import type { ReconnectPolicy, ResolvedReconnect } from "./retry_policy.ts";
 import type { ClientChannel, Connector, Message } from "./types.ts";
 import type { DefaultConnectOptions } from "./default_connector.ts";
 
@@ -97,17 +97,6 @@ export interface WebSocketClientOptions {
    * `overflow: "error"` ends that reader with `WS_READER_OVERFLOW`.
    */
   readers?: ReaderOptions;
-}
-
-/** @internal Fully resolved reconnect settings. */
-export interface ResolvedReconnect {
-  enabled: boolean;
-  base?: number;
-  max?: number;
-  floor?: number;
-  maxAttempts: number;
-  stableAfter: number;
-  policy?: ReconnectPolicy;
 }
 
 /**

@@ -9,7 +9,6 @@
  * @module
  */
 import { attemptConnection } from "./attempt.ts";
-import { backoffDelay } from "./backoff.ts";
 import type { ClientCore } from "./client_core.ts";
 import { sleep } from "./clock.ts";
 import type { EndInfo } from "./connection.ts";
@@ -17,8 +16,8 @@ import type { DeliveryOptions } from "./delivery.ts";
 import { ClientError, errorStatus } from "./errors.ts";
 import type { HeartbeatOptions } from "./heartbeat.ts";
 import type { Outbound } from "./outbound.ts";
-import type { AfterConnectContext, ResolvedReconnect, UrlSource } from "./options.ts";
-import { defaultReconnectPolicy, normalizeDecision } from "./retry_policy.ts";
+import type { AfterConnectContext, UrlSource } from "./options.ts";
+import { type ResolvedReconnect, retryDelay } from "./retry_policy.ts";
 import type { Connector, Message } from "./types.ts";
 
 /** What the loop needs besides the shared state. */
@@ -328,26 +327,22 @@ export class ReconnectLoop {
   /** Decides and waits for the next attempt; false when the session is over. */
   async #afterEnd(session: Session, end: End): Promise<boolean> {
     const core = this.#core;
-    const reconnect = this.#options.reconnect;
     const signal = session.controller.signal;
-    const policy = reconnect.policy ?? defaultReconnectPolicy;
-    let decision = { reconnect: false, minDelay: 0 };
-    if (reconnect.enabled && core.attemptStreak < reconnect.maxAttempts) {
-      try {
-        decision = normalizeDecision(policy({
-          code: end.code,
-          reason: end.reason,
-          status: end.status,
-          error: end.error,
-          wasOpen: end.wasOpen,
-          attempt: core.attemptStreak,
-        }));
-      } catch (error) {
-        core.emitError(error);
-      }
-    }
+    const delay = retryDelay(
+      {
+        code: end.code,
+        reason: end.reason,
+        status: end.status,
+        error: end.error,
+        wasOpen: end.wasOpen,
+        attempt: core.attemptStreak,
+      },
+      this.#options.reconnect,
+      this.#options.random,
+      (error) => core.emitError(error),
+    );
     if (end.error && !end.wasOpen) core.emitError(end.error);
-    if (!decision.reconnect) {
+    if (delay === undefined) {
       this.#session = undefined;
       const stopped = new ClientError(
         "WS_RECONNECT_STOPPED",
@@ -365,12 +360,6 @@ export class ReconnectLoop {
       core.queue?.clear(stopped);
       return false;
     }
-    const delay = backoffDelay(core.attemptStreak - 1, {
-      base: reconnect.base,
-      max: reconnect.max,
-      floor: Math.max(reconnect.floor ?? 0, decision.minDelay),
-      random: this.#options.random,
-    });
     core.nextReconnectAt = core.clock.now() + delay;
     core.setState({
       type: "closed",

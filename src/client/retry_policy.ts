@@ -4,6 +4,7 @@
  *
  * @module
  */
+import { backoffDelay } from "./backoff.ts";
 import { errorCloseCode, errorStatus } from "./errors.ts";
 
 /** What the policy sees about one ended connection or failed attempt. */
@@ -113,4 +114,61 @@ export function normalizeDecision(
 ): { reconnect: boolean; minDelay: number } {
   if (typeof decision === "boolean") return { reconnect: decision, minDelay: 0 };
   return { reconnect: decision.reconnect === true, minDelay: decision.minDelay ?? 0 };
+}
+
+/** @internal Fully resolved reconnect settings. */
+export interface ResolvedReconnect {
+  enabled: boolean;
+  base?: number;
+  max?: number;
+  floor?: number;
+  maxAttempts: number;
+  stableAfter: number;
+  policy?: ReconnectPolicy;
+}
+
+/**
+ * Whether, and after how long, to try again once an attempt or a connection
+ * ended: asks the policy (unless reconnecting is off or the streak has used
+ * up `maxAttempts`; `info.attempt` is the streak) and draws the full-jitter
+ * backoff, never below the configured floor nor the policy's `minDelay`.
+ *
+ * @param info How it ended.
+ * @param settings The resolved `reconnect` option.
+ * @param random Uniform random in [0, 1) for the jitter.
+ * @param onPolicyError Told when the policy throws; that counts as "stop".
+ * @returns The delay in ms before the next attempt, or `undefined` to stop.
+ *
+ * @example
+ * ```ts
+ * import { retryDelay } from "./retry_policy.ts";
+ *
+ * const settings = { enabled: true, base: 100, max: 1000, maxAttempts: 3, stableAfter: 5000 };
+ * const info = { code: 1006, reason: "", wasOpen: true, attempt: 1 };
+ * const delay = retryDelay(info, settings, () => 0.5, console.error);
+ * console.assert(delay !== undefined && delay <= 100);
+ * console.assert(retryDelay({ ...info, attempt: 3 }, settings, () => 0.5, console.error) === undefined);
+ * ```
+ */
+export function retryDelay(
+  info: DisconnectInfo,
+  settings: ResolvedReconnect,
+  random: () => number,
+  onPolicyError: (error: unknown) => void,
+): number | undefined {
+  if (!settings.enabled || info.attempt >= settings.maxAttempts) return undefined;
+  let decision: { reconnect: boolean; minDelay: number };
+  try {
+    decision = normalizeDecision((settings.policy ?? defaultReconnectPolicy)(info));
+  } catch (error) {
+    onPolicyError(error);
+    return undefined;
+  }
+  if (!decision.reconnect) return undefined;
+  return backoffDelay(info.attempt - 1, {
+    base: settings.base,
+    max: settings.max,
+    floor: Math.max(settings.floor ?? 0, decision.minDelay),
+    random,
+  });
 }

@@ -4,6 +4,7 @@ import {
   defaultReconnectPolicy,
   type DisconnectInfo,
   normalizeDecision,
+  retryDelay,
   TRY_AGAIN_LATER_DELAY,
 } from "../../src/client/retry_policy.ts";
 import { ClientError } from "../../src/client/errors.ts";
@@ -104,4 +105,28 @@ test("normalizeDecision accepts booleans and objects", () => {
     minDelay: 10,
   });
   assert.deepEqual(normalizeDecision({ reconnect: true }), { reconnect: true, minDelay: 0 });
+});
+
+test("retryDelay: stops when disabled, at maxAttempts, on a 'no' or a throwing policy; else backs off above minDelay", () => {
+  const settings = { enabled: true, base: 100, max: 10_000, maxAttempts: 5, stableAfter: 5000 };
+  const info = { code: 1006, reason: "", wasOpen: true, attempt: 1 };
+  const errors: unknown[] = [];
+  const onError = (error: unknown) => errors.push(error);
+  assert.equal(retryDelay(info, { ...settings, enabled: false }, () => 0.5, onError), undefined);
+  assert.equal(retryDelay({ ...info, attempt: 5 }, settings, () => 0.5, onError), undefined);
+  assert.equal(retryDelay({ ...info, code: 1008 }, settings, () => 0.5, onError), undefined);
+  const boom = new Error("policy bug");
+  const throwing = {
+    ...settings,
+    policy: () => {
+      throw boom;
+    },
+  };
+  assert.equal(retryDelay(info, throwing, () => 0.5, onError), undefined);
+  assert.deepEqual(errors, [boom]);
+  // Full jitter: at most base * 2^(attempt - 1), never below the policy's minDelay.
+  assert.equal(retryDelay({ ...info, attempt: 3 }, settings, () => 0.999, onError), 400);
+  const later = { ...settings, policy: () => ({ reconnect: true, minDelay: 700 }) };
+  assert.equal(retryDelay(info, later, () => 0, onError), 700);
+  assert.equal(errors.length, 1);
 });

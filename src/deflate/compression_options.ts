@@ -41,8 +41,10 @@ export interface CompressionOptions {
   /** 9–15, or `true` (client: offer the parameter without a value). See the table above. */
   clientMaxWindowBits?: number | boolean;
   /**
-   * Maximum number of (de)compressions running at once in this process, over
-   * all connections that use the same value (ws uses 10, ws#1202).
+   * Maximum number of asynchronous (de)compressions (on zlib's thread pool,
+   * in `CompressionStream`s) running at once in this process, over all
+   * connections that use the same value (ws uses 10, ws#1202). Those the
+   * codec runs on the calling thread go one at a time anyway.
    * @default 10
    */
   maxConcurrency?: number;

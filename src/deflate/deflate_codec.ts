@@ -30,6 +30,15 @@ export interface RawDeflater {
    * one at a time, in order.
    */
   deflate(data: Uint8Array): Promise<Uint8Array>;
+  /**
+   * Optional: {@linkcode RawDeflater.deflate} on the calling thread, for
+   * codecs whose work on small messages costs less than a promise and a
+   * thread hop. Returns `undefined` when this call cannot run synchronously
+   * (the codec is not ready yet, an asynchronous call is in progress, the
+   * message is too big to block the caller); the caller then uses
+   * `deflate`.
+   */
+  deflateSync?(data: Uint8Array): Uint8Array | undefined;
   /** Forgets the window: the next message refers to nothing before it. */
   reset(): void;
   /** Releases the compressor; no call follows. */
@@ -59,6 +68,13 @@ export interface RawInflater {
    * data. Calls are made one at a time, in order.
    */
   inflate(parts: Uint8Array[], maxSize: number): Promise<Uint8Array | null>;
+  /**
+   * Optional: {@linkcode RawInflater.inflate} on the calling thread, with
+   * the same results (`null` past `maxSize`, throws on corrupt data), or
+   * `undefined` when this call cannot run synchronously; the caller then
+   * uses `inflate`.
+   */
+  inflateSync?(parts: Uint8Array[], maxSize: number): Uint8Array | null | undefined;
   /** Forgets the window. */
   reset(): void;
   /** Releases the inflater; no call follows. */
@@ -107,7 +123,8 @@ export interface DeflateCodec {
  * is loaded lazily (`connect()` imports its TCP adapter, and node:zlib with
  * it, only when used), so the offer and the connection's state can be set up
  * at once. Until then nothing was compressed, so `reset()` has nothing to
- * forget; a failed load fails the first (de)compression.
+ * forget, and the synchronous methods answer `undefined`; a failed load
+ * fails the first (de)compression.
  *
  * @example
  * ```ts ignore
@@ -126,6 +143,7 @@ export function lazyCodec(codec: Promise<DeflateCodec>): DeflateCodec {
     ready.catch(() => {}); // reported by the first (de)compression
     return {
       get: async () => real ?? await ready,
+      now: () => real,
       reset: () => real?.reset(),
       close: () => {
         if (real !== undefined) real.close();
@@ -138,6 +156,7 @@ export function lazyCodec(codec: Promise<DeflateCodec>): DeflateCodec {
       const d = later((c) => c.deflater(windowBits));
       return {
         deflate: async (data) => (await d.get()).deflate(data),
+        deflateSync: (data) => d.now()?.deflateSync?.(data),
         reset: d.reset,
         close: d.close,
       };
@@ -146,6 +165,7 @@ export function lazyCodec(codec: Promise<DeflateCodec>): DeflateCodec {
       const i = later((c) => c.inflater(windowBits));
       return {
         inflate: async (parts, maxSize) => (await i.get()).inflate(parts, maxSize),
+        inflateSync: (parts, maxSize) => i.now()?.inflateSync?.(parts, maxSize),
         reset: i.reset,
         close: i.close,
       };

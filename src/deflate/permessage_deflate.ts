@@ -43,10 +43,13 @@ const NO_PARAMS: DeflateParams = {
  * permessage-deflate state of one connection. Calls of `compress` complete
  * in call order, as do calls of `decompress` (which must also be made in the
  * order messages arrive: a peer that keeps context refers to earlier
- * messages). Work runs under a process-wide {@linkcode ConcurrencyLimiter}.
- * With a `codec` (see `CompressionOptions.codec`) both directions run
- * through its long-lived streams, sync-flushed per message; without one,
- * through a fresh `CompressionStream` / `DecompressionStream` per message.
+ * messages). Asynchronous work runs under a process-wide
+ * {@linkcode ConcurrencyLimiter}. With a `codec` (see
+ * `CompressionOptions.codec`) both directions run through its long-lived
+ * streams, sync-flushed per message, on the calling thread when the codec
+ * offers that for the message and nothing is queued before it (see
+ * {@linkcode PerMessageDeflate.encodeSync}); without one, through a fresh
+ * `CompressionStream` / `DecompressionStream` per message.
  *
  * @example Server side
  * ```ts
@@ -90,6 +93,9 @@ export class PerMessageDeflate {
   #window: Uint8Array | undefined;
   #sendChain: Promise<unknown> = Promise.resolve();
   #receiveChain: Promise<unknown> = Promise.resolve();
+  /** Codec compressions / inflations queued or running on the chains: none → the codec is idle. */
+  #sendQueued = 0;
+  #receiveQueued = 0;
   #closed = false;
 
   /** @param options Role, agreed parameters and settings. */
@@ -147,6 +153,7 @@ export class PerMessageDeflate {
 
   #compressForm(data: Uint8Array, mayFallBack = false): Promise<CompressedMessage> {
     if (this.#closed) return Promise.reject(closedError());
+    if (this.#codec !== null) this.#sendQueued++;
     const result = this.#sendChain.then(() =>
       this.#limiter.run(() =>
         this.#codec === null ? compressMessageForm(data) : this.#codecCompress(data, mayFallBack)
@@ -157,15 +164,44 @@ export class PerMessageDeflate {
   }
 
   async #codecCompress(data: Uint8Array, mayFallBack: boolean): Promise<CompressedMessage> {
-    if (this.#closed) throw closedError();
-    const deflater = this.#deflater ??= this.#codec!.deflater(this.#ownBits);
-    const out = await deflater.deflate(data);
+    try {
+      if (this.#closed) throw closedError();
+      const deflater = this.#deflater ??= this.#codec!.deflater(this.#ownBits);
+      const out = await deflater.deflate(data);
+      return { payload: this.#deflated(deflater, data, out, mayFallBack), final: false };
+    } finally {
+      this.#sendQueued--;
+    }
+  }
+
+  /** The payload in the codec's output `out` for `data`; resets the window when it must forget. */
+  #deflated(deflater: RawDeflater, data: Uint8Array, out: Uint8Array, mayFallBack: boolean) {
     // RFC 7692 §7.2.1: "Remove 4 octets (that are 0x00 0x00 0xff 0xff) from the tail end."
     const payload = endsWithSyncTail(out) ? out.subarray(0, out.length - 4) : out;
     // A message that goes out uncompressed never reaches the peer's window: ours must
     // forget it too, before the next message is compressed.
     if (this.#resetOwn || (mayFallBack && payload.length >= data.length)) deflater.reset();
-    return { payload, final: false };
+    return payload;
+  }
+
+  /**
+   * {@linkcode PerMessageDeflate.encode} without a promise, when the codec
+   * can compress on the calling thread and nothing is queued before this
+   * message; `undefined` otherwise (then call `encode`, which keeps the
+   * order). Below the threshold it answers `{ data, compressed: false }`.
+   * Throws `WS_INVALID_STATE` after `close()`.
+   */
+  encodeSync(data: Uint8Array): { data: Uint8Array; compressed: boolean } | undefined {
+    if (!this.shouldCompress(data.length)) return { data, compressed: false };
+    if (this.#closed) throw closedError();
+    if (this.#codec === null || this.#sendQueued > 0) return undefined;
+    const deflater = this.#deflater ??= this.#codec.deflater(this.#ownBits);
+    const out = deflater.deflateSync?.(data);
+    if (out === undefined) return undefined;
+    const payload = this.#deflated(deflater, data, out, true);
+    return payload.length < data.length
+      ? { data: payload, compressed: true }
+      : { data, compressed: false };
   }
 
   /**
@@ -173,8 +209,17 @@ export class PerMessageDeflate {
    * the original bytes when compression does not make them smaller, or when
    * the payload ends in a BFINAL block and the peer may keep our context.
    */
-  async encode(data: Uint8Array): Promise<{ data: Uint8Array; compressed: boolean }> {
-    if (!this.shouldCompress(data.length)) return { data, compressed: false };
+  encode(data: Uint8Array): Promise<{ data: Uint8Array; compressed: boolean }> {
+    let done: { data: Uint8Array; compressed: boolean } | undefined;
+    try {
+      done = this.encodeSync(data);
+    } catch (error) {
+      return Promise.reject(error);
+    }
+    return done !== undefined ? Promise.resolve(done) : this.#encodeLater(data);
+  }
+
+  async #encodeLater(data: Uint8Array): Promise<{ data: Uint8Array; compressed: boolean }> {
     const { payload, final } = await this.#compressForm(data, true);
     if (final && this.#peerKeepsOurContext) return { data, compressed: false };
     return payload.length < data.length
@@ -200,7 +245,13 @@ export class PerMessageDeflate {
    * 1009 past `maxSize` inflated bytes, 1007 on invalid data.
    */
   decompress(payload: Uint8Array, options: { maxSize?: number } = {}): Promise<Uint8Array> {
-    if (this.#closed) return Promise.reject(closedError());
+    try {
+      const out = this.decompressSync(payload, options);
+      if (out !== undefined) return Promise.resolve(out);
+    } catch (error) {
+      return Promise.reject(error);
+    }
+    if (this.#codec !== null) this.#receiveQueued++;
     const result = this.#receiveChain.then(() =>
       this.#limiter.run(async () => {
         if (this.#codec !== null) return await this.#codecDecompress(payload, options.maxSize);
@@ -216,23 +267,45 @@ export class PerMessageDeflate {
     return result;
   }
 
-  async #codecDecompress(payload: Uint8Array, maxSize = Infinity): Promise<Uint8Array> {
+  /**
+   * {@linkcode PerMessageDeflate.decompress} without a promise, when the
+   * codec can inflate on the calling thread and no message is queued before
+   * this one; `undefined` otherwise (then call `decompress`). Throws the
+   * same `ProtocolError`s (1009 past `maxSize`, 1007 on invalid data).
+   */
+  decompressSync(payload: Uint8Array, options: { maxSize?: number } = {}): Uint8Array | undefined {
     if (this.#closed) throw closedError();
-    const inflater = this.#inflater ??= this.#codec!.inflater(this.#peerBits);
-    let out: Uint8Array | null;
+    if (this.#codec === null || this.#receiveQueued > 0) return undefined;
+    const inflater = this.#inflater ??= this.#codec.inflater(this.#peerBits);
+    const maxSize = options.maxSize ?? Infinity;
+    let out: Uint8Array | null | undefined;
     try {
       // RFC 7692 §7.2.2: "Append 4 octets of 0x00 0x00 0xff 0xff to the tail end of the payload".
-      out = await inflater.inflate([payload, SYNC_TAIL], maxSize);
+      out = inflater.inflateSync?.([payload, SYNC_TAIL], maxSize);
     } catch (error) {
-      if (error instanceof WebSocketError) throw error;
-      // RFC 6455 §7.4.1: 1007 = "data within a message that was not consistent with the type
-      // of the message"; ws uses it for corrupt deflate data too.
-      throw new ProtocolError(
-        "WS_INVALID_COMPRESSED_DATA",
-        `Invalid compressed message: ${error instanceof Error ? error.message : String(error)}`,
-        1007,
-      );
+      throw invalidData(error);
     }
+    return out === undefined ? undefined : this.#inflated(inflater, out, maxSize);
+  }
+
+  async #codecDecompress(payload: Uint8Array, maxSize = Infinity): Promise<Uint8Array> {
+    try {
+      if (this.#closed) throw closedError();
+      const inflater = this.#inflater ??= this.#codec!.inflater(this.#peerBits);
+      let out: Uint8Array | null;
+      try {
+        out = await inflater.inflate([payload, SYNC_TAIL], maxSize);
+      } catch (error) {
+        throw invalidData(error);
+      }
+      return this.#inflated(inflater, out, maxSize);
+    } finally {
+      this.#receiveQueued--;
+    }
+  }
+
+  /** The message in the codec's output `out`: 1009 for `null`; resets a window the peer resets. */
+  #inflated(inflater: RawInflater, out: Uint8Array | null, maxSize: number): Uint8Array {
     if (out === null) {
       throw new ProtocolError(
         "WS_MESSAGE_TOO_BIG",
@@ -318,6 +391,18 @@ function endsWithSyncTail(out: Uint8Array): boolean {
   const n = out.length;
   return n >= 4 && out[n - 4] === 0x00 && out[n - 3] === 0x00 && out[n - 2] === 0xff &&
     out[n - 1] === 0xff;
+}
+
+/** The error for a codec's failure to inflate: 1007, unless it already is a `WebSocketError`. */
+function invalidData(error: unknown): WebSocketError {
+  if (error instanceof WebSocketError) return error;
+  // RFC 6455 §7.4.1: 1007 = "data within a message that was not consistent with the type
+  // of the message"; ws uses it for corrupt deflate data too.
+  return new ProtocolError(
+    "WS_INVALID_COMPRESSED_DATA",
+    `Invalid compressed message: ${error instanceof Error ? error.message : String(error)}`,
+    1007,
+  );
 }
 
 function closedError(): WebSocketError {

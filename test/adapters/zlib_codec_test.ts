@@ -191,3 +191,133 @@ test("PerMessageDeflate with the zlib codec: an incompressible message goes out 
     client.close();
   }
 });
+
+/** A deflater and an inflater whose synchronous methods work (node:zlib loaded first). */
+async function syncPair(windowBits = 15) {
+  const deflater = zlibCodec.deflater(windowBits);
+  const inflater = zlibCodec.inflater(windowBits);
+  // The first call loads node:zlib; from then on the synchronous path is ready.
+  await inflater.inflate([await deflater.deflate(encoder.encode("warm-up")), TAIL], 1024);
+  assert.ok(deflater.deflateSync!(json(0)) !== undefined, "no synchronous path on this runtime");
+  deflater.reset();
+  inflater.reset();
+  return { deflater, inflater };
+}
+
+test("zlib codec: the synchronous path emits the same bytes as the thread-pool path, in any mix, with context", async () => {
+  const { deflater: mixed } = await syncPair();
+  const reference = zlibCodec.deflater(15);
+  try {
+    for (let i = 0; i < 12; i++) {
+      const message = json(i % 4);
+      const expected = await reference.deflate(message);
+      const out = i % 3 === 2 ? await mixed.deflate(message) : mixed.deflateSync!(message)!;
+      assert.deepEqual(out, expected, `message ${i}`);
+      assert.ok(endsWithTail(out), `message ${i} ends with 00 00 ff ff`);
+      assert.equal(out[0] & 1, 0, `message ${i} begins with a BFINAL block`);
+    }
+  } finally {
+    mixed.close();
+    reference.close();
+  }
+});
+
+test("zlib codec: synchronous inflate reads context, stops a bomb at maxSize, throws on corrupt data", async () => {
+  const { deflater, inflater } = await syncPair();
+  try {
+    const message = json(5);
+    for (let i = 0; i < 3; i++) {
+      const out = inflater.inflateSync!([deflater.deflateSync!(message)!], 1 << 20);
+      assert.deepEqual(out, message);
+    }
+    // 64 MiB of zeros in ~64 KiB: too big for the synchronous path, which declines.
+    const bomb = zlib.deflateRawSync(new Uint8Array(64 << 20), {
+      finishFlush: zlib.constants.Z_SYNC_FLUSH,
+    });
+    assert.equal(inflater.inflateSync!([bomb], 1 << 20), undefined);
+    // 16 MiB of zeros in ~16 KiB: inflated on the calling thread up to the limit, then null.
+    const small = zlib.deflateRawSync(new Uint8Array(15 << 20), {
+      finishFlush: zlib.constants.Z_SYNC_FLUSH,
+    });
+    assert.ok(small.length <= 16 * 1024, `${small.length}`);
+    assert.equal(inflater.inflateSync!([small], 1 << 20), null);
+    assert.throws(() =>
+      inflater.inflateSync!([new Uint8Array([0xff, 0xff, 0xff, 0xff]), TAIL], 1024)
+    );
+    // Each failure dropped the stream: the next message starts a fresh one.
+    const fresh = zlibCodec.deflater(15);
+    try {
+      const out = inflater.inflateSync!([fresh.deflateSync!(message)!], 1 << 20);
+      assert.deepEqual(out, message);
+    } finally {
+      fresh.close();
+    }
+  } finally {
+    deflater.close();
+    inflater.close();
+  }
+});
+
+test("zlib codec: synchronously, a peer's final block ends one stream and the next message starts another", async () => {
+  const { inflater } = await syncPair();
+  try {
+    // RFC 7692 §7.2.3.4: "a" in a BFINAL block, the 00 octet, then the sync-flushed "b".
+    const a = inflater.inflateSync!([new Uint8Array([0x4b, 0x04, 0x00, 0x00]), TAIL], 1024);
+    assert.equal(decoder.decode(a!), "a");
+    const b = inflater.inflateSync!([new Uint8Array([0x4a, 0x02, 0x00]), TAIL], 1024);
+    assert.equal(decoder.decode(b!), "b");
+  } finally {
+    inflater.close();
+  }
+});
+
+test("PerMessageDeflate with the zlib codec: encodeSync/decompressSync while idle, undefined behind queued work", async () => {
+  const accepted = PerMessageDeflate.acceptOffer(
+    "permessage-deflate; client_max_window_bits",
+    withZlibCodec({ threshold: 64 }),
+  )!;
+  const client = PerMessageDeflate.acceptResponse(accepted.response, withZlibCodec(true))!;
+  const server = accepted.deflate;
+  try {
+    // Warm up: loads node:zlib.
+    const first = await server.encode(json(1));
+    assert.deepEqual(await client.decompress(first.data, { maxSize: 1 << 20 }), json(1));
+    assert.deepEqual(server.encodeSync(encoder.encode("short")), {
+      data: encoder.encode("short"),
+      compressed: false,
+    });
+    const sync = server.encodeSync(json(2))!;
+    assert.ok(sync.compressed && sync.data.length < json(2).length / 2);
+    assert.deepEqual(client.decompressSync(sync.data, { maxSize: 1 << 20 }), json(2));
+    // A message too big to compress on the calling thread goes to the queue; the next one
+    // must wait behind it, or the order of the shared window would break.
+    const big = encoder.encode(
+      JSON.stringify(Array.from({ length: 800 }, (_, i) => json(i).length)),
+    );
+    const noise = new SeededRandom(4).bytes(20_000);
+    const large = new Uint8Array([...big, ...noise]);
+    assert.ok(large.length > 16 * 1024);
+    const queued = server.encode(large);
+    assert.equal(server.encodeSync(json(3)), undefined);
+    const after = server.encode(json(3));
+    const [l, a] = await Promise.all([queued, after]);
+    assert.deepEqual(await client.decompress(l.data, { maxSize: 1 << 20 }), large);
+    assert.deepEqual(client.decompressSync(a.data, { maxSize: 1 << 20 }), json(3));
+    // Synchronous failures carry the close code: 1009 past maxSize, 1007 for corrupt data.
+    const zeros = zlib.deflateRawSync(new Uint8Array(1 << 20), {
+      finishFlush: zlib.constants.Z_SYNC_FLUSH,
+    });
+    assert.throws(
+      () => server.decompressSync(zeros.subarray(0, zeros.length - 4), { maxSize: 4096 }),
+      (e: unknown) => e instanceof ProtocolError && e.closeCode === 1009,
+    );
+    assert.throws(
+      () => client.decompressSync(new Uint8Array([0xff, 0xff, 0xff]), { maxSize: 4096 }),
+      (e: unknown) => e instanceof ProtocolError && e.closeCode === 1007,
+    );
+  } finally {
+    server.close();
+    client.close();
+  }
+  assert.throws(() => server.encodeSync(json(4)), /closed/);
+});

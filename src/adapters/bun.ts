@@ -43,7 +43,7 @@ import {
 } from "../handshake/server_handshake.ts";
 import { appendHeaders, runUpgradeHook } from "../handshake/upgrade_hook.ts";
 import { fromWebSocket } from "../channel/native_channel.ts";
-import { refuseOverStreams, serverOverStreams } from "../channel/stream_handshake.ts";
+import { refuseOverStreams, serverOverStreams } from "../channel/server_over_streams.ts";
 import type { WebSocketChannel } from "../channel/web_socket_channel.ts";
 import { socketTransport } from "./node_socket_transport.ts";
 import { ServerConnections } from "./server_connections.ts";

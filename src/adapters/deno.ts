@@ -41,7 +41,7 @@ import { runUpgradeHook } from "../handshake/upgrade_hook.ts";
 import { HandshakeError, HandshakeErrorCode } from "../handshake/errors.ts";
 import { fromWebSocket, type WebSocketLike } from "../channel/native_channel.ts";
 import { StreamChannel } from "../channel/stream_channel.ts";
-import { refuseOverStreams, serverOverStreams } from "../channel/stream_handshake.ts";
+import { refuseOverStreams, serverOverStreams } from "../channel/server_over_streams.ts";
 import { UnsupportedError } from "../channel/errors.ts";
 import type { WebSocketChannel } from "../channel/web_socket_channel.ts";
 import { denoConnTransport } from "./deno_conn_transport.ts";

@@ -17,7 +17,7 @@ import { type ConnectOptions, DEFAULT_CONNECT_TIMEOUT } from "./connect_options.
 import type { Dialer } from "./dialer.ts";
 import type { StreamChannel } from "./stream_channel.ts";
 import type { ByteStreams } from "./stream_channel_options.ts";
-import { clientOverStreams } from "./stream_handshake.ts";
+import { clientOverStreams } from "./client_over_streams.ts";
 
 /** Options of {@linkcode connectEngine}: `connect()`'s, plus the dialer and codec. */
 export interface EngineConnectOptions extends ConnectOptions {

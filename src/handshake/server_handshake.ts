@@ -23,6 +23,7 @@
 
 import { isValidKey, signKey } from "./accept_key.ts";
 import { hasToken, isToken, parseExtensions } from "./header_tokens.ts";
+import { encodeResponseHead } from "./http1_codec.ts";
 import { isOriginAllowed, type OriginPolicy } from "./origin_policy.ts";
 import { parseSubprotocols, selectSubprotocol, type SubprotocolSelector } from "./subprotocol.ts";
 
@@ -107,6 +108,29 @@ export function createRejection(
   headers.set("content-length", String(encoder.encode(message).length));
   headers.set("connection", "close");
   return { status, headers, body: message };
+}
+
+/**
+ * The bytes of a rejection on a raw connection: its head, then its body.
+ *
+ * @param rejection From {@linkcode verifyUpgradeRequest} or {@linkcode createRejection}.
+ * @returns Head and body, ready to write.
+ *
+ * @example
+ * ```ts
+ * import { createRejection, encodeRejection } from "./server_handshake.ts";
+ *
+ * const text = new TextDecoder().decode(encodeRejection(createRejection(403, "Origin not allowed")));
+ * console.assert(text.startsWith("HTTP/1.1 403 ") && text.endsWith("\r\n\r\nOrigin not allowed"));
+ * ```
+ */
+export function encodeRejection(rejection: HandshakeRejection): Uint8Array {
+  const head = encodeResponseHead(rejection.status, rejection.headers);
+  const body = encoder.encode(rejection.body);
+  const bytes = new Uint8Array(head.byteLength + body.byteLength);
+  bytes.set(head);
+  bytes.set(body, head.byteLength);
+  return bytes;
 }
 
 /**

@@ -244,8 +244,33 @@ export function lateUpgradeCheck(
       `onUpgrade not settled within the handshake timeout of ${timeout} ms`,
       { status: 503 },
     ),
-    rejection: createRejection(503, "Upgrade check timed out", {
-      headers: { "retry-after": "1" },
-    }),
+    rejection: lateRejection(),
   };
+}
+
+function lateRejection(): HandshakeRejection {
+  return createRejection(503, "Upgrade check timed out", { headers: { "retry-after": "1" } });
+}
+
+/**
+ * The answer to an `onUpgrade` that failed: for one still running when the
+ * handshake's time was up (a `HandshakeError` with status 503, see
+ * {@linkcode lateUpgradeCheck}) its 503, for anything else 500. Neither
+ * repeats the application's error to the client.
+ *
+ * @param error Why `onUpgrade` gave no decision.
+ * @returns The answer to send.
+ *
+ * @example
+ * ```ts
+ * import { hookFailureRejection, lateUpgradeCheck } from "./upgrade_hook.ts";
+ *
+ * console.assert(hookFailureRejection(lateUpgradeCheck(100).error).status === 503);
+ * console.assert(hookFailureRejection(new Error("database down")).status === 500);
+ * ```
+ */
+export function hookFailureRejection(error: unknown): HandshakeRejection {
+  return error instanceof HandshakeError && error.status === 503
+    ? lateRejection()
+    : createRejection(500, "Internal Server Error");
 }

@@ -8,7 +8,7 @@ import type { Socket } from "node:net";
 import {
   serverOverStreams,
   type ServerOverStreamsOptions,
-} from "../../src/channel/stream_handshake.ts";
+} from "../../src/channel/server_over_streams.ts";
 import type { StreamChannel } from "../../src/channel/stream_channel.ts";
 import { deferred } from "../../src/_util/deferred.ts";
 import { deadline } from "./async.ts";

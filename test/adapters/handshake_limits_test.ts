@@ -242,6 +242,36 @@ test(`serve (${currentRuntime}) without requireOrigin accepts a request without 
   }
 });
 
+test(`serve (${currentRuntime}) answers 400 to a Host that makes no URL, and 500 when a protocols callback throws`, async () => {
+  const reported: unknown[] = [];
+  const server = await serveHere({
+    protocols: (offered) => {
+      if (offered.includes("broken")) throw new Error("selector bug");
+      return offered[0];
+    },
+    onError: (error) => void reported.push(error),
+  });
+  try {
+    const badHost = await exchange(
+      server.port,
+      REQUEST.replace("Host: 127.0.0.1", "Host: a b") + "\r\n",
+    );
+    assert.equal(badHost.status, 400, badHost.text);
+    assert.match(badHost.text, /Invalid Host header$/);
+    const broken = await exchange(server.port, REQUEST + "Sec-WebSocket-Protocol: broken\r\n\r\n");
+    assert.equal(broken.status, 500, broken.text);
+    assert.doesNotMatch(broken.text, /selector bug/);
+    const fine = rawClient(server.port);
+    fine.socket.write(REQUEST + "Sec-WebSocket-Protocol: chat\r\n\r\n");
+    assert.equal(await fine.head(), 101, fine.text);
+    assert.match(fine.text, /sec-websocket-protocol: chat/i);
+    fine.socket.destroy();
+    assert.deepEqual(reported, [], "not onUpgrade's failure: nothing to report");
+  } finally {
+    await server.close();
+  }
+});
+
 test(
   "attach (node:http) applies the same header count limit: 431 to 200 short headers",
   { skip: currentRuntime !== "node" && "node:http of the running runtime has its own limits" },

@@ -8,7 +8,7 @@ import assert from "node:assert/strict";
 import { connect as tcpConnect, type Socket } from "node:net";
 import { WebSocket as WsClient, WebSocketServer } from "ws";
 import { zlibCodec } from "../../src/adapters/zlib_codec.ts";
-import { clientOverStreams } from "../../src/channel/stream_handshake.ts";
+import { clientOverStreams } from "../../src/channel/client_over_streams.ts";
 import type { DeflateCodec } from "../../src/deflate/deflate_codec.ts";
 import { deadline } from "../_util/async.ts";
 import { startEngineServer } from "../_util/engine_server.ts";

@@ -1,0 +1,270 @@
+/**
+ * The server half of the opening handshake once a request head was read,
+ * whoever read it (our HTTP/1.1 head reader over a byte stream, or
+ * `node:http`): the checks of the request (RFC 6455 §4.2.1), the origin
+ * policy, the subprotocol, the application's `onUpgrade`, permessage-deflate
+ * and the bytes of the 101 or of the refusal. No I/O: the caller writes the
+ * answer, closes a refused connection and opens the channel of an accepted
+ * one, so every raw-socket server answers the same request the same way.
+ *
+ * @module
+ */
+import type { Compression } from "../deflate/compression_options.ts";
+import { PerMessageDeflate } from "../deflate/permessage_deflate.ts";
+import { HandshakeError, HandshakeErrorCode } from "../handshake/errors.ts";
+import { encodeResponseHead } from "../handshake/http1_codec.ts";
+import type { OriginPolicy } from "../handshake/origin_policy.ts";
+import {
+  createRejection,
+  createUpgradeResponseHeaders,
+  encodeRejection,
+  type HandshakeRejection,
+  verifyUpgradeRequest,
+} from "../handshake/server_handshake.ts";
+import type { SubprotocolSelector } from "../handshake/subprotocol.ts";
+import {
+  appendHeaders,
+  encodeRefusal,
+  hookFailureRejection,
+  runUpgradeHook,
+  type UpgradeHook,
+  type UpgradeOutcome,
+} from "../handshake/upgrade_hook.ts";
+
+/** An upgrade request as read from the wire: request line and headers. */
+export interface UpgradeRequestHead {
+  /** The request method (case-sensitive). */
+  method: string;
+  /** The request target as sent, e.g. `/chat?room=1`. */
+  target: string;
+  /** The HTTP version as sent, e.g. `HTTP/1.1`. */
+  httpVersion: string;
+  /** The request headers. */
+  headers: Headers;
+}
+
+/** Options of {@linkcode answerUpgrade}: the server's handshake policy. */
+export interface AnswerUpgradeOptions {
+  /** Supported subprotocols, or a function choosing one of the offered. */
+  protocols?: SubprotocolSelector;
+  /** Origin allowlist or callback; every origin is allowed by default. */
+  origins?: OriginPolicy;
+  /** Refuse (403) a request without an `Origin` header. @default {false} */
+  requireOrigin?: boolean;
+  /** The application's check of a valid request (see the servers' `onUpgrade`). */
+  onUpgrade?: UpgradeHook<unknown>;
+  /** permessage-deflate settings; off when absent or `false`. */
+  compression?: Compression;
+  /** The connection is TLS: the request URL starts with `https:`. @default {false} */
+  secure?: boolean;
+  /**
+   * The `signal` of the request `onUpgrade` gets. When it aborts before the
+   * hook decided, the upgrade is refused with its `reason` (a 503
+   * `HandshakeError`, as from `lateUpgradeCheck`, is answered 503,
+   * anything else 500).
+   */
+  signal?: AbortSignal;
+}
+
+/** What {@linkcode answerUpgrade} decided. */
+export type UpgradeAnswer =
+  | {
+    /** Send `answer` (the 101 head) and open the channel. */
+    accepted: true;
+    /** The head of the 101 answer. */
+    answer: Uint8Array;
+    /** The request as `onUpgrade` saw it (method GET, URL with host, headers, `signal`). */
+    request: Request;
+    /** The selected subprotocol, `""` for none. */
+    protocol: string;
+    /** The accepted `Sec-WebSocket-Extensions` value, `""` for none. */
+    extensions: string;
+    /** The negotiated permessage-deflate, when accepted. */
+    deflate: PerMessageDeflate | undefined;
+    /** The `data` that `onUpgrade` gave, `undefined` without it. */
+    data: unknown;
+  }
+  | {
+    /** Send `answer` (head and body), then close the connection. */
+    accepted: false;
+    /** The refusal. */
+    answer: Uint8Array;
+    /**
+     * Why: a `HandshakeError` carrying the answer's status
+     * (`WS_HANDSHAKE_BAD_STATUS` for a refused request, `WS_HANDSHAKE_HOOK_FAILED`
+     * when `onUpgrade` failed), or the `signal`'s reason.
+     */
+    error: unknown;
+    /** The request `onUpgrade` saw, when it was called (to report its failure with). */
+    request?: Request;
+  };
+
+/**
+ * Decides an upgrade request and builds the answer's bytes. A request that
+ * fails the checks (400, 403, 405, 426, 505, …), that `onUpgrade` refuses
+ * (its own `Response`), or whose `onUpgrade` throws (500) or is aborted by
+ * `signal` is refused; a `Host` that makes no URL is refused with 400
+ * (RFC 7230 §5.4). Rejects only for the server's own faults (invalid
+ * `compression` settings, a `protocols` or `origins` callback that throws):
+ * the caller then answers 500.
+ *
+ * @param head The request line and headers.
+ * @param options The server's policy and the request's `signal`.
+ * @returns The 101 and what was agreed, or the refusal and its error.
+ *
+ * @example
+ * ```ts
+ * import { answerUpgrade } from "./upgrade_answer.ts";
+ *
+ * const headers = new Headers({
+ *   host: "example.com",
+ *   upgrade: "websocket",
+ *   connection: "Upgrade",
+ *   "sec-websocket-key": "dGhlIHNhbXBsZSBub25jZQ==",
+ *   "sec-websocket-version": "13",
+ * });
+ * const head = { method: "GET", target: "/chat", httpVersion: "HTTP/1.1", headers };
+ * const answer = await answerUpgrade(head, { onUpgrade: () => ({ data: "ada" }) });
+ * console.assert(answer.accepted && answer.data === "ada");
+ * console.assert(new TextDecoder().decode(answer.answer).startsWith("HTTP/1.1 101 "));
+ *
+ * const refused = await answerUpgrade({ ...head, method: "POST" });
+ * console.assert(!refused.accepted && new TextDecoder().decode(refused.answer).includes(" 405 "));
+ * ```
+ */
+export async function answerUpgrade(
+  head: UpgradeRequestHead,
+  options: AnswerUpgradeOptions = {},
+): Promise<UpgradeAnswer> {
+  const { headers } = head;
+  const verdict = await verifyUpgradeRequest(
+    { method: head.method, headers, httpVersion: head.httpVersion },
+    {
+      protocols: options.protocols,
+      origins: options.origins,
+      requireOrigin: options.requireOrigin,
+    },
+  );
+  if (!verdict.ok) return refusedWith(verdict.response);
+  const url = requestUrl(head.target, headers.get("host"), options.secure);
+  // RFC 7230 §5.4: a Host header field with an invalid value MUST get 400.
+  if (url === undefined) return refusedWith(createRejection(400, "Invalid Host header"));
+  const request = new Request(url, { headers, signal: options.signal });
+  const decided = await decide(options.onUpgrade, request);
+  if (!decided.accepted) return { ...decided, request };
+  const accepted = PerMessageDeflate.acceptOffer(
+    verdict.offeredExtensions || null,
+    options.compression,
+  );
+  const extensions = accepted?.response ?? "";
+  const response = appendHeaders(
+    await createUpgradeResponseHeaders(verdict.key, { protocol: verdict.protocol, extensions }),
+    decided.headers,
+  );
+  return {
+    accepted: true,
+    answer: encodeResponseHead(101, response),
+    request,
+    protocol: verdict.protocol,
+    extensions,
+    deflate: accepted?.deflate,
+    data: decided.data,
+  };
+}
+
+type Refusal = Extract<UpgradeAnswer, { accepted: false }>;
+
+/** A refusal of the request itself, its error carrying the status. */
+function refusedWith(rejection: HandshakeRejection): Refusal {
+  const { status, body } = rejection;
+  return {
+    accepted: false,
+    answer: encodeRejection(rejection),
+    error: new HandshakeError(
+      HandshakeErrorCode.badStatus,
+      `Upgrade refused with ${status}: ${body}`,
+      { status },
+    ),
+  };
+}
+
+/**
+ * Runs `onUpgrade` and encodes its refusal, both until `request.signal`
+ * aborts: the hook's later answer is then ignored and the upgrade refused
+ * with the signal's reason.
+ */
+async function decide(
+  hook: UpgradeHook<unknown> | undefined,
+  request: Request,
+): Promise<Extract<UpgradeOutcome<unknown>, { accepted: true }> | Refusal> {
+  if (!hook) return { accepted: true, headers: new Headers(), data: undefined };
+  const { signal } = request;
+  let onAbort = () => {};
+  const aborted = new Promise<never>((_, reject) => {
+    onAbort = () => reject(signal.reason);
+    if (signal.aborted) onAbort();
+    else signal.addEventListener("abort", onAbort, { once: true });
+  });
+  aborted.catch(() => {}); // the hook decided first
+  try {
+    const outcome = await Promise.race([runUpgradeHook(hook, request), aborted]);
+    if (outcome.accepted) return outcome;
+    const { status } = outcome.response;
+    let answer: Uint8Array;
+    try {
+      answer = await Promise.race([encodeRefusal(outcome.response), aborted]);
+    } catch (error) {
+      if (signal.aborted) throw error;
+      throw new HandshakeError(
+        HandshakeErrorCode.upgradeHookFailed,
+        `onUpgrade's Response cannot be sent: ${(error as Error).message}`,
+        { status: 500, cause: error },
+      );
+    }
+    const error = new HandshakeError(
+      HandshakeErrorCode.badStatus,
+      `Upgrade refused by onUpgrade with ${status}`,
+      { status },
+    );
+    return { accepted: false, answer, error };
+  } catch (error) {
+    // The body never repeats the application's error to the client.
+    return { accepted: false, answer: encodeRejection(hookFailureRejection(error)), error };
+  } finally {
+    signal.removeEventListener("abort", onAbort);
+  }
+}
+
+/**
+ * The URL of a request (RFC 7230 §5.5): an origin-form target after the
+ * scheme and the `Host` (so `//evil.example/` stays a path), any other form
+ * resolved against them. `undefined` when the `Host` is not a valid
+ * `host[:port]` (absent: `localhost`).
+ *
+ * @param target The request target as sent.
+ * @param host The `Host` header.
+ * @param secure TLS: `https:`, else `http:`.
+ * @returns The absolute URL, or `undefined` for an invalid `Host`.
+ *
+ * @example
+ * ```ts
+ * import { requestUrl } from "./upgrade_answer.ts";
+ *
+ * console.assert(requestUrl("//a/b?c", "example.com:8080") === "http://example.com:8080//a/b?c");
+ * console.assert(requestUrl("/", "a b") === undefined);
+ * ```
+ */
+export function requestUrl(
+  target: string,
+  host: string | null,
+  secure = false,
+): string | undefined {
+  const origin = `${secure ? "https" : "http"}://${host ?? "localhost"}`;
+  try {
+    const base = new URL(origin);
+    if (base.href !== `${base.origin}/`) return undefined; // userinfo, path or query in Host
+    return new URL(target.startsWith("/") ? `${base.origin}${target}` : target, base).href;
+  } catch {
+    return undefined;
+  }
+}

@@ -172,3 +172,48 @@ export function lazyCodec(codec: Promise<DeflateCodec>): DeflateCodec {
     },
   };
 }
+
+/**
+ * Whether `out` ends with the empty stored block `00 00 ff ff` that a sync
+ * flush emits (RFC 7692 §7.2.1), which the sender removes from the payload.
+ *
+ * @example
+ * ```ts
+ * import { endsWithSyncTail } from "./deflate_codec.ts";
+ *
+ * console.assert(endsWithSyncTail(new Uint8Array([0x4a, 0x04, 0x00, 0x00, 0x00, 0xff, 0xff])));
+ * console.assert(!endsWithSyncTail(new Uint8Array([0x4b, 0x04, 0x00])));
+ * ```
+ */
+export function endsWithSyncTail(out: Uint8Array): boolean {
+  const n = out.length;
+  return n >= 4 && out[n - 4] === 0x00 && out[n - 3] === 0x00 && out[n - 2] === 0xff &&
+    out[n - 1] === 0xff;
+}
+
+/**
+ * Compresses one whole message with `codec` in a stream of its own (a
+ * 15-bit window, closed afterwards) and returns the RFC 7692 §7.2.1 payload:
+ * sync-flushed, the `00 00 ff ff` removed, no final block. For a payload
+ * shared by many connections, each of which may take it only when it keeps
+ * no context of its own (see `PerMessageDeflate.usesShared`).
+ *
+ * @example
+ * ```ts ignore
+ * import { compressOnce } from "./deflate_codec.ts";
+ * import { zlibCodec } from "../adapters/zlib_codec.ts";
+ *
+ * const payload = await compressOnce(zlibCodec, new TextEncoder().encode("Hello"));
+ * console.assert((payload[0] & 1) === 0); // the first block is not final
+ * ```
+ */
+export async function compressOnce(codec: DeflateCodec, data: Uint8Array): Promise<Uint8Array> {
+  const deflater = codec.deflater(15);
+  try {
+    const out = deflater.deflateSync?.(data) ?? await deflater.deflate(data);
+    // RFC 7692 §7.2.1: "Remove 4 octets (that are 0x00 0x00 0xff 0xff) from the tail end."
+    return endsWithSyncTail(out) ? out.subarray(0, out.length - 4) : out;
+  } finally {
+    deflater.close();
+  }
+}

@@ -15,7 +15,12 @@ import {
 } from "./compression_options.ts";
 import { type CompressedMessage, compressMessageForm } from "./compress_message.ts";
 import { type ConcurrencyLimiter, sharedLimiter } from "./concurrency_limiter.ts";
-import type { DeflateCodec, RawDeflater, RawInflater } from "./deflate_codec.ts";
+import {
+  type DeflateCodec,
+  endsWithSyncTail,
+  type RawDeflater,
+  type RawInflater,
+} from "./deflate_codec.ts";
 import { decompressMessage, WINDOW_SIZE } from "./decompress_message.ts";
 import { acceptOffer, acceptResponse, createOffer, type DeflateParams } from "./deflate_params.ts";
 
@@ -79,6 +84,13 @@ export class PerMessageDeflate {
    * message's own start), otherwise unlimited.
    */
   readonly maxCompressSize: number;
+  /**
+   * The raw-deflate codec our side runs on (see `CompressionOptions.codec`),
+   * `null` for the platform `CompressionStream`.
+   */
+  readonly codec: DeflateCodec | null;
+  /** Longest message a payload compressed in a fresh 15-bit stream may carry to the peer. */
+  readonly #sharedMaxSize: number;
   readonly #limiter: ConcurrencyLimiter;
   readonly #codec: DeflateCodec | null;
   /** Window bits of our compressor and the peer's, for the codec (zlib takes 9-15). */
@@ -109,7 +121,7 @@ export class PerMessageDeflate {
     this.params = { ...(options.params ?? NO_PARAMS) };
     this.threshold = resolved.threshold;
     this.#limiter = options.limiter ?? sharedLimiter(resolved.maxConcurrency);
-    this.#codec = options.codec ?? null;
+    this.#codec = this.codec = options.codec ?? null;
     const ownBits = this.role === "server"
       ? this.params.serverMaxWindowBits
       : this.params.clientMaxWindowBits;
@@ -117,6 +129,9 @@ export class PerMessageDeflate {
       ? this.params.clientMaxWindowBits
       : this.params.serverMaxWindowBits;
     this.#ownBits = Math.max(9, ownBits);
+    // A fresh stream refers back at most to the start of its message: within 2^N bytes for
+    // a message of at most 2^N bytes, whatever window it was compressed with.
+    this.#sharedMaxSize = ownBits >= 15 ? Infinity : 2 ** ownBits;
     this.#peerBits = Math.max(9, peerBits);
     // A fresh stream (no codec), or zlib asked for a window of 8, which it cannot make:
     // only a message of at most 2^N bytes is sure not to refer further back.
@@ -234,6 +249,8 @@ export class PerMessageDeflate {
    */
   usesShared(originalLength: number, compressed: { length: number; final: boolean }): boolean {
     if (!this.shouldCompress(originalLength)) return false;
+    // It was compressed with a 15-bit window; the peer may hold only the 2^N it asked for.
+    if (originalLength > this.#sharedMaxSize) return false;
     // The shared payload would have to enter our compressor's window, which it never saw.
     if (this.#codec !== null && !this.#resetOwn) return false;
     if (compressed.final && this.#peerKeepsOurContext) return false;
@@ -385,12 +402,6 @@ export class PerMessageDeflate {
     const params = acceptResponse(header, options);
     return params === null ? null : new PerMessageDeflate({ ...options, role: "client", params });
   }
-}
-
-function endsWithSyncTail(out: Uint8Array): boolean {
-  const n = out.length;
-  return n >= 4 && out[n - 4] === 0x00 && out[n - 3] === 0x00 && out[n - 2] === 0xff &&
-    out[n - 1] === 0xff;
 }
 
 /** The error for a codec's failure to inflate: 1007, unless it already is a `WebSocketError`. */

@@ -9,6 +9,7 @@ import { Opcode } from "../engine/opcode.ts";
 import { compressMessageForm } from "../deflate/compress_message.ts";
 import { sharedLimiter } from "../deflate/concurrency_limiter.ts";
 import { DEFAULT_MAX_CONCURRENCY } from "../deflate/compression_options.ts";
+import { compressOnce, type DeflateCodec } from "../deflate/deflate_codec.ts";
 
 const encoder = new TextEncoder();
 
@@ -66,10 +67,18 @@ export class PreparedMessage {
     return this.#frame ??= encode(this.text ? Opcode.text : Opcode.binary, this.bytes, false);
   }
 
-  /** The permessage-deflate frame, compressed once (fresh stream: no context takeover). */
-  compressed(): Promise<CompressedFrame> {
+  /**
+   * The permessage-deflate frame, compressed once in a fresh stream (no
+   * context takeover): with `codec` when given, sync-flushed (RFC 7692
+   * §7.2.1); otherwise with the platform `CompressionStream`, which ends the
+   * payload in a final block on most runtimes (§7.2.3.4). The first call
+   * decides.
+   */
+  compressed(codec?: DeflateCodec | null): Promise<CompressedFrame> {
     return this.#compressed ??= sharedLimiter(DEFAULT_MAX_CONCURRENCY).run(async () => {
-      const { payload, final } = await compressMessageForm(this.bytes);
+      const { payload, final } = codec
+        ? { payload: await compressOnce(codec, this.bytes), final: false }
+        : await compressMessageForm(this.bytes);
       return {
         frame: encode(this.text ? Opcode.text : Opcode.binary, payload, true),
         length: payload.byteLength,

@@ -11,6 +11,7 @@ import { checkTypeOption } from "../_util/option_checks.ts";
 import { checkSendable } from "../_util/sendable.ts";
 import type { WebSocketChannel } from "../channel/web_socket_channel.ts";
 import type { OfferResult } from "../channel/channel_internals.ts";
+import { PerMessageDeflate } from "../deflate/permessage_deflate.ts";
 import type { Backplane, BackplaneMessage, BackplaneStatus } from "./backplane.ts";
 import { BackplaneError } from "./backplane.ts";
 import { PreparedMessage } from "./prepared_message.ts";
@@ -365,7 +366,11 @@ export class TopicHub {
     if (wanted) {
       // Starts now, while earlier messages may still be compressing.
       this.#compressingBytes += size;
-      compressed = message.compressed().finally(() => this.#compressingBytes -= size);
+      // Sync-flushed by the connections' codec where there is one, never in the final-block
+      // form that CompressionStream ends in on Node and Bun.
+      const codec = subscribers.map((s) => s.port.deflate)
+        .find((d): d is PerMessageDeflate => d instanceof PerMessageDeflate && !!d.codec)?.codec;
+      compressed = message.compressed(codec).finally(() => this.#compressingBytes -= size);
       handled(compressed);
     }
     const previous = this.#deflateTail ?? Promise.resolve();

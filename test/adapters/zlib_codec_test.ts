@@ -321,3 +321,21 @@ test("PerMessageDeflate with the zlib codec: encodeSync/decompressSync while idl
   }
   assert.throws(() => server.encodeSync(json(4)), /closed/);
 });
+
+test("PerMessageDeflate with the zlib codec: a shared payload (15-bit window) only within the agreed window", () => {
+  const accepted = PerMessageDeflate.acceptOffer(
+    "permessage-deflate; server_no_context_takeover; server_max_window_bits=10",
+    withZlibCodec({ threshold: 0 }),
+  )!;
+  assert.match(accepted.response, /server_max_window_bits=10/);
+  const server = accepted.deflate;
+  try {
+    assert.equal(accepted.deflate.codec, zlibCodec);
+    const form = { length: 100, final: false };
+    // A peer with a 1 KiB window cannot follow a 15-bit stream's references further back.
+    assert.equal(server.usesShared(1024, form), true);
+    assert.equal(server.usesShared(1025, form), false);
+  } finally {
+    server.close();
+  }
+});

@@ -3,6 +3,8 @@ import assert from "node:assert/strict";
 import { PreparedMessage } from "../../src/fanout/prepared_message.ts";
 import { decompressMessage } from "../../src/deflate/decompress_message.ts";
 import { Protocol } from "../../src/engine/protocol.ts";
+import { zlibCodec } from "../../src/adapters/zlib_codec.ts";
+import * as zlib from "node:zlib";
 
 test("PreparedMessage frames text and binary with 7-, 16- and 64-bit lengths, built once", () => {
   const small = new PreparedMessage("Hello");
@@ -36,5 +38,20 @@ test("PreparedMessage compresses once into an RSV1 frame that inflates to the me
   assert.equal(typeof final, "boolean");
   const headerSize = frame.byteLength - length;
   const inflated = await decompressMessage(frame.subarray(headerSize), {});
+  assert.equal(new TextDecoder().decode(inflated), text);
+});
+
+test("PreparedMessage compressed with a codec: sync-flushed (no final block), a fresh window", async () => {
+  const text = "compressible ".repeat(500);
+  const { frame, length, final } = await new PreparedMessage(text).compressed(zlibCodec);
+  assert.equal(final, false);
+  assert.equal(frame[0], 0xc1);
+  const payload = frame.subarray(frame.byteLength - length);
+  assert.equal(payload[0] & 1, 0, "the first block is not final");
+  // A fresh zlib inflater (RFC 7692 §7.2.2: append 00 00 ff ff) reads it alone.
+  const inflated = zlib.inflateRawSync(
+    new Uint8Array([...payload, 0x00, 0x00, 0xff, 0xff]),
+    { finishFlush: zlib.constants.Z_SYNC_FLUSH },
+  );
   assert.equal(new TextDecoder().decode(inflated), text);
 });

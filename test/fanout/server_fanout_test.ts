@@ -209,6 +209,8 @@ for (const kind of engineKinds) {
       assert.equal(frames[0], 0xc1, "FIN + RSV1 + text: compressed");
       const length = frames[1] & 0x7f;
       assert.ok(length < 126 && length < 100, `compressed to ${length} bytes`);
+      // The server has the node:zlib codec: sync-flushed, never a final block (RFC 7692 §7.2.1).
+      assert.equal(frames[2] & 1, 0, "the payload's first block is not final");
       await deadline(
         (async () => {
           while (received.length < headEnd() + 4 + 2 + length + 6) {

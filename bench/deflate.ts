@@ -19,8 +19,8 @@
  * and masks included). "server waits for CPU" is the share of the window the
  * server's main thread was runnable but not running (/proc schedstat): on a
  * shared machine a single-threaded server (Deno, Bun) that shows low CPU with
- * a high wait is starved by other processes on CPU 0, not idle; Node's zlib
- * runs on 4 pool threads, which win it a bigger share of the same CPU. Memory: a fresh server per target, N connections that
+ * a high wait is starved by other processes on CPU 0, not idle; zlib on Node's 4 pool
+ * threads (`ws`; our codec only past 16 KiB) wins a bigger share of the same CPU. Memory: a fresh server per target, N connections that
  * each echoed one compressed 1 KiB message, server RSS delta / N after a settle.
  *
  * Usage: `deno run -A bench/deflate.ts [--quick] [--rounds 3] [--seconds 3]

@@ -26,13 +26,13 @@
  *
  * @module
  */
-import { spawn } from "node:child_process";
 import { cpuUsage } from "node:process";
 import { WebSocketChannel } from "../mod.ts";
 import { WebSocketClient } from "../src/client/web_socket_client.ts";
 import type { ClientChannel, Message } from "../src/client/types.ts";
 import { createChannelPair } from "../src/testing/channel_pair.ts";
-import { median, option, root } from "./_harness.ts";
+import { median, node20, option, rotated, table } from "./_harness.ts";
+import { type Server, startServer } from "./_harness/processes.ts";
 
 const argv = typeof Deno !== "undefined" ? Deno.args : process.argv.slice(2);
 const opt = (name: string, fallback: string) => option(argv, name, fallback);
@@ -134,21 +134,6 @@ function memoryChannel(): ClientChannel {
   return client;
 }
 
-async function startWsServer(): Promise<{ url: string; stop(): void }> {
-  const child = spawn("/usr/bin/node", [`${root}/bench/peers/server_ws.mjs`], {
-    stdio: ["ignore", "pipe", "inherit"],
-  });
-  const port = await new Promise<number>((resolve, reject) => {
-    child.stdout!.setEncoding("utf8");
-    child.stdout!.on("data", (chunk: string) => {
-      const match = /PORT (\d+)/.exec(chunk);
-      if (match) resolve(Number(match[1]));
-    });
-    child.once("exit", () => reject(new Error("ws server exited")));
-  });
-  return { url: `ws://127.0.0.1:${port}/`, stop: () => child.kill("SIGKILL") };
-}
-
 function payloadOf(size: number): Message {
   if (size <= 1024) return "x".repeat(size);
   const bytes = new Uint8Array(size);
@@ -156,10 +141,14 @@ function payloadOf(size: number): Message {
   return bytes;
 }
 
-const rows: string[] = [];
+const rows: string[][] = [];
 const debug = (...a: unknown[]) => argv.includes("--debug") && console.error(...a);
 for (const transport of transports) {
-  const server = transport === "ws" ? await startWsServer() : undefined;
+  // The ws echo server, unpinned: this process is the one measured.
+  const server: Server | undefined = transport === "ws"
+    ? await startServer("ws", [node20, "bench/peers/server_ws.mjs"], { cpu: undefined })
+    : undefined;
+  const url = server ? `ws://127.0.0.1:${server.port}/` : "memory://";
   try {
     for (const size of sizes) {
       const payload = payloadOf(size);
@@ -167,26 +156,23 @@ for (const transport of transports) {
       const raw = rawEndpoint(
         transport === "memory"
           ? memoryChannel()
-          : WebSocketChannel.connect(server!.url, { transport: "engine" }),
+          : WebSocketChannel.connect(url, { transport: "engine" }),
       );
       debug("raw created");
       await (raw as unknown as { ready?: Promise<void> }).ready;
       debug("raw ready");
       const client = await clientEndpoint(
-        server?.url ?? "memory://",
+        url,
         transport === "memory" ? memoryChannel : undefined,
       );
       debug("client ready");
       const rawRates: Sample[] = [];
       const clientRates: Sample[] = [];
+      const sides: [Endpoint, Sample[]][] = [[raw, rawRates], [client, clientRates]];
       for (let round = 0; round < rounds; round++) {
         // Alternate the order so drift and warm-up hit both sides alike.
-        if (round % 2 === 0) {
-          rawRates.push(await measure(raw, payload, count));
-          clientRates.push(await measure(client, payload, count));
-        } else {
-          clientRates.push(await measure(client, payload, count));
-          rawRates.push(await measure(raw, payload, count));
+        for (const [endpoint, samples] of rotated(sides, round)) {
+          samples.push(await measure(endpoint, payload, count));
         }
       }
       await raw.close().catch(() => {});
@@ -199,13 +185,19 @@ for (const transport of transports) {
         rawRates.map((raw, i) => clientRates[i].cpuPerMessage / raw.cpuPerMessage - 1),
       );
       const mb = (rate: number) => ((rate * size) / 1e6).toFixed(1);
-      rows.push(
-        `| ${transport} | ${size} | ${Math.round(r)} | ${mb(r)} | ${Math.round(c)} | ${mb(c)} | ${
-          ((1 - c / r) * 100).toFixed(1)
-        } % | ${rCpu.toFixed(1)} | ${cCpu.toFixed(1)} | ${
-          ((cCpu / rCpu - 1) * 100).toFixed(1)
-        } % | ${(paired * 100).toFixed(1)} % |`,
-      );
+      rows.push([
+        transport,
+        String(size),
+        String(Math.round(r)),
+        mb(r),
+        String(Math.round(c)),
+        mb(c),
+        `${((1 - c / r) * 100).toFixed(1)} %`,
+        rCpu.toFixed(1),
+        cCpu.toFixed(1),
+        `${((cCpu / rCpu - 1) * 100).toFixed(1)} %`,
+        `${(paired * 100).toFixed(1)} %`,
+      ]);
       const each = (samples: Sample[]) =>
         samples.map((s) => `${Math.round(s.rate)}/${s.cpuPerMessage.toFixed(2)}`).join(" ");
       console.error(
@@ -215,12 +207,23 @@ for (const transport of transports) {
       );
     }
   } finally {
-    server?.stop();
+    await server?.stop();
   }
 }
 console.log(`\nClient overhead, ${runtime}, window ${window}, ${rounds} rounds (medians)\n`);
-console.log(
-  "| transport | bytes | raw msg/s | raw MB/s | client msg/s | client MB/s | overhead (wall) | raw CPU µs/msg | client CPU µs/msg | overhead (CPU) | overhead (CPU, paired) |",
-);
-console.log("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
-for (const row of rows) console.log(row);
+console.log(table(
+  [
+    "transport",
+    "bytes",
+    "raw msg/s",
+    "raw MB/s",
+    "client msg/s",
+    "client MB/s",
+    "overhead (wall)",
+    "raw CPU µs/msg",
+    "client CPU µs/msg",
+    "overhead (CPU)",
+    "overhead (CPU, paired)",
+  ],
+  rows,
+));

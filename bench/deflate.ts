@@ -34,12 +34,22 @@ import {
   bundleForNode,
   cpuTicks,
   fmt,
-  median,
   node20,
   option,
   root,
-  rssKiB,
+  rotated,
+  runqueueWaitNs,
+  Samples,
+  sizeLabel,
+  table,
 } from "./_harness.ts";
+import {
+  runLoadClient,
+  type Server,
+  serverRss,
+  startServer,
+  stopAll,
+} from "./_harness/processes.ts";
 
 const args = Deno.args;
 const quick = args.includes("--quick");
@@ -107,91 +117,6 @@ const caseTable: Record<number, Case> = {
 const cases = opt("cases", "1024,65536").split(",").map((s) => caseTable[Number(s)]);
 if (cases.some((c) => c === undefined)) throw new Error("--cases: only 1024 and 65536 exist");
 
-/** Every child we started and have not seen exit: killed on any way out. */
-const children = new Set<Deno.ChildProcess>();
-
-function spawn(cpu: number, cmd: string[], stderr: "inherit" | "piped"): Deno.ChildProcess {
-  const child = new Deno.Command("taskset", {
-    args: ["-c", String(cpu), ...cmd],
-    cwd: root,
-    stdout: "piped",
-    stderr,
-  }).spawn();
-  children.add(child);
-  child.status.finally(() => children.delete(child));
-  return child;
-}
-
-async function kill(child: Deno.ChildProcess): Promise<void> {
-  try {
-    child.kill("SIGKILL");
-  } catch { /* already gone */ }
-  await child.status;
-}
-
-async function killAll(): Promise<void> {
-  await Promise.all([...children].map(kill));
-}
-
-for (const signal of ["SIGINT", "SIGTERM"] as const) {
-  Deno.addSignalListener(signal, () => {
-    killAll().finally(() => Deno.exit(130));
-  });
-}
-
-/** Reads stdout until `pattern` matches or the deadline passes; keeps draining afterwards. */
-async function waitFor(
-  child: Deno.ChildProcess,
-  pattern: RegExp,
-  what: string,
-  ms: number,
-  onText?: (text: string) => void,
-): Promise<string> {
-  const reader = child.stdout.pipeThrough(new TextDecoderStream()).getReader();
-  let text = "";
-  let timer: ReturnType<typeof setTimeout> | undefined;
-  const deadline = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new Error(`${what}: no ${pattern} within ${ms} ms`)), ms);
-  });
-  try {
-    while (!pattern.test(text)) {
-      const { value, done } = await Promise.race([reader.read(), deadline]);
-      if (done) throw new Error(`${what} exited before ${pattern}: ${text.slice(-300)}`);
-      text += value;
-      onText?.(text);
-    }
-  } finally {
-    clearTimeout(timer);
-  }
-  (async () => {
-    try {
-      while (!(await reader.read()).done) { /* discard */ }
-    } catch { /* closed */ }
-  })();
-  return text;
-}
-
-interface Running {
-  spec: ServerSpec;
-  child: Deno.ChildProcess;
-  port: number;
-}
-
-async function start(spec: ServerSpec): Promise<Running> {
-  const child = spawn(0, spec.cmd, "inherit");
-  const text = await waitFor(child, /PORT (\d+)/, spec.name, 20_000);
-  return { spec, child, port: Number(/PORT (\d+)/.exec(text)![1]) };
-}
-
-/** Nanoseconds the main thread spent waiting on a run queue (field 2 of schedstat). */
-function runqueueWaitNs(pid: number): number {
-  try {
-    return Number(Deno.readTextFileSync(`/proc/${pid}/task/${pid}/schedstat`).split(" ")[1]);
-  } catch {
-    return NaN; // kernel without schedstats
-  }
-}
-
 interface Sample {
   rate: number;
   cpuShare: number;
@@ -204,101 +129,72 @@ interface Sample {
   extensions: string;
 }
 
-async function runClient(server: Running, c: Case): Promise<Sample> {
-  const child = spawn(1, [
-    node20,
-    "bench/peers/client_ws.mjs",
-    "--url",
-    `ws://127.0.0.1:${server.port}/`,
-    "--size",
-    String(c.size),
-    "--window",
-    String(c.window),
-    "--connections",
-    String(c.connections),
-    "--seconds",
-    String(seconds),
-    "--warmup",
-    String(warmup),
-    "--json",
-    "--deflate",
-    "--threshold",
-    String(threshold),
-  ], "piped");
-  const stderr = new Response(child.stderr).text();
-  const pid = server.child.pid;
-  let startTicks = 0, startTime = 0, endTicks = 0, endTime = 0, clientStart = 0, clientEnd = 0;
-  let startWait = 0, endWait = 0;
-  try {
-    const text = await waitFor(
-      child,
-      /\{.*\}\n/,
-      "client",
-      (seconds + warmup) * 1000 + 30_000,
-      (text) => {
-        if (!startTime && text.includes("COUNTING")) {
-          startTicks = cpuTicks(pid);
-          startWait = runqueueWaitNs(pid);
-          clientStart = cpuTicks(child.pid);
-          startTime = performance.now();
-        }
-        if (!endTime && text.includes("{")) {
-          endTicks = cpuTicks(pid);
-          endWait = runqueueWaitNs(pid);
-          clientEnd = cpuTicks(child.pid);
-          endTime = performance.now();
-        }
-      },
-    );
-    const status = await child.status;
-    if (!status.success) throw new Error(`client exited ${status.code}`);
-    const result = JSON.parse(/\{.*\}/.exec(text)![0]);
-    if (result.deflate !== c.connections) {
-      throw new Error(`only ${result.deflate}/${c.connections} connections agreed on deflate`);
-    }
-    if (result.messages === 0) throw new Error("no echoes counted");
-    const cpuSeconds = (endTicks - startTicks) / 100;
-    return {
-      rate: result.messages / result.seconds,
-      cpuShare: cpuSeconds / ((endTime - startTime) / 1000),
-      waitShare: (endWait - startWait) / 1e6 / (endTime - startTime),
-      clientCpuShare: (clientEnd - clientStart) / 100 / ((endTime - startTime) / 1000),
-      cpuUsPerMessage: (cpuSeconds * 1e6) / result.messages,
-      outPerMessage: result.wireOut / result.messages,
-      inPerMessage: result.wireIn / result.messages,
-      extensions: result.extensions,
-    };
-  } catch (error) {
-    await kill(child);
+async function runClient(server: Server, c: Case): Promise<Sample> {
+  const pid = server.pid;
+  const run = await runLoadClient(
+    `${server.name} ${c.size} B client`,
+    [
+      node20,
+      "bench/peers/client_ws.mjs",
+      "--url",
+      `ws://127.0.0.1:${server.port}/`,
+      "--size",
+      String(c.size),
+      "--window",
+      String(c.window),
+      "--connections",
+      String(c.connections),
+      "--seconds",
+      String(seconds),
+      "--warmup",
+      String(warmup),
+      "--json",
+      "--deflate",
+      "--threshold",
+      String(threshold),
+    ],
+    (client) => ({ server: cpuTicks(pid), wait: runqueueWaitNs(pid), client: cpuTicks(client) }),
+    (seconds + warmup) * 1000 + 60_000,
+  );
+  const result = run.result as typeof run.result & {
+    deflate: number;
+    wireOut: number;
+    wireIn: number;
+    extensions: string;
+  };
+  if (result.deflate !== c.connections) {
     throw new Error(
-      `${server.spec.name} ${c.size} B: ${(error as Error).message}\n${await stderr}`,
+      `${server.name} ${c.size} B: only ${result.deflate}/${c.connections} connections agreed on deflate`,
     );
   }
+  if (result.messages === 0) throw new Error(`${server.name} ${c.size} B: no echoes counted`);
+  const cpuSeconds = (run.after.server - run.before.server) / 100;
+  return {
+    rate: result.messages / result.seconds,
+    cpuShare: cpuSeconds / run.seconds,
+    waitShare: (run.after.wait - run.before.wait) / 1e9 / run.seconds,
+    clientCpuShare: (run.after.client - run.before.client) / 100 / run.seconds,
+    cpuUsPerMessage: (cpuSeconds * 1e6) / result.messages,
+    outPerMessage: result.wireOut / result.messages,
+    inPerMessage: result.wireIn / result.messages,
+    extensions: result.extensions,
+  };
 }
 
-const label = (c: Case) =>
-  `${
-    c.size >= 1024 ? `${c.size >> 10} KiB` : `${c.size} B`
-  } JSON text ×${c.connections}c×${c.window}w`;
-
-function bundleNodeServer() {
-  return bundleForNode("bench/peers/server_engine.ts", nodeBundle);
-}
+const label = (c: Case) => `${sizeLabel(c.size)} JSON text ×${c.connections}c×${c.window}w`;
 
 async function throughput() {
-  const running: Running[] = [];
-  const results = new Map<string, Sample[]>();
+  const running: Server[] = [];
+  const results = new Samples<Sample>();
   try {
-    for (const spec of servers) running.push(await start(spec));
+    for (const spec of servers) running.push(await startServer(spec.name, spec.cmd));
     for (let round = 0; round < rounds; round++) {
       for (const c of cases) {
-        for (let i = 0; i < running.length; i++) {
-          const server = running[(i + round) % running.length];
+        for (const server of rotated(running, round)) {
           const sample = await runClient(server, c);
-          const key = `${server.spec.name}|${c.size}`;
-          results.set(key, [...(results.get(key) ?? []), sample]);
+          results.add(`${server.name}|${c.size}`, sample);
           console.error(
-            `round ${round + 1} ${label(c)} ${server.spec.name}: ${fmt(sample.rate)} msg/s, ` +
+            `round ${round + 1} ${label(c)} ${server.name}: ${fmt(sample.rate)} msg/s, ` +
               `server cpu ${fmt(sample.cpuShare * 100)}% (waits for CPU ${
                 fmt(sample.waitShare * 100)
               }%), client cpu ${fmt(sample.clientCpuShare * 100)}%, ` +
@@ -308,7 +204,7 @@ async function throughput() {
       }
     }
   } finally {
-    await Promise.all(running.map((r) => kill(r.child)));
+    await Promise.all(running.map((server) => server.stop()));
   }
   console.log(
     `\n## Compressed echo, median of ${rounds} round(s) × ${seconds} s (threshold ${threshold} B on ` +
@@ -317,46 +213,62 @@ async function throughput() {
   );
   for (const c of cases) {
     console.log(`### ${label(c)}\n`);
-    console.log(
-      "| server | msg/s (median) | min–max | × ws | server CPU | server waits for CPU | client CPU | " +
-        "server CPU µs/msg | × ws CPU/msg | " +
-        "client→server B/msg | server→client B/msg | server ratio | agreed extension |",
-    );
-    console.log("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|");
-    const ws = results.get(`ws|${c.size}`);
-    const wsRate = ws ? median(ws.map((s) => s.rate)) : NaN;
-    const wsCpu = ws ? median(ws.map((s) => s.cpuUsPerMessage)) : NaN;
-    for (const spec of servers) {
-      const samples = results.get(`${spec.name}|${c.size}`)!;
-      const m = (f: (s: Sample) => number) => median(samples.map(f));
-      const rates = samples.map((s) => s.rate);
+    const ws = `ws|${c.size}`;
+    const rows = servers.map((spec) => {
+      const key = `${spec.name}|${c.size}`;
+      const m = (f: (s: Sample) => number) => results.median(key, f);
       const rate = m((s) => s.rate);
       const cpu = m((s) => s.cpuUsPerMessage);
       const serverOut = m((s) => s.inPerMessage);
-      console.log(
-        `| ${spec.name} | ${fmt(rate)} | ${fmt(Math.min(...rates))}–${fmt(Math.max(...rates))} | ` +
-          `${fmt(rate / wsRate, 2)} | ${fmt(m((s) => s.cpuShare) * 100)}% | ` +
-          `${fmt(m((s) => s.waitShare) * 100)}% | ` +
-          `${fmt(m((s) => s.clientCpuShare) * 100)}% | ${fmt(cpu, 1)} | ` +
-          `${fmt(cpu / wsCpu, 2)} | ${fmt(m((s) => s.outPerMessage))} | ${fmt(serverOut)} | ` +
-          `${fmt(serverOut / c.size, 3)} | \`${samples[0].extensions}\` |`,
-      );
-    }
+      return [
+        spec.name,
+        fmt(rate),
+        results.range(key, (s) => s.rate),
+        fmt(rate / results.median(ws, (s) => s.rate), 2),
+        `${fmt(m((s) => s.cpuShare) * 100)}%`,
+        `${fmt(m((s) => s.waitShare) * 100)}%`,
+        `${fmt(m((s) => s.clientCpuShare) * 100)}%`,
+        fmt(cpu, 1),
+        fmt(cpu / results.median(ws, (s) => s.cpuUsPerMessage), 2),
+        fmt(m((s) => s.outPerMessage)),
+        fmt(serverOut),
+        fmt(serverOut / c.size, 3),
+        `\`${results.of(key)[0].extensions}\``,
+      ];
+    });
+    console.log(table(
+      [
+        "server",
+        "msg/s (median)",
+        "min–max",
+        "× ws",
+        "server CPU",
+        "server waits for CPU",
+        "client CPU",
+        "server CPU µs/msg",
+        "× ws CPU/msg",
+        "client→server B/msg",
+        "server→client B/msg",
+        "server ratio",
+        "agreed extension",
+      ],
+      rows,
+      "lrrrrrrrrrrrl",
+    ));
     console.log("");
   }
 }
 
 /** Server RSS delta per connection for N held connections; `deflate`: the client offers it. */
 async function rssPerConnection(spec: ServerSpec, deflate: boolean) {
-  const server = await start(spec);
-  try {
-    await new Promise((r) => setTimeout(r, 1000));
-    const before = rssKiB(server.child.pid);
-    const client = spawn(1, [
+  const { before, after, ready } = await serverRss(
+    spec.name,
+    spec.cmd,
+    (port) => [
       node20,
       "bench/peers/client_ws.mjs",
       "--url",
-      `ws://127.0.0.1:${server.port}/`,
+      `ws://127.0.0.1:${port}/`,
       "--size",
       "1024",
       "--connections",
@@ -366,27 +278,15 @@ async function rssPerConnection(spec: ServerSpec, deflate: boolean) {
       "--threshold",
       String(threshold),
       "--hold",
-    ], "inherit");
-    try {
-      const text = await waitFor(
-        client,
-        /READY \d+ deflate=\d+/,
-        `${spec.name} memory client`,
-        120_000,
-      );
-      const [, ready, agreed] = /READY (\d+) deflate=(\d+)/.exec(text)!.map(Number);
-      if (ready !== memoryConnections || agreed !== (deflate ? memoryConnections : 0)) {
-        throw new Error(`${spec.name}: ${ready} connections, ${agreed} with deflate`);
-      }
-      await new Promise((r) => setTimeout(r, settleMs));
-      const after = rssKiB(server.child.pid);
-      return { before, after, perConnection: (after - before) / memoryConnections };
-    } finally {
-      await kill(client);
-    }
-  } finally {
-    await kill(server.child);
+    ],
+    /^READY (\d+) deflate=(\d+)/,
+    settleMs,
+  );
+  const [connected, agreed] = [Number(ready[1]), Number(ready[2])];
+  if (connected !== memoryConnections || agreed !== (deflate ? memoryConnections : 0)) {
+    throw new Error(`${spec.name}: ${connected} connections, ${agreed} with deflate`);
   }
+  return { before, after, perConnection: (after - before) / memoryConnections };
 }
 
 async function memory() {
@@ -398,25 +298,35 @@ async function memory() {
       } s settle, no forced GC)` +
       (baseline ? "; baseline: the same without the client offering deflate" : "") + "\n",
   );
-  console.log(
-    "| server | RSS before (MiB) | RSS after (MiB) | KiB / connection | × ws |" +
-      (baseline ? " baseline KiB / connection | added by deflate |" : ""),
-  );
-  console.log("|---|---:|---:|---:|---:|" + (baseline ? "---:|---:|" : ""));
+  const rows: string[][] = [];
   let wsPerConnection = NaN;
   for (const spec of servers) {
     const { before, after, perConnection } = await rssPerConnection(spec, true);
     if (spec.name === "ws") wsPerConnection = perConnection;
-    let extra = "";
+    const row = [
+      spec.name,
+      fmt(before / 1024, 1),
+      fmt(after / 1024, 1),
+      fmt(perConnection, 1),
+      fmt(perConnection / wsPerConnection, 2),
+    ];
     if (baseline) {
       const plain = (await rssPerConnection(spec, false)).perConnection;
-      extra = ` ${fmt(plain, 1)} | ${fmt(perConnection - plain, 1)} |`;
+      row.push(fmt(plain, 1), fmt(perConnection - plain, 1));
     }
-    console.log(
-      `| ${spec.name} | ${fmt(before / 1024, 1)} | ${fmt(after / 1024, 1)} | ` +
-        `${fmt(perConnection, 1)} | ${fmt(perConnection / wsPerConnection, 2)} |${extra}`,
-    );
+    rows.push(row);
   }
+  console.log(table(
+    [
+      "server",
+      "RSS before (MiB)",
+      "RSS after (MiB)",
+      "KiB / connection",
+      "× ws",
+      ...(baseline ? ["baseline KiB / connection", "added by deflate"] : []),
+    ],
+    rows,
+  ));
 }
 
 function wsVersion(): string {
@@ -425,7 +335,9 @@ function wsVersion(): string {
 
 let failed = false;
 try {
-  if (servers.some((s) => s.cmd.includes(nodeBundle))) await bundleNodeServer();
+  if (servers.some((s) => s.cmd.includes(nodeBundle))) {
+    bundleForNode("bench/peers/server_engine.ts", nodeBundle);
+  }
   console.log(
     `websocket-channel permessage-deflate benchmark — nproc ${navigator.hardwareConcurrency}, ` +
       `Deno ${Deno.version.deno}; command: deno run -A bench/deflate.ts ${args.join(" ")}`,
@@ -437,6 +349,6 @@ try {
   failed = true;
   console.error(error instanceof Error ? error.message : error);
 } finally {
-  await killAll();
+  await stopAll();
 }
 Deno.exit(failed ? 1 : 0);

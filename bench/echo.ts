@@ -33,12 +33,17 @@ import {
   node20,
   option,
   rotated,
-  rssKiB,
   Samples,
   sizeLabel,
   table,
 } from "./_harness.ts";
-import { Process, runLoadClient, type Server, startServer, stopAll } from "./_harness/processes.ts";
+import {
+  runLoadClient,
+  type Server,
+  serverRss,
+  startServer,
+  stopAll,
+} from "./_harness/processes.ts";
 
 const args = Deno.args;
 const opt = (name: string, fallback: string) => option(args, name, fallback);
@@ -211,34 +216,26 @@ async function idleMemory() {
   );
   const rows: string[][] = [];
   for (const spec of servers) {
-    const server = await startServer(spec.name, spec.cmd);
-    try {
-      await new Promise((r) => setTimeout(r, 1000));
-      const before = rssKiB(server.pid);
-      const client = new Process(`idle client of ${spec.name}`, [
+    const { before, after } = await serverRss(
+      spec.name,
+      spec.cmd,
+      (port) => [
         node20,
         "bench/peers/client_idle.mjs",
         "--port",
-        String(server.port),
+        String(port),
         "--connections",
         String(idleConnections),
-      ], { cpu: 1 });
-      try {
-        await client.lines.until(/^READY/, 120_000, client.name);
-        await new Promise((r) => setTimeout(r, 5000));
-        const after = rssKiB(server.pid);
-        rows.push([
-          spec.name,
-          fmt(before / 1024, 1),
-          fmt(after / 1024, 1),
-          fmt((after - before) / idleConnections, 1),
-        ]);
-      } finally {
-        await client.stop();
-      }
-    } finally {
-      await server.stop();
-    }
+      ],
+      /^READY/,
+      5000,
+    );
+    rows.push([
+      spec.name,
+      fmt(before / 1024, 1),
+      fmt(after / 1024, 1),
+      fmt((after - before) / idleConnections, 1),
+    ]);
   }
   console.log(
     table(["server", "RSS before (MiB)", "RSS after (MiB)", "KiB / connection"], rows),

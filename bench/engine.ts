@@ -22,9 +22,20 @@
  * @module
  */
 
-import { execFileSync } from "node:child_process";
+import process from "node:process";
 import { Protocol } from "../src/engine/protocol.ts";
-import { bin, median, root } from "./_harness.ts";
+import {
+  bin,
+  bundleForNode,
+  median,
+  option,
+  root,
+  rotated,
+  runJson,
+  runText,
+  sizeLabel,
+  table,
+} from "./_harness.ts";
 
 const SIZES = [20, 1024, 65536, 1048576];
 const CHUNK = 65536;
@@ -36,11 +47,7 @@ interface Result {
   framesPerSecond: number;
 }
 
-function argument(name: string, fallback: string): string {
-  const args = typeof process !== "undefined" ? process.argv : [];
-  const i = args.indexOf(`--${name}`);
-  return i >= 0 ? args[i + 1] : fallback;
-}
+const argument = (name: string, fallback: string) => option(process.argv, name, fallback);
 
 /** Masked binary frames of `size` bytes, about `total` bytes in all, cut into 64 KiB chunks. */
 function clientStream(size: number): { chunks: Uint8Array[]; frames: number } {
@@ -197,15 +204,9 @@ function orchestrate(): void {
   const rounds = Number(argument("rounds", "5"));
   const ms = argument("ms", "400");
   const node = argument("node", "/usr/bin/node");
-  const bundle = `${root}/.build/bench_engine.mjs`;
-  execFileSync(bin("esbuild"), [
-    `${root}/bench/engine.ts`,
-    "--bundle",
-    "--platform=node",
-    "--format=esm",
-    `--outfile=${bundle}`,
-    "--log-level=error",
-  ]);
+  // One level below the repository root, like this file: ws() finds node_modules from there.
+  const bundle = ".build/bench_engine.mjs";
+  bundleForNode("bench/engine.ts", bundle);
   const self = `${root}/bench/engine.ts`;
   const runs: { name: string; cmd: string[]; env?: Record<string, string> }[] = [
     { name: "node", cmd: [node, bundle, "--worker", "ours,ws+bufferutil", "--ms", ms] },
@@ -219,17 +220,8 @@ function orchestrate(): void {
   ];
   const all: Result[] = [];
   for (let round = 0; round < rounds; round++) {
-    // Rotate the order each round so a burst of background load does not always hit the same variant.
-    for (let i = 0; i < runs.length; i++) {
-      const run = runs[(i + round) % runs.length];
-      const out = execFileSync(run.cmd[0], [...run.cmd.slice(1)], {
-        cwd: root,
-        env: { ...process.env, ...run.env },
-        encoding: "utf8",
-        maxBuffer: 1 << 24,
-      });
-      const line = out.trim().split("\n").pop()!;
-      all.push(...(JSON.parse(line) as Result[]));
+    for (const run of rotated(runs, round)) {
+      all.push(...runJson<Result[]>(run.cmd, run.env));
       console.error(`round ${round + 1}/${rounds}: ${run.name} done`);
     }
   }
@@ -240,11 +232,9 @@ function orchestrate(): void {
         r.framesPerSecond
       ),
     );
-  const label = (size: number) =>
-    size >= 1 << 20 ? `${size >> 20} MiB` : size >= 1024 ? `${size >> 10} KiB` : `${size} B`;
   console.log(
     `Median of ${rounds} interleaved rounds, ${ms} ms per measurement; Node ${
-      execFileSync(node, ["--version"], { encoding: "utf8" }).trim()
+      runText([node, "--version"])
     }.\n`,
   );
   for (const op of ["decode", "encode"] as const) {
@@ -255,24 +245,24 @@ function orchestrate(): void {
           : "Encode (client, masked)"
       }\n`,
     );
-    console.log(
-      `| size | ${variants.join(" | ")} | ours-node / ws+bufferutil | ours-node / ws-js |`,
-    );
-    console.log(`|---|${variants.map(() => "---").join("|")}|---|---|`);
-    for (const size of SIZES) {
+    const ratio = (a: number, b: number) => `${(a / b).toFixed(2)}×`;
+    const rows = SIZES.map((size) => {
       const values = variants.map((v) => cell(v, op, size));
-      const ratio = (a: number, b: number) => `${(a / b).toFixed(2)}×`;
-      console.log(
-        `| ${label(size)} | ${values.map((v) => format(v, size)).join(" | ")} | ${
-          ratio(values[0], values[1])
-        } | ${ratio(values[0], values[2])} |`,
-      );
-    }
+      return [
+        sizeLabel(size),
+        ...values.map((v) => format(v, size)),
+        ratio(values[0], values[1]),
+        ratio(values[0], values[2]),
+      ];
+    });
+    console.log(
+      table(["size", ...variants, "ours-node / ws+bufferutil", "ours-node / ws-js"], rows),
+    );
     console.log("");
   }
 }
 
-const workerIndex = typeof process !== "undefined" ? process.argv.indexOf("--worker") : -1;
+const workerIndex = process.argv.indexOf("--worker");
 if (workerIndex >= 0) {
   await worker(process.argv[workerIndex + 1].split(","), Number(argument("ms", "400")));
 } else {

@@ -40,9 +40,22 @@
  * @module
  */
 import { summarizeProfile } from "./peers/fanout_profile.ts";
-import { Lines } from "../scripts/_util/lines.ts";
-import { killChildren, trackChild } from "../scripts/_util/children.ts";
-import { bin, bundleForNode, cpuTicks, fmt, median, node20, option, root } from "./_harness.ts";
+import { type RedisServer, startRedisServer } from "../test/_util/redis_server.ts";
+import {
+  bin,
+  bundleForNode,
+  cpuSeconds,
+  fmt,
+  node20,
+  option,
+  root,
+  rotated,
+  runText,
+  Samples,
+  sizeLabel,
+  table,
+} from "./_harness.ts";
+import { countedWindow, Process, type Server, startServer, stopAll } from "./_harness/processes.ts";
 
 const args = Deno.args;
 const quick = args.includes("--quick");
@@ -66,73 +79,16 @@ const cpuProfDir = opt("cpu-prof", "");
 
 // ── processes ────────────────────────────────────────────────────────────
 
+/** Open-file limit for every process started here (raised for N subscribers). */
 let fdLimit = 0;
 
-/** `cmd` pinned to `cpu` (with the raised descriptor limit); the pid is the command's own (exec). */
-function spawn(cpu: string, cmd: string[], stdout: "piped" | "null" = "piped"): Deno.ChildProcess {
-  const script = `ulimit -n ${fdLimit} 2>/dev/null; exec taskset -c ${cpu} "$@"`;
-  const child = new Deno.Command("sh", {
-    args: ["-c", script, "sh", ...cmd],
-    cwd: root,
-    stdin: "null",
-    stdout,
-    stderr: "inherit",
-  }).spawn();
-  trackChild(child);
-  return child;
-}
-
-async function stop(child: Deno.ChildProcess, graceful = false) {
-  if (graceful) {
-    try {
-      child.kill("SIGTERM");
-    } catch { /* gone */ }
-    const timer = setTimeout(() => {
-      try {
-        child.kill("SIGKILL");
-      } catch { /* gone */ }
-    }, 10_000);
-    await child.status;
-    clearTimeout(timer);
-    return;
-  }
-  try {
-    child.kill("SIGKILL");
-  } catch { /* gone */ }
-  await child.status;
-}
-
-interface Server {
-  name: string;
-  child: Deno.ChildProcess;
-  port: number;
-}
-
-async function startServer(name: string, cpu: string, cmd: string[]): Promise<Server> {
-  const child = spawn(cpu, cmd);
-  const lines = new Lines(child.stdout);
-  const match = await lines.until(/^PORT (\d+)/, 30_000, name);
-  lines.drain();
-  return { name, child, port: Number(match[1]) };
-}
-
-/** utime + stime of every thread of the process, in seconds. */
-function cpuSeconds(pid: number): number {
-  return cpuTicks(pid) / 100;
-}
-
-async function shell(command: string): Promise<string> {
-  const out = await new Deno.Command("sh", { args: ["-c", command] }).output();
-  return new TextDecoder().decode(out.stdout).trim();
+function shell(command: string): string {
+  return runText(["sh", "-c", command]);
 }
 
 function bundle(entry: string, outfile: string) {
-  return bundleForNode(entry, outfile, ["--packages=external", "--sourcemap"]);
+  bundleForNode(entry, outfile, ["--packages=external", "--sourcemap"]);
 }
-
-// ── formatting ───────────────────────────────────────────────────────────
-
-const sizeLabel = (size: number) => size >= 1024 ? `${size / 1024} KiB` : `${size} B`;
 
 // ── part 1: one process ──────────────────────────────────────────────────
 
@@ -199,10 +155,11 @@ interface Sample {
   clientCpu: number;
   nsPerMessage: number;
 }
-const localResults = new Map<string, Sample[]>();
+const localResults = new Samples<Sample>();
 
 async function runLocalClient(server: Server, n: number) {
-  const client = spawn("1", [
+  const what = `client of ${server.name} (${n} subscribers)`;
+  const client = new Process(what, [
     clientRuntime === "node" ? node20 : bin("bun"),
     "bench/peers/fanout_client.mjs",
     "--port",
@@ -219,30 +176,27 @@ async function runLocalClient(server: Server, n: number) {
     String(seconds),
     "--warmup",
     String(warmup),
-  ]);
-  const lines = new Lines(client.stdout);
-  const what = `client of ${server.name} (${n} subscribers)`;
-  const pid = server.child.pid;
+  ], { cpu: 1, fdLimit });
+  const lines = client.lines;
   try {
     await lines.until(/^CONNECTED/, 60_000 + n * 10, what);
     for (let k = 0; k < sizes.length; k++) {
-      await lines.until(/^COUNTING/, 60_000, what);
-      const cpu0 = cpuSeconds(pid);
-      const clientCpu0 = cpuSeconds(client.pid);
-      const t0 = performance.now();
-      const result = JSON.parse((await lines.until(/^RESULT (.*)/, 60_000, what))[1]);
-      const cpu = cpuSeconds(pid) - cpu0;
-      const clientCpu = cpuSeconds(client.pid) - clientCpu0;
-      const wall = (performance.now() - t0) / 1000;
+      const window = await countedWindow(
+        lines,
+        what,
+        () => ({ server: cpuSeconds(server.pid), client: cpuSeconds(client.pid) }),
+        { end: /^RESULT (.*)/ },
+      );
+      const result = JSON.parse(window.match[1]);
+      const cpu = window.after.server - window.before.server;
       await lines.until(/^DRAINED/, 90_000, what);
       const sample = {
         rate: result.messages / result.seconds,
-        cpu: cpu / wall,
-        clientCpu: clientCpu / wall,
+        cpu: cpu / window.seconds,
+        clientCpu: (window.after.client - window.before.client) / window.seconds,
         nsPerMessage: (cpu / Math.max(result.messages, 1)) * 1e9,
       };
-      const key = `${server.name}|${n}|${result.size}`;
-      localResults.set(key, [...(localResults.get(key) ?? []), sample]);
+      localResults.add(`${server.name}|${n}|${result.size}`, sample);
       console.error(
         `  ${server.name} ${n} subs ${sizeLabel(result.size)}: ${fmt(sample.rate)} msg/s, ` +
           `server cpu ${fmt(sample.cpu * 100)}%, client ${fmt(sample.clientCpu * 100)}%, ` +
@@ -250,30 +204,27 @@ async function runLocalClient(server: Server, n: number) {
       );
     }
     await lines.until(/^DONE/, 60_000, what);
-    const status = await client.status;
-    if (!status.success) throw new Error(`${what} exited with ${status.code}`);
+    await client.succeeded();
   } finally {
-    await stop(client);
+    await client.stop();
   }
 }
 
 async function local() {
   if (servers.some((s) => s.name === "engine-node")) {
-    await bundle("bench/peers/fanout_server.ts", nodeBundle);
+    bundle("bench/peers/fanout_server.ts", nodeBundle);
   }
   const running: Server[] = [];
   try {
-    for (const spec of servers) running.push(await startServer(spec.name, "0", spec.cmd));
+    for (const spec of servers) running.push(await startServer(spec.name, spec.cmd, { fdLimit }));
     for (let round = 0; round < rounds; round++) {
       for (const n of subscriberCounts) {
         console.error(`round ${round + 1}/${rounds}, ${n} subscribers, window ${windowFor(n)}`);
-        for (let i = 0; i < running.length; i++) {
-          await runLocalClient(running[(i + round) % running.length], n);
-        }
+        for (const server of rotated(running, round)) await runLocalClient(server, n);
       }
     }
   } finally {
-    for (const server of running) await stop(server.child);
+    await Promise.all(running.map((server) => server.stop()));
   }
   printLocal();
 }
@@ -293,31 +244,42 @@ function printLocal() {
       `the peer (ws for Node and Deno, Bun's server.publish for Bun) in messages/s and in messages ` +
       `per CPU-second.\n`,
   );
+  const rate = (s: Sample) => s.rate;
+  const ns = (s: Sample) => s.nsPerMessage;
   for (const n of subscriberCounts) {
     for (const size of sizes) {
       console.log(`#### ${fmt(n)} subscribers, ${sizeLabel(size)}\n`);
-      console.log(
-        "| server | delivered msg/s | min–max | server CPU | client CPU | CPU ns/msg | peer | × peer msg/s | × peer msg/CPU-s |",
-      );
-      console.log("|---|---:|---:|---:|---:|---:|---|---:|---:|");
-      for (const spec of servers) {
-        const samples = localResults.get(`${spec.name}|${n}|${size}`) ?? [];
-        if (samples.length === 0) continue;
-        const rates = samples.map((s) => s.rate);
-        const ns = median(samples.map((s) => s.nsPerMessage));
-        const peer = localResults.get(`${spec.peer}|${n}|${size}`) ?? [];
-        const peerRate = peer.length ? median(peer.map((s) => s.rate)) : NaN;
-        const peerNs = peer.length ? median(peer.map((s) => s.nsPerMessage)) : NaN;
-        console.log(
-          `| ${spec.name} | ${fmt(median(rates))} | ${fmt(Math.min(...rates))}–${
-            fmt(Math.max(...rates))
-          } | ${fmt(median(samples.map((s) => s.cpu)) * 100)}% | ${
-            fmt(median(samples.map((s) => s.clientCpu)) * 100)
-          }% | ${fmt(ns)} | ${spec.peer} | ${fmt(median(rates) / peerRate, 2)} | ${
-            fmt(peerNs / ns, 2)
-          } |`,
-        );
-      }
+      const rows = servers.filter((spec) => localResults.of(`${spec.name}|${n}|${size}`).length)
+        .map((spec) => {
+          const key = `${spec.name}|${n}|${size}`;
+          const peer = `${spec.peer}|${n}|${size}`;
+          return [
+            spec.name,
+            fmt(localResults.median(key, rate)),
+            localResults.range(key, rate),
+            `${fmt(localResults.median(key, (s) => s.cpu) * 100)}%`,
+            `${fmt(localResults.median(key, (s) => s.clientCpu) * 100)}%`,
+            fmt(localResults.median(key, ns)),
+            spec.peer,
+            fmt(localResults.median(key, rate) / localResults.median(peer, rate), 2),
+            fmt(localResults.median(peer, ns) / localResults.median(key, ns), 2),
+          ];
+        });
+      console.log(table(
+        [
+          "server",
+          "delivered msg/s",
+          "min–max",
+          "server CPU",
+          "client CPU",
+          "CPU ns/msg",
+          "peer",
+          "× peer msg/s",
+          "× peer msg/CPU-s",
+        ],
+        rows,
+        "lrrrrrlrr",
+      ));
       console.log("");
     }
   }
@@ -326,26 +288,27 @@ function printLocal() {
     ["engine-bun", "bun-native", 0.5],
     ["bun-handler", "bun-native", 1],
   ];
-  console.log("#### Targets\n");
-  console.log("| ratio | target | N | size | msg/s | msg/CPU-s |");
-  console.log("|---|---:|---:|---:|---:|---:|");
+  const rows: string[][] = [];
   for (const [ours, peer, target] of targets) {
     for (const n of subscriberCounts) {
       for (const size of sizes) {
-        const a = localResults.get(`${ours}|${n}|${size}`);
-        const b = localResults.get(`${peer}|${n}|${size}`);
-        if (!a || !b) continue;
-        const rate = median(a.map((s) => s.rate)) / median(b.map((s) => s.rate));
-        const perCpu = median(b.map((s) => s.nsPerMessage)) / median(a.map((s) => s.nsPerMessage));
+        const a = `${ours}|${n}|${size}`;
+        const b = `${peer}|${n}|${size}`;
+        if (!localResults.of(a).length || !localResults.of(b).length) continue;
         const mark = (x: number) => `${fmt(x, 2)} ${x >= target ? "✓" : "✗"}`;
-        console.log(
-          `| ${ours} ÷ ${peer} | ≥ ${target} | ${fmt(n)} | ${sizeLabel(size)} | ${mark(rate)} | ${
-            mark(perCpu)
-          } |`,
-        );
+        rows.push([
+          `${ours} ÷ ${peer}`,
+          `≥ ${target}`,
+          fmt(n),
+          sizeLabel(size),
+          mark(localResults.median(a, rate) / localResults.median(b, rate)),
+          mark(localResults.median(b, ns) / localResults.median(a, ns)),
+        ]);
       }
     }
   }
+  console.log("#### Targets\n");
+  console.log(table(["ratio", "target", "N", "size", "msg/s", "msg/CPU-s"], rows));
   console.log("");
 }
 
@@ -363,53 +326,19 @@ interface RedisSample {
   redisCpu: number;
   clientCpu: number;
 }
-const redisResults = new Map<string, RedisSample[]>();
+const redisResults = new Samples<RedisSample>();
 
-async function startRedis(): Promise<{ child: Deno.ChildProcess; url: string }> {
-  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
-  const port = (listener.addr as Deno.NetAddr).port;
-  listener.close();
-  const child = spawn("1", [
-    "/usr/bin/redis-server",
-    "--port",
-    String(port),
-    "--bind",
-    "127.0.0.1",
-    "--save",
-    "",
-    "--appendonly",
-    "no",
-  ], "null");
-  const end = Date.now() + 10_000;
-  for (;;) {
-    try {
-      const conn = await Deno.connect({ hostname: "127.0.0.1", port });
-      await conn.write(new TextEncoder().encode("PING\r\n"));
-      const buffer = new Uint8Array(16);
-      const n = await conn.read(buffer);
-      conn.close();
-      if (n && new TextDecoder().decode(buffer.subarray(0, n)).startsWith("+PONG")) break;
-    } catch { /* not up yet */ }
-    if (Date.now() > end) throw new Error("redis-server did not start");
-    await new Promise((r) => setTimeout(r, 50));
-  }
-  return { child, url: `redis://127.0.0.1:${port}` };
-}
-
-async function redisCell(
-  system: string,
-  processes: number,
-  redis: { child: Deno.ChildProcess; url: string },
-) {
+async function redisCell(system: string, processes: number, redis: RedisServer) {
   const cmd = system === "ours"
     ? [node20, ".build/bench/fanout_redis_server.mjs", "--redis", redis.url]
     : [node20, "bench/peers/fanout_redis_server_sio.mjs", "--redis", redis.url];
   const started: Server[] = [];
   try {
     for (let i = 0; i < processes; i++) {
-      started.push(await startServer(`${system}-${i}`, "0", cmd));
+      started.push(await startServer(`${system}-${i}`, cmd, { fdLimit }));
     }
-    const client = spawn("1", [
+    const what = `${system} client (${processes} processes)`;
+    const client = new Process(what, [
       node20,
       "bench/peers/fanout_redis_client.mjs",
       "--system",
@@ -424,23 +353,15 @@ async function redisCell(
       String(redisSeconds),
       "--warmup",
       String(warmup),
-    ]);
+    ], { cpu: 1, fdLimit });
     try {
-      const lines = new Lines(client.stdout);
-      const what = `${system} client (${processes} processes)`;
-      const pids = [...started.map((s) => s.child.pid)];
-      const sample = () => ({
-        servers: pids.reduce((sum, pid) => sum + cpuSeconds(pid), 0),
-        redis: cpuSeconds(redis.child.pid),
+      const window = await countedWindow(client.lines, what, () => ({
+        servers: started.reduce((sum, server) => sum + cpuSeconds(server.pid), 0),
+        redis: cpuSeconds(redis.pid),
         client: cpuSeconds(client.pid),
-        time: performance.now(),
-      });
-      await lines.until(/^COUNTING/, 120_000, what);
-      const a = sample();
-      await lines.until(/^WINDOW_END/, 60_000, what);
-      const b = sample();
-      const result = JSON.parse((await lines.until(/^RESULT (.*)/, 60_000, what))[1]);
-      const wall = (b.time - a.time) / 1000;
+      }), { end: /^WINDOW_END/, ms: 120_000 });
+      const result = JSON.parse((await client.lines.until(/^RESULT (.*)/, 60_000, what))[1]);
+      const { before: a, after: b, seconds: wall } = window;
       const s: RedisSample = {
         delivered: result.delivered / result.seconds,
         expected: result.expected,
@@ -453,8 +374,7 @@ async function redisCell(
         redisCpu: (b.redis - a.redis) / wall,
         clientCpu: (b.client - a.client) / wall,
       };
-      const key = `${system}|${processes}`;
-      redisResults.set(key, [...(redisResults.get(key) ?? []), s]);
+      redisResults.add(`${system}|${processes}`, s);
       console.error(
         `  ${system} ×${processes}: ${fmt(s.delivered)} msg/s, p50 ${fmt(s.p50, 2)} ms, p99 ${
           fmt(s.p99, 2)
@@ -462,29 +382,29 @@ async function redisCell(
           fmt(s.nsPerMessage)
         } ns/msg`,
       );
-      const status = await client.status;
-      if (!status.success) throw new Error(`${what} exited with ${status.code}`);
+      await client.succeeded();
     } finally {
-      await stop(client);
+      await client.stop();
     }
   } finally {
-    for (const server of started) await stop(server.child);
+    await Promise.all(started.map((server) => server.stop()));
   }
 }
 
 async function redisPart() {
-  await bundle("bench/peers/fanout_redis_server.ts", ".build/bench/fanout_redis_server.mjs");
-  const redis = await startRedis();
+  bundle("bench/peers/fanout_redis_server.ts", ".build/bench/fanout_redis_server.mjs");
+  const redis = await startRedisServer({ cpu: "1" });
   try {
     for (let round = 0; round < redisRounds; round++) {
       for (const processes of processCounts) {
         console.error(`redis round ${round + 1}/${redisRounds}, ${processes} processes`);
-        const systems = round % 2 ? ["sio", "ours"] : ["ours", "sio"];
-        for (const system of systems) await redisCell(system, processes, redis);
+        for (const system of rotated(["ours", "sio"], round)) {
+          await redisCell(system, processes, redis);
+        }
       }
     }
   } finally {
-    await stop(redis.child);
+    await redis.stop();
   }
   printRedis();
 }
@@ -502,40 +422,58 @@ function printRedis() {
       `window that some subscriber never got. "CPU ns/msg": CPU of all server processes per ` +
       `delivered message.\n`,
   );
-  console.log(
-    "| system | processes | delivered msg/s | expected msg/s | p50 ms | p99 ms | p99.9 ms | lost | servers CPU | CPU ns/msg | × socket.io msg/CPU-s | redis CPU | client CPU |",
-  );
-  console.log("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
+  const rows: string[][] = [];
   for (const processes of processCounts) {
     for (const system of ["ours", "sio"]) {
-      const samples = redisResults.get(`${system}|${processes}`) ?? [];
+      const key = `${system}|${processes}`;
+      const samples = redisResults.of(key);
       if (samples.length === 0) continue;
-      const m = (pick: (s: RedisSample) => number) => median(samples.map(pick));
-      const sio = redisResults.get(`sio|${processes}`) ?? [];
-      const sioNs = sio.length ? median(sio.map((s) => s.nsPerMessage)) : NaN;
+      const m = (pick: (s: RedisSample) => number) => redisResults.median(key, pick);
+      const sioNs = redisResults.median(`sio|${processes}`, (s) => s.nsPerMessage);
       const lost = samples.reduce((sum, s) => sum + (s.expected - s.received), 0);
-      const name = system === "ours"
-        ? "ours (TopicHub + RedisBackplane)"
-        : "socket.io + redis-adapter";
-      console.log(
-        `| ${name} | ${processes} | ${fmt(m((s) => s.delivered))} | ${
-          fmt(rate * perProcess * processes)
-        } | ${fmt(m((s) => s.p50), 2)} | ${fmt(m((s) => s.p99), 2)} | ${
-          fmt(m((s) => s.p999), 2)
-        } | ${lost} | ${fmt(m((s) => s.serverCpu) * 100)}% | ${fmt(m((s) => s.nsPerMessage))} | ${
-          fmt(sioNs / m((s) => s.nsPerMessage), 2)
-        } | ${fmt(m((s) => s.redisCpu) * 100)}% | ${fmt(m((s) => s.clientCpu) * 100)}% |`,
-      );
+      rows.push([
+        system === "ours" ? "ours (TopicHub + RedisBackplane)" : "socket.io + redis-adapter",
+        String(processes),
+        fmt(m((s) => s.delivered)),
+        fmt(rate * perProcess * processes),
+        fmt(m((s) => s.p50), 2),
+        fmt(m((s) => s.p99), 2),
+        fmt(m((s) => s.p999), 2),
+        String(lost),
+        `${fmt(m((s) => s.serverCpu) * 100)}%`,
+        fmt(m((s) => s.nsPerMessage)),
+        fmt(sioNs / m((s) => s.nsPerMessage), 2),
+        `${fmt(m((s) => s.redisCpu) * 100)}%`,
+        `${fmt(m((s) => s.clientCpu) * 100)}%`,
+      ]);
     }
   }
+  console.log(table(
+    [
+      "system",
+      "processes",
+      "delivered msg/s",
+      "expected msg/s",
+      "p50 ms",
+      "p99 ms",
+      "p99.9 ms",
+      "lost",
+      "servers CPU",
+      "CPU ns/msg",
+      "× socket.io msg/CPU-s",
+      "redis CPU",
+      "client CPU",
+    ],
+    rows,
+  ));
   console.log("");
 }
 
 // ── main ─────────────────────────────────────────────────────────────────
 
-async function raiseFdLimit() {
-  const soft = Number(await shell("ulimit -n"));
-  const hardText = await shell("ulimit -Hn");
+function raiseFdLimit() {
+  const soft = Number(shell("ulimit -n"));
+  const hardText = shell("ulimit -Hn");
   const hard = hardText === "unlimited" ? Infinity : Number(hardText);
   const needed = Math.max(...subscriberCounts) + 256;
   if (hard < needed) {
@@ -548,13 +486,15 @@ async function raiseFdLimit() {
 }
 
 try {
-  await raiseFdLimit();
+  raiseFdLimit();
   if (cpuProfDir) await Deno.mkdir(cpuProfDir, { recursive: true });
   const started = performance.now();
   console.log(
-    `\n## Fan-out (${await shell("nproc")} cores, ${await shell(
-      "grep -m1 'model name' /proc/cpuinfo | cut -d: -f2",
-    )}; load average at start: ${await shell("cut -d' ' -f1-3 /proc/loadavg")})\n`,
+    `\n## Fan-out (${shell("nproc")} cores, ${
+      shell(
+        "grep -m1 'model name' /proc/cpuinfo | cut -d: -f2",
+      )
+    }; load average at start: ${shell("cut -d' ' -f1-3 /proc/loadavg")})\n`,
   );
   if (only.includes("local")) await local();
   if (only.includes("redis")) await redisPart();
@@ -572,5 +512,5 @@ try {
   }
   console.error(`(fan-out benchmark done in ${fmt((performance.now() - started) / 1000)} s)`);
 } finally {
-  killChildren();
+  await stopAll();
 }

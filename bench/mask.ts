@@ -18,10 +18,20 @@
  * @module
  */
 
-import { execFileSync } from "node:child_process";
 import process from "node:process";
 import { maskRangeInJs, maskRangeInKernel } from "../src/engine/mask.ts";
-import { bin, median, root } from "./_harness.ts";
+import {
+  bin,
+  bundleForNode,
+  median,
+  node20,
+  option,
+  root,
+  rotated,
+  runJson,
+  sizeLabel,
+  table,
+} from "./_harness.ts";
 
 const SIZES = [64, 256, 512, 1024, 2048, 4096, 16384, 65536, 1 << 20, 16 << 20];
 const VARIANTS = ["js", "kernel"] as const;
@@ -33,10 +43,7 @@ interface Result {
   gbps: number;
 }
 
-function argument(name: string, fallback: string): string {
-  const i = process.argv.indexOf(`--${name}`);
-  return i >= 0 ? process.argv[i + 1] : fallback;
-}
+const argument = (name: string, fallback: string) => option(process.argv, name, fallback);
 
 function measure(size: number, variant: string, ms: number): number {
   // Offset 1 into the buffer: received frames rarely start at an aligned address.
@@ -76,36 +83,22 @@ function orchestrate(): void {
   const rounds = Number(argument("rounds", "5"));
   const ms = argument("ms", "150");
   const cpu = argument("cpu", "0");
-  const bundle = `${root}/.build/bench_mask.mjs`;
-  execFileSync(bin("esbuild"), [
-    `${root}/bench/mask.ts`,
-    "--bundle",
-    "--platform=node",
-    "--format=esm",
-    `--outfile=${bundle}`,
-    "--log-level=error",
-  ]);
+  const bundle = ".build/bench_mask.mjs";
+  bundleForNode("bench/mask.ts", bundle);
   const self = `${root}/bench/mask.ts`;
   const runs = [
-    { name: "node", cmd: ["/usr/bin/node", bundle] },
+    { name: "node", cmd: [node20, bundle] },
     { name: "deno", cmd: [bin("deno"), "run", "-A", self] },
     { name: "bun", cmd: [bin("bun"), self] },
   ];
   const all: Result[] = [];
   for (let round = 0; round < rounds; round++) {
-    for (let i = 0; i < runs.length; i++) {
-      const run = runs[(i + round) % runs.length];
-      const out = execFileSync(
-        "taskset",
-        ["-c", cpu, ...run.cmd, "--worker", "--ms", ms, "--round", String(round)],
-        { cwd: root, encoding: "utf8", maxBuffer: 1 << 24 },
-      );
-      all.push(...(JSON.parse(out.trim().split("\n").pop()!) as Result[]));
+    for (const run of rotated(runs, round)) {
+      const worker = ["--worker", "--ms", ms, "--round", String(round)];
+      all.push(...runJson<Result[]>(["taskset", "-c", cpu, ...run.cmd, ...worker]));
       console.error(`round ${round + 1}/${rounds}: ${run.name} done`);
     }
   }
-  const label = (size: number) =>
-    size >= 1 << 20 ? `${size >> 20} MiB` : size >= 1024 ? `${size >> 10} KiB` : `${size} B`;
   const cell = (runtime: string, variant: string, size: number) =>
     median(
       all.filter((r) => r.runtime === runtime && r.variant === variant && r.size === size)
@@ -115,15 +108,14 @@ function orchestrate(): void {
     `Masking in place, GB/s, median of ${rounds} interleaved rounds × ${ms} ms, pinned to CPU ${cpu}\n`,
   );
   const names = runs.map((r) => r.name);
-  console.log(`| size | ${names.map((n) => `${n} JS | ${n} kernel | ${n} ×`).join(" | ")} |`);
-  console.log(`|---|${names.map(() => "---:|---:|---:").join("|")}|`);
-  for (const size of SIZES) {
-    const cells = names.map((n) => {
+  const rows = SIZES.map((size) => [
+    sizeLabel(size),
+    ...names.flatMap((n) => {
       const js = cell(n, "js", size), kernel = cell(n, "kernel", size);
-      return `${js.toFixed(2)} | ${kernel.toFixed(2)} | ${(kernel / js).toFixed(2)}`;
-    });
-    console.log(`| ${label(size)} | ${cells.join(" | ")} |`);
-  }
+      return [js.toFixed(2), kernel.toFixed(2), (kernel / js).toFixed(2)];
+    }),
+  ]);
+  console.log(table(["size", ...names.flatMap((n) => [`${n} JS`, `${n} kernel`, `${n} ×`])], rows));
 }
 
 if (process.argv.includes("--worker")) {

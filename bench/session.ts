@@ -28,12 +28,9 @@ import { frameHeaderSize } from "../src/engine/frame_encoder.ts";
 import { encodeFrame, encodePublish, SESSION_PROTOCOL } from "../src/session/frames.ts";
 import { SessionHub } from "../src/session/session_hub.ts";
 import { SessionClient } from "../src/session/session_client.ts";
-import { median } from "./_harness.ts";
+import { fmt, median, option, rotated, table } from "./_harness.ts";
 
-const opt = (name: string, fallback: string) => {
-  const i = Deno.args.indexOf(`--${name}`);
-  return Number(i >= 0 ? Deno.args[i + 1] : fallback);
-};
+const opt = (name: string, fallback: string) => Number(option(Deno.args, name, fallback));
 const N = opt("messages", "20000");
 const S = opt("subscribers", "20");
 const SIZE = opt("size", "64");
@@ -166,10 +163,7 @@ const cases: [string, () => Promise<number>][] = [
 ];
 const results = new Map<string, number[]>(cases.map(([name]) => [name, []]));
 for (let round = 0; round < ROUNDS; round++) {
-  for (let i = 0; i < cases.length; i++) {
-    const [name, run] = cases[(i + round) % cases.length];
-    results.get(name)!.push(await run());
-  }
+  for (const [name, run] of rotated(cases, round)) results.get(name)!.push(await run());
 }
 const seqBytes = encodeFrame({ kind: "send", seq: 1000, data: payload }).byteLength;
 const ack = encodeFrame({ kind: "ack", seq: 1000 }).byteLength;
@@ -180,21 +174,23 @@ const wsServer = (n: number) => frameHeaderSize(n, false) + n;
 console.log(
   `${N} messages of ${SIZE} bytes, ${ROUNDS} rounds, medians (Deno ${Deno.version.deno})\n`,
 );
-console.log("| case | messages/s | vs plain |");
-console.log("|---|---:|---:|");
-for (const [k, [name]] of cases.entries()) {
-  const rate = median(results.get(name)!);
-  const base = median(results.get(cases[k - (k % 2)][0])!);
-  console.log(
-    `| ${name} | ${Math.round(rate).toLocaleString("en")} | ${(rate / base).toFixed(2)} |`,
-  );
-}
+console.log(table(
+  ["case", "messages/s", "vs plain"],
+  cases.map(([name], k) => {
+    const rate = median(results.get(name)!);
+    const base = median(results.get(cases[k - (k % 2)][0])!);
+    return [name, fmt(rate), fmt(rate / base, 2)];
+  }),
+));
 console.log(
-  `\n| bytes on the wire per ${SIZE}-byte message (seq/position 1000) | plain | session |`,
-);
-console.log("|---|---:|---:|");
-console.log(`| client → server send | ${wsClient(SIZE)} | ${wsClient(seqBytes)} |`);
-console.log(`| server → client acknowledgement | 0 | ${wsServer(ack)} |`);
-console.log(
-  `| server → client topic message (topic "${TOPIC}") | ${wsServer(SIZE)} | ${wsServer(pub)} |`,
+  `\n${
+    table(
+      [`bytes on the wire per ${SIZE}-byte message (seq/position 1000)`, "plain", "session"],
+      [
+        ["client → server send", wsClient(SIZE), wsClient(seqBytes)],
+        ["server → client acknowledgement", 0, wsServer(ack)],
+        [`server → client topic message (topic "${TOPIC}")`, wsServer(SIZE), wsServer(pub)],
+      ],
+    )
+  }`,
 );

@@ -15,7 +15,7 @@ import { type ChildProcess, spawn } from "node:child_process";
 import process from "node:process";
 import { Readable } from "node:stream";
 import { Lines } from "../../scripts/_util/lines.ts";
-import { root } from "../_harness.ts";
+import { root, rssKiB } from "../_harness.ts";
 
 /** How to start a process. */
 export interface SpawnOptions {
@@ -94,26 +94,14 @@ export class Process {
     if (code !== 0) throw new Error(`${this.name} exited with ${code}\n${this.#stderr}`);
   }
 
-  /**
-   * Kills it and waits until it is gone: SIGKILL, or with `graceful` SIGTERM
-   * first and SIGKILL 10 s later if it is still there.
-   */
-  async stop(graceful = false): Promise<void> {
-    const kill = (signal: "SIGKILL" | "SIGTERM") => {
+  /** Kills it (SIGKILL) and waits until it is gone. */
+  async stop(): Promise<void> {
+    if (this.#child.exitCode === null && this.#child.signalCode === null) {
       try {
-        this.#child.kill(signal);
+        this.#child.kill("SIGKILL");
       } catch { /* gone */ }
-    };
-    if (this.#child.exitCode !== null || this.#child.signalCode !== null) return;
-    if (!graceful) {
-      kill("SIGKILL");
-      await this.exited;
-      return;
     }
-    kill("SIGTERM");
-    const timer = setTimeout(() => kill("SIGKILL"), 10_000);
     await this.exited;
-    clearTimeout(timer);
   }
 }
 
@@ -221,4 +209,41 @@ export async function runLoadClient<T>(
   client.lines.drain();
   await client.succeeded();
   return { ...window, result: JSON.parse(window.match[0]) };
+}
+
+/** What {@linkcode serverRss} measured, in KiB. */
+export interface RssDelta {
+  before: number;
+  after: number;
+  /** The client's line that said its connections were up. */
+  ready: RegExpExecArray;
+}
+
+/**
+ * Idle memory of a server: starts it (CPU 0), reads its RSS after a second,
+ * starts `client(port)` on CPU 1, waits for its `ready` line, lets
+ * everything settle for `settleMs` and reads the RSS again; stops both.
+ */
+export async function serverRss(
+  name: string,
+  cmd: readonly string[],
+  client: (port: number) => string[],
+  ready: RegExp,
+  settleMs: number,
+): Promise<RssDelta> {
+  const server = await startServer(name, cmd);
+  try {
+    await new Promise((resolve) => setTimeout(resolve, 1000));
+    const before = rssKiB(server.pid);
+    const clients = new Process(`memory client of ${name}`, client(server.port), { cpu: 1 });
+    try {
+      const match = await clients.lines.until(ready, 180_000, clients.name);
+      await new Promise((resolve) => setTimeout(resolve, settleMs));
+      return { before, after: rssKiB(server.pid), ready: match };
+    } finally {
+      await clients.stop();
+    }
+  } finally {
+    await server.stop();
+  }
 }

@@ -56,20 +56,27 @@ const redis: ServerProgram = {
  * Starts `redis-server` on a free 127.0.0.1 port and waits until it answers
  * `PING`. The caller must `stop()` it (in a `finally`). With `persistent`,
  * it writes an append-only file (fsync on every write) in a temporary
- * folder, so a `restart()` (SIGKILL) keeps every acknowledged write.
+ * folder, so a `restart()` (SIGKILL) keeps every acknowledged write. With
+ * `cpu` (Linux), it runs pinned to that CPU list (`taskset -c`), as the
+ * benchmarks run it.
  */
 export async function startRedisServer(
-  options: { persistent?: boolean } = {},
+  options: { persistent?: boolean; cpu?: string } = {},
 ): Promise<RedisServer> {
+  const program: ServerProgram = options.cpu === undefined ? redis : {
+    ...redis,
+    command: "taskset",
+    args: (port) => ["-c", options.cpu!, redisServerPath, ...redis.args(port)],
+  };
   if (!options.persistent) {
-    const server = await startServerProcess(redis);
+    const server = await startServerProcess(program);
     return Object.assign(server, { url: `redis://127.0.0.1:${server.port}` });
   }
   const dir = mkdtempSync(join(tmpdir(), "wsc-redis-"));
   const server = await startServerProcess({
-    ...redis,
+    ...program,
     args: (port) => [
-      ...redis.args(port), // a later directive wins
+      ...program.args(port), // a later directive wins
       "--appendonly",
       "yes",
       "--appendfsync",

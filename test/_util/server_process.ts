@@ -14,6 +14,8 @@ import { delay } from "./async.ts";
 export interface ServerProcess {
   /** The loopback port it listens on. */
   readonly port: number;
+  /** The process id of the server running now (a restart starts another). */
+  readonly pid: number;
   /** Kills the server and waits until it is gone (idempotent). */
   stop(): Promise<void>;
   /**
@@ -114,6 +116,9 @@ export async function startServerProcess(program: ServerProgram): Promise<Server
   let stopped = false;
   return {
     port,
+    get pid() {
+      return current.pid ?? 0;
+    },
     async stop() {
       stopped = true;
       await kill(current);

@@ -1,12 +1,16 @@
 /**
- * Headless Chromium for tests: playwright-core driving /usr/bin/chromium, a
- * page served on loopback with a script of ours at `/wsc.js`, and a way to
- * run an async script body in that page.
+ * Headless Chromium for tests: playwright-core driving /usr/bin/chromium, the
+ * browser bundle of one of our entry points, a page served on loopback with
+ * that script at `/wsc.js`, and a way to run an async script body in that
+ * page.
  *
  * @module
  */
+import assert from "node:assert/strict";
 import { existsSync } from "node:fs";
 import { createServer } from "node:http";
+import type { Browser } from "playwright-core";
+import { buildBrowser } from "../../scripts/build_browser.ts";
 import { deadline } from "./async.ts";
 import { currentRuntime } from "./runtimes.ts";
 
@@ -19,6 +23,37 @@ export const chromiumSkip: string | false = currentRuntime === "bun"
   : !existsSync(CHROMIUM)
   ? "no Chromium at /usr/bin/chromium"
   : false;
+
+/**
+ * The browser bundle (ESM, as the `browser` field of package.json maps it)
+ * of the entry point at `path` from the repository root ("mod.ts",
+ * "src/client/mod.ts", …); fails the test if runtime-specific code reached it.
+ */
+export async function browserBundle(path: string): Promise<string> {
+  const { code, problems } = await buildBrowser({ contents: `export * from "./${path}";\n` });
+  assert.deepEqual(problems, [], `the browser bundle of ${path} holds no runtime-specific code`);
+  return code;
+}
+
+/** Launches headless Chromium (within 30 s); the caller closes it. */
+export async function launchChromium(): Promise<Browser> {
+  const { chromium } = await import("playwright-core");
+  return deadline(
+    chromium.launch({
+      executablePath: CHROMIUM,
+      headless: true,
+      args: [
+        "--headless",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--no-first-run",
+        "--disable-background-networking",
+      ],
+    }),
+    30_000,
+    "Chromium to start",
+  );
+}
 
 /** Runs `body` (an async function body seeing `arg`) in the page; resolves with its result. */
 export type PageRun = <T>(body: string, arg: unknown, ms?: number) => Promise<T>;
@@ -37,19 +72,9 @@ export async function withChromium(
     res.end(isScript ? script : "<!doctype html><title>wsc</title>");
   });
   await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
-  const { chromium } = await import("playwright-core");
-  const browser = await chromium.launch({
-    executablePath: CHROMIUM,
-    headless: true,
-    args: [
-      "--headless",
-      "--no-sandbox",
-      "--disable-gpu",
-      "--no-first-run",
-      "--disable-background-networking",
-    ],
-  });
+  let browser: Browser | undefined;
   try {
+    browser = await launchChromium();
     const page = await browser.newPage();
     await page.goto(`http://127.0.0.1:${(server.address() as { port: number }).port}/`);
     const run: PageRun = <T>(body: string, arg: unknown, ms = 30_000) =>
@@ -63,7 +88,7 @@ export async function withChromium(
       );
     await fn(run);
   } finally {
-    await browser.close();
+    await browser?.close();
     await new Promise((resolve) => server.close(resolve));
   }
 }

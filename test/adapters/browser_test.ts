@@ -1,51 +1,23 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import type { WebSocketChannel } from "../../src/channel/web_socket_channel.ts";
-import type { ServeOptions, WebSocketServer } from "../../src/adapters/serve_options.ts";
-import * as esbuild from "esbuild";
-import { join } from "node:path";
-import { chromiumSkip as skip, type PageRun, withChromium } from "../_util/chromium.ts";
-import { currentRuntime, repoRoot } from "../_util/runtimes.ts";
+import {
+  browserBundle,
+  chromiumSkip as skip,
+  type PageRun,
+  withChromium,
+} from "../_util/chromium.ts";
+import { serveHere } from "../_util/serve_here.ts";
 
 // Headless Chromium (playwright-core driving /usr/bin/chromium) runs the
 // browser bundle of mod.ts against our servers: the browser client of the
 // contract, plus the options a browser cannot honour.
 
-/**
- * The browser ESM bundle of mod.ts. The `browser` field of package.json drops
- * the engine transport's installer, so connect() refuses that transport.
- */
-async function buildBundle(): Promise<{ code: string; problems: string[] }> {
-  try {
-    const result = await esbuild.build({
-      entryPoints: [join(repoRoot, "mod.ts")],
-      bundle: true,
-      format: "esm",
-      platform: "browser",
-      target: "es2022",
-      write: false,
-      logLevel: "silent",
-    });
-    const code = new TextDecoder().decode(result.outputFiles[0].contents);
-    const problems = [/["']node:/, /\bDeno\./, /\bBun\./].filter((p) => p.test(code)).map(String);
-    return { code, problems };
-  } finally {
-    await esbuild.stop();
-  }
-}
-
 test("the browser ESM bundle of mod.ts holds no node:, Deno. or Bun. code", async () => {
-  const { code, problems } = await buildBundle();
+  // The browser field of package.json drops the engine transport's installer.
+  const code = await browserBundle("mod.ts");
   assert.ok(code.includes("WebSocketChannel"));
-  assert.deepEqual(problems, []);
 });
-
-async function serveHere(options: ServeOptions): Promise<WebSocketServer> {
-  const module = currentRuntime === "deno"
-    ? await import("../../src/adapters/deno.ts")
-    : await import("../../src/adapters/node.ts");
-  return module.serve({ hostname: "127.0.0.1", port: 0, ...options });
-}
 
 /** Echoes; `close:<code>:<reason>` closes with that code. Records what the server saw. */
 function echoHandler(log: { closes: { code: number; reason: string }[]; protocols: string[] }) {
@@ -66,9 +38,7 @@ function echoHandler(log: { closes: { code: number; reason: string }[]; protocol
 }
 
 async function withBrowser(fn: (run: PageRun) => Promise<void>) {
-  const build = await buildBundle();
-  assert.deepEqual(build.problems, [], "the browser bundle holds no runtime-specific code");
-  await withChromium(build.code, fn);
+  await withChromium(await browserBundle("mod.ts"), fn);
 }
 
 const ECHO_SCRIPT = `

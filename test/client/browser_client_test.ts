@@ -8,40 +8,12 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { type ChildProcess, spawn } from "node:child_process";
-import { existsSync } from "node:fs";
-import { createServer } from "node:http";
 import { join } from "node:path";
-import * as esbuild from "esbuild";
 import { deadline } from "../_util/async.ts";
-import { currentRuntime, repoRoot, runtimes } from "../_util/runtimes.ts";
-import { withChromium } from "../_util/chromium.ts";
+import { repoRoot, runtimes } from "../_util/runtimes.ts";
+import { browserBundle, chromiumSkip as skip, withChromium } from "../_util/chromium.ts";
 import { serveHere } from "../_util/serve_here.ts";
 import { startProxy } from "../adapters/fixtures/pairs.ts";
-
-const CHROMIUM = "/usr/bin/chromium";
-const skip = currentRuntime === "bun"
-  ? "playwright-core runs under Node or Deno"
-  : !existsSync(CHROMIUM)
-  ? "no Chromium at /usr/bin/chromium"
-  : false;
-
-/** The browser bundle of src/client/mod.ts (without the engine transport: package.json's `browser` field). */
-async function buildBundle(): Promise<string> {
-  try {
-    const result = await esbuild.build({
-      entryPoints: [join(repoRoot, "src", "client", "mod.ts")],
-      bundle: true,
-      format: "esm",
-      platform: "browser",
-      target: "es2022",
-      write: false,
-      logLevel: "silent",
-    });
-    return new TextDecoder().decode(result.outputFiles[0].contents);
-  } finally {
-    await esbuild.stop();
-  }
-}
 
 async function startWsServer(): Promise<{ port: number; lines: string[]; child: ChildProcess }> {
   const script = join(repoRoot, "test", "client", "fixtures", "ws_server.mjs");
@@ -97,48 +69,30 @@ const SCRIPT = `
 test("WebSocketClient in Chromium: native transport, message heartbeat, reconnect after a drop", {
   skip,
 }, async () => {
-  const bundle = await buildBundle();
-  assert.ok(
-    !/["']node:|\bDeno\.|\bBun\./.test(bundle),
-    "the client bundle holds no runtime-specific code",
-  );
+  // The browser field of package.json leaves the engine transport out of the bundle.
+  const bundle = await browserBundle("src/client/mod.ts");
   const server = await startWsServer();
-  const page = createServer((req, res) => {
-    res.writeHead(200, { "content-type": req.url === "/wsc.js" ? "text/javascript" : "text/html" });
-    res.end(req.url === "/wsc.js" ? bundle : "<!doctype html><title>wsc client</title>");
-  });
-  await new Promise<void>((resolve) => page.listen(0, "127.0.0.1", resolve));
-  const { chromium } = await import("playwright-core");
-  const browser = await chromium.launch({
-    executablePath: CHROMIUM,
-    headless: true,
-    args: ["--headless", "--no-sandbox", "--disable-gpu", "--no-first-run"],
-  });
   try {
-    const tab = await browser.newPage();
-    await tab.goto(`http://127.0.0.1:${(page.address() as { port: number }).port}/`);
-    const result = await deadline(
-      tab.evaluate(
-        ([body, value]) => new Function("arg", `return (async () => { ${body} })()`)(value),
-        [SCRIPT, { url: `ws://127.0.0.1:${server.port}/` }] as const,
-      ) as Promise<Record<string, unknown>>,
-      30_000,
-      "the page script",
-    );
-    assert.equal(result.first, "hello");
-    assert.equal(result.second, "after");
-    assert.ok((result.rttSamples as number) >= 2, `heartbeat answered ${result.rttSamples} times`);
-    assert.deepEqual(result.errors, [], "no WS_HEARTBEAT_UNSUPPORTED: the fallback took over");
-    const states = result.states as string[];
-    assert.deepEqual(states.slice(0, 2), ["connecting", "open"]);
-    assert.ok(states.includes("closed") && states.lastIndexOf("open") > 1, states.join(" "));
-    const metrics = result.metrics as { reconnects: number; messagesReceived: number };
-    assert.equal(metrics.reconnects, 1);
-    assert.equal(metrics.messagesReceived, 2, "pongs are not user messages");
+    await withChromium(bundle, async (run) => {
+      const result = await run<Record<string, unknown>>(SCRIPT, {
+        url: `ws://127.0.0.1:${server.port}/`,
+      });
+      assert.equal(result.first, "hello");
+      assert.equal(result.second, "after");
+      assert.ok(
+        (result.rttSamples as number) >= 2,
+        `heartbeat answered ${result.rttSamples} times`,
+      );
+      assert.deepEqual(result.errors, [], "no WS_HEARTBEAT_UNSUPPORTED: the fallback took over");
+      const states = result.states as string[];
+      assert.deepEqual(states.slice(0, 2), ["connecting", "open"]);
+      assert.ok(states.includes("closed") && states.lastIndexOf("open") > 1, states.join(" "));
+      const metrics = result.metrics as { reconnects: number; messagesReceived: number };
+      assert.equal(metrics.reconnects, 1);
+      assert.equal(metrics.messagesReceived, 2, "pongs are not user messages");
+    });
     assert.deepEqual(server.lines.filter((l) => l.startsWith("MSG ")), ["MSG hello", "MSG after"]);
   } finally {
-    await browser.close();
-    await new Promise((resolve) => page.close(resolve));
     server.child.kill("SIGKILL");
   }
 });
@@ -149,7 +103,7 @@ test(
     skip,
   },
   async () => {
-    const bundle = await buildBundle();
+    const bundle = await browserBundle("src/client/mod.ts");
     const seen: unknown[] = [];
     const server = await serveHere({
       answerPingMessages: true,

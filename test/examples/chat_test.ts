@@ -1,13 +1,13 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { type ChildProcess, spawn } from "node:child_process";
-import { existsSync } from "node:fs";
 import { join } from "node:path";
 import process from "node:process";
 import type { Browser, Page } from "playwright-core";
 import { deadline, delay, waitFor } from "../_util/async.ts";
 import { redisSkip, startRedisServer } from "../_util/redis_server.ts";
-import { currentRuntime, repoRoot, runtimes } from "../_util/runtimes.ts";
+import { repoRoot, runtimes } from "../_util/runtimes.ts";
+import { chromiumSkip, launchChromium } from "../_util/chromium.ts";
 
 // examples/chat/server.ts as users run it, on three runtimes at once behind
 // one Redis: Deno (Deno.serve + upgrade), Bun (Bun.serve + createBunHandler,
@@ -16,12 +16,7 @@ import { currentRuntime, repoRoot, runtimes } from "../_util/runtimes.ts";
 // room, and chats; then the Node server restarts on its port and its page's
 // reconnecting client must rejoin on its own.
 
-const CHROMIUM = "/usr/bin/chromium";
-const skip = currentRuntime === "bun"
-  ? "playwright-core runs under Node or Deno"
-  : !existsSync(CHROMIUM)
-  ? "no Chromium at /usr/bin/chromium"
-  : redisSkip;
+const skip = chromiumSkip || redisSkip;
 
 const example = join(repoRoot, "examples/chat/server.ts");
 type ChatRuntime = "deno" | "bun" | "node";
@@ -139,16 +134,7 @@ test(
           (["deno", "bun", "node"] as const).map((r) => startChat(r, 0, redis.url)),
         ),
       );
-      const { chromium } = await import("playwright-core");
-      browser = await deadline(
-        chromium.launch({
-          executablePath: CHROMIUM,
-          headless: true,
-          args: ["--headless", "--no-sandbox", "--disable-gpu", "--no-first-run"],
-        }),
-        30_000,
-        "Chromium to start",
-      );
+      browser = await launchChromium();
       const [alice, bob, carol] = await Promise.all([
         openPage(browser, servers[0].port, "alice"),
         openPage(browser, servers[1].port, "bob"),

@@ -17,7 +17,7 @@ import { RedisSessionStore } from "../../src/session/redis.ts";
 import { delay, waitFor } from "../_util/async.ts";
 import { redisSkip, startRedisServer } from "../_util/redis_server.ts";
 import { currentRuntime } from "../_util/runtimes.ts";
-import { serveHere } from "../_util/serve_here.ts";
+import { serveHub } from "./_rig.ts";
 
 /** Waits until `read()` has not changed for `quiet` ms (the server stopped writing). */
 async function settled(read: () => number, quiet = 300): Promise<number> {
@@ -42,12 +42,7 @@ test(`session hub (${currentRuntime}): resuming many topics from position 0 with
     for (let i = 0; i < perTopic; i++) await hub.publish(`t${t}`, payload);
   }
   let peer: PeerConnection | undefined;
-  const server = await serveHere({
-    protocols: [SESSION_PROTOCOL],
-    onChannel(channel) {
-      peer = hub.accept(channel) as PeerConnection;
-    },
-  });
+  const server = await serveHub(hub, (accepted) => peer = accepted as PeerConnection);
   const client = connect(`ws://127.0.0.1:${server.port}/`, {
     protocols: [SESSION_PROTOCOL],
     transport: "engine",
@@ -91,10 +86,7 @@ test(
     const redis = await startRedisServer();
     const store = new RedisSessionStore({ url: redis.url, prefix: "h:", maxAge: 60_000 });
     const hub = new SessionHub({ store });
-    const server = await serveHere({
-      protocols: [SESSION_PROTOCOL],
-      onChannel: (channel) => void hub.accept(channel),
-    });
+    const server = await serveHub(hub);
     const inspect = createClient({ url: redis.url });
     await inspect.connect();
     const client = connect(`ws://127.0.0.1:${server.port}/`, {

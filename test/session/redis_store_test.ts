@@ -89,19 +89,16 @@ test(
     const other = new SessionHub({ store: storeB });
     try {
       await Promise.all([r.hub.ready, other.ready]);
-      r.client.subscribe("room");
-      await r.client.connect();
-      await waitFor(() => r.client.positions().room !== undefined);
+      await r.subscribed("room");
       for (let i = 1; i <= 5; i++) await other.publish("room", `b${i}`);
       await waitFor(() => r.messages.length === 5, {
         what: "live messages from the other process",
       });
-      r.offline = true;
-      r.cut();
       const first = r.hub;
-      r.hub = other;
-      for (let i = 6; i <= 8; i++) await first.publish("room", `a${i}`);
-      r.offline = false;
+      await r.outage(async () => {
+        r.hub = other;
+        for (let i = 6; i <= 8; i++) await first.publish("room", `a${i}`);
+      });
       await waitFor(() => r.messages.length === 8, { what: "the replay on the other hub" });
       assert.deepEqual(r.messages.map((m) => m.position), [1, 2, 3, 4, 5, 6, 7, 8]);
       assert.deepEqual(r.gaps, []);
@@ -159,9 +156,7 @@ test(
     const r = rig({ store: new RedisSessionStore({ url: redis.url, maxReconnectDelay: 50 }) });
     try {
       await r.hub.ready;
-      r.client.subscribe("t");
-      await r.client.connect();
-      await waitFor(() => r.client.positions().t !== undefined);
+      await r.subscribed("t");
       await r.hub.publish("t", "1");
       await waitFor(() => r.messages.length === 1);
       r.offline = true;

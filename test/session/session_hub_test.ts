@@ -63,11 +63,10 @@ test("topic messages carry positions; a reconnect replays what was missed, in or
   await r.hub.publish("news", "1");
   await r.hub.publish("news", new Uint8Array([2]));
   await waitFor(() => r.messages.length === 2);
-  r.offline = true;
-  r.cut();
-  await waitFor(() => r.client.state.type === "closed");
-  for (let i = 3; i <= 6; i++) await r.hub.publish("news", String(i));
-  r.offline = false;
+  await r.outage(async () => {
+    await waitFor(() => r.client.state.type === "closed");
+    for (let i = 3; i <= 6; i++) await r.hub.publish("news", String(i));
+  });
   await waitFor(() => r.messages.length === 6, { what: "the replay" });
   await r.hub.publish("news", "7");
   await waitFor(() => r.messages.length === 7);
@@ -88,15 +87,12 @@ test("topic messages carry positions; a reconnect replays what was missed, in or
 
 test("an outage longer than the history is reported as a gap with the lost range", async () => {
   const r = rig({ store: new MemorySessionStore({ maxEntries: 2 }) });
-  r.client.subscribe("t");
-  await r.client.connect();
-  await waitFor(() => r.client.positions().t !== undefined);
+  await r.subscribed("t");
   await r.hub.publish("t", "1");
   await waitFor(() => r.messages.length === 1);
-  r.offline = true;
-  r.cut();
-  for (let i = 2; i <= 6; i++) await r.hub.publish("t", String(i));
-  r.offline = false;
+  await r.outage(async () => {
+    for (let i = 2; i <= 6; i++) await r.hub.publish("t", String(i));
+  });
   await waitFor(() => r.messages.length === 3);
   assert.deepEqual(r.gaps, [{ topic: "t", from: 2, to: 4, reason: "trimmed" }]);
   assert.deepEqual(r.messages.map((m) => m.position), [1, 5, 6]);
@@ -106,15 +102,12 @@ test("an outage longer than the history is reported as a gap with the lost range
 test("history by age: messages older than maxAge are a gap", async () => {
   let now = 1_000;
   const r = rig({ store: new MemorySessionStore({ maxAge: 100, now: () => now }) });
-  r.client.subscribe("t");
-  await r.client.connect();
-  await waitFor(() => r.client.positions().t !== undefined);
-  r.offline = true;
-  r.cut();
-  await r.hub.publish("t", "old");
-  now += 200;
-  await r.hub.publish("t", "new");
-  r.offline = false;
+  await r.subscribed("t");
+  await r.outage(async () => {
+    await r.hub.publish("t", "old");
+    now += 200;
+    await r.hub.publish("t", "new");
+  });
   await waitFor(() => r.messages.length === 1);
   assert.deepEqual(r.gaps, [{ topic: "t", from: 1, to: 1, reason: "trimmed" }]);
   assert.equal(r.messages[0].data, "new");
@@ -123,18 +116,15 @@ test("history by age: messages older than maxAge are a gap", async () => {
 
 test("a restarted server (new in-memory epoch) is reported as a reset, then its messages follow", async () => {
   const r = rig();
-  r.client.subscribe("t");
-  await r.client.connect();
-  await waitFor(() => r.client.positions().t !== undefined);
+  await r.subscribed("t");
   await r.hub.publish("t", "before");
   await waitFor(() => r.messages.length === 1);
-  r.offline = true;
-  r.cut();
-  const old = r.hub;
-  r.hub = new SessionHub();
-  await old.close();
-  await r.hub.publish("t", "after");
-  r.offline = false;
+  await r.outage(async () => {
+    const old = r.hub;
+    r.hub = new SessionHub();
+    await old.close();
+    await r.hub.publish("t", "after");
+  });
   await waitFor(() => r.messages.length === 2);
   assert.deepEqual(r.gaps, [{ topic: "t", from: 2, to: undefined, reason: "reset" }]);
   assert.equal(r.messages[1].data, "after");
@@ -219,18 +209,15 @@ test("two hubs on one store: a client resumes on the other hub without loss or d
   const store = new MemorySessionStore();
   const other = new SessionHub({ store });
   const r = rig({ store });
-  r.client.subscribe("room");
-  await r.client.connect();
-  await waitFor(() => r.client.positions().room !== undefined);
+  await r.subscribed("room");
   await other.publish("room", "from the other hub");
   await waitFor(() => r.messages.length === 1);
-  r.offline = true;
-  r.cut();
   const first = r.hub;
-  r.hub = other;
-  await r.hub.publish("room", "while away");
-  await first.publish("room", "also while away");
-  r.offline = false;
+  await r.outage(async () => {
+    r.hub = other;
+    await r.hub.publish("room", "while away");
+    await first.publish("room", "also while away");
+  });
   await waitFor(() => r.messages.length === 3);
   assert.deepEqual(r.messages.map((m) => m.position), [1, 2, 3]);
   await first.close();

@@ -44,6 +44,8 @@ import {
   table,
 } from "./_harness.ts";
 import {
+  type EchoLoad,
+  echoLoadArgs,
   runLoadClient,
   type Server,
   serverRss,
@@ -105,11 +107,7 @@ const allServers: ServerSpec[] = [
 const wanted = opt("servers", allServers.map((s) => s.name).join(",")).split(",");
 const servers = allServers.filter((s) => wanted.includes(s.name));
 
-interface Case {
-  size: number;
-  connections: number;
-  window: number;
-}
+type Case = EchoLoad;
 const caseTable: Record<number, Case> = {
   1024: { size: 1024, connections: 10, window: 16 },
   65536: { size: 65536, connections: 4, window: 4 },
@@ -136,18 +134,7 @@ async function runClient(server: Server, c: Case): Promise<Sample> {
     [
       node20,
       "bench/peers/client_ws.mjs",
-      "--url",
-      `ws://127.0.0.1:${server.port}/`,
-      "--size",
-      String(c.size),
-      "--window",
-      String(c.window),
-      "--connections",
-      String(c.connections),
-      "--seconds",
-      String(seconds),
-      "--warmup",
-      String(warmup),
+      ...echoLoadArgs(server.port, c, seconds, warmup),
       "--json",
       "--deflate",
       "--threshold",

@@ -38,6 +38,8 @@ import {
   table,
 } from "./_harness.ts";
 import {
+  type EchoLoad,
+  echoLoadArgs,
   runLoadClient,
   type Server,
   serverRss,
@@ -83,11 +85,7 @@ const allServers: ServerSpec[] = [
 const wanted = opt("servers", allServers.map((s) => s.name).join(",")).split(",");
 const servers = allServers.filter((s) => wanted.includes(s.name));
 
-interface Case {
-  size: number;
-  connections: number;
-  window: number;
-}
+type Case = EchoLoad;
 const caseTable: Record<number, Case> = {
   20: { size: 20, connections: 10, window: 16 },
   1024: { size: 1024, connections: 10, window: 16 },
@@ -118,21 +116,7 @@ interface Sample {
 async function runClient(client: string[], server: Server, c: Case): Promise<Sample> {
   const run = await runLoadClient(
     `${clientName} client of ${server.name}`,
-    [
-      ...client,
-      "--url",
-      `ws://127.0.0.1:${server.port}/`,
-      "--size",
-      String(c.size),
-      "--window",
-      String(c.window),
-      "--connections",
-      String(c.connections),
-      "--seconds",
-      String(seconds),
-      "--warmup",
-      "1",
-    ],
+    [...client, ...echoLoadArgs(server.port, c, seconds, 1)],
     () => cpuTicks(server.pid),
     (seconds + 1) * 1000 + 60_000,
   );

@@ -181,6 +181,39 @@ export async function countedWindow<T>(
   return { before, after, seconds: (performance.now() - t0) / 1000, match };
 }
 
+/** One case of the closed-loop echo load clients (`bench/peers/client_ws.mjs`, `client_engine.ts`, `go_echo`). */
+export interface EchoLoad {
+  /** Message size in bytes. */
+  size: number;
+  /** Connections the client opens. */
+  connections: number;
+  /** Messages in flight per connection. */
+  window: number;
+}
+
+/** The arguments every echo load client takes: the server's URL, the case, the counted and warm-up seconds. */
+export function echoLoadArgs(
+  port: number,
+  load: EchoLoad,
+  seconds: number,
+  warmup: number,
+): string[] {
+  return [
+    "--url",
+    `ws://127.0.0.1:${port}/`,
+    "--size",
+    String(load.size),
+    "--window",
+    String(load.window),
+    "--connections",
+    String(load.connections),
+    "--seconds",
+    String(seconds),
+    "--warmup",
+    String(warmup),
+  ];
+}
+
 /** A finished load-client run: its JSON result and the window around it. */
 export interface ClientRun<T> extends Window<T> {
   result: Record<string, unknown> & { messages: number; seconds: number };

@@ -1,7 +1,8 @@
 // Closed-loop echo load generator in Go (gorilla/websocket), independent of
 // the JavaScript runtimes it measures: N connections, each keeping W binary
 // messages of S bytes in flight and sending a new one for every echo it gets
-// back (checked for type and length). Same arguments and output as
+// back (checked for type and length); the replies to echoes read together go
+// out in one write. Same arguments and output as
 // client_ws.mjs: after the warm-up it prints "COUNTING", counts echoes for
 // the given seconds, then prints one JSON line
 // {"messages":…,"seconds":…,"bytes":…} and exits.
@@ -12,12 +13,16 @@
 package main
 
 import (
+	"bufio"
+	"context"
 	"crypto/rand"
 	"encoding/json"
 	"flag"
 	"fmt"
 	"io"
+	"net"
 	"os"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -34,15 +39,63 @@ func fail(format string, args ...any) {
 	os.Exit(2)
 }
 
-// echoLoop sends the window, then one message for every echo it reads.
-func echoLoop(conn *websocket.Conn, payload []byte, window int) {
-	buffer := make([]byte, len(payload))
-	var extra [1]byte
-	for i := 0; i < window; i++ {
-		if err := conn.WriteMessage(websocket.BinaryMessage, payload); err != nil {
+// batchingConn passes writes straight through until batching starts (the
+// handshake must go out at once); from then on frames collect in a buffer
+// that flush() sends with one write, so a burst of echoes answered together
+// costs one system call instead of one per message.
+type batchingConn struct {
+	net.Conn
+	mu       sync.Mutex
+	batching bool
+	out      *bufio.Writer
+}
+
+func (c *batchingConn) Write(p []byte) (int, error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if !c.batching {
+		return c.Conn.Write(p)
+	}
+	return c.out.Write(p)
+}
+
+func (c *batchingConn) flush() error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.out.Flush()
+}
+
+// writeLoop sends the window, then one message per echo read: it takes every
+// credit the reader has granted so far, writes that many messages and sends
+// them with one flush.
+func writeLoop(conn *websocket.Conn, raw *batchingConn, payload []byte, window int, credits chan int) {
+	pending := window
+	for {
+		for i := 0; i < pending; i++ {
+			if err := conn.WriteMessage(websocket.BinaryMessage, payload); err != nil {
+				fail("write: %v", err)
+			}
+		}
+		if err := raw.flush(); err != nil {
 			fail("write: %v", err)
 		}
+		pending = <-credits
+	drain:
+		for {
+			select {
+			case n := <-credits:
+				pending += n
+			default:
+				break drain
+			}
+		}
 	}
+}
+
+// readLoop checks and counts every echo and grants the writer one message for it.
+func readLoop(conn *websocket.Conn, size int, credits chan int) {
+	buffer := make([]byte, size)
+	var extra [1]byte
 	for {
 		kind, reader, err := conn.NextReader()
 		if err != nil {
@@ -52,17 +105,15 @@ func echoLoop(conn *websocket.Conn, payload []byte, window int) {
 			fail("echo is not binary (opcode %d)", kind)
 		}
 		if _, err := io.ReadFull(reader, buffer); err != nil {
-			fail("echo shorter than %d bytes: %v", len(payload), err)
+			fail("echo shorter than %d bytes: %v", size, err)
 		}
 		if n, _ := reader.Read(extra[:]); n > 0 {
-			fail("echo longer than %d bytes", len(payload))
+			fail("echo longer than %d bytes", size)
 		}
 		if counting.Load() {
 			received.Add(1)
 		}
-		if err := conn.WriteMessage(websocket.BinaryMessage, payload); err != nil {
-			fail("write: %v", err)
-		}
+		credits <- 1
 	}
 }
 
@@ -79,11 +130,21 @@ func main() {
 	}
 	payload := make([]byte, *size)
 	rand.Read(payload)
+	var raws []*batchingConn
 	// A write buffer that holds a whole frame, so every message goes out as one frame.
 	dialer := websocket.Dialer{
 		HandshakeTimeout: 10 * time.Second,
 		ReadBufferSize:   min(max(*size+14, 4096), 1<<16),
 		WriteBufferSize:  max(*size+14, 4096),
+		NetDialContext: func(ctx context.Context, network, address string) (net.Conn, error) {
+			conn, err := (&net.Dialer{}).DialContext(ctx, network, address)
+			if err != nil {
+				return nil, err
+			}
+			raw := &batchingConn{Conn: conn, out: bufio.NewWriterSize(conn, 1<<16)}
+			raws = append(raws, raw)
+			return raw, nil
+		},
 	}
 	conns := make([]*websocket.Conn, 0, *connections)
 	for i := 0; i < *connections; i++ {
@@ -93,8 +154,17 @@ func main() {
 		}
 		conns = append(conns, conn)
 	}
-	for _, conn := range conns {
-		go echoLoop(conn, payload, *window)
+	if len(raws) != len(conns) {
+		fail("%d connections dialled for %d WebSockets", len(raws), len(conns))
+	}
+	for i, conn := range conns {
+		raws[i].mu.Lock()
+		raws[i].batching = true
+		raws[i].mu.Unlock()
+		// Room for every credit the window can produce, so the reader never waits on the writer.
+		credits := make(chan int, *window)
+		go readLoop(conn, *size, credits)
+		go writeLoop(conn, raws[i], payload, *window, credits)
 	}
 	time.Sleep(time.Duration(*warmup * float64(time.Second)))
 	counting.Store(true)

@@ -7,6 +7,7 @@ import {
   type PageRun,
   withChromium,
 } from "../_util/chromium.ts";
+import { echoOrClose } from "../_util/fixture_process.ts";
 import { serveHere } from "../_util/serve_here.ts";
 
 // Headless Chromium (playwright-core driving /usr/bin/chromium) runs the
@@ -21,19 +22,10 @@ test("the browser ESM bundle of mod.ts holds no node:, Deno. or Bun. code", asyn
 
 /** Echoes; `close:<code>:<reason>` closes with that code. Records what the server saw. */
 function echoHandler(log: { closes: { code: number; reason: string }[]; protocols: string[] }) {
-  return async (channel: WebSocketChannel) => {
+  return (channel: WebSocketChannel) => {
     log.protocols.push(channel.protocol);
     channel.closed.then(({ code, reason }) => log.closes.push({ code, reason }));
-    try {
-      for await (const message of channel.stream) {
-        if (typeof message === "string" && message.startsWith("close:")) {
-          const [, code, reason] = message.split(":");
-          await channel.sink.close(Number(code), reason);
-          return;
-        }
-        await channel.sink.add(message);
-      }
-    } catch { /* ended */ }
+    return echoOrClose(channel);
   };
 }
 

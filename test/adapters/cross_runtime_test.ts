@@ -1,12 +1,13 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { type ChildProcess, execFileSync, spawn } from "node:child_process";
-import { mkdtempSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { type ChildProcess, spawn } from "node:child_process";
+import { rmSync } from "node:fs";
 import { join } from "node:path";
+import process from "node:process";
 import { connect } from "../../mod.ts";
 import type { Message } from "../../src/channel/web_socket_channel.ts";
 import { deadline } from "../_util/async.ts";
+import { bundleForNode20, type NodeBundle } from "../_util/node_bundle.ts";
 import { currentRuntime, repoRoot, runtimes } from "../_util/runtimes.ts";
 import { readMessages } from "../channel/channel_contract.ts";
 
@@ -15,26 +16,17 @@ import { readMessages } from "../channel/channel_contract.ts";
 
 type Runtime = "deno" | "bun" | "node";
 const fixture = join(repoRoot, "test/adapters/fixtures/echo_server.ts");
-let nodeBundle: string | undefined;
+let nodeBundle: NodeBundle | undefined;
+process.on("exit", () => {
+  if (nodeBundle) rmSync(nodeBundle.dir, { recursive: true, force: true });
+});
 
 function command(runtime: Runtime, kind: string): string[] {
   const args = ["--kind", kind, "--port", "0"];
   if (runtime === "deno") return [runtimes.deno, "run", "-A", fixture, ...args];
   if (runtime === "bun") return [runtimes.bun, fixture, ...args];
-  if (!nodeBundle) {
-    nodeBundle = join(mkdtempSync(join(tmpdir(), "wsc-echo-")), "echo_server.mjs");
-    execFileSync(runtimes.esbuild, [
-      fixture,
-      "--bundle",
-      "--platform=node",
-      "--format=esm",
-      "--target=node20",
-      "--packages=external",
-      `--outfile=${nodeBundle}`,
-      "--log-level=error",
-    ], { cwd: repoRoot });
-  }
-  return [runtimes.node20, nodeBundle, ...args];
+  nodeBundle ??= bundleForNode20(fixture);
+  return [runtimes.node20, nodeBundle.path, ...args];
 }
 
 async function spawnServer(

@@ -50,6 +50,25 @@ export function median(values: readonly number[]): number {
   return sorted.length % 2 ? sorted[mid] : (sorted[mid - 1] + sorted[mid]) / 2;
 }
 
+/**
+ * In-process timing: runs `pass` (which handles `unitsPerPass` frames, bytes,
+ * …) for a third of `ms` to warm up, then for `ms`, reading the clock once
+ * per pass; returns units per second.
+ */
+export function perSecond(pass: () => void, unitsPerPass: number, ms: number): number {
+  const warmupEnd = performance.now() + ms / 3;
+  while (performance.now() < warmupEnd) pass();
+  let passes = 0;
+  const start = performance.now();
+  let now = start;
+  while (now - start < ms) {
+    pass();
+    passes++;
+    now = performance.now();
+  }
+  return (passes * unitsPerPass) / ((now - start) / 1000);
+}
+
 /** Samples of every interleaved round, kept per key ("server|case"). */
 export class Samples<T> {
   readonly #byKey = new Map<string, T[]>();

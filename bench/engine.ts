@@ -29,6 +29,7 @@ import {
   bundleForNode,
   median,
   option,
+  perSecond,
   root,
   rotated,
   runJson,
@@ -69,24 +70,9 @@ function clientStream(size: number): { chunks: Uint8Array[]; frames: number } {
   return { chunks, frames };
 }
 
-/** Runs `pass` (which handles `framesPerPass` frames) for about `ms`; returns frames/s. */
-function measure(pass: () => void, framesPerPass: number, ms: number): number {
-  const warmupEnd = performance.now() + ms / 3;
-  while (performance.now() < warmupEnd) pass();
-  let passes = 0;
-  const start = performance.now();
-  let now = start;
-  while (now - start < ms) {
-    pass();
-    passes++;
-    now = performance.now();
-  }
-  return (passes * framesPerPass) / ((now - start) / 1000);
-}
-
 function oursDecode(size: number, ms: number): number {
   const { chunks, frames } = clientStream(size);
-  return measure(
+  return perSecond(
     () => {
       // The stream is unmasked in place on every pass; binary payloads make that harmless.
       const server = new Protocol({ role: "server" });
@@ -103,7 +89,7 @@ function oursEncode(size: number, ms: number): number {
   const payload = new Uint8Array(size).fill(1);
   const client = new Protocol({ role: "client" });
   const batch = size >= 65536 ? 4 : 256;
-  return measure(
+  return perSecond(
     () => {
       for (let i = 0; i < batch; i++) {
         client.sendBinary(payload);
@@ -142,7 +128,7 @@ async function ws(variant: string): Promise<Implementation> {
     decode(size, ms) {
       const { chunks, frames } = clientStream(size);
       const buffers = chunks.map((c) => BufferClass.from(c.buffer, c.byteOffset, c.length));
-      return measure(
+      return perSecond(
         () => {
           const receiver = new Receiver({
             isServer: true,
@@ -162,7 +148,7 @@ async function ws(variant: string): Promise<Implementation> {
       const payload = BufferClass.alloc(size, 1);
       const options = { fin: true, rsv1: false, opcode: 2, mask: true, readOnly: true };
       const batch = size >= 65536 ? 4 : 256;
-      return measure(
+      return perSecond(
         () => {
           for (let i = 0; i < batch; i++) Sender.frame(payload, options);
         },

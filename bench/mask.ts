@@ -26,6 +26,7 @@ import {
   median,
   node20,
   option,
+  perSecond,
   root,
   rotated,
   runJson,
@@ -54,17 +55,10 @@ function measure(size: number, variant: string, ms: number): number {
   };
   // Enough calls per clock read that reading the clock does not dominate small sizes.
   const calls = Math.max(1, Math.floor((1 << 20) / size));
-  const warmEnd = performance.now() + ms / 3;
-  while (performance.now() < warmEnd) for (let i = 0; i < calls; i++) pass();
-  let bytes = 0;
-  const start = performance.now();
-  let now = start;
-  while (now - start < ms) {
+  const batch = () => {
     for (let i = 0; i < calls; i++) pass();
-    bytes += calls * size;
-    now = performance.now();
-  }
-  return bytes / ((now - start) / 1000) / 1e9;
+  };
+  return perSecond(batch, calls * size, ms) / 1e9;
 }
 
 function worker(ms: number, round: number): void {

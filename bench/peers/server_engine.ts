@@ -1,7 +1,7 @@
 // Echo server on our engine serve() for the running runtime (Deno, Bun, or Node via an esbuild bundle).
 // Usage: deno run -A bench/peers/server_engine.ts | bun bench/peers/server_engine.ts |
 //        node .build/bench/server_engine.mjs   — prints "PORT <n>".
-// Options: --port N; --compression [--threshold 1024] [--client-context-takeover] [--platform-codec]
+// Options: --port N; --stream (read through `stream` instead of `listen()`); --compression [--threshold 1024] [--client-context-takeover] [--platform-codec]
 // (--client-context-takeover: clientNoContextTakeover: false, so a client may keep its context)
 // (permessage-deflate through serve()'s `compression` option).
 import process from "node:process";
@@ -14,7 +14,13 @@ const module = runtime === "deno"
   ? await import("../../src/adapters/bun.ts")
   : await import("../../src/adapters/node.ts");
 
-async function echo(channel: WebSocketChannel) {
+// The per-message path: each message is handed over synchronously and sent straight back.
+function echo(channel: WebSocketChannel) {
+  channel.listen((message) => channel.sink.add(message).catch(() => {}));
+}
+
+// The same through the stream: a read (a promise) per message.
+async function echoStream(channel: WebSocketChannel) {
   const reader = channel.stream.getReader();
   try {
     for (;;) {
@@ -45,7 +51,7 @@ const server = await module.serve({
   maxMessageSize: 64 * 1024 * 1024,
   idleTimeout: 0,
   compression,
-  onChannel: echo,
+  onChannel: process.argv.includes("--stream") ? echoStream : echo,
 });
 console.log(`PORT ${server.port}`);
 // A graceful exit on SIGTERM, so `node --cpu-prof` writes its profile.

@@ -49,6 +49,7 @@ import {
   type WebSocketServer,
 } from "./serve_options.ts";
 import {
+  destroySocket,
   refused,
   refuseWith,
   upgradeWith,
@@ -270,10 +271,15 @@ async function listen<Data>(options: ServeOptions<Data>): Promise<WebSocketServe
     deadline: (socket) => pending.get(socket)?.deciding?.signal,
     decided: (socket) => pending.get(socket)?.settle(),
   });
+  // Listeners shared by every socket (`this` is the socket): a closure per
+  // socket would keep this function's scope alive for the connection's life.
+  function forget(this: Socket) {
+    sockets.delete(this);
+  }
   const onSocket = (socket: Socket) => {
     sockets.add(socket);
-    socket.on("close", () => sockets.delete(socket));
-    socket.on("error", () => socket.destroy());
+    socket.once("close", forget);
+    socket.on("error", destroySocket);
     const release = slots.acquire();
     if (!release) {
       // Past maxPendingHandshakes: 503 without reading the request (see ServeOptions).
@@ -300,6 +306,7 @@ async function listen<Data>(options: ServeOptions<Data>): Promise<WebSocketServe
     const settle = () => {
       clearTimeout(timer);
       pending.delete(socket);
+      socket.off("close", settle);
       release();
     };
     pending.set(socket, { settle });
@@ -315,10 +322,12 @@ async function listen<Data>(options: ServeOptions<Data>): Promise<WebSocketServe
     }, onSocket)
     : createNetServer(onSocket);
   // With TLS, the raw sockets too: close() must not wait for handshakes in progress.
-  outer.on("connection", (socket: Socket) => {
-    sockets.add(socket);
-    socket.on("close", () => sockets.delete(socket));
-  });
+  if (options.tls) {
+    outer.on("connection", (socket: Socket) => {
+      sockets.add(socket);
+      socket.once("close", forget);
+    });
+  }
   await new Promise<void>((resolve, reject) => {
     outer.once("error", reject);
     outer.listen(options.port ?? 0, hostname, () => {

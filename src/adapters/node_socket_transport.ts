@@ -12,7 +12,12 @@
  */
 import type { Socket } from "node:net";
 import { nextTick } from "node:process";
-import type { ByteReader, ByteStreams, ByteWriter } from "../channel/stream_channel_options.ts";
+import type {
+  ByteReader,
+  ByteStreams,
+  ByteWriter,
+  ChunkTarget,
+} from "../channel/stream_channel_options.ts";
 
 /** Bytes buffered unread before the socket is paused. */
 const READ_HIGH_WATER = 64 * 1024;
@@ -63,6 +68,8 @@ class SocketIo implements ByteReader, ByteWriter {
   #failure: Error | undefined;
   #drain: { promise: Promise<void>; resolve: () => void; reject: (e: unknown) => void } | undefined;
   #corked = false;
+  /** Push mode: where chunks go as they arrive (see {@linkcode ByteReader.attach}). */
+  #target: ChunkTarget | undefined;
 
   constructor(socket: Socket) {
     this.#socket = socket;
@@ -117,6 +124,28 @@ class SocketIo implements ByteReader, ByteWriter {
     });
   }
 
+  attach(target: ChunkTarget): void {
+    this.#target = target;
+    // What came before (the channel opens after the upgrade) goes first, in order.
+    const held = this.#chunks;
+    this.#chunks = [];
+    this.#bytes = 0;
+    for (const chunk of held) target.chunk(chunk);
+    if (this.#readDone) {
+      if (this.#readError !== undefined) target.fail(this.#readError);
+      else target.end();
+    }
+  }
+
+  pause(): void {
+    this.#socket.pause();
+  }
+
+  resume(): void {
+    // Node hands over what it buffered in a later tick, never within this call.
+    if (!this.#readDone) this.#socket.resume();
+  }
+
   cancel(): Promise<void> {
     this.#chunks = [];
     this.#bytes = 0;
@@ -129,6 +158,7 @@ class SocketIo implements ByteReader, ByteWriter {
     if (this.#readDone) return;
     // A plain Uint8Array view of Node's fresh read buffer (no copy), never the Buffer itself.
     const value = new Uint8Array(chunk.buffer, chunk.byteOffset, chunk.byteLength);
+    if (this.#target !== undefined) return this.#target.chunk(value);
     const waiting = this.#waiting;
     if (waiting !== undefined) {
       this.#waiting = this.#waitingFail = undefined;
@@ -153,6 +183,11 @@ class SocketIo implements ByteReader, ByteWriter {
     this.#waiting = this.#waitingFail = undefined;
     if (error !== undefined) fail?.(error);
     else waiting?.(DONE);
+    const target = this.#target;
+    if (target !== undefined) {
+      if (error !== undefined) target.fail(error);
+      else target.end();
+    }
     this.#settleClosed(error);
   }
 

@@ -132,7 +132,7 @@ export async function upgradeWith(
 ): Promise<WebSocketChannel | undefined> {
   // Answered already (408 while node:http still parsed the head): nothing more to say.
   if (refused.has(socket)) return undefined;
-  socket.on("error", () => socket.destroy());
+  socket.on("error", destroySocket);
   // node:http takes up to 2,000 fields: the same 431 limits as our own head reader.
   const startLine = `${req.method} ${req.url} HTTP/${req.httpVersion}`;
   const tooLarge = checkHeadLimits(startLine, req.rawHeaders);
@@ -197,4 +197,14 @@ export async function upgradeWith(
     head: head.byteLength > 0 ? head : undefined,
   });
   return connections.track(channel, answer.request, answer.data);
+}
+
+/**
+ * An `'error'` listener that ends the socket. A function of the module, not
+ * a closure: a listener created inside the upgrade would keep everything the
+ * upgrade's closures capture (the request, its signals) alive for the
+ * connection's whole life.
+ */
+export function destroySocket(this: Duplex): void {
+  this.destroy();
 }

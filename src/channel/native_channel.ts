@@ -15,7 +15,13 @@ import {
   offerAllowed,
 } from "./channel_internals.ts";
 import { createSink, type SinkHandle } from "./channel_sink.ts";
-import { messageCost, MessageQueue } from "./message_queue.ts";
+import {
+  Inbox,
+  type ListenOptions,
+  messageCost,
+  type MessageListener,
+  type MessageSubscription,
+} from "./inbox.ts";
 import { type AnswerPingMessages, type PingAnswerer, pingAnswerer } from "./ping_messages.ts";
 import {
   ConnectError,
@@ -124,7 +130,6 @@ export function fromWebSocket(
  * ```
  */
 export class NativeChannel {
-  readonly stream: ReadableStream<Message>;
   readonly sink: WebSocketSink;
   readonly ready: Promise<void>;
   readonly closed: Promise<CloseInfo>;
@@ -137,7 +142,7 @@ export class NativeChannel {
   readonly #maxQueuedBytes: number;
   readonly #highWaterMark: number;
   readonly #pollInterval: number;
-  readonly #queue: MessageQueue;
+  readonly #queue: Inbox;
   #closeCode: number | undefined;
   #closeReason: string | undefined;
   /** Set when we closed; the close event's code is the echo, we report ours. */
@@ -160,8 +165,7 @@ export class NativeChannel {
     this.closed = this.#closed.promise;
     ws.binaryType = "arraybuffer";
     // The native socket cannot pause, so nothing is woken on space; the bound is checked on arrival.
-    this.#queue = new MessageQueue({ onSpace: () => {}, onCancel: () => {} });
-    this.stream = this.#queue.stream;
+    this.#queue = new Inbox();
     this.#sinkHandle = createSink({
       add: (message) => this.#send(message),
       write: (message) => this.#send(message),
@@ -188,6 +192,16 @@ export class NativeChannel {
     ws.addEventListener("message", this.#onMessage);
     ws.addEventListener("error", this.#onError);
     ws.addEventListener("close", this.#onClose);
+  }
+
+  /** Received messages, created on first use; see {@linkcode WebSocketChannel.stream}. */
+  get stream(): ReadableStream<Message> {
+    return this.#queue.stream;
+  }
+
+  /** Hands each message to `listener` as it arrives; see {@linkcode WebSocketChannel.listen}. */
+  listen(listener: MessageListener, options?: ListenOptions): MessageSubscription {
+    return this.#queue.listen(listener, options);
   }
 
   /** The negotiated subprotocol; see {@linkcode WebSocketChannel.protocol}. */

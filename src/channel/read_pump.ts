@@ -9,7 +9,7 @@
  * @module
  */
 import { type Deferred, deferred } from "../_util/deferred.ts";
-import type { ByteReader } from "./stream_channel_options.ts";
+import type { ByteReader, ChunkTarget } from "./stream_channel_options.ts";
 
 /** What a {@linkcode ReadPump} reports to and asks of its channel. */
 export interface ReadPumpHooks {
@@ -61,11 +61,18 @@ export interface ReadPumpHooks {
  * console.assert(chunks.length === 1);
  * ```
  */
-export class ReadPump {
+export class ReadPump implements ChunkTarget {
   readonly #hooks: ReadPumpHooks;
   /** Read even though nobody pulls: a close is under way or the stream was cancelled. */
   #draining = false;
   #wake: Deferred<void> | undefined;
+  /** Push mode: the transport, while it hands chunks to {@linkcode ReadPump.chunk}. */
+  #pushing: ByteReader | undefined;
+  /** Push mode: why the transport is paused (a `receive` under way, the application, writes). */
+  #held: "receiving" | "full" | "writing" | undefined;
+  /** Push mode: chunks that came while held (a transport may hand over one more). */
+  #late: Uint8Array[] | undefined;
+  #ended = false;
 
   /** @param hooks The channel's side of the loop. */
   constructor(hooks: ReadPumpHooks) {
@@ -77,17 +84,97 @@ export class ReadPump {
    * handshake, handled before the first read.
    */
   start(reader: ByteReader, head?: Uint8Array): void {
-    this.#run(reader, head);
+    if (reader.attach === undefined) return void this.#run(reader, head);
+    this.#pushing = reader;
+    if (head && head.byteLength > 0) this.chunk(head);
+    reader.attach(this);
+  }
+
+  // ── push mode: the transport calls these synchronously ──────────────────
+
+  /** A chunk from a transport in push mode; see {@linkcode ByteReader.attach}. */
+  chunk(value: Uint8Array): void {
+    if (this.#ended || this.#hooks.ended()) return;
+    if (this.#held !== undefined) {
+      (this.#late ??= []).push(value);
+      return;
+    }
+    this.#take(value);
+  }
+
+  /** The transport in push mode ended. */
+  end(): void {
+    if (this.#ended) return;
+    this.#ended = true;
+    // While held, the end comes after the chunks still held (see #release).
+    if (this.#held === undefined && !this.#hooks.ended()) this.#hooks.onEnd();
+  }
+
+  /** Reading failed in push mode. */
+  fail(error: unknown): void {
+    this.#ended = true;
+    this.#late = undefined;
+    this.#hooks.onError(error);
+  }
+
+  #take(value: Uint8Array): void {
+    const pending = this.#hooks.receive(value);
+    if (pending === undefined) return this.#gate();
+    this.#hold("receiving");
+    pending.then(() => this.#release("receiving"), (error) => this.fail(error));
+  }
+
+  /** Pauses the transport while the application is full or writes are behind. */
+  #gate(): void {
+    const hooks = this.#hooks;
+    if (this.#draining || hooks.ended()) return;
+    if (hooks.full()) return this.#hold("full");
+    const writing = hooks.writing?.();
+    if (writing === undefined) return;
+    this.#hold("writing");
+    writing.then(() => this.#release("writing"), () => this.#release("writing"));
+  }
+
+  #hold(why: "receiving" | "full" | "writing"): void {
+    if (this.#held === undefined) this.#pushing!.pause!();
+    this.#held = why;
+  }
+
+  #release(why: "receiving" | "full" | "writing"): void {
+    if (this.#held !== why) return;
+    this.#held = undefined;
+    const hooks = this.#hooks;
+    // Chunks that came in while held go first, each through the gate again.
+    const late = this.#late;
+    while (late !== undefined && late.length > 0 && this.#held === undefined) {
+      if (hooks.ended()) return;
+      this.#take(late.shift()!);
+    }
+    if (this.#held !== undefined) return;
+    this.#late = undefined;
+    if (this.#ended) {
+      if (!hooks.ended()) hooks.onEnd();
+      return;
+    }
+    this.#gate();
+    if (this.#held === undefined) this.#pushing!.resume!();
   }
 
   /** From now on read without waiting for the application (closing, or `stream` cancelled). */
   drain(): void {
     this.#draining = true;
     this.wake();
+    // Writes behind no longer hold reading either (not from inside the caller's code).
+    if (this.#held === "writing") queueMicrotask(() => this.#release("writing"));
   }
 
   /** The application took messages: a paused loop may read again. */
   wake(): void {
+    if (this.#held === "full") {
+      // Asynchronously: wake() comes from inside the application's read.
+      if (this.#draining || !this.#hooks.full()) queueMicrotask(() => this.#release("full"));
+      return;
+    }
     const wake = this.#wake;
     this.#wake = undefined;
     wake?.resolve();

@@ -16,7 +16,12 @@ import { closeTransport, dropTransport } from "./close_transport.ts";
 import { ConnectionClosedError, InvalidStateError } from "./errors.ts";
 import { CHANNEL_INTERNALS, type ChannelInternals, offerAllowed } from "./channel_internals.ts";
 import { inflateMessage } from "./inflate_message.ts";
-import { MessageQueue } from "./message_queue.ts";
+import {
+  Inbox,
+  type ListenOptions,
+  type MessageListener,
+  type MessageSubscription,
+} from "./inbox.ts";
 import { MessageSender, type SenderTarget } from "./message_sender.ts";
 import { failureReason, hasMessageBefore, PeerFailure } from "./peer_failure.ts";
 import { PeerClose } from "./peer_close.ts";
@@ -66,10 +71,6 @@ type State = "connecting" | "open" | "closing" | "closed";
  * ```
  */
 export class StreamChannel {
-  /** Received messages; see {@linkcode WebSocketChannel.stream}. */
-  readonly stream: ReadableStream<Message>;
-  /** The writing half; see {@linkcode WebSocketSink}. */
-  readonly sink: WebSocketSink;
   /** Resolves when open; see {@linkcode WebSocketChannel.ready}. */
   readonly ready: Promise<void>;
   /** Resolves when closed, never rejects. */
@@ -78,8 +79,11 @@ export class StreamChannel {
   readonly #settings: Required<StreamChannelSettings>;
   readonly #ready = deferred<void>();
   readonly #closed = deferred<CloseInfo>();
-  readonly #sinkHandle: SinkHandle;
-  readonly #queue: MessageQueue;
+  /** Created on first use of `sink`; most of a sink's cost is its `WritableStream`. */
+  #sinkHandle: SinkHandle | undefined;
+  /** Why the sink refuses writes, once the connection stopped taking them. */
+  #sinkError: unknown;
+  readonly #inbox: Inbox;
   #state: State = "connecting";
   #protocol: Protocol | undefined;
   #reader: ByteReader | undefined;
@@ -127,13 +131,13 @@ export class StreamChannel {
     this.closed = this.#closed.promise;
     this.#pump = new ReadPump({
       receive: (chunk) => this.#receive(chunk),
-      full: () => this.#queue.bytes >= this.#settings.readableHighWaterMark,
+      full: () => this.#inbox.bytes >= this.#settings.readableHighWaterMark,
       writing: () => this.#owedWaiting(),
       ended: () => this.#state === "closed",
       onEnd: () => this.#onEof(),
       onError: (error) => this.#onTransportError(error),
     });
-    this.#queue = new MessageQueue({
+    this.#inbox = new Inbox({
       onSpace: () => {
         this.#pump.wake();
         this.#failure?.taken();
@@ -147,8 +151,34 @@ export class StreamChannel {
         this.#peerClose?.taken();
       },
     });
-    this.stream = this.#queue.stream;
-    this.#sinkHandle = createSink({
+    // One target object for the connection's life (it was a new object per send).
+    this.#sender = new MessageSender(() => this.#target, {
+      opened: this.ready,
+      isOpen: () => this.#state === "open",
+      closedError: () => this.#closedError(),
+    });
+  }
+
+  /** Received messages, created on first use; see {@linkcode WebSocketChannel.stream}. */
+  get stream(): ReadableStream<Message> {
+    return this.#inbox.stream;
+  }
+
+  /**
+   * Hands each message to `listener` synchronously as it is received; see
+   * {@linkcode WebSocketChannel.listen}.
+   */
+  listen(listener: MessageListener, options?: ListenOptions): MessageSubscription {
+    return this.#inbox.listen(listener, options);
+  }
+
+  /** The writing half, created on first use; see {@linkcode WebSocketSink}. */
+  get sink(): WebSocketSink {
+    return (this.#sinkHandle ??= this.#createSink()).sink;
+  }
+
+  #createSink(): SinkHandle {
+    const handle = createSink({
       add: (message) => this.#send(message),
       write: (message) => {
         const sent = handled(this.#send(message));
@@ -165,13 +195,14 @@ export class StreamChannel {
         if (this.#state === "open") this.#startCloseTimer();
       },
     });
-    this.sink = this.#sinkHandle.sink;
-    // One target object for the connection's life (it was a new object per send).
-    this.#sender = new MessageSender(() => this.#target, {
-      opened: this.ready,
-      isOpen: () => this.#state === "open",
-      closedError: () => this.#closedError(),
-    });
+    if (this.#sinkError !== undefined) handle.error(this.#sinkError);
+    return handle;
+  }
+
+  /** The sink refuses writes from now on (now, or when it is created). */
+  #errorSink(error: unknown): void {
+    this.#sinkError ??= error;
+    this.#sinkHandle?.error(error);
   }
 
   /** The negotiated subprotocol; see {@linkcode WebSocketChannel.protocol}. */
@@ -396,7 +427,7 @@ export class StreamChannel {
   #peerFailure(): PeerFailure {
     return this.#failure ??= new PeerFailure({
       closed: () => this.#state === "closed",
-      unread: () => this.#queue.bytes > 0,
+      unread: () => this.#inbox.bytes > 0,
       pending: () => this.#sender.pending,
       timeout: this.#settings.closeTimeout,
       ending: (error, code, reason) => {
@@ -411,7 +442,7 @@ export class StreamChannel {
   #deliver(message: Message): void {
     const pong = this.#answerPing?.(message);
     if (pong !== undefined) return void handled(this.#send(pong));
-    this.#queue.push(message);
+    this.#inbox.push(message);
   }
 
   /**
@@ -453,7 +484,7 @@ export class StreamChannel {
     this.#endStream(true);
     const peerClose = this.#peerClose ??= new PeerClose({
       closed: () => this.#state === "closed",
-      unread: () => this.#queue.bytes > 0,
+      unread: () => this.#inbox.bytes > 0,
       pending: () => this.#sender.pending,
       timeout: this.#settings.closeTimeout,
       reply: () => this.#replyToClose(),
@@ -473,7 +504,7 @@ export class StreamChannel {
     if (this.#state !== "open") return;
     this.#state = "closing";
     this.#protocol!.replyClose();
-    this.#sinkHandle.error(this.#closedError());
+    this.#errorSink(this.#closedError());
     this.#closeHandshakeDone();
   }
 
@@ -538,7 +569,7 @@ export class StreamChannel {
     this.#closeReason = reason ?? "";
     this.#state = "closing";
     this.#protocol!.sendClose(code, code === undefined ? undefined : reason);
-    this.#sinkHandle.error(this.#closedError());
+    this.#errorSink(this.#closedError());
     this.#pings?.fail(this.#closedError());
     // StreamChannel contract: closing the sink closes the stream before more messages.
     this.#endStream(true);
@@ -606,7 +637,7 @@ export class StreamChannel {
     this.#closeTimer = undefined;
     const closedError = error ?? this.#closedError();
     this.#endStream(info.wasClean, closedError);
-    this.#sinkHandle.error(error ?? this.#closedError());
+    this.#errorSink(error ?? this.#closedError());
     this.#pings?.fail(closedError);
     this.#pump.wake();
     if (flush) {
@@ -623,14 +654,14 @@ export class StreamChannel {
   #finish(info: CloseInfo, error: unknown): void {
     this.#deflate?.close?.();
     this.#endStream(info.wasClean, error ?? this.#closedError());
-    this.#sinkHandle.error(error ?? this.#closedError());
+    this.#errorSink(error ?? this.#closedError());
     this.#closed.resolve(info);
   }
 
   /** Ends `stream` after the messages already received (an error never discards them). */
   #endStream(clean = true, error?: unknown): void {
-    if (clean) this.#queue.close();
-    else this.#queue.error(error);
+    if (clean) this.#inbox.close();
+    else this.#inbox.error(error);
     this.#pump.drain();
   }
 

@@ -41,6 +41,28 @@ export interface ByteReader {
   readonly closed: Promise<unknown>;
   /** Stops reading and releases the transport. */
   cancel(reason?: unknown): Promise<void>;
+  /**
+   * Optional push mode, for transports that are event-driven underneath (a
+   * Node or Bun socket): from this call on the transport hands every chunk
+   * to `target.chunk()` synchronously as it arrives, and its end to
+   * `target.end()` or `target.fail()`, instead of answering `read()`. Saves
+   * a promise and a task switch per chunk. Give `pause` and `resume` with it.
+   */
+  attach?(target: ChunkTarget): void;
+  /** Push mode: hand over no chunk until `resume()` (the transport buffers and stops reading). */
+  pause?(): void;
+  /** Push mode: hand over chunks again, those held first (never within this call). */
+  resume?(): void;
+}
+
+/** Where a transport in push mode delivers ({@linkcode ByteReader.attach}). */
+export interface ChunkTarget {
+  /** The next chunk, in order. */
+  chunk(value: Uint8Array): void;
+  /** The transport ended (EOF) after the last chunk. */
+  end(): void;
+  /** Reading failed (a reset, a broken pipe). */
+  fail(error: unknown): void;
 }
 
 /** The part of a `WritableStreamDefaultWriter` a channel uses. */

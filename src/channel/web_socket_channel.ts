@@ -8,6 +8,7 @@
  * @module
  */
 import type { CloseInfo, Message, WebSocketSink } from "./channel_types.ts";
+import type { ListenOptions, MessageListener, MessageSubscription } from "./inbox.ts";
 import { openConnection } from "./connect.ts";
 import type { ConnectOptions } from "./connect_options.ts";
 import { fromWebSocket, type FromWebSocketOptions, type WebSocketLike } from "./native_channel.ts";
@@ -21,6 +22,7 @@ export type {
   WebSocketSink,
 } from "./channel_types.ts";
 export type { ConnectOptions } from "./connect_options.ts";
+export type { ListenOptions, MessageListener, MessageSubscription } from "./inbox.ts";
 
 /**
  * A WebSocket connection as a pair of streams, the same object on every
@@ -37,6 +39,34 @@ export interface WebSocketChannel {
    * close the connection.
    */
   readonly stream: ReadableStream<Message>;
+  /**
+   * Hands each received message to `listener`, synchronously, in order: the
+   * per-message path without a promise or a stream read per message (what
+   * `stream` costs). Messages that arrived before are delivered in a
+   * microtask, once the subscription is returned. The subscription pauses
+   * (held messages count towards `readableHighWaterMark`, past which the
+   * transport is not read), resumes and cancels (later messages are dropped;
+   * the connection stays open). The end comes after the last message:
+   * `onDone` after a clean close, `onError` with the error `stream` would
+   * give. The messages have one reader: `listen()` throws
+   * `InvalidStateError` once `stream` was used, and `stream` is locked once
+   * `listen()` was. An exception thrown by `listener` is rethrown
+   * asynchronously (an uncaught error, as from an event listener); delivery
+   * goes on.
+   *
+   * @example An echo
+   * ```ts
+   * import { createChannelPair } from "@wsc/websocket-channel/testing";
+   *
+   * const [client, server] = createChannelPair();
+   * server.listen((message) => void server.sink.add(message).catch(() => {}));
+   * await client.sink.add("hi");
+   * const reader = client.stream.getReader();
+   * console.assert((await reader.read()).value === "hi");
+   * await client.sink.close();
+   * ```
+   */
+  listen(listener: MessageListener, options?: ListenOptions): MessageSubscription;
   /** The writing half; see {@linkcode WebSocketSink}. */
   readonly sink: WebSocketSink;
   /**

@@ -9,6 +9,12 @@ import { asBytes } from "../_util/bytes.ts";
 import { checkSendable } from "../_util/sendable.ts";
 import { validateCloseArguments } from "../engine/close_payload.ts";
 import { ConnectionClosedError, UnsupportedError } from "../channel/errors.ts";
+import {
+  Inbox,
+  type ListenOptions,
+  type MessageListener,
+  type MessageSubscription,
+} from "../channel/inbox.ts";
 import type {
   CloseInfo,
   Message,
@@ -143,8 +149,6 @@ export class FakePeer {
  * ```
  */
 export class FakeChannel implements WebSocketChannel {
-  /** Messages the fake server sent. */
-  readonly stream: ReadableStream<Message>;
   /** Messages go to the fake server's `received`. */
   readonly sink: WebSocketSink;
   /** Already open. */
@@ -162,7 +166,7 @@ export class FakeChannel implements WebSocketChannel {
   /** How the connection ended, once it has. */
   closeInfo: CloseInfo | undefined;
   #peer: FakePeer;
-  #controller!: ReadableStreamDefaultController<Message>;
+  readonly #inbox = new Inbox();
   #resolveClosed!: (info: CloseInfo) => void;
   #pingSupported: boolean;
   #pingRtt: number;
@@ -180,7 +184,6 @@ export class FakeChannel implements WebSocketChannel {
     this.#pingSupported = options.pingSupported ?? true;
     this.#pingRtt = options.pingRtt ?? 1;
     this.closed = new Promise((resolve) => (this.#resolveClosed = resolve));
-    this.stream = new ReadableStream<Message>({ start: (c) => void (this.#controller = c) });
     const writable = new WritableStream<Sendable>({
       write: (chunk) => {
         checkSendable(chunk, "A write to the sink");
@@ -195,6 +198,16 @@ export class FakeChannel implements WebSocketChannel {
       },
       close: (code?: number, reason?: string) => this.#close(code, reason),
     }) as WebSocketSink;
+  }
+
+  /** Messages the fake server sent. */
+  get stream(): ReadableStream<Message> {
+    return this.#inbox.stream;
+  }
+
+  /** Hands each message the fake server sends to `listener`; see {@linkcode WebSocketChannel.listen}. */
+  listen(listener: MessageListener, options?: ListenOptions): MessageSubscription {
+    return this.#inbox.listen(listener, options);
   }
 
   /** Sends a ping; see {@linkcode FakeChannelOptions}. */
@@ -218,7 +231,7 @@ export class FakeChannel implements WebSocketChannel {
   /** @internal Server → client message. */
   deliver(message: Message): void {
     if (this.closeInfo) return;
-    this.#controller.enqueue(message);
+    this.#inbox.push(message);
   }
 
   /** @internal Ends the connection once. */
@@ -227,10 +240,8 @@ export class FakeChannel implements WebSocketChannel {
     this.closeInfo = info;
     this.closeCode ??= info.code;
     this.closeReason ??= info.reason;
-    try {
-      if (info.wasClean) this.#controller.close();
-      else this.#controller.error(new ConnectionClosedError(info.code));
-    } catch { /* the reader cancelled */ }
+    if (info.wasClean) this.#inbox.close();
+    else this.#inbox.error(new ConnectionClosedError(info.code));
     for (const ping of this.#pendingPings.splice(0)) {
       ping.reject(new ConnectionClosedError(info.code));
     }

@@ -7,6 +7,7 @@
  * @module
  */
 import { ConnectError } from "../channel/errors.ts";
+import { Inbox } from "../channel/inbox.ts";
 import type { WebSocketChannel } from "../channel/web_socket_channel.ts";
 import { type FakeChannelOptions, FakePeer } from "./fake_channel.ts";
 
@@ -194,8 +195,13 @@ function failedChannel(ready: Promise<void>): WebSocketChannel {
     add: () => closedError(),
     close: () => info.then(() => {}),
   });
+  const inbox = new Inbox();
+  ready.catch((error) => inbox.error(error));
   return {
-    stream: new ReadableStream({ start: (c) => void ready.catch((error) => c.error(error)) }),
+    get stream() {
+      return inbox.stream;
+    },
+    listen: (listener, options) => inbox.listen(listener, options),
     sink,
     ready,
     closed: info,
@@ -204,5 +210,5 @@ function failedChannel(ready: Promise<void>): WebSocketChannel {
     closeCode: undefined,
     closeReason: undefined,
     ping: () => closedError().then(() => 0),
-  } as WebSocketChannel;
+  } satisfies WebSocketChannel;
 }

@@ -435,4 +435,98 @@ export function testChannelContract(
     assert.equal(client.protocol, server.protocol);
     assert.equal(typeof client.extensions, "string");
   });
+
+  check(
+    "listen() hands each message over synchronously, in order, then onDone",
+    async ({ client, server }) => {
+      const got: Message[] = [];
+      let ended = "";
+      const done = new Promise<void>((resolve) => {
+        server.listen((message) => {
+          got.push(message);
+          // An echo from inside the listener: the per-message path of a server.
+          server.sink.add(message).catch(() => {});
+        }, {
+          onDone: () => {
+            ended = `done after ${got.length}`;
+            resolve();
+          },
+          onError: (error) => {
+            ended = `error ${error}`;
+            resolve();
+          },
+        });
+      });
+      const reader = client.stream.getReader();
+      const sent: Message[] = [];
+      for (let i = 0; i < 200; i++) sent.push(i % 3 === 0 ? pattern(i, i) : `m${i}`);
+      for (const message of sent) client.sink.add(message).catch(() => {});
+      assert.deepEqual(await readMessages(reader, sent.length), sent);
+      assert.deepEqual(got, sent);
+      await deadline(client.sink.close(1000), WAIT, "close");
+      await deadline(done, WAIT, "the listener's end");
+      assert.equal(ended, "done after 200");
+    },
+  );
+
+  check(
+    "listen(): pause holds messages, resume delivers them in order, cancel keeps the connection",
+    async ({ client, server }) => {
+      const got: Message[] = [];
+      let arrived = () => {};
+      const subscription = server.listen((message) => {
+        got.push(message);
+        arrived();
+      });
+      const next = (count: number) =>
+        deadline(
+          new Promise<void>((resolve) => {
+            arrived = () => got.length >= count && resolve();
+            arrived();
+          }),
+          WAIT,
+          `${count} messages`,
+        );
+      await client.sink.add("a");
+      await next(1);
+      subscription.pause();
+      assert.equal(subscription.isPaused, true);
+      for (const m of ["b", "c", "d"]) await client.sink.add(m);
+      // Time for b–d to reach the server; none may be delivered while paused.
+      await delay(50);
+      assert.deepEqual(got, ["a"]);
+      const reader = client.stream.getReader();
+      subscription.resume();
+      await next(4);
+      assert.deepEqual(got, ["a", "b", "c", "d"]);
+      subscription.cancel();
+      await client.sink.add("dropped");
+      await server.sink.add("still open");
+      assert.deepEqual(await readMessages(reader, 1), ["still open"]);
+      assert.deepEqual(got, ["a", "b", "c", "d"]);
+    },
+  );
+
+  check(
+    "listen() ends with onError after an abrupt loss",
+    async (pair) => {
+      const error = new Promise<unknown>((resolve) => {
+        pair.server.listen(() => {}, { onError: resolve, onDone: () => resolve("done") });
+      });
+      await pair.client.sink.add("x");
+      pair.breakConnection!();
+      const ended = await deadline(error, WAIT, "onError");
+      assert.ok(ended instanceof Error, `expected an error, got ${ended}`);
+    },
+    can.abruptLoss ? false : "no abrupt loss for this pair",
+  );
+
+  check("the messages have one reader: stream or listen()", async ({ client, server }) => {
+    server.listen(() => {});
+    assert.equal(server.stream.locked, true);
+    assert.throws(() => server.listen(() => {}), { name: "InvalidStateError" });
+    assert.equal(client.stream.locked, false);
+    assert.throws(() => client.listen(() => {}), { name: "InvalidStateError" });
+    await client.sink.add("still works");
+  });
 }

@@ -10,6 +10,18 @@ import { asBytes, toBytes } from "../_util/bytes.ts";
 import type { BatchWriter } from "./batch_writer.ts";
 import type { MessageDeflate, Sendable } from "./channel_types.ts";
 
+/** The channel a {@linkcode MessageSender} works for. */
+export interface SenderHost {
+  /** The open connection, `undefined` before it opens. */
+  readonly target: SenderTarget | undefined;
+  /** Settles when the opening handshake does. */
+  readonly opened: Promise<void>;
+  /** Whether data frames may still be sent. */
+  isOpen(): boolean;
+  /** The error for sends after the close. */
+  closedError(): Error;
+}
+
 /** What the sender needs from an open channel. */
 export interface SenderTarget {
   /** The engine that frames the messages. */
@@ -23,9 +35,9 @@ export interface SenderTarget {
 const encoder = new TextEncoder();
 
 /**
- * Sends messages in call order. `target()` returns the open connection, or
+ * Sends messages in call order. `host.target` is the open connection, or
  * `undefined` while the opening handshake runs (messages then wait for
- * `opened`); `isOpen()` says whether data frames may still be sent.
+ * `host.opened`); `host.isOpen()` says whether data frames may still be sent.
  *
  * @example
  * ```ts
@@ -37,7 +49,8 @@ const encoder = new TextEncoder();
  * const written: Uint8Array[] = [];
  * const writer = new WritableStream<Uint8Array>({ write: (c) => void written.push(c) }).getWriter();
  * const batches = new BatchWriter(writer, () => protocol.takeOutgoing(), () => {});
- * const sender = new MessageSender(() => ({ protocol, batches, deflate: undefined }), {
+ * const sender = new MessageSender({
+ *   target: { protocol, batches, deflate: undefined },
  *   opened: Promise.resolve(),
  *   isOpen: () => true,
  *   closedError: () => new Error("closed"),
@@ -47,25 +60,13 @@ const encoder = new TextEncoder();
  * ```
  */
 export class MessageSender {
-  readonly #target: () => SenderTarget | undefined;
-  readonly #opened: Promise<void>;
-  readonly #isOpen: () => boolean;
-  readonly #closedError: () => Error;
+  readonly #host: SenderHost;
   #tail: Promise<unknown> | undefined;
   #queuedBytes = 0;
 
-  /**
-   * @param target The open connection, `undefined` before it opens.
-   * @param hooks When it opens, whether it is still open, the error for sends after close.
-   */
-  constructor(
-    target: () => SenderTarget | undefined,
-    hooks: { opened: Promise<void>; isOpen: () => boolean; closedError: () => Error },
-  ) {
-    this.#target = target;
-    this.#opened = hooks.opened;
-    this.#isOpen = hooks.isOpen;
-    this.#closedError = hooks.closedError;
+  /** @param host The channel. */
+  constructor(host: SenderHost) {
+    this.#host = host;
   }
 
   /** Resolves once every message accepted so far was handed to the engine; `undefined` if none waits. */
@@ -80,7 +81,7 @@ export class MessageSender {
 
   /** Bytes accepted but not yet written: waiting here, in the engine, or being written. */
   get backlog(): number {
-    const target = this.#target();
+    const target = this.#host.target;
     return this.#queuedBytes + (target?.protocol.outgoingBytes ?? 0) +
       (target?.batches.inFlight ?? 0);
   }
@@ -88,7 +89,7 @@ export class MessageSender {
   /** Sends one message; resolves when the transport accepted its bytes. */
   send(message: Sendable): Promise<void> {
     try {
-      const target = this.#target();
+      const target = this.#host.target;
       if (this.#tail === undefined && target) {
         const { protocol, batches, deflate } = target;
         if (typeof message === "string") {
@@ -125,17 +126,17 @@ export class MessageSender {
       ? message.size
       : (message as ArrayBufferView | ArrayBuffer).byteLength;
     this.#queuedBytes += size;
-    const previous = this.#tail ?? (this.#target() ? Promise.resolve() : this.#opened);
+    const previous = this.#tail ?? (this.#host.target ? Promise.resolve() : this.#host.opened);
     const enqueued = previous.then(async () => {
       try {
         let bytes = toBytes(message);
         if (bytes instanceof Promise) bytes = await bytes;
-        const target = this.#target();
+        const target = this.#host.target;
         let compressed = false;
         if (target?.deflate && target.deflate.shouldCompress(bytes.byteLength)) {
           ({ data: bytes, compressed } = await target.deflate.encode(bytes));
         }
-        if (!target || !this.#isOpen()) throw this.#closedError();
+        if (!target || !this.#host.isOpen()) throw this.#host.closedError();
         if (text) target.protocol.sendText(bytes, { compressed });
         else target.protocol.sendBinary(bytes, { compressed });
         // Wrapped so the queue moves on once the frame is queued, not once it is written.

@@ -9,8 +9,6 @@
  */
 import type { ProtocolError } from "../engine/errors.ts";
 import type { ProtocolEvent } from "../engine/protocol.ts";
-import { utf8Length } from "../_util/bytes.ts";
-import { MAX_CLOSE_REASON_BYTES } from "../engine/close_payload.ts";
 import { ReplyWindow } from "./reply_window.ts";
 
 /** What a {@linkcode PeerFailure} needs from its channel. */
@@ -114,11 +112,6 @@ export class PeerFailure {
   end(): void {
     this.#window?.end();
   }
-}
-
-/** The close reason for an engine error: its message when it fits (RFC 6455 §5.5: 123 bytes). */
-export function failureReason(error: ProtocolError): string {
-  return utf8Length(error.message) <= MAX_CLOSE_REASON_BYTES ? error.message : "";
 }
 
 /** Whether a data message precedes `events[index]` (scanned only when a failure happens). */

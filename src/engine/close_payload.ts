@@ -155,3 +155,19 @@ export function validateCloseArguments(code?: number, reason?: string): number |
   }
   return code;
 }
+
+/**
+ * The close reason for a failure: the error's message when it fits a close
+ * frame (RFC 6455 §5.5: 123 bytes with the code), else none.
+ *
+ * @example
+ * ```ts
+ * import { failureReason } from "./close_payload.ts";
+ *
+ * console.assert(failureReason(new Error("Invalid UTF-8")) === "Invalid UTF-8");
+ * console.assert(failureReason(new Error("x".repeat(200))) === "");
+ * ```
+ */
+export function failureReason(error: { message: string }): string {
+  return utf8Length(error.message) <= MAX_CLOSE_REASON_BYTES ? error.message : "";
+}

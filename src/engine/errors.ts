@@ -74,4 +74,18 @@ export class ProtocolError extends WebSocketError {
     super(code, message, { closeCode, cause: options.cause });
     this.name = "ProtocolError";
   }
+
+  /**
+   * `error` itself when it is a `ProtocolError`, else an internal error
+   * (1011, `WS_INTERNAL_ERROR`) caused by it.
+   *
+   * @param error Anything thrown.
+   */
+  static from(error: unknown): ProtocolError {
+    if (error instanceof ProtocolError) return error;
+    const message = error instanceof Error ? error.message : String(error);
+    return new ProtocolError("WS_INTERNAL_ERROR", `Internal error: ${message}`, 1011, {
+      cause: error,
+    });
+  }
 }

@@ -16,7 +16,8 @@
  * @module
  */
 
-import { encodeClosePayload, parseClosePayload } from "./close_payload.ts";
+import { encodeClosePayload, failureReason, parseClosePayload } from "./close_payload.ts";
+import { CloseRecord } from "./close_record.ts";
 import { isValidWireCloseCode } from "./close_code.ts";
 import { ProtocolError, WebSocketError } from "./errors.ts";
 import type { Frame, FrameHeader, Role } from "./frame.ts";
@@ -24,11 +25,12 @@ import { DEFAULT_MAX_PAYLOAD_LENGTH, FrameDecoder } from "./frame_decoder.ts";
 import { maxCompressedSize, MessageAssembler } from "./message_assembler.ts";
 import { Opcode } from "./opcode.ts";
 import { OutgoingFrames } from "./outgoing_frames.ts";
-import type {
-  ProtocolEvent,
-  ProtocolOptions,
-  ProtocolState,
-  SendOptions,
+import {
+  checkProtocolOptions,
+  type ProtocolEvent,
+  type ProtocolOptions,
+  type ProtocolState,
+  type SendOptions,
 } from "./protocol_options.ts";
 
 export { MAX_PENDING_PONGS } from "./outgoing_frames.ts";
@@ -85,13 +87,13 @@ export class Protocol {
   readonly #decoder: FrameDecoder;
   readonly #assembler: MessageAssembler;
   readonly #outgoing: OutgoingFrames;
-  #closeSent = false;
-  #closeReceived = false;
+  /** Both sides' close frames, our failure, a lost transport: the close code comes from here. */
+  readonly #close = new CloseRecord();
   #failed = false;
   // A peer failure whose close frame waits for failNow() (deferFailure); input is ignored meanwhile.
   #pendingFailure: ProtocolError | undefined;
   // The body of our reply to the peer's close, waiting for replyClose() (deferCloseReply).
-  #owedCloseReply: Uint8Array | undefined;
+  #owedCloseReply: { body: Uint8Array; code: number } | undefined;
   // Whether the frame being received is a data frame (its payload pieces go to the assembler).
   #inDataFrame = false;
 
@@ -99,23 +101,11 @@ export class Protocol {
    * Creates the engine for one connection whose opening handshake is done.
    *
    * @param options Role, limits and extension flags.
-   * @throws {TypeError} For an unknown role.
-   * @throws {RangeError} For a negative or NaN `maxMessageSize`, or a
-   * `maxFragments` below 1 or NaN.
+   * @throws {TypeError} {RangeError} As {@linkcode checkProtocolOptions}.
    */
   constructor(options: ProtocolOptions) {
-    const { role } = options;
-    if (role !== "client" && role !== "server") {
-      throw new TypeError(`Cannot create protocol: invalid role ${String(role)}`);
-    }
-    const maxMessageSize = options.maxMessageSize;
-    if (maxMessageSize !== undefined && !(maxMessageSize >= 0)) {
-      throw new RangeError(`Cannot create protocol: invalid maxMessageSize ${maxMessageSize}`);
-    }
-    const maxFragments = options.maxFragments;
-    if (maxFragments !== undefined && !(maxFragments >= 1)) {
-      throw new RangeError(`Cannot create protocol: invalid maxFragments ${maxFragments}`);
-    }
+    checkProtocolOptions(options);
+    const { role, maxMessageSize, maxFragments } = options;
     this.role = role;
     this.#masked = role === "client";
     this.#allowRsv1 = options.allowRsv1 ?? false;
@@ -138,14 +128,28 @@ export class Protocol {
     });
   }
 
-  /**
-   * `open`, `closing` (one side sent close) or `closed` (both did, or failed).
-   * A failure held back by `deferFailure` leaves the state as it was until
-   * {@linkcode failNow}.
-   */
+  /** `open`, `closing` (one side sent close) or `closed` (both did, or failed; a failure held
+   * back by `deferFailure` counts from {@linkcode failNow}). */
   get state(): ProtocolState {
-    if (this.#failed || (this.#closeSent && this.#closeReceived)) return "closed";
-    return this.#closeSent || this.#closeReceived ? "closing" : "open";
+    if (this.#failed || this.#close.complete) return "closed";
+    return this.#close.isSent || this.#close.isReceived ? "closing" : "open";
+  }
+
+  /** The code this connection closes with once a close started: see {@linkcode CloseRecord.code}
+   * (the first close of either side, our failure's, or 1006 once the connection was lost). */
+  get closeCode(): number | undefined {
+    return this.#close.code;
+  }
+
+  /** The reason that goes with {@linkcode closeCode} (`""` when none). */
+  get closeReason(): string | undefined {
+    return this.#close.reason;
+  }
+
+  /** The transport ended or was given up: unless the close handshake completed, the code is 1006
+   * (RFC 6455 §7.1.5: closed without a close frame). */
+  connectionLost(): void {
+    this.#close.lost();
   }
 
   /** Bytes queued for the peer and not taken yet. */
@@ -171,7 +175,7 @@ export class Protocol {
     // RFC 6455 §7.1.7: after failing, "MUST NOT continue to attempt to process data";
     // §5.5.1: nothing follows a close frame.
     if (
-      this.#failed || this.#pendingFailure !== undefined || this.#closeReceived ||
+      this.#failed || this.#pendingFailure !== undefined || this.#close.isReceived ||
       chunk.length === 0
     ) return events;
     try {
@@ -179,7 +183,7 @@ export class Protocol {
       decoder.push(chunk);
       for (let frame = decoder.next(); frame !== null; frame = decoder.next()) {
         this.#handleFrame(frame, events);
-        if (this.#closeReceived) break;
+        if (this.#close.isReceived) break;
       }
     } catch (error) {
       events.push({ type: "error", error: this.#failWith(error) });
@@ -291,7 +295,7 @@ export class Protocol {
     const body = encodeClosePayload(code, reason);
     this.#outgoing.frame(Opcode.close, body, false);
     // RFC 6455 §5.5.1: "The application MUST NOT send any more data frames after sending a Close frame."
-    this.#closeSent = true;
+    this.#close.sent({ code: code ?? 1005, reason: code === undefined ? "" : reason ?? "" });
   }
 
   /**
@@ -312,9 +316,10 @@ export class Protocol {
     this.#failed = true;
     // An upper-layer failure during a deferred one closes with its own code instead.
     this.#pendingFailure = undefined;
-    if (!this.#closeSent) {
+    this.#close.failed({ code, reason });
+    if (!this.#close.isSent) {
       this.#outgoing.frame(Opcode.close, body, false);
-      this.#closeSent = true;
+      this.#close.sent({ code, reason });
     }
   }
 
@@ -363,12 +368,12 @@ export class Protocol {
    * ```
    */
   replyClose(): void {
-    const body = this.#owedCloseReply;
-    if (body === undefined) return;
+    const owed = this.#owedCloseReply;
+    if (owed === undefined) return;
     this.#owedCloseReply = undefined;
-    if (this.#closeSent) return;
-    this.#outgoing.frame(Opcode.close, body, false);
-    this.#closeSent = true;
+    if (this.#close.isSent) return;
+    this.#outgoing.frame(Opcode.close, owed.body, false);
+    this.#close.sent({ code: owed.code, reason: "" });
   }
 
   /**
@@ -382,7 +387,7 @@ export class Protocol {
   }
 
   #onHeader(header: Readonly<FrameHeader>): void {
-    this.#inDataFrame = header.opcode < 0x8 && !this.#closeSent;
+    this.#inDataFrame = header.opcode < 0x8 && !this.#close.isSent;
     if (this.#inDataFrame) this.#assembler.beginFrame(header);
   }
 
@@ -390,31 +395,31 @@ export class Protocol {
     const opcode = frame.opcode;
     if (opcode < 0x8) {
       // RFC 6455 §7.1.4: after sending close, data from the peer is discarded until its close.
-      if (this.#closeSent) return;
+      if (this.#close.isSent) return;
       const message = this.#assembler.endFrame(frame);
       if (message !== null) events.push(message);
       return;
     }
     if (opcode === Opcode.close) {
       const { code, reason } = parseClosePayload(frame.payload);
-      this.#closeReceived = true;
+      this.#close.received({ code, reason });
       this.#assembler.reset();
       events.push({ type: "close", code, reason });
-      if (!this.#closeSent) {
+      if (!this.#close.isSent) {
         // RFC 6455 §5.5.1: "the endpoint MUST send a Close frame in response ... typically echos
         // the status code it received".
         const body = encodeClosePayload(code === 1005 ? undefined : code);
         if (this.#deferCloseReply) {
           // "An endpoint MAY delay sending a Close frame until its current message is sent."
-          this.#owedCloseReply = body;
+          this.#owedCloseReply = { body, code };
           return;
         }
         this.#outgoing.frame(Opcode.close, body, false);
-        this.#closeSent = true;
+        this.#close.sent({ code, reason: "" });
       }
       return;
     }
-    if (this.#closeSent) return;
+    if (this.#close.isSent) return;
     if (opcode === Opcode.ping) {
       // RFC 6455 §5.5.2: "Upon receipt of a Ping frame, an endpoint MUST send a Pong frame in
       // response ... The Pong frame MUST have identical Application data".
@@ -428,15 +433,11 @@ export class Protocol {
   // The one place where a peer failure (decoder, UTF-8, close payload, limits: all
   // throw inside receive()) becomes "stop reading, queue close N".
   #failWith(error: unknown): ProtocolError {
-    const protocolError = error instanceof ProtocolError ? error : new ProtocolError(
-      "WS_INTERNAL_ERROR",
-      `Internal error: ${error instanceof Error ? error.message : String(error)}`,
-      1011,
-      { cause: error },
-    );
-    if (this.#deferFailure && !this.#closeSent) {
+    const protocolError = ProtocolError.from(error);
+    if (this.#deferFailure && !this.#close.isSent) {
       // Input stops now (receive() checks #pendingFailure); the close waits for failNow().
       this.#pendingFailure = protocolError;
+      this.#close.failed(failureClose(protocolError));
       return protocolError;
     }
     this.#failed = true;
@@ -445,18 +446,14 @@ export class Protocol {
   }
 
   #queueFailureClose(protocolError: ProtocolError): void {
-    if (!this.#closeSent) {
-      this.#closeSent = true;
+    const close = failureClose(protocolError);
+    this.#close.failed(close);
+    if (!this.#close.isSent) {
+      this.#close.sent(close);
       // RFC 6455 §7.1.7: "the endpoint SHOULD send a Close frame with an appropriate status code
       // (Section 7.4) before proceeding to _Close the WebSocket Connection_".
-      let body: Uint8Array;
       try {
-        body = encodeClosePayload(protocolError.closeCode, protocolError.message);
-      } catch {
-        body = encodeClosePayload(protocolError.closeCode);
-      }
-      try {
-        this.#outgoing.frame(Opcode.close, body, false);
+        this.#outgoing.frame(Opcode.close, encodeClosePayload(close.code, close.reason), false);
       } catch {
         // Only an injected fillMask can throw here; the caller still learns the failure from the
         // error event and closes the transport, so receive() keeps its never-throws promise.
@@ -465,7 +462,7 @@ export class Protocol {
   }
 
   #assertOpen(action: string): void {
-    if (this.#closeSent) {
+    if (this.#close.isSent) {
       throw new WebSocketError(
         "WS_INVALID_STATE",
         `Cannot ${action}: connection is ${this.state}`,
@@ -491,4 +488,8 @@ export class Protocol {
     }
     this.#outgoing.frame(opcode, data, false);
   }
+}
+
+function failureClose(error: ProtocolError): { code: number; reason: string } {
+  return { code: error.closeCode, reason: failureReason(error) };
 }

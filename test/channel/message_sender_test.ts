@@ -22,7 +22,10 @@ function setup(options: { deflate?: MessageDeflate; open?: boolean } = {}) {
     ? undefined
     : { protocol, batches, deflate: options.deflate };
   if (target) opened.resolve();
-  const sender = new MessageSender(() => target, {
+  const sender = new MessageSender({
+    get target() {
+      return target;
+    },
     opened: opened.promise,
     isOpen: () => true,
     closedError: () => new Error("closed"),

@@ -2,8 +2,8 @@ import { test } from "node:test";
 import assert from "node:assert/strict";
 import { ProtocolError } from "../../src/engine/errors.ts";
 import type { ProtocolEvent } from "../../src/engine/protocol.ts";
+import { failureReason } from "../../src/engine/close_payload.ts";
 import {
-  failureReason,
   hasMessageBefore,
   PeerFailure,
   type PeerFailureHost,

@@ -11,6 +11,7 @@
  * @module
  */
 import type { Socket } from "node:net";
+import { type Deferred, deferred, handled } from "../_util/deferred.ts";
 import { nextTick } from "node:process";
 import type {
   ByteReader,
@@ -40,24 +41,46 @@ const RESOLVED = Promise.resolve();
  * ```
  */
 export function socketTransport(socket: Socket): ByteStreams {
-  let io: SocketIo | undefined;
-  return {
-    get readable(): ReadableStream<Uint8Array> {
-      throw new TypeError("socketTransport() has no Web Streams; use direct() or socketStreams()");
-    },
-    get writable(): WritableStream<Uint8Array> {
-      throw new TypeError("socketTransport() has no Web Streams; use direct() or socketStreams()");
-    },
-    close: () => socket.destroy(),
-    direct: () => (io ??= new SocketIo(socket)),
-  };
+  return new SocketTransport(socket);
 }
+
+// A class, so a connection costs one object instead of an object and a closure per member.
+class SocketTransport implements ByteStreams {
+  readonly #socket: Socket;
+  #io: SocketIo | undefined;
+
+  constructor(socket: Socket) {
+    this.#socket = socket;
+  }
+
+  get readable(): ReadableStream<Uint8Array> {
+    throw new TypeError("socketTransport() has no Web Streams; use direct() or socketStreams()");
+  }
+
+  get writable(): WritableStream<Uint8Array> {
+    throw new TypeError("socketTransport() has no Web Streams; use direct() or socketStreams()");
+  }
+
+  close(): void {
+    this.#socket.destroy();
+  }
+
+  direct(): { reader: ByteReader; writer: ByteWriter } {
+    return this.#io ??= new SocketIo(this.#socket);
+  }
+}
+
+/** The socket's {@linkcode SocketIo}, for listeners shared by every socket. */
+const IO = Symbol("websocket-channel.socketIo");
+type SocketWithIo = Socket & { [IO]: SocketIo };
 
 /** Reader and writer over one socket (one object: fewer allocations per connection). */
 class SocketIo implements ByteReader, ByteWriter {
   readonly #socket: Socket;
-  readonly closed: Promise<void>;
-  #settleClosed!: (error?: unknown) => void;
+  /** Created when asked for (a channel in push mode never does). */
+  #closed: Deferred<void> | undefined;
+  /** How reading ended, once it has: `{ error }` (undefined for EOF). */
+  #readEnd: { error: unknown } | undefined;
   #chunks: Uint8Array[] = [];
   #bytes = 0;
   #waiting: ((result: ReadableStreamReadResult<Uint8Array>) => void) | undefined;
@@ -73,27 +96,55 @@ class SocketIo implements ByteReader, ByteWriter {
 
   constructor(socket: Socket) {
     this.#socket = socket;
-    this.closed = new Promise<void>((resolve, reject) => {
-      this.#settleClosed = (error) => (error === undefined ? resolve() : reject(error));
-    });
-    // Observed by the channel; pre-marked so another user cannot crash the process with it.
-    this.closed.catch(() => {});
-    socket.on("data", (chunk: Uint8Array) => this.#onData(chunk));
-    socket.on("end", () => this.#endRead(undefined));
-    socket.on("error", (error: Error) => {
-      this.#failure = error;
-      this.#endRead(error);
-      this.#rejectDrain(error);
-    });
-    socket.on("close", () => {
-      this.#endRead(this.#failure);
-      this.#rejectDrain(this.#failure ?? new Error("Socket closed"));
-    });
-    socket.on("drain", () => {
-      const drain = this.#drain;
-      this.#drain = undefined;
-      drain?.resolve();
-    });
+    (socket as SocketWithIo)[IO] = this;
+    socket.on("data", SocketIo.#onSocketData);
+    socket.on("end", SocketIo.#onSocketEnd);
+    socket.on("error", SocketIo.#onSocketError);
+    socket.on("close", SocketIo.#onSocketClose);
+    socket.on("drain", SocketIo.#onSocketDrain);
+  }
+
+  // Listeners shared by every socket (`this` is the socket): closures per
+  // connection would cost a function and a scope each.
+  static #onSocketData = function (this: SocketWithIo, chunk: Uint8Array): void {
+    this[IO].#onData(chunk);
+  };
+
+  static #onSocketEnd = function (this: SocketWithIo): void {
+    this[IO].#endRead(undefined);
+  };
+
+  static #onSocketError = function (this: SocketWithIo, error: Error): void {
+    const io = this[IO];
+    io.#failure = error;
+    io.#endRead(error);
+    io.#rejectDrain(error);
+  };
+
+  static #onSocketClose = function (this: SocketWithIo): void {
+    const io = this[IO];
+    io.#endRead(io.#failure);
+    io.#rejectDrain(io.#failure ?? new Error("Socket closed"));
+  };
+
+  static #onSocketDrain = function (this: SocketWithIo): void {
+    const io = this[IO];
+    const drain = io.#drain;
+    io.#drain = undefined;
+    drain?.resolve();
+  };
+
+  /** Settles when reading ended: resolves at EOF, rejects on failure (pre-marked handled). */
+  get closed(): Promise<void> {
+    if (this.#closed !== undefined) return this.#closed.promise;
+    const closed = this.#closed = deferred<void>();
+    handled(closed.promise);
+    const end = this.#readEnd;
+    if (end !== undefined) {
+      if (end.error === undefined) closed.resolve();
+      else closed.reject(end.error);
+    }
+    return closed.promise;
   }
 
   get reader(): ByteReader {
@@ -188,7 +239,10 @@ class SocketIo implements ByteReader, ByteWriter {
       if (error !== undefined) target.fail(error);
       else target.end();
     }
-    this.#settleClosed(error);
+    this.#readEnd = { error };
+    const closed = this.#closed;
+    if (error === undefined) closed?.resolve();
+    else closed?.reject(error);
   }
 
   // ── writing ──────────────────────────────────────────────────────────

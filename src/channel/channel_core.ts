@@ -14,7 +14,7 @@
  * @module
  */
 import type { Protocol } from "../engine/protocol.ts";
-import { type Deferred, deferred } from "../_util/deferred.ts";
+import { type Deferred, deferred, handled } from "../_util/deferred.ts";
 import type { ProtocolError } from "../engine/errors.ts";
 import type { BatchWriter } from "./batch_writer.ts";
 import type { SinkHandle } from "./channel_sink.ts";
@@ -28,6 +28,8 @@ import { PeerFailure, type PeerFailureHost } from "./peer_failure.ts";
 import type { PingTracker } from "./ping_tracker.ts";
 import { ReadPump, type ReadPumpHooks } from "./read_pump.ts";
 import type { ByteReader, ByteWriter, StreamChannelSettings } from "./stream_channel_options.ts";
+
+const OPENED: Promise<void> = Promise.resolve();
 
 /** Where a channel is in its life. */
 export type ChannelState = "connecting" | "open" | "closing" | "closed";
@@ -52,8 +54,10 @@ export interface Receiver {
 export class ChannelCore
   implements ReadPumpHooks, InboxHooks, SenderHost, PeerCloseHost, PeerFailureHost {
   readonly settings: Required<StreamChannelSettings>;
-  /** Settles `ready`. */
-  readonly whenOpen: Deferred<void> = deferred<void>();
+  /** Settles `ready` once asked for before the opening handshake ended (see `opened`). */
+  #whenOpen: Deferred<void> | undefined;
+  /** Why the connection never opened. */
+  #openingError: { error: unknown } | undefined;
   /** Settles `closed`. */
   readonly whenClosed: Deferred<CloseInfo> = deferred<CloseInfo>();
   readonly inbox: Inbox;
@@ -115,9 +119,32 @@ export class ChannelCore
       (this.state === "closed" ? "" : undefined);
   }
 
-  /** The opening handshake is under way; for {@linkcode MessageSender}. */
+  /**
+   * `ready`, and {@linkcode SenderHost.opened}: settles with the opening
+   * handshake; never an unhandled rejection. Created only when asked for
+   * while connecting: a server channel opens at once and shares one
+   * resolved promise.
+   */
   get opened(): Promise<void> {
-    return this.whenOpen.promise;
+    if (this.#whenOpen !== undefined) return this.#whenOpen.promise;
+    if (this.state !== "connecting" && this.#openingError === undefined) return OPENED;
+    const whenOpen = this.#whenOpen = deferred<void>();
+    handled(whenOpen.promise);
+    if (this.#openingError !== undefined) whenOpen.reject(this.#openingError.error);
+    return whenOpen.promise;
+  }
+
+  /** The opening handshake is done: `ready` resolves. */
+  markOpen(): void {
+    this.state = "open";
+    this.#whenOpen?.resolve();
+  }
+
+  /** The connection never opened: `ready` rejects with `error`. */
+  markOpeningFailed(error: unknown): void {
+    this.state = "closed";
+    this.#openingError = { error };
+    this.#whenOpen?.reject(error);
   }
 
   /** A failure or a reply to the peer's close waits for the application's answers. */
@@ -309,7 +336,7 @@ export class ChannelCore
     const done = this.whenClosed.promise.then(() => {});
     if (this.state === "connecting") {
       // Nothing was sent yet: wait for the handshake, then close.
-      return this.whenOpen.promise.then(() => this.close(code, reason), () => {});
+      return this.opened.then(() => this.close(code, reason), () => {});
     }
     if (this.state !== "open" || this.closeRequested) return done;
     this.closeRequested = true;

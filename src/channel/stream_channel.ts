@@ -19,6 +19,7 @@ import type { ListenOptions, MessageListener, MessageSubscription } from "./inbo
 import { pingAnswerer } from "./ping_messages.ts";
 import { PingTracker } from "./ping_tracker.ts";
 import {
+  type ByteReader,
   type ByteStreams,
   definedOnly,
   STREAM_CHANNEL_DEFAULTS,
@@ -51,8 +52,6 @@ export type {
  * ```
  */
 export class StreamChannel {
-  /** Resolves when open; see {@linkcode WebSocketChannel.ready}. */
-  readonly ready: Promise<void>;
   /** Resolves when closed, never rejects. */
   readonly closed: Promise<CloseInfo>;
   readonly #core: ChannelCore;
@@ -74,8 +73,12 @@ export class StreamChannel {
     );
     receiver.core = core;
     this.#core = core;
-    this.ready = handled(core.whenOpen.promise);
     this.closed = core.whenClosed.promise;
+  }
+
+  /** Resolves when open; see {@linkcode WebSocketChannel.ready}. */
+  get ready(): Promise<void> {
+    return this.#core.opened;
   }
 
   /** Received messages, created on first use; see {@linkcode WebSocketChannel.stream}. */
@@ -139,9 +142,10 @@ export class StreamChannel {
     });
     core.dropConnection = streams.close?.bind(streams);
     const direct = streams.direct?.();
-    const reader = core.reader = direct ? direct.reader : streams.readable.getReader();
-    // A reset is noticed even while reading is paused for a slow consumer.
-    reader.closed.catch((error) => core.onError(error));
+    const reader: ByteReader = core.reader = direct ? direct.reader : streams.readable.getReader();
+    // A reset is noticed even while reading is paused for a slow consumer (a
+    // transport in push mode reports it itself).
+    if (reader.attach === undefined) reader.closed.catch((error) => core.onError(error));
     core.writer = direct ? direct.writer : streams.writable.getWriter();
     const batches = core.batches = new BatchWriter(
       core.writer,
@@ -153,8 +157,7 @@ export class StreamChannel {
       },
     );
     core.target = { protocol, batches, deflate: core.deflate };
-    core.state = "open";
-    core.whenOpen.resolve();
+    core.markOpen();
     core.pump.start(reader, opening.head);
   }
 
@@ -162,8 +165,7 @@ export class StreamChannel {
   abortOpening(error: unknown): void {
     const core = this.#core;
     if (core.state !== "connecting") return;
-    core.state = "closed";
-    core.whenOpen.reject(error);
+    core.markOpeningFailed(error);
     core.finish({ code: 1006, reason: "", wasClean: false }, error);
   }
 

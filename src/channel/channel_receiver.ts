@@ -23,7 +23,7 @@ import type { PingAnswerer } from "./ping_messages.ts";
  * ```ts
  * import { ChannelCore } from "./channel_core.ts";
  * import { ChannelReceiver } from "./channel_receiver.ts";
- * import { Protocol } from "../engine/protocol.ts";
+ * import { Protocol } from "@wsc/websocket-channel/engine";
  * import { STREAM_CHANNEL_DEFAULTS } from "./stream_channel_options.ts";
  *
  * const receiver = new ChannelReceiver(undefined);

@@ -14,7 +14,7 @@
  * - `npm`: the npm build, then its smoke tests against the packed tarball.
  * - `conformance`: the quick Autobahn run (`conformance/run.ts --quick`).
  *
- * Usage: `deno run -A scripts/test.ts [--only deno,bun,node,node24,jsr,npm,conformance] [--filter text] [--no-setup]`.
+ * Usage: `deno run -A scripts/test.ts [--only deno,bun,node,node24,jsr,npm,conformance] [--filter text[,text…]] [--no-setup]`.
  * Unless `--no-setup`, `scripts/setup.sh` first installs what is missing
  * (Chromium, the Autobahn testsuite).
  * The last line is `N passed, N failed`, summed over all stages; the exit
@@ -66,7 +66,9 @@ async function findTests(filter: string | undefined): Promise<string[]> {
   for await (const entry of Deno.readDir(`${root}/conformance`)) {
     if (entry.isFile && entry.name.endsWith("_test.ts")) found.push(`conformance/${entry.name}`);
   }
-  return found.filter((path) => !filter || path.includes(filter)).sort();
+  // Comma-separated substrings: a file runs when its path contains any of them.
+  const parts = filter?.split(",").filter((part) => part !== "");
+  return found.filter((path) => !parts || parts.some((part) => path.includes(part))).sort();
 }
 
 /** The system Node: the first `node` on PATH that is not a devDependency. */
@@ -279,6 +281,11 @@ if (setup) {
   if (!status.success) console.error("setup failed; stages that need it will report failures");
 }
 const tests = await findTests(filter);
+if (filter !== undefined && tests.length === 0) {
+  // An empty list would make the runners below take every test file.
+  console.error(`No test file path contains "${filter}".`);
+  Deno.exit(2);
+}
 const results: StageResult[] = [];
 for (const stage of only) {
   console.log(`\n=== ${stage} ===`);

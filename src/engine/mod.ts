@@ -71,12 +71,14 @@ export {
 export {
   clientOverStreams,
   type ClientOverStreamsOptions,
-  type HandshakeLimits,
+} from "../channel/client_over_streams.ts";
+export type { HandshakeLimits } from "../channel/handshake_streams.ts";
+export {
   serverOverStreams,
   type ServerOverStreamsOptions,
   type ServerUpgrade,
   type UpgradeRequestInfo,
-} from "../channel/stream_handshake.ts";
+} from "../channel/server_over_streams.ts";
 export { generateKey } from "../handshake/accept_key.ts";
 // A permessage-deflate codec of your own (the `codec` of the `compression` option).
 export type { DeflateCodec, RawDeflater, RawInflater } from "../deflate/deflate_codec.ts";

@@ -12,7 +12,7 @@ import { failureReason } from "../engine/close_payload.ts";
 import { handled } from "../_util/deferred.ts";
 import type { ChannelCore, Receiver } from "./channel_core.ts";
 import type { Message } from "./channel_types.ts";
-import { inflateMessage } from "./inflate_message.ts";
+import { inflateMessage, inflateMessageSync } from "./inflate_message.ts";
 import { hasMessageBefore } from "./peer_failure.ts";
 import type { PingAnswerer } from "./ping_messages.ts";
 
@@ -64,8 +64,18 @@ export class ChannelReceiver implements Receiver {
         case "pong":
           core.pings?.pong(event.data);
           break;
-        case "compressed":
-          return this.#receiveAsync(events, i);
+        case "compressed": {
+          // On the calling thread when the codec can; else this and what follows wait for it.
+          let message: Message | undefined;
+          try {
+            message = inflateMessageSync(core.deflate!, event, core.settings.maxMessageSize);
+          } catch (error) {
+            return this.#inflateFailed(error as ProtocolError, events, i);
+          }
+          if (message === undefined) return this.#receiveAsync(events, i);
+          this.#deliver(message);
+          break;
+        }
         case "error":
           return this.#onEngineError(event.error, events, i);
         case "close":
@@ -91,18 +101,27 @@ export class ChannelReceiver implements Receiver {
         message = await inflateMessage(core.deflate!, event, core.settings.maxMessageSize);
       } catch (error) {
         if (core.closed()) return;
-        const failure = error as ProtocolError;
-        core.flushOwed();
-        return core.peerFailure().fail(failure, {
-          reason: "",
-          messagesBefore: hasMessageBefore(events, i),
-          failEngine: () => core.protocol!.fail(failure.closeCode, ""),
-        });
+        return this.#inflateFailed(error as ProtocolError, events, i);
       }
       if (core.closed()) return;
       this.#deliver(message);
     }
     core.flushOwed();
+  }
+
+  /** Inflating a message failed: the connection fails with its code once earlier answers went out. */
+  #inflateFailed(
+    failure: ProtocolError,
+    events: ProtocolEvent[],
+    index: number,
+  ): Promise<void> | undefined {
+    const core = this.core;
+    core.flushOwed();
+    return core.peerFailure().fail(failure, {
+      reason: "",
+      messagesBefore: hasMessageBefore(events, index),
+      failEngine: () => core.protocol!.fail(failure.closeCode, ""),
+    });
   }
 
   /** The engine found a violation (it stopped reading; its close waits for failNow()). */

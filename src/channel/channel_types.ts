@@ -76,6 +76,18 @@ export interface MessageDeflate {
    * the connection.
    */
   decompress(payload: Uint8Array, options: { maxSize: number }): Promise<Uint8Array>;
+  /**
+   * Optional: {@linkcode MessageDeflate.encode} on the calling thread, or
+   * `undefined` when this message cannot be (too large, or earlier ones are
+   * still being compressed): then `encode` it.
+   */
+  encodeSync?(data: Uint8Array): { data: Uint8Array; compressed: boolean } | undefined;
+  /**
+   * Optional: {@linkcode MessageDeflate.decompress} on the calling thread,
+   * throwing where that rejects, or `undefined` when this payload cannot be
+   * inflated synchronously: then `decompress` it.
+   */
+  decompressSync?(payload: Uint8Array, options: { maxSize: number }): Uint8Array | undefined;
   /** Releases the compression state when the connection ends. */
   close?(): void;
   /**

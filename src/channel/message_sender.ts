@@ -102,12 +102,21 @@ export class MessageSender {
             protocol.sendText(bytes);
             return batches.flush();
           }
-          return this.#later(bytes, true);
+          // Compressed on the calling thread when the codec can (see MessageDeflate.encodeSync).
+          const ready = deflate.encodeSync?.(bytes);
+          if (ready === undefined) return this.#later(bytes, true);
+          protocol.sendText(ready.data, ready);
+          return batches.flush();
         }
         if (!isBlob(message)) {
           const bytes = asBytes(message as ArrayBuffer | ArrayBufferView);
           if (!deflate || !deflate.shouldCompress(bytes.byteLength)) {
             protocol.sendBinary(bytes);
+            return batches.flush();
+          }
+          const ready = deflate.encodeSync?.(bytes);
+          if (ready !== undefined) {
+            protocol.sendBinary(ready.data, ready);
             return batches.flush();
           }
         }

@@ -11,6 +11,11 @@
  * Idle memory: a fresh server per runtime, N raw upgraded connections from a
  * separate process, server RSS delta / N after a settle.
  *
+ * Our servers' application is an echo through `channel.listen()` (each
+ * message handed over synchronously); `engine-node-stream`,
+ * `engine-deno-stream` and `engine-bun-stream` (only when named in
+ * `--servers`) read through `channel.stream` instead.
+ *
  * Load clients (`--client`): `ws` (ws 8 + bufferutil on Node 20, the
  * default), `engine` (our engine client on Bun), or `go` (gorilla/websocket,
  * `bench/peers/go_echo`, a client in no JavaScript runtime; optional: needs
@@ -81,8 +86,17 @@ const allServers: ServerSpec[] = [
   { name: "engine-deno", cmd: [bin("deno"), "run", "-A", "bench/peers/server_engine.ts"] },
   { name: "engine-bun", cmd: [bin("bun"), "bench/peers/server_engine.ts"] },
   { name: "engine-node", cmd: [node20, ".build/bench/server_engine.mjs"] },
+  // The same servers reading through `stream` (a promise per message) instead of `listen()`.
+  {
+    name: "engine-deno-stream",
+    cmd: [bin("deno"), "run", "-A", "bench/peers/server_engine.ts", "--stream"],
+  },
+  { name: "engine-bun-stream", cmd: [bin("bun"), "bench/peers/server_engine.ts", "--stream"] },
+  { name: "engine-node-stream", cmd: [node20, ".build/bench/server_engine.mjs", "--stream"] },
 ];
-const wanted = opt("servers", allServers.map((s) => s.name).join(",")).split(",");
+// The stream variants only when asked for.
+const defaultServers = allServers.filter((s) => !s.name.endsWith("-stream"));
+const wanted = opt("servers", defaultServers.map((s) => s.name).join(",")).split(",");
 const servers = allServers.filter((s) => wanted.includes(s.name));
 
 type Case = EchoLoad;
@@ -129,7 +143,7 @@ async function runClient(client: string[], server: Server, c: Case): Promise<Sam
 const label = (c: Case) => `${sizeLabel(c.size)} ×${c.connections}c×${c.window}w`;
 
 async function throughput(client: string[]) {
-  if (servers.some((s) => s.name === "engine-node")) {
+  if (servers.some((s) => s.name.startsWith("engine-node"))) {
     bundleForNode("bench/peers/server_engine.ts", ".build/bench/server_engine.mjs");
   }
   const running: Server[] = [];

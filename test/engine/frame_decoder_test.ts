@@ -288,6 +288,38 @@ test("FrameDecoder gives a frame that spans chunks a buffer of exactly its lengt
   assert.deepEqual(frames[0].payload, payload);
 });
 
+test("FrameDecoder copies a small share of a large payload while its buffer grows", () => {
+  // 16 MiB after a header read of its own, then 64 KiB reads: interim buffers of at most 16
+  // times the bytes received, then one buffer of exactly the payload's length.
+  const length = 16 << 20;
+  const payload = new SeededRandom(5).bytes(length);
+  const wire = clientFrame(0x82, payload, new Uint8Array([4, 3, 2, 1]));
+  const buffers: ArrayBufferLike[] = [];
+  let received = 0;
+  const decoder = new FrameDecoder({
+    role: "server",
+    onPayloadPart: (part) => {
+      received += part.length;
+      assert.ok(part.buffer.byteLength <= Math.max(256 * 1024, 16 * received));
+      if (buffers.at(-1) !== part.buffer) buffers.push(part.buffer);
+    },
+  });
+  const frames: Frame[] = [];
+  decoder.push(wire.slice(0, 14));
+  assert.equal(decoder.next(), null);
+  for (let at = 14; at < wire.length; at += 65536) {
+    decoder.push(wire.slice(at, at + 65536));
+    for (let f = decoder.next(); f !== null; f = decoder.next()) frames.push(f);
+  }
+  assert.equal(frames.length, 1);
+  assert.equal(frames[0].payload.buffer, buffers.at(-1));
+  assert.equal(frames[0].payload.buffer.byteLength, length);
+  assert.deepEqual(frames[0].payload, payload);
+  // Bytes copied from one buffer into the next: everything but the last buffer was filled.
+  const copied = buffers.slice(0, -1).reduce((sum, buffer) => sum + buffer.byteLength, 0);
+  assert.ok(copied <= length / 8, `${copied} bytes copied between buffers`);
+});
+
 test("FrameDecoder does not size a buffer from a declared length within the default limit", () => {
   // A hostile header declaring 64 MiB (the default limit) followed by a few bytes: reserving
   // 64 MiB per such connection cost a full garbage collection each. The buffer follows the

@@ -14,6 +14,7 @@
  */
 import type { Socket } from "node:net";
 import { nextTick } from "node:process";
+import { installNodePayloadAllocator } from "./node_payload_allocator.ts";
 
 /** A byte-stream pair over one socket plus a way to drop the socket at once. */
 export interface SocketStreams {
@@ -44,6 +45,7 @@ const READ_HIGH_WATER = 64 * 1024;
  * ```
  */
 export function socketStreams(socket: Socket): SocketStreams {
+  installNodePayloadAllocator();
   let readController!: ReadableStreamDefaultController<Uint8Array>;
   let readDone = false;
   let failure: Error | undefined;

@@ -19,6 +19,7 @@ import type {
   ByteWriter,
   ChunkTarget,
 } from "../channel/stream_channel_options.ts";
+import { installNodePayloadAllocator } from "./node_payload_allocator.ts";
 
 /** Bytes buffered unread before the socket is paused. */
 const READ_HIGH_WATER = 64 * 1024;
@@ -41,6 +42,7 @@ const RESOLVED = Promise.resolve();
  * ```
  */
 export function socketTransport(socket: Socket): ByteStreams {
+  installNodePayloadAllocator();
   return new SocketTransport(socket);
 }
 

@@ -15,6 +15,7 @@ import { ProtocolError } from "./errors.ts";
 import type { Frame, FrameHeader, Role } from "./frame.ts";
 import { maskCopy, maskRange } from "./mask.ts";
 import { isKnownOpcode, type Opcode } from "./opcode.ts";
+import { allocatePayload } from "./payload_memory.ts";
 
 /**
  * Default limit on a frame's declared payload length: 64 MiB.
@@ -73,9 +74,17 @@ export interface FrameDecoderOptions {
   /**
    * Called with each unmasked piece of a payload that spans several chunks,
    * as it arrives (for fail-fast validation). Not called for a payload that
-   * arrives in one chunk. The view is only valid during the call.
+   * arrives in one chunk. The view is only valid during the call, and the
+   * rest of its `buffer` is not part of it (it may hold anything until the
+   * payload's bytes arrive).
    */
   onPayloadPart?: (part: Uint8Array) => void;
+}
+
+// The payload's own buffer is filled completely before it is delivered, so it need not be
+// zero-filled; an interim one (part of it is never written) is.
+function payloadBuffer(size: number, length: number): Uint8Array {
+  return size === length ? allocatePayload(size) : new Uint8Array(size);
 }
 
 function fail(code: string, message: string, closeCode = 1002): never {
@@ -306,8 +315,9 @@ export class FrameDecoder {
       key[2] = bytes[keyAt + 2];
       key[3] = bytes[keyAt + 3];
     }
-    this.#partial = new Uint8Array(
+    this.#partial = payloadBuffer(
       Math.min(length, Math.max(GROWTH_INITIAL, (chunk.length - pos) * GROWTH_RECEIVED_FACTOR)),
+      length,
     );
     this.#partialFill = 0;
     return this.#continuePayload();
@@ -329,8 +339,9 @@ export class FrameDecoder {
       // the payload: growing 16-fold instead (256 KiB, then 5 MiB, then 16 MiB for a 16 MiB
       // frame after a small header read) copied a third of the payload into fresh memory.
       const length = header.length;
-      const grown = new Uint8Array(
+      const grown = payloadBuffer(
         end * GROWTH_RECEIVED_FACTOR >= length ? length : Math.max(end, partial.length * 2),
+        length,
       );
       grown.set(partial.subarray(0, fill));
       partial = this.#partial = grown;

@@ -10,6 +10,7 @@
 
 import type { Frame } from "./frame.ts";
 import { maskCopy, MaskKeyPool } from "./mask.ts";
+import { allocatePayload } from "./payload_memory.ts";
 
 /** Header plus payload of an encoded frame, to be written in this order. */
 export interface EncodedFrame {
@@ -55,7 +56,8 @@ let slab = new Uint8Array(SLAB_SIZE);
 let slabOffset = 0;
 
 function allocateFrame(size: number): Uint8Array {
-  if (size > SLAB_FRAME_LIMIT) return new Uint8Array(size);
+  // Every byte is written (header, key, masked payload): no need to zero-fill a large one.
+  if (size > SLAB_FRAME_LIMIT) return allocatePayload(size);
   if (slabOffset + size > SLAB_SIZE) {
     slab = new Uint8Array(SLAB_SIZE);
     slabOffset = 0;
@@ -192,7 +194,7 @@ export function encodeFrame(frame: Frame, options: EncodeFrameOptions = {}): Enc
     return { header, payload };
   }
   const headerSize = frameHeaderSize(payload.length, true);
-  const bytes = new Uint8Array(headerSize + payload.length);
+  const bytes = allocatePayload(headerSize + payload.length);
   writeFrameHeader(bytes, 0, fields);
   const { maskKey } = options;
   if (maskKey !== undefined && maskKey.length !== 4) {

@@ -1,0 +1,82 @@
+import assert from "node:assert/strict";
+import { test } from "node:test";
+import { FrameDecoder } from "../../src/engine/frame_decoder.ts";
+import { encodeFrame } from "../../src/engine/frame_encoder.ts";
+import {
+  allocatePayload,
+  installPayloadAllocator,
+  PAYLOAD_ALLOCATOR_THRESHOLD,
+} from "../../src/engine/payload_memory.ts";
+import { Protocol } from "../../src/engine/protocol.ts";
+import { SeededRandom } from "../_util/seeded_random.ts";
+import { clientFrame } from "./_frames.ts";
+
+// Stands in for memory that is not zero-filled: every buffer comes full of 0xa5, so any byte
+// the engine fails to overwrite shows up in what it delivers or sends.
+function installDirtyAllocator(): number[] {
+  const sizes: number[] = [];
+  installPayloadAllocator((size) => {
+    sizes.push(size);
+    return new Uint8Array(size).fill(0xa5);
+  });
+  return sizes;
+}
+
+test("allocatePayload takes the installed allocator from the threshold up only", () => {
+  const sizes = installDirtyAllocator();
+  try {
+    const small = allocatePayload(PAYLOAD_ALLOCATOR_THRESHOLD - 1);
+    assert.equal(small[0], 0);
+    const large = allocatePayload(PAYLOAD_ALLOCATOR_THRESHOLD);
+    assert.equal(large.byteLength, PAYLOAD_ALLOCATOR_THRESHOLD);
+    assert.deepEqual(sizes, [PAYLOAD_ALLOCATOR_THRESHOLD]);
+  } finally {
+    installPayloadAllocator((size) => new Uint8Array(size));
+  }
+});
+
+test("A decoded payload that spans chunks overwrites every byte of a dirty buffer", () => {
+  const sizes = installDirtyAllocator();
+  try {
+    const payload = new Uint8Array(3 << 20); // zeros: a byte left unwritten would read 0xa5
+    payload.set(new SeededRandom(3).bytes(4096), 1000);
+    const wire = clientFrame(0x82, payload, new Uint8Array([0xa5, 0xa5, 0xa5, 0xa5]));
+    const decoder = new FrameDecoder({ role: "server" });
+    const frames = [];
+    for (let at = 0; at < wire.length; at += 65536) {
+      decoder.push(wire.slice(at, at + 65536));
+      for (let f = decoder.next(); f !== null; f = decoder.next()) frames.push(f);
+    }
+    assert.equal(frames.length, 1);
+    assert.deepEqual(sizes, [payload.length]);
+    assert.deepEqual(frames[0].payload, payload);
+  } finally {
+    installPayloadAllocator((size) => new Uint8Array(size));
+  }
+});
+
+test("A large masked frame is encoded whole into a dirty buffer", () => {
+  const sizes = installDirtyAllocator();
+  try {
+    const payload = new SeededRandom(4).bytes(2 << 20);
+    const key = new Uint8Array([1, 2, 3, 4]);
+    const { header, payload: masked } = encodeFrame(
+      { fin: true, rsv1: false, opcode: 0x2, payload },
+      { maskKey: key },
+    );
+    assert.deepEqual(sizes, [payload.length + 14]);
+    const server = new FrameDecoder({ role: "server" });
+    server.push(new Uint8Array([...header, ...masked]));
+    assert.deepEqual(server.next()?.payload, payload);
+    // The protocol's send path (a client's binary message) round-trips too.
+    const client = new Protocol({ role: "client" });
+    client.sendBinary(payload);
+    const receiver = new Protocol({ role: "server" });
+    const events = client.takeOutgoing().flatMap((chunk) => receiver.receive(chunk));
+    assert.equal(events.length, 1);
+    assert.ok(events[0].type === "binary");
+    assert.deepEqual(events[0].data, payload);
+  } finally {
+    installPayloadAllocator((size) => new Uint8Array(size));
+  }
+});

@@ -270,7 +270,8 @@ async function listen<Data>(options: ServeOptions<Data>): Promise<WebSocketServe
     sockets.add(socket);
     socket.on("close", () => sockets.delete(socket));
     socket.setNoDelay(true);
-    const streams = socketTransport(socket);
+    // Bun copies corked writes into one buffer: a large payload goes out uncorked.
+    const streams = socketTransport(socket, { corkLarge: false });
     const release = slots.acquire();
     if (!release) {
       // Past maxPendingHandshakes: 503 without reading the request (see ServeOptions).

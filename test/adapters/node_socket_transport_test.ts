@@ -135,3 +135,41 @@ test("socketTransport writeMany on a destroyed socket rejects", async () => {
     await pair.close();
   }
 });
+
+test("socketTransport with corkLarge: false writes a burst with a large piece uncorked, in order", async () => {
+  const pair = await connectedSocketPair();
+  try {
+    const { writer } = socketTransport(pair.client, { corkLarge: false }).direct!();
+    const received: Uint8Array[] = [];
+    const ended = new Promise<void>((resolve) => pair.serverSide.on("end", resolve));
+    pair.serverSide.on("data", (chunk: Uint8Array) => received.push(chunk));
+    const header = new Uint8Array([0x82, 0x7e, 0x00, 0x01]);
+    const payload = new Uint8Array(64 * 1024).fill(7);
+    const written = writer.writeMany!([header, payload]);
+    assert.equal(pair.client.writableCorked, 0);
+    // Small pieces are still gathered while the turn lasts.
+    writer.writeMany!([new Uint8Array([1]), new Uint8Array([2])]);
+    assert.equal(pair.client.writableCorked, 1);
+    await deadline(Promise.resolve(written), 5000, "drain");
+    await deadline(writer.close(), 5000, "close");
+    await deadline(ended, 5000, "FIN");
+    const all = Buffer.concat(received);
+    assert.equal(all.byteLength, 4 + 64 * 1024 + 2);
+    assert.deepEqual([...all.subarray(0, 5)], [0x82, 0x7e, 0x00, 0x01, 7]);
+    assert.deepEqual([...all.subarray(-3)], [7, 1, 2]);
+  } finally {
+    await pair.close();
+  }
+});
+
+test("socketTransport corks a burst with a large piece by default (one writev on Node)", async () => {
+  const pair = await connectedSocketPair();
+  try {
+    const { writer } = socketTransport(pair.client).direct!();
+    // Past the socket's high-water mark: the drain promise rejects when the pair closes.
+    writer.writeMany!([new Uint8Array(4), new Uint8Array(64 * 1024)])?.catch(() => {});
+    assert.equal(pair.client.writableCorked, 1);
+  } finally {
+    await pair.close();
+  }
+});

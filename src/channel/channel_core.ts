@@ -144,6 +144,8 @@ export class ChannelCore
   markOpeningFailed(error: unknown): void {
     this.state = "closed";
     this.#openingError = { error };
+    // A close asked for while connecting never went out: the connection ends with 1006.
+    this.#pendingClose = undefined;
     this.#whenOpen?.reject(error);
   }
 

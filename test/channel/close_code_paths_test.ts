@@ -1,0 +1,41 @@
+import { test } from "node:test";
+import assert from "node:assert/strict";
+import { fromStreams, StreamChannel } from "../../src/channel/stream_channel.ts";
+import { createByteStreamPair } from "../../src/testing/byte_stream_pair.ts";
+import { deadline } from "../_util/async.ts";
+
+test("StreamChannel abortOpening after sink.close() while connecting reports 1006, as closed does", async () => {
+  const channel = new StreamChannel({ role: "client" });
+  const closing = channel.sink.close(4000, "bye").catch((error) => error);
+  assert.equal(channel.closeCode, 4000);
+  channel.abortOpening(new Error("handshake failed"));
+  await assert.rejects(channel.ready, /handshake failed/);
+  assert.deepEqual(await deadline(channel.closed, 5000, "closed"), {
+    code: 1006,
+    reason: "",
+    wasClean: false,
+  });
+  await closing;
+  assert.equal(channel.closeCode, 1006);
+  assert.equal(channel.closeReason, "");
+});
+
+test("StreamChannel reports the peer's close when it arrives while our close waits behind a Blob send", async () => {
+  const [near, far] = createByteStreamPair();
+  const channel = fromStreams(near, { role: "client" });
+  const writer = far.writable.getWriter();
+  far.readable.pipeTo(new WritableStream()).catch(() => {});
+  const sent = channel.sink.add(new Blob([new Uint8Array(16)]));
+  sent.catch(() => {});
+  const closing = channel.sink.close(4000, "mine");
+  assert.equal(channel.closeCode, 4000);
+  // The peer's close (1001 "away"), unmasked from a server.
+  await writer.write(new Uint8Array([0x88, 6, 0x03, 0xe9, 0x61, 0x77, 0x61, 0x79]));
+  await writer.close();
+  const info = await deadline(channel.closed, 5000, "closed");
+  assert.deepEqual(info, { code: channel.closeCode, reason: channel.closeReason, wasClean: true });
+  assert.equal(info.code, 1001);
+  assert.equal(info.reason, "away");
+  await closing;
+  far.destroy();
+});

@@ -153,9 +153,16 @@ export class Inbox {
     if (this.ended) return;
     if (
       this.#listener !== undefined && !this.#paused && !this.#starting &&
-      (this.#items === undefined || this.#head === this.#items.length)
+      (this.#items === undefined || this.#head === this.#items.length) && !this.#delivering
     ) {
-      this.#call(message);
+      // As #flush does: an end the listener causes (closing the sink) waits until it returns.
+      this.#delivering = true;
+      try {
+        this.#call(message);
+      } finally {
+        this.#delivering = false;
+      }
+      if (this.#end !== undefined || this.#items !== undefined) this.#flush();
       return;
     }
     (this.#items ??= []).push(message);

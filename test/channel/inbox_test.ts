@@ -204,3 +204,31 @@ test("Inbox.listen: an exception in the listener is reported, delivery goes on",
   assert.deepEqual(seen, ["bad", "next"]);
   assert.deepEqual(reported.map((e) => (e as Error).message), ["listener failed", "onDone failed"]);
 });
+
+test("Inbox.listen: an end caused inside the listener comes after the listener returned", async () => {
+  const inbox = new Inbox();
+  const log: string[] = [];
+  inbox.listen((message) => {
+    log.push(String(message));
+    inbox.close(); // as a listener that closes its channel's sink
+    log.push("returned");
+  }, { onDone: () => log.push("done") });
+  await Promise.resolve();
+  inbox.push("a");
+  inbox.push("b"); // after the end: dropped
+  assert.deepEqual(log, ["a", "returned", "done"]);
+});
+
+test("Inbox.listen: a message pushed from inside the listener is delivered after it returned, in order", async () => {
+  const inbox = new Inbox();
+  const log: string[] = [];
+  inbox.listen((message) => {
+    log.push(`${message}:start`);
+    if (message === "a") inbox.push("b");
+    log.push(`${message}:end`);
+  }, { onDone: () => log.push("done") });
+  await Promise.resolve();
+  inbox.push("a");
+  inbox.close();
+  assert.deepEqual(log, ["a:start", "a:end", "b:start", "b:end", "done"]);
+});

@@ -45,10 +45,13 @@ export class CloseRecord {
   #received: CloseFrameInfo | undefined;
   #first: CloseFrameInfo | undefined;
   #failed: CloseFrameInfo | undefined;
+  /** Our first close frame was the failure's (not a close of ours queued before it). */
+  #failureSent = false;
   #lost = false;
 
   /** Our close frame was queued. */
   sent(close: CloseFrameInfo): void {
+    if (this.#sent === undefined && this.#failed !== undefined) this.#failureSent = true;
     this.#sent ??= close;
     this.#first ??= close;
   }
@@ -100,9 +103,9 @@ export class CloseRecord {
   }
 
   #outcome(): CloseFrameInfo | undefined {
-    // A failure whose close frame never went out ended abnormally too.
-    const failureSent = this.#failed !== undefined && this.#sent !== undefined;
-    if (this.#lost && !this.complete && !failureSent) return ABNORMAL;
+    // A failure whose close frame never went out ended abnormally too, also
+    // when a close of ours went out before the failure.
+    if (this.#lost && !this.complete && !this.#failureSent) return ABNORMAL;
     return this.#failed ?? this.#first;
   }
 }

@@ -39,3 +39,22 @@ test("StreamChannel reports the peer's close when it arrives while our close wai
   await closing;
   far.destroy();
 });
+
+test("StreamChannel: a violation after our close, then the close timeout while the failure waits for unread messages, is 1006 everywhere", async () => {
+  const [near, far] = createByteStreamPair();
+  // The close timeout (started by our close) ends before the failure's reply window.
+  const channel = fromStreams(near, { role: "client", closeTimeout: 300 });
+  far.readable.pipeTo(new WritableStream()).catch(() => {});
+  const writer = far.writable.getWriter();
+  // A message nobody reads yet, so the failure below waits for it (a reply window).
+  await writer.write(new Uint8Array([0x81, 1, 0x61]));
+  const closing = channel.sink.close(4000, "mine");
+  // A frame with a reserved opcode: a protocol violation (1002) after our close went out.
+  await writer.write(new Uint8Array([0x83, 0]));
+  const info = await deadline(channel.closed, 5000, "closed");
+  assert.deepEqual(info, { code: 1006, reason: "", wasClean: false });
+  assert.equal(channel.closeCode, 1006);
+  assert.equal(channel.closeReason, "");
+  await closing;
+  far.destroy();
+});

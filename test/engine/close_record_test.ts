@@ -72,3 +72,12 @@ test("Protocol.closeCode reports a violation's code at once, also while deferred
   server.connectionLost();
   assert.equal(server.closeCode, 1002); // its close frame went out
 });
+
+test("CloseRecord: a failure after our own close went out, then a lost transport, is 1006", () => {
+  const record = new CloseRecord();
+  record.sent({ code: 4000, reason: "mine" });
+  record.failed({ code: 1002, reason: "bad" });
+  assert.deepEqual([record.code, record.reason], [1002, "bad"]);
+  record.lost();
+  assert.deepEqual([record.code, record.reason], [1006, ""]);
+});

@@ -115,6 +115,8 @@ class SocketIo implements ByteReader, ByteWriter {
   /** Push mode: where chunks go as they arrive (see {@linkcode ByteReader.attach}). */
   #target: ChunkTarget | undefined;
   readonly #corkLarge: boolean;
+  /** Push mode: the target asked for a pause and did not resume yet. */
+  #targetPaused = false;
 
   constructor(socket: Socket, corkLarge: boolean) {
     this.#socket = socket;
@@ -208,14 +210,20 @@ class SocketIo implements ByteReader, ByteWriter {
     if (this.#readDone) {
       if (this.#readError !== undefined) target.fail(this.#readError);
       else target.end();
+    } else if (!this.#targetPaused && this.#socket.isPaused()) {
+      // Paused while 64 KiB waited for read() (a peer that sent right behind its
+      // upgrade request): nothing would resume it in push mode.
+      this.#socket.resume();
     }
   }
 
   pause(): void {
+    this.#targetPaused = true;
     this.#socket.pause();
   }
 
   resume(): void {
+    this.#targetPaused = false;
     // Node hands over what it buffered in a later tick, never within this call.
     if (!this.#readDone) this.#socket.resume();
   }

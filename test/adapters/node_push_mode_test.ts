@@ -76,7 +76,6 @@ test("serve (node) stops reading a flooding peer while the listener is paused, t
   const server = await serve({
     hostname: "127.0.0.1",
     port: 0,
-    readableHighWaterMark: 256 * 1024,
     onChannel: (channel) => {
       channels.push(channel);
       subscription = channel.listen(() => void received++);

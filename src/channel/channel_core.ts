@@ -267,7 +267,9 @@ export class ChannelCore
 
   /** {@linkcode PeerFailureHost.ending}: `stream` ends with the error after its messages. */
   ending(error: ProtocolError, code: number, reason: string): void {
-    this.#pendingClose ??= { code, reason };
+    // The failure's close replaces one of ours still waiting behind sends (the
+    // engine knows an engine error already; an inflate failure only from here).
+    this.#pendingClose = { code, reason };
     this.endStream(false, error);
   }
 

@@ -3,6 +3,8 @@ import assert from "node:assert/strict";
 import { fromStreams, StreamChannel } from "../../src/channel/stream_channel.ts";
 import { createByteStreamPair } from "../../src/testing/byte_stream_pair.ts";
 import { deadline } from "../_util/async.ts";
+import { PerMessageDeflate } from "../../src/deflate/permessage_deflate.ts";
+import { Protocol } from "../../src/engine/protocol.ts";
 
 test("StreamChannel abortOpening after sink.close() while connecting reports 1006, as closed does", async () => {
   const channel = new StreamChannel({ role: "client" });
@@ -55,6 +57,47 @@ test("StreamChannel: a violation after our close, then the close timeout while t
   assert.deepEqual(info, { code: 1006, reason: "", wasClean: false });
   assert.equal(channel.closeCode, 1006);
   assert.equal(channel.closeReason, "");
+  await closing;
+  far.destroy();
+});
+
+/** A Blob whose bytes never come: a send that stays under way. */
+class StuckBlob extends Blob {
+  override arrayBuffer(): Promise<ArrayBuffer> {
+    return new Promise(() => {});
+  }
+}
+
+test("StreamChannel: a message that fails to inflate while our close waits behind a send reports the failure's code at once", async () => {
+  const params = {
+    serverNoContextTakeover: true,
+    clientNoContextTakeover: true,
+    serverMaxWindowBits: 15,
+    clientMaxWindowBits: 15,
+  };
+  const [near, far] = createByteStreamPair();
+  const channel = fromStreams(near, {
+    role: "client",
+    maxMessageSize: 10,
+    closeTimeout: 300,
+    deflate: new PerMessageDeflate({ role: "client", params }),
+  });
+  far.readable.pipeTo(new WritableStream()).catch(() => {});
+  const writer = far.writable.getWriter();
+  const read = channel.stream.getReader().read();
+  channel.sink.add(new StuckBlob([new Uint8Array(4)])).catch(() => {});
+  const closing = channel.sink.close(4000, "mine");
+  assert.equal(channel.closeCode, 4000);
+  const peer = new Protocol({ role: "server", allowRsv1: true });
+  const peerDeflate = new PerMessageDeflate({ role: "server", params });
+  peer.sendBinary(await peerDeflate.compress(new Uint8Array(100)), { compressed: true });
+  for (const chunk of peer.takeOutgoing()) await writer.write(chunk);
+  await assert.rejects(read, { closeCode: 1009 });
+  assert.equal(channel.closeCode, 1009);
+  assert.equal(channel.closeReason, "");
+  // The close timeout (started by sink.close()) ends the reply window first: 1006.
+  const info = await deadline(channel.closed, 5000, "closed");
+  assert.deepEqual([channel.closeCode, channel.closeReason], [info.code, info.reason]);
   await closing;
   far.destroy();
 });

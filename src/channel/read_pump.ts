@@ -172,12 +172,17 @@ export class ReadPump implements ChunkTarget {
   wake(): void {
     if (this.#held === "full") {
       // Asynchronously: wake() comes from inside the application's read.
-      if (this.#draining || !this.#hooks.full()) queueMicrotask(() => this.#release("full"));
+      // Asked again then: a second wake must not release a hold taken since (still full).
+      if (this.#draining || !this.#hooks.full()) queueMicrotask(() => this.#releaseIfRoom());
       return;
     }
     const wake = this.#wake;
     this.#wake = undefined;
     wake?.resolve();
+  }
+
+  #releaseIfRoom(): void {
+    if (this.#draining || !this.#hooks.full()) this.#release("full");
   }
 
   async #run(reader: ByteReader, head?: Uint8Array): Promise<void> {

@@ -151,3 +151,38 @@ for (const [name, serveWith] of [["node", serve], ["bun", serveBun]] as const) {
     }
   });
 }
+
+test("serve (node) with permessage-deflate keeps the order of compressed and plain messages while inflating holds the socket", async () => {
+  const { connect } = await import("../../mod.ts");
+  const count = 300;
+  const got: string[] = [];
+  let done!: () => void;
+  const all = new Promise<void>((resolve) => (done = resolve));
+  const server = await serve({
+    hostname: "127.0.0.1",
+    port: 0,
+    compression: { threshold: 64 },
+    onChannel: (channel) => {
+      channel.listen((message) => {
+        got.push(String(message).slice(0, 8));
+        if (got.length === count) done();
+      });
+    },
+  });
+  const client = await connect(`ws://127.0.0.1:${server.port}`, { compression: { threshold: 64 } });
+  try {
+    const sends: Promise<void>[] = [];
+    for (let i = 0; i < count; i++) {
+      const id = String(i).padStart(8, "0");
+      // Every other message is large enough to be compressed.
+      sends.push(client.sink.add(i % 2 === 0 ? id : id + "x".repeat(4000)));
+    }
+    await deadline(Promise.all(sends), 10_000, "sends");
+    await deadline(all, 10_000, `${count} messages`);
+    assert.deepEqual(got, Array.from({ length: count }, (_, i) => String(i).padStart(8, "0")));
+    assert.match(client.extensions, /permessage-deflate/);
+  } finally {
+    await client.sink.close().catch(() => {});
+    await deadline(server.close(), 5000, "server.close()");
+  }
+});

@@ -1,6 +1,7 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { ReadPump, type ReadPumpHooks } from "../../src/channel/read_pump.ts";
+import type { ByteReader, ChunkTarget } from "../../src/channel/stream_channel_options.ts";
 
 function source(chunks: number[][], end: "close" | Error = "close") {
   let reads = 0;
@@ -138,4 +139,113 @@ test("ReadPump waits while too much waits to be written, until those writes sett
   drained.drain();
   assert.equal(await closing.finished, "end");
   assert.deepEqual(closing.got, [3]);
+});
+
+/** A transport in push mode, driven by hand. */
+class PushReader implements ByteReader {
+  target!: ChunkTarget;
+  paused = false;
+  readonly closed = new Promise<void>(() => {});
+  read(): Promise<ReadableStreamReadResult<Uint8Array>> {
+    throw new Error("a transport in push mode is never read");
+  }
+  cancel(): Promise<void> {
+    return Promise.resolve();
+  }
+  attach(target: ChunkTarget): void {
+    this.target = target;
+  }
+  pause(): void {
+    this.paused = true;
+  }
+  resume(): void {
+    this.paused = false;
+  }
+}
+
+const tick = () => new Promise((resolve) => setTimeout(resolve, 0));
+
+test("ReadPump in push mode: chunks and the end that came during a pending receive follow it, in order", async () => {
+  const got: string[] = [];
+  let release!: () => void;
+  const reader = new PushReader();
+  const pump = new ReadPump({
+    receive: (chunk) => {
+      got.push(`chunk ${chunk[0]}`);
+      if (chunk[0] === 1) return new Promise<void>((resolve) => (release = resolve));
+      return undefined;
+    },
+    full: () => false,
+    ended: () => false,
+    onEnd: () => got.push("end"),
+    onError: () => got.push("error"),
+  });
+  pump.start(reader);
+  reader.target.chunk(new Uint8Array([1]));
+  assert.equal(reader.paused, true);
+  reader.target.chunk(new Uint8Array([2]));
+  reader.target.chunk(new Uint8Array([3]));
+  reader.target.end();
+  assert.deepEqual(got, ["chunk 1"]);
+  release();
+  await tick();
+  assert.deepEqual(got, ["chunk 1", "chunk 2", "chunk 3", "end"]);
+});
+
+test("ReadPump in push mode: drain() during a writing hold reads on without waiting for the writes", async () => {
+  const got: string[] = [];
+  const reader = new PushReader();
+  let settle!: () => void;
+  const pump = new ReadPump({
+    receive: (chunk) => void got.push(`chunk ${chunk[0]}`),
+    full: () => false,
+    ended: () => false,
+    writing: () => new Promise<void>((resolve) => (settle = resolve)),
+    onEnd: () => got.push("end"),
+    onError: () => got.push("error"),
+  });
+  pump.start(reader);
+  reader.target.chunk(new Uint8Array([1]));
+  assert.equal(reader.paused, true);
+  reader.target.chunk(new Uint8Array([2]));
+  pump.drain();
+  await tick();
+  assert.deepEqual(got, ["chunk 1", "chunk 2"]);
+  assert.equal(reader.paused, false);
+  settle();
+  await tick();
+  reader.target.chunk(new Uint8Array([3]));
+  reader.target.end();
+  assert.deepEqual(got, ["chunk 1", "chunk 2", "chunk 3", "end"]);
+});
+
+test("ReadPump in push mode takes no chunk while the application is full, however often it is woken", async () => {
+  const got: number[] = [];
+  const reader = new PushReader();
+  let unread = 0;
+  const pump = new ReadPump({
+    receive: (chunk) => {
+      got.push(chunk[0]);
+      unread++;
+    },
+    full: () => unread >= 1,
+    ended: () => false,
+    onEnd: () => {},
+    onError: () => {},
+  });
+  pump.start(reader);
+  reader.target.chunk(new Uint8Array([1]));
+  reader.target.chunk(new Uint8Array([2])); // came before the pause took effect
+  reader.target.chunk(new Uint8Array([3]));
+  assert.deepEqual(got, [1]);
+  unread = 0; // the application read one message; two wakes (two reads)
+  pump.wake();
+  pump.wake();
+  await tick();
+  assert.deepEqual(got, [1, 2], "a chunk was taken while the application was full");
+  assert.equal(reader.paused, true);
+  unread = 0;
+  pump.wake();
+  await tick();
+  assert.deepEqual(got, [1, 2, 3]);
 });

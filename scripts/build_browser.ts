@@ -57,9 +57,12 @@ const root = findRoot(dirname(fileURLToPath(import.meta.url)));
  * entry point checks its arguments at the call (one check of what may be sent,
  * option types and ranges, WebSocket URL and subprotocol rules, the heartbeat a
  * browser can run) and channels can answer application-level pings: 13.4 →
- * 15.0 KiB.
+ * 15.0 KiB; plus 1.5 KiB since every channel has `listen()` (the inbox that
+ * hands messages over synchronously, pauses and resumes: +0.5 KiB) and the
+ * reconnecting client is split into modules by concern (facade, core,
+ * reconnect loop, send path, metrics: +0.6 KiB): 15.4 → 16.5 KiB.
  */
-export const BROWSER_BUDGET_BYTES = 15.5 * 1024;
+export const BROWSER_BUDGET_BYTES = 17 * 1024;
 
 /** What {@linkcode buildBrowser} produced. */
 export interface BrowserBuild {

@@ -141,11 +141,16 @@ export async function upgradeWith(
     return undefined;
   }
   // Aborts once the handshake is given up: the client left, or serve()'s deadline passed.
-  const givenUp = new AbortController();
+  // Only onUpgrade can see it; without one, the request gets no signal to follow (a followed
+  // signal keeps a listener and a finalizer per connection alive until the request is
+  // collected).
+  const givenUp = options.onUpgrade ? new AbortController() : undefined;
   const giveUp = () =>
-    givenUp.abort(deadline?.reason ?? new Error("The client closed the connection"));
-  socket.once("close", giveUp);
-  deadline?.addEventListener("abort", giveUp, { once: true });
+    givenUp?.abort(deadline?.reason ?? new Error("The client closed the connection"));
+  if (givenUp) {
+    socket.once("close", giveUp);
+    deadline?.addEventListener("abort", giveUp, { once: true });
+  }
   let answer: UpgradeAnswer;
   try {
     answer = await answerUpgrade({
@@ -160,7 +165,7 @@ export async function upgradeWith(
       onUpgrade: options.onUpgrade,
       compression: options.compression,
       secure: Boolean((socket as { encrypted?: boolean }).encrypted),
-      signal: givenUp.signal,
+      signal: givenUp?.signal,
     });
   } catch (error) {
     // Our settings, not the request, are at fault: say so rather than drop the socket.

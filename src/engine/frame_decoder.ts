@@ -125,13 +125,13 @@ export class FrameDecoder {
   #chunk: Uint8Array = EMPTY;
   #pos = 0;
   // A header that straddles chunks is gathered here (at most 14 bytes).
-  #head = new Uint8Array(14);
+  #head: Uint8Array | undefined;
   #headFill = 0;
   #length = 0;
   // A payload that straddles chunks is gathered here.
   #partial: Uint8Array | null = null;
   #partialFill = 0;
-  #key = new Uint8Array(4);
+  #key: Uint8Array | undefined;
 
   /**
    * Creates a decoder for one connection.
@@ -190,7 +190,8 @@ export class FrameDecoder {
 
   #gatherHeader(): Frame | null {
     const chunk = this.#chunk;
-    const head = this.#head;
+    // Created the first time a header straddles chunks: most connections never need it.
+    const head = this.#head ??= new Uint8Array(14);
     let pos = this.#pos;
     let fill = this.#headFill;
     let size = 14;
@@ -309,7 +310,7 @@ export class FrameDecoder {
       };
     }
     if (masked) {
-      const key = this.#key;
+      const key = this.#key ??= new Uint8Array(4);
       key[0] = bytes[keyAt];
       key[1] = bytes[keyAt + 1];
       key[2] = bytes[keyAt + 2];
@@ -348,7 +349,7 @@ export class FrameDecoder {
     }
     const piece = take === chunk.length ? chunk : chunk.subarray(pos, pos + take);
     // Unmasked on the way into the message buffer: one pass over the bytes.
-    if (header.masked) maskCopy(piece, partial, fill, this.#key, 0, fill);
+    if (header.masked) maskCopy(piece, partial, fill, this.#key!, 0, fill);
     else partial.set(piece, fill);
     this.#pos = pos + take;
     this.#partialFill = end;

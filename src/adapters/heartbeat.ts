@@ -1,12 +1,17 @@
 /**
- * The server heartbeat of the engine paths: `idleTimeout` seconds, as in
- * `Deno.upgradeWebSocket` and `Bun.serve`.
+ * The server idle timeout of the engine paths: `idleTimeout` seconds, as in
+ * `Deno.upgradeWebSocket` and `Bun.serve`, run by the library's one
+ * {@linkcode Heartbeat} with protocol pings on the real clock.
  *
- * Every `idleTimeout / 2` seconds the connection gets a ping; a ping still
- * unanswered at the next tick (so after another `idleTimeout / 2`) closes the
- * connection with 1001 ("going away"), which also ends the close handshake
- * after the channel's close timeout when the peer is gone. A dead peer is
- * therefore detected within `idleTimeout` to `1.5 × idleTimeout` seconds.
+ * A connection gets a ping `idleTimeout / 2` seconds after it opened and
+ * `idleTimeout / 2` seconds after each answer; a ping still unanswered
+ * `idleTimeout / 2` seconds after it was sent closes the connection with 1001
+ * ("No response from ping frame"), which also ends the close handshake after
+ * the channel's close timeout when the peer is gone. So a connection is closed
+ * exactly `idleTimeout` seconds (plus timer lateness) after its last answered
+ * ping, or after it opened when it never answered: between `idleTimeout / 2`
+ * and `idleTimeout` after its peer fell silent. A peer that answers stays
+ * open indefinitely.
  *
  * Pongs are read by the channel's read loop, which follows the application's
  * reads (real backpressure): a connection whose application stops reading
@@ -14,9 +19,11 @@
  *
  * @module
  */
-import type { CloseInfo } from "../channel/web_socket_channel.ts";
+import { type Clock, systemClock } from "../_util/clock.ts";
+import { Heartbeat, type HeartbeatHost, type HeartbeatOptions } from "../channel/heartbeat.ts";
+import type { CloseInfo, Message } from "../channel/channel_types.ts";
 
-/** What the heartbeat needs from a channel (a `StreamChannel` fits). */
+/** What the idle timeout needs from a channel (a `StreamChannel` fits). */
 export interface HeartbeatTarget {
   /** Resolves with the round-trip time once the pong arrives. */
   ping(): Promise<number>;
@@ -27,40 +34,76 @@ export interface HeartbeatTarget {
 }
 
 /**
- * Starts pinging `channel`; returns a function that stops the heartbeat. It
- * also stops by itself when the channel closes. `idleTimeout` ≤ 0 disables it.
+ * One server connection's heartbeat: the heartbeat is its own host (methods on
+ * the prototype), so a connection costs this object, its timer callback, its
+ * one pending timer and the close hook.
+ */
+class IdleHeartbeat extends Heartbeat implements HeartbeatHost {
+  readonly #channel: HeartbeatTarget;
+  readonly clock: Clock;
+
+  constructor(options: HeartbeatOptions, channel: HeartbeatTarget, clock: Clock) {
+    super(options);
+    this.#channel = channel;
+    this.clock = clock;
+  }
+
+  ping(): Promise<number> {
+    return this.#channel.ping();
+  }
+
+  send(_message: Message): Promise<void> {
+    // Mode "protocol" never sends ping messages.
+    return Promise.resolve();
+  }
+
+  onRtt(_ms: number): void {}
+
+  onTimeout(): void {
+    this.#channel.closeWithCode(1001, "No response from ping frame").catch(() => {});
+  }
+
+  // A ping rejects only once the channel is closing: nothing is left to check,
+  // and closing again (a no-op on a closing channel) keeps any other cause from
+  // leaving an unchecked connection open.
+  onUnsupported(_error: unknown): void {
+    this.onTimeout();
+  }
+}
+
+// The settings of the last idleTimeout used, shared by its connections.
+let shared: { idleTimeout: number; options: HeartbeatOptions } | undefined;
+
+/**
+ * Starts the idle timeout of `channel`; returns its heartbeat (call `stop()`
+ * to end it early), or `undefined` when `idleTimeout` ≤ 0 disables it. It
+ * stops by itself, clearing its timer, when the channel closes. `clock` is
+ * for tests.
  *
  * @example
  * ```ts ignore
  * import { startHeartbeat } from "./heartbeat.ts";
  *
- * const stop = startHeartbeat(channel, 30); // ping every 15 s, close 1001 after a missed pong
- * stop();
+ * const heartbeat = startHeartbeat(channel, 30); // ping 15 s after each answer, close 1001 after a missed pong
+ * heartbeat?.stop();
  * ```
  */
-export function startHeartbeat(channel: HeartbeatTarget, idleTimeout: number): () => void {
-  if (!(idleTimeout > 0)) return () => {};
-  let waiting = false;
-  let stopped = false;
-  const tick = () => {
-    if (stopped) return;
-    if (waiting) {
-      stop();
-      channel.closeWithCode(1001, "No response from ping frame").catch(() => {});
-      return;
-    }
-    waiting = true;
-    channel.ping().then(() => {
-      waiting = false;
-    }, () => {
-      // The connection ended: `closed` stops the timer.
-    });
-  };
-  const timer = setInterval(tick, (idleTimeout * 1000) / 2);
-  const stop = () => {
-    stopped = true;
-    clearInterval(timer);
-  };
+export function startHeartbeat(
+  channel: HeartbeatTarget,
+  idleTimeout: number,
+  clock: Clock = systemClock,
+): Heartbeat | undefined {
+  if (!(idleTimeout > 0)) return undefined;
+  if (shared?.idleTimeout !== idleTimeout) {
+    const half = (idleTimeout * 1000) / 2;
+    shared = {
+      idleTimeout,
+      options: Object.freeze({ interval: half, timeout: half, mode: "protocol" }),
+    };
+  }
+  const heartbeat = new IdleHeartbeat(shared.options, channel, clock);
+  heartbeat.start();
+  const stop = heartbeat.stop.bind(heartbeat);
   channel.closed.then(stop, stop);
-  return stop;
+  return heartbeat;
 }

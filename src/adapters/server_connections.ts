@@ -52,8 +52,8 @@ export class ServerConnections {
    */
   track(channel: StreamChannel, request: Request, data?: unknown): StreamChannel {
     this.channels.add(channel);
-    const stop = startHeartbeat(channel, this.#options.idleTimeout ?? DEFAULT_IDLE_TIMEOUT);
-    channel.closed.then(stop);
+    // It stops by itself when the channel closes.
+    startHeartbeat(channel, this.#options.idleTimeout ?? DEFAULT_IDLE_TIMEOUT);
     const fail = (error: unknown) => {
       reportServerError(this.#options.onError, error, request);
       channel.closeWithCode(1011, "Internal error").catch(() => {});

@@ -6,7 +6,7 @@
  *
  * @module
  */
-import type { Clock } from "./clock.ts";
+import type { Clock } from "../_util/clock.ts";
 import { closeQuietly, Connection, type ConnectionHost, type EndInfo } from "./connection.ts";
 import { ClientError } from "./errors.ts";
 import type { AfterConnectContext } from "./options.ts";

@@ -17,7 +17,7 @@ import {
 } from "../_util/option_checks.ts";
 import { checkSendable } from "../_util/sendable.ts";
 import { defaultTransport } from "./default_connector.ts";
-import type { HeartbeatOptions } from "./heartbeat.ts";
+import type { HeartbeatOptions } from "../channel/heartbeat.ts";
 import type { UrlSource, WebSocketClientOptions } from "./options.ts";
 
 /**
@@ -120,12 +120,13 @@ function checkHeartbeat(
     }
     checkSendable(value, `heartbeat.${name}`);
   }
-  if (heartbeat.interval === 0) return heartbeat;
+  // A copy: the heartbeat reads its settings as it runs, later edits by the caller must not count.
+  if (heartbeat.interval === 0) return { ...heartbeat };
   const mode = heartbeat.mode ?? "auto";
   if (mode === "message" && heartbeat.pingMessage === undefined) {
     throw new TypeError('heartbeat mode "message" needs heartbeat.pingMessage');
   }
-  if (transport !== "native") return heartbeat;
+  if (transport !== "native") return { ...heartbeat };
   const why = "this transport (the WHATWG WebSocket) cannot send protocol pings";
   if (mode === "protocol") {
     throw new UnsupportedError(

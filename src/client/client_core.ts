@@ -7,7 +7,7 @@
  *
  * @module
  */
-import type { Clock } from "./clock.ts";
+import type { Clock } from "../_util/clock.ts";
 import type { Connection } from "./connection.ts";
 import { type UnconfirmedMessages, UnconfirmedReporter } from "./delivery.ts";
 import { ClientError, describeError } from "./errors.ts";

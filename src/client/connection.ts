@@ -7,10 +7,10 @@
  * @module
  */
 import { closeSink } from "../channel/channel_sink.ts";
-import type { Clock } from "./clock.ts";
+import type { Clock } from "../_util/clock.ts";
 import { DEFAULT_UNCONFIRMED_BYTES, UnconfirmedWindow, type WrittenMessage } from "./delivery.ts";
 import { ClientError } from "./errors.ts";
-import { Heartbeat, type HeartbeatOptions } from "./heartbeat.ts";
+import { Heartbeat, type HeartbeatOptions } from "../channel/heartbeat.ts";
 import type { ClientChannel, Message } from "./types.ts";
 
 /** How a connection ended. `local` is true when this side decided it. */

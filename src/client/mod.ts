@@ -44,9 +44,9 @@ export {
   type ReconnectPolicy,
   TRY_AGAIN_LATER_DELAY,
 } from "./retry_policy.ts";
-export { type Clock, systemClock } from "./clock.ts";
+export { type Clock, systemClock } from "../_util/clock.ts";
 export { ClientError, type ClientErrorCode, InvalidJsonError } from "./errors.ts";
-export type { HeartbeatOptions } from "./heartbeat.ts";
+export type { HeartbeatOptions } from "../channel/heartbeat.ts";
 export {
   DROP,
   type Interceptor,

@@ -3,7 +3,7 @@
  *
  * @module
  */
-import type { Clock } from "./clock.ts";
+import type { Clock } from "../_util/clock.ts";
 import { ClientError } from "./errors.ts";
 import { type Message, messageSize } from "./types.ts";
 

@@ -4,9 +4,9 @@
  * @module
  */
 import type { BackoffOptions } from "./backoff.ts";
-import type { Clock } from "./clock.ts";
+import type { Clock } from "../_util/clock.ts";
 import type { DeliveryOptions } from "./delivery.ts";
-import type { HeartbeatOptions } from "./heartbeat.ts";
+import type { HeartbeatOptions } from "../channel/heartbeat.ts";
 import type { Interceptor } from "./interceptors.ts";
 import type { ReaderOptions } from "./message_streams.ts";
 import type { OfflineQueueOptions } from "./offline_queue.ts";

@@ -10,11 +10,11 @@
  */
 import { attemptConnection } from "./attempt.ts";
 import type { ClientCore } from "./client_core.ts";
-import { sleep } from "./clock.ts";
+import { sleep } from "../_util/clock.ts";
 import type { EndInfo } from "./connection.ts";
 import type { DeliveryOptions } from "./delivery.ts";
 import { ClientError, errorStatus } from "./errors.ts";
-import type { HeartbeatOptions } from "./heartbeat.ts";
+import type { HeartbeatOptions } from "../channel/heartbeat.ts";
 import type { Outbound } from "./outbound.ts";
 import type { AfterConnectContext, UrlSource } from "./options.ts";
 import { type ResolvedReconnect, retryDelay } from "./retry_policy.ts";

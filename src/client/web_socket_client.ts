@@ -6,7 +6,7 @@
  * @module
  */
 import { ClientCore, type ClientEvents, rejected } from "./client_core.ts";
-import { systemClock } from "./clock.ts";
+import { systemClock } from "../_util/clock.ts";
 import { ClientError, type InvalidJsonError } from "./errors.ts";
 import { DROP, type Interceptor, runReceiveInterceptors } from "./interceptors.ts";
 import {

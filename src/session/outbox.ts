@@ -5,7 +5,7 @@
  *
  * @module
  */
-import type { Clock } from "../client/clock.ts";
+import type { Clock } from "../_util/clock.ts";
 import type { OverflowPolicy } from "../client/offline_queue.ts";
 import { SessionError } from "./errors.ts";
 

@@ -5,7 +5,7 @@
  *
  * @module
  */
-import { type Clock, systemClock } from "../client/clock.ts";
+import { type Clock, systemClock } from "../_util/clock.ts";
 import type { AfterConnectContext, UrlSource, WebSocketClientOptions } from "../client/options.ts";
 import type { ClientState } from "../client/state.ts";
 import { Emitter } from "../client/state.ts";

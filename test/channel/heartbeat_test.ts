@@ -1,7 +1,7 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { Heartbeat, type HeartbeatHost } from "../../src/client/heartbeat.ts";
-import type { Message } from "../../src/client/types.ts";
+import { Heartbeat, type HeartbeatHost } from "../../src/channel/heartbeat.ts";
+import type { Message } from "../../src/channel/channel_types.ts";
 import { FakeClock } from "../../src/testing/fake_clock.ts";
 
 function host(clock: FakeClock, ping: () => Promise<number>) {

@@ -1,6 +1,7 @@
 /**
- * The time source of the client, injectable so that tests run backoff and
- * heartbeat schedules instantly (see `FakeClock` in `./testing`).
+ * The time source of the client, its heartbeat and the servers' idle
+ * timeout, injectable so that tests run backoff and heartbeat schedules
+ * instantly (see `FakeClock` in `./testing`).
  *
  * @module
  */

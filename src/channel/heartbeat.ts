@@ -4,11 +4,16 @@
  * a deadline for the answer. A missed answer means the peer or the path is
  * gone even though no FIN arrived (half-open TCP, sleeping laptops, NATs).
  *
+ * The one heartbeat of the library: the reconnecting client runs it with its
+ * `heartbeat` options, the engine servers run it for `idleTimeout`
+ * (`src/adapters/heartbeat.ts`). An idle connection holds the instance, its
+ * one timer callback and one pending timer.
+ *
  * @module
  */
-import { sameMessage } from "../channel/ping_messages.ts";
-import type { Clock } from "./clock.ts";
-import type { Message } from "./types.ts";
+import type { Clock } from "../_util/clock.ts";
+import type { Message } from "./channel_types.ts";
+import { sameMessage } from "./ping_messages.ts";
 
 /** Heartbeat settings of the client. */
 export interface HeartbeatOptions {
@@ -35,15 +40,30 @@ export interface HeartbeatOptions {
   isPong?: (message: Message) => boolean;
 }
 
-/** What a {@linkcode Heartbeat} needs from its connection. */
+/**
+ * What a {@linkcode Heartbeat} needs from its connection. Its methods are
+ * called on the host, so a class instance with prototype methods fits and
+ * costs no closures per connection.
+ */
 export interface HeartbeatHost {
-  clock: Clock;
+  /** The time source of the schedule. */
+  readonly clock: Clock;
+  /** Sends a protocol ping; resolves with the round-trip time in ms. */
   ping(): Promise<number>;
+  /** Sends an application-level ping message. */
   send(message: Message): Promise<void>;
+  /** An answer arrived after `ms` milliseconds. */
   onRtt(ms: number): void;
+  /** No answer within the timeout; the heartbeat has stopped. */
   onTimeout(): void;
+  /** The transport cannot ping and there is no ping message; the heartbeat has stopped. */
   onUnsupported(error: unknown): void;
 }
+
+// Bits of `Heartbeat.#flags`.
+const STOPPED = 1;
+const WAITING = 2;
+const MESSAGES = 4;
 
 /**
  * One connection's heartbeat. Call `start()` when it opens, `stop()` when it
@@ -52,7 +72,7 @@ export interface HeartbeatHost {
  * @example
  * ```ts
  * import { Heartbeat } from "./heartbeat.ts";
- * import { systemClock } from "@wsc/websocket-channel/client";
+ * import { systemClock } from "../_util/clock.ts";
  *
  * const heartbeat = new Heartbeat({ interval: 1000, timeout: 500 }, {
  *   clock: systemClock,
@@ -67,34 +87,27 @@ export interface HeartbeatHost {
  * ```
  */
 export class Heartbeat {
-  #host: HeartbeatHost;
-  #interval: number;
-  #timeout: number;
-  #useMessages: boolean;
-  #canFallBack: boolean;
-  #pingMessage: Message | (() => Message) | undefined;
-  #isPong: (message: Message) => boolean;
+  // Few fields on purpose: servers hold one instance per idle connection. The
+  // settings stay in the (shared) options object, the states are bits of one
+  // number, and the schedule's timer and the answer's deadline are never
+  // pending together, so one handle and one callback serve both.
+  readonly #host: HeartbeatHost;
+  readonly #options: HeartbeatOptions;
+  #flags = STOPPED;
   #timer: unknown = undefined;
-  #deadline: unknown = undefined;
   #sentAt = 0;
-  #waiting = false;
-  #stopped = true;
   #round = 0;
+  readonly #fire: () => void = this.#onTimer.bind(this);
 
   /**
-   * @param options Heartbeat settings.
-   * @param host The connection's ping/send and the client's callbacks.
+   * @param options Heartbeat settings, read as needed (keep the object unchanged).
+   * @param host The connection's ping/send and the client's callbacks. A
+   *   subclass that implements {@linkcode HeartbeatHost} itself may omit it.
    */
-  constructor(options: HeartbeatOptions, host: HeartbeatHost) {
-    this.#host = host;
-    this.#interval = options.interval ?? 30_000;
-    this.#timeout = options.timeout ?? 10_000;
-    const mode = options.mode ?? "auto";
-    this.#pingMessage = options.pingMessage;
-    this.#useMessages = mode === "message";
-    this.#canFallBack = mode === "auto" && options.pingMessage !== undefined;
-    const pong = options.pongMessage ?? "pong";
-    this.#isPong = options.isPong ?? ((message) => sameMessage(message, pong));
+  constructor(options: HeartbeatOptions, host?: HeartbeatHost) {
+    this.#host = host ?? (this as unknown as HeartbeatHost);
+    this.#options = options;
+    if (options.mode === "message") this.#flags |= MESSAGES;
   }
 
   /** Whether application-level ping messages are in use on this connection. */
@@ -105,7 +118,7 @@ export class Heartbeat {
   /** Starts the schedule (no-op when the interval is 0). */
   start(): void {
     if (!(this.#interval > 0) || !this.#stopped) return;
-    if (this.#useMessages && this.#pingMessage === undefined) {
+    if (this.#useMessages && this.#options.pingMessage === undefined) {
       this.#host.onUnsupported(new TypeError("heartbeat mode 'message' needs pingMessage"));
       return;
     }
@@ -118,26 +131,64 @@ export class Heartbeat {
     this.#stopped = true;
     this.#waiting = false;
     this.#round++;
-    if (this.#timer !== undefined) this.#host.clock.clearTimeout(this.#timer);
-    if (this.#deadline !== undefined) this.#host.clock.clearTimeout(this.#deadline);
-    this.#timer = this.#deadline = undefined;
+    this.#clearTimer();
   }
 
   /** Returns true when `message` is a heartbeat answer (then it must not be delivered). */
   consume(message: Message): boolean {
-    if (!this.#useMessages || !this.#isPong(message)) return false;
+    if (!this.#useMessages) return false;
+    const isPong = this.#options.isPong;
+    if (!(isPong ? isPong(message) : sameMessage(message, this.#options.pongMessage ?? "pong"))) {
+      return false;
+    }
     if (this.#waiting && !this.#stopped) {
       this.#answered(this.#round, this.#host.clock.now() - this.#sentAt);
     }
     return true;
   }
 
+  get #stopped(): boolean {
+    return (this.#flags & STOPPED) !== 0;
+  }
+
+  set #stopped(value: boolean) {
+    this.#flags = value ? this.#flags | STOPPED : this.#flags & ~STOPPED;
+  }
+
+  get #waiting(): boolean {
+    return (this.#flags & WAITING) !== 0;
+  }
+
+  set #waiting(value: boolean) {
+    this.#flags = value ? this.#flags | WAITING : this.#flags & ~WAITING;
+  }
+
+  get #useMessages(): boolean {
+    return (this.#flags & MESSAGES) !== 0;
+  }
+
+  get #interval(): number {
+    return this.#options.interval ?? 30_000;
+  }
+
+  #clearTimer(): void {
+    if (this.#timer !== undefined) this.#host.clock.clearTimeout(this.#timer);
+    this.#timer = undefined;
+  }
+
   #schedule(): void {
     if (this.#stopped) return;
-    this.#timer = this.#host.clock.setTimeout(() => {
-      this.#timer = undefined;
-      this.#beat();
-    }, this.#interval);
+    this.#timer = this.#host.clock.setTimeout(this.#fire, this.#interval);
+  }
+
+  // The one timer callback: the schedule's timer while idle, the answer's
+  // deadline while waiting (stop() and an answer clear it first).
+  #onTimer(): void {
+    this.#timer = undefined;
+    if (this.#stopped) return;
+    if (!this.#waiting) return this.#beat();
+    this.stop();
+    this.#host.onTimeout();
   }
 
   #beat(): void {
@@ -145,16 +196,10 @@ export class Heartbeat {
     const round = ++this.#round;
     this.#waiting = true;
     this.#sentAt = this.#host.clock.now();
-    this.#deadline = this.#host.clock.setTimeout(() => {
-      this.#deadline = undefined;
-      if (round !== this.#round || this.#stopped) return;
-      this.stop();
-      this.#host.onTimeout();
-    }, this.#timeout);
+    this.#timer = this.#host.clock.setTimeout(this.#fire, this.#options.timeout ?? 10_000);
     if (this.#useMessages) {
-      const ping = typeof this.#pingMessage === "function"
-        ? this.#pingMessage()
-        : this.#pingMessage!;
+      const message = this.#options.pingMessage!;
+      const ping = typeof message === "function" ? message() : message;
       // A failed send means the connection is going away; its close handling stops us.
       this.#host.send(ping).catch(() => {});
       return;
@@ -174,8 +219,7 @@ export class Heartbeat {
   #answered(round: number, rtt: number): void {
     if (round !== this.#round || this.#stopped || !this.#waiting) return;
     this.#waiting = false;
-    if (this.#deadline !== undefined) this.#host.clock.clearTimeout(this.#deadline);
-    this.#deadline = undefined;
+    this.#clearTimer(); // the deadline
     this.#host.onRtt(rtt);
     this.#schedule();
   }
@@ -184,11 +228,11 @@ export class Heartbeat {
   // (a browser WebSocket): fall back to messages if configured, else report.
   #cannotPing(round: number, error: unknown): void {
     if (round !== this.#round || this.#stopped) return;
-    if (this.#deadline !== undefined) this.#host.clock.clearTimeout(this.#deadline);
-    this.#deadline = undefined;
+    this.#clearTimer(); // the deadline
     this.#waiting = false;
-    if (this.#canFallBack) {
-      this.#useMessages = true;
+    const options = this.#options;
+    if ((options.mode ?? "auto") === "auto" && options.pingMessage !== undefined) {
+      this.#flags |= MESSAGES;
       this.#beat();
     } else {
       this.stop();

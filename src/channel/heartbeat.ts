@@ -100,7 +100,7 @@ export class Heartbeat {
   readonly #fire: () => void = this.#onTimer.bind(this);
 
   /**
-   * @param options Heartbeat settings, read as needed (keep the object unchanged).
+   * @param options Heartbeat settings, read as they are needed (not copied).
    * @param host The connection's ping/send and the client's callbacks. A
    *   subclass that implements {@linkcode HeartbeatHost} itself may omit it.
    */

@@ -120,13 +120,12 @@ function checkHeartbeat(
     }
     checkSendable(value, `heartbeat.${name}`);
   }
-  // A copy: the heartbeat reads its settings as it runs, later edits by the caller must not count.
-  if (heartbeat.interval === 0) return { ...heartbeat };
+  if (heartbeat.interval === 0) return heartbeat;
   const mode = heartbeat.mode ?? "auto";
   if (mode === "message" && heartbeat.pingMessage === undefined) {
     throw new TypeError('heartbeat mode "message" needs heartbeat.pingMessage');
   }
-  if (transport !== "native") return { ...heartbeat };
+  if (transport !== "native") return heartbeat;
   const why = "this transport (the WHATWG WebSocket) cannot send protocol pings";
   if (mode === "protocol") {
     throw new UnsupportedError(

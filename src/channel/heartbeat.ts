@@ -72,7 +72,7 @@ const MESSAGES = 4;
  * @example
  * ```ts
  * import { Heartbeat } from "./heartbeat.ts";
- * import { systemClock } from "../_util/clock.ts";
+ * import { systemClock } from "@wsc/websocket-channel/client";
  *
  * const heartbeat = new Heartbeat({ interval: 1000, timeout: 500 }, {
  *   clock: systemClock,

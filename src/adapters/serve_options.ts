@@ -96,8 +96,11 @@ export interface UpgradeOptions<Data = undefined> {
    */
   maxFragments?: number;
   /**
-   * Seconds of silence after which the server pings and, without a pong,
-   * closes with 1001 (see each adapter for how it is implemented). `0` disables.
+   * Seconds after which a connection that does not answer pings is closed
+   * with 1001. On the engine paths a ping goes out `idleTimeout / 2` after
+   * the connection opened or the last pong, and one unanswered for another
+   * `idleTimeout / 2` closes it, so exactly `idleTimeout` after the last pong
+   * (see each adapter for how it is implemented). `0` disables.
    * @default {30}
    */
   idleTimeout?: number;

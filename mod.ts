@@ -34,7 +34,9 @@ import "./src/adapters/engine_connect.ts";
 export {
   type CloseInfo,
   type ConnectOptions,
+  type ListenOptions,
   type Message,
+  type MessageSubscription,
   type Sendable,
   WebSocketChannel,
   type WebSocketSink,

@@ -27,7 +27,7 @@ import { PeerClose, type PeerCloseHost } from "./peer_close.ts";
 import { PeerFailure, type PeerFailureHost } from "./peer_failure.ts";
 import type { PingTracker } from "./ping_tracker.ts";
 import { ReadPump, type ReadPumpHooks } from "./read_pump.ts";
-import type { ByteReader, ByteWriter, StreamChannelSettings } from "./stream_channel_options.ts";
+import type { ByteReader, ByteWriter, ResolvedSettings } from "./stream_channel_options.ts";
 
 const OPENED: Promise<void> = Promise.resolve();
 
@@ -46,14 +46,17 @@ export interface Receiver {
  * @example The state before the opening handshake
  * ```ts
  * import { ChannelCore } from "./channel_core.ts";
+ * import { STREAM_CHANNEL_DEFAULTS } from "./stream_channel_options.ts";
  *
- * const core = new ChannelCore({ role: "server" }, { receive: () => undefined });
+ * const core = new ChannelCore({ ...STREAM_CHANNEL_DEFAULTS, role: "server" }, {
+ *   receive: () => undefined,
+ * });
  * console.assert(core.state === "connecting" && core.closeCode === undefined);
  * ```
  */
 export class ChannelCore
   implements ReadPumpHooks, InboxHooks, SenderHost, PeerCloseHost, PeerFailureHost {
-  readonly settings: Required<StreamChannelSettings>;
+  readonly settings: ResolvedSettings;
   /** Settles `ready` once asked for before the opening handshake ended (see `opened`). */
   #whenOpen: Deferred<void> | undefined;
   /** Why the connection never opened. */
@@ -99,7 +102,7 @@ export class ChannelCore
    * @param settings The channel's settings with their defaults.
    * @param receiver Takes the transport's bytes.
    */
-  constructor(settings: Required<StreamChannelSettings>, receiver: Receiver) {
+  constructor(settings: ResolvedSettings, receiver: Receiver) {
     this.settings = settings;
     this.#receiver = receiver;
     this.inbox = new Inbox(this);

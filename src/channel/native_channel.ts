@@ -15,13 +15,7 @@ import {
   offerAllowed,
 } from "./channel_internals.ts";
 import { createSink, type SinkHandle } from "./channel_sink.ts";
-import {
-  Inbox,
-  type ListenOptions,
-  messageCost,
-  type MessageListener,
-  type MessageSubscription,
-} from "./inbox.ts";
+import { Inbox, type ListenOptions, messageCost, type MessageSubscription } from "./inbox.ts";
 import { type AnswerPingMessages, type PingAnswerer, pingAnswerer } from "./ping_messages.ts";
 import {
   ConnectError,
@@ -200,7 +194,7 @@ export class NativeChannel {
   }
 
   /** Hands each message to `listener` as it arrives; see {@linkcode WebSocketChannel.listen}. */
-  listen(listener: MessageListener, options?: ListenOptions): MessageSubscription {
+  listen(listener: (message: Message) => void, options?: ListenOptions): MessageSubscription {
     return this.#queue.listen(listener, options);
   }
 

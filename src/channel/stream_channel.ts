@@ -15,13 +15,14 @@ import { createSink, type SinkHandle } from "./channel_sink.ts";
 import { CHANNEL_INTERNALS, type ChannelInternals, offerAllowed } from "./channel_internals.ts";
 import { ChannelReceiver } from "./channel_receiver.ts";
 import { InvalidStateError } from "./errors.ts";
-import type { ListenOptions, MessageListener, MessageSubscription } from "./inbox.ts";
+import type { ListenOptions, MessageSubscription } from "./inbox.ts";
 import { pingAnswerer } from "./ping_messages.ts";
 import { PingTracker } from "./ping_tracker.ts";
 import {
   type ByteReader,
   type ByteStreams,
   definedOnly,
+  type ResolvedSettings,
   STREAM_CHANNEL_DEFAULTS,
   type StreamChannelOpening,
   type StreamChannelOptions,
@@ -68,7 +69,7 @@ export class StreamChannel {
   constructor(settings: StreamChannelSettings) {
     const receiver = new ChannelReceiver(pingAnswerer(settings.answerPingMessages));
     const core = new ChannelCore(
-      { ...STREAM_CHANNEL_DEFAULTS, ...definedOnly(settings) } as Required<StreamChannelSettings>,
+      { ...STREAM_CHANNEL_DEFAULTS, ...definedOnly(settings) } as ResolvedSettings,
       receiver,
     );
     receiver.core = core;
@@ -90,7 +91,7 @@ export class StreamChannel {
    * Hands each message to `listener` synchronously as it is received; see
    * {@linkcode WebSocketChannel.listen}.
    */
-  listen(listener: MessageListener, options?: ListenOptions): MessageSubscription {
+  listen(listener: (message: Message) => void, options?: ListenOptions): MessageSubscription {
     return this.#core.inbox.listen(listener, options);
   }
 

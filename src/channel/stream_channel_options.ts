@@ -166,6 +166,19 @@ export const STREAM_CHANNEL_DEFAULTS = {
 };
 
 /**
+ * Settings with every default filled in (what a channel runs with).
+ *
+ * @example
+ * ```ts
+ * import { type ResolvedSettings, STREAM_CHANNEL_DEFAULTS } from "./stream_channel_options.ts";
+ *
+ * const settings: ResolvedSettings = { ...STREAM_CHANNEL_DEFAULTS, role: "server" };
+ * console.assert(settings.closeTimeout === 5000);
+ * ```
+ */
+export type ResolvedSettings = StreamChannelSettings & typeof STREAM_CHANNEL_DEFAULTS;
+
+/**
  * The settings a caller actually gave: keys whose value is `undefined` are
  * left out, so spreading them over the defaults keeps the defaults.
  *

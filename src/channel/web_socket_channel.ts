@@ -8,7 +8,7 @@
  * @module
  */
 import type { CloseInfo, Message, WebSocketSink } from "./channel_types.ts";
-import type { ListenOptions, MessageListener, MessageSubscription } from "./inbox.ts";
+import type { ListenOptions, MessageSubscription } from "./inbox.ts";
 import { openConnection } from "./connect.ts";
 import type { ConnectOptions } from "./connect_options.ts";
 import { fromWebSocket, type FromWebSocketOptions, type WebSocketLike } from "./native_channel.ts";
@@ -22,7 +22,7 @@ export type {
   WebSocketSink,
 } from "./channel_types.ts";
 export type { ConnectOptions } from "./connect_options.ts";
-export type { ListenOptions, MessageListener, MessageSubscription } from "./inbox.ts";
+export type { ListenOptions, MessageSubscription } from "./inbox.ts";
 
 /**
  * A WebSocket connection as a pair of streams, the same object on every
@@ -66,7 +66,7 @@ export interface WebSocketChannel {
    * await client.sink.close();
    * ```
    */
-  listen(listener: MessageListener, options?: ListenOptions): MessageSubscription;
+  listen(listener: (message: Message) => void, options?: ListenOptions): MessageSubscription;
   /** The writing half; see {@linkcode WebSocketSink}. */
   readonly sink: WebSocketSink;
   /**

@@ -61,7 +61,7 @@ export { Utf8Validator } from "./utf8_validator.ts";
 
 // A channel over byte streams you own, and its opening handshake.
 export type { MessageDeflate } from "../channel/channel_types.ts";
-export type { ByteReader, ByteWriter } from "../channel/stream_channel_options.ts";
+export type { ByteReader, ByteWriter, ChunkTarget } from "../channel/stream_channel_options.ts";
 export type { AnswerPingMessages, PingMessages } from "../channel/ping_messages.ts";
 export {
   StreamChannel,

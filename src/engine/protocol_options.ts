@@ -9,37 +9,6 @@ import type { ProtocolError } from "./errors.ts";
 import type { Role } from "./frame.ts";
 
 /** Options of {@linkcode Protocol}. */
-/**
- * Throws for options a {@linkcode Protocol} cannot run with.
- *
- * @throws {TypeError} For an unknown role.
- * @throws {RangeError} For a negative or NaN `maxMessageSize`, or a
- * `maxFragments` below 1 or NaN.
- *
- * @example
- * ```ts
- * import { checkProtocolOptions } from "./protocol_options.ts";
- *
- * checkProtocolOptions({ role: "server", maxMessageSize: 1024 });
- * try {
- *   checkProtocolOptions({ role: "server", maxFragments: 0 });
- * } catch (error) {
- *   console.assert(error instanceof RangeError);
- * }
- * ```
- */
-export function checkProtocolOptions(options: ProtocolOptions): void {
-  const { role, maxMessageSize, maxFragments } = options;
-  if (role !== "client" && role !== "server") {
-    throw new TypeError(`Cannot create protocol: invalid role ${String(role)}`);
-  }
-  if (maxMessageSize !== undefined && !(maxMessageSize >= 0)) {
-    throw new RangeError(`Cannot create protocol: invalid maxMessageSize ${maxMessageSize}`);
-  }
-  if (maxFragments !== undefined && !(maxFragments >= 1)) {
-    throw new RangeError(`Cannot create protocol: invalid maxFragments ${maxFragments}`);
-  }
-}
 
 export interface ProtocolOptions {
   /** Which end we are: decides the masking direction (RFC 6455 §5.1). */
@@ -141,4 +110,36 @@ export type ProtocolState = "open" | "closing" | "closed";
 export interface SendOptions {
   /** The bytes are a permessage-deflate payload: set RSV1. @default {false} */
   compressed?: boolean;
+}
+
+/**
+ * Throws for options a {@linkcode Protocol} cannot run with.
+ *
+ * @throws {TypeError} For an unknown role.
+ * @throws {RangeError} For a negative or NaN `maxMessageSize`, or a
+ * `maxFragments` below 1 or NaN.
+ *
+ * @example
+ * ```ts
+ * import { checkProtocolOptions } from "./protocol_options.ts";
+ *
+ * checkProtocolOptions({ role: "server", maxMessageSize: 1024 });
+ * try {
+ *   checkProtocolOptions({ role: "server", maxFragments: 0 });
+ * } catch (error) {
+ *   console.assert(error instanceof RangeError);
+ * }
+ * ```
+ */
+export function checkProtocolOptions(options: ProtocolOptions): void {
+  const { role, maxMessageSize, maxFragments } = options;
+  if (role !== "client" && role !== "server") {
+    throw new TypeError(`Cannot create protocol: invalid role ${String(role)}`);
+  }
+  if (maxMessageSize !== undefined && !(maxMessageSize >= 0)) {
+    throw new RangeError(`Cannot create protocol: invalid maxMessageSize ${maxMessageSize}`);
+  }
+  if (maxFragments !== undefined && !(maxFragments >= 1)) {
+    throw new RangeError(`Cannot create protocol: invalid maxFragments ${maxFragments}`);
+  }
 }

@@ -9,12 +9,7 @@ import { asBytes } from "../_util/bytes.ts";
 import { checkSendable } from "../_util/sendable.ts";
 import { validateCloseArguments } from "../engine/close_payload.ts";
 import { ConnectionClosedError, UnsupportedError } from "../channel/errors.ts";
-import {
-  Inbox,
-  type ListenOptions,
-  type MessageListener,
-  type MessageSubscription,
-} from "../channel/inbox.ts";
+import { Inbox, type ListenOptions, type MessageSubscription } from "../channel/inbox.ts";
 import type {
   CloseInfo,
   Message,
@@ -206,7 +201,7 @@ export class FakeChannel implements WebSocketChannel {
   }
 
   /** Hands each message the fake server sends to `listener`; see {@linkcode WebSocketChannel.listen}. */
-  listen(listener: MessageListener, options?: ListenOptions): MessageSubscription {
+  listen(listener: (message: Message) => void, options?: ListenOptions): MessageSubscription {
     return this.#inbox.listen(listener, options);
   }
 

@@ -15,6 +15,13 @@ import type { ByteReader, ByteStreams, ByteWriter } from "../channel/stream_chan
 const MIN_READ = 1024;
 /** Largest read buffer, reached only while reads keep filling it. */
 const MAX_READ = 256 * 1024;
+/**
+ * Small reads in a row before the buffer halves. Halving after one small read
+ * made a peer whose messages are just over the buffer (1 KiB and a header)
+ * oscillate: a full read doubled it, the few bytes left over halved it again,
+ * and every message took two reads and a frame spanning them.
+ */
+const SHRINK_AFTER = 8;
 
 const DONE: ReadableStreamReadResult<Uint8Array> = { done: true, value: undefined };
 
@@ -71,6 +78,8 @@ class ConnIo implements ByteReader, ByteWriter {
   readonly closed: Promise<void>;
   #settleClosed!: (error?: unknown) => void;
   #size = MIN_READ;
+  /** Reads in a row that used less than a quarter of the buffer. */
+  #smallReads = 0;
   #cancelled = false;
   #ended = false;
   /** The last write queued: writes run one after another; a failure fails the later ones. */
@@ -110,8 +119,14 @@ class ConnIo implements ByteReader, ByteWriter {
       this.#end(undefined);
       return DONE;
     }
-    if (n === size && size < MAX_READ) this.#size = size * 2;
-    else if (n < size / 4 && size > MIN_READ) this.#size = size / 2;
+    if (n === size) {
+      this.#smallReads = 0;
+      if (size < MAX_READ) this.#size = size * 2;
+    } else if (n >= size / 4) this.#smallReads = 0;
+    else if (size > MIN_READ && ++this.#smallReads >= SHRINK_AFTER) {
+      this.#smallReads = 0;
+      this.#size = size / 2;
+    }
     return { done: false, value: n === size ? buffer : buffer.subarray(0, n) };
   }
 

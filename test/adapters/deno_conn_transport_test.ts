@@ -63,7 +63,37 @@ test("denoConnTransport reads with the adaptive buffer, then done and closed at 
   await ended;
   await reader.closed;
   assert.deepEqual(lengths, [1024, 2048, 100]);
-  assert.deepEqual(conn.sizes, [1024, 2048, 4096, 2048]);
+  // Doubles while reads fill it; one small read does not halve it.
+  assert.deepEqual(conn.sizes, [1024, 2048, 4096, 4096]);
+});
+
+test("denoConnTransport keeps its buffer for messages just over it, and halves after 8 small reads", async () => {
+  // 1 KiB messages with a 6-byte header, as a peer sends them: the old rule read each in two.
+  const conn = fakeConn([1024, 6, 1030, 1030, 1030, 6, 6, 6, 6, 6, 6, 6, 6, 6]);
+  const { reader } = denoConnTransport(conn).direct!();
+  const ended = (async () => {
+    while (!(await reader.read()).done) { /* drain */ }
+  })();
+  await new Promise((resolve) => setTimeout(resolve, 10));
+  conn.end();
+  await ended;
+  assert.deepEqual(conn.sizes, [
+    1024, // full: doubles
+    2048, // 6 bytes: one small read
+    2048, // 1030 bytes: no longer split
+    2048,
+    2048,
+    2048, // small reads 1 to 8 …
+    2048,
+    2048,
+    2048,
+    2048,
+    2048,
+    2048,
+    2048, // … the 8th halves it
+    1024,
+    1024, // the EOF read
+  ]);
 });
 
 test("denoConnTransport rejects the read and closed with the read error", async () => {

@@ -1,7 +1,7 @@
 /**
  * A {@linkcode WebSocketChannel} over any WHATWG `WebSocket`: browsers, the
- * global `WebSocket` of Deno, Bun and Node ≥ 22, and the sockets of
- * `Deno.upgradeWebSocket`.
+ * global `WebSocket` of Deno, Bun and Node ≥ 22, and the server sockets a
+ * runtime's own upgrade hands out (see the Deno adapter's `upgrade()`).
  *
  * @module
  */

@@ -16,7 +16,7 @@ export interface ByteStreams {
   writable: WritableStream<Uint8Array>;
   /**
    * Drops the connection at once. Optional, but give it when the transport has
-   * one (`Deno.Conn.close`, a socket's `destroy`): aborting a `WritableStream`
+   * one (closing a connection outright, a socket's `destroy`): aborting a `WritableStream`
    * waits for a write in progress, which never ends while the peer is not
    * reading, so only this can end such a connection on time.
    */

@@ -53,8 +53,8 @@
  * cannot change a result. Where the stream does not report truncation
  * (Deno), such a complete-stream form is only accepted when one more octet
  * is refused with the runtime's own "data after the end" error (learned
- * once per process), which costs a second inflation of BFINAL messages on
- * Deno. Known gap: on Node 20, bytes after a BFINAL block are
+ * once per process), which costs a second inflation of BFINAL messages
+ * there. Known gap: on Node 20, bytes after a BFINAL block are
  * ignored (zlib semantics, as in ws) instead of failing with 1007.
  *
  * @module

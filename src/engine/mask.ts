@@ -8,7 +8,7 @@
  * 32-bit word at a time through a `Uint32Array` over the aligned middle of
  * the data, and a byte loop below {@linkcode WORD_MASK_THRESHOLD} bytes,
  * where the view allocation costs more than it saves. Thresholds measured by
- * bench/mask.ts on Node, Deno and Bun.
+ * bench/mask.ts on each of the three server runtimes.
  *
  * @module
  */

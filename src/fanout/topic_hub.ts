@@ -367,7 +367,7 @@ export class TopicHub {
       // Starts now, while earlier messages may still be compressing.
       this.#compressingBytes += size;
       // Sync-flushed by the connections' codec where there is one, never in the final-block
-      // form that CompressionStream ends in on Node and Bun.
+      // form that CompressionStream ends each message in.
       const codec = subscribers.map((s) => s.port.deflate)
         .find((d): d is PerMessageDeflate => d instanceof PerMessageDeflate && !!d.codec)?.codec;
       compressed = message.compressed(codec).finally(() => this.#compressingBytes -= size);

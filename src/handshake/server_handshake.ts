@@ -134,7 +134,7 @@ export function encodeRejection(rejection: HandshakeRejection): Uint8Array {
 }
 
 /**
- * Turns a rejection into a fetch `Response` for `Deno.serve` / `Bun.serve`;
+ * Turns a rejection into a fetch `Response` for a runtime's own HTTP server;
  * `Content-Length` is left to the runtime.
  *
  * @param rejection From {@linkcode verifyUpgradeRequest} or {@linkcode createRejection}.

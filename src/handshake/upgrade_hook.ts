@@ -138,7 +138,7 @@ export async function runUpgradeHook<Data>(
  * The bytes of a refusal `Response` on a raw connection: its status, reason,
  * headers and body as they are, with `Content-Length` set to the body's
  * length and `Connection: close` (the connection is closed after it), as
- * `Deno.serve` and `Bun.serve` frame a response themselves.
+ * a runtime's own HTTP server frames a response itself.
  *
  * @param response The application's answer.
  * @returns Head and body, ready to write.

@@ -143,9 +143,6 @@ async function runClient(client: string[], server: Server, c: Case): Promise<Sam
 const label = (c: Case) => `${sizeLabel(c.size)} ×${c.connections}c×${c.window}w`;
 
 async function throughput(client: string[]) {
-  if (servers.some((s) => s.name.startsWith("engine-node"))) {
-    bundleForNode("bench/peers/server_engine.ts", ".build/bench/server_engine.mjs");
-  }
   const running: Server[] = [];
   for (const spec of servers) running.push(await startServer(spec.name, spec.cmd));
   const results = new Samples<Sample>();
@@ -241,6 +238,11 @@ async function idleMemory() {
 }
 
 try {
+  // Both measurements start the Node server from this bundle: build it from the
+  // current source first, whichever of them runs.
+  if (servers.some((s) => s.name.startsWith("engine-node"))) {
+    bundleForNode("bench/peers/server_engine.ts", ".build/bench/server_engine.mjs");
+  }
   if (!args.includes("--no-throughput")) {
     const missing = clientName === "go" && goMissing();
     if (missing) console.log(`Echo throughput with --client go skipped: ${missing}.`);

@@ -6,12 +6,16 @@ import { denoConnTransport } from "../../src/adapters/deno_conn_transport.ts";
 function fakeConn(reads: (number | Error)[], options: { writeLimit?: number } = {}) {
   const sizes: number[] = [];
   const written: number[] = [];
+  /** The length of each conn.write call. */
+  const writes: number[] = [];
+  let readCount = 0;
   const log: string[] = [];
   let pendingRead: ((n: number | null) => void) | undefined;
   let failRead: ((e: unknown) => void) | undefined;
   return {
     sizes,
     written,
+    writes,
     log,
     read(buffer: Uint8Array): Promise<number | null> {
       sizes.push(buffer.byteLength);
@@ -24,12 +28,14 @@ function fakeConn(reads: (number | Error)[], options: { writeLimit?: number } = 
       }
       if (next instanceof Error) return Promise.reject(next);
       const n = Math.min(next, buffer.byteLength);
-      buffer.fill(1, 0, n);
+      // Each read's bytes carry its number, so a later read overwriting them shows.
+      buffer.fill(++readCount, 0, n);
       return Promise.resolve(n);
     },
     write(bytes: Uint8Array): Promise<number> {
       const n = Math.min(bytes.byteLength, options.writeLimit ?? Infinity);
-      written.push(...bytes.subarray(0, n));
+      writes.push(n);
+      for (let i = 0; i < n; i++) written.push(bytes[i]);
       return Promise.resolve(n);
     },
     closeWrite(): Promise<void> {
@@ -130,4 +136,50 @@ test("denoConnTransport has no Web Streams and abort() closes the connection", a
   assert.throws(() => transport.writable, TypeError);
   await transport.direct!().writer.abort();
   assert.deepEqual(conn.log, ["close"]);
+});
+
+test("denoConnTransport reads into one slab in turn past the smallest size, leaving earlier chunks intact", async () => {
+  const conn = fakeConn([1024, 2048, 2048, 1000, 1000, 1000, 1000]);
+  const { reader } = denoConnTransport(conn).direct!();
+  const chunks: Uint8Array[] = [];
+  for (let i = 0; i < 7; i++) chunks.push((await reader.read()).value!);
+  assert.deepEqual(conn.sizes, [1024, 2048, 4096, 4096, 4096, 4096, 4096]);
+  chunks.forEach((chunk, i) => assert.ok(chunk.every((b) => b === i + 1), `chunk ${i + 1} intact`));
+  const same = (x: number, y: number) => chunks[x].buffer === chunks[y].buffer;
+  // The first read: a fresh 1 KiB buffer. Then 2 KiB reads into an 8 KiB slab, in turn.
+  assert.ok(!same(0, 1));
+  assert.equal(chunks[1].buffer.byteLength, 8 * 1024);
+  assert.ok(same(1, 2) && same(2, 3));
+  assert.deepEqual([chunks[2].byteOffset, chunks[3].byteOffset], [2048, 4096]);
+  // Fewer than the read size (4 KiB) left: a new slab of 16 KiB, again in turn.
+  assert.ok(!same(3, 4) && same(4, 5) && same(5, 6));
+  assert.equal(chunks[4].buffer.byteLength, 16 * 1024);
+  assert.deepEqual([chunks[5].byteOffset, chunks[6].byteOffset], [1000, 2000]);
+  await reader.cancel();
+});
+
+test("denoConnTransport writeMany() joins small pieces and a large piece's start into one write", async () => {
+  const conn = fakeConn([]);
+  const { writer } = denoConnTransport(conn).direct!();
+  const header = new Uint8Array([0x82, 0x7f, 0, 0, 0, 0, 0, 1, 0, 0]); // a 64 KiB frame's header
+  const payload = new Uint8Array(70_000).map((_, i) => i & 0xff);
+  const small = [new Uint8Array([7, 8]), new Uint8Array([9])];
+  await writer.writeMany!([...small, header, payload]);
+  // 3 + 10 bytes of small pieces with the first 16 KiB of the payload, then the rest as it is.
+  assert.deepEqual(conn.writes, [3 + 10 + 16 * 1024 - 13, 70_000 - (16 * 1024 - 13)]);
+  assert.deepEqual(conn.written, [7, 8, 9, ...header, ...payload]);
+});
+
+test("denoConnTransport writeMany() writes everything in order across partial writes and pieces of any size", async () => {
+  const conn = fakeConn([], { writeLimit: 40_000 });
+  const { writer } = denoConnTransport(conn).direct!();
+  const pieces = [3, 70_000, 60_000, 5_000, 100_000, 2].map((size, n) =>
+    new Uint8Array(size).fill(n + 1)
+  );
+  const expected = pieces.flatMap((piece) => [...piece]);
+  writer.writeMany!(pieces.slice(0, 3));
+  await writer.writeMany!(pieces.slice(3));
+  assert.equal(conn.written.length, expected.length);
+  assert.ok(conn.written.every((b, i) => b === expected[i]), "bytes in order");
+  assert.ok(conn.writes.every((n) => n <= 40_000));
 });

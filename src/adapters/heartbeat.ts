@@ -21,6 +21,7 @@
  */
 import { type Clock, systemClock } from "../_util/clock.ts";
 import { Heartbeat, type HeartbeatHost, type HeartbeatOptions } from "../channel/heartbeat.ts";
+import { type CloseWatcher, watchClose } from "../channel/channel_internals.ts";
 import type { CloseInfo, Message } from "../channel/channel_types.ts";
 
 /** What the idle timeout needs from a channel (a `StreamChannel` fits). */
@@ -38,7 +39,7 @@ export interface HeartbeatTarget {
  * the prototype), so a connection costs this object, its timer callback, its
  * one pending timer and the close hook.
  */
-class IdleHeartbeat extends Heartbeat implements HeartbeatHost {
+class IdleHeartbeat extends Heartbeat implements HeartbeatHost, CloseWatcher {
   readonly #channel: HeartbeatTarget;
   readonly clock: Clock;
 
@@ -58,6 +59,11 @@ class IdleHeartbeat extends Heartbeat implements HeartbeatHost {
   }
 
   onRtt(_ms: number): void {}
+
+  /** {@linkcode CloseWatcher.channelClosed}: the timer stops with the channel. */
+  channelClosed(): void {
+    this.stop();
+  }
 
   onTimeout(): void {
     this.#channel.closeWithCode(1001, "No response from ping frame").catch(() => {});
@@ -103,7 +109,6 @@ export function startHeartbeat(
   }
   const heartbeat = new IdleHeartbeat(shared.options, channel, clock);
   heartbeat.start();
-  const stop = heartbeat.stop.bind(heartbeat);
-  channel.closed.then(stop, stop);
+  watchClose(channel, heartbeat);
   return heartbeat;
 }

@@ -273,12 +273,15 @@ async function listen<Data>(options: ServeOptions<Data>): Promise<WebSocketServe
   });
   // Listeners shared by every socket (`this` is the socket): a closure per
   // socket would keep this function's scope alive for the connection's life.
+  // One 'close' listener does all (a `once` costs a wrapper, and a third listener an array that
+  // keeps its grown capacity for the connection's life).
   function forget(this: Socket) {
     sockets.delete(this);
+    pending.get(this)?.settle();
   }
   const onSocket = (socket: Socket) => {
     sockets.add(socket);
-    socket.once("close", forget);
+    socket.on("close", forget);
     socket.on("error", destroySocket);
     const release = slots.acquire();
     if (!release) {
@@ -306,11 +309,9 @@ async function listen<Data>(options: ServeOptions<Data>): Promise<WebSocketServe
     const settle = () => {
       clearTimeout(timer);
       pending.delete(socket);
-      socket.off("close", settle);
       release();
     };
     pending.set(socket, { settle });
-    socket.once("close", settle);
     server.emit("connection", socket);
   };
   const outer: NetServer = options.tls
@@ -325,7 +326,7 @@ async function listen<Data>(options: ServeOptions<Data>): Promise<WebSocketServe
   if (options.tls) {
     outer.on("connection", (socket: Socket) => {
       sockets.add(socket);
-      socket.once("close", forget);
+      socket.on("close", forget);
     });
   }
   await new Promise<void>((resolve, reject) => {

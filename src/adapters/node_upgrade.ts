@@ -132,7 +132,8 @@ export async function upgradeWith(
 ): Promise<WebSocketChannel | undefined> {
   // Answered already (408 while node:http still parsed the head): nothing more to say.
   if (refused.has(socket)) return undefined;
-  socket.on("error", destroySocket);
+  // Once: serve() has added it already (a second copy would grow the listener array).
+  if (!socket.listeners("error").includes(destroySocket)) socket.on("error", destroySocket);
   // node:http takes up to 2,000 fields: the same 431 limits as our own head reader.
   const startLine = `${req.method} ${req.url} HTTP/${req.httpVersion}`;
   const tooLarge = checkHeadLimits(startLine, req.rawHeaders);

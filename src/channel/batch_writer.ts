@@ -22,6 +22,19 @@ const COPY_LIMIT = 16 * 1024;
 /** A coalesced write never grows past this, to keep the copies cheap. */
 const MERGE_LIMIT = 64 * 1024;
 
+/** Where a {@linkcode BatchWriter} takes its bytes from and reports a failed write to. */
+export interface BatchSource {
+  /** Returns (and forgets) the bytes owed to the peer, in order. */
+  takeOutgoing(): Uint8Array[];
+  /**
+   * Called once when a write fails, with the transport's own error (Deno's
+   * `BrokenPipe`, Node's `EPIPE`, …). The error it returns, if any, is what
+   * the failed write and every later flush reject with: the channel's typed
+   * error, so no runtime error reaches its users.
+   */
+  writeFailed(error: unknown): Error | void;
+}
+
 /**
  * Drains a byte source into a writer, one write batch at a time: while one
  * batch is being written, new bytes accumulate and go out together next.
@@ -33,15 +46,14 @@ const MERGE_LIMIT = 64 * 1024;
  * const written: Uint8Array[] = [];
  * const pending: Uint8Array[] = [new Uint8Array([0x81, 0x01]), new Uint8Array([0x61])];
  * const writer = new WritableStream<Uint8Array>({ write: (c) => void written.push(c) }).getWriter();
- * const batches = new BatchWriter(writer, () => pending.splice(0), () => {});
+ * const batches = new BatchWriter(writer, { takeOutgoing: () => pending.splice(0), writeFailed: () => {} });
  * await batches.flush();
  * console.assert(written.length === 1 && written[0].length === 3); // header + payload, one write
  * ```
  */
 export class BatchWriter {
   readonly #writer: ByteWriter;
-  readonly #take: () => Uint8Array[];
-  readonly #onError: (error: unknown) => Error | void;
+  readonly #source: BatchSource;
   #next: Deferred<void> | undefined;
   /** Bytes were queued by kick(), which nobody awaits. */
   #wanted = false;
@@ -52,20 +64,12 @@ export class BatchWriter {
 
   /**
    * @param writer Where the bytes go.
-   * @param take Returns (and forgets) the bytes owed to the peer, in order.
-   * @param onError Called once when a write fails, with the transport's own
-   * error (Deno's `BrokenPipe`, Node's `EPIPE`, …). The error it returns,
-   * if any, is what the failed write and every later flush reject with: the
-   * channel's typed error, so no runtime error reaches its users.
+   * @param source Gives the bytes and hears of a failed write (a channel's
+   * core: one object, no closures per connection).
    */
-  constructor(
-    writer: ByteWriter,
-    take: () => Uint8Array[],
-    onError: (error: unknown) => Error | void,
-  ) {
+  constructor(writer: ByteWriter, source: BatchSource) {
     this.#writer = writer;
-    this.#take = take;
-    this.#onError = onError;
+    this.#source = source;
   }
 
   /** Bytes handed to the writer whose write has not completed yet. */
@@ -118,7 +122,7 @@ export class BatchWriter {
    * of the write, which the pump follows up on.
    */
   #writeNow(last = false): Promise<void> | undefined {
-    const chunks = mergeSmall(this.#take());
+    const chunks = mergeSmall(this.#source.takeOutgoing());
     if (chunks.length === 0) return undefined;
     let pending: Promise<void> | undefined;
     try {
@@ -163,7 +167,7 @@ export class BatchWriter {
       this.#next = undefined;
       this.#wanted = false;
       try {
-        await this.#write(this.#take());
+        await this.#write(this.#source.takeOutgoing());
         batch?.resolve();
       } catch (error) {
         this.#fail(error, batch);
@@ -184,7 +188,7 @@ export class BatchWriter {
     }
     // Set before onError runs: a flush from inside it (the channel closing) fails at once.
     this.#failure = { error };
-    const reported = this.#onError(error);
+    const reported = this.#source.writeFailed(error);
     const failure = reported instanceof Error ? reported : error;
     this.#failure = { error: failure };
     batch?.reject(failure);

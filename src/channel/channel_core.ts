@@ -16,9 +16,10 @@
 import type { Protocol } from "../engine/protocol.ts";
 import { type Deferred, deferred, handled } from "../_util/deferred.ts";
 import type { ProtocolError } from "../engine/errors.ts";
-import type { BatchWriter } from "./batch_writer.ts";
+import type { BatchSource, BatchWriter } from "./batch_writer.ts";
 import type { SinkHandle } from "./channel_sink.ts";
 import type { CloseInfo, MessageDeflate, Sendable } from "./channel_types.ts";
+import { CloseNotifier } from "./close_notifier.ts";
 import { closeTransport, dropTransport } from "./close_transport.ts";
 import { ConnectionClosedError } from "./errors.ts";
 import { Inbox, type InboxHooks } from "./inbox.ts";
@@ -27,7 +28,12 @@ import { PeerClose, type PeerCloseHost } from "./peer_close.ts";
 import { PeerFailure, type PeerFailureHost } from "./peer_failure.ts";
 import type { PingTracker } from "./ping_tracker.ts";
 import { ReadPump, type ReadPumpHooks } from "./read_pump.ts";
-import type { ByteReader, ByteWriter, ResolvedSettings } from "./stream_channel_options.ts";
+import type {
+  ByteReader,
+  ByteStreams,
+  ByteWriter,
+  ResolvedSettings,
+} from "./stream_channel_options.ts";
 
 const OPENED: Promise<void> = Promise.resolve();
 
@@ -54,15 +60,13 @@ export interface Receiver {
  * console.assert(core.state === "connecting" && core.closeCode === undefined);
  * ```
  */
-export class ChannelCore
-  implements ReadPumpHooks, InboxHooks, SenderHost, PeerCloseHost, PeerFailureHost {
+export class ChannelCore extends CloseNotifier
+  implements ReadPumpHooks, InboxHooks, SenderHost, PeerCloseHost, PeerFailureHost, BatchSource {
   readonly settings: ResolvedSettings;
   /** Settles `ready` once asked for before the opening handshake ended (see `opened`). */
   #whenOpen: Deferred<void> | undefined;
   /** Why the connection never opened. */
   #openingError: { error: unknown } | undefined;
-  /** Settles `closed`. */
-  readonly whenClosed: Deferred<CloseInfo> = deferred<CloseInfo>();
   readonly inbox: Inbox;
   readonly pump: ReadPump;
   readonly sender: MessageSender;
@@ -73,7 +77,8 @@ export class ChannelCore
   writer: ByteWriter | undefined;
   batches: BatchWriter | undefined;
   target: SenderTarget | undefined;
-  dropConnection: (() => void) | undefined;
+  /** The transport, for its `close()` (ends the connection at once). */
+  transport: ByteStreams | undefined;
   deflate: MessageDeflate | undefined;
   /** Created on first use of `sink`. */
   sinkHandle: SinkHandle | undefined;
@@ -103,6 +108,7 @@ export class ChannelCore
    * @param receiver Takes the transport's bytes.
    */
   constructor(settings: ResolvedSettings, receiver: Receiver) {
+    super();
     this.settings = settings;
     this.#receiver = receiver;
     this.inbox = new Inbox(this);
@@ -196,6 +202,18 @@ export class ChannelCore
     this.#peerClose?.replyNow();
     if (this.#handshakeDone) this.#teardown(true);
     else this.abrupt(undefined);
+  }
+
+  /** {@linkcode BatchSource.takeOutgoing}: the engine's bytes owed to the peer. */
+  takeOutgoing(): Uint8Array[] {
+    return this.protocol!.takeOutgoing();
+  }
+
+  /** {@linkcode BatchSource.writeFailed}: the failed send and every later one reject with our
+   * error, never the runtime's. */
+  writeFailed(error: unknown): Error {
+    this.onError(error);
+    return this.closedError();
   }
 
   /** {@linkcode ReadPumpHooks.onError}: reading or writing failed. */
@@ -340,7 +358,7 @@ export class ChannelCore
 
   /** Runs our close handshake after the messages accepted so far. */
   close(code: number | undefined, reason: string | undefined): Promise<void> {
-    const done = this.whenClosed.promise.then(() => {});
+    const done = this.closedPromise.then(() => {});
     if (this.state === "connecting") {
       // Nothing was sent yet: wait for the handshake, then close.
       return this.opened.then(() => this.close(code, reason), () => {});
@@ -436,13 +454,15 @@ export class ChannelCore
     this.errorSink(closedError);
     this.pings?.fail(closedError);
     this.pump.wake();
+    const transport = this.transport!;
+    const drop = transport.close === undefined ? undefined : () => transport.close!();
     if (flush) {
       closeTransport(this.writer!, this.reader!, this.batches!.flush(), {
         timeout: this.settings.closeTimeout,
-        close: this.dropConnection,
+        close: drop,
       }).then(() => this.finish(info, error));
     } else {
-      dropTransport(this.writer!, this.reader!, this.dropConnection);
+      dropTransport(this.writer!, this.reader!, drop);
       queueMicrotask(() => this.finish(info, error));
     }
   }
@@ -452,7 +472,7 @@ export class ChannelCore
     this.deflate?.close?.();
     this.endStream(info.wasClean, error ?? this.closedError());
     this.errorSink(error ?? this.closedError());
-    this.whenClosed.resolve(info);
+    this.notifyClosed(info);
   }
 
   /** Ends `stream` after the messages already received (an error never discards them). */

@@ -37,6 +37,59 @@ export const CHANNEL_INTERNALS: unique symbol = Symbol.for("websocket-channel.in
  */
 export const NATIVE_TOPICS: unique symbol = Symbol.for("websocket-channel.nativeTopics") as never;
 
+/**
+ * The key of a channel's method that registers a {@linkcode CloseWatcher}
+ * without creating its `closed` promise (see {@linkcode watchClose}).
+ *
+ * @example
+ * ```ts
+ * import { CLOSE_WATCH } from "./channel_internals.ts";
+ *
+ * console.assert(typeof CLOSE_WATCH === "symbol");
+ * ```
+ */
+export const CLOSE_WATCH: unique symbol = Symbol.for("websocket-channel.closeWatch") as never;
+
+/**
+ * Told once when a channel has closed. One object with a method serves many
+ * channels (a server's registry, a heartbeat), so watching a connection costs
+ * no closure and no promise.
+ */
+export interface CloseWatcher {
+  /** The channel closed (`closed` has resolved, or is about to). */
+  channelClosed(channel: object): void;
+}
+
+/**
+ * Calls `watcher.channelClosed(channel)` once `channel` has closed. An engine
+ * channel records the watcher and calls it when it finishes (no `closed`
+ * promise is created for it); any other channel is watched through `closed`.
+ * A watcher that throws has its error reported asynchronously, as a
+ * promise callback's would be.
+ *
+ * @example
+ * ```ts
+ * import { watchClose } from "./channel_internals.ts";
+ * import { createChannelPair } from "@wsc/websocket-channel/testing";
+ *
+ * const [client, server] = createChannelPair();
+ * let closed = false;
+ * watchClose(server, { channelClosed: () => closed = true });
+ * await client.sink.close(1000);
+ * await server.closed;
+ * await Promise.resolve();
+ * console.assert(closed);
+ * ```
+ */
+export function watchClose(
+  channel: { readonly closed: Promise<unknown> },
+  watcher: CloseWatcher,
+): void {
+  const watch = (channel as { [CLOSE_WATCH]?: (watcher: CloseWatcher) => void })[CLOSE_WATCH];
+  if (watch !== undefined) return watch.call(channel, watcher);
+  channel.closed.then(() => watcher.channelClosed(channel));
+}
+
 /** Platform topics (Bun's `subscribe`/`publish`), for channels over such a socket. */
 export interface NativeTopics {
   /** The server the socket belongs to: a publish reaches its subscribers. */

@@ -4,7 +4,7 @@
  *
  * @module
  */
-import { closeWithWireCode } from "./channel_internals.ts";
+import { type CloseWatcher, closeWithWireCode, watchClose } from "./channel_internals.ts";
 import type { WebSocketChannel } from "./web_socket_channel.ts";
 
 /**
@@ -28,6 +28,10 @@ import type { WebSocketChannel } from "./web_socket_channel.ts";
  */
 export class ChannelSet implements Iterable<WebSocketChannel> {
   readonly #channels = new Set<WebSocketChannel>();
+  /** Takes a closed channel out; one for the set, not one per channel. */
+  readonly #leaver: CloseWatcher = {
+    channelClosed: (channel) => this.#channels.delete(channel as WebSocketChannel),
+  };
 
   /** Number of open channels. */
   get size(): number {
@@ -41,7 +45,7 @@ export class ChannelSet implements Iterable<WebSocketChannel> {
   add(channel: WebSocketChannel): void {
     if (this.#channels.has(channel)) return;
     this.#channels.add(channel);
-    channel.closed.then(() => this.#channels.delete(channel));
+    watchClose(channel, this.#leaver);
   }
 
   /** Whether `channel` is in the set (open and added). */

@@ -12,6 +12,9 @@
 import type { Message } from "./channel_types.ts";
 import { InvalidStateError } from "./errors.ts";
 
+/** `listen()` without options: one object for every channel. */
+const NO_OPTIONS: ListenOptions = Object.freeze({});
+
 /** Queue cost of a message: its size plus a little, so empty messages count too. */
 export function messageCost(message: Message): number {
   return (typeof message === "string" ? message.length : message.byteLength) + 32;
@@ -191,7 +194,7 @@ export class Inbox {
    *
    * @throws {InvalidStateError} if `stream` or `listen()` was used before.
    */
-  listen(listener: MessageListener, options: ListenOptions = {}): MessageSubscription {
+  listen(listener: MessageListener, options: ListenOptions = NO_OPTIONS): MessageSubscription {
     if (typeof listener !== "function") {
       throw new TypeError(`listen() expects a function; got ${typeof listener}`);
     }

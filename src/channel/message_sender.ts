@@ -48,7 +48,7 @@ const encoder = new TextEncoder();
  * const protocol = new Protocol({ role: "server" });
  * const written: Uint8Array[] = [];
  * const writer = new WritableStream<Uint8Array>({ write: (c) => void written.push(c) }).getWriter();
- * const batches = new BatchWriter(writer, () => protocol.takeOutgoing(), () => {});
+ * const batches = new BatchWriter(writer, { takeOutgoing: () => protocol.takeOutgoing(), writeFailed: () => {} });
  * const sender = new MessageSender({
  *   target: { protocol, batches, deflate: undefined },
  *   opened: Promise.resolve(),

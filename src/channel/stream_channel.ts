@@ -12,7 +12,13 @@ import { handled } from "../_util/deferred.ts";
 import { BatchWriter } from "./batch_writer.ts";
 import { ChannelCore } from "./channel_core.ts";
 import { createSink, type SinkHandle } from "./channel_sink.ts";
-import { CHANNEL_INTERNALS, type ChannelInternals, offerAllowed } from "./channel_internals.ts";
+import {
+  CHANNEL_INTERNALS,
+  type ChannelInternals,
+  CLOSE_WATCH,
+  type CloseWatcher,
+  offerAllowed,
+} from "./channel_internals.ts";
 import { ChannelReceiver } from "./channel_receiver.ts";
 import { InvalidStateError } from "./errors.ts";
 import type { ListenOptions, MessageSubscription } from "./inbox.ts";
@@ -21,9 +27,7 @@ import { PingTracker } from "./ping_tracker.ts";
 import {
   type ByteReader,
   type ByteStreams,
-  definedOnly,
-  type ResolvedSettings,
-  STREAM_CHANNEL_DEFAULTS,
+  resolveSettings,
   type StreamChannelOpening,
   type StreamChannelOptions,
   type StreamChannelSettings,
@@ -53,8 +57,6 @@ export type {
  * ```
  */
 export class StreamChannel {
-  /** Resolves when closed, never rejects. */
-  readonly closed: Promise<CloseInfo>;
   readonly #core: ChannelCore;
   #subprotocol = "";
   #extensions = "";
@@ -69,12 +71,21 @@ export class StreamChannel {
   constructor(settings: StreamChannelSettings) {
     const receiver = new ChannelReceiver(pingAnswerer(settings.answerPingMessages));
     const core = new ChannelCore(
-      { ...STREAM_CHANNEL_DEFAULTS, ...definedOnly(settings) } as ResolvedSettings,
+      resolveSettings(settings),
       receiver,
     );
     receiver.core = core;
     this.#core = core;
-    this.closed = core.whenClosed.promise;
+  }
+
+  /** Resolves when closed, never rejects; see {@linkcode WebSocketChannel.closed}. */
+  get closed(): Promise<CloseInfo> {
+    return this.#core.closedPromise;
+  }
+
+  /** Registers `watcher` without creating `closed` (see `watchClose`). */
+  [CLOSE_WATCH](watcher: CloseWatcher): void {
+    this.#core.watchClose(watcher, this);
   }
 
   /** Resolves when open; see {@linkcode WebSocketChannel.ready}. */
@@ -141,22 +152,14 @@ export class StreamChannel {
       deferFailure: true,
       deferCloseReply: true,
     });
-    core.dropConnection = streams.close?.bind(streams);
+    core.transport = streams;
     const direct = streams.direct?.();
     const reader: ByteReader = core.reader = direct ? direct.reader : streams.readable.getReader();
     // A reset is noticed even while reading is paused for a slow consumer (a
     // transport in push mode reports it itself).
     if (reader.attach === undefined) reader.closed.catch((error) => core.onError(error));
     core.writer = direct ? direct.writer : streams.writable.getWriter();
-    const batches = core.batches = new BatchWriter(
-      core.writer,
-      () => protocol.takeOutgoing(),
-      (error) => {
-        core.onError(error);
-        // The failed send and every later one reject with our error, never the runtime's.
-        return core.closedError();
-      },
-    );
+    const batches = core.batches = new BatchWriter(core.writer, core);
     core.target = { protocol, batches, deflate: core.deflate };
     core.markOpen();
     core.pump.start(reader, opening.head);

@@ -179,20 +179,27 @@ export const STREAM_CHANNEL_DEFAULTS = {
 export type ResolvedSettings = StreamChannelSettings & typeof STREAM_CHANNEL_DEFAULTS;
 
 /**
- * The settings a caller actually gave: keys whose value is `undefined` are
- * left out, so spreading them over the defaults keeps the defaults.
+ * Fills in the defaults of `settings`: an object of the same seven fields for
+ * every channel (whatever else the caller's object holds, such as a server's
+ * own options), so each connection keeps a small object of one shape.
  *
  * @example
  * ```ts
- * import { definedOnly } from "./stream_channel_options.ts";
+ * import { resolveSettings } from "./stream_channel_options.ts";
  *
- * console.assert(!("closeTimeout" in definedOnly({ closeTimeout: undefined })));
+ * const settings = resolveSettings({ role: "server", closeTimeout: undefined });
+ * console.assert(settings.closeTimeout === 5000 && settings.role === "server");
  * ```
  */
-export function definedOnly<T extends object>(value: T): Partial<T> {
-  const out: Partial<T> = {};
-  for (const key of Object.keys(value) as (keyof T)[]) {
-    if (value[key] !== undefined) out[key] = value[key];
-  }
-  return out;
+export function resolveSettings(settings: StreamChannelSettings): ResolvedSettings {
+  const d = STREAM_CHANNEL_DEFAULTS;
+  return {
+    role: settings.role,
+    maxMessageSize: settings.maxMessageSize ?? d.maxMessageSize,
+    maxFragments: settings.maxFragments ?? d.maxFragments,
+    closeTimeout: settings.closeTimeout ?? d.closeTimeout,
+    readableHighWaterMark: settings.readableHighWaterMark ?? d.readableHighWaterMark,
+    writableHighWaterMark: settings.writableHighWaterMark ?? d.writableHighWaterMark,
+    answerPingMessages: settings.answerPingMessages,
+  };
 }

@@ -28,7 +28,10 @@ function recorder() {
 test("BatchWriter merges small pieces into one write", async () => {
   const { writes, writer } = recorder();
   const queue = [new Uint8Array([1]), new Uint8Array([2, 3]), new Uint8Array([4])];
-  const batches = new BatchWriter(writer, () => queue.splice(0), () => {});
+  const batches = new BatchWriter(writer, {
+    takeOutgoing: () => queue.splice(0),
+    writeFailed: () => {},
+  });
   await batches.flush();
   assert.deepEqual(writes, [new Uint8Array([1, 2, 3, 4])]);
 });
@@ -37,7 +40,10 @@ test("BatchWriter writes large pieces as they are, without copying", async () =>
   const { writes, writer } = recorder();
   const big = new Uint8Array(100_000);
   const queue = [new Uint8Array([0x82, 127]), big, new Uint8Array([9])];
-  const batches = new BatchWriter(writer, () => queue.splice(0), () => {});
+  const batches = new BatchWriter(writer, {
+    takeOutgoing: () => queue.splice(0),
+    writeFailed: () => {},
+  });
   await batches.flush();
   assert.equal(writes.length, 3);
   assert.equal(writes[1], big);
@@ -46,7 +52,10 @@ test("BatchWriter writes large pieces as they are, without copying", async () =>
 test("BatchWriter collects what arrives during a write into the next batch", async () => {
   const rec = recorder();
   const queue: Uint8Array[] = [new Uint8Array([1])];
-  const batches = new BatchWriter(rec.writer, () => queue.splice(0), () => {});
+  const batches = new BatchWriter(rec.writer, {
+    takeOutgoing: () => queue.splice(0),
+    writeFailed: () => {},
+  });
   rec.hold();
   const first = batches.flush();
   for (let i = 2; i <= 5; i++) {
@@ -69,11 +78,10 @@ test("BatchWriter reports a failed write once and rejects later flushes", async 
   });
   const errors: unknown[] = [];
   const queue = [new Uint8Array([1])];
-  const batches = new BatchWriter(
-    failing.getWriter(),
-    () => queue.splice(0),
-    (e) => void errors.push(e),
-  );
+  const batches = new BatchWriter(failing.getWriter(), {
+    takeOutgoing: () => queue.splice(0),
+    writeFailed: (e) => void errors.push(e),
+  });
   await assert.rejects(batches.flush(), /broken pipe/);
   await assert.rejects(batches.flush(), /broken pipe/);
   assert.equal(errors.length, 1);
@@ -89,7 +97,10 @@ test("BatchWriter.kick writes without a promise and coalesces with a write in pr
     },
   }).getWriter();
   const pending: Uint8Array[] = [];
-  const batches = new BatchWriter(writer, () => pending.splice(0), () => {});
+  const batches = new BatchWriter(writer, {
+    takeOutgoing: () => pending.splice(0),
+    writeFailed: () => {},
+  });
   pending.push(new Uint8Array([1]));
   batches.kick();
   await new Promise((resolve) => setTimeout(resolve, 0));
@@ -118,7 +129,10 @@ test("BatchWriter.kick after a failed write reports nothing more and writes noth
     },
   }).getWriter();
   const pending: Uint8Array[] = [];
-  const batches = new BatchWriter(writer, () => pending.splice(0), (e) => void errors.push(e));
+  const batches = new BatchWriter(writer, {
+    takeOutgoing: () => pending.splice(0),
+    writeFailed: (e) => void errors.push(e),
+  });
   pending.push(new Uint8Array([1]));
   batches.kick();
   await batches.idle();
@@ -159,7 +173,10 @@ function gatheringWriter() {
 test("BatchWriter with a gathering transport writes at once, without copying chunks together", async () => {
   const t = gatheringWriter();
   const pending: Uint8Array[] = [];
-  const batches = new BatchWriter(t.writer, () => pending.splice(0), () => {});
+  const batches = new BatchWriter(t.writer, {
+    takeOutgoing: () => pending.splice(0),
+    writeFailed: () => {},
+  });
   const a = new Uint8Array(2000).fill(1), b = new Uint8Array(1024).fill(2);
   pending.push(a, b);
   await batches.flush();
@@ -175,7 +192,10 @@ test("BatchWriter with a gathering transport writes at once, without copying chu
 test("BatchWriter with a gathering transport still copies runs of small pieces together", async () => {
   const t = gatheringWriter();
   const pending: Uint8Array[] = [];
-  const batches = new BatchWriter(t.writer, () => pending.splice(0), () => {});
+  const batches = new BatchWriter(t.writer, {
+    takeOutgoing: () => pending.splice(0),
+    writeFailed: () => {},
+  });
   const big = new Uint8Array(4096);
   const lone = new Uint8Array([9]);
   pending.push(new Uint8Array([1, 2]), new Uint8Array([3]), big, lone);
@@ -195,7 +215,10 @@ test("BatchWriter with a gathering transport still copies runs of small pieces t
 test("BatchWriter with a gathering transport waits for drain, then writes what piled up in one batch", async () => {
   const t = gatheringWriter();
   const pending: Uint8Array[] = [];
-  const batches = new BatchWriter(t.writer, () => pending.splice(0), () => {});
+  const batches = new BatchWriter(t.writer, {
+    takeOutgoing: () => pending.splice(0),
+    writeFailed: () => {},
+  });
   t.fill();
   pending.push(new Uint8Array(10));
   const first = batches.flush();
@@ -218,7 +241,10 @@ test("BatchWriter with a gathering transport reports a failed write once and rej
   const t = gatheringWriter();
   const errors: unknown[] = [];
   const pending: Uint8Array[] = [];
-  const batches = new BatchWriter(t.writer, () => pending.splice(0), (e) => void errors.push(e));
+  const batches = new BatchWriter(t.writer, {
+    takeOutgoing: () => pending.splice(0),
+    writeFailed: (e) => void errors.push(e),
+  });
   t.fill();
   pending.push(new Uint8Array(1));
   const first = batches.flush();
@@ -255,9 +281,12 @@ test("BatchWriter rejects the failed write and later flushes with the error onEr
   ) {
     const heard: unknown[] = [];
     const pending = [new Uint8Array([1])];
-    const batches = new BatchWriter(writer, () => pending.splice(0), (e) => {
-      heard.push(e);
-      return typed;
+    const batches = new BatchWriter(writer, {
+      takeOutgoing: () => pending.splice(0),
+      writeFailed: (e) => {
+        heard.push(e);
+        return typed;
+      },
     });
     const first = batches.flush();
     if (name === "drain") waiting.fail(raw);

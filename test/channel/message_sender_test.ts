@@ -16,7 +16,10 @@ function setup(options: { deflate?: MessageDeflate; open?: boolean } = {}) {
       for (const event of peer.receive(chunk.slice())) events.push(event);
     },
   }).getWriter();
-  const batches = new BatchWriter(writer, () => protocol.takeOutgoing(), () => {});
+  const batches = new BatchWriter(writer, {
+    takeOutgoing: () => protocol.takeOutgoing(),
+    writeFailed: () => {},
+  });
   const opened = deferred<void>();
   let target: SenderTarget | undefined = options.open === false
     ? undefined

@@ -177,6 +177,12 @@ export class FrameDecoder {
     const chunk = this.#chunk;
     const pos = this.#pos;
     const available = chunk.length - pos;
+    if (available === 0) {
+      // Consumed: not kept until the next chunk (an idle connection would hold its last read).
+      this.#chunk = EMPTY;
+      this.#pos = 0;
+      return null;
+    }
     if (this.#headFill === 0 && available >= 2) {
       // Fast path: the whole header is in this chunk.
       const size = this.#validate(chunk[pos], chunk[pos + 1]);

@@ -32,11 +32,14 @@ export const DEFAULT_MAX_PAYLOAD_LENGTH = 64 * 1024 * 1024;
 
 /**
  * A piece of a payload that spans chunks is kept by reference (a view of its
- * chunk, no copy until the payload is complete) when it is at least this long
- * and makes up at least half of its chunk's buffer; other pieces are copied
- * together into buffers of up to {@linkcode JOIN_SIZE} bytes, so that what a
- * payload holds stays within about twice the bytes received (a peer trickling
- * single bytes read into large buffers holds no large buffer per byte).
+ * chunk, no copy until the payload is complete) when it is at least
+ * {@linkcode HOLD_MIN} bytes long and the buffers such views keep alive stay
+ * within twice the bytes received plus {@linkcode HOLD_SLACK}: a chunk of a
+ * buffer of its own, or the next read of a buffer that an earlier piece
+ * already lies in (a transport that reads one after another into a larger
+ * slab). Other pieces are copied together into buffers of up to
+ * {@linkcode JOIN_SIZE} bytes, so a peer trickling small reads out of large
+ * buffers pins none of them.
  *
  * The payload's own buffer is allocated only when its last byte is in, as ws
  * does. A buffer of the full length filled from the first megabyte on lived
@@ -49,6 +52,7 @@ export const DEFAULT_MAX_PAYLOAD_LENGTH = 64 * 1024 * 1024;
  * reserving 64 MiB.
  */
 const HOLD_MIN = 4 * 1024;
+const HOLD_SLACK = 1024 * 1024;
 const JOIN_SIZE = 64 * 1024;
 
 const EMPTY = new Uint8Array(0);
@@ -132,6 +136,10 @@ export class FrameDecoder {
   // Small pieces are copied together here before they join #parts.
   #join: Uint8Array | undefined;
   #joinFill = 0;
+  // The buffer the last piece kept by reference lies in, and the bytes of the distinct
+  // buffers such pieces of the current payload lie in.
+  #heldBuffer: ArrayBufferLike | undefined;
+  #heldMemory = 0;
   #key: Uint8Array | undefined;
 
   /**
@@ -339,8 +347,10 @@ export class FrameDecoder {
     const end = pos + take;
     let part: Uint8Array;
     const join = this.#join;
+    const buffer = chunk.buffer;
+    const memory = buffer === this.#heldBuffer ? 0 : buffer.byteLength;
     if (
-      take >= HOLD_MIN && chunk.buffer.byteLength <= 2 * take &&
+      take >= HOLD_MIN && this.#heldMemory + memory <= 2 * (fill + take) + HOLD_SLACK &&
       (join === undefined || join.length - this.#joinFill < take)
     ) {
       // Kept by reference, unmasked in place.
@@ -348,6 +358,8 @@ export class FrameDecoder {
       part = take === chunk.length ? chunk : chunk.subarray(pos, end);
       this.#closeJoin();
       this.#parts!.push(part);
+      this.#heldBuffer = buffer;
+      this.#heldMemory += memory;
     } else {
       part = this.#copyPiece(chunk, pos, end, fill);
     }
@@ -358,6 +370,8 @@ export class FrameDecoder {
     this.#closeJoin();
     const parts = this.#parts!;
     this.#parts = null;
+    this.#heldBuffer = undefined;
+    this.#heldMemory = 0;
     return {
       fin: header.fin,
       rsv1: header.rsv1,

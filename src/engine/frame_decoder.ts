@@ -2,9 +2,10 @@
  * Incremental frame decoder (RFC 6455 §5.2): bytes in any chunking → frames.
  *
  * A frame that lies wholly inside one chunk is returned as a view into that
- * chunk, unmasked in place (no copy). A frame that straddles chunks is kept
- * as the pieces received (unmasked in place, small ones copied together) and
- * copied into one buffer of exactly its length once its last byte arrives:
+ * chunk, unmasked in place (no copy). A frame that straddles chunks is
+ * unmasked into a buffer of exactly its length: at once for up to 256 KiB;
+ * a longer one is kept as the pieces received (unmasked in place, small ones
+ * copied together) and copied into its buffer once its last byte arrives, so
  * memory follows the bytes received, never the length the peer merely
  * declared.
  * Every header rule is checked before any payload byte is buffered.
@@ -41,8 +42,8 @@ export const DEFAULT_MAX_PAYLOAD_LENGTH = 64 * 1024 * 1024;
  * {@linkcode JOIN_SIZE} bytes, so a peer trickling small reads out of large
  * buffers pins none of them.
  *
- * The payload's own buffer is allocated only when its last byte is in, as ws
- * does. A buffer of the full length filled from the first megabyte on lived
+ * Past {@linkcode DIRECT_MAX} bytes, the payload's own buffer is allocated
+ * only when its last byte is in, as ws does. A buffer of the full length filled from the first megabyte on lived
  * while the rest arrived: at 16 MiB the young-generation collections that
  * every few megabytes of new buffers bring promoted it to the old generation,
  * where only a full collection frees it, and its external memory brought one
@@ -52,6 +53,13 @@ export const DEFAULT_MAX_PAYLOAD_LENGTH = 64 * 1024 * 1024;
  * reserving 64 MiB.
  */
 const HOLD_MIN = 4 * 1024;
+/**
+ * A payload of at most this many bytes that spans chunks gets one buffer of
+ * its length at once and each piece is unmasked straight into it (one pass
+ * over the bytes, where holding then copying takes two). It is also all a
+ * header alone can make a connection reserve.
+ */
+const DIRECT_MAX = 256 * 1024;
 const HOLD_SLACK = 1024 * 1024;
 const JOIN_SIZE = 64 * 1024;
 
@@ -333,6 +341,8 @@ export class FrameDecoder {
     }
     this.#parts = [];
     this.#partialFill = 0;
+    // A short payload gets its buffer at once and every piece is unmasked straight into it.
+    if (length <= DIRECT_MAX) this.#join = new Uint8Array(length);
     return this.#continuePayload();
   }
 

@@ -394,7 +394,7 @@ test("FrameDecoder keeps consecutive reads out of one larger slab by reference",
 });
 
 test("FrameDecoder gives a payload that arrives whole in the next chunk as a view of that chunk", () => {
-  const payload = new SeededRandom(23).bytes(100_000);
+  const payload = new SeededRandom(23).bytes(300_000);
   const wire = clientFrame(0x82, payload, new Uint8Array([5, 6, 7, 8]));
   const decoder = new FrameDecoder({ role: "server" });
   decoder.push(wire.slice(0, 14));
@@ -406,6 +406,27 @@ test("FrameDecoder gives a payload that arrives whole in the next chunk as a vie
   assert.equal(frame.payload.buffer, rest.buffer);
   assert.deepEqual(frame.payload, payload);
   assert.equal(decoder.next(), null);
+});
+
+test("FrameDecoder unmasks a payload of up to 256 KiB that spans chunks straight into its own buffer", () => {
+  for (const length of [5000, 65536, 256 * 1024]) {
+    const payload = new SeededRandom(length).bytes(length);
+    const wire = clientFrame(0x82, payload, new Uint8Array([3, 1, 4, 1]));
+    const buffers = new Set<ArrayBufferLike>();
+    const decoder = new FrameDecoder({
+      role: "server",
+      onPayloadPart: (part) => buffers.add(part.buffer),
+    });
+    const frames: Frame[] = [];
+    for (let at = 0; at < wire.length; at += 4096) {
+      decoder.push(wire.slice(at, at + 4096));
+      for (let f = decoder.next(); f !== null; f = decoder.next()) frames.push(f);
+    }
+    assert.equal(frames.length, 1);
+    assert.deepEqual([...buffers], [frames[0].payload.buffer]);
+    assert.equal(frames[0].payload.buffer.byteLength, length);
+    assert.deepEqual(frames[0].payload, payload);
+  }
 });
 
 test("FrameDecoder decodes payloads split into held, copied and mixed pieces at any key offset", () => {

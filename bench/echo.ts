@@ -9,7 +9,9 @@
  * the median of the rounds plus the server's CPU use during the window (a
  * server far below 100 % means the client was the limit, not the server).
  * Idle memory: a fresh server per runtime, N raw upgraded connections from a
- * separate process, server RSS delta / N after a settle.
+ * separate process, server RSS delta / N after a settle; then N more beside
+ * them, whose delta / N is the cost of a connection once the server is warm
+ * (the first figure also holds one-time costs: code compiled and paged in).
  *
  * Our servers' application is an echo through `channel.listen()` (each
  * message handed over synchronously); `engine-node-stream`,
@@ -207,11 +209,11 @@ async function throughput(client: string[]) {
 
 async function idleMemory() {
   console.log(
-    `\nIdle memory, ${idleConnections} upgraded connections (server RSS delta / connections, after 5 s settle)\n`,
+    `\nIdle memory, ${idleConnections} upgraded connections (server RSS delta / connections, after 5 s settle), then ${idleConnections} more\n`,
   );
   const rows: string[][] = [];
   for (const spec of servers) {
-    const { before, after } = await serverRss(
+    const { before, after, second } = await serverRss(
       spec.name,
       spec.cmd,
       (port) => [
@@ -224,16 +226,24 @@ async function idleMemory() {
       ],
       /^READY/,
       5000,
+      true,
     );
     rows.push([
       spec.name,
       fmt(before / 1024, 1),
       fmt(after / 1024, 1),
       fmt((after - before) / idleConnections, 1),
+      fmt((second! - after) / idleConnections, 1),
     ]);
   }
   console.log(
-    table(["server", "RSS before (MiB)", "RSS after (MiB)", "KiB / connection"], rows),
+    table([
+      "server",
+      "RSS before (MiB)",
+      `RSS after ${idleConnections} (MiB)`,
+      "KiB / connection",
+      `KiB / connection, next ${idleConnections}`,
+    ], rows),
   );
 }
 

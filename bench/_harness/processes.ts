@@ -248,6 +248,8 @@ export async function runLoadClient<T>(
 export interface RssDelta {
   before: number;
   after: number;
+  /** RSS after a second batch of the same size (when asked for), the first still open. */
+  second?: number;
   /** The client's line that said its connections were up. */
   ready: RegExpExecArray;
 }
@@ -256,6 +258,10 @@ export interface RssDelta {
  * Idle memory of a server: starts it (CPU 0), reads its RSS after a second,
  * starts `client(port)` on CPU 1, waits for its `ready` line, lets
  * everything settle for `settleMs` and reads the RSS again; stops both.
+ * With `secondBatch`, a second client of the same size joins the first
+ * before the last reading: its delta is the cost of one more connection on
+ * a server already warm (code compiled and paged in, heap grown), which the
+ * first batch's delta includes.
  */
 export async function serverRss(
   name: string,
@@ -263,20 +269,27 @@ export async function serverRss(
   client: (port: number) => string[],
   ready: RegExp,
   settleMs: number,
+  secondBatch = false,
 ): Promise<RssDelta> {
   const server = await startServer(name, cmd);
+  const clients: Process[] = [];
   try {
     await new Promise((resolve) => setTimeout(resolve, 1000));
     const before = rssKiB(server.pid);
-    const clients = new Process(`memory client of ${name}`, client(server.port), { cpu: 1 });
-    try {
-      const match = await clients.lines.until(ready, 180_000, clients.name);
+    const batch = async () => {
+      const process = new Process(`memory client of ${name}`, client(server.port), { cpu: 1 });
+      clients.push(process);
+      const match = await process.lines.until(ready, 180_000, process.name);
       await new Promise((resolve) => setTimeout(resolve, settleMs));
-      return { before, after: rssKiB(server.pid), ready: match };
-    } finally {
-      await clients.stop();
-    }
+      return match;
+    };
+    const match = await batch();
+    const after = rssKiB(server.pid);
+    if (!secondBatch) return { before, after, ready: match };
+    await batch();
+    return { before, after, second: rssKiB(server.pid), ready: match };
   } finally {
+    for (const process of clients) await process.stop();
     await server.stop();
   }
 }

@@ -34,8 +34,6 @@
  *
  * @module
  */
-import { createServer as createNetServer, type Server, type Socket } from "node:net";
-import { createServer as createTlsServer } from "node:tls";
 import {
   createRejection,
   rejectionResponse,
@@ -45,7 +43,7 @@ import { appendHeaders, runUpgradeHook } from "../handshake/upgrade_hook.ts";
 import { fromWebSocket } from "../channel/native_channel.ts";
 import { refuseOverStreams, serverOverStreams } from "../channel/server_over_streams.ts";
 import type { WebSocketChannel } from "../channel/web_socket_channel.ts";
-import { socketTransport } from "./node_socket_transport.ts";
+import { type BunSocketHandlers, type BunSocketIo, bunSocketHandlers } from "./bun_socket_transport.ts";
 import { ServerConnections } from "./server_connections.ts";
 import { maxCompressedSize } from "../engine/message_assembler.ts";
 
@@ -259,27 +257,45 @@ export function serve<Data = undefined>(options: ServeOptions<Data>): Promise<We
   return listen(checkServerOptions(options));
 }
 
-async function listen<Data>(options: ServeOptions<Data>): Promise<WebSocketServer> {
+/** The part of `Bun.listen`'s listener used here. */
+interface BunListener {
+  readonly port: number;
+  stop(closeActiveConnections?: boolean): void;
+}
+
+/** `Bun.listen` with the options used here. */
+type BunListen = (options: {
+  hostname: string;
+  port: number;
+  allowHalfOpen: boolean;
+  tls?: { cert: string; key: string; ALPNProtocols: string };
+  socket: BunSocketHandlers;
+}) => BunListener;
+
+/** TLS's ALPN list in its wire form (length-prefixed), as Bun takes it: HTTP/1.1 only. */
+const ALPN_HTTP1 = "\x08http/1.1";
+
+function listen<Data>(options: ServeOptions<Data>): Promise<WebSocketServer> {
+  const bunListen = (globalThis as { Bun?: { listen: BunListen } }).Bun?.listen;
+  if (bunListen === undefined) {
+    return Promise.reject(new TypeError("server/bun's serve() needs Bun (Bun.listen)"));
+  }
   const hostname = options.hostname ?? "0.0.0.0";
   const secure = Boolean(options.tls);
   const connections = new ServerConnections(options);
-  const sockets = new Set<Socket>();
   const handshakeTimeout = options.handshakeTimeout ?? DEFAULT_HANDSHAKE_TIMEOUT;
   const slots = new HandshakeSlots(options.maxPendingHandshakes ?? DEFAULT_MAX_PENDING_HANDSHAKES);
-  const onSocket = async (socket: Socket) => {
-    sockets.add(socket);
-    socket.on("close", () => sockets.delete(socket));
-    socket.setNoDelay(true);
-    // Bun copies corked writes into one buffer: a large payload goes out uncorked.
-    const streams = socketTransport(socket, { corkLarge: false });
+  const accept = async (io: BunSocketIo) => {
+    if (!secure) io.socket.setNoDelay(true);
+    const streams = io.transport();
     const release = slots.acquire();
     if (!release) {
       // Past maxPendingHandshakes: 503 without reading the request (see ServeOptions).
       const refusal = slots.acquireRefusal();
-      if (!refusal) return void socket.destroy();
+      if (!refusal) return io.drop();
       await refuseOverStreams(streams, busyRejection());
       refusal();
-      return void socket.destroy();
+      return io.drop();
     }
     const hook = watchUpgradeHook(options);
     try {
@@ -298,46 +314,52 @@ async function listen<Data>(options: ServeOptions<Data>): Promise<WebSocketServe
       });
       release();
       connections.track(channel, new Request(request.url, { headers: request.headers }), data);
-      channel.closed.then(() => setTimeout(() => socket.destroy(), 0));
+      // The channel ends its transport when it closes; this releases one left half open.
+      channel.closed.then(() => setTimeout(dropIo, 0, io));
     } catch (error) {
       // Refused upgrades were answered (400/403/408/431/500/503/…) by the handshake.
       hook.report(error);
       release();
-      socket.destroy();
+      io.drop();
     }
   };
-  const server: Server = options.tls
-    ? createTlsServer(
-      {
-        cert: options.tls.cert,
-        key: options.tls.key,
-        ALPNProtocols: ["http/1.1"],
-        handshakeTimeout: Math.ceil(handshakeTimeout),
-      },
-      onSocket,
-    )
-    : createNetServer(onSocket);
-  await new Promise<void>((resolve, reject) => {
-    server.once("error", reject);
-    server.listen(options.port ?? 0, hostname, () => {
-      server.off("error", reject);
-      resolve();
+  let listener: BunListener;
+  try {
+    listener = bunListen({
+      hostname,
+      port: options.port ?? 0,
+      // Our FIN goes out when the channel has written its last bytes, not at the peer's.
+      allowHalfOpen: true,
+      tls: options.tls
+        ? { cert: options.tls.cert, key: options.tls.key, ALPNProtocols: ALPN_HTTP1 }
+        : undefined,
+      socket: bunSocketHandlers(
+        (io) => void accept(io),
+        secure ? { timeout: handshakeTimeout } : undefined,
+      ),
     });
-  });
+  } catch (error) {
+    // A port in use and the like: a rejection.
+    return Promise.reject(error);
+  }
   let closing: Promise<void> | undefined;
   const close = (code?: number, reason?: string) =>
     closing ??= (async () => {
-      const stopped = new Promise<void>((resolve) => server.close(() => resolve()));
+      listener.stop();
       await connections.closeAll(code, reason);
-      for (const socket of sockets) socket.destroy();
-      await stopped;
+      // Connections still in their handshake (or being refused) end now.
+      listener.stop(true);
     })();
   options.signal?.addEventListener("abort", () => void close(), { once: true });
   if (options.signal?.aborted) void close();
-  return {
-    port: (server.address() as { port: number }).port,
+  return Promise.resolve({
+    port: listener.port,
     hostname,
     channels: connections.channels,
     close,
-  };
+  });
+}
+
+function dropIo(io: BunSocketIo): void {
+  io.drop();
 }

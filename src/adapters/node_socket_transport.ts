@@ -11,23 +11,14 @@
  * @module
  */
 import type { Socket } from "node:net";
-import { type Deferred, deferred, handled } from "../_util/deferred.ts";
 import { nextTick } from "node:process";
-import type {
-  ByteReader,
-  ByteStreams,
-  ByteWriter,
-  ChunkTarget,
-} from "../channel/stream_channel_options.ts";
+import type { ByteReader, ByteStreams, ByteWriter } from "../channel/stream_channel_options.ts";
 import { installNodePayloadAllocator } from "./node_payload_allocator.ts";
-
-/** Bytes buffered unread before the socket is paused. */
-const READ_HIGH_WATER = 64 * 1024;
+import { SocketReader } from "./socket_reader.ts";
 
 /** With `corkLarge: false`, a burst of writes with a piece this large is not corked. */
 const LARGE_PIECE = 64 * 1024;
 
-const DONE: ReadableStreamReadResult<Uint8Array> = { done: true, value: undefined };
 const RESOLVED = Promise.resolve();
 
 /** Options of {@linkcode socketTransport}. */
@@ -96,29 +87,15 @@ const IO = Symbol("websocket-channel.socketIo");
 type SocketWithIo = Socket & { [IO]: SocketIo };
 
 /** Reader and writer over one socket (one object: fewer allocations per connection). */
-class SocketIo implements ByteReader, ByteWriter {
+class SocketIo extends SocketReader implements ByteWriter {
   readonly #socket: Socket;
-  /** Created when asked for (a channel in push mode never does). */
-  #closed: Deferred<void> | undefined;
-  /** How reading ended, once it has: `{ error }` (undefined for EOF). */
-  #readEnd: { error: unknown } | undefined;
-  #chunks: Uint8Array[] = [];
-  #bytes = 0;
-  #waiting: ((result: ReadableStreamReadResult<Uint8Array>) => void) | undefined;
-  #waitingFail: ((error: unknown) => void) | undefined;
-  /** Reading ended: EOF, error or cancel. */
-  #readDone = false;
-  #readError: unknown;
   #failure: Error | undefined;
   #drain: { promise: Promise<void>; resolve: () => void; reject: (e: unknown) => void } | undefined;
   #corked = false;
-  /** Push mode: where chunks go as they arrive (see {@linkcode ByteReader.attach}). */
-  #target: ChunkTarget | undefined;
   readonly #corkLarge: boolean;
-  /** Push mode: the target asked for a pause and did not resume yet. */
-  #targetPaused = false;
 
   constructor(socket: Socket, corkLarge: boolean) {
+    super();
     this.#socket = socket;
     this.#corkLarge = corkLarge;
     (socket as SocketWithIo)[IO] = this;
@@ -132,23 +109,24 @@ class SocketIo implements ByteReader, ByteWriter {
   // Listeners shared by every socket (`this` is the socket): closures per
   // connection would cost a function and a scope each.
   static #onSocketData = function (this: SocketWithIo, chunk: Uint8Array): void {
-    this[IO].#onData(chunk);
+    // A plain Uint8Array view of Node's fresh read buffer (no copy), never the Buffer itself.
+    this[IO].received(new Uint8Array(chunk.buffer, chunk.byteOffset, chunk.byteLength));
   };
 
   static #onSocketEnd = function (this: SocketWithIo): void {
-    this[IO].#endRead(undefined);
+    this[IO].endRead(undefined);
   };
 
   static #onSocketError = function (this: SocketWithIo, error: Error): void {
     const io = this[IO];
     io.#failure = error;
-    io.#endRead(error);
+    io.endRead(error);
     io.#rejectDrain(error);
   };
 
   static #onSocketClose = function (this: SocketWithIo): void {
     const io = this[IO];
-    io.#endRead(io.#failure);
+    io.endRead(io.#failure);
     io.#rejectDrain(io.#failure ?? new Error("Socket closed"));
   };
 
@@ -159,19 +137,6 @@ class SocketIo implements ByteReader, ByteWriter {
     drain?.resolve();
   };
 
-  /** Settles when reading ended: resolves at EOF, rejects on failure (pre-marked handled). */
-  get closed(): Promise<void> {
-    if (this.#closed !== undefined) return this.#closed.promise;
-    const closed = this.#closed = deferred<void>();
-    handled(closed.promise);
-    const end = this.#readEnd;
-    if (end !== undefined) {
-      if (end.error === undefined) closed.resolve();
-      else closed.reject(end.error);
-    }
-    return closed.promise;
-  }
-
   get reader(): ByteReader {
     return this;
   }
@@ -180,100 +145,21 @@ class SocketIo implements ByteReader, ByteWriter {
     return this;
   }
 
-  // ── reading ──────────────────────────────────────────────────────────
-
-  read(): Promise<ReadableStreamReadResult<Uint8Array>> {
-    if (this.#chunks.length > 0) {
-      const value = this.#chunks.shift()!;
-      this.#bytes -= value.byteLength;
-      if (!this.#readDone && this.#bytes < READ_HIGH_WATER && this.#socket.isPaused()) {
-        this.#socket.resume();
-      }
-      return Promise.resolve({ done: false, value });
-    }
-    if (this.#readError !== undefined) return Promise.reject(this.#readError);
-    if (this.#readDone) return Promise.resolve(DONE);
-    if (this.#socket.isPaused()) this.#socket.resume();
-    return new Promise((resolve, reject) => {
-      this.#waiting = resolve;
-      this.#waitingFail = reject;
-    });
-  }
-
-  attach(target: ChunkTarget): void {
-    this.#target = target;
-    // What came before (the channel opens after the upgrade) goes first, in order.
-    const held = this.#chunks;
-    this.#chunks = [];
-    this.#bytes = 0;
-    for (const chunk of held) target.chunk(chunk);
-    if (this.#readDone) {
-      if (this.#readError !== undefined) target.fail(this.#readError);
-      else target.end();
-    } else if (!this.#targetPaused && this.#socket.isPaused()) {
-      // Paused while 64 KiB waited for read() (a peer that sent right behind its
-      // upgrade request): nothing would resume it in push mode.
-      this.#socket.resume();
-    }
-  }
-
-  pause(): void {
-    this.#targetPaused = true;
+  protected pauseSocket(): void {
     this.#socket.pause();
   }
 
-  resume(): void {
-    this.#targetPaused = false;
+  protected resumeSocket(): void {
     // Node hands over what it buffered in a later tick, never within this call.
-    if (!this.#readDone) this.#socket.resume();
+    this.#socket.resume();
   }
 
-  cancel(): Promise<void> {
-    this.#chunks = [];
-    this.#bytes = 0;
-    this.#endRead(undefined);
+  protected socketPaused(): boolean {
+    return this.#socket.isPaused();
+  }
+
+  protected dropSocket(): void {
     this.#socket.destroy();
-    return RESOLVED;
-  }
-
-  #onData(chunk: Uint8Array): void {
-    if (this.#readDone) return;
-    // A plain Uint8Array view of Node's fresh read buffer (no copy), never the Buffer itself.
-    const value = new Uint8Array(chunk.buffer, chunk.byteOffset, chunk.byteLength);
-    if (this.#target !== undefined) return this.#target.chunk(value);
-    const waiting = this.#waiting;
-    if (waiting !== undefined) {
-      this.#waiting = this.#waitingFail = undefined;
-      waiting({ done: false, value });
-      return;
-    }
-    this.#chunks.push(value);
-    this.#bytes += value.byteLength;
-    if (this.#bytes >= READ_HIGH_WATER) this.#socket.pause();
-  }
-
-  #endRead(error: unknown): void {
-    if (this.#readDone) return;
-    this.#readDone = true;
-    if (error !== undefined) {
-      // As an errored ReadableStream: unread chunks are discarded, reads reject.
-      this.#readError = error;
-      this.#chunks = [];
-      this.#bytes = 0;
-    }
-    const waiting = this.#waiting, fail = this.#waitingFail;
-    this.#waiting = this.#waitingFail = undefined;
-    if (error !== undefined) fail?.(error);
-    else waiting?.(DONE);
-    const target = this.#target;
-    if (target !== undefined) {
-      if (error !== undefined) target.fail(error);
-      else target.end();
-    }
-    this.#readEnd = { error };
-    const closed = this.#closed;
-    if (error === undefined) closed?.resolve();
-    else closed?.reject(error);
   }
 
   // ── writing ──────────────────────────────────────────────────────────

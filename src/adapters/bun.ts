@@ -43,7 +43,11 @@ import { appendHeaders, runUpgradeHook } from "../handshake/upgrade_hook.ts";
 import { fromWebSocket } from "../channel/native_channel.ts";
 import { refuseOverStreams, serverOverStreams } from "../channel/server_over_streams.ts";
 import type { WebSocketChannel } from "../channel/web_socket_channel.ts";
-import { type BunSocketHandlers, type BunSocketIo, bunSocketHandlers } from "./bun_socket_transport.ts";
+import {
+  type BunSocketHandlers,
+  bunSocketHandlers,
+  type BunSocketIo,
+} from "./bun_socket_transport.ts";
 import { ServerConnections } from "./server_connections.ts";
 import { maxCompressedSize } from "../engine/message_assembler.ts";
 

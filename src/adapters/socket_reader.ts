@@ -100,7 +100,7 @@ export abstract class SocketReader implements ByteReader {
     const held = this.#chunks;
     this.#chunks = undefined;
     this.#bytes = 0;
-    if (held !== undefined) for (const chunk of held) target.chunk(chunk);
+    if (held !== undefined) { for (const chunk of held) target.chunk(chunk); }
     const end = this.#readEnd;
     if (end !== undefined) {
       if (end.error !== undefined) target.fail(end.error);

@@ -317,9 +317,9 @@ function listen<Data>(options: ServeOptions<Data>): Promise<WebSocketServer> {
         handshakeTimeout,
       });
       release();
+      // No cleanup hook of our own per connection: the channel drops its transport
+      // (the socket) before `closed` settles, on every path.
       connections.track(channel, new Request(request.url, { headers: request.headers }), data);
-      // The channel ends its transport when it closes; this releases one left half open.
-      channel.closed.then(() => setTimeout(dropIo, 0, io));
     } catch (error) {
       // Refused upgrades were answered (400/403/408/431/500/503/…) by the handshake.
       hook.report(error);
@@ -362,8 +362,4 @@ function listen<Data>(options: ServeOptions<Data>): Promise<WebSocketServer> {
     channels: connections.channels,
     close,
   });
-}
-
-function dropIo(io: BunSocketIo): void {
-  io.drop();
 }

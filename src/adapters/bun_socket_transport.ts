@@ -201,12 +201,15 @@ export class BunSocketIo extends SocketReader implements ByteWriter {
     if (this.#failure) return Promise.reject(this.#failure);
     if (this.#gone || this.#ending) return Promise.reject(new Error("Socket closed"));
     const queue = this.#queue ??= [];
+    let large = false;
     for (let i = 0; i < chunks.length; i++) {
+      const size = chunks[i].byteLength;
       queue.push(chunks[i]);
-      this.#queued += chunks[i].byteLength;
+      this.#queued += size;
+      if (size >= COPY_LIMIT) large = true;
     }
     if (!this.#blocked) {
-      if (last || this.#queued >= FLUSH_NOW) this.flush();
+      if (last || large || this.#queued >= FLUSH_NOW) this.flush();
       else if (!this.#scheduled) {
         this.#scheduled = true;
         if (gathered.push(this) === 1) queueMicrotask(writeGathered);

@@ -17,7 +17,7 @@
  * @module
  */
 import type { ByteReader, ByteStreams, ByteWriter } from "../channel/stream_channel_options.ts";
-import { SocketReader } from "./socket_reader.ts";
+import { DirectTransport, SocketReader } from "./socket_reader.ts";
 
 /** Pieces smaller than this are copied together into one write. */
 const COPY_LIMIT = 16 * 1024;
@@ -315,19 +315,16 @@ function gather(queue: Uint8Array[], from: number, count: number, size: number):
 }
 
 /** The connection's {@linkcode ByteStreams}: direct access only. */
-class BunTransport implements ByteStreams {
+class BunTransport extends DirectTransport {
   readonly #io: BunSocketIo;
 
   constructor(io: BunSocketIo) {
+    super();
     this.#io = io;
   }
 
-  get readable(): ReadableStream<Uint8Array> {
-    throw new TypeError("A Bun socket transport has no Web Streams; use direct()");
-  }
-
-  get writable(): WritableStream<Uint8Array> {
-    throw new TypeError("A Bun socket transport has no Web Streams; use direct()");
+  protected get streamsHint(): string {
+    return "use direct()";
   }
 
   close(): void {

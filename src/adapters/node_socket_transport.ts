@@ -14,7 +14,7 @@ import type { Socket } from "node:net";
 import { nextTick } from "node:process";
 import type { ByteReader, ByteStreams, ByteWriter } from "../channel/stream_channel_options.ts";
 import { installNodePayloadAllocator } from "./node_payload_allocator.ts";
-import { SocketReader } from "./socket_reader.ts";
+import { DirectTransport, SocketReader } from "./socket_reader.ts";
 
 /** With `corkLarge: false`, a burst of writes with a piece this large is not corked. */
 const LARGE_PIECE = 64 * 1024;
@@ -55,22 +55,19 @@ export function socketTransport(socket: Socket, options: SocketTransportOptions 
 }
 
 // A class, so a connection costs one object instead of an object and a closure per member.
-class SocketTransport implements ByteStreams {
+class SocketTransport extends DirectTransport {
   readonly #socket: Socket;
   readonly #corkLarge: boolean;
   #io: SocketIo | undefined;
 
   constructor(socket: Socket, corkLarge: boolean) {
+    super();
     this.#socket = socket;
     this.#corkLarge = corkLarge;
   }
 
-  get readable(): ReadableStream<Uint8Array> {
-    throw new TypeError("socketTransport() has no Web Streams; use direct() or socketStreams()");
-  }
-
-  get writable(): WritableStream<Uint8Array> {
-    throw new TypeError("socketTransport() has no Web Streams; use direct() or socketStreams()");
+  protected get streamsHint(): string {
+    return "use direct() or socketStreams()";
   }
 
   close(): void {

@@ -8,7 +8,12 @@
  * @module
  */
 import { type Deferred, deferred, handled } from "../_util/deferred.ts";
-import type { ByteReader, ChunkTarget } from "../channel/stream_channel_options.ts";
+import type {
+  ByteReader,
+  ByteStreams,
+  ByteWriter,
+  ChunkTarget,
+} from "../channel/stream_channel_options.ts";
 
 /** Bytes buffered unread before the socket is paused. */
 const READ_HIGH_WATER = 64 * 1024;
@@ -167,4 +172,36 @@ export abstract class SocketReader implements ByteReader {
     if (error === undefined) closed?.resolve();
     else closed?.reject(error);
   }
+}
+
+/**
+ * A socket transport with direct access only: `readable` and `writable`
+ * throw, naming where Web Streams over the socket are to be had.
+ *
+ * @example
+ * ```ts ignore
+ * class MyTransport extends DirectTransport {
+ *   protected readonly streamsHint = "use direct()";
+ *   close() { socket.destroy(); }
+ *   direct() { return io; }
+ * }
+ * ```
+ */
+export abstract class DirectTransport implements ByteStreams {
+  /** What to use for Web Streams, in the error that `readable` and `writable` throw. */
+  protected abstract get streamsHint(): string;
+
+  get readable(): ReadableStream<Uint8Array> {
+    throw new TypeError(`This socket transport has no Web Streams; ${this.streamsHint}`);
+  }
+
+  get writable(): WritableStream<Uint8Array> {
+    throw new TypeError(`This socket transport has no Web Streams; ${this.streamsHint}`);
+  }
+
+  /** Drops the connection at once. */
+  abstract close(): void;
+
+  /** The transport's reader and writer. */
+  abstract direct(): { reader: ByteReader; writer: ByteWriter };
 }

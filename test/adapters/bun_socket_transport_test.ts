@@ -60,6 +60,18 @@ function connect(port: number): Promise<Socket> {
   );
 }
 
+/** Runs `body` with an accepted transport and its connected peer, then stops both. */
+async function withPeer(body: (io: BunSocketIo, client: Socket) => Promise<void>): Promise<void> {
+  const server = listen();
+  const client = await connect(server.port);
+  try {
+    await body(await server.next(), client);
+  } finally {
+    client.destroy();
+    server.stop();
+  }
+}
+
 /** Collects what a socket receives until its FIN. */
 function collect(socket: Socket): { bytes: () => number; ended: Promise<Uint8Array> } {
   const chunks: Uint8Array[] = [];
@@ -95,11 +107,8 @@ test(
     skip,
   },
   async () => {
-    const server = listen();
-    const client = await connect(server.port);
-    try {
+    await withPeer(async (io, client) => {
       client.pause();
-      const io = await server.next();
       const { writer } = io.transport().direct!();
       const pieces = [pattern(7, 1), pattern(8 * 1024 * 1024, 2), pattern(100, 3), pattern(3, 4)];
       // Small pieces gathered, the large one written as it is: the kernel takes part of it.
@@ -128,20 +137,14 @@ test(
       }
       assert.equal(all.byteLength, expected.byteLength);
       assert.ok(all.every((byte, i) => byte === expected[i]), "bytes in order");
-    } finally {
-      client.destroy();
-      server.stop();
-    }
+    });
   },
 );
 
 test("Bun socket transport: after close() (our FIN) the peer's bytes are still read, then EOF", {
   skip,
 }, async () => {
-  const server = listen();
-  const client = await connect(server.port);
-  try {
-    const io = await server.next();
+  await withPeer(async (io, client) => {
     const { reader, writer } = io.transport().direct!();
     client.on("end", () => client.end("after our FIN"));
     client.resume();
@@ -155,21 +158,15 @@ test("Bun socket transport: after close() (our FIN) the peer's bytes are still r
     }
     assert.equal(text, "after our FIN");
     await reader.closed;
-  } finally {
-    client.destroy();
-    server.stop();
-  }
+  });
 });
 
 test(
   "Bun socket transport: a peer's reset fails reads, closed and waiting writes",
   { skip },
   async () => {
-    const server = listen();
-    const client = await connect(server.port);
-    try {
+    await withPeer(async (io, client) => {
       client.pause();
-      const io = await server.next();
       const { reader, writer } = io.transport().direct!();
       const pending = writer.write(pattern(8 * 1024 * 1024, 5));
       const read = reader.read();
@@ -178,19 +175,14 @@ test(
       await assert.rejects(deadline(pending, 5000, "write"));
       await assert.rejects(deadline(reader.closed, 5000, "closed"));
       await assert.rejects(writer.write(new Uint8Array(1)));
-    } finally {
-      server.stop();
-    }
+    });
   },
 );
 
 test("Bun socket transport: 64 KiB unread pause the socket; reads resume it and get every byte", {
   skip,
 }, async () => {
-  const server = listen();
-  const client = await connect(server.port);
-  try {
-    const io = await server.next();
+  await withPeer(async (io, client) => {
     const { reader } = io.transport().direct!();
     const sent = pattern(1024 * 1024, 6);
     const wrote = new Promise<void>((resolve) => client.write(sent, () => resolve()));
@@ -206,19 +198,13 @@ test("Bun socket transport: 64 KiB unread pause the socket; reads resume it and 
     }
     await deadline(wrote, 5000, "client write");
     assert.ok(received.every((byte, i) => byte === sent[i]));
-  } finally {
-    client.destroy();
-    server.stop();
-  }
+  });
 });
 
 test("Bun socket transport: cancel() closes the socket and ends a waiting read; no Web Streams", {
   skip,
 }, async () => {
-  const server = listen();
-  const client = await connect(server.port);
-  try {
-    const io = await server.next();
+  await withPeer(async (io, client) => {
     const transport = io.transport();
     assert.throws(() => transport.readable, TypeError);
     assert.throws(() => transport.writable, TypeError);
@@ -228,10 +214,7 @@ test("Bun socket transport: cancel() closes the socket and ends a waiting read; 
     await reader.cancel();
     assert.deepEqual(await deadline(read, 5000, "read"), { done: true, value: undefined });
     await deadline(ended, 5000, "the peer sees the end");
-  } finally {
-    client.destroy();
-    server.stop();
-  }
+  });
 });
 
 test(

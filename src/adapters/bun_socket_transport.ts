@@ -227,6 +227,8 @@ export class BunSocketIo extends SocketReader implements ByteWriter {
     while (this.#head < queue.length) {
       let piece = queue[this.#head];
       let pieces = 1;
+      /** Bytes of the large piece after the gathered ones that went into `piece`. */
+      let lent = 0;
       if (piece.byteLength < COPY_LIMIT) {
         // Small pieces in a row go out as one buffer.
         let size = piece.byteLength;
@@ -236,7 +238,11 @@ export class BunSocketIo extends SocketReader implements ByteWriter {
           size += next;
           pieces++;
         }
-        if (pieces > 1) piece = gather(queue, this.#head, pieces, size);
+        // A large piece next lends its start, so that the small ones (a frame's
+        // header) do not leave as a TCP segment of their own.
+        const after = queue[this.#head + pieces];
+        if (after !== undefined && after.byteLength >= COPY_LIMIT) lent = COPY_LIMIT;
+        if (pieces > 1 || lent > 0) piece = gather(queue, this.#head, pieces, size, lent);
       }
       const written = this.socket.write(piece);
       if (written < 0) {
@@ -246,14 +252,23 @@ export class BunSocketIo extends SocketReader implements ByteWriter {
         return;
       }
       this.#queued -= written;
+      const lender = this.#head + pieces;
       if (written < piece.byteLength) {
         // The kernel is full: the rest goes out from the drain handler.
-        this.#head += pieces - 1;
-        queue[this.#head] = piece.subarray(written);
+        const gathered = piece.byteLength - lent;
+        if (written >= gathered) {
+          this.#head = lender;
+          queue[lender] = queue[lender].subarray(written - gathered);
+        } else {
+          if (lent > 0) queue[lender] = queue[lender].subarray(lent);
+          this.#head = lender - 1;
+          queue[this.#head] = piece.subarray(written);
+        }
         this.#blocked = true;
         return;
       }
-      this.#head += pieces;
+      this.#head = lender;
+      if (lent > 0) queue[lender] = queue[lender].subarray(lent);
     }
     // All written: forget the pieces (an idle connection keeps no queue).
     this.#queue = undefined;
@@ -303,14 +318,24 @@ export class BunSocketIo extends SocketReader implements ByteWriter {
   }
 }
 
-/** `count` pieces of `queue` from `from` on, `size` bytes in all, copied into one buffer. */
-function gather(queue: Uint8Array[], from: number, count: number, size: number): Uint8Array {
-  const out = new Uint8Array(size);
+/**
+ * `count` pieces of `queue` from `from` on, `size` bytes in all, and the first
+ * `lent` bytes of the piece after them, copied into one buffer.
+ */
+function gather(
+  queue: Uint8Array[],
+  from: number,
+  count: number,
+  size: number,
+  lent: number,
+): Uint8Array {
+  const out = new Uint8Array(size + lent);
   let offset = 0;
   for (let i = from; i < from + count; i++) {
     out.set(queue[i], offset);
     offset += queue[i].byteLength;
   }
+  if (lent > 0) out.set(queue[from + count].subarray(0, lent), offset);
   return out;
 }
 

@@ -1,5 +1,6 @@
-// The Bun.listen transport under real peers: a Bun listener with the shared
-// handlers, and node:net / node:tls clients on loopback.
+// The Bun.listen transport under real peers (a Bun listener with the shared
+// handlers, node:net / node:tls clients on loopback), and its write queue's
+// bookkeeping on every runtime.
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { connect as connectNet, type Socket } from "node:net";
@@ -7,8 +8,9 @@ import { connect as connectTls } from "node:tls";
 import {
   type BunSocketHandlers,
   bunSocketHandlers,
-  type BunSocketIo,
+  BunSocketIo,
 } from "../../src/adapters/bun_socket_transport.ts";
+import { SeededRandom } from "../_util/seeded_random.ts";
 import { deadline, delay, waitFor } from "../_util/async.ts";
 import { currentRuntime } from "../_util/runtimes.ts";
 import { testCertificates } from "./fixtures/certs.ts";
@@ -246,3 +248,89 @@ test(
     }
   },
 );
+
+/**
+ * The write queue's bookkeeping, on every runtime: a socket stand-in whose
+ * kernel takes a seeded number of bytes per write (as `write()` reports),
+ * drained by hand. The real-peer tests above cover Bun's own sockets.
+ */
+class KernelStandIn {
+  data: BunSocketIo | undefined;
+  budget = 0;
+  out: Uint8Array[] = [];
+  writes = 0;
+  write(data: Uint8Array): number {
+    this.writes++;
+    const n = Math.min(this.budget, data.byteLength);
+    this.budget -= n;
+    this.out.push(data.slice(0, n));
+    return n;
+  }
+  end(): void {}
+  shutdown(): void {}
+  pause(): void {}
+  resume(): void {}
+  setNoDelay(): boolean {
+    return true;
+  }
+}
+
+test("Bun socket transport queue: any partial writes keep every byte in order; writes wait until the queue is empty", async () => {
+  for (let seed = 1; seed <= 40; seed++) {
+    const random = new SeededRandom(seed);
+    const socket = new KernelStandIn();
+    const io = new BunSocketIo(socket);
+    socket.budget = random.int(40_000);
+    // Frame-like bursts: a small header and a payload of any size, several per burst.
+    const sent: Uint8Array[] = [];
+    const pending: Promise<void>[] = [];
+    for (let burst = 0; burst < 6; burst++) {
+      const pieces: Uint8Array[] = [];
+      for (let i = random.int(3) + 1; i > 0; i--) {
+        pieces.push(random.bytes(random.int(10) + 2));
+        pieces.push(random.bytes(random.pick([0, 5, 900, 16_384, 20_000, 70_000, 200_000])));
+      }
+      sent.push(...pieces);
+      const result = io.writeMany(pieces, burst === 5);
+      if (result) pending.push(result);
+      await Promise.resolve();
+    }
+    const expected = concat(sent);
+    let settled = false;
+    const all = Promise.all(pending).then(() => (settled = true));
+    for (let rounds = 0; rounds < 10_000 && written(socket) < expected.byteLength; rounds++) {
+      await Promise.resolve();
+      if (pending.length > 0) {
+        assert.equal(settled, false, "a write resolved before its bytes left");
+      }
+      socket.budget = random.int(50_000) + 1;
+      io.onDrain();
+    }
+    await all;
+    const out = concat(socket.out);
+    assert.equal(out.byteLength, expected.byteLength, `seed ${seed}`);
+    assert.ok(out.every((byte, i) => byte === expected[i]), `seed ${seed}: bytes in order`);
+  }
+});
+
+test("Bun socket transport queue: a small header leaves together with the start of its large payload", () => {
+  const socket = new KernelStandIn();
+  socket.budget = Number.MAX_SAFE_INTEGER;
+  const io = new BunSocketIo(socket);
+  assert.equal(io.writeMany([new Uint8Array(4), new Uint8Array(100_000)]), undefined);
+  assert.deepEqual(socket.out.map((c) => c.byteLength), [4 + 16_384, 100_000 - 16_384]);
+});
+
+function written(socket: KernelStandIn): number {
+  return socket.out.reduce((n, c) => n + c.byteLength, 0);
+}
+
+function concat(chunks: Uint8Array[]): Uint8Array {
+  const all = new Uint8Array(chunks.reduce((n, c) => n + c.byteLength, 0));
+  let offset = 0;
+  for (const chunk of chunks) {
+    all.set(chunk, offset);
+    offset += chunk.byteLength;
+  }
+  return all;
+}

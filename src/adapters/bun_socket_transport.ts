@@ -6,13 +6,14 @@
  * ({@linkcode bunSocketHandlers}) are shared by every socket.
  *
  * Writing: `socket.write()` takes what the kernel accepts and returns that
- * count, keeping nothing. The pieces written within one microtask burst are
- * gathered and written together (Bun has no `writev`: small pieces are
- * copied into one buffer, pieces of 16 KiB or more go out as they are);
- * what the socket did not take waits here, in order, and goes out from the
- * `drain` handler. While bytes wait, writes return the promise of the drain
- * that empties the queue, so the channel's sink backpressure follows the
- * socket's.
+ * count, keeping nothing. The pieces written while the data handler runs, or
+ * else within one microtask burst, go out together (Bun has no `writev`:
+ * small pieces are copied into one buffer with the first 16 KiB of a large
+ * piece after them; a burst holding a piece of 16 KiB or more is written at
+ * once); what the socket did not take waits here, in order, and goes out
+ * from the `drain` handler. While bytes wait, writes return the promise of
+ * the drain that empties the queue, so the channel's sink backpressure
+ * follows the socket's.
  *
  * @module
  */
@@ -94,6 +95,8 @@ export class BunSocketIo extends SocketReader implements ByteWriter {
   #blocked = false;
   /** In the list of sockets written at the end of this burst. */
   #scheduled = false;
+  /** Inside the data handler: writes wait for its end. */
+  #inData = false;
   #drain: { promise: Promise<void>; resolve: () => void; reject: (e: unknown) => void } | undefined;
   /** `close()` asked for FIN once the queue is written. */
   #ending: (() => void) | undefined;
@@ -124,7 +127,15 @@ export class BunSocketIo extends SocketReader implements ByteWriter {
 
   /** Bytes from the peer. */
   onData(chunk: Uint8Array): void {
-    this.received(chunk);
+    // What the channel writes while it handles the chunk (echoes, pongs) leaves
+    // in one write when the handler returns, without waiting for a microtask.
+    this.#inData = true;
+    try {
+      this.received(chunk);
+    } finally {
+      this.#inData = false;
+    }
+    if (this.#queue !== undefined && !this.#blocked) this.flush();
   }
 
   /** The peer's FIN. */
@@ -210,7 +221,7 @@ export class BunSocketIo extends SocketReader implements ByteWriter {
     }
     if (!this.#blocked) {
       if (last || large || this.#queued >= FLUSH_NOW) this.flush();
-      else if (!this.#scheduled) {
+      else if (!this.#scheduled && !this.#inData) {
         this.#scheduled = true;
         if (gathered.push(this) === 1) queueMicrotask(writeGathered);
       }

@@ -53,6 +53,7 @@ import {
   type BunSocketIo,
 } from "./bun_socket_transport.ts";
 import { ServerConnections } from "./server_connections.ts";
+import { installNodePayloadAllocator } from "./node_payload_allocator.ts";
 import { maxCompressedSize } from "../engine/message_assembler.ts";
 
 const DEFAULT_MAX_MESSAGE = 64 * 1024 * 1024;
@@ -289,6 +290,8 @@ function listen<Data>(options: ServeOptions<Data>): Promise<WebSocketServer> {
   if (bunListen === undefined) {
     return Promise.reject(new TypeError("server/bun's serve() needs Bun (Bun.listen)"));
   }
+  // Large payload buffers the engine overwrites are not zero-filled (Bun has node:buffer).
+  installNodePayloadAllocator();
   const hostname = options.hostname ?? "0.0.0.0";
   const secure = Boolean(options.tls);
   const connections = new ServerConnections(options);

@@ -29,6 +29,14 @@ const FLUSH_NOW = 64 * 1024;
 
 const RESOLVED = Promise.resolve();
 
+/**
+ * Where pieces are gathered for one write: `socket.write()` copies what it
+ * takes before it returns, so one buffer serves every socket (no buffer,
+ * no zero-filling per write); a remainder the kernel did not take is copied
+ * out of it.
+ */
+const scratch = new Uint8Array(MERGE_LIMIT + COPY_LIMIT);
+
 /** The part of a `Bun.listen` socket used here. */
 export interface BunSocket {
   /** Per-socket state: the socket's {@linkcode BunSocketIo}. */
@@ -273,7 +281,10 @@ export class BunSocketIo extends SocketReader implements ByteWriter {
         } else {
           if (lent > 0) queue[lender] = queue[lender].subarray(lent);
           this.#head = lender - 1;
-          queue[this.#head] = piece.subarray(written);
+          // A gathered piece lives in the shared scratch buffer: keep a copy of the rest.
+          queue[this.#head] = pieces > 1 || lent > 0
+            ? piece.slice(written)
+            : piece.subarray(written);
         }
         this.#blocked = true;
         return;
@@ -331,7 +342,8 @@ export class BunSocketIo extends SocketReader implements ByteWriter {
 
 /**
  * `count` pieces of `queue` from `from` on, `size` bytes in all, and the first
- * `lent` bytes of the piece after them, copied into one buffer.
+ * `lent` bytes of the piece after them, copied into the scratch buffer (valid
+ * until the next call).
  */
 function gather(
   queue: Uint8Array[],
@@ -340,14 +352,13 @@ function gather(
   size: number,
   lent: number,
 ): Uint8Array {
-  const out = new Uint8Array(size + lent);
   let offset = 0;
   for (let i = from; i < from + count; i++) {
-    out.set(queue[i], offset);
+    scratch.set(queue[i], offset);
     offset += queue[i].byteLength;
   }
-  if (lent > 0) out.set(queue[from + count].subarray(0, lent), offset);
-  return out;
+  if (lent > 0) scratch.set(queue[from + count].subarray(0, lent), offset);
+  return scratch.subarray(0, size + lent);
 }
 
 /** The connection's {@linkcode ByteStreams}: direct access only. */

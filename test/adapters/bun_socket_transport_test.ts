@@ -275,41 +275,58 @@ class KernelStandIn {
   }
 }
 
-test("Bun socket transport queue: any partial writes keep every byte in order; writes wait until the queue is empty", async () => {
+test("Bun socket transport queue: any partial writes keep every byte in order, on two connections at once; writes wait until the queue is empty", async () => {
   for (let seed = 1; seed <= 40; seed++) {
     const random = new SeededRandom(seed);
-    const socket = new KernelStandIn();
-    const io = new BunSocketIo(socket);
-    socket.budget = random.int(40_000);
+    // Two connections whose bursts and drains interleave (their gathered writes share a buffer).
+    const peers = [0, 1].map(() => {
+      const socket = new KernelStandIn();
+      socket.budget = random.int(40_000);
+      return {
+        socket,
+        io: new BunSocketIo(socket),
+        sent: [] as Uint8Array[],
+        pending: [] as Promise<void>[],
+      };
+    });
     // Frame-like bursts: a small header and a payload of any size, several per burst.
-    const sent: Uint8Array[] = [];
-    const pending: Promise<void>[] = [];
     for (let burst = 0; burst < 6; burst++) {
-      const pieces: Uint8Array[] = [];
-      for (let i = random.int(3) + 1; i > 0; i--) {
-        pieces.push(random.bytes(random.int(10) + 2));
-        pieces.push(random.bytes(random.pick([0, 5, 900, 16_384, 20_000, 70_000, 200_000])));
+      for (const peer of peers) {
+        const pieces: Uint8Array[] = [];
+        for (let i = random.int(3) + 1; i > 0; i--) {
+          pieces.push(random.bytes(random.int(10) + 2));
+          pieces.push(random.bytes(random.pick([0, 5, 900, 16_384, 20_000, 70_000, 200_000])));
+        }
+        peer.sent.push(...pieces);
+        const result = peer.io.writeMany(pieces, burst === 5);
+        if (result) peer.pending.push(result);
       }
-      sent.push(...pieces);
-      const result = io.writeMany(pieces, burst === 5);
-      if (result) pending.push(result);
       await Promise.resolve();
     }
-    const expected = concat(sent);
-    let settled = false;
-    const all = Promise.all(pending).then(() => (settled = true));
-    for (let rounds = 0; rounds < 10_000 && written(socket) < expected.byteLength; rounds++) {
-      await Promise.resolve();
-      if (pending.length > 0) {
-        assert.equal(settled, false, "a write resolved before its bytes left");
+    for (const peer of peers) {
+      const expected = concat(peer.sent);
+      let settled = false;
+      const all = Promise.all(peer.pending).then(() => (settled = true));
+      for (
+        let rounds = 0;
+        rounds < 10_000 && written(peer.socket) < expected.byteLength;
+        rounds++
+      ) {
+        await Promise.resolve();
+        if (peer.pending.length > 0) {
+          assert.equal(settled, false, "a write resolved before its bytes left");
+        }
+        // Both drain, in turn: the other connection gathers in between.
+        for (const each of peers) {
+          each.socket.budget = random.int(50_000) + 1;
+          each.io.onDrain();
+        }
       }
-      socket.budget = random.int(50_000) + 1;
-      io.onDrain();
+      await all;
+      const out = concat(peer.socket.out);
+      assert.equal(out.byteLength, expected.byteLength, `seed ${seed}`);
+      assert.ok(out.every((byte, i) => byte === expected[i]), `seed ${seed}: bytes in order`);
     }
-    await all;
-    const out = concat(socket.out);
-    assert.equal(out.byteLength, expected.byteLength, `seed ${seed}`);
-    assert.ok(out.every((byte, i) => byte === expected[i]), `seed ${seed}: bytes in order`);
   }
 });
 

@@ -71,21 +71,35 @@ export interface DirectConn {
  * ```
  */
 export function denoConnTransport(conn: DirectConn): ByteStreams {
-  let io: ConnIo | undefined;
-  return {
-    get readable(): ReadableStream<Uint8Array> {
-      throw new TypeError(
-        "denoConnTransport() has no Web Streams; use direct() or denoConnStreams()",
-      );
-    },
-    get writable(): WritableStream<Uint8Array> {
-      throw new TypeError(
-        "denoConnTransport() has no Web Streams; use direct() or denoConnStreams()",
-      );
-    },
-    close: () => closeQuietly(conn),
-    direct: () => (io ??= new ConnIo(conn)),
-  };
+  return new ConnTransport(conn);
+}
+
+const NO_STREAMS = "denoConnTransport() has no Web Streams; use direct() or denoConnStreams()";
+
+/** A class rather than an object of closures: an idle connection keeps it. */
+class ConnTransport implements ByteStreams {
+  readonly #conn: DirectConn;
+  #io: ConnIo | undefined;
+
+  constructor(conn: DirectConn) {
+    this.#conn = conn;
+  }
+
+  get readable(): ReadableStream<Uint8Array> {
+    throw new TypeError(NO_STREAMS);
+  }
+
+  get writable(): WritableStream<Uint8Array> {
+    throw new TypeError(NO_STREAMS);
+  }
+
+  close(): void {
+    closeQuietly(this.#conn);
+  }
+
+  direct(): ConnIo {
+    return this.#io ??= new ConnIo(this.#conn);
+  }
 }
 
 function closeQuietly(conn: DirectConn): void {
@@ -103,12 +117,17 @@ class ConnIo implements ByteReader, ByteWriter {
   /** The slab reads go into while the read size is past the smallest, and the bytes used in it. */
   #slab: Uint8Array | undefined;
   #slabUsed = 0;
+  /** The buffer of reads at the smallest size, read into again and again. */
+  #small: Uint8Array | undefined;
   /** Reads in a row that used less than a quarter of the buffer. */
   #smallReads = 0;
   #cancelled = false;
   #ended = false;
   /** The last write queued: writes run one after another; a failure fails the later ones. */
   #tail: Promise<void> = Promise.resolve();
+  /** Writes queued and not finished: with none, a write starts at once. */
+  #queued = 0;
+  #writeFailure: { error: unknown } | undefined;
 
   constructor(conn: DirectConn) {
     this.#conn = conn;
@@ -153,19 +172,22 @@ class ConnIo implements ByteReader, ByteWriter {
       this.#smallReads = 0;
       this.#size = size / 2;
     }
+    // The smallest buffer is read into again: what came is copied out (a 20-byte
+    // message then lives on the JavaScript heap, not in a buffer of 1 KiB of its own).
+    if (size === MIN_READ) return { done: false, value: buffer.slice(0, n) };
     return { done: false, value: n === size ? buffer : buffer.subarray(0, n) };
   }
 
   /**
-   * Where the next read goes: a fresh buffer at the smallest size (what an
-   * idle connection holds), else the next `size` bytes of the slab (a new
-   * slab when fewer are left). Bytes handed out stay valid: no part of a
-   * slab is read into twice.
+   * Where the next read goes: the connection's own buffer of the smallest
+   * size (what an idle connection holds; its bytes are copied out), else
+   * the next `size` bytes of the slab (a new slab when fewer are left).
+   * Bytes handed out stay valid: no part of a slab is read into twice.
    */
   #buffer(size: number): Uint8Array {
     if (size === MIN_READ) {
       this.#slab = undefined;
-      return new Uint8Array(size);
+      return this.#small ??= new Uint8Array(MIN_READ);
     }
     let slab = this.#slab;
     let used = this.#slabUsed;
@@ -184,15 +206,34 @@ class ConnIo implements ByteReader, ByteWriter {
   }
 
   write(chunk: Uint8Array): Promise<void> {
-    const next = this.#tail.then(() => this.#writeAll(chunk));
+    return this.#enqueue(chunk);
+  }
+
+  writeMany(chunks: Uint8Array[]): Promise<void> {
+    return this.#enqueue(chunks.length === 1 ? chunks[0] : chunks);
+  }
+
+  /** Runs the write at once when none is queued, else after the last one. */
+  #enqueue(bytes: Uint8Array | Uint8Array[]): Promise<void> {
+    if (this.#writeFailure !== undefined) return Promise.reject(this.#writeFailure.error);
+    const next = this.#queued++ === 0
+      ? this.#send(bytes)
+      : this.#tail.then(() => this.#send(bytes));
     this.#tail = next;
     return next;
   }
 
-  writeMany(chunks: Uint8Array[]): Promise<void> {
-    const next = this.#tail.then(() => this.#writeJoined(chunks));
-    this.#tail = next;
-    return next;
+  async #send(bytes: Uint8Array | Uint8Array[]): Promise<void> {
+    try {
+      if (bytes instanceof Uint8Array) await this.#writeAll(bytes);
+      else await this.#writeJoined(bytes);
+    } catch (error) {
+      // The writes queued behind it never run: they reject with it, as every later one does.
+      this.#writeFailure ??= { error };
+      throw error;
+    } finally {
+      this.#queued--;
+    }
   }
 
   close(): Promise<void> {

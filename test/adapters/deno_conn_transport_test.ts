@@ -3,7 +3,10 @@ import assert from "node:assert/strict";
 import { denoConnTransport } from "../../src/adapters/deno_conn_transport.ts";
 
 /** A fake connection: `reads` are served in order (a number = that many bytes), then EOF or the error. */
-function fakeConn(reads: (number | Error)[], options: { writeLimit?: number } = {}) {
+function fakeConn(
+  reads: (number | Error)[],
+  options: { writeLimit?: number; writeError?: Error } = {},
+) {
   const sizes: number[] = [];
   const written: number[] = [];
   /** The length of each conn.write call. */
@@ -33,6 +36,10 @@ function fakeConn(reads: (number | Error)[], options: { writeLimit?: number } = 
       return Promise.resolve(n);
     },
     write(bytes: Uint8Array): Promise<number> {
+      if (options.writeError) {
+        writes.push(-1);
+        return Promise.reject(options.writeError);
+      }
       const n = Math.min(bytes.byteLength, options.writeLimit ?? Infinity);
       writes.push(n);
       for (let i = 0; i < n; i++) written.push(bytes[i]);
@@ -182,4 +189,27 @@ test("denoConnTransport writeMany() writes everything in order across partial wr
   assert.equal(conn.written.length, expected.length);
   assert.ok(conn.written.every((b, i) => b === expected[i]), "bytes in order");
   assert.ok(conn.writes.every((n) => n <= 40_000));
+});
+
+test("denoConnTransport copies out what a read at the smallest size got, reading into the same buffer again", async () => {
+  const conn = fakeConn([20, 30]);
+  const { reader } = denoConnTransport(conn).direct!();
+  const first = (await reader.read()).value!;
+  const second = (await reader.read()).value!;
+  assert.deepEqual([first.byteLength, first.buffer.byteLength], [20, 20]);
+  assert.deepEqual([second.byteLength, second.buffer.byteLength], [30, 30]);
+  assert.ok(first.every((b) => b === 1) && second.every((b) => b === 2), "both intact");
+  await reader.cancel();
+});
+
+test("denoConnTransport: a failed write fails the writes queued behind it and every later one", async () => {
+  const conn = fakeConn([], { writeError: new Error("broken pipe") });
+  const { writer } = denoConnTransport(conn).direct!();
+  const first = writer.write(new Uint8Array([1]));
+  const queued = writer.writeMany!([new Uint8Array([2]), new Uint8Array([3])]);
+  await assert.rejects(first, /broken pipe/);
+  await assert.rejects(queued!, /broken pipe/);
+  await assert.rejects(writer.write(new Uint8Array([4])), /broken pipe/);
+  // Only the first reached the connection.
+  assert.deepEqual(conn.writes, [-1]);
 });

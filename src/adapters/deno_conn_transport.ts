@@ -9,7 +9,6 @@
  *
  * @module
  */
-import { concat } from "../_util/bytes.ts";
 import type { ByteReader, ByteStreams, ByteWriter } from "../channel/stream_channel_options.ts";
 
 /** Smallest read buffer: what an idle connection holds. */
@@ -44,6 +43,13 @@ const MAX_SLAB = 2 * MAX_READ;
 const JOIN_LIMIT = 64 * 1024;
 /** A piece too large to join: this much of its start goes out with the pieces before it. */
 const JOIN_HEAD = 16 * 1024;
+/**
+ * Join buffers not in use, shared by every connection: a write holds one
+ * until `conn.write` is done with it, so joining allocates (and zero-fills)
+ * nothing while fewer than this many writes are under way at once.
+ */
+const joinBuffers: Uint8Array[] = [];
+const JOIN_BUFFERS_KEPT = 8;
 
 const DONE: ReadableStreamReadResult<Uint8Array> = { done: true, value: undefined };
 
@@ -257,33 +263,37 @@ class ConnIo implements ByteReader, ByteWriter {
 
   /**
    * Writes `chunks` in order in as few writes as {@linkcode JOIN_LIMIT}
-   * allows: runs of pieces are copied together, and a large piece after
-   * them lends its first {@linkcode JOIN_HEAD} bytes to their write (a
-   * frame's header goes out with the start of its payload).
+   * allows: runs of pieces are copied together into a join buffer, and a
+   * large piece after them lends its first {@linkcode JOIN_HEAD} bytes to
+   * their write (a frame's header goes out with the start of its payload).
    */
   async #writeJoined(chunks: Uint8Array[]): Promise<void> {
-    let group: Uint8Array[] = [];
-    let bytes = 0;
-    for (let i = 0; i < chunks.length; i++) {
-      let chunk = chunks[i];
-      if (bytes + chunk.byteLength > JOIN_LIMIT) {
-        if (bytes > 0) {
-          const take = Math.min(chunk.byteLength, Math.max(0, JOIN_HEAD - bytes));
-          if (take > 0) group.push(chunk.subarray(0, take));
-          await this.#writeAll(join(group, bytes + take));
-          chunk = chunk.subarray(take);
-          group = [];
-          bytes = 0;
+    const buffer = joinBuffers.pop() ?? new Uint8Array(JOIN_LIMIT);
+    try {
+      let fill = 0;
+      for (let i = 0; i < chunks.length; i++) {
+        let chunk = chunks[i];
+        if (fill + chunk.byteLength > JOIN_LIMIT) {
+          if (fill > 0) {
+            const take = Math.min(chunk.byteLength, Math.max(0, JOIN_HEAD - fill));
+            buffer.set(chunk.subarray(0, take), fill);
+            await this.#writeAll(buffer.subarray(0, fill + take));
+            chunk = chunk.subarray(take);
+            fill = 0;
+          }
+          if (chunk.byteLength > JOIN_LIMIT) {
+            await this.#writeAll(chunk);
+            continue;
+          }
         }
-        if (chunk.byteLength > JOIN_LIMIT) {
-          await this.#writeAll(chunk);
-          continue;
-        }
+        buffer.set(chunk, fill);
+        fill += chunk.byteLength;
       }
-      group.push(chunk);
-      bytes += chunk.byteLength;
+      if (fill > 0) await this.#writeAll(buffer.subarray(0, fill));
+    } finally {
+      // The write is over (done or failed): the connection no longer reads the buffer.
+      if (joinBuffers.length < JOIN_BUFFERS_KEPT) joinBuffers.push(buffer);
     }
-    if (bytes > 0) await this.#writeAll(join(group, bytes));
   }
 
   #end(error: unknown): void {
@@ -291,8 +301,4 @@ class ConnIo implements ByteReader, ByteWriter {
     this.#ended = true;
     this.#settleClosed(error);
   }
-}
-
-function join(pieces: Uint8Array[], bytes: number): Uint8Array {
-  return pieces.length === 1 ? pieces[0] : concat(pieces, bytes);
 }

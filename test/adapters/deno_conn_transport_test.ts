@@ -213,3 +213,40 @@ test("denoConnTransport: a failed write fails the writes queued behind it and ev
   // Only the first reached the connection.
   assert.deepEqual(conn.writes, [-1]);
 });
+
+test("denoConnTransport: joined writes under way on several connections keep their own bytes", async () => {
+  // Connections whose writes finish only when told, reading the bytes at that moment.
+  const slowConn = () => {
+    const finished: number[][] = [];
+    const pending: (() => void)[] = [];
+    const conn = {
+      ...fakeConn([]),
+      write(bytes: Uint8Array): Promise<number> {
+        return new Promise<number>((resolve) =>
+          pending.push(() => {
+            finished.push([...bytes]);
+            resolve(bytes.byteLength);
+          })
+        );
+      },
+    };
+    return { conn, finished, finishAll: () => pending.splice(0).forEach((finish) => finish()) };
+  };
+  const a = slowConn();
+  const b = slowConn();
+  const writerA = denoConnTransport(a.conn).direct!().writer;
+  const writerB = denoConnTransport(b.conn).direct!().writer;
+  const doneA = writerA.writeMany!([new Uint8Array([1, 1]), new Uint8Array([2, 2])]);
+  const doneB = writerB.writeMany!([new Uint8Array([3]), new Uint8Array([4, 4, 4])]);
+  await new Promise((resolve) => setTimeout(resolve, 0));
+  a.finishAll();
+  b.finishAll();
+  await Promise.all([doneA, doneB]);
+  // And again on A, after its buffer went back for reuse.
+  const again = writerA.writeMany!([new Uint8Array([5]), new Uint8Array([6])]);
+  await new Promise((resolve) => setTimeout(resolve, 0));
+  a.finishAll();
+  await again;
+  assert.deepEqual(a.finished, [[1, 1, 2, 2], [5, 6]]);
+  assert.deepEqual(b.finished, [[3, 4, 4, 4]]);
+});

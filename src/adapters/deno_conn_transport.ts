@@ -184,6 +184,21 @@ class ConnIo implements ByteReader, ByteWriter {
     return { done: false, value: n === size ? buffer : buffer.subarray(0, n) };
   }
 
+  /** Reads straight into the channel's buffer (the rest of a large payload): no copy. */
+  async readInto(target: Uint8Array): Promise<number | null> {
+    if (this.#ended) return null;
+    let n: number | null;
+    try {
+      n = await this.#conn.read(target);
+    } catch (error) {
+      if (this.#cancelled) return null;
+      this.#end(error);
+      throw error;
+    }
+    if (n === null) this.#end(undefined);
+    return n;
+  }
+
   /**
    * Where the next read goes: the connection's own buffer of the smallest
    * size (what an idle connection holds; its bytes are copied out), else

@@ -44,7 +44,15 @@ export type ChannelState = "connecting" | "open" | "closing" | "closed";
 export interface Receiver {
   /** Feeds one chunk to the engine; a promise when reading must wait for it. */
   receive(chunk: Uint8Array): Promise<void> | undefined;
+  /** Feeds bytes read into the engine's read target; a promise when reading must wait. */
+  receiveInTarget?(length: number): Promise<void> | undefined;
 }
+
+/**
+ * Smallest read target worth reading into: a read into it ends at the
+ * payload's end, so what follows the payload takes a read of its own.
+ */
+const READ_TARGET_MIN = 64 * 1024;
 
 /**
  * One connection's state and close lifecycle.
@@ -168,6 +176,17 @@ export class ChannelCore extends CloseNotifier
   /** {@linkcode ReadPumpHooks.receive} */
   receive(chunk: Uint8Array): Promise<void> | undefined {
     return this.#receiver.receive(chunk);
+  }
+
+  /** {@linkcode ReadPumpHooks.readTarget}: the rest of a large payload under way. */
+  readTarget(): Uint8Array | undefined {
+    const target = this.#receiver.receiveInTarget && this.protocol?.readTarget();
+    return target && target.length >= READ_TARGET_MIN ? target : undefined;
+  }
+
+  /** {@linkcode ReadPumpHooks.receiveInTarget} */
+  receiveInTarget(length: number): Promise<void> | undefined {
+    return this.#receiver.receiveInTarget!(length);
   }
 
   /** {@linkcode ReadPumpHooks.full} */

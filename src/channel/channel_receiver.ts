@@ -52,8 +52,16 @@ export class ChannelReceiver implements Receiver {
    * inflated or a failure waits for the application's answers.
    */
   receive(chunk: Uint8Array): Promise<void> | undefined {
+    return this.#dispatch(this.core.protocol!.receive(chunk));
+  }
+
+  /** As {@linkcode receive}, for bytes read into the engine's read target. */
+  receiveInTarget(length: number): Promise<void> | undefined {
+    return this.#dispatch(this.core.protocol!.receiveInTarget(length));
+  }
+
+  #dispatch(events: ProtocolEvent[]): Promise<void> | undefined {
     const core = this.core;
-    const events = core.protocol!.receive(chunk);
     for (let i = 0; i < events.length; i++) {
       const event = events[i];
       switch (event.type) {

@@ -18,6 +18,14 @@ export interface ReadPumpHooks {
    * wait for it (an inflate, a failure waiting for the application's answers).
    */
   receive(chunk: Uint8Array): Promise<void> | undefined;
+  /**
+   * Optional: where the next bytes may be read straight into (the rest of a
+   * large payload), for a transport with {@linkcode ByteReader.readInto};
+   * `undefined` for a plain read.
+   */
+  readTarget?(): Uint8Array | undefined;
+  /** Takes `length` bytes read to the start of {@linkcode readTarget}'s view, as `receive` does a chunk. */
+  receiveInTarget?(length: number): Promise<void> | undefined;
   /** Whether the application's unread messages reached the high-water mark. */
   full(): boolean;
   /**
@@ -204,6 +212,15 @@ export class ReadPump implements ChunkTarget {
           const wake = this.#wake = deferred<void>();
           await Promise.race([writing.then(() => {}, () => {}), wake.promise]);
           if (this.#wake === wake) this.#wake = undefined;
+          continue;
+        }
+        const target = reader.readInto && hooks.readTarget?.();
+        if (target) {
+          const length = await reader.readInto!(target);
+          if (hooks.ended()) return;
+          if (length === null) return hooks.onEnd();
+          const pending = hooks.receiveInTarget!(length);
+          if (pending) await pending;
           continue;
         }
         const { value, done } = await reader.read();

@@ -42,6 +42,14 @@ export interface ByteReader {
   /** Stops reading and releases the transport. */
   cancel(reason?: unknown): Promise<void>;
   /**
+   * Optional, for pull-based transports that read into a caller's buffer
+   * (`Deno.Conn.read`): reads the next bytes straight into `target` (at most
+   * its length) and resolves with their count, or `null` at the end; rejects
+   * as `read()` does. The channel offers the rest of a large payload's own
+   * buffer, saving the transport's buffer and a copy per read.
+   */
+  readInto?(target: Uint8Array): Promise<number | null>;
+  /**
    * Optional push mode, for transports that are event-driven underneath (a
    * Node or Bun socket): from this call on the transport hands every chunk
    * to `target.chunk()` synchronously as it arrives, and its end to

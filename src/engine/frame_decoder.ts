@@ -61,6 +61,14 @@ const HOLD_MIN = 4 * 1024;
  */
 const DIRECT_MAX = 256 * 1024;
 const HOLD_SLACK = 1024 * 1024;
+/**
+ * A transport that reads into a caller's buffer ({@linkcode FrameDecoder.readTarget})
+ * gets a longer payload's own buffer once this many times the bytes received
+ * reach its length, and reads the rest straight into it (no buffer of its
+ * own, no copy at the end). Only then: a header alone never reserves more
+ * than {@linkcode DIRECT_MAX}.
+ */
+const TARGET_RECEIVED_FACTOR = 16;
 const JOIN_SIZE = 64 * 1024;
 
 const EMPTY = new Uint8Array(0);
@@ -149,6 +157,10 @@ export class FrameDecoder {
   #heldBuffer: ArrayBufferLike | undefined;
   #heldMemory = 0;
   #key: Uint8Array | undefined;
+  /** The join buffer is the payload's own buffer (a short payload, or a read target's). */
+  #own = false;
+  /** The current chunk lies in the payload's own buffer where its bytes belong (pushTarget). */
+  #inPlace = false;
 
   /**
    * Creates a decoder for one connection.
@@ -180,6 +192,67 @@ export class FrameDecoder {
     }
     this.#chunk = chunk;
     this.#pos = 0;
+    this.#inPlace = false;
+  }
+
+  /**
+   * Where the next bytes from the peer may go straight: the rest of the
+   * payload under way (one that spans chunks), in the payload's own buffer,
+   * so a transport that reads into a caller's buffer can skip its own buffer
+   * and the copy. `null` while no payload is under way, the current chunk is
+   * not fully decoded, or a long payload's bytes received are still under a
+   * sixteenth of its length (its buffer is never sized from the declared
+   * length alone). After reading `n` bytes to the start of the view, call
+   * {@linkcode pushTarget} instead of {@linkcode push}, then
+   * {@linkcode next} as usual.
+   *
+   * @example A payload read straight into its buffer
+   * ```ts
+   * import { FrameDecoder } from "@wsc/websocket-channel/engine";
+   *
+   * const decoder = new FrameDecoder({ role: "client" });
+   * decoder.push(new Uint8Array([0x82, 0x05, 1]));
+   * console.assert(decoder.next() === null);
+   * const target = decoder.readTarget()!;
+   * console.assert(target.length === 4);
+   * target.set([2, 3, 4, 5]); // what a transport's read would do
+   * decoder.pushTarget(4);
+   * console.assert(decoder.next()!.payload.join() === "1,2,3,4,5");
+   * ```
+   */
+  readTarget(): Uint8Array | null {
+    const parts = this.#parts;
+    if (parts === null || this.#pos < this.#chunk.length) return null;
+    if (!this.#own) {
+      const fill = this.#partialFill;
+      const length = this.#header.length;
+      if (fill * TARGET_RECEIVED_FACTOR < length) return null;
+      // The payload's own buffer, holding what came so far; the rest goes straight in.
+      this.#closeJoin();
+      this.#join = joinParts(parts, length, fill);
+      this.#joinFill = fill;
+      this.#parts = [];
+      this.#heldBuffer = undefined;
+      this.#heldMemory = 0;
+      this.#own = true;
+    }
+    return this.#join!.subarray(this.#joinFill);
+  }
+
+  /**
+   * Takes `length` bytes a transport read to the start of
+   * {@linkcode readTarget}'s view, in place of a {@linkcode push}.
+   *
+   * @param length Bytes written there (at most the view's length).
+   */
+  pushTarget(length: number): void {
+    const target = this.readTarget();
+    if (target === null || length > target.length) {
+      throw new Error("Cannot push in place: no read target of that length");
+    }
+    this.#chunk = target.subarray(0, length);
+    this.#pos = 0;
+    this.#inPlace = true;
   }
 
   /**
@@ -342,7 +415,8 @@ export class FrameDecoder {
     this.#parts = [];
     this.#partialFill = 0;
     // A short payload gets its buffer at once and every piece is unmasked straight into it.
-    if (length <= DIRECT_MAX) this.#join = new Uint8Array(length);
+    this.#own = length <= DIRECT_MAX;
+    if (this.#own) this.#join = new Uint8Array(length);
     return this.#continuePayload();
   }
 
@@ -359,7 +433,15 @@ export class FrameDecoder {
     const join = this.#join;
     const buffer = chunk.buffer;
     const memory = buffer === this.#heldBuffer ? 0 : buffer.byteLength;
-    if (
+    const inPlace = this.#inPlace;
+    this.#inPlace = false;
+    if (inPlace) {
+      // Read straight into the payload's own buffer (pushTarget): only the unmasking is left.
+      const at = this.#joinFill;
+      if (header.masked) maskRange(join!, at, at + take, this.#key!, fill);
+      this.#joinFill = at + take;
+      part = chunk;
+    } else if (
       take >= HOLD_MIN && this.#heldMemory + memory <= 2 * (fill + take) + HOLD_SLACK &&
       (join === undefined || join.length - this.#joinFill < take)
     ) {
@@ -421,10 +503,13 @@ export class FrameDecoder {
   }
 }
 
-/** The pieces copied into one buffer of exactly `length` bytes (their sum). */
-function joinParts(parts: Uint8Array[], length: number): Uint8Array {
-  // Filled completely here, so it need not be zero-filled.
-  const payload = allocatePayload(length);
+/**
+ * The pieces (`filled` bytes in all) copied into one buffer of `length`
+ * bytes. Filled completely here, it need not be zero-filled; a buffer whose
+ * rest a transport reads into is.
+ */
+function joinParts(parts: Uint8Array[], length: number, filled = length): Uint8Array {
+  const payload = filled === length ? allocatePayload(length) : new Uint8Array(length);
   let at = 0;
   for (let i = 0; i < parts.length; i++) {
     payload.set(parts[i], at);

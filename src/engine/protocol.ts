@@ -171,16 +171,45 @@ export class Protocol {
     if (!(chunk instanceof Uint8Array)) {
       throw new TypeError("Cannot receive: chunk must be a Uint8Array");
     }
+    return this.#decode(chunk, chunk.length);
+  }
+
+  /**
+   * Where the next bytes from the peer may be read straight into: the rest
+   * of a large payload under way, in its own buffer (see
+   * {@linkcode FrameDecoder.readTarget}); `null` when there is none or the
+   * connection takes no more bytes. Hand the bytes read there over with
+   * {@linkcode receiveInTarget}.
+   */
+  readTarget(): Uint8Array | null {
+    if (this.#failed || this.#pendingFailure !== undefined || this.#close.isReceived) return null;
+    return this.#decoder.readTarget();
+  }
+
+  /**
+   * Processes `length` bytes that were read to the start of
+   * {@linkcode readTarget}'s view, as {@linkcode receive} does a chunk.
+   *
+   * @param length Bytes read there.
+   * @returns The events these bytes completed.
+   * @throws {Error} When there is no read target of that length (caller misuse).
+   */
+  receiveInTarget(length: number): ProtocolEvent[] {
+    if (length > 0) this.#decoder.pushTarget(length);
+    return this.#decode(null, length);
+  }
+
+  #decode(chunk: Uint8Array | null, length: number): ProtocolEvent[] {
     const events: ProtocolEvent[] = [];
     // RFC 6455 §7.1.7: after failing, "MUST NOT continue to attempt to process data";
     // §5.5.1: nothing follows a close frame.
     if (
       this.#failed || this.#pendingFailure !== undefined || this.#close.isReceived ||
-      chunk.length === 0
+      length === 0
     ) return events;
     try {
       const decoder = this.#decoder;
-      decoder.push(chunk);
+      if (chunk !== null) decoder.push(chunk);
       for (let frame = decoder.next(); frame !== null; frame = decoder.next()) {
         this.#handleFrame(frame, events);
         if (this.#close.isReceived) break;

@@ -10,6 +10,7 @@
  * @module
  */
 import type { ByteReader, ByteStreams, ByteWriter } from "../channel/stream_channel_options.ts";
+import { DirectTransport } from "./socket_reader.ts";
 
 /** Smallest read buffer: what an idle connection holds. */
 const MIN_READ = 1024;
@@ -80,23 +81,18 @@ export function denoConnTransport(conn: DirectConn): ByteStreams {
   return new ConnTransport(conn);
 }
 
-const NO_STREAMS = "denoConnTransport() has no Web Streams; use direct() or denoConnStreams()";
-
 /** A class rather than an object of closures: an idle connection keeps it. */
-class ConnTransport implements ByteStreams {
+class ConnTransport extends DirectTransport {
   readonly #conn: DirectConn;
   #io: ConnIo | undefined;
 
   constructor(conn: DirectConn) {
+    super();
     this.#conn = conn;
   }
 
-  get readable(): ReadableStream<Uint8Array> {
-    throw new TypeError(NO_STREAMS);
-  }
-
-  get writable(): WritableStream<Uint8Array> {
-    throw new TypeError(NO_STREAMS);
+  protected get streamsHint(): string {
+    return "use direct() or denoConnStreams()";
   }
 
   close(): void {

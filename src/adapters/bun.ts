@@ -7,8 +7,8 @@
  *   application has enough unread; writes the kernel did not take wait for
  *   `drain`), the `idleTimeout` heartbeat, 1009 before a too large message is
  *   buffered. One small object per connection with the listener's handlers
- *   shared: an idle upgraded connection cost about 10 KiB of server RSS against
- *   14 KiB over Bun's `node:net` (5,000 connections, `bench/echo.ts`).
+ *   shared: an idle upgraded connection costs about 8 KiB of server RSS
+ *   against 11 KiB over Bun's `node:net` (5,000 connections, `bench/echo.ts`).
  * - `createBunHandler()`: a `fetch`-side `upgrade()` plus `websocket`
  *   handlers for your own `Bun.serve`; Bun's native stack (uWebSockets) does
  *   the protocol. `send()`'s -1 (backpressure) and `drain` become sink

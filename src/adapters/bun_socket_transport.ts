@@ -154,6 +154,11 @@ export class BunSocketIo extends SocketReader implements ByteWriter {
   /** The socket closed, after `error` when it failed (a reset). */
   onClose(error: Error | undefined): void {
     this.#gone = true;
+    // A TLS handshake cut short (by the peer, or a server closing) leaves no timer behind.
+    if (this.timer !== undefined) {
+      clearTimeout(this.timer);
+      this.timer = undefined;
+    }
     const failure = this.#failure ??= error;
     this.#queue = undefined;
     this.#queued = 0;

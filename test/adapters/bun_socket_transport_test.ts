@@ -351,3 +351,21 @@ function concat(chunks: Uint8Array[]): Uint8Array {
   }
   return all;
 }
+
+test("Bun socket handlers: a TLS socket closed before its handshake ends leaves no timer behind", () => {
+  const accepted: BunSocketIo[] = [];
+  const handlers = bunSocketHandlers((io) => void accepted.push(io), { timeout: 60_000 });
+  const socket = new KernelStandIn();
+  handlers.open(socket);
+  const io = socket.data!;
+  assert.notEqual(io.timer, undefined, "the handshake is timed");
+  handlers.close(socket);
+  assert.equal(io.timer, undefined);
+  // A handshake that completes stops the timer and hands the socket over.
+  const other = new KernelStandIn();
+  handlers.open(other);
+  handlers.handshake!(other, true, null);
+  assert.equal(other.data!.timer, undefined);
+  assert.deepEqual(accepted, [other.data]);
+  handlers.close(other);
+});

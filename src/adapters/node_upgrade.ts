@@ -19,6 +19,7 @@ import { checkHeadLimits } from "../handshake/http1_codec.ts";
 import { hookFailure } from "../handshake/upgrade_hook.ts";
 import type { WebSocketChannel } from "../channel/web_socket_channel.ts";
 import { StreamChannel } from "../channel/stream_channel.ts";
+import { serverSettings } from "../channel/stream_channel_options.ts";
 import { REFUSAL_LINGER_MS } from "../channel/request_input.ts";
 import { answerUpgrade, type UpgradeAnswer } from "../channel/upgrade_answer.ts";
 import { socketTransport } from "./node_socket_transport.ts";
@@ -189,13 +190,7 @@ export async function upgradeWith(
   (socket as Socket).setNoDelay?.(true);
   (socket as Socket).setTimeout?.(0);
   socket.write(answer.answer);
-  const channel = new StreamChannel({
-    role: "server",
-    maxMessageSize: options.maxMessageSize,
-    maxFragments: options.maxFragments,
-    answerPingMessages: options.answerPingMessages,
-    closeTimeout: options.closeTimeout,
-  });
+  const channel = new StreamChannel(serverSettings(options));
   channel.open(socketTransport(socket as Socket), {
     protocol: answer.protocol,
     extensions: answer.extensions,

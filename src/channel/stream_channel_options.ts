@@ -200,6 +200,7 @@ export type ResolvedSettings = StreamChannelSettings & typeof STREAM_CHANNEL_DEF
  * ```
  */
 export function resolveSettings(settings: StreamChannelSettings): ResolvedSettings {
+  if (resolved.has(settings)) return settings as ResolvedSettings;
   const d = STREAM_CHANNEL_DEFAULTS;
   return {
     role: settings.role,
@@ -210,4 +211,33 @@ export function resolveSettings(settings: StreamChannelSettings): ResolvedSettin
     writableHighWaterMark: settings.writableHighWaterMark ?? d.writableHighWaterMark,
     answerPingMessages: settings.answerPingMessages,
   };
+}
+
+/** Settings made by {@linkcode serverSettings}: taken as they are. */
+const resolved = new WeakSet<object>();
+/** Per server options object, the settings of its channels. */
+const byServer = new WeakMap<object, ResolvedSettings>();
+
+/**
+ * The settings of every server channel made with `options` (a server's
+ * options object): resolved once and shared by all its connections, frozen.
+ * A different object (or a changed copy) gets settings of its own.
+ *
+ * @example
+ * ```ts
+ * import { serverSettings } from "./stream_channel_options.ts";
+ *
+ * const options = { maxMessageSize: 1024 };
+ * console.assert(serverSettings(options) === serverSettings(options));
+ * console.assert(serverSettings(options).role === "server");
+ * ```
+ */
+export function serverSettings(options: Omit<StreamChannelSettings, "role">): ResolvedSettings {
+  let settings = byServer.get(options);
+  if (settings === undefined) {
+    settings = Object.freeze(resolveSettings({ ...options, role: "server" }));
+    resolved.add(settings);
+    byServer.set(options, settings);
+  }
+  return settings;
 }

@@ -17,8 +17,8 @@
  *   connection is closed (1008); the heartbeat is Bun's `idleTimeout` with
  *   `sendPings`; `ping()` is unsupported.
  *
- * @example An echo server on a free port, and a client that talks to it
- * ```ts
+ * @example An echo server on a free port, and a client that talks to it (on Bun)
+ * ```ts ignore
  * import { serve } from "@wsc/websocket-channel/server/bun";
  * import { connect } from "@wsc/websocket-channel";
  *

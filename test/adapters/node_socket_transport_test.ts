@@ -125,6 +125,37 @@ test("socketTransport writeMany writes the pieces in order, at once while there 
   }
 });
 
+test("socketTransport counts writes as accepted while at most 64 KiB wait in the socket", async () => {
+  const pair = await connectedSocketPair();
+  try {
+    const { writer } = socketTransport(pair.client).direct!();
+    const received: Uint8Array[] = [];
+    pair.serverSide.on("data", (chunk: Uint8Array) => received.push(chunk));
+    const highWater = pair.client.writableHighWaterMark;
+    // A 16 KiB message with its header passes Node's 16 KiB mark on Node 20: still accepted.
+    const header = new Uint8Array([0x82, 0x7e, 0x40, 0x00]);
+    assert.equal(writer.writeMany!([header, new Uint8Array(16 * 1024)]), undefined);
+    assert.ok(pair.client.writableLength > Math.min(highWater, 16 * 1024));
+    let settled = false;
+    void writer.write(new Uint8Array(8 * 1024)).then(() => (settled = true));
+    await Promise.resolve();
+    await Promise.resolve();
+    assert.ok(settled, "the write waited for drain");
+    // Past 64 KiB (and past Node's mark): a promise that settles on drain.
+    const past = Math.max(64 * 1024, highWater);
+    const pending = writer.writeMany!([new Uint8Array(past)]);
+    assert.ok(pending instanceof Promise);
+    await deadline(pending, 5000, "drain");
+    const expected = 4 + 16 * 1024 + 8 * 1024 + past;
+    await waitFor(() => {
+      const total = received.reduce((sum, chunk) => sum + chunk.byteLength, 0);
+      return total === expected || undefined;
+    }, { what: "all bytes" });
+  } finally {
+    await pair.close();
+  }
+});
+
 test("socketTransport writeMany on a destroyed socket rejects", async () => {
   const pair = await connectedSocketPair();
   try {

@@ -83,7 +83,11 @@ export class StreamChannel {
     return this.#core.closedPromise;
   }
 
-  /** Registers `watcher` without creating `closed` (see `watchClose`). */
+  /**
+   * For servers: registers `watcher` without creating `closed` (see `watchClose`).
+   *
+   * @ignore
+   */
   [CLOSE_WATCH](watcher: CloseWatcher): void {
     this.#core.watchClose(watcher, this);
   }

@@ -16,9 +16,9 @@ import { encodeResponseHead } from "../handshake/http1_codec.ts";
 import type { OriginPolicy } from "../handshake/origin_policy.ts";
 import {
   createRejection,
-  createUpgradeResponseHeaders,
   encodeRejection,
   type HandshakeRejection,
+  upgradeResponseFields,
   verifyUpgradeRequest,
 } from "../handshake/server_handshake.ts";
 import type { SubprotocolSelector } from "../handshake/subprotocol.ts";
@@ -157,10 +157,13 @@ export async function answerUpgrade(
     options.compression,
   );
   const extensions = accepted?.response ?? "";
-  const response = appendHeaders(
-    await createUpgradeResponseHeaders(verdict.key, { protocol: verdict.protocol, extensions }),
-    decided.headers,
-  );
+  const fields = await upgradeResponseFields(verdict.key, {
+    protocol: verdict.protocol,
+    extensions,
+  });
+  const response = decided.headers === NO_HEADERS
+    ? fields
+    : appendHeaders(new Headers(fields), decided.headers);
   return {
     accepted: true,
     answer: encodeResponseHead(101, response),
@@ -173,6 +176,15 @@ export async function answerUpgrade(
 }
 
 type Refusal = Extract<UpgradeAnswer, { accepted: false }>;
+
+/** No extra headers for the 101: never changed, only compared against. */
+const NO_HEADERS = new Headers();
+/** The outcome without `onUpgrade`: accepted, nothing added (one object for every request). */
+const NO_HOOK: Extract<UpgradeOutcome<unknown>, { accepted: true }> = Object.freeze({
+  accepted: true,
+  headers: NO_HEADERS,
+  data: undefined,
+});
 
 /** A refusal of the request itself, its error carrying the status. */
 function refusedWith(rejection: HandshakeRejection): Refusal {
@@ -197,7 +209,7 @@ async function decide(
   hook: UpgradeHook<unknown> | undefined,
   request: Request,
 ): Promise<Extract<UpgradeOutcome<unknown>, { accepted: true }> | Refusal> {
-  if (!hook) return { accepted: true, headers: new Headers(), data: undefined };
+  if (!hook) return NO_HOOK;
   const { signal } = request;
   let onAbort = () => {};
   const aborted = new Promise<never>((_, reject) => {

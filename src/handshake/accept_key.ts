@@ -9,10 +9,29 @@ const GUID = "258EAFA5-E914-47DA-95CA-C5AB0DC85B11";
 
 const encoder = new TextEncoder();
 
+const BASE64 = new TextEncoder().encode(
+  "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/",
+);
+const PAD = 61; // "="
+
+/**
+ * Base64 (RFC 4648 §4, padded) of a few bytes: the characters' codes, then
+ * one string (no binary string for `btoa`, no string per character).
+ */
 function toBase64(bytes: Uint8Array): string {
-  let binary = "";
-  for (let i = 0; i < bytes.length; i++) binary += String.fromCharCode(bytes[i]);
-  return btoa(binary);
+  const codes: number[] = [];
+  for (let i = 0; i < bytes.length; i += 3) {
+    const rest = bytes.length - i;
+    const v = (bytes[i] << 16) | ((rest > 1 ? bytes[i + 1] : 0) << 8) |
+      (rest > 2 ? bytes[i + 2] : 0);
+    codes.push(
+      BASE64[v >> 18],
+      BASE64[(v >> 12) & 63],
+      rest > 1 ? BASE64[(v >> 6) & 63] : PAD,
+      rest > 2 ? BASE64[v & 63] : PAD,
+    );
+  }
+  return String.fromCharCode.apply(null, codes);
 }
 
 /**

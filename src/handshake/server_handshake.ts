@@ -256,6 +256,31 @@ export async function createUpgradeResponseHeaders(
   key: string,
   options: { protocol?: string; extensions?: string } = {},
 ): Promise<Headers> {
+  return new Headers(await upgradeResponseFields(key, options));
+}
+
+/**
+ * The fields of {@linkcode createUpgradeResponseHeaders} as name/value pairs,
+ * in the order a `Headers` lists them (sorted, lower-case), without building
+ * one: what a server that writes the head itself needs.
+ *
+ * @param key The client's `Sec-WebSocket-Key`.
+ * @param options The selected subprotocol and the accepted extensions header.
+ * @returns The pairs.
+ * @throws {TypeError} If the protocol is not a token or the extensions are malformed.
+ *
+ * @example
+ * ```ts
+ * import { upgradeResponseFields } from "./server_handshake.ts";
+ *
+ * const fields = await upgradeResponseFields("dGhlIHNhbXBsZSBub25jZQ==", { protocol: "chat" });
+ * console.assert(fields[1][1] === "s3pPLMBiTxaQ9kYGzzhZRbK+xOo=" && fields[2][1] === "chat");
+ * ```
+ */
+export async function upgradeResponseFields(
+  key: string,
+  options: { protocol?: string; extensions?: string } = {},
+): Promise<[string, string][]> {
   const { protocol, extensions } = options;
   if (protocol && !isToken(protocol)) {
     throw new TypeError(`Invalid subprotocol: ${JSON.stringify(protocol)}`);
@@ -263,9 +288,12 @@ export async function createUpgradeResponseHeaders(
   if (extensions && parseExtensions(extensions) === undefined) {
     throw new TypeError(`Invalid Sec-WebSocket-Extensions value: ${JSON.stringify(extensions)}`);
   }
-  const headers = new Headers({ upgrade: "websocket", connection: "Upgrade" });
-  headers.set("sec-websocket-accept", await signKey(key));
-  if (protocol) headers.set("sec-websocket-protocol", protocol);
-  if (extensions) headers.set("sec-websocket-extensions", extensions);
-  return headers;
+  const fields: [string, string][] = [
+    ["connection", "Upgrade"],
+    ["sec-websocket-accept", await signKey(key)],
+  ];
+  if (extensions) fields.push(["sec-websocket-extensions", extensions]);
+  if (protocol) fields.push(["sec-websocket-protocol", protocol]);
+  fields.push(["upgrade", "websocket"]);
+  return fields;
 }

@@ -43,3 +43,18 @@ test("isValidKey accepts only base64 that decodes to exactly 16 bytes", () => {
   ];
   for (const key of bad) assert.equal(isValidKey(key), false, JSON.stringify(key));
 });
+
+test("signKey equals base64(SHA-1(key + GUID)) through crypto.subtle and btoa, for many keys", async () => {
+  const guid = "258EAFA5-E914-47DA-95CA-C5AB0DC85B11";
+  for (let i = 0; i < 200; i++) {
+    const key = generateKey();
+    const digest = new Uint8Array(
+      await crypto.subtle.digest("SHA-1", new TextEncoder().encode(key + guid)),
+    );
+    const expected = btoa(String.fromCharCode(...digest));
+    assert.equal(await signKey(key), expected, key);
+    // The key itself: 16 bytes, one padding pair.
+    assert.equal(atob(key).length, 16);
+    assert.ok(key.endsWith("=="));
+  }
+});

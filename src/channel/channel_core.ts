@@ -14,12 +14,11 @@
  * @module
  */
 import type { Protocol } from "../engine/protocol.ts";
-import { type Deferred, deferred, handled } from "../_util/deferred.ts";
 import type { ProtocolError } from "../engine/errors.ts";
 import type { BatchSource, BatchWriter } from "./batch_writer.ts";
 import type { SinkHandle } from "./channel_sink.ts";
 import type { CloseInfo, MessageDeflate, Sendable } from "./channel_types.ts";
-import { CloseNotifier } from "./close_notifier.ts";
+import { ChannelLifecycle } from "./channel_lifecycle.ts";
 import { closeTransport, dropTransport } from "./close_transport.ts";
 import { ConnectionClosedError } from "./errors.ts";
 import { Inbox, type InboxHooks } from "./inbox.ts";
@@ -34,11 +33,6 @@ import type {
   ByteWriter,
   ResolvedSettings,
 } from "./stream_channel_options.ts";
-
-const OPENED: Promise<void> = Promise.resolve();
-
-/** Where a channel is in its life. */
-export type ChannelState = "connecting" | "open" | "closing" | "closed";
 
 /** The receiving side the core hands transport bytes to (see `channel_receiver.ts`). */
 export interface Receiver {
@@ -68,18 +62,13 @@ const READ_TARGET_MIN = 64 * 1024;
  * console.assert(core.state === "connecting" && core.closeCode === undefined);
  * ```
  */
-export class ChannelCore extends CloseNotifier
+export class ChannelCore extends ChannelLifecycle
   implements ReadPumpHooks, InboxHooks, SenderHost, PeerCloseHost, PeerFailureHost, BatchSource {
   readonly settings: ResolvedSettings;
-  /** Settles `ready` once asked for before the opening handshake ended (see `opened`). */
-  #whenOpen: Deferred<void> | undefined;
-  /** Why the connection never opened. */
-  #openingError: { error: unknown } | undefined;
   readonly inbox: Inbox;
   readonly pump: ReadPump;
   readonly sender: MessageSender;
   readonly #receiver: Receiver;
-  state: ChannelState = "connecting";
   protocol: Protocol | undefined;
   reader: ByteReader | undefined;
   writer: ByteWriter | undefined;
@@ -136,34 +125,11 @@ export class ChannelCore extends CloseNotifier
       (this.state === "closed" ? "" : undefined);
   }
 
-  /**
-   * `ready`, and {@linkcode SenderHost.opened}: settles with the opening
-   * handshake; never an unhandled rejection. Created only when asked for
-   * while connecting: a server channel opens at once and shares one
-   * resolved promise.
-   */
-  get opened(): Promise<void> {
-    if (this.#whenOpen !== undefined) return this.#whenOpen.promise;
-    if (this.state !== "connecting" && this.#openingError === undefined) return OPENED;
-    const whenOpen = this.#whenOpen = deferred<void>();
-    handled(whenOpen.promise);
-    if (this.#openingError !== undefined) whenOpen.reject(this.#openingError.error);
-    return whenOpen.promise;
-  }
-
-  /** The opening handshake is done: `ready` resolves. */
-  markOpen(): void {
-    this.state = "open";
-    this.#whenOpen?.resolve();
-  }
-
   /** The connection never opened: `ready` rejects with `error`. */
-  markOpeningFailed(error: unknown): void {
-    this.state = "closed";
-    this.#openingError = { error };
+  override markOpeningFailed(error: unknown): void {
     // A close asked for while connecting never went out: the connection ends with 1006.
     this.#pendingClose = undefined;
-    this.#whenOpen?.reject(error);
+    super.markOpeningFailed(error);
   }
 
   /** A failure or a reply to the peer's close waits for the application's answers. */

@@ -1,12 +1,12 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { CloseNotifier } from "../../src/channel/close_notifier.ts";
+import { ChannelLifecycle } from "../../src/channel/channel_lifecycle.ts";
 import { type CloseWatcher, watchClose } from "../../src/channel/channel_internals.ts";
 import { ChannelSet } from "../../src/channel/channel_set.ts";
 import { createChannelPair } from "../../src/testing/channel_pair.ts";
 import type { CloseInfo } from "../../src/channel/channel_types.ts";
 
-class Connection extends CloseNotifier {
+class Connection extends ChannelLifecycle {
   end(info: CloseInfo) {
     this.notifyClosed(info);
   }
@@ -14,7 +14,7 @@ class Connection extends CloseNotifier {
 
 const CLEAN: CloseInfo = { code: 1000, reason: "bye", wasClean: true };
 
-test("CloseNotifier tells each watcher once, with the watched channel, when the connection ends", () => {
+test("ChannelLifecycle tells each watcher once, with the watched channel, when the connection ends", () => {
   const connection = new Connection();
   const facade = {};
   const told: [string, object][] = [];
@@ -31,7 +31,7 @@ test("CloseNotifier tells each watcher once, with the watched channel, when the 
   assert.equal(told.length, 3);
 });
 
-test("CloseNotifier creates closed only when asked, before or after the end, with the first end's info", async () => {
+test("ChannelLifecycle creates closed only when asked, before or after the end, with the first end's info", async () => {
   const before = new Connection();
   const early = before.closedPromise;
   assert.equal(before.closedPromise, early);
@@ -44,7 +44,7 @@ test("CloseNotifier creates closed only when asked, before or after the end, wit
   assert.deepEqual(await after.closedPromise, CLEAN);
 });
 
-test("CloseNotifier: a watcher added after the end is told in a microtask", async () => {
+test("ChannelLifecycle: a watcher added after the end is told in a microtask", async () => {
   const connection = new Connection();
   connection.end(CLEAN);
   let told = 0;
@@ -54,7 +54,7 @@ test("CloseNotifier: a watcher added after the end is told in a microtask", asyn
   assert.equal(told, 1);
 });
 
-test("CloseNotifier: a throwing watcher is reported asynchronously and the others are still told", async () => {
+test("ChannelLifecycle: a throwing watcher is reported asynchronously and the others are still told", async () => {
   const connection = new Connection();
   const thrown = new Error("watcher failed");
   let told = 0;
@@ -104,4 +104,32 @@ test("watchClose falls back to closed for a channel without the hook", async () 
   await channel.closed;
   await Promise.resolve();
   assert.equal(told, channel);
+});
+
+test("ChannelLifecycle: ready settles with the opening, created only when asked for while connecting", async () => {
+  const opening = new Connection();
+  assert.equal(opening.state, "connecting");
+  const ready = opening.opened;
+  assert.equal(opening.opened, ready);
+  opening.markOpen();
+  assert.equal(opening.state, "open");
+  await ready;
+
+  // Open before anyone asked: every channel shares one resolved promise.
+  const a = new Connection();
+  const b = new Connection();
+  a.markOpen();
+  b.markOpen();
+  assert.equal(a.opened, b.opened);
+  await a.opened;
+
+  const failed = new Connection();
+  const early = failed.opened;
+  const error = new Error("refused");
+  failed.markOpeningFailed(error);
+  assert.equal(failed.state, "closed");
+  await assert.rejects(early, (e) => e === error);
+  await assert.rejects(failed.opened, (e) => e === error);
+  // Failing before anyone asked leaves no unhandled rejection behind.
+  new Connection().markOpeningFailed(new Error("nobody asked"));
 });

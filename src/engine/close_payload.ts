@@ -171,3 +171,22 @@ export function validateCloseArguments(code?: number, reason?: string): number |
 export function failureReason(error: { message: string }): string {
   return utf8Length(error.message) <= MAX_CLOSE_REASON_BYTES ? error.message : "";
 }
+
+/**
+ * The close a failure sends: its close code, and its message as the reason
+ * when that fits (see {@linkcode failureReason}).
+ *
+ * @example
+ * ```ts
+ * import { failureClose } from "./close_payload.ts";
+ * import { ProtocolError } from "./errors.ts";
+ *
+ * const close = failureClose(new ProtocolError("WS_INVALID_UTF8", "Invalid UTF-8", 1007));
+ * console.assert(close.code === 1007 && close.reason === "Invalid UTF-8");
+ * ```
+ */
+export function failureClose(
+  error: { message: string; closeCode: number },
+): { code: number; reason: string } {
+  return { code: error.closeCode, reason: failureReason(error) };
+}

@@ -48,7 +48,15 @@ export class WebSocketError extends Error {
 
 /**
  * The peer broke RFC 6455 or RFC 7692. The connection was failed with
- * {@linkcode ProtocolError.closeCode}.
+ * {@linkcode ProtocolError.closeCode}. The engine's codes, as `code` → close code:
+ * `WS_INVALID_OPCODE`, `WS_INVALID_RSV`, `WS_FRAGMENTED_CONTROL_FRAME`,
+ * `WS_CONTROL_FRAME_TOO_LONG`, `WS_MASK_REQUIRED`, `WS_UNEXPECTED_MASK`,
+ * `WS_INVALID_PAYLOAD_LENGTH` (64-bit length with the top bit set),
+ * `WS_UNEXPECTED_CONTINUATION`, `WS_EXPECTED_CONTINUATION`,
+ * `WS_INVALID_CLOSE_PAYLOAD`, `WS_INVALID_CLOSE_CODE` → 1002;
+ * `WS_INVALID_UTF8` → 1007; `WS_TOO_MANY_FRAGMENTS` → 1008; `WS_MESSAGE_TOO_BIG`,
+ * `WS_UNSUPPORTED_PAYLOAD_LENGTH` (above 2^53 − 1) → 1009;
+ * `WS_INTERNAL_ERROR` → 1011 (a bug or a throwing injected `fillMask`).
  *
  * @example
  * ```ts

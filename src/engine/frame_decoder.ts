@@ -13,10 +13,10 @@
  * @module
  */
 
-import { ProtocolError } from "./errors.ts";
 import type { Frame, FrameHeader, Role } from "./frame.ts";
+import { checkHeaderStart, readPayloadLength } from "./frame_header.ts";
 import { maskCopy, maskRange } from "./mask.ts";
-import { isKnownOpcode, type Opcode } from "./opcode.ts";
+import type { Opcode } from "./opcode.ts";
 import { allocatePayload } from "./payload_memory.ts";
 
 /**
@@ -103,10 +103,6 @@ export interface FrameDecoderOptions {
    * payload's bytes arrive).
    */
   onPayloadPart?: (part: Uint8Array) => void;
-}
-
-function fail(code: string, message: string, closeCode = 1002): never {
-  throw new ProtocolError(code, message, closeCode);
 }
 
 /**
@@ -274,9 +270,14 @@ export class FrameDecoder {
     }
     if (this.#headFill === 0 && available >= 2) {
       // Fast path: the whole header is in this chunk.
-      const size = this.#validate(chunk[pos], chunk[pos + 1]);
+      const size = checkHeaderStart(
+        chunk[pos],
+        chunk[pos + 1],
+        this.#allowRsv1,
+        this.#expectMasked,
+      );
       if (available >= size) {
-        const length = this.#readLength(chunk, pos);
+        const length = readPayloadLength(chunk, pos, this.#maxPayloadLength);
         this.#pos = pos + size;
         return this.#afterHeader(chunk, pos, size, length);
       }
@@ -293,17 +294,17 @@ export class FrameDecoder {
     let size = 14;
     let lengthEnd = 14;
     if (fill >= 2) {
-      size = this.#validate(head[0], head[1]);
+      size = checkHeaderStart(head[0], head[1], this.#allowRsv1, this.#expectMasked);
       lengthEnd = (head[1] & 0x80) !== 0 ? size - 4 : size;
     }
     while (fill < size && pos < chunk.length) {
       head[fill++] = chunk[pos++];
       if (fill === 2) {
-        size = this.#validate(head[0], head[1]);
+        size = checkHeaderStart(head[0], head[1], this.#allowRsv1, this.#expectMasked);
         lengthEnd = (head[1] & 0x80) !== 0 ? size - 4 : size;
       }
       // Limits are checked as soon as the length is known, before the mask key arrives.
-      if (fill === lengthEnd) this.#length = this.#readLength(head, 0);
+      if (fill === lengthEnd) this.#length = readPayloadLength(head, 0, this.#maxPayloadLength);
     }
     this.#pos = pos;
     if (fill < size) {
@@ -312,71 +313,6 @@ export class FrameDecoder {
     }
     this.#headFill = 0;
     return this.#afterHeader(head, 0, size, this.#length);
-  }
-
-  // Checks everything the first two bytes decide, in the order that matters
-  // for hostile input: no length is trusted until opcode and flags passed
-  // (Jetty CVE-2026-19204 allocated before validating the opcode).
-  #validate(b0: number, b1: number): number {
-    const opcode = b0 & 0x0f;
-    // RFC 6455 §5.2: "If an unknown opcode is received, the receiving endpoint MUST _Fail_".
-    if (!isKnownOpcode(opcode)) fail("WS_INVALID_OPCODE", `Invalid opcode ${opcode}`);
-    // RFC 6455 §5.2: RSV bits "MUST be 0 unless an extension is negotiated that defines meanings".
-    if ((b0 & 0x30) !== 0) fail("WS_INVALID_RSV", "RSV2 and RSV3 must be clear");
-    if ((b0 & 0x40) !== 0) {
-      // RFC 7692 §6.1: RSV1 only on the first frame of a data message.
-      if (!this.#allowRsv1 || opcode === 0 || opcode >= 0x8) {
-        fail("WS_INVALID_RSV", `RSV1 must be clear on this frame (opcode ${opcode})`);
-      }
-    }
-    const length7 = b1 & 0x7f;
-    if (opcode >= 0x8) {
-      // RFC 6455 §5.5: "All control frames MUST have a payload length of 125 bytes or less
-      // and MUST NOT be fragmented."
-      if ((b0 & 0x80) === 0) {
-        fail("WS_FRAGMENTED_CONTROL_FRAME", "Control frames must not be fragmented");
-      }
-      if (length7 > 125) {
-        fail("WS_CONTROL_FRAME_TOO_LONG", "Control frame payload exceeds 125 bytes");
-      }
-    }
-    const masked = (b1 & 0x80) !== 0;
-    if (masked !== this.#expectMasked) {
-      // RFC 6455 §5.1: the server "MUST close the connection upon receiving a frame that is
-      // not masked"; the client "MUST close a connection if it detects a masked frame".
-      if (masked) fail("WS_UNEXPECTED_MASK", "Frames from a server must not be masked");
-      fail("WS_MASK_REQUIRED", "Frames from a client must be masked");
-    }
-    const base = length7 < 126 ? 2 : length7 === 126 ? 4 : 10;
-    return masked ? base + 4 : base;
-  }
-
-  #readLength(bytes: Uint8Array, offset: number): number {
-    let length = bytes[offset + 1] & 0x7f;
-    const p = offset + 2;
-    if (length === 126) {
-      // Non-minimal encodings are accepted, as ws and python-websockets do (documented choice).
-      length = (bytes[p] << 8) | bytes[p + 1];
-    } else if (length === 127) {
-      const high =
-        ((bytes[p] << 24) | (bytes[p + 1] << 16) | (bytes[p + 2] << 8) | bytes[p + 3]) >>> 0;
-      const low =
-        ((bytes[p + 4] << 24) | (bytes[p + 5] << 16) | (bytes[p + 6] << 8) | bytes[p + 7]) >>>
-        0;
-      // RFC 6455 §5.2: "the most significant bit MUST be 0".
-      if (high >= 0x80000000) {
-        fail("WS_INVALID_PAYLOAD_LENGTH", "64-bit length has its top bit set");
-      }
-      if (high > 0x1fffff) {
-        fail("WS_UNSUPPORTED_PAYLOAD_LENGTH", "Payload length exceeds 2^53 - 1", 1009);
-      }
-      length = high * 0x100000000 + low;
-    }
-    // RFC 6455 §10.4: implementations "MUST protect themselves against exceeding those limits".
-    if (length > this.#maxPayloadLength) {
-      fail("WS_MESSAGE_TOO_BIG", `Frame payload of ${length} bytes exceeds the limit`, 1009);
-    }
-    return length;
   }
 
   #afterHeader(bytes: Uint8Array, offset: number, size: number, length: number): Frame | null {

@@ -82,11 +82,40 @@ export class OutgoingFrames {
   }
 
   /**
+   * Queues a ping or an application's pong.
+   *
+   * @param opcode `Opcode.ping` or `Opcode.pong`.
+   * @param data Application data.
+   * @throws {TypeError} If `data` is not a `Uint8Array`.
+   * @throws {RangeError} If it is longer than 125 bytes.
+   */
+  control(opcode: Opcode, data: Uint8Array): void {
+    if (!(data instanceof Uint8Array)) {
+      throw new TypeError("Cannot send control frame: data must be a Uint8Array");
+    }
+    // RFC 6455 §5.5: "All control frames MUST have a payload length of 125 bytes or less".
+    if (data.length > 125) {
+      throw new RangeError("Cannot send control frame: payload exceeds 125 bytes");
+    }
+    this.frame(opcode, data, false);
+  }
+
+  /**
    * Queues bytes that are already frames, by reference.
    *
    * @param bytes Complete frames.
+   * @throws {TypeError} On the client side (each frame needs a fresh mask,
+   * RFC 6455 §5.3), or if `bytes` is not a `Uint8Array`.
    */
   encoded(bytes: Uint8Array): void {
+    if (this.#masked) {
+      throw new TypeError(
+        "Cannot send pre-encoded frames as a client: each frame needs its own mask",
+      );
+    }
+    if (!(bytes instanceof Uint8Array)) {
+      throw new TypeError("Cannot send pre-encoded frames: frames must be a Uint8Array");
+    }
     this.#buffers.push(bytes);
     this.#bytes += bytes.length;
   }

@@ -2,21 +2,13 @@
  * The sans-I/O WebSocket connection (RFC 6455 §5–§7): bytes from the peer in,
  * events out; messages from the application in, bytes owed to the peer out.
  * Synchronous: no timers, no sockets, no promises. The caller moves the bytes.
- *
- * Failures the peer causes, as `ProtocolError.code` → close code:
- * `WS_INVALID_OPCODE`, `WS_INVALID_RSV`, `WS_FRAGMENTED_CONTROL_FRAME`,
- * `WS_CONTROL_FRAME_TOO_LONG`, `WS_MASK_REQUIRED`, `WS_UNEXPECTED_MASK`,
- * `WS_INVALID_PAYLOAD_LENGTH` (64-bit length with the top bit set),
- * `WS_UNEXPECTED_CONTINUATION`, `WS_EXPECTED_CONTINUATION`,
- * `WS_INVALID_CLOSE_PAYLOAD`, `WS_INVALID_CLOSE_CODE` → 1002;
- * `WS_INVALID_UTF8` → 1007; `WS_TOO_MANY_FRAGMENTS` → 1008; `WS_MESSAGE_TOO_BIG`,
- * `WS_UNSUPPORTED_PAYLOAD_LENGTH` (above 2^53 − 1) → 1009;
- * `WS_INTERNAL_ERROR` → 1011 (a bug or a throwing injected `fillMask`).
+ * Failures the peer causes are `ProtocolError`s (their stable codes and
+ * close codes are listed there).
  *
  * @module
  */
 
-import { encodeClosePayload, failureReason, parseClosePayload } from "./close_payload.ts";
+import { encodeClosePayload, failureClose, parseClosePayload } from "./close_payload.ts";
 import { CloseRecord } from "./close_record.ts";
 import { isValidWireCloseCode } from "./close_code.ts";
 import { ProtocolError, WebSocketError } from "./errors.ts";
@@ -80,7 +72,6 @@ const encoder = new TextEncoder();
 export class Protocol {
   /** Which end of the connection this is. */
   readonly role: Role;
-  readonly #masked: boolean;
   readonly #allowRsv1: boolean;
   readonly #deferFailure: boolean;
   readonly #deferCloseReply: boolean;
@@ -107,9 +98,8 @@ export class Protocol {
     checkProtocolOptions(options);
     const { role, maxMessageSize, maxFragments } = options;
     this.role = role;
-    this.#masked = role === "client";
     this.#allowRsv1 = options.allowRsv1 ?? false;
-    this.#outgoing = new OutgoingFrames(this.#masked, options.fillMask);
+    this.#outgoing = new OutgoingFrames(role === "client", options.fillMask);
     this.#deferFailure = options.deferFailure ?? false;
     this.#deferCloseReply = options.deferCloseReply ?? false;
     this.#assembler = new MessageAssembler({ maxMessageSize, maxFragments });
@@ -278,14 +268,6 @@ export class Protocol {
    */
   sendEncoded(frames: Uint8Array): void {
     this.#assertOpen("send message");
-    if (this.#masked) {
-      throw new TypeError(
-        "Cannot send pre-encoded frames as a client: each frame needs its own mask",
-      );
-    }
-    if (!(frames instanceof Uint8Array)) {
-      throw new TypeError("Cannot send pre-encoded frames: frames must be a Uint8Array");
-    }
     this.#outgoing.encoded(frames);
   }
 
@@ -296,7 +278,7 @@ export class Protocol {
    */
   sendPing(data: Uint8Array = EMPTY): void {
     this.#assertOpen("send ping");
-    this.#queueControl(Opcode.ping, data);
+    this.#outgoing.control(Opcode.ping, data);
   }
 
   /**
@@ -306,7 +288,7 @@ export class Protocol {
    */
   sendPong(data: Uint8Array = EMPTY): void {
     this.#assertOpen("send pong");
-    this.#queueControl(Opcode.pong, data);
+    this.#outgoing.control(Opcode.pong, data);
   }
 
   /**
@@ -506,19 +488,4 @@ export class Protocol {
     }
     return true;
   }
-
-  #queueControl(opcode: Opcode, data: Uint8Array): void {
-    if (!(data instanceof Uint8Array)) {
-      throw new TypeError("Cannot send control frame: data must be a Uint8Array");
-    }
-    // RFC 6455 §5.5: "All control frames MUST have a payload length of 125 bytes or less".
-    if (data.length > 125) {
-      throw new RangeError("Cannot send control frame: payload exceeds 125 bytes");
-    }
-    this.#outgoing.frame(opcode, data, false);
-  }
-}
-
-function failureClose(error: ProtocolError): { code: number; reason: string } {
-  return { code: error.closeCode, reason: failureReason(error) };
 }

@@ -3,7 +3,7 @@
  *
  * Masking dominates the cost of large frames in JavaScript. From
  * {@linkcode KERNEL_MASK_THRESHOLD} bytes up it runs in a WebAssembly SIMD
- * kernel (mask_kernel.ts), 64 KiB at a time copied through the kernel's
+ * kernel (mask_kernel.ts), 128 KiB at a time copied through the kernel's
  * memory; below, and wherever WebAssembly is not available, in JavaScript: a
  * 32-bit word at a time through a `Uint32Array` over the aligned middle of
  * the data, and a byte loop below {@linkcode WORD_MASK_THRESHOLD} bytes,
@@ -20,9 +20,10 @@ export const WORD_MASK_THRESHOLD = 64;
 
 /**
  * Payloads of at least this many bytes are masked by the WebAssembly SIMD
- * kernel. bench/mask.ts (in place, GB/s, kernel ÷ JS): at 1 KiB
- * Node 1.6×, Deno 0.7×, Bun 1.1×; from 2 KiB to 1 MiB 1.3-2.8× on all
- * three (Node 20 2.5-3.8 GB/s against 1.4-1.7 in JavaScript).
+ * kernel. bench/mask.ts (GB/s, kernel ÷ JS, in place and fused copy): at
+ * 1 KiB 0.9-1.2× on all three runtimes; from 2 KiB to 4 MiB 1.4-2.7×; at
+ * 16 MiB (past the caches) 1.4× on Node 20, 0.9-1.4× on Deno and 1.0-1.2×
+ * on Bun, so there is no upper bound.
  */
 export const KERNEL_MASK_THRESHOLD = 2048;
 
@@ -222,12 +223,39 @@ export function maskCopy(
   offset: number,
 ): void {
   const length = source.length;
-  if (length >= KERNEL_MASK_THRESHOLD && (kernel ??= loadMaskKernel()) !== null) {
-    maskThroughKernel(kernel, source, 0, length, target, targetStart, key, keyStart, offset);
-    return;
-  }
+  if (
+    length >= KERNEL_MASK_THRESHOLD &&
+    maskCopyInKernel(source, target, targetStart, key, keyStart, offset)
+  ) return;
   target.set(source, targetStart);
-  maskRange(target, targetStart, targetStart + length, key, offset, keyStart);
+  maskRangeInJs(target, targetStart, targetStart + length, key, offset, keyStart);
+}
+
+/**
+ * {@linkcode maskCopy} through the WebAssembly SIMD kernel at any length.
+ *
+ * @returns `false` (and nothing written) where the kernel is unavailable.
+ *
+ * @example
+ * ```ts
+ * import { maskCopyInKernel } from "./mask.ts";
+ *
+ * const target = new Uint8Array(100);
+ * const key = new Uint8Array([1, 1, 1, 1]);
+ * if (maskCopyInKernel(new Uint8Array(99).fill(1), target, 1, key, 0, 0)) console.assert(target[99] === 0);
+ * ```
+ */
+export function maskCopyInKernel(
+  source: Uint8Array,
+  target: Uint8Array,
+  targetStart: number,
+  key: Uint8Array,
+  keyStart: number,
+  offset: number,
+): boolean {
+  if ((kernel ??= loadMaskKernel()) === null) return false;
+  maskThroughKernel(kernel, source, 0, source.length, target, targetStart, key, keyStart, offset);
+  return true;
 }
 
 /**
@@ -273,16 +301,18 @@ function maskThroughKernel(
 
 /**
  * Where a block goes in the kernel's memory: at the target's offset within a
- * 4 KiB page, moved by 16 when that would put the copy-in destination 1-15
- * bytes past its source (modulo 4 KiB). Bun's typed-array copies run at
- * under 1 GB/s instead of 6-10 GB/s when the destination lies 1-15 bytes
- * past the source modulo 4 KiB (measured on Bun 1.4.5; Node and Deno do not
- * care); large buffers start on page boundaries, so byte offsets stand in
- * for addresses.
+ * 4 KiB page (so the copy out keeps its alignment), moved by 32 when that
+ * would put the copy-in destination 1-31 bytes past its source (modulo
+ * 4 KiB). Bun's typed-array copies slow down up to fourfold when the
+ * destination lies a few bytes past the source modulo 4 KiB: masking 16 MiB
+ * in place through the kernel, 2.8 GB/s 8 bytes past, 6.6 GB/s 16 bytes
+ * past, 10 GB/s at 0 or 32 and more (Bun 1.4.5; Node and Deno do not care).
+ * Large buffers start on page boundaries, so byte offsets stand in for
+ * addresses.
  */
 function placeBlock(sourceOffset: number, targetOffset: number): number {
   let base = targetOffset & 4095;
-  if (((base - sourceOffset) & 4095) - 1 < 15) base += 16;
+  if ((((base - sourceOffset) & 4095) - 1) >>> 0 < 31) base += 32;
   return base;
 }
 

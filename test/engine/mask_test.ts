@@ -4,16 +4,19 @@ import {
   applyMask,
   KERNEL_MASK_THRESHOLD,
   maskCopy,
+  maskCopyInKernel,
   MaskKeyPool,
   maskRange,
+  maskRangeInKernel,
   WORD_MASK_THRESHOLD,
 } from "../../src/engine/mask.ts";
+import { Protocol, type ProtocolEvent } from "../../src/engine/protocol.ts";
 import {
   loadMaskKernel,
   MASK_KERNEL_BLOCK,
   MASK_KERNEL_WASM,
 } from "../../src/engine/mask_kernel.ts";
-import { hex, toHex } from "../_util/hex.ts";
+import { concatBytes, hex, toHex } from "../_util/hex.ts";
 import { SeededRandom } from "../_util/seeded_random.ts";
 
 function referenceMask(data: Uint8Array, key: Uint8Array, offset: number): Uint8Array {
@@ -70,7 +73,9 @@ test("the WebAssembly SIMD kernel loads on this runtime and masks whole 64-byte 
   assert.ok(WebAssembly.validate(MASK_KERNEL_WASM));
   const kernel = loadMaskKernel();
   assert.ok(kernel !== null, "WebAssembly SIMD is available on every runtime we test");
-  assert.ok(kernel.memory.length >= MASK_KERNEL_BLOCK + 4096 + 16);
+  assert.ok(kernel.memory.length >= MASK_KERNEL_BLOCK + 4096 + 32);
+  // One block and the room to place it, however large the payloads: never 16 MiB.
+  assert.ok(kernel.memory.buffer.byteLength <= MASK_KERNEL_BLOCK + 65536);
   kernel.memory.fill(0xaa, 0, 200);
   kernel.mask(0, 130, 0x04030201); // 128 bytes masked, the last 2 left to the caller
   assert.deepEqual([...kernel.memory.subarray(0, 8)], [
@@ -88,7 +93,7 @@ test("the WebAssembly SIMD kernel loads on this runtime and masks whole 64-byte 
   assert.equal(kernel.memory[129], 0xaa);
 });
 
-// Lengths around the kernel threshold, its 64-byte groups and its 64 KiB blocks.
+// Lengths around the kernel threshold, its 64-byte groups and its blocks.
 const KERNEL_LENGTHS = [
   KERNEL_MASK_THRESHOLD - 1,
   KERNEL_MASK_THRESHOLD,
@@ -97,7 +102,9 @@ const KERNEL_LENGTHS = [
   4097,
   MASK_KERNEL_BLOCK - 1,
   MASK_KERNEL_BLOCK,
+  MASK_KERNEL_BLOCK + 1,
   MASK_KERNEL_BLOCK + 5,
+  3 * MASK_KERNEL_BLOCK + 3,
   3 * MASK_KERNEL_BLOCK + 61,
 ];
 
@@ -121,7 +128,7 @@ test("maskCopy writes the masked source into the target and leaves the source un
   const random = new SeededRandom(4);
   for (const length of [0, 1, 5, WORD_MASK_THRESHOLD + 3, ...KERNEL_LENGTHS]) {
     for (const at of [0, 1, 6, 14]) {
-      for (const offset of [0, 1, 3]) {
+      for (let offset = 0; offset < 4; offset++) {
         const key = random.bytes(4);
         const source = random.bytes(length + 3).subarray(3); // an unaligned view
         const before = source.slice();
@@ -148,6 +155,57 @@ test("maskCopy reads a key that lies in the target before writing over it", () =
   maskCopy(payload, frame, 8, frame, 4, 0);
   assert.deepEqual(frame.subarray(8), referenceMask(payload, hex("11 22 33 44"), 0));
   assert.equal(toHex(frame.subarray(0, 8)), "82 fe 0c 07 11 22 33 44");
+});
+
+test("the kernel paths match the reference at random lengths across block boundaries, sources and targets at any distance", () => {
+  // Lengths within 70 bytes of 1-4 whole blocks; source and target offsets that put the target
+  // 0-40 bytes past the source and near the end of a 4 KiB page, where a block is placed
+  // furthest into the kernel's memory.
+  const random = new SeededRandom(6);
+  const backing = random.bytes(4 * MASK_KERNEL_BLOCK + 8192 + 70);
+  for (let round = 0; round < 24; round++) {
+    const length = (1 + random.int(4)) * MASK_KERNEL_BLOCK - 70 + random.int(141);
+    const from = random.pick([0, 1, 3, 4095, random.int(4096)]);
+    const at = random.pick([from, from + 1 + random.int(40), 4095, random.int(4096)]);
+    const offset = random.int(4);
+    const key = random.bytes(4);
+    const label = `length ${length} from ${from} at ${at} offset ${offset}`;
+    const source = backing.slice(0, from + length).subarray(from);
+    const expected = referenceMask(source, key, offset);
+    const target = new Uint8Array(at + length + 1).fill(0xee);
+    assert.ok(maskCopyInKernel(source, target, at, key, 0, offset));
+    assert.deepEqual(target.subarray(at, at + length), expected, `copy ${label}`);
+    assert.equal(target[at - 1] ?? 0xee, 0xee, `byte before, ${label}`);
+    assert.equal(target[at + length], 0xee, `byte after, ${label}`);
+    assert.ok(maskRangeInKernel(source, 0, length, key, offset));
+    assert.deepEqual(source, expected, `in place ${label}`);
+  }
+});
+
+test("a client frame of several blocks and 3 bytes round-trips through Protocol in odd-sized chunks", () => {
+  const random = new SeededRandom(8);
+  const payload = random.bytes(5 * MASK_KERNEL_BLOCK + 3);
+  const client = new Protocol({ role: "client" });
+  client.sendBinary(payload);
+  const bytes = concatBytes(client.takeOutgoing());
+  const server = new Protocol({ role: "server" });
+  const events: ProtocolEvent[] = [];
+  for (let at = 0; at < bytes.length;) {
+    const size = Math.min(
+      bytes.length - at,
+      random.pick([1, 3, 4095, 65537, MASK_KERNEL_BLOCK - 1, MASK_KERNEL_BLOCK + 1, 200_003]),
+    );
+    // Each chunk at an odd offset of its own buffer, as reads out of a larger slab arrive.
+    const slack = random.int(8);
+    const chunk = new Uint8Array(slack + size);
+    chunk.set(bytes.subarray(at, at + size), slack);
+    events.push(...server.receive(chunk.subarray(slack)));
+    at += size;
+  }
+  assert.equal(events.length, 1);
+  const event = events[0];
+  assert.ok(event.type === "binary");
+  assert.deepEqual(event.data, payload);
 });
 
 test("applyMask rejects keys that are not 4 bytes", () => {

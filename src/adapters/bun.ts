@@ -327,7 +327,7 @@ function listen<Data>(options: ServeOptions<Data>): Promise<WebSocketServer> {
       release();
       // No cleanup hook of our own per connection: the channel drops its transport
       // (the socket) before `closed` settles, on every path.
-      connections.track(channel, new Request(request.url, { headers: request.headers }), data);
+      connections.track(channel, request, data);
     } catch (error) {
       // Refused upgrades were answered (400/403/408/431/500/503/…) by the handshake.
       hook.report(error);

@@ -243,7 +243,7 @@ export function serve<Data = undefined>(options: ServeOptions<Data>): Promise<We
       });
       pending.delete(conn);
       release();
-      connections.track(channel, new Request(request.url, { headers: request.headers }), data);
+      connections.track(channel, request, data);
       // Release the resource even if a stream was left half open.
       channel.closed.then(() => setTimeout(() => close(conn), 0));
     } catch (error) {

@@ -61,8 +61,11 @@ export interface UpgradeRequestInfo {
 export interface ServerUpgrade {
   /** The open channel (role `server`). */
   channel: StreamChannel;
-  /** The upgrade request. */
-  request: UpgradeRequestInfo;
+  /**
+   * The upgrade request, as the `Request` that `onUpgrade` saw (method, URL
+   * and headers as read from the wire).
+   */
+  request: Request & UpgradeRequestInfo;
   /** The `data` that `onUpgrade` gave, `undefined` without it. */
   data: unknown;
 }
@@ -181,8 +184,7 @@ export async function serverOverStreams(
     deflate: answer.deflate,
     head: result.rest,
   });
-  const request = { method: line.method, url: answer.request.url, headers: result.head.headers };
-  return { channel, request, data: answer.data };
+  return { channel, request: answer.request, data: answer.data };
 
   /** Answers `status` (the body: `message`, or the status's own) and gives `error` back. */
   async function refused(status: number, error: unknown, message = "Internal Server Error") {

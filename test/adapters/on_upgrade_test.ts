@@ -24,7 +24,7 @@ import { currentRuntime } from "../_util/runtimes.ts";
 import { serveHere } from "../_util/serve_here.ts";
 
 interface Hooks {
-  onUpgrade: UpgradeHook<unknown>;
+  onUpgrade?: UpgradeHook<unknown>;
   onError?: (error: unknown, request: Request) => void;
   onChannel?: (channel: WebSocketChannel, request: Request, data: unknown) => void;
 }
@@ -205,6 +205,40 @@ for (const [name, { runtime, start }] of Object.entries(entryPoints)) {
         await client.sink.close(1000);
       } finally {
         await server.close();
+      }
+    },
+  );
+
+  test(
+    `onChannel (${currentRuntime} ${name}): its request has the URL, method and headers the client sent, with or without onUpgrade`,
+    { skip },
+    async () => {
+      const hook: UpgradeHook<unknown> = () => ({ data: "hooked" });
+      for (const withHook of [false, true]) {
+        const seen: Request[] = [];
+        const server = await start({
+          ...(withHook ? { onUpgrade: hook } : {}),
+          onChannel: (_channel, request) => void seen.push(request),
+        });
+        try {
+          const client = connect(`ws://127.0.0.1:${server.port}/feed/7?since=42`, {
+            transport: "engine",
+            headers: { "x-trace": "t-1", authorization: "Bearer a" },
+          });
+          await deadline(client.ready, 5000, "the accepted upgrade");
+          await waitFor(() => seen.length === 1, { what: "onChannel" });
+          const [request] = seen;
+          assert.ok(request instanceof Request);
+          assert.equal(request.method, "GET");
+          assert.equal(request.url, `http://127.0.0.1:${server.port}/feed/7?since=42`);
+          assert.equal(request.headers.get("x-trace"), "t-1");
+          assert.equal(request.headers.get("authorization"), "Bearer a");
+          assert.equal(request.headers.get("upgrade")?.toLowerCase(), "websocket");
+          assert.equal(request.signal.aborted, false);
+          await client.sink.close(1000);
+        } finally {
+          await server.close();
+        }
       }
     },
   );

@@ -243,9 +243,8 @@ export function serve<Data = undefined>(options: ServeOptions<Data>): Promise<We
       });
       pending.delete(conn);
       release();
+      // The channel closes the connection itself when it ends (its transport's close()).
       connections.track(channel, request, data);
-      // Release the resource even if a stream was left half open.
-      channel.closed.then(() => setTimeout(() => close(conn), 0));
     } catch (error) {
       // A refused upgrade was answered (400/403/408/431/500/503/…) by the handshake.
       hook.report(error);

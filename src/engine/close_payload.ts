@@ -179,9 +179,8 @@ export function failureReason(error: { message: string }): string {
  * @example
  * ```ts
  * import { failureClose } from "./close_payload.ts";
- * import { ProtocolError } from "./errors.ts";
  *
- * const close = failureClose(new ProtocolError("WS_INVALID_UTF8", "Invalid UTF-8", 1007));
+ * const close = failureClose({ message: "Invalid UTF-8", closeCode: 1007 });
  * console.assert(close.code === 1007 && close.reason === "Invalid UTF-8");
  * ```
  */

@@ -52,6 +52,9 @@ const JOIN_HEAD = 16 * 1024;
 const joinBuffers: Uint8Array[] = [];
 const JOIN_BUFFERS_KEPT = 8;
 
+/** Where a connection's writes start: one settled promise for all of them. */
+const RESOLVED: Promise<void> = Promise.resolve();
+
 const DONE: ReadableStreamReadResult<Uint8Array> = { done: true, value: undefined };
 
 /** The part of `Deno.Conn` used here. */
@@ -126,7 +129,7 @@ class ConnIo implements ByteReader, ByteWriter {
   #cancelled = false;
   #ended = false;
   /** The last write queued: writes run one after another; a failure fails the later ones. */
-  #tail: Promise<void> = Promise.resolve();
+  #tail: Promise<void> = RESOLVED;
   /** Writes queued and not finished: with none, a write starts at once. */
   #queued = 0;
   #writeFailure: { error: unknown } | undefined;

@@ -159,10 +159,8 @@ class ConnIo implements ByteReader, ByteWriter {
     try {
       n = await this.#conn.read(buffer);
     } catch (error) {
-      // A read interrupted by our own cancel() is the end, not a failure.
-      if (this.#cancelled) return DONE;
-      this.#end(error);
-      throw error;
+      this.#readFailed(error);
+      return DONE;
     }
     if (n === null) {
       this.#end(undefined);
@@ -190,12 +188,21 @@ class ConnIo implements ByteReader, ByteWriter {
     try {
       n = await this.#conn.read(target);
     } catch (error) {
-      if (this.#cancelled) return null;
-      this.#end(error);
-      throw error;
+      this.#readFailed(error);
+      return null;
     }
     if (n === null) this.#end(undefined);
     return n;
+  }
+
+  /**
+   * A read rejected: one interrupted by our own cancel() is the end (the
+   * caller returns it), anything else ends the reader and is thrown.
+   */
+  #readFailed(error: unknown): void {
+    if (this.#cancelled) return;
+    this.#end(error);
+    throw error;
   }
 
   /**

@@ -42,8 +42,8 @@ export interface ByteReader {
   /** Stops reading and releases the transport. */
   cancel(reason?: unknown): Promise<void>;
   /**
-   * Optional, for pull-based transports that read into a caller's buffer
-   * (`Deno.Conn.read`): reads the next bytes straight into `target` (at most
+   * Optional, for pull-based transports whose socket reads into a buffer the
+   * caller gives: reads the next bytes straight into `target` (at most
    * its length) and resolves with their count, or `null` at the end; rejects
    * as `read()` does. The channel offers the rest of a large payload's own
    * buffer, saving the transport's buffer and a copy per read.

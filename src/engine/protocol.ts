@@ -75,11 +75,16 @@ export class Protocol {
   readonly #allowRsv1: boolean;
   readonly #deferFailure: boolean;
   readonly #deferCloseReply: boolean;
-  readonly #decoder: FrameDecoder;
-  readonly #assembler: MessageAssembler;
-  readonly #outgoing: OutgoingFrames;
+  readonly #maxMessageSize: number | undefined;
+  readonly #maxFragments: number | undefined;
+  readonly #fillMask: ((key: Uint8Array) => void) | undefined;
+  // The parts below are created on first use: an idle connection (most of a server's) has
+  // received and sent nothing and needs none of them.
+  #decoder: FrameDecoder | undefined;
+  #assembler: MessageAssembler | undefined;
+  #outgoing: OutgoingFrames | undefined;
   /** Both sides' close frames, our failure, a lost transport: the close code comes from here. */
-  readonly #close = new CloseRecord();
+  #close: CloseRecord | undefined;
   #failed = false;
   // A peer failure whose close frame waits for failNow() (deferFailure); input is ignored meanwhile.
   #pendingFailure: ProtocolError | undefined;
@@ -96,55 +101,75 @@ export class Protocol {
    */
   constructor(options: ProtocolOptions) {
     checkProtocolOptions(options);
-    const { role, maxMessageSize, maxFragments } = options;
-    this.role = role;
+    this.role = options.role;
     this.#allowRsv1 = options.allowRsv1 ?? false;
-    this.#outgoing = new OutgoingFrames(role === "client", options.fillMask);
+    this.#fillMask = options.fillMask;
     this.#deferFailure = options.deferFailure ?? false;
     this.#deferCloseReply = options.deferCloseReply ?? false;
-    this.#assembler = new MessageAssembler({ maxMessageSize, maxFragments });
-    this.#decoder = new FrameDecoder({
-      role,
+    this.#maxMessageSize = options.maxMessageSize;
+    this.#maxFragments = options.maxFragments;
+  }
+
+  /** The frame decoder (and the message assembler it feeds), created with the first bytes. */
+  #frameDecoder(): FrameDecoder {
+    if (this.#decoder !== undefined) return this.#decoder;
+    const maxMessageSize = this.#maxMessageSize;
+    const assembler = this.#assembler = new MessageAssembler({
+      maxMessageSize,
+      maxFragments: this.#maxFragments,
+    });
+    return this.#decoder = new FrameDecoder({
+      role: this.role,
       // With permessage-deflate a frame may carry a compressed message's overhead; the
       // assembler keeps the exact limit for uncompressed messages.
       maxPayloadLength: this.#allowRsv1
         ? maxCompressedSize(maxMessageSize ?? DEFAULT_MAX_PAYLOAD_LENGTH)
         : maxMessageSize,
       allowRsv1: this.#allowRsv1,
-      onHeader: (header) => this.#onHeader(header),
+      onHeader: (header) => this.#onHeader(header, assembler),
       onPayloadPart: (part) => {
-        if (this.#inDataFrame) this.#assembler.addPart(part);
+        if (this.#inDataFrame) assembler.addPart(part);
       },
     });
+  }
+
+  /** The outgoing byte queue, created with the first frame queued. */
+  #frames(): OutgoingFrames {
+    return this.#outgoing ??= new OutgoingFrames(this.role === "client", this.#fillMask);
+  }
+
+  /** The close record, created with the first close event (sent, received, failed, lost). */
+  #record(): CloseRecord {
+    return this.#close ??= new CloseRecord();
   }
 
   /** `open`, `closing` (one side sent close) or `closed` (both did, or failed; a failure held
    * back by `deferFailure` counts from {@linkcode failNow}). */
   get state(): ProtocolState {
-    if (this.#failed || this.#close.complete) return "closed";
-    return this.#close.isSent || this.#close.isReceived ? "closing" : "open";
+    if (this.#failed || this.#close?.complete) return "closed";
+    return this.#close?.isSent || this.#close?.isReceived ? "closing" : "open";
   }
 
   /** The code this connection closes with once a close started: see {@linkcode CloseRecord.code}
    * (the first close of either side, our failure's, or 1006 once the connection was lost). */
   get closeCode(): number | undefined {
-    return this.#close.code;
+    return this.#close?.code;
   }
 
   /** The reason that goes with {@linkcode closeCode} (`""` when none). */
   get closeReason(): string | undefined {
-    return this.#close.reason;
+    return this.#close?.reason;
   }
 
   /** The transport ended or was given up: unless the close handshake completed, the code is 1006
    * (RFC 6455 §7.1.5: closed without a close frame). */
   connectionLost(): void {
-    this.#close.lost();
+    this.#record().lost();
   }
 
   /** Bytes queued for the peer and not taken yet. */
   get outgoingBytes(): number {
-    return this.#outgoing.bytes;
+    return this.#outgoing?.bytes ?? 0;
   }
 
   /**
@@ -172,8 +197,8 @@ export class Protocol {
    * {@linkcode receiveInTarget}.
    */
   readTarget(): Uint8Array | null {
-    if (this.#failed || this.#pendingFailure !== undefined || this.#close.isReceived) return null;
-    return this.#decoder.readTarget();
+    if (this.#failed || this.#pendingFailure !== undefined || this.#close?.isReceived) return null;
+    return this.#decoder?.readTarget() ?? null;
   }
 
   /**
@@ -185,7 +210,7 @@ export class Protocol {
    * @throws {Error} When there is no read target of that length (caller misuse).
    */
   receiveInTarget(length: number): ProtocolEvent[] {
-    if (length > 0) this.#decoder.pushTarget(length);
+    if (length > 0) this.#frameDecoder().pushTarget(length);
     return this.#decode(null, length);
   }
 
@@ -194,15 +219,15 @@ export class Protocol {
     // RFC 6455 §7.1.7: after failing, "MUST NOT continue to attempt to process data";
     // §5.5.1: nothing follows a close frame.
     if (
-      this.#failed || this.#pendingFailure !== undefined || this.#close.isReceived ||
+      this.#failed || this.#pendingFailure !== undefined || this.#close?.isReceived ||
       length === 0
     ) return events;
     try {
-      const decoder = this.#decoder;
+      const decoder = this.#frameDecoder();
       if (chunk !== null) decoder.push(chunk);
       for (let frame = decoder.next(); frame !== null; frame = decoder.next()) {
         this.#handleFrame(frame, events);
-        if (this.#close.isReceived) break;
+        if (this.#close?.isReceived) break;
       }
     } catch (error) {
       events.push({ type: "error", error: this.#failWith(error) });
@@ -223,7 +248,7 @@ export class Protocol {
     if (!(bytes instanceof Uint8Array)) {
       throw new TypeError("Cannot send message: text must be a string or Uint8Array");
     }
-    this.#outgoing.frame(Opcode.text, bytes, this.#compressFlag(options));
+    this.#frames().frame(Opcode.text, bytes, this.#compressFlag(options));
   }
 
   /**
@@ -238,7 +263,7 @@ export class Protocol {
     if (!(data instanceof Uint8Array)) {
       throw new TypeError("Cannot send message: data must be a Uint8Array");
     }
-    this.#outgoing.frame(Opcode.binary, data, this.#compressFlag(options));
+    this.#frames().frame(Opcode.binary, data, this.#compressFlag(options));
   }
 
   /**
@@ -268,7 +293,7 @@ export class Protocol {
    */
   sendEncoded(frames: Uint8Array): void {
     this.#assertOpen("send message");
-    this.#outgoing.encoded(frames);
+    this.#frames().encoded(frames);
   }
 
   /**
@@ -278,7 +303,7 @@ export class Protocol {
    */
   sendPing(data: Uint8Array = EMPTY): void {
     this.#assertOpen("send ping");
-    this.#outgoing.control(Opcode.ping, data);
+    this.#frames().control(Opcode.ping, data);
   }
 
   /**
@@ -288,7 +313,7 @@ export class Protocol {
    */
   sendPong(data: Uint8Array = EMPTY): void {
     this.#assertOpen("send pong");
-    this.#outgoing.control(Opcode.pong, data);
+    this.#frames().control(Opcode.pong, data);
   }
 
   /**
@@ -304,9 +329,9 @@ export class Protocol {
   sendClose(code?: number, reason?: string): void {
     this.#assertOpen("close");
     const body = encodeClosePayload(code, reason);
-    this.#outgoing.frame(Opcode.close, body, false);
+    this.#frames().frame(Opcode.close, body, false);
     // RFC 6455 §5.5.1: "The application MUST NOT send any more data frames after sending a Close frame."
-    this.#close.sent({ code: code ?? 1005, reason: code === undefined ? "" : reason ?? "" });
+    this.#record().sent({ code: code ?? 1005, reason: code === undefined ? "" : reason ?? "" });
   }
 
   /**
@@ -327,10 +352,10 @@ export class Protocol {
     this.#failed = true;
     // An upper-layer failure during a deferred one closes with its own code instead.
     this.#pendingFailure = undefined;
-    this.#close.failed({ code, reason });
-    if (!this.#close.isSent) {
-      this.#outgoing.frame(Opcode.close, body, false);
-      this.#close.sent({ code, reason });
+    this.#record().failed({ code, reason });
+    if (!this.#close?.isSent) {
+      this.#frames().frame(Opcode.close, body, false);
+      this.#record().sent({ code, reason });
     }
   }
 
@@ -382,9 +407,9 @@ export class Protocol {
     const owed = this.#owedCloseReply;
     if (owed === undefined) return;
     this.#owedCloseReply = undefined;
-    if (this.#close.isSent) return;
-    this.#outgoing.frame(Opcode.close, owed.body, false);
-    this.#close.sent({ code: owed.code, reason: "" });
+    if (this.#close?.isSent) return;
+    this.#frames().frame(Opcode.close, owed.body, false);
+    this.#record().sent({ code: owed.code, reason: "" });
   }
 
   /**
@@ -394,29 +419,29 @@ export class Protocol {
    * @returns The queued buffers (empty when none).
    */
   takeOutgoing(): Uint8Array[] {
-    return this.#outgoing.take();
+    return this.#outgoing?.take() ?? [];
   }
 
-  #onHeader(header: Readonly<FrameHeader>): void {
-    this.#inDataFrame = header.opcode < 0x8 && !this.#close.isSent;
-    if (this.#inDataFrame) this.#assembler.beginFrame(header);
+  #onHeader(header: Readonly<FrameHeader>, assembler: MessageAssembler): void {
+    this.#inDataFrame = header.opcode < 0x8 && !this.#close?.isSent;
+    if (this.#inDataFrame) assembler.beginFrame(header);
   }
 
   #handleFrame(frame: Frame, events: ProtocolEvent[]): void {
     const opcode = frame.opcode;
     if (opcode < 0x8) {
       // RFC 6455 §7.1.4: after sending close, data from the peer is discarded until its close.
-      if (this.#close.isSent) return;
-      const message = this.#assembler.endFrame(frame);
+      if (this.#close?.isSent) return;
+      const message = this.#assembler!.endFrame(frame);
       if (message !== null) events.push(message);
       return;
     }
     if (opcode === Opcode.close) {
       const { code, reason } = parseClosePayload(frame.payload);
-      this.#close.received({ code, reason });
-      this.#assembler.reset();
+      this.#record().received({ code, reason });
+      this.#assembler!.reset();
       events.push({ type: "close", code, reason });
-      if (!this.#close.isSent) {
+      if (!this.#close?.isSent) {
         // RFC 6455 §5.5.1: "the endpoint MUST send a Close frame in response ... typically echos
         // the status code it received".
         const body = encodeClosePayload(code === 1005 ? undefined : code);
@@ -425,16 +450,16 @@ export class Protocol {
           this.#owedCloseReply = { body, code };
           return;
         }
-        this.#outgoing.frame(Opcode.close, body, false);
-        this.#close.sent({ code, reason: "" });
+        this.#frames().frame(Opcode.close, body, false);
+        this.#record().sent({ code, reason: "" });
       }
       return;
     }
-    if (this.#close.isSent) return;
+    if (this.#close?.isSent) return;
     if (opcode === Opcode.ping) {
       // RFC 6455 §5.5.2: "Upon receipt of a Ping frame, an endpoint MUST send a Pong frame in
       // response ... The Pong frame MUST have identical Application data".
-      this.#outgoing.pong(frame.payload);
+      this.#frames().pong(frame.payload);
       events.push({ type: "ping", data: frame.payload });
     } else {
       events.push({ type: "pong", data: frame.payload });
@@ -445,10 +470,10 @@ export class Protocol {
   // throw inside receive()) becomes "stop reading, queue close N".
   #failWith(error: unknown): ProtocolError {
     const protocolError = ProtocolError.from(error);
-    if (this.#deferFailure && !this.#close.isSent) {
+    if (this.#deferFailure && !this.#close?.isSent) {
       // Input stops now (receive() checks #pendingFailure); the close waits for failNow().
       this.#pendingFailure = protocolError;
-      this.#close.failed(failureClose(protocolError));
+      this.#record().failed(failureClose(protocolError));
       return protocolError;
     }
     this.#failed = true;
@@ -458,13 +483,13 @@ export class Protocol {
 
   #queueFailureClose(protocolError: ProtocolError): void {
     const close = failureClose(protocolError);
-    this.#close.failed(close);
-    if (!this.#close.isSent) {
-      this.#close.sent(close);
+    this.#record().failed(close);
+    if (!this.#close?.isSent) {
+      this.#record().sent(close);
       // RFC 6455 §7.1.7: "the endpoint SHOULD send a Close frame with an appropriate status code
       // (Section 7.4) before proceeding to _Close the WebSocket Connection_".
       try {
-        this.#outgoing.frame(Opcode.close, encodeClosePayload(close.code, close.reason), false);
+        this.#frames().frame(Opcode.close, encodeClosePayload(close.code, close.reason), false);
       } catch {
         // Only an injected fillMask can throw here; the caller still learns the failure from the
         // error event and closes the transport, so receive() keeps its never-throws promise.
@@ -473,7 +498,7 @@ export class Protocol {
   }
 
   #assertOpen(action: string): void {
-    if (this.#close.isSent) {
+    if (this.#close?.isSent) {
       throw new WebSocketError(
         "WS_INVALID_STATE",
         `Cannot ${action}: connection is ${this.state}`,

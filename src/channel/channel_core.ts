@@ -15,7 +15,7 @@
  */
 import type { Protocol } from "../engine/protocol.ts";
 import type { ProtocolError } from "../engine/errors.ts";
-import type { BatchSource, BatchWriter } from "./batch_writer.ts";
+import { type BatchSource, BatchWriter } from "./batch_writer.ts";
 import type { SinkHandle } from "./channel_sink.ts";
 import type { CloseInfo, MessageDeflate, Sendable } from "./channel_types.ts";
 import { ChannelLifecycle } from "./channel_lifecycle.ts";
@@ -67,13 +67,13 @@ export class ChannelCore extends ChannelLifecycle
   readonly settings: ResolvedSettings;
   readonly inbox: Inbox;
   readonly pump: ReadPump;
-  readonly sender: MessageSender;
   readonly #receiver: Receiver;
   protocol: Protocol | undefined;
   reader: ByteReader | undefined;
   writer: ByteWriter | undefined;
-  batches: BatchWriter | undefined;
-  target: SenderTarget | undefined;
+  // Created on first use: an idle connection sends nothing.
+  #sender: MessageSender | undefined;
+  #batches: BatchWriter | undefined;
   /** The transport, for its `close()` (ends the connection at once). */
   transport: ByteStreams | undefined;
   deflate: MessageDeflate | undefined;
@@ -110,7 +110,34 @@ export class ChannelCore extends ChannelLifecycle
     this.#receiver = receiver;
     this.inbox = new Inbox(this);
     this.pump = new ReadPump(this);
-    this.sender = new MessageSender(this);
+  }
+
+  /** Turns the application's messages into frames, in order; created with the first send. */
+  get sender(): MessageSender {
+    return this.#sender ??= new MessageSender(this);
+  }
+
+  /** Writes the engine's bytes to the transport; created with the first write once open. */
+  get batches(): BatchWriter | undefined {
+    const writer = this.writer;
+    if (this.#batches === undefined && writer !== undefined) {
+      this.#batches = new BatchWriter(writer, this);
+    }
+    return this.#batches;
+  }
+
+  /** Bytes handed to the transport whose write has not completed yet. */
+  get inFlight(): number {
+    return this.#batches?.inFlight ?? 0;
+  }
+
+  /**
+   * {@linkcode SenderHost.target}: the core itself once open (its
+   * `protocol`, `batches` and `deflate`), so that no object per connection
+   * holds them again.
+   */
+  get target(): SenderTarget | undefined {
+    return this.writer === undefined ? undefined : this as unknown as SenderTarget;
   }
 
   /** The close code: see {@linkcode WebSocketChannel.closeCode}. */
@@ -167,7 +194,7 @@ export class ChannelCore extends ChannelLifecycle
    * without reading cannot grow them without bound.
    */
   writing(): Promise<void> | undefined {
-    const owed = this.protocol!.outgoingBytes + this.batches!.inFlight;
+    const owed = this.protocol!.outgoingBytes + this.inFlight;
     if (owed <= this.settings.readableHighWaterMark || this.state === "closed") return undefined;
     return this.batches!.flush();
   }
@@ -241,7 +268,7 @@ export class ChannelCore extends ChannelLifecycle
 
   /** {@linkcode PeerCloseHost.pending} */
   pending(): Promise<unknown> | undefined {
-    return this.sender.pending;
+    return this.#sender?.pending;
   }
 
   /** {@linkcode PeerCloseHost.timeout} */
@@ -360,7 +387,7 @@ export class ChannelCore extends ChannelLifecycle
       this.#peerClose.taken(true);
       return done;
     }
-    const tail = this.sender.pending;
+    const tail = this.#sender?.pending;
     // Messages still being prepared (Blob, compression) go out first.
     if (tail) tail.then(() => this.#sendClose(code, reason)).catch((e) => this.abrupt(e));
     else {

@@ -9,7 +9,6 @@
 import { Protocol } from "../engine/protocol.ts";
 import { isValidWireCloseCode } from "../engine/close_code.ts";
 import { handled } from "../_util/deferred.ts";
-import { BatchWriter } from "./batch_writer.ts";
 import { ChannelCore } from "./channel_core.ts";
 import { createSink, type SinkHandle } from "./channel_sink.ts";
 import {
@@ -146,7 +145,7 @@ export class StreamChannel {
     core.deflate = opening.deflate;
     this.#subprotocol = opening.protocol ?? "";
     this.#extensions = opening.extensions ?? "";
-    const protocol = core.protocol = new Protocol({
+    core.protocol = new Protocol({
       role: core.settings.role,
       maxMessageSize: core.settings.maxMessageSize,
       maxFragments: core.settings.maxFragments,
@@ -163,8 +162,6 @@ export class StreamChannel {
     // transport in push mode reports it itself).
     if (reader.attach === undefined) reader.closed.catch((error) => core.onError(error));
     core.writer = direct ? direct.writer : streams.writable.getWriter();
-    const batches = core.batches = new BatchWriter(core.writer, core);
-    core.target = { protocol, batches, deflate: core.deflate };
     core.markOpen();
     core.pump.start(reader, opening.head);
   }
@@ -244,16 +241,15 @@ function channelInternals(core: ChannelCore, channel: StreamChannel): ChannelInt
     backlog: () => core.sender.backlog,
     offerFrames: (frames, limit) => {
       if (core.state !== "open" || core.closeRequested) return 2;
-      const backlog = core.sender.queuedBytes + core.protocol!.outgoingBytes +
-        core.batches!.inFlight;
+      const backlog = core.sender.queuedBytes + core.protocol!.outgoingBytes + core.inFlight;
       if (!offerAllowed(backlog, frames.byteLength, limit)) return 1;
       core.protocol!.sendEncoded(frames);
       if (core.replying) core.boundReplies();
       return 0;
     },
     flush: () => {
-      if (core.batches !== undefined && core.protocol!.outgoingBytes > 0) {
-        core.batches.kick(true);
+      if (core.writer !== undefined && core.protocol!.outgoingBytes > 0) {
+        core.batches!.kick(true);
       }
     },
     offerMessage: (message, limit) => {

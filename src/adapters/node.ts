@@ -157,7 +157,7 @@ export function attach<Data = undefined>(
  */
 interface Admission {
   deadline(socket: Duplex): AbortSignal | undefined;
-  decided(socket: Duplex): void;
+  decided(socket: Duplex, upgraded: boolean): void;
 }
 
 function listenUpgrades(
@@ -182,11 +182,11 @@ function listenUpgrades(
       return;
     }
     upgradeWith(connections, req, socket, head, options, admission?.deadline(socket))
-      .catch(() => {
+      .then((channel) => admission?.decided(socket, channel !== undefined), () => {
         // A 500 already written still goes out before the socket closes.
         if (!socket.writableEnded) socket.destroy();
-      })
-      .finally(() => admission?.decided(socket));
+        admission?.decided(socket, false);
+      });
   };
   server.on("upgrade", listener);
   return {
@@ -269,7 +269,15 @@ async function listen<Data>(options: ServeOptions<Data>): Promise<WebSocketServe
   });
   const handler = listenUpgrades(server, options, {
     deadline: (socket) => pending.get(socket)?.deciding?.signal,
-    decided: (socket) => pending.get(socket)?.settle(),
+    decided: (socket, upgraded) => {
+      pending.get(socket)?.settle();
+      if (!upgraded) return;
+      // Its channel owns it now (the server's close() ends it through the channel, and the
+      // transport listens for its errors): two listeners and a set entry less for its life.
+      sockets.delete(socket as Socket);
+      socket.off("close", forget);
+      socket.off("error", destroySocket);
+    },
   });
   // Listeners shared by every socket (`this` is the socket): a closure per
   // socket would keep this function's scope alive for the connection's life.

@@ -1,0 +1,266 @@
+/**
+ * Where an idle connection's memory goes on Node: a server (`ws`, or our
+ * engine's `serve()` from the same bundle as `echo.ts`) under Node 20 with
+ * `--expose-gc` and `bench/peers/heap_probe.mjs` preloaded, then batches of
+ * raw upgraded idle connections from a separate process
+ * (`bench/peers/client_idle.mjs`). After each batch and a settle it reads
+ * the server's RSS and V8's heap, and can force two full collections and read them again (live
+ * memory against garbage not yet collected; with `--gc`; the forced
+ * collections change what later readings see, so compare runs with
+ * `echo.ts` without it), and with `--snapshots` writes
+ * a heap snapshot. The last two snapshots are compared constructor by
+ * constructor (V8's node type and name): objects and self size added per
+ * connection between the two batch counts.
+ *
+ * Usage: `deno run -A bench/idle_heap.ts [--server ws|engine-node]
+ *   [--counts 500,2500] [--settle 3000] [--gc] [--snapshots] [--top 40] [--explain Array,Object]`
+ * (`--counts`: total connections after each batch; `--explain`: names from
+ * the table whose objects new in the last snapshot are counted by what
+ * holds them: the holder's name and the edge). Snapshots make the RSS
+ * figures of later batches meaningless (writing one grows the heap): read
+ * RSS from a run without `--snapshots`.
+ *
+ * @module
+ */
+import { spawn } from "node:child_process";
+import { mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { Readable } from "node:stream";
+import { Lines } from "../scripts/_util/lines.ts";
+import { bundleForNode, fmt, node20, option, root, table } from "./_harness.ts";
+import { Process, stopAll } from "./_harness/processes.ts";
+
+const args = Deno.args;
+const serverName = option(args, "server", "engine-node");
+const counts = option(args, "counts", "500,2500").split(",").map(Number);
+const settleMs = Number(option(args, "settle", "3000"));
+const snapshots = args.includes("--snapshots");
+const forceGc = args.includes("--gc");
+const top = Number(option(args, "top", "40"));
+/** Names (as in the table) whose new objects are listed by retainer: "Array,closure:·". */
+const explain = option(args, "explain", "").split(",").filter(Boolean);
+
+const commands: Record<string, string[]> = {
+  ws: ["bench/peers/server_ws.mjs"],
+  "engine-node": [".build/bench/server_engine.mjs"],
+};
+if (!commands[serverName]) throw new Error(`--server: one of ${Object.keys(commands).join(", ")}`);
+if (serverName === "engine-node") {
+  bundleForNode("bench/peers/server_engine.ts", ".build/bench/server_engine.mjs");
+}
+
+const child = spawn(
+  "taskset",
+  [
+    "-c",
+    "0",
+    node20,
+    "--expose-gc",
+    "--import",
+    "./bench/peers/heap_probe.mjs",
+    ...commands[serverName],
+  ],
+  { cwd: root, stdio: ["pipe", "pipe", "inherit"] },
+);
+const lines = new Lines(Readable.toWeb(child.stdout!) as ReadableStream<Uint8Array>);
+const ask = async (command: string, answer: RegExp) => {
+  child.stdin!.write(`${command}\n`);
+  return await lines.until(answer, 600_000, `${serverName} (${command})`);
+};
+const memory = async (command: "rss" | "gc") => {
+  const [, rss, heap, total, external, young, old] = await ask(
+    command,
+    /^RSS (\d+) HEAP (\d+) TOTAL (\d+) EXTERNAL (\d+) NEW (\d+) OLD (\d+)/,
+  );
+  return {
+    rss: Number(rss),
+    heap: Number(heap),
+    total: Number(total) / 1024,
+    external: Number(external),
+    young: Number(young),
+    old: Number(old),
+  };
+};
+
+interface Group {
+  count: number;
+  size: number;
+}
+
+/** Objects and self size per V8 node type and name. */
+function groups(path: string): Map<string, Group> {
+  const snapshot = JSON.parse(readFileSync(path, "utf8"));
+  const meta = snapshot.snapshot.meta;
+  const fields: string[] = meta.node_fields;
+  const width = fields.length;
+  const typeAt = fields.indexOf("type");
+  const nameAt = fields.indexOf("name");
+  const sizeAt = fields.indexOf("self_size");
+  const types: string[] = meta.node_types[0];
+  const strings: string[] = snapshot.strings;
+  const nodes: number[] = snapshot.nodes;
+  const out = new Map<string, Group>();
+  for (let i = 0; i < nodes.length; i += width) {
+    const type = types[nodes[i + typeAt]];
+    // Strings and code are grouped by type: their names are their contents.
+    const named = type === "object" || type === "closure" || type === "hidden" ||
+      type === "array" || type === "native" || type === "object shape";
+    const name = named ? strings[nodes[i + nameAt]].slice(0, 60) : "";
+    const key = `${type}\t${name}`;
+    const group = out.get(key) ?? { count: 0, size: 0 };
+    group.count++;
+    group.size += nodes[i + sizeAt];
+    out.set(key, group);
+  }
+  return out;
+}
+
+/** For the `--explain` names: objects new in `after` counted by their holders (name and edge). */
+function retainers(beforePath: string, afterPath: string, n: number): void {
+  const read = (path: string) => JSON.parse(readFileSync(path, "utf8"));
+  const before = read(beforePath);
+  const after = read(afterPath);
+  const meta = after.snapshot.meta;
+  const fields: string[] = meta.node_fields;
+  const width = fields.length;
+  const edgeFields: string[] = meta.edge_fields;
+  const edgeWidth = edgeFields.length;
+  const types: string[] = meta.node_types[0];
+  const edgeTypes: string[] = meta.edge_types[0];
+  const strings: string[] = after.strings;
+  const idAt = fields.indexOf("id");
+  const oldIds = new Set<number>();
+  const beforeNodes: number[] = before.nodes;
+  for (let i = 0; i < beforeNodes.length; i += width) oldIds.add(beforeNodes[i + idAt]);
+  const nodes: number[] = after.nodes;
+  const edges: number[] = after.edges;
+  const typeAt = fields.indexOf("type");
+  const nameAt = fields.indexOf("name");
+  const edgeCountAt = fields.indexOf("edge_count");
+  const label = (i: number) => {
+    const type = types[nodes[i + typeAt]];
+    const name = strings[nodes[i + nameAt]].slice(0, 40);
+    return type === "object" ? name : `${type}:${name || "·"}`;
+  };
+  const wanted = (i: number) => {
+    const l = label(i);
+    return explain.includes(l) || explain.includes(l.replace(/^object:/, ""));
+  };
+  const held = new Map<string, number>();
+  let edge = 0;
+  for (let i = 0; i < nodes.length; i += width) {
+    const count = nodes[i + edgeCountAt];
+    for (let e = 0; e < count; e++, edge += edgeWidth) {
+      const to = edges[edge + 2];
+      if (oldIds.has(nodes[to + idAt]) || !wanted(to)) continue;
+      const edgeType = edgeTypes[edges[edge]];
+      if (edgeType === "weak") continue;
+      const edgeName = edgeType === "element" || edgeType === "hidden"
+        ? `[${edges[edge + 1]}]`
+        : String(strings[edges[edge + 1]]);
+      const key = `${label(to)} ← ${label(i)}.${edgeName}`;
+      held.set(key, (held.get(key) ?? 0) + 1);
+    }
+  }
+  console.log(`\nNew objects by holder, per connection\n`);
+  const rows = [...held].filter(([, c]) => c / n >= 0.05).sort((a, b) => b[1] - a[1]);
+  console.log(
+    table(["object ← holder.edge", "per conn"], rows.map(([k, c]) => [k, fmt(c / n, 2)])),
+  );
+}
+
+const dir = mkdtempSync(`${tmpdir()}/idle-heap-`);
+try {
+  const [, port] = await lines.until(/^PORT (\d+)/, 30_000, serverName);
+  await new Promise((resolve) => setTimeout(resolve, 1000));
+  const mib = (kib: number) => fmt(kib / 1024, 1);
+  type Reading = Awaited<ReturnType<typeof memory>>;
+  const rows: string[][] = [];
+  const row = (total: string, r: Reading, last: Reading | undefined, batch: number) =>
+    rows.push([
+      total,
+      mib(r.rss),
+      `${mib(r.total)} (${mib(r.young)} / ${mib(r.old)})`,
+      fmt(r.heap / 1e6, 2),
+      fmt(r.external / 1e6, 2),
+      last ? fmt((r.rss - last.rss) / batch, 2) : "",
+      last ? fmt((r.heap - last.heap) / batch, 0) : "",
+    ]);
+  const first = await memory("rss");
+  row("0", first, undefined, 0);
+  let lastGc = forceGc ? await memory("gc") : undefined;
+  if (lastGc) row("0, gc", lastGc, undefined, 0);
+  let last = first;
+  const snaps: string[] = [];
+  let previous = 0;
+  for (const total of counts) {
+    const batch = total - previous;
+    const client = new Process(`idle client of ${serverName}`, [
+      node20,
+      "bench/peers/client_idle.mjs",
+      "--port",
+      port,
+      "--connections",
+      String(batch),
+    ], { cpu: 1, fdLimit: 65536 });
+    await client.lines.until(/^READY/, 180_000, client.name);
+    await new Promise((resolve) => setTimeout(resolve, settleMs));
+    const now = await memory("rss");
+    row(String(total), now, last, batch);
+    last = now;
+    if (forceGc) {
+      const gc = await memory("gc");
+      row(`${total}, gc`, gc, lastGc, batch);
+      lastGc = gc;
+    }
+    if (snapshots) {
+      const path = `${dir}/${total}.heapsnapshot`;
+      await ask(`snap ${path}`, /^SNAP/);
+      snaps.push(path);
+    }
+    previous = total;
+  }
+  const load = Deno.loadavg().map((n) => n.toFixed(2)).join(" ");
+  console.log(`\n${serverName}: idle connections (load average ${load})\n`);
+  console.log(table([
+    "connections",
+    "RSS (MiB)",
+    "V8 heap (new / old) MiB",
+    "heap used (MB)",
+    "external (MB)",
+    "RSS KiB / conn",
+    "heap used B / conn",
+  ], rows));
+  if (snaps.length >= 2) {
+    const a = groups(snaps[snaps.length - 2]);
+    const b = groups(snaps[snaps.length - 1]);
+    const n = counts[counts.length - 1] - counts[counts.length - 2];
+    const diff: { key: string; count: number; size: number }[] = [];
+    for (const [key, group] of b) {
+      const before = a.get(key) ?? { count: 0, size: 0 };
+      diff.push({ key, count: group.count - before.count, size: group.size - before.size });
+    }
+    for (const [key, group] of a) {
+      if (!b.has(key)) diff.push({ key, count: -group.count, size: -group.size });
+    }
+    diff.sort((x, y) => y.size - x.size);
+    if (explain.length > 0) retainers(snaps.at(-2)!, snaps.at(-1)!, n);
+    const total = diff.reduce((sum, d) => sum + d.size, 0);
+    console.log(
+      `\nHeap snapshot difference per connection (${counts.at(-2)} → ${counts.at(-1)}): ${
+        fmt(total / n, 0)
+      } B\n`,
+    );
+    console.log(table(
+      ["type", "name", "objects / conn", "bytes / conn"],
+      diff.slice(0, top).map((d) => {
+        const [type, name] = d.key.split("\t");
+        return [type, name || "·", fmt(d.count / n, 2), fmt(d.size / n, 1)];
+      }),
+    ));
+  }
+} finally {
+  child.kill("SIGKILL");
+  await stopAll();
+  rmSync(dir, { recursive: true, force: true });
+}

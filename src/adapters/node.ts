@@ -232,9 +232,11 @@ async function listen<Data>(options: ServeOptions<Data>): Promise<WebSocketServe
   const slots = new HandshakeSlots(options.maxPendingHandshakes ?? DEFAULT_MAX_PENDING_HANDSHAKES);
   /**
    * Admitted sockets whose upgrade is not decided yet: how to settle each,
-   * and once the head is complete the deadline of its `onUpgrade`.
+   * and once the head is complete (`deciding`) the deadline of its
+   * `onUpgrade` (`true` without one: nothing follows a signal then, and an
+   * AbortController and its signal are about 1.4 KB for every upgrade).
    */
-  const pending = new Map<Duplex, { settle: () => void; deciding?: AbortController }>();
+  const pending = new Map<Duplex, { settle: () => void; deciding?: AbortController | true }>();
   const sockets = new Set<Socket>();
   const onRequest = (req: IncomingMessage, res: import("node:http").ServerResponse) => {
     pending.get(req.socket)?.settle();
@@ -265,10 +267,13 @@ async function listen<Data>(options: ServeOptions<Data>): Promise<WebSocketServe
   // bounds onUpgrade, and the slot is held until the upgrade is decided.
   server.prependListener("upgrade", (_req: IncomingMessage, socket: Duplex) => {
     const entry = pending.get(socket);
-    if (entry) entry.deciding = new AbortController();
+    if (entry) entry.deciding = options.onUpgrade ? new AbortController() : true;
   });
   const handler = listenUpgrades(server, options, {
-    deadline: (socket) => pending.get(socket)?.deciding?.signal,
+    deadline: (socket) => {
+      const deciding = pending.get(socket)?.deciding;
+      return deciding === true ? undefined : deciding?.signal;
+    },
     decided: (socket, upgraded) => {
       pending.get(socket)?.settle();
       if (!upgraded) return;
@@ -306,7 +311,7 @@ async function listen<Data>(options: ServeOptions<Data>): Promise<WebSocketServe
         // The head came in time; onUpgrade did not settle.
         const late = lateUpgradeCheck(handshakeTimeout);
         refuseWith(socket, late.rejection);
-        deciding.abort(late.error);
+        if (deciding !== true) deciding.abort(late.error);
         return;
       }
       refuseWith(

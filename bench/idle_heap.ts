@@ -4,7 +4,8 @@
  * `--expose-gc` and `bench/peers/heap_probe.mjs` preloaded, then batches of
  * raw upgraded idle connections from a separate process
  * (`bench/peers/client_idle.mjs`). After each batch and a settle it reads
- * the server's RSS and V8's heap, and can force two full collections and read them again (live
+ * the server's RSS and V8's heap, counts the collections of the batch
+ * and what they saw allocated and promoted (`--trace-gc-nvp`), and can force two full collections and read them again (live
  * memory against garbage not yet collected; with `--gc`; the forced
  * collections change what later readings see, so compare runs with
  * `echo.ts` without it), and with `--snapshots` writes
@@ -13,7 +14,7 @@
  * connection between the two batch counts.
  *
  * Usage: `deno run -A bench/idle_heap.ts [--server ws|engine-node]
- *   [--counts 500,2500] [--settle 3000] [--gc] [--snapshots] [--top 40] [--explain Array,Object]`
+ *   [--counts 500,2500] [--settle 3000] [--gc] [--snapshots] [--top 40] [--explain Array,Object] [--alloc | --promoted]`
  * (`--counts`: total connections after each batch; `--explain`: names from
  * the table whose objects new in the last snapshot are counted by what
  * holds them: the holder's name and the edge). Snapshots make the RSS
@@ -36,6 +37,7 @@ const counts = option(args, "counts", "500,2500").split(",").map(Number);
 const settleMs = Number(option(args, "settle", "3000"));
 const snapshots = args.includes("--snapshots");
 const forceGc = args.includes("--gc");
+const sampleAllocations = args.includes("--alloc") || args.includes("--promoted");
 const top = Number(option(args, "top", "40"));
 /** Names (as in the table) whose new objects are listed by retainer: "Array,closure:·". */
 const explain = option(args, "explain", "").split(",").filter(Boolean);
@@ -56,16 +58,43 @@ const child = spawn(
     "0",
     node20,
     "--expose-gc",
+    // One line per collection: what each allocated and promoted (summed per batch below).
+    "--trace-gc-nvp",
     "--import",
     "./bench/peers/heap_probe.mjs",
     ...commands[serverName],
   ],
   { cwd: root, stdio: ["pipe", "pipe", "inherit"] },
 );
+
+/** Collections since the last reset: young (scavenges) and full, bytes allocated and promoted. */
+const collections = { young: 0, full: 0, allocated: 0, promoted: 0 };
 const lines = new Lines(Readable.toWeb(child.stdout!) as ReadableStream<Uint8Array>);
+let expected: { pattern: RegExp; found: (match: RegExpExecArray) => void } | undefined;
+(async () => {
+  for (let line = await lines.next(); line !== null; line = await lines.next()) {
+    const gc = / gc=(\w+) .* allocated=(\d+) promoted=(\d+) /.exec(line);
+    if (gc) {
+      if (gc[1] === "s") collections.young++;
+      else collections.full++;
+      collections.allocated += Number(gc[2]);
+      collections.promoted += Number(gc[3]);
+      continue;
+    }
+    const match = expected?.pattern.exec(line);
+    if (match) {
+      const { found } = expected!;
+      expected = undefined;
+      found(match);
+    }
+  }
+})();
+const until = (pattern: RegExp) =>
+  new Promise<RegExpExecArray>((found) => expected = { pattern, found });
 const ask = async (command: string, answer: RegExp) => {
+  const answered = until(answer);
   child.stdin!.write(`${command}\n`);
-  return await lines.until(answer, 600_000, `${serverName} (${command})`);
+  return await answered;
 };
 const memory = async (command: "rss" | "gc") => {
   const [, rss, heap, total, external, young, old] = await ask(
@@ -113,6 +142,34 @@ function groups(path: string): Map<string, Group> {
     out.set(key, group);
   }
   return out;
+}
+
+interface SamplingNode {
+  callFrame: { functionName: string; url: string; lineNumber: number };
+  selfSize: number;
+  children: SamplingNode[];
+}
+
+/** `--alloc`: bytes allocated during the last batch per connection, by allocating function. */
+function allocations(path: string, n: number): void {
+  const profile = JSON.parse(readFileSync(path, "utf8"));
+  const byFunction = new Map<string, number>();
+  let total = 0;
+  const walk = (node: SamplingNode, caller: string) => {
+    const { functionName, url, lineNumber } = node.callFrame;
+    const file = url.replace(/^.*\//, "");
+    const name = `${functionName || "(anonymous)"} ${file}:${lineNumber + 1}`;
+    if (node.selfSize > 0) {
+      const key = `${name} ← ${caller}`;
+      byFunction.set(key, (byFunction.get(key) ?? 0) + node.selfSize);
+      total += node.selfSize;
+    }
+    for (const child of node.children) walk(child, name);
+  };
+  walk(profile.head, "");
+  console.log(`\nAllocated during the last batch: ${fmt(total / n, 0)} B per connection\n`);
+  const rows = [...byFunction].sort((a, b) => b[1] - a[1]).slice(0, top);
+  console.log(table(["function ← caller", "B / conn"], rows.map(([k, b]) => [k, fmt(b / n, 0)])));
 }
 
 /** For the `--explain` names: objects new in `after` counted by their holders (name and edge). */
@@ -171,12 +228,18 @@ function retainers(beforePath: string, afterPath: string, n: number): void {
 
 const dir = mkdtempSync(`${tmpdir()}/idle-heap-`);
 try {
-  const [, port] = await lines.until(/^PORT (\d+)/, 30_000, serverName);
+  const [, port] = await until(/^PORT (\d+)/);
   await new Promise((resolve) => setTimeout(resolve, 1000));
   const mib = (kib: number) => fmt(kib / 1024, 1);
   type Reading = Awaited<ReturnType<typeof memory>>;
   const rows: string[][] = [];
-  const row = (total: string, r: Reading, last: Reading | undefined, batch: number) =>
+  const row = (
+    total: string,
+    r: Reading,
+    last: Reading | undefined,
+    batch: number,
+    gcs = "",
+  ) =>
     rows.push([
       total,
       mib(r.rss),
@@ -185,6 +248,7 @@ try {
       fmt(r.external / 1e6, 2),
       last ? fmt((r.rss - last.rss) / batch, 2) : "",
       last ? fmt((r.heap - last.heap) / batch, 0) : "",
+      gcs,
     ]);
   const first = await memory("rss");
   row("0", first, undefined, 0);
@@ -195,6 +259,9 @@ try {
   let previous = 0;
   for (const total of counts) {
     const batch = total - previous;
+    const sampling = sampleAllocations && total === counts.at(-1);
+    Object.assign(collections, { young: 0, full: 0, allocated: 0, promoted: 0 });
+    if (sampling) await ask(args.includes("--promoted") ? "sample old" : "sample", /^SAMPLING/);
     const client = new Process(`idle client of ${serverName}`, [
       node20,
       "bench/peers/client_idle.mjs",
@@ -204,9 +271,20 @@ try {
       String(batch),
     ], { cpu: 1, fdLimit: 65536 });
     await client.lines.until(/^READY/, 180_000, client.name);
+    if (sampling) {
+      await ask(`sampled ${dir}/allocations.json`, /^SAMPLED/);
+      allocations(`${dir}/allocations.json`, batch);
+    }
     await new Promise((resolve) => setTimeout(resolve, settleMs));
     const now = await memory("rss");
-    row(String(total), now, last, batch);
+    const { young, full, allocated, promoted } = collections;
+    row(
+      String(total),
+      now,
+      last,
+      batch,
+      `${young} / ${full}: ${fmt(allocated / batch, 0)} / ${fmt(promoted / batch, 0)}`,
+    );
     last = now;
     if (forceGc) {
       const gc = await memory("gc");
@@ -230,6 +308,7 @@ try {
     "external (MB)",
     "RSS KiB / conn",
     "heap used B / conn",
+    "young / full collections: allocated / promoted B per conn",
   ], rows));
   if (snaps.length >= 2) {
     const a = groups(snaps[snaps.length - 2]);

@@ -4,8 +4,19 @@
 //                   NEW <new space KiB> OLD <old space KiB>" (no collection)
 //   "gc"         → two full collections, then the same line
 //   "snap <path>"→ writes a heap snapshot (itself a full collection), then "SNAP"
+//   "sample [old]" → starts sampling allocations (collected objects included; with "old" only
+//                   those that survived the young generation), then "SAMPLING"
+//   "sampled <path>" → stops and writes the sampling profile, then "SAMPLED"
 import { getHeapSpaceStatistics, writeHeapSnapshot } from "node:v8";
 import { createInterface } from "node:readline";
+import { Session } from "node:inspector";
+import { writeFileSync } from "node:fs";
+
+let session;
+const post = (method, params) =>
+  new Promise((resolve, reject) =>
+    session.post(method, params, (error, result) => error ? reject(error) : resolve(result))
+  );
 
 const report = () => {
   const usage = process.memoryUsage();
@@ -25,6 +36,22 @@ createInterface({ input: process.stdin }).on("line", (line) => {
     report();
   } else if (command === "rss") {
     report();
+  } else if (command === "sample") {
+    // Allocation sampling that keeps what was collected since (every byte allocated counts).
+    session ??= new Session();
+    session.connect();
+    post("HeapProfiler.startSampling", {
+      samplingInterval: 256,
+      includeObjectsCollectedByMajorGC: true,
+      // "sample old": only what survived the young generation (promoted, live or not).
+      includeObjectsCollectedByMinorGC: argument !== "old",
+    }).then(() => console.log("SAMPLING"));
+  } else if (command === "sampled") {
+    post("HeapProfiler.stopSampling").then(({ profile }) => {
+      writeFileSync(argument, JSON.stringify(profile));
+      session.disconnect();
+      console.log("SAMPLED");
+    });
   } else if (command === "snap") {
     writeHeapSnapshot(argument);
     console.log("SNAP");

@@ -21,7 +21,7 @@
  * @module
  */
 
-import { isValidKey, signKey } from "./accept_key.ts";
+import { isValidKey, signKeySync } from "./accept_key.ts";
 import { hasToken, isToken, parseExtensions } from "./header_tokens.ts";
 import { encodeResponseHead } from "./http1_codec.ts";
 import { isOriginAllowed, type OriginPolicy } from "./origin_policy.ts";
@@ -290,7 +290,7 @@ export async function upgradeResponseFields(
   }
   const fields: [string, string][] = [
     ["connection", "Upgrade"],
-    ["sec-websocket-accept", await signKey(key)],
+    ["sec-websocket-accept", signKeySync(key)],
   ];
   if (extensions) fields.push(["sec-websocket-extensions", extensions]);
   if (protocol) fields.push(["sec-websocket-protocol", protocol]);

@@ -1,6 +1,12 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
-import { generateKey, isValidKey, signKey } from "../../src/handshake/accept_key.ts";
+import {
+  generateKey,
+  isValidKey,
+  sha1,
+  signKey,
+  signKeySync,
+} from "../../src/handshake/accept_key.ts";
 
 // RFC 6455 §1.3 prints this accept value; it equals base64(SHA-1(key + GUID))
 // as computed by any SHA-1 implementation.
@@ -57,4 +63,35 @@ test("signKey equals base64(SHA-1(key + GUID)) through crypto.subtle and btoa, f
     assert.equal(atob(key).length, 16);
     assert.ok(key.endsWith("=="));
   }
+});
+
+test("sha1 equals crypto.subtle's SHA-1 at every padding boundary and beyond one block", async () => {
+  // Lengths around the 55/56-byte edge (where the length field moves to a block of its own),
+  // whole blocks, and lengths whose bit count needs more than 32 bits' worth of the message.
+  const lengths = [0, 1, 3, 55, 56, 57, 60, 63, 64, 65, 119, 120, 127, 128, 1000, 70_000];
+  for (const length of lengths) {
+    const message = new Uint8Array(length);
+    for (let i = 0; i < length; i++) message[i] = (i * 131 + length) & 0xff;
+    const expected = new Uint8Array(await crypto.subtle.digest("SHA-1", message));
+    assert.deepEqual(sha1(message), expected, `length ${length}`);
+  }
+});
+
+test("signKeySync equals signKey, and signKey rejects rather than throws", async () => {
+  for (let i = 0; i < 20; i++) {
+    const key = generateKey();
+    assert.equal(signKeySync(key), await signKey(key));
+  }
+  // Any string is hashed as its UTF-8 bytes (a caller's key is taken exactly as given).
+  const odd = "clé ünïcode";
+  const digest = new Uint8Array(
+    await crypto.subtle.digest(
+      "SHA-1",
+      new TextEncoder().encode(odd + "258EAFA5-E914-47DA-95CA-C5AB0DC85B11"),
+    ),
+  );
+  assert.equal(await signKey(odd), btoa(String.fromCharCode(...digest)));
+  // deno-lint-ignore no-explicit-any
+  const call = signKey(Symbol("not a string") as any);
+  await assert.rejects(call, TypeError);
 });

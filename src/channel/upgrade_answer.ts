@@ -157,7 +157,7 @@ export async function answerUpgrade(
     options.compression,
   );
   const extensions = accepted?.response ?? "";
-  const fields = await upgradeResponseFields(verdict.key, {
+  const fields = upgradeResponseFields(verdict.key, {
     protocol: verdict.protocol,
     extensions,
   });

@@ -252,11 +252,15 @@ export async function verifyUpgradeRequest(
  * console.assert(headers.get("sec-websocket-accept") === "s3pPLMBiTxaQ9kYGzzhZRbK+xOo=");
  * ```
  */
-export async function createUpgradeResponseHeaders(
+export function createUpgradeResponseHeaders(
   key: string,
   options: { protocol?: string; extensions?: string } = {},
 ): Promise<Headers> {
-  return new Headers(await upgradeResponseFields(key, options));
+  try {
+    return Promise.resolve(new Headers(upgradeResponseFields(key, options)));
+  } catch (error) {
+    return Promise.reject(error);
+  }
 }
 
 /**
@@ -273,14 +277,14 @@ export async function createUpgradeResponseHeaders(
  * ```ts
  * import { upgradeResponseFields } from "./server_handshake.ts";
  *
- * const fields = await upgradeResponseFields("dGhlIHNhbXBsZSBub25jZQ==", { protocol: "chat" });
+ * const fields = upgradeResponseFields("dGhlIHNhbXBsZSBub25jZQ==", { protocol: "chat" });
  * console.assert(fields[1][1] === "s3pPLMBiTxaQ9kYGzzhZRbK+xOo=" && fields[2][1] === "chat");
  * ```
  */
-export async function upgradeResponseFields(
+export function upgradeResponseFields(
   key: string,
   options: { protocol?: string; extensions?: string } = {},
-): Promise<[string, string][]> {
+): [string, string][] {
   const { protocol, extensions } = options;
   if (protocol && !isToken(protocol)) {
     throw new TypeError(`Invalid subprotocol: ${JSON.stringify(protocol)}`);

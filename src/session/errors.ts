@@ -19,6 +19,9 @@ import { WebSocketError } from "../engine/errors.ts";
  * Server faults:
  * - `WS_SESSION_STORE_UNAVAILABLE`: the store (e.g. Redis) failed while serving
  *   the connection; it is closed with 1011 and the client resumes after reconnecting.
+ * - `WS_SESSION_UNRECORDED` (to `onError`): the application accepted a send
+ *   but the store failed to record it for a whole `leaseTime`; the connection
+ *   is closed with 1011 and another process may deliver the send again.
  *
  * Outcomes of a client `send()`:
  * - `WS_SESSION_REJECTED`: the server's application refused the message.
@@ -37,6 +40,7 @@ export type SessionErrorCode =
   | "WS_SESSION_LIMIT"
   | "WS_SESSION_BAD_POSITION"
   | "WS_SESSION_STORE_UNAVAILABLE"
+  | "WS_SESSION_UNRECORDED"
   | "WS_SESSION_REJECTED"
   | "WS_SESSION_ACK_TIMEOUT"
   | "WS_SESSION_OUTBOX_FULL"

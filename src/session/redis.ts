@@ -53,6 +53,8 @@ export interface RedisSessionStoreOptions {
   maxReconnectDelay?: number;
   /** Errors nobody awaits: a live publish that failed (history has it; readers catch up). */
   onError?(error: unknown): void;
+  /** Time source of message ages and send leases. @default {Date.now} */
+  now?: () => number;
 }
 
 /** The calls made on a node-redis client; narrow, like the backplane's. */
@@ -187,6 +189,7 @@ export class RedisSessionStore implements SessionStore {
   readonly #maxEntries: number;
   readonly #maxAge: number;
   readonly #window: number;
+  readonly #now: () => number;
   readonly #live: RedisBackplane;
   readonly #origin = crypto.randomUUID();
   #client?: Commands;
@@ -204,6 +207,7 @@ export class RedisSessionStore implements SessionStore {
     this.#maxEntries = options.maxEntries ?? 1000;
     this.#maxAge = options.maxAge ?? 300_000;
     this.#window = options.dedupWindow ?? 600_000;
+    this.#now = options.now ?? Date.now;
     if (!(this.#maxEntries >= 1)) throw new RangeError(`Invalid maxEntries ${this.#maxEntries}`);
     if (!(this.#maxAge > 0)) throw new RangeError(`Invalid maxAge ${this.#maxAge}`);
     this.#live = new RedisBackplane({
@@ -270,7 +274,7 @@ export class RedisSessionStore implements SessionStore {
     const kind = typeof data === "string" ? "t" : "b";
     const bytes = typeof data === "string" ? new TextEncoder().encode(data) : data;
     const [epoch, position] = await this.#eval(APPEND, this.#keys(topic), [
-      String(Date.now()),
+      String(this.#now()),
       String(this.#maxEntries),
       String(this.#maxAge),
       newEpoch(),
@@ -286,7 +290,7 @@ export class RedisSessionStore implements SessionStore {
   /** See {@linkcode SessionStore.read}. */
   async read(topic: string, after: number, limit: number): Promise<HistoryPage> {
     const [epoch, head, oldest, raw] = await this.#eval(READ, this.#keys(topic), [
-      String(Date.now()),
+      String(this.#now()),
       String(this.#maxAge),
       newEpoch(),
       String(after),
@@ -323,7 +327,7 @@ export class RedisSessionStore implements SessionStore {
     const result = await this.#eval(CLAIM, [this.#sessionKey(session)], [
       String(seq),
       owner,
-      String(Date.now()),
+      String(this.#now()),
       String(leaseMs),
       String(this.#window),
     ]);

@@ -4,7 +4,9 @@
  *
  * @module
  */
+import { type Clock, systemClock } from "../_util/clock.ts";
 import type { WebSocketChannel } from "../channel/web_socket_channel.ts";
+import { SessionError } from "./errors.ts";
 import type { ClientFrame } from "./frames.ts";
 import { MemorySessionStore } from "./memory_store.ts";
 import { type PeerConnection, PeerConnection as Peer, type SessionPeer } from "./session_peer.ts";
@@ -74,11 +76,26 @@ export interface SessionHubOptions {
   /** Milliseconds a client has to send `HELLO`. @default {10000} */
   helloTimeout?: number;
   /**
-   * Milliseconds a connection holds a send while its handler runs and its
-   * acceptance is recorded (retried while the store is away); another
-   * connection of the same session waits that long at most. @default {30000}
+   * Milliseconds of the lease a connection takes on a send before its
+   * handler runs. The process renews it every third of this while the
+   * handler runs and while the acceptance is being recorded (retried while
+   * the store is away), so another connection of the same session (after a
+   * reconnect) waits until it is recorded. It runs out only when the
+   * process died, or could not reach the store for this long: then another
+   * process delivers the send again (see `WS_SESSION_UNRECORDED`). @default {30000}
    */
   leaseTime?: number;
+  /** The time source of the leases and the timer that renews them. @default {systemClock} */
+  clock?: Clock;
+}
+
+/** A send this process is delivering: its lease is renewed until the acceptance is recorded. */
+interface Hold {
+  readonly peer: PeerConnection;
+  readonly seq: number;
+  /** When the lease ends unless renewed (clock time). */
+  until: number;
+  renewing: boolean;
 }
 
 /** Counters of a {@linkcode SessionHub}. */
@@ -140,6 +157,10 @@ export class SessionHub {
     gaps: 0,
   };
   readonly #host;
+  readonly #clock: Clock;
+  readonly #lease: number;
+  readonly #holds = new Set<Hold>();
+  #renewal: unknown;
   #closed = false;
 
   /**
@@ -150,6 +171,8 @@ export class SessionHub {
   constructor(options: SessionHubOptions = {}) {
     this.#options = options;
     this.#store = options.store ?? new MemorySessionStore();
+    this.#clock = options.clock ?? systemClock;
+    this.#lease = options.leaseTime ?? 30_000;
     this.#feeds = new TopicFeeds({
       store: this.#store,
       stats: this.#stats,
@@ -232,6 +255,8 @@ export class SessionHub {
   async close(): Promise<void> {
     if (this.#closed) return;
     this.#closed = true;
+    if (this.#renewal !== undefined) this.#clock.clearTimeout(this.#renewal);
+    this.#renewal = undefined;
     await Promise.all(
       [...this.#peers].map((peer) => peer.close(1001, "server closing")),
     );
@@ -252,41 +277,86 @@ export class SessionHub {
   }
 
   async #receive(peer: PeerConnection, seq: number, data: string | Uint8Array): Promise<void> {
-    const lease = this.#options.leaseTime ?? 30_000;
+    let hold: Hold;
     for (;;) {
-      const claim = await this.#store.claim(peer.id, seq, peer.owner, lease);
+      const at = this.#clock.now();
+      const claim = await this.#store.claim(peer.id, seq, peer.owner, this.#lease);
       if (!peer.open) return;
       if (claim === "duplicate") {
         this.#stats.duplicates++;
         peer.send({ kind: "ack", seq });
         return;
       }
-      if (claim === "ok") break;
+      if (claim === "ok") {
+        hold = { peer, seq, until: at + this.#lease, renewing: false };
+        break;
+      }
       await delay(20); // another connection of this session is handling it
     }
-    this.#stats.received++;
+    this.#holds.add(hold);
+    this.#renewal ??= this.#clock.setTimeout(() => this.#renew(), this.#lease / 3);
     let reason: string | undefined;
     try {
-      await this.#options.onMessage?.({ data, peer, seq });
-    } catch (error) {
-      reason = error instanceof SessionRejection ? error.message : "server error";
-      if (!(error instanceof SessionRejection)) this.#error(error);
+      this.#stats.received++;
+      try {
+        await this.#options.onMessage?.({ data, peer, seq });
+      } catch (error) {
+        reason = error instanceof SessionRejection ? error.message : "server error";
+        if (!(error instanceof SessionRejection)) this.#error(error);
+      }
+      await this.#commit(hold);
+    } finally {
+      this.#holds.delete(hold);
     }
-    await this.#commit(peer, seq, Date.now() + lease);
     peer.send(reason === undefined ? { kind: "ack", seq } : { kind: "reject", seq, reason });
+  }
+
+  /**
+   * Renews the lease of every send being delivered, so that a resend on
+   * another connection (the client reconnected elsewhere) waits for the
+   * record however long the handler takes. A renewal the store refuses
+   * (another connection took over after the lease ran out) changes nothing.
+   */
+  #renew(): void {
+    this.#renewal = undefined;
+    if (this.#closed || this.#holds.size === 0) return;
+    for (const hold of this.#holds) {
+      if (hold.renewing) continue;
+      hold.renewing = true;
+      const at = this.#clock.now();
+      this.#store.claim(hold.peer.id, hold.seq, hold.peer.owner, this.#lease).then(
+        (claim) => {
+          if (claim === "ok") hold.until = Math.max(hold.until, at + this.#lease);
+        },
+        () => {}, // the store is away: the record is retried until the lease ends
+      ).finally(() => hold.renewing = false);
+    }
+    this.#renewal = this.#clock.setTimeout(() => this.#renew(), this.#lease / 3);
   }
 
   /**
    * Records an accepted seq, retrying while the lease holds: a store that is
    * back within it (a Redis restart) gets the record, so the resend that
    * waits on the lease elsewhere is a duplicate instead of a second delivery.
+   * Past the lease another process may deliver it again: reported as
+   * `WS_SESSION_UNRECORDED`, and the connection is closed with 1011.
    */
-  async #commit(peer: PeerConnection, seq: number, until: number): Promise<void> {
+  async #commit(hold: Hold): Promise<void> {
+    const { peer, seq } = hold;
     for (;;) {
       try {
         return await this.#store.commit(peer.id, seq, peer.owner);
       } catch (error) {
-        if (this.#closed || Date.now() + 50 >= until) throw error;
+        if (this.#closed || this.#clock.now() + 50 >= hold.until) {
+          const unrecorded = new SessionError(
+            "WS_SESSION_UNRECORDED",
+            `The application accepted seq ${seq} of a session, but the store failed to record it ` +
+              `before its lease ran out: another process may deliver it again`,
+            { closeCode: 1011, cause: error },
+          );
+          this.#error(unrecorded);
+          throw unrecorded;
+        }
         await delay(50);
       }
     }

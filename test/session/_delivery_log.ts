@@ -86,18 +86,21 @@ export function bySend<S extends LoggedServer>(received: readonly Received<S>[])
 
 /**
  * Why a send's deliveries break the guarantee, or `undefined` when they
- * keep it: one delivery, or two where the first server could not record
- * the acceptance (it tried and never succeeded), or where it was killed
- * after its handler and before the record, so that the first copy is the
- * last line of that session on it, and the second came after the kill.
+ * keep it: one delivery, or two where the first server was killed after
+ * its handler and before the record (then the first copy is the last line
+ * of that session on it, and the second came after the kill), or where
+ * the first server lived on but never recorded the acceptance (its
+ * attempts failed until it gave up: the store was away for a whole lease).
  */
 export function duplicateFault(key: string, copies: readonly Received[]): string | undefined {
   if (copies.length === 1) return undefined;
   if (copies.length !== 2) return `${key} delivered ${copies.length} times`;
   const [first, second] = copies;
-  if (!first.recorded) return undefined;
   const killedAt = first.server.killedAt;
-  if (killedAt === undefined) return `${key} delivered twice, the first time on a live server`;
+  if (killedAt === undefined) {
+    if (!first.recorded) return undefined;
+    return `${key} delivered twice, the first time on a live server`;
+  }
   if (first.index !== first.of - 1) return `${key}: not the last accepted before the kill`;
   if (!(second.at > killedAt)) {
     return `${key} delivered again at ${second.at}, before its first server was killed at ${killedAt}`;

@@ -88,3 +88,14 @@ test("a live server that failed to record a send it delivered: a second delivery
   assert.equal(result.get("b 1"), "b 1 delivered twice, the first time on a live server");
   assert.equal(result.get("a 2"), undefined);
 });
+
+test("a killed server whose record failed until the kill: judged as killed, not as unrecorded", () => {
+  const killed = server("killed.log", 1_000);
+  const live = server("live.log");
+  const result = verdicts([
+    [killed, "RECV 900 a 1 x\nUNRECORDED 910 a 1\nRECV 920 a 2 y\nUNRECORDED 930 a 2\n"],
+    [live, "RECV 4000 a 1 x\nRECV 4001 a 2 y\n"],
+  ]);
+  assert.equal(result.get("a 1"), "a 1: not the last accepted before the kill");
+  assert.equal(result.get("a 2"), undefined);
+});

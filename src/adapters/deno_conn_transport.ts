@@ -11,6 +11,7 @@
  */
 import type { ByteReader, ByteStreams, ByteWriter } from "../channel/stream_channel_options.ts";
 import { DirectTransport } from "./socket_reader.ts";
+import { JoinArena } from "./join_arena.ts";
 
 /** Smallest read buffer: what an idle connection holds. */
 const MIN_READ = 1024;
@@ -44,13 +45,8 @@ const MAX_SLAB = 2 * MAX_READ;
 const JOIN_LIMIT = 64 * 1024;
 /** A piece too large to join: this much of its start goes out with the pieces before it. */
 const JOIN_HEAD = 16 * 1024;
-/**
- * Join buffers not in use, shared by every connection: a write holds one
- * until `conn.write` is done with it, so joining allocates (and zero-fills)
- * nothing while fewer than this many writes are under way at once.
- */
-const joinBuffers: Uint8Array[] = [];
-const JOIN_BUFFERS_KEPT = 8;
+/** Where joined writes copy their pieces, shared by every connection. */
+const joinArena = new JoinArena();
 
 /** Where a connection's writes start: one settled promise for all of them. */
 const RESOLVED: Promise<void> = Promise.resolve();
@@ -289,7 +285,10 @@ class ConnIo implements ByteReader, ByteWriter {
    * their write (a frame's header goes out with the start of its payload).
    */
   async #writeJoined(chunks: Uint8Array[]): Promise<void> {
-    const buffer = joinBuffers.pop() ?? new Uint8Array(JOIN_LIMIT);
+    let total = 0;
+    for (let i = 0; i < chunks.length; i++) total += chunks[i].byteLength;
+    const lease = joinArena.take(Math.min(total, JOIN_LIMIT));
+    const buffer = lease.bytes;
     try {
       let fill = 0;
       for (let i = 0; i < chunks.length; i++) {
@@ -312,8 +311,8 @@ class ConnIo implements ByteReader, ByteWriter {
       }
       if (fill > 0) await this.#writeAll(buffer.subarray(0, fill));
     } finally {
-      // The write is over (done or failed): the connection no longer reads the buffer.
-      if (joinBuffers.length < JOIN_BUFFERS_KEPT) joinBuffers.push(buffer);
+      // The write is over (done or failed): the connection no longer reads the range.
+      joinArena.give(lease);
     }
   }
 

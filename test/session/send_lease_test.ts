@@ -82,6 +82,18 @@ function setup(redisUrl: string) {
       for (const pair of pairs.splice(0)) pair.destroy();
     },
     stores,
+    /**
+     * Connects to the first hub and sends one message; returns once its
+     * handler runs, with the send's promise (wrapped: a promise would be awaited).
+     */
+    async sendToFirst(): Promise<{ sent: Promise<void> }> {
+      await Promise.all([first.ready, second.ready]);
+      await client.connect();
+      const sent = client.send("x");
+      sent.catch(() => {}); // the caller awaits it
+      await waitFor(() => delivered.length === 1, { what: "the first hub's handler" });
+      return { sent };
+    },
     async close() {
       await client.close();
       await first.close();
@@ -97,11 +109,7 @@ test(
     const redis = await startRedisServer();
     const rig = setup(redis.url);
     try {
-      await Promise.all([rig.first.ready, rig.second.ready]);
-      await rig.client.connect();
-      const sent = rig.client.send("x");
-      sent.catch(() => {}); // awaited below
-      await waitFor(() => rig.delivered.length === 1, { what: "the first hub's handler" });
+      const { sent } = await rig.sendToFirst();
       rig.moveToSecond();
       // The resend reaches the second hub, which finds the first one's lease.
       const { first, second } = rig.stores;
@@ -142,11 +150,7 @@ test(
     const redis = await startRedisServer({ persistent: true });
     const rig = setup(redis.url);
     try {
-      await Promise.all([rig.first.ready, rig.second.ready]);
-      await rig.client.connect();
-      const sent = rig.client.send("x");
-      sent.catch(() => {}); // awaited below
-      await waitFor(() => rig.delivered.length === 1, { what: "the first hub's handler" });
+      const { sent } = await rig.sendToFirst();
       await redis.restart(async () => {
         rig.moveToSecond(); // the next connection goes to the second hub
         rig.release(); // the handler returns; its record fails while Redis is away

@@ -14,7 +14,7 @@
  * connection between the two batch counts.
  *
  * Usage: `deno run -A bench/idle_heap.ts [--server ws|engine-node]
- *   [--counts 500,2500] [--settle 3000] [--gc] [--snapshots] [--top 40] [--explain Array,Object] [--alloc | --promoted]`
+ *   [--counts 500,2500] [--settle 3000] [--gc] [--snapshots] [--top 40] [--explain Array,Object] [--alloc | --promoted] [--depth 1]`
  * (`--counts`: total connections after each batch; `--explain`: names from
  * the table whose objects new in the last snapshot are counted by what
  * holds them: the holder's name and the edge). Snapshots make the RSS
@@ -37,6 +37,8 @@ const counts = option(args, "counts", "500,2500").split(",").map(Number);
 const settleMs = Number(option(args, "settle", "3000"));
 const snapshots = args.includes("--snapshots");
 const forceGc = args.includes("--gc");
+/** Callers shown per allocating function with `--alloc` / `--promoted`. */
+const depth = Number(option(args, "depth", "1"));
 const sampleAllocations = args.includes("--alloc") || args.includes("--promoted");
 const top = Number(option(args, "top", "40"));
 /** Names (as in the table) whose new objects are listed by retainer: "Array,closure:·". */
@@ -155,18 +157,19 @@ function allocations(path: string, n: number): void {
   const profile = JSON.parse(readFileSync(path, "utf8"));
   const byFunction = new Map<string, number>();
   let total = 0;
-  const walk = (node: SamplingNode, caller: string) => {
+  const walk = (node: SamplingNode, callers: string[]) => {
     const { functionName, url, lineNumber } = node.callFrame;
     const file = url.replace(/^.*\//, "");
     const name = `${functionName || "(anonymous)"} ${file}:${lineNumber + 1}`;
     if (node.selfSize > 0) {
-      const key = `${name} ← ${caller}`;
+      const key = [name, ...callers.slice(0, depth)].join(" ← ");
       byFunction.set(key, (byFunction.get(key) ?? 0) + node.selfSize);
       total += node.selfSize;
     }
-    for (const child of node.children) walk(child, name);
+    const outer = [name, ...callers];
+    for (const child of node.children) walk(child, outer);
   };
-  walk(profile.head, "");
+  walk(profile.head, []);
   console.log(`\nAllocated during the last batch: ${fmt(total / n, 0)} B per connection\n`);
   const rows = [...byFunction].sort((a, b) => b[1] - a[1]).slice(0, top);
   console.log(table(["function ← caller", "B / conn"], rows.map(([k, b]) => [k, fmt(b / n, 0)])));

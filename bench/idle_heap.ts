@@ -1,6 +1,7 @@
 /**
- * Where an idle connection's memory goes on Node: a server (`ws`, or our
- * engine's `serve()` from the same bundle as `echo.ts`) under Node 20 with
+ * Where an idle connection's memory goes on Node and Deno: a server (`ws`,
+ * or our engine's `serve()` from the same bundle as `echo.ts`, under Node
+ * 20; ours or `Deno.serve`'s native WebSocket under Deno) with
  * `--expose-gc` and `bench/peers/heap_probe.mjs` preloaded, then batches of
  * raw upgraded idle connections from a separate process
  * (`bench/peers/client_idle.mjs`). After each batch and a settle it reads
@@ -13,7 +14,7 @@
  * constructor (V8's node type and name): objects and self size added per
  * connection between the two batch counts.
  *
- * Usage: `deno run -A bench/idle_heap.ts [--server ws|engine-node]
+ * Usage: `deno run -A bench/idle_heap.ts [--server ws|engine-node|engine-deno|deno-native]
  *   [--counts 500,2500] [--settle 3000] [--gc] [--snapshots] [--top 40] [--explain Array,Object] [--alloc | --promoted] [--depth 1]`
  * (`--counts`: total connections after each batch; `--explain`: names from
  * the table whose objects new in the last snapshot are counted by what
@@ -28,7 +29,7 @@ import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { Readable } from "node:stream";
 import { Lines } from "../scripts/_util/lines.ts";
-import { bundleForNode, fmt, node20, option, root, table } from "./_harness.ts";
+import { bin, bundleForNode, fmt, node20, option, root, table } from "./_harness.ts";
 import { Process, stopAll } from "./_harness/processes.ts";
 
 const args = Deno.args;
@@ -44,9 +45,23 @@ const top = Number(option(args, "top", "40"));
 /** Names (as in the table) whose new objects are listed by retainer: "Array,closure:·". */
 const explain = option(args, "explain", "").split(",").filter(Boolean);
 
+const node = [node20, "--expose-gc", "--trace-gc-nvp", "--import", "./bench/peers/heap_probe.mjs"];
+const deno = [
+  bin("deno"),
+  "run",
+  "-A",
+  // No --trace-gc-nvp: Deno's V8 writes it through a buffer of its own, which splits the
+  // probe's lines (no collection counts for Deno).
+  "--v8-flags=--expose-gc",
+  "bench/peers/heap_probe_deno.ts",
+];
+// With --trace-gc-nvp, one line per collection: what each allocated and promoted (summed per
+// batch below).
 const commands: Record<string, string[]> = {
-  ws: ["bench/peers/server_ws.mjs"],
-  "engine-node": [".build/bench/server_engine.mjs"],
+  ws: [...node, "bench/peers/server_ws.mjs"],
+  "engine-node": [...node, ".build/bench/server_engine.mjs"],
+  "engine-deno": [...deno, "bench/peers/server_engine.ts"],
+  "deno-native": [...deno, "bench/peers/server_deno_native.ts"],
 };
 if (!commands[serverName]) throw new Error(`--server: one of ${Object.keys(commands).join(", ")}`);
 if (serverName === "engine-node") {
@@ -55,17 +70,7 @@ if (serverName === "engine-node") {
 
 const child = spawn(
   "taskset",
-  [
-    "-c",
-    "0",
-    node20,
-    "--expose-gc",
-    // One line per collection: what each allocated and promoted (summed per batch below).
-    "--trace-gc-nvp",
-    "--import",
-    "./bench/peers/heap_probe.mjs",
-    ...commands[serverName],
-  ],
+  ["-c", "0", ...commands[serverName]],
   { cwd: root, stdio: ["pipe", "pipe", "inherit"] },
 );
 

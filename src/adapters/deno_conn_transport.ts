@@ -255,7 +255,9 @@ class ConnIo implements ByteReader, ByteWriter {
       this.#writeFailure ??= { error };
       throw error;
     } finally {
-      this.#queued--;
+      // Nothing queued behind it: the next write starts from the shared settled promise, and
+      // an idle connection keeps no promise of its last write (the 101's).
+      if (--this.#queued === 0 && this.#writeFailure === undefined) this.#tail = RESOLVED;
     }
   }
 

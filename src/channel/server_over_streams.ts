@@ -22,6 +22,7 @@ import {
 } from "./handshake_streams.ts";
 import { refuse, RequestInput } from "./request_input.ts";
 import { type ByteStreams, StreamChannel, type StreamChannelSettings } from "./stream_channel.ts";
+import { serverSettingsOf } from "./stream_channel_options.ts";
 import { answerUpgrade, type UpgradeAnswer } from "./upgrade_answer.ts";
 
 /** Options of {@linkcode serverOverStreams}. */
@@ -177,7 +178,8 @@ export async function serverOverStreams(
   await writer.write(answer.answer);
   writer.releaseLock?.();
   input.release();
-  const channel = new StreamChannel({ ...options, role: "server" });
+  // One settings object for a server's connections, not one per connection.
+  const channel = new StreamChannel(serverSettingsOf(options));
   channel.open(streams, {
     protocol: answer.protocol,
     extensions: answer.extensions,

@@ -49,7 +49,7 @@ test("serverSettings: one frozen settings object per server options object, with
 });
 
 test("serverSettingsOf shares one frozen settings object while the values stay the same", () => {
-  const answer = () => undefined;
+  const answer = { ping: "hb", pong: "ok" };
   const a = serverSettingsOf({ maxMessageSize: 4096, answerPingMessages: answer });
   const b = serverSettingsOf({ maxMessageSize: 4096, answerPingMessages: answer });
   assert.equal(a, b);
@@ -57,7 +57,7 @@ test("serverSettingsOf shares one frozen settings object while the values stay t
   assert.equal(a.role, "server");
   assert.equal(a.closeTimeout, 5000);
   // Any field that differs gives settings of their own, with that value.
-  const c = serverSettingsOf({ maxMessageSize: 4096, answerPingMessages: () => undefined });
+  const c = serverSettingsOf({ maxMessageSize: 4096, answerPingMessages: { ...answer } });
   assert.notEqual(c, a);
   const d = serverSettingsOf({ maxMessageSize: 4096, closeTimeout: 100 });
   assert.equal(d.closeTimeout, 100);

@@ -35,6 +35,8 @@ const SHRINK_AFTER = 8;
 const SLAB_READS = 4;
 /** Largest slab: two reads at the largest size. */
 const MAX_SLAB = 2 * MAX_READ;
+/** A slab's rest shorter than the read size is read into if it holds this many times the last read. */
+const REST_FACTOR = 1.25;
 
 /**
  * `conn.write` has no vectored form: pieces written together are copied into
@@ -120,6 +122,8 @@ class ConnIo implements ByteReader, ByteWriter {
   #slabUsed = 0;
   /** The buffer of reads at the smallest size, read into again and again. */
   #small: Uint8Array | undefined;
+  /** Bytes the last read into the slab got. */
+  #lastRead = 0;
   /** Reads in a row that used less than a quarter of the buffer. */
   #smallReads = 0;
   #cancelled = false;
@@ -162,11 +166,14 @@ class ConnIo implements ByteReader, ByteWriter {
       this.#end(undefined);
       return DONE;
     }
-    if (size > MIN_READ) this.#slabUsed += n;
+    if (size > MIN_READ) {
+      this.#slabUsed += n;
+      this.#lastRead = n;
+    }
     if (n === size) {
       this.#smallReads = 0;
       if (size < MAX_READ) this.#size = size * 2;
-    } else if (n >= size / 4) this.#smallReads = 0;
+    } else if (n >= size / 4 || n === buffer.length) this.#smallReads = 0;
     else if (size > MIN_READ && ++this.#smallReads >= SHRINK_AFTER) {
       this.#smallReads = 0;
       this.#size = size / 2;
@@ -174,7 +181,7 @@ class ConnIo implements ByteReader, ByteWriter {
     // The smallest buffer is read into again: what came is copied out (a 20-byte
     // message then lives on the JavaScript heap, not in a buffer of 1 KiB of its own).
     if (size === MIN_READ) return { done: false, value: buffer.slice(0, n) };
-    return { done: false, value: n === size ? buffer : buffer.subarray(0, n) };
+    return { done: false, value: n === buffer.length ? buffer : buffer.subarray(0, n) };
   }
 
   /** Reads straight into the channel's buffer (the rest of a large payload): no copy. */
@@ -204,7 +211,8 @@ class ConnIo implements ByteReader, ByteWriter {
   /**
    * Where the next read goes: the connection's own buffer of the smallest
    * size (what an idle connection holds; its bytes are copied out), else
-   * the next `size` bytes of the slab (a new slab when fewer are left).
+   * the next `size` bytes of the slab, or its shorter rest (see
+   * {@linkcode REST_FACTOR}), or a new slab.
    * Bytes handed out stay valid: no part of a slab is read into twice.
    */
   #buffer(size: number): Uint8Array {
@@ -212,13 +220,19 @@ class ConnIo implements ByteReader, ByteWriter {
       this.#slab = undefined;
       return this.#small ??= new Uint8Array(MIN_READ);
     }
-    let slab = this.#slab;
-    let used = this.#slabUsed;
-    if (slab === undefined || slab.byteLength - used < size) {
-      slab = this.#slab = new Uint8Array(Math.min(size * SLAB_READS, MAX_SLAB));
-      used = this.#slabUsed = 0;
+    const slab = this.#slab;
+    const used = this.#slabUsed;
+    if (slab !== undefined) {
+      const left = slab.byteLength - used;
+      if (left >= size) return slab.subarray(used, used + size);
+      // Short of the read size, the rest is still read into when it holds the
+      // last read and a quarter more: past the size, the slab's end was left
+      // unused, and with reads that take what the peer sent so far (less than
+      // the size), slabs went in for 1.6 times the bytes read.
+      if (left >= MIN_READ && left >= this.#lastRead * REST_FACTOR) return slab.subarray(used);
     }
-    return slab.subarray(used, used + size);
+    this.#slabUsed = 0;
+    return (this.#slab = new Uint8Array(Math.min(size * SLAB_READS, MAX_SLAB))).subarray(0, size);
   }
 
   cancel(): Promise<void> {

@@ -150,18 +150,34 @@ test("denoConnTransport reads into one slab in turn past the smallest size, leav
   const { reader } = denoConnTransport(conn).direct!();
   const chunks: Uint8Array[] = [];
   for (let i = 0; i < 7; i++) chunks.push((await reader.read()).value!);
-  assert.deepEqual(conn.sizes, [1024, 2048, 4096, 4096, 4096, 4096, 4096]);
+  // The 5th and 6th reads go into the slab's rest (shorter than the 4 KiB read
+  // size, but at least the last read and a quarter); 1,096 bytes left is not.
+  assert.deepEqual(conn.sizes, [1024, 2048, 4096, 4096, 3096, 2096, 4096]);
   chunks.forEach((chunk, i) => assert.ok(chunk.every((b) => b === i + 1), `chunk ${i + 1} intact`));
   const same = (x: number, y: number) => chunks[x].buffer === chunks[y].buffer;
   // The first read: a fresh 1 KiB buffer. Then 2 KiB reads into an 8 KiB slab, in turn.
   assert.ok(!same(0, 1));
   assert.equal(chunks[1].buffer.byteLength, 8 * 1024);
-  assert.ok(same(1, 2) && same(2, 3));
-  assert.deepEqual([chunks[2].byteOffset, chunks[3].byteOffset], [2048, 4096]);
-  // Fewer than the read size (4 KiB) left: a new slab of 16 KiB, again in turn.
-  assert.ok(!same(3, 4) && same(4, 5) && same(5, 6));
-  assert.equal(chunks[4].buffer.byteLength, 16 * 1024);
-  assert.deepEqual([chunks[5].byteOffset, chunks[6].byteOffset], [1000, 2000]);
+  assert.ok(same(1, 2) && same(2, 3) && same(3, 4) && same(4, 5));
+  assert.deepEqual(chunks.slice(2, 6).map((c) => c.byteOffset), [2048, 4096, 5096, 6096]);
+  // Too little left: a new slab of 16 KiB.
+  assert.ok(!same(5, 6));
+  assert.deepEqual([chunks[6].buffer.byteLength, chunks[6].byteOffset], [16 * 1024, 0]);
+  await reader.cancel();
+});
+
+test("denoConnTransport: a read that fills a slab's shorter rest is handed over whole and does not grow the read size", async () => {
+  const conn = fakeConn([1024, 2048, 2048, 1000, 3096, 1000]);
+  const { reader } = denoConnTransport(conn).direct!();
+  const chunks: Uint8Array[] = [];
+  for (let i = 0; i < 6; i++) chunks.push((await reader.read()).value!);
+  assert.deepEqual(conn.sizes, [1024, 2048, 4096, 4096, 3096, 4096]);
+  assert.deepEqual(
+    [chunks[4].byteOffset, chunks[4].byteLength, chunks[4].buffer.byteLength],
+    [5096, 3096, 8192],
+  );
+  assert.ok(chunks[4].every((b) => b === 5));
+  assert.ok(chunks[5].buffer !== chunks[4].buffer && chunks[5].every((b) => b === 6));
   await reader.cancel();
 });
 

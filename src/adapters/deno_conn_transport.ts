@@ -10,6 +10,7 @@
  * @module
  */
 import type { ByteReader, ByteStreams, ByteWriter } from "../channel/stream_channel_options.ts";
+import { type Deferred, deferred, handled } from "../_util/deferred.ts";
 import { DirectTransport } from "./socket_reader.ts";
 import { JoinArena } from "./join_arena.ts";
 
@@ -114,8 +115,10 @@ function closeQuietly(conn: DirectConn): void {
 /** Reader and writer over one connection. */
 class ConnIo implements ByteReader, ByteWriter {
   readonly #conn: DirectConn;
-  readonly closed: Promise<void>;
-  #settleClosed!: (error?: unknown) => void;
+  /** Created when asked for: the channel never does (see `failsOnlyInRead`). */
+  #closed: Deferred<void> | undefined;
+  /** How reading ended, once it has: `{ error }` (undefined for EOF or a cancel). */
+  #readEnd: { error: unknown } | undefined;
   #size = MIN_READ;
   /** The slab reads go into while the read size is past the smallest, and the bytes used in it. */
   #slab: Uint8Array | undefined;
@@ -127,7 +130,6 @@ class ConnIo implements ByteReader, ByteWriter {
   /** Reads in a row that used less than a quarter of the buffer. */
   #smallReads = 0;
   #cancelled = false;
-  #ended = false;
   /** The last write queued: writes run one after another; a failure fails the later ones. */
   #tail: Promise<void> = RESOLVED;
   /** Writes queued and not finished: with none, a write starts at once. */
@@ -136,11 +138,28 @@ class ConnIo implements ByteReader, ByteWriter {
 
   constructor(conn: DirectConn) {
     this.#conn = conn;
-    this.closed = new Promise<void>((resolve, reject) => {
-      this.#settleClosed = (error) => (error === undefined ? resolve() : reject(error));
-    });
-    // Observed by the channel; pre-marked so another user cannot crash the process with it.
-    this.closed.catch(() => {});
+  }
+
+  /**
+   * A failure of the connection surfaces only in a `read()` (this reader
+   * reads nothing while nobody asks): the channel need not watch `closed`,
+   * which would cost a promise, its reactions and closures per connection.
+   */
+  get failsOnlyInRead(): boolean {
+    return true;
+  }
+
+  /** Settles when reading ended: resolves at EOF or a cancel, rejects on failure (pre-marked handled). */
+  get closed(): Promise<void> {
+    if (this.#closed !== undefined) return this.#closed.promise;
+    const closed = this.#closed = deferred<void>();
+    handled(closed.promise);
+    const end = this.#readEnd;
+    if (end !== undefined) {
+      if (end.error === undefined) closed.resolve();
+      else closed.reject(end.error);
+    }
+    return closed.promise;
   }
 
   get reader(): ByteReader {
@@ -152,7 +171,7 @@ class ConnIo implements ByteReader, ByteWriter {
   }
 
   async read(): Promise<ReadableStreamReadResult<Uint8Array>> {
-    if (this.#ended) return DONE;
+    if (this.#readEnd !== undefined) return DONE;
     const size = this.#size;
     const buffer = this.#buffer(size);
     let n: number | null;
@@ -186,7 +205,7 @@ class ConnIo implements ByteReader, ByteWriter {
 
   /** Reads straight into the channel's buffer (the rest of a large payload): no copy. */
   async readInto(target: Uint8Array): Promise<number | null> {
-    if (this.#ended) return null;
+    if (this.#readEnd !== undefined) return null;
     let n: number | null;
     try {
       n = await this.#conn.read(target);
@@ -333,8 +352,9 @@ class ConnIo implements ByteReader, ByteWriter {
   }
 
   #end(error: unknown): void {
-    if (this.#ended) return;
-    this.#ended = true;
-    this.#settleClosed(error);
+    if (this.#readEnd !== undefined) return;
+    this.#readEnd = { error };
+    if (error === undefined) this.#closed?.resolve();
+    else this.#closed?.reject(error);
   }
 }

@@ -160,7 +160,9 @@ export class StreamChannel {
     const reader: ByteReader = core.reader = direct ? direct.reader : streams.readable.getReader();
     // A reset is noticed even while reading is paused for a slow consumer (a
     // transport in push mode reports it itself).
-    if (reader.attach === undefined) reader.closed.catch((error) => core.onError(error));
+    if (reader.attach === undefined && !reader.failsOnlyInRead) {
+      reader.closed.catch((error) => core.onError(error));
+    }
     core.writer = direct ? direct.writer : streams.writable.getWriter();
     core.markOpen();
     core.pump.start(reader, opening.head);

@@ -39,6 +39,14 @@ export interface ByteReader {
   read(): Promise<ReadableStreamReadResult<Uint8Array>>;
   /** Settles when the transport ended: resolves at the end, rejects on failure. */
   readonly closed: Promise<unknown>;
+  /**
+   * Optional: `true` when a failure of the transport surfaces only in a
+   * pending or later `read()` (it reads nothing while nobody asks, so it
+   * never fails unseen while the channel pauses reading). The channel then
+   * does not watch `closed`, which costs a promise reaction and a closure
+   * per connection.
+   */
+  readonly failsOnlyInRead?: boolean;
   /** Stops reading and releases the transport. */
   cancel(reason?: unknown): Promise<void>;
   /**

@@ -266,3 +266,21 @@ test("denoConnTransport: joined writes under way on several connections keep the
   assert.deepEqual(a.finished, [[1, 1, 2, 2], [5, 6]]);
   assert.deepEqual(b.finished, [[3, 4, 4, 4]]);
 });
+
+test("denoConnTransport reports failures in read() only; closed asked for early settles at the end", async () => {
+  const conn = fakeConn([]);
+  const { reader } = denoConnTransport(conn).direct!();
+  // The channel does not watch `closed` of such a reader.
+  assert.equal(reader.failsOnlyInRead, true);
+  const closed = reader.closed;
+  assert.equal(reader.closed, closed);
+  let settled = false;
+  closed.then(() => settled = true);
+  const read = reader.read();
+  await new Promise((resolve) => setTimeout(resolve, 5));
+  assert.equal(settled, false);
+  conn.end();
+  assert.equal((await read).done, true);
+  await closed;
+  assert.equal(settled, true);
+});

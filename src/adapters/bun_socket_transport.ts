@@ -131,6 +131,19 @@ export class BunSocketIo extends SocketReader implements ByteWriter {
     return this;
   }
 
+  /**
+   * Frames keep only payloads of up to 64 bytes next to their header; the
+   * header and a longer payload are copied together into one write here
+   * (see `flush`), so the engine's own copy, and a frame buffer per message,
+   * are saved. Echo of 1 KiB messages (Go client, 100 connections, 8
+   * interleaved rounds): 1.07 times the messages per server CPU-second of
+   * the frames copied whole. Below 64 bytes the batch writer would join
+   * header and payload in a buffer of their own.
+   */
+  get copyPayloadsUpTo(): number {
+    return 64;
+  }
+
   // ── the listener's handlers ──────────────────────────────────────────
 
   /** Bytes from the peer. */

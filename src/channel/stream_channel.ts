@@ -26,6 +26,7 @@ import { PingTracker } from "./ping_tracker.ts";
 import {
   type ByteReader,
   type ByteStreams,
+  type ByteWriter,
   resolveSettings,
   type StreamChannelOpening,
   type StreamChannelOptions,
@@ -145,6 +146,10 @@ export class StreamChannel {
     core.deflate = opening.deflate;
     this.#subprotocol = opening.protocol ?? "";
     this.#extensions = opening.extensions ?? "";
+    core.transport = streams;
+    const direct = streams.direct?.();
+    const reader: ByteReader = core.reader = direct ? direct.reader : streams.readable.getReader();
+    const writer: ByteWriter = core.writer = direct ? direct.writer : streams.writable.getWriter();
     core.protocol = new Protocol({
       role: core.settings.role,
       maxMessageSize: core.settings.maxMessageSize,
@@ -154,16 +159,13 @@ export class StreamChannel {
       // earlier messages (PeerFailure, PeerClose).
       deferFailure: true,
       deferCloseReply: true,
+      copyPayloadsUpTo: writer.copyPayloadsUpTo,
     });
-    core.transport = streams;
-    const direct = streams.direct?.();
-    const reader: ByteReader = core.reader = direct ? direct.reader : streams.readable.getReader();
     // A reset is noticed even while reading is paused for a slow consumer (a
     // transport in push mode reports it itself).
     if (reader.attach === undefined && !reader.failsOnlyInRead) {
       reader.closed.catch((error) => core.onError(error));
     }
-    core.writer = direct ? direct.writer : streams.writable.getWriter();
     core.markOpen();
     core.pump.start(reader, opening.head);
   }

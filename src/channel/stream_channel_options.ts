@@ -95,6 +95,13 @@ export interface ByteWriter {
    * nothing to gather them with.
    */
   writeMany?(chunks: Uint8Array[], last?: boolean): Promise<void> | undefined;
+  /**
+   * Optional: the longest unmasked payload the engine should copy next to its
+   * frame header (1 KiB if absent). A transport whose `writeMany` copies
+   * small pieces into one buffer anyway asks for less: the frame then
+   * holds no copy of its own.
+   */
+  readonly copyPayloadsUpTo?: number;
   /** Ends the writing half (FIN) after the queued bytes. */
   close(): Promise<void>;
   /** Drops the transport; queued bytes may be lost. */

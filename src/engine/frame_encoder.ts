@@ -41,8 +41,8 @@ export interface EncodeFrameOptions {
 const sharedKeys = new MaskKeyPool();
 
 // Unmasked payloads up to this size are copied next to their header by
-// encodeFrameTo, so small frames leave as one buffer; larger ones are passed
-// by reference.
+// encodeFrameTo (unless its caller says otherwise), so small frames leave as
+// one buffer; larger ones are passed by reference.
 const COPY_THRESHOLD = 1024;
 
 // Frames up to SLAB_FRAME_LIMIT bytes are carved from a shared slab instead of
@@ -208,8 +208,8 @@ export function encodeFrame(frame: Frame, options: EncodeFrameOptions = {}): Enc
  * Encodes one final (FIN) frame and appends its bytes to `out`: the protocol's
  * send path. Small frames are carved from a shared slab, so the appended views
  * may share an ArrayBuffer (never transfer or detach them). A masked frame, or
- * an unmasked one of up to 1 KiB, is one buffer; a larger unmasked payload is
- * appended by reference after its header.
+ * an unmasked one of up to `copyLimit` bytes, is one buffer; a larger unmasked
+ * payload is appended by reference after its header.
  *
  * @param out Where the frame's buffers are appended, in wire order.
  * @param opcode The frame's opcode.
@@ -218,6 +218,8 @@ export function encodeFrame(frame: Frame, options: EncodeFrameOptions = {}): Enc
  * @param masked Mask the payload (RFC 6455 §5.3: every client frame, with a fresh key).
  * @param fillMask Fills the 4-byte key; by default drawn from a pool of
  * `crypto.getRandomValues` bytes.
+ * @param copyLimit An unmasked payload of up to this many bytes is copied
+ * next to its header (one buffer); a longer one is appended by reference.
  * @returns The number of bytes appended.
  *
  * @example
@@ -236,6 +238,7 @@ export function encodeFrameTo(
   rsv1: boolean,
   masked: boolean,
   fillMask?: (key: Uint8Array) => void,
+  copyLimit = COPY_THRESHOLD,
 ): number {
   const length = payload.length;
   const fields = { fin: true, rsv1, opcode, length, masked };
@@ -245,7 +248,7 @@ export function encodeFrameTo(
     writeFrameHeader(bytes, 0, fields);
     maskInto(bytes, headerSize, payload, fillMask);
     out.push(bytes);
-  } else if (length <= COPY_THRESHOLD) {
+  } else if (length <= copyLimit) {
     const bytes = allocateFrame(headerSize + length);
     writeFrameHeader(bytes, 0, fields);
     bytes.set(payload, headerSize);

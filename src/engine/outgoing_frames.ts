@@ -43,6 +43,7 @@ export const MAX_PENDING_PONGS = 16;
 export class OutgoingFrames {
   readonly #masked: boolean;
   readonly #fillMask: ((key: Uint8Array) => void) | undefined;
+  readonly #copyLimit: number | undefined;
   #buffers: Uint8Array[] = [];
   #bytes = 0;
   // Automatic pongs in #buffers not taken yet, and the index of the latest of them.
@@ -52,10 +53,17 @@ export class OutgoingFrames {
   /**
    * @param masked Mask every frame (the client role).
    * @param fillMask Fills each 4-byte key; by default from the shared pool.
+   * @param copyLimit Unmasked payloads up to this length are copied next to
+   * their header (see {@linkcode encodeFrameTo}; 1 KiB if undefined).
    */
-  constructor(masked: boolean, fillMask: ((key: Uint8Array) => void) | undefined) {
+  constructor(
+    masked: boolean,
+    fillMask: ((key: Uint8Array) => void) | undefined,
+    copyLimit?: number,
+  ) {
     this.#masked = masked;
     this.#fillMask = fillMask;
+    this.#copyLimit = copyLimit;
   }
 
   /** Bytes queued and not taken yet. */
@@ -78,6 +86,7 @@ export class OutgoingFrames {
       rsv1,
       this.#masked,
       this.#fillMask,
+      this.#copyLimit,
     );
   }
 

@@ -78,6 +78,7 @@ export class Protocol {
   readonly #maxMessageSize: number | undefined;
   readonly #maxFragments: number | undefined;
   readonly #fillMask: ((key: Uint8Array) => void) | undefined;
+  readonly #copyPayloadsUpTo: number | undefined;
   // The parts below are created on first use: an idle connection (most of a server's) has
   // received and sent nothing and needs none of them.
   #decoder: FrameDecoder | undefined;
@@ -104,6 +105,7 @@ export class Protocol {
     this.role = options.role;
     this.#allowRsv1 = options.allowRsv1 ?? false;
     this.#fillMask = options.fillMask;
+    this.#copyPayloadsUpTo = options.copyPayloadsUpTo;
     this.#deferFailure = options.deferFailure ?? false;
     this.#deferCloseReply = options.deferCloseReply ?? false;
     this.#maxMessageSize = options.maxMessageSize;
@@ -135,7 +137,11 @@ export class Protocol {
 
   /** The outgoing byte queue, created with the first frame queued. */
   #frames(): OutgoingFrames {
-    return this.#outgoing ??= new OutgoingFrames(this.role === "client", this.#fillMask);
+    return this.#outgoing ??= new OutgoingFrames(
+      this.role === "client",
+      this.#fillMask,
+      this.#copyPayloadsUpTo,
+    );
   }
 
   /** The close record, created with the first close event (sent, received, failed, lost). */

@@ -71,6 +71,14 @@ export interface ProtocolOptions {
    * @default {false}
    */
   deferCloseReply?: boolean;
+  /**
+   * Unmasked payloads of up to this many bytes are copied next to their
+   * frame header, so a small frame is one buffer; longer ones follow their
+   * header by reference. A transport that copies small pieces together
+   * itself (see `ByteWriter.copyPayloadsUpTo`) asks for less.
+   * @default {1024}
+   */
+  copyPayloadsUpTo?: number;
 }
 
 /**
@@ -116,8 +124,8 @@ export interface SendOptions {
  * Throws for options a {@linkcode Protocol} cannot run with.
  *
  * @throws {TypeError} For an unknown role.
- * @throws {RangeError} For a negative or NaN `maxMessageSize`, or a
- * `maxFragments` below 1 or NaN.
+ * @throws {RangeError} For a negative or NaN `maxMessageSize` or
+ * `copyPayloadsUpTo`, or a `maxFragments` below 1 or NaN.
  *
  * @example
  * ```ts
@@ -132,7 +140,7 @@ export interface SendOptions {
  * ```
  */
 export function checkProtocolOptions(options: ProtocolOptions): void {
-  const { role, maxMessageSize, maxFragments } = options;
+  const { role, maxMessageSize, maxFragments, copyPayloadsUpTo } = options;
   if (role !== "client" && role !== "server") {
     throw new TypeError(`Cannot create protocol: invalid role ${String(role)}`);
   }
@@ -141,5 +149,8 @@ export function checkProtocolOptions(options: ProtocolOptions): void {
   }
   if (maxFragments !== undefined && !(maxFragments >= 1)) {
     throw new RangeError(`Cannot create protocol: invalid maxFragments ${maxFragments}`);
+  }
+  if (copyPayloadsUpTo !== undefined && !(copyPayloadsUpTo >= 0)) {
+    throw new RangeError(`Cannot create protocol: invalid copyPayloadsUpTo ${copyPayloadsUpTo}`);
   }
 }

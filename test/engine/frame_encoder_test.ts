@@ -100,6 +100,23 @@ test("encodeFrameTo copies unmasked payloads up to 1 KiB next to the header, lar
   assert.equal(out[2], large, "the caller's bytes, not a copy");
 });
 
+test("encodeFrameTo copies unmasked payloads only up to the limit its caller gives", () => {
+  const out: Uint8Array[] = [];
+  const small = new Uint8Array(64).fill(3);
+  assert.equal(encodeFrameTo(out, 2, small, false, false, undefined, 64), 2 + 64);
+  assert.equal(out.length, 1);
+  assert.deepEqual(out[0], concatBytes([hex("82 40"), small]));
+  const larger = new Uint8Array(65).fill(4);
+  assert.equal(encodeFrameTo(out, 2, larger, false, false, undefined, 64), 2 + 65);
+  assert.equal(out.length, 3);
+  assert.equal(toHex(out[1]), "82 41");
+  assert.equal(out[2], larger, "the caller's bytes, not a copy");
+  // A masked frame is always one buffer of its own, whatever the limit.
+  assert.equal(encodeFrameTo(out, 2, larger, false, true, undefined, 0), 6 + 65);
+  assert.equal(out.length, 4);
+  assert.equal(out[3].length, 6 + 65);
+});
+
 test("encodeFrameTo masks like encodeFrame, with an injected key or a fresh pooled one", () => {
   for (const length of [0, 5, 125, 126, 5000, 70000]) {
     const payload = new Uint8Array(length).map((_, i) => i * 31);

@@ -71,6 +71,22 @@ test("Protocol receives the RFC 6455 §5.7 examples on the client side", () => {
   assert.equal(toHex(outgoing(client).subarray(0, 2)), "8a 85"); // masked pong
 });
 
+test("Protocol copies payloads next to their header up to copyPayloadsUpTo, and checks the option", () => {
+  const payload = new Uint8Array(100).fill(1);
+  const whole = new Protocol({ role: "server" });
+  whole.sendBinary(payload);
+  assert.deepEqual(whole.takeOutgoing(), [concatBytes([hex("82 64"), payload])]);
+  const split = new Protocol({ role: "server", copyPayloadsUpTo: 64 });
+  split.sendBinary(payload);
+  const parts = split.takeOutgoing();
+  assert.equal(parts.length, 2);
+  assert.equal(toHex(parts[0]), "82 64");
+  assert.equal(parts[1], payload);
+  for (const bad of [-1, Number.NaN]) {
+    assert.throws(() => new Protocol({ role: "server", copyPayloadsUpTo: bad }), RangeError);
+  }
+});
+
 test("Protocol masks client frames with fresh keys and leaves the caller's bytes untouched", () => {
   const client = new Protocol({ role: "client" });
   const data = new Uint8Array(200).fill(0x55);

@@ -104,15 +104,20 @@ const ask = async (command: string, answer: RegExp) => {
   return await answered;
 };
 const memory = async (command: "rss" | "gc") => {
-  const [, rss, heap, total, external, young, old] = await ask(
+  const [, rss, heap, total, external, young, old, malloced] = await ask(
     command,
-    /^RSS (\d+) HEAP (\d+) TOTAL (\d+) EXTERNAL (\d+) NEW (\d+) OLD (\d+)/,
+    /^RSS (\d+) HEAP (\d+) TOTAL (\d+) EXTERNAL (\d+) NEW (\d+) OLD (\d+) MALLOC (\d+)/,
   );
+  // File-backed pages (the runtime's binary and libraries paged in) against anonymous memory.
+  const rollup = readFileSync(`/proc/${child.pid}/smaps_rollup`, "utf8");
+  const anonymous = Number(/^Anonymous:\s+(\d+)/m.exec(rollup)?.[1] ?? NaN);
   return {
+    anonymous,
     rss: Number(rss),
     heap: Number(heap),
     total: Number(total) / 1024,
     external: Number(external),
+    malloced: Number(malloced),
     young: Number(young),
     old: Number(old),
   };
@@ -250,10 +255,10 @@ try {
   ) =>
     rows.push([
       total,
-      mib(r.rss),
+      `${mib(r.rss)} (${mib(r.rss - r.anonymous)})`,
       `${mib(r.total)} (${mib(r.young)} / ${mib(r.old)})`,
       fmt(r.heap / 1e6, 2),
-      fmt(r.external / 1e6, 2),
+      `${fmt(r.external / 1e6, 2)} / ${fmt(r.malloced / 1e6, 2)}`,
       last ? fmt((r.rss - last.rss) / batch, 2) : "",
       last ? fmt((r.heap - last.heap) / batch, 0) : "",
       gcs,
@@ -310,10 +315,10 @@ try {
   console.log(`\n${serverName}: idle connections (load average ${load})\n`);
   console.log(table([
     "connections",
-    "RSS (MiB)",
+    "RSS (file-backed) MiB",
     "V8 heap (new / old) MiB",
     "heap used (MB)",
-    "external (MB)",
+    "external / V8 malloc (MB)",
     "RSS KiB / conn",
     "heap used B / conn",
     "young / full collections: allocated / promoted B per conn",

@@ -1,13 +1,14 @@
 // Preloaded into a Node server (`node --expose-gc --import ./bench/peers/heap_probe.mjs server.mjs`)
 // by bench/idle_heap.ts: answers commands on stdin, one a line.
 //   "rss"        → "RSS <KiB> HEAP <used bytes> TOTAL <heap size bytes> EXTERNAL <bytes>
-//                   NEW <new space KiB> OLD <old space KiB>" (no collection)
+//                   NEW <new space KiB> OLD <old space KiB> MALLOC <V8's malloc bytes>"
+//                   (no collection)
 //   "gc"         → two full collections, then the same line
 //   "snap <path>"→ writes a heap snapshot (itself a full collection), then "SNAP"
 //   "sample [old]" → starts sampling allocations (collected objects included; with "old" only
 //                   those that survived the young generation), then "SAMPLING"
 //   "sampled <path>" → stops and writes the sampling profile, then "SAMPLED"
-import { getHeapSpaceStatistics, writeHeapSnapshot } from "node:v8";
+import { getHeapSpaceStatistics, getHeapStatistics, writeHeapSnapshot } from "node:v8";
 import { createInterface } from "node:readline";
 import { Session } from "node:inspector";
 import { writeFileSync } from "node:fs";
@@ -25,7 +26,8 @@ const report = () => {
   );
   console.log(
     `RSS ${Math.round(usage.rss / 1024)} HEAP ${usage.heapUsed} TOTAL ${usage.heapTotal} ` +
-      `EXTERNAL ${usage.external} NEW ${spaces.new_space} OLD ${spaces.old_space}`,
+      `EXTERNAL ${usage.external} NEW ${spaces.new_space} OLD ${spaces.old_space} ` +
+      `MALLOC ${getHeapStatistics().malloced_memory}`,
   );
 };
 createInterface({ input: process.stdin }).on("line", (line) => {

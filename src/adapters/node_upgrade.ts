@@ -147,9 +147,9 @@ export async function upgradeWith(
   // signal keeps a listener and a finalizer per connection alive until the request is
   // collected).
   const givenUp = options.onUpgrade ? new AbortController() : undefined;
-  const giveUp = () =>
-    givenUp?.abort(deadline?.reason ?? new Error("The client closed the connection"));
-  if (givenUp) {
+  const giveUp = givenUp &&
+    (() => givenUp.abort(deadline?.reason ?? new Error("The client closed the connection")));
+  if (giveUp) {
     socket.once("close", giveUp);
     deadline?.addEventListener("abort", giveUp, { once: true });
   }
@@ -174,8 +174,10 @@ export async function upgradeWith(
     writeServerError(socket);
     throw error;
   } finally {
-    socket.off("close", giveUp);
-    deadline?.removeEventListener("abort", giveUp);
+    if (giveUp) {
+      socket.off("close", giveUp);
+      deadline?.removeEventListener("abort", giveUp);
+    }
   }
   if (!answer.accepted) {
     // Written once: after serve()'s 503 or the client's leaving this is a no-op.

@@ -150,7 +150,8 @@ export async function answerUpgrade(
   // RFC 7230 §5.4: a Host header field with an invalid value MUST get 400.
   if (url === undefined) return refusedWith(createRejection(400, "Invalid Host header"));
   const request = new Request(url, { headers, signal: options.signal });
-  const decided = await decide(options.onUpgrade, request);
+  // Without onUpgrade, no promise and no async call: accepted as it is.
+  const decided = options.onUpgrade ? await decide(options.onUpgrade, request) : NO_HOOK;
   if (!decided.accepted) return { ...decided, request };
   const accepted = PerMessageDeflate.acceptOffer(
     verdict.offeredExtensions || null,
@@ -206,10 +207,9 @@ function refusedWith(rejection: HandshakeRejection): Refusal {
  * with the signal's reason.
  */
 async function decide(
-  hook: UpgradeHook<unknown> | undefined,
+  hook: UpgradeHook<unknown>,
   request: Request,
 ): Promise<Extract<UpgradeOutcome<unknown>, { accepted: true }> | Refusal> {
-  if (!hook) return NO_HOOK;
   const { signal } = request;
   let onAbort = () => {};
   const aborted = new Promise<never>((_, reject) => {

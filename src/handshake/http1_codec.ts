@@ -319,13 +319,15 @@ const REASONS: Record<number, string> = {
 };
 
 function encodeHead(startLine: string, headers: HeadersInit): Uint8Array {
-  const pairs: [string, string][] = headers instanceof Headers
+  // Pairs as given (no copy of each pair: this runs for every 101 a server sends).
+  const pairs: ArrayLike<unknown>[] = headers instanceof Headers
     ? [...headers]
     : Array.isArray(headers)
-    ? headers.map((p) => [String(p[0]), String(p[1])])
+    ? headers
     : Object.entries(headers as Record<string, string>);
   let text = startLine + "\r\n";
-  for (const [name, value] of pairs) {
+  for (let p = 0; p < pairs.length; p++) {
+    const name = String(pairs[p][0]), value = String(pairs[p][1]);
     if (!isToken(name)) throw new TypeError(`Invalid header name: ${JSON.stringify(name)}`);
     for (let i = 0; i < value.length; i++) {
       const c = value.charCodeAt(i);

@@ -77,7 +77,7 @@ test("sha1 equals crypto.subtle's SHA-1 at every padding boundary and beyond one
   }
 });
 
-test("signKeySync equals signKey, and signKey rejects rather than throws", async () => {
+test("signKeySync (our SHA-1) equals signKey (crypto.subtle), and signKey rejects rather than throws", async () => {
   for (let i = 0; i < 20; i++) {
     const key = generateKey();
     assert.equal(signKeySync(key), await signKey(key));

@@ -54,7 +54,6 @@ import {
 } from "./bun_socket_transport.ts";
 import { ServerConnections } from "./server_connections.ts";
 import { installNodePayloadAllocator } from "./node_payload_allocator.ts";
-import { setEarlyPayloadBuffers } from "../engine/payload_memory.ts";
 import { maxCompressedSize } from "../engine/message_assembler.ts";
 
 const DEFAULT_MAX_MESSAGE = 64 * 1024 * 1024;
@@ -293,9 +292,6 @@ function listen<Data>(options: ServeOptions<Data>): Promise<WebSocketServer> {
   }
   // Large payload buffers the engine overwrites are not zero-filled (Bun has node:buffer).
   installNodePayloadAllocator();
-  // Bun hands each read over in a buffer of its own: a long payload is unmasked into its
-  // own buffer as the reads arrive, not kept as reads and copied once complete.
-  setEarlyPayloadBuffers(true);
   const hostname = options.hostname ?? "0.0.0.0";
   const secure = Boolean(options.tls);
   const connections = new ServerConnections(options);

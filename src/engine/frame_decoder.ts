@@ -7,9 +7,7 @@
  * a longer one is kept as the pieces received (unmasked in place, small ones
  * copied together) and copied into its buffer once its last byte arrives, so
  * memory follows the bytes received, never the length the peer merely
- * declared; where the runtime adapter chose early payload buffers
- * (`setEarlyPayloadBuffers`), it gets its buffer once a sixteenth of it
- * arrived and the rest is unmasked straight into it.
+ * declared.
  * Every header rule is checked before any payload byte is buffered.
  *
  * @module
@@ -19,7 +17,7 @@ import type { Frame, FrameHeader, Role } from "./frame.ts";
 import { checkHeaderStart, readPayloadLength } from "./frame_header.ts";
 import { maskCopy, maskRange } from "./mask.ts";
 import type { Opcode } from "./opcode.ts";
-import { earlyPayloadBuffers, joinPayload } from "./payload_memory.ts";
+import { allocatePayload } from "./payload_memory.ts";
 
 /**
  * Default limit on a frame's declared payload length: 64 MiB.
@@ -226,7 +224,13 @@ export class FrameDecoder {
       const length = this.#header.length;
       if (fill * TARGET_RECEIVED_FACTOR < length) return null;
       // The payload's own buffer, holding what came so far; the rest goes straight in.
-      this.#takeOwnBuffer(length, fill, false);
+      this.#closeJoin();
+      this.#join = joinParts(parts, length, fill);
+      this.#joinFill = fill;
+      this.#parts = [];
+      this.#heldBuffer = undefined;
+      this.#heldMemory = 0;
+      this.#own = true;
     }
     return this.#join!.subarray(this.#joinFill);
   }
@@ -362,13 +366,6 @@ export class FrameDecoder {
     if (take === 0) return null;
     const end = pos + take;
     let part: Uint8Array;
-    if (
-      !this.#own && (fill + take) * TARGET_RECEIVED_FACTOR >= length && earlyPayloadBuffers()
-    ) {
-      // The payload's own buffer, holding what came so far; this piece and the rest are
-      // unmasked straight into it, each while it is still in the cache.
-      this.#takeOwnBuffer(length, fill, true);
-    }
     const join = this.#join;
     const buffer = chunk.buffer;
     const memory = buffer === this.#heldBuffer ? 0 : buffer.byteLength;
@@ -407,24 +404,8 @@ export class FrameDecoder {
       fin: header.fin,
       rsv1: header.rsv1,
       opcode: header.opcode,
-      payload: parts.length === 1 ? parts[0] : joinPayload(parts, length),
+      payload: parts.length === 1 ? parts[0] : joinParts(parts, length),
     };
-  }
-
-  /**
-   * Makes the join buffer the payload's own (`length` bytes), holding the
-   * `fill` bytes received so far. `filledHere`: every later byte is written
-   * by the decoder, so it need not be zero-filled; a transport's read target
-   * is.
-   */
-  #takeOwnBuffer(length: number, fill: number, filledHere: boolean): void {
-    this.#closeJoin();
-    this.#join = joinPayload(this.#parts!, length, filledHere ? 0 : length - fill);
-    this.#joinFill = fill;
-    this.#parts = [];
-    this.#heldBuffer = undefined;
-    this.#heldMemory = 0;
-    this.#own = true;
   }
 
   /** Copies `chunk[pos..end)` (payload bytes from `fill` on) unmasked into the join buffer. */
@@ -456,4 +437,19 @@ export class FrameDecoder {
     this.#joinFill = 0;
     this.#parts!.push(fill === join.length ? join : join.subarray(0, fill));
   }
+}
+
+/**
+ * The pieces (`filled` bytes in all) copied into one buffer of `length`
+ * bytes. Filled completely here, it need not be zero-filled; a buffer whose
+ * rest a transport reads into is.
+ */
+function joinParts(parts: Uint8Array[], length: number, filled = length): Uint8Array {
+  const payload = filled === length ? allocatePayload(length) : new Uint8Array(length);
+  let at = 0;
+  for (let i = 0; i < parts.length; i++) {
+    payload.set(parts[i], at);
+    at += parts[i].length;
+  }
+  return payload;
 }

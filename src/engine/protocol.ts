@@ -12,9 +12,8 @@ import { encodeClosePayload, failureClose, parseClosePayload } from "./close_pay
 import { CloseRecord } from "./close_record.ts";
 import { isValidWireCloseCode } from "./close_code.ts";
 import { ProtocolError, WebSocketError } from "./errors.ts";
-import type { Frame, FrameHeader, Role } from "./frame.ts";
-import { DEFAULT_MAX_PAYLOAD_LENGTH, FrameDecoder } from "./frame_decoder.ts";
-import { maxCompressedSize, MessageAssembler } from "./message_assembler.ts";
+import type { Frame, Role } from "./frame.ts";
+import { IncomingFrames } from "./incoming_frames.ts";
 import { Opcode } from "./opcode.ts";
 import { OutgoingFrames } from "./outgoing_frames.ts";
 import {
@@ -81,8 +80,7 @@ export class Protocol {
   readonly #copyPayloadsUpTo: number | undefined;
   // The parts below are created on first use: an idle connection (most of a server's) has
   // received and sent nothing and needs none of them.
-  #decoder: FrameDecoder | undefined;
-  #assembler: MessageAssembler | undefined;
+  #incoming: IncomingFrames | undefined;
   #outgoing: OutgoingFrames | undefined;
   /** Both sides' close frames, our failure, a lost transport: the close code comes from here. */
   #close: CloseRecord | undefined;
@@ -91,8 +89,6 @@ export class Protocol {
   #pendingFailure: ProtocolError | undefined;
   // The body of our reply to the peer's close, waiting for replyClose() (deferCloseReply).
   #owedCloseReply: { body: Uint8Array; code: number } | undefined;
-  // Whether the frame being received is a data frame (its payload pieces go to the assembler).
-  #inDataFrame = false;
 
   /**
    * Creates the engine for one connection whose opening handshake is done.
@@ -112,26 +108,14 @@ export class Protocol {
     this.#maxFragments = options.maxFragments;
   }
 
-  /** The frame decoder (and the message assembler it feeds), created with the first bytes. */
-  #frameDecoder(): FrameDecoder {
-    if (this.#decoder !== undefined) return this.#decoder;
-    const maxMessageSize = this.#maxMessageSize;
-    const assembler = this.#assembler = new MessageAssembler({
-      maxMessageSize,
-      maxFragments: this.#maxFragments,
-    });
-    return this.#decoder = new FrameDecoder({
+  /** The receive side (frame decoder and message assembler), created with the first bytes. */
+  #received(): IncomingFrames {
+    return this.#incoming ??= new IncomingFrames({
       role: this.role,
-      // With permessage-deflate a frame may carry a compressed message's overhead; the
-      // assembler keeps the exact limit for uncompressed messages.
-      maxPayloadLength: this.#allowRsv1
-        ? maxCompressedSize(maxMessageSize ?? DEFAULT_MAX_PAYLOAD_LENGTH)
-        : maxMessageSize,
       allowRsv1: this.#allowRsv1,
-      onHeader: (header) => this.#onHeader(header, assembler),
-      onPayloadPart: (part) => {
-        if (this.#inDataFrame) assembler.addPart(part);
-      },
+      maxMessageSize: this.#maxMessageSize,
+      maxFragments: this.#maxFragments,
+      closeSent: () => this.#close?.isSent === true,
     });
   }
 
@@ -198,13 +182,13 @@ export class Protocol {
   /**
    * Where the next bytes from the peer may be read straight into: the rest
    * of a large payload under way, in its own buffer (see
-   * {@linkcode FrameDecoder.readTarget}); `null` when there is none or the
+   * `FrameDecoder.readTarget`); `null` when there is none or the
    * connection takes no more bytes. Hand the bytes read there over with
    * {@linkcode receiveInTarget}.
    */
   readTarget(): Uint8Array | null {
     if (this.#failed || this.#pendingFailure !== undefined || this.#close?.isReceived) return null;
-    return this.#decoder?.readTarget() ?? null;
+    return this.#incoming?.decoder.readTarget() ?? null;
   }
 
   /**
@@ -216,7 +200,7 @@ export class Protocol {
    * @throws {Error} When there is no read target of that length (caller misuse).
    */
   receiveInTarget(length: number): ProtocolEvent[] {
-    if (length > 0) this.#frameDecoder().pushTarget(length);
+    if (length > 0) this.#received().decoder.pushTarget(length);
     return this.#decode(null, length);
   }
 
@@ -229,10 +213,11 @@ export class Protocol {
       length === 0
     ) return events;
     try {
-      const decoder = this.#frameDecoder();
+      const incoming = this.#received();
+      const decoder = incoming.decoder;
       if (chunk !== null) decoder.push(chunk);
       for (let frame = decoder.next(); frame !== null; frame = decoder.next()) {
-        this.#handleFrame(frame, events);
+        this.#handleFrame(frame, incoming, events);
         if (this.#close?.isReceived) break;
       }
     } catch (error) {
@@ -335,9 +320,7 @@ export class Protocol {
   sendClose(code?: number, reason?: string): void {
     this.#assertOpen("close");
     const body = encodeClosePayload(code, reason);
-    this.#frames().frame(Opcode.close, body, false);
-    // RFC 6455 §5.5.1: "The application MUST NOT send any more data frames after sending a Close frame."
-    this.#record().sent({ code: code ?? 1005, reason: code === undefined ? "" : reason ?? "" });
+    this.#sendCloseFrame(body, code ?? 1005, code === undefined ? "" : reason ?? "");
   }
 
   /**
@@ -359,10 +342,7 @@ export class Protocol {
     // An upper-layer failure during a deferred one closes with its own code instead.
     this.#pendingFailure = undefined;
     this.#record().failed({ code, reason });
-    if (!this.#close?.isSent) {
-      this.#frames().frame(Opcode.close, body, false);
-      this.#record().sent({ code, reason });
-    }
+    if (!this.#close?.isSent) this.#sendCloseFrame(body, code, reason);
   }
 
   /**
@@ -414,8 +394,7 @@ export class Protocol {
     if (owed === undefined) return;
     this.#owedCloseReply = undefined;
     if (this.#close?.isSent) return;
-    this.#frames().frame(Opcode.close, owed.body, false);
-    this.#record().sent({ code: owed.code, reason: "" });
+    this.#sendCloseFrame(owed.body, owed.code, "");
   }
 
   /**
@@ -428,24 +407,18 @@ export class Protocol {
     return this.#outgoing?.take() ?? [];
   }
 
-  #onHeader(header: Readonly<FrameHeader>, assembler: MessageAssembler): void {
-    this.#inDataFrame = header.opcode < 0x8 && !this.#close?.isSent;
-    if (this.#inDataFrame) assembler.beginFrame(header);
-  }
-
-  #handleFrame(frame: Frame, events: ProtocolEvent[]): void {
+  #handleFrame(frame: Frame, incoming: IncomingFrames, events: ProtocolEvent[]): void {
     const opcode = frame.opcode;
     if (opcode < 0x8) {
       // RFC 6455 §7.1.4: after sending close, data from the peer is discarded until its close.
-      if (this.#close?.isSent) return;
-      const message = this.#assembler!.endFrame(frame);
+      const message = incoming.endDataFrame(frame);
       if (message !== null) events.push(message);
       return;
     }
     if (opcode === Opcode.close) {
       const { code, reason } = parseClosePayload(frame.payload);
       this.#record().received({ code, reason });
-      this.#assembler!.reset();
+      incoming.closeReceived();
       events.push({ type: "close", code, reason });
       if (!this.#close?.isSent) {
         // RFC 6455 §5.5.1: "the endpoint MUST send a Close frame in response ... typically echos
@@ -456,8 +429,7 @@ export class Protocol {
           this.#owedCloseReply = { body, code };
           return;
         }
-        this.#frames().frame(Opcode.close, body, false);
-        this.#record().sent({ code, reason: "" });
+        this.#sendCloseFrame(body, code, "");
       }
       return;
     }
@@ -470,6 +442,13 @@ export class Protocol {
     } else {
       events.push({ type: "pong", data: frame.payload });
     }
+  }
+
+  /** Queues our close frame and records it. RFC 6455 §5.5.1: "The application MUST NOT send any
+   * more data frames after sending a Close frame." */
+  #sendCloseFrame(body: Uint8Array, code: number, reason: string): void {
+    this.#frames().frame(Opcode.close, body, false);
+    this.#record().sent({ code, reason });
   }
 
   // The one place where a peer failure (decoder, UTF-8, close payload, limits: all
@@ -504,12 +483,8 @@ export class Protocol {
   }
 
   #assertOpen(action: string): void {
-    if (this.#close?.isSent) {
-      throw new WebSocketError(
-        "WS_INVALID_STATE",
-        `Cannot ${action}: connection is ${this.state}`,
-      );
-    }
+    if (!this.#close?.isSent) return;
+    throw new WebSocketError("WS_INVALID_STATE", `Cannot ${action}: connection is ${this.state}`);
   }
 
   #compressFlag(options: SendOptions | undefined): boolean {

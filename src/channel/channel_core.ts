@@ -199,12 +199,7 @@ export class ChannelCore extends ChannelLifecycle
     return this.batches!.flush();
   }
 
-  /** {@linkcode ReadPumpHooks.ended} */
-  ended(): boolean {
-    return this.state === "closed";
-  }
-
-  /** {@linkcode PeerCloseHost.closed} */
+  /** {@linkcode ReadPumpHooks.closed}, {@linkcode PeerCloseHost.closed} */
   closed(): boolean {
     return this.state === "closed";
   }
@@ -269,11 +264,6 @@ export class ChannelCore extends ChannelLifecycle
   /** {@linkcode PeerCloseHost.pending} */
   pending(): Promise<unknown> | undefined {
     return this.#sender?.pending;
-  }
-
-  /** {@linkcode PeerCloseHost.timeout} */
-  get timeout(): number {
-    return this.settings.closeTimeout;
   }
 
   /** Sends one message (`sink.add`, answers to ping messages). */

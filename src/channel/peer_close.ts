@@ -25,8 +25,8 @@ export interface PeerCloseHost {
   unread(): boolean;
   /** Resolves once accepted sends reached the engine; `undefined` if none waits. */
   pending(): Promise<unknown> | undefined;
-  /** Longest wait for the application's answers, in ms. */
-  readonly timeout: number;
+  /** The channel's close timeout (ms): the answers are waited for min(closeTimeout, 1 s). */
+  readonly settings: { readonly closeTimeout: number };
   /** Queues our close reply and goes on closing (runs at most once). */
   reply(): void;
 }
@@ -43,7 +43,7 @@ export interface PeerCloseHost {
  *   closed: () => false,
  *   unread: () => false,
  *   pending: () => undefined,
- *   timeout: 1000,
+ *   settings: { closeTimeout: 1000 },
  *   reply: () => void replied++,
  * });
  * console.assert(close.received(false) === undefined && replied === 1); // nothing to answer
@@ -84,7 +84,7 @@ export class PeerClose {
     const window = new ReplyWindow({
       unread: () => host.unread(),
       pending: () => host.pending(),
-    }, Math.min(host.timeout, 1000));
+    }, Math.min(host.settings.closeTimeout, 1000));
     this.#window = window;
     return window.done.then(() => this.replyNow());
   }

@@ -19,8 +19,8 @@ export interface PeerFailureHost {
   unread(): boolean;
   /** Resolves once accepted sends reached the engine; `undefined` if none waits. */
   pending(): Promise<unknown> | undefined;
-  /** Longest wait for the application's answers, in ms. */
-  readonly timeout: number;
+  /** The channel's close timeout (ms): the answers are waited for min(closeTimeout, 1 s). */
+  readonly settings: { readonly closeTimeout: number };
   /** Records the close code and reason, and ends `stream` with `error` after its messages. */
   ending(error: ProtocolError, code: number, reason: string): void;
   /** Sends the close (the engine was failed) and shuts the connection down. */
@@ -40,7 +40,7 @@ export interface PeerFailureHost {
  *   closed: () => false,
  *   unread: () => false,
  *   pending: () => undefined,
- *   timeout: 1000,
+ *   settings: { closeTimeout: 1000 },
  *   ending: () => {},
  *   shutDown: (_error, code) => void closes.push(code),
  * });
@@ -90,7 +90,7 @@ export class PeerFailure {
     const window = new ReplyWindow({
       unread: () => host.unread(),
       pending: () => host.pending(),
-    }, Math.min(host.timeout, 1000));
+    }, Math.min(host.settings.closeTimeout, 1000));
     this.#window = window;
     return window.done.then(() => {
       this.#window = undefined;

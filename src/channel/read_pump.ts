@@ -33,8 +33,8 @@ export interface ReadPumpHooks {
    * settles once some were written; the loop then asks again), else `undefined`.
    */
   writing?(): Promise<unknown> | undefined;
-  /** Whether the channel ended (reading stops, results are ignored). */
-  ended(): boolean;
+  /** Whether the channel closed (reading stops, results are ignored). */
+  closed(): boolean;
   /** The transport ended (EOF). */
   onEnd(): void;
   /** Reading failed (a reset, a broken pipe). */
@@ -60,7 +60,7 @@ export interface ReadPumpHooks {
  * const pump = new ReadPump({
  *   receive: (chunk) => void chunks.push(chunk),
  *   full: () => false,
- *   ended: () => false,
+ *   closed: () => false,
  *   onEnd: () => ended(),
  *   onError: () => {},
  * });
@@ -102,7 +102,7 @@ export class ReadPump implements ChunkTarget {
 
   /** A chunk from a transport in push mode; see {@linkcode ByteReader.attach}. */
   chunk(value: Uint8Array): void {
-    if (this.#ended || this.#hooks.ended()) return;
+    if (this.#ended || this.#hooks.closed()) return;
     if (this.#held !== undefined) {
       (this.#late ??= []).push(value);
       return;
@@ -115,7 +115,7 @@ export class ReadPump implements ChunkTarget {
     if (this.#ended) return;
     this.#ended = true;
     // While held, the end comes after the chunks still held (see #release).
-    if (this.#held === undefined && !this.#hooks.ended()) this.#hooks.onEnd();
+    if (this.#held === undefined && !this.#hooks.closed()) this.#hooks.onEnd();
   }
 
   /** Reading failed in push mode. */
@@ -135,7 +135,7 @@ export class ReadPump implements ChunkTarget {
   /** Pauses the transport while the application is full or writes are behind. */
   #gate(): void {
     const hooks = this.#hooks;
-    if (this.#draining || hooks.ended()) return;
+    if (this.#draining || hooks.closed()) return;
     if (hooks.full()) return this.#hold("full");
     const writing = hooks.writing?.();
     if (writing === undefined) return;
@@ -155,13 +155,13 @@ export class ReadPump implements ChunkTarget {
     // Chunks that came in while held go first, each through the gate again.
     const late = this.#late;
     while (late !== undefined && late.length > 0 && this.#held === undefined) {
-      if (hooks.ended()) return;
+      if (hooks.closed()) return;
       this.#take(late.shift()!);
     }
     if (this.#held !== undefined) return;
     this.#late = undefined;
     if (this.#ended) {
-      if (!hooks.ended()) hooks.onEnd();
+      if (!hooks.closed()) hooks.onEnd();
       return;
     }
     this.#gate();
@@ -200,7 +200,7 @@ export class ReadPump implements ChunkTarget {
         const pending = hooks.receive(head);
         if (pending) await pending;
       }
-      while (!hooks.ended()) {
+      while (!hooks.closed()) {
         if (!this.#draining && hooks.full()) {
           this.#wake = deferred<void>();
           await this.#wake.promise;
@@ -217,14 +217,14 @@ export class ReadPump implements ChunkTarget {
         const target = reader.readInto && hooks.readTarget?.();
         if (target) {
           const length = await reader.readInto!(target);
-          if (hooks.ended()) return;
+          if (hooks.closed()) return;
           if (length === null) return hooks.onEnd();
           const pending = hooks.receiveInTarget!(length);
           if (pending) await pending;
           continue;
         }
         const { value, done } = await reader.read();
-        if (hooks.ended()) return;
+        if (hooks.closed()) return;
         if (done) return hooks.onEnd();
         const pending = hooks.receive(value);
         if (pending) await pending;

@@ -9,7 +9,7 @@ function host(overrides: Partial<PeerCloseHost> = {}) {
     closed: () => false,
     unread: () => false,
     pending: () => undefined,
-    timeout: 5000,
+    settings: { closeTimeout: 5000 },
     reply: () => void replies++,
     ...overrides,
   };
@@ -56,7 +56,7 @@ test("PeerClose waits for sends being prepared before replying", async () => {
 });
 
 test("PeerClose replies at min(timeout, 1 s) when the application never reads", async () => {
-  const { all, replies } = host({ unread: () => true, timeout: 50 });
+  const { all, replies } = host({ unread: () => true, settings: { closeTimeout: 50 } });
   const started = Date.now();
   await deadline(new PeerClose(all).received(true)!, 2000, "reply");
   assert.equal(replies(), 1);

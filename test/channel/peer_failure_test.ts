@@ -16,7 +16,7 @@ function host(overrides: Partial<PeerFailureHost> = {}) {
     closed: () => false,
     unread: () => false,
     pending: () => undefined,
-    timeout: 5000,
+    settings: { closeTimeout: 5000 },
     ending: (_error, code, reason) => void log.push(`ending ${code} ${reason}`),
     shutDown: (_error, code, reason) => void log.push(`shutDown ${code} ${reason}`),
     ...overrides,

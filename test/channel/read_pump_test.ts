@@ -26,7 +26,7 @@ function hooks(overrides: Partial<ReadPumpHooks> = {}) {
   const all: ReadPumpHooks = {
     receive: (chunk) => void got.push(...chunk),
     full: () => false,
-    ended: () => false,
+    closed: () => false,
     onEnd: () => settle("end"),
     onError: (error) => settle(`error:${(error as Error).message}`),
     ...overrides,
@@ -100,7 +100,7 @@ test("ReadPump stops without reporting once the channel ended", async () => {
       ended = true;
     },
     full: () => false,
-    ended: () => ended,
+    closed: () => ended,
     onEnd: () => events.push("end"),
     onError: () => events.push("error"),
   });
@@ -176,7 +176,7 @@ test("ReadPump in push mode: chunks and the end that came during a pending recei
       return undefined;
     },
     full: () => false,
-    ended: () => false,
+    closed: () => false,
     onEnd: () => got.push("end"),
     onError: () => got.push("error"),
   });
@@ -199,7 +199,7 @@ test("ReadPump in push mode: drain() during a writing hold reads on without wait
   const pump = new ReadPump({
     receive: (chunk) => void got.push(`chunk ${chunk[0]}`),
     full: () => false,
-    ended: () => false,
+    closed: () => false,
     writing: () => new Promise<void>((resolve) => (settle = resolve)),
     onEnd: () => got.push("end"),
     onError: () => got.push("error"),
@@ -229,7 +229,7 @@ test("ReadPump in push mode takes no chunk while the application is full, howeve
       unread++;
     },
     full: () => unread >= 1,
-    ended: () => false,
+    closed: () => false,
     onEnd: () => {},
     onError: () => {},
   });

@@ -12,6 +12,12 @@ import { DEFAULT_UNCONFIRMED_BYTES, UnconfirmedWindow, type WrittenMessage } fro
 import { ClientError } from "./errors.ts";
 import { Heartbeat, type HeartbeatOptions } from "../channel/heartbeat.ts";
 import type { ClientChannel, Message } from "./types.ts";
+import type { ListenOptions, MessageSubscription } from "../channel/inbox.ts";
+
+/** A channel that hands messages to a synchronous listener (`WebSocketChannel.listen`). */
+interface Listenable {
+  listen(listener: (message: Message) => void, options?: ListenOptions): MessageSubscription;
+}
 
 /** How a connection ended. `local` is true when this side decided it. */
 export interface EndInfo {
@@ -106,6 +112,7 @@ export class Connection {
   #resolveReadDone!: () => void;
   #endedWith: EndInfo | undefined;
   #reader: ReadableStreamDefaultReader<Message> | undefined;
+  #subscription: MessageSubscription | undefined;
   #abandoned = false;
   #heartbeat: Heartbeat | undefined;
   #unconfirmed: UnconfirmedWindow;
@@ -218,6 +225,10 @@ export class Connection {
     this.#end({ ...info, wasClean: false, local: true });
     void closeQuietly(this.channel, wireCode, wireReason);
     this.#reader?.cancel().catch(() => {});
+    if (this.#subscription) {
+      this.#subscription.cancel();
+      this.#resolveReadDone();
+    }
   }
 
   /**
@@ -301,7 +312,32 @@ export class Connection {
     );
   }
 
+  /**
+   * Takes the messages with the channel's synchronous `listen()`: no promise
+   * and no stream read per message. A delivery that must wait (a full reader
+   * with the `wait` policy) pauses the subscription until it may go on.
+   */
+  #listen(listen: Listenable["listen"]): void {
+    const done = () => this.#resolveReadDone();
+    const subscription = listen.call(this.channel, (value) => {
+      if (this.#abandoned || this.#heartbeat?.consume(value)) return;
+      const wait = this.#host.deliver(value);
+      if (!wait) return;
+      subscription.pause();
+      wait.then(() => {
+        if (!this.#abandoned) subscription.resume();
+      });
+    }, { onDone: done, onError: done });
+    this.#subscription = subscription;
+  }
+
   async #readLoop(after: Promise<void>): Promise<void> {
+    const listen = (this.channel as Partial<Listenable>).listen;
+    if (typeof listen === "function") {
+      await after;
+      if (this.#abandoned) return this.#resolveReadDone();
+      return this.#listen(listen);
+    }
     try {
       await after;
       if (this.#abandoned) return;

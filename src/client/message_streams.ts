@@ -246,6 +246,13 @@ export class MessageFanout {
     return this.#readers.length;
   }
 
+  /** Whether some reader has unread messages (it did not take the last one at once). */
+  get behind(): boolean {
+    const readers = this.#readers;
+    for (let i = 0; i < readers.length; i++) if (readers[i].reader.length > 0) return true;
+    return false;
+  }
+
   /** A new reader of every message from now on. */
   messages(options?: ReaderOptions): ReadableStream<Message> {
     return this.#subscribe<Message>(options, (reader, message, size) => reader.push(message, size));

@@ -341,7 +341,11 @@ export class WebSocketClient {
     if (this.#interceptors.length > 0) return this.#deliverIntercepted(raw);
     const events = this.#core.events;
     if (events.has("message")) events.emit("message", raw);
-    return this.#fanout.deliver(raw, size);
+    const fanout = this.#fanout;
+    // A reader that did not take the message at once gets a turn to catch up
+    // before the next one: a burst of messages that arrived together is not
+    // handed over faster than a prompt reader reads it.
+    return fanout.deliver(raw, size) ?? (fanout.behind ? A_TURN : undefined);
   }
 
   async #deliverIntercepted(raw: Message): Promise<void> {
@@ -358,6 +362,9 @@ export class WebSocketClient {
     await this.#fanout.deliver(message);
   }
 }
+
+/** What `#deliver` waits for to give readers a turn: one microtask. */
+const A_TURN: Promise<void> = Promise.resolve();
 
 function abortError(signal: AbortSignal): ClientError {
   return new ClientError("WS_ABORTED", "The client's signal aborted", { cause: signal.reason });

@@ -61,3 +61,18 @@ export function assertNoDuplicateStates(states: readonly ClientState[]): void {
     if (states[i] === states[i - 1]) throw new Error(`same state object twice at ${i}`);
   }
 }
+
+/** Reads up to `count` values (fewer if the stream ends first). */
+export async function take<T>(reader: ReadableStreamDefaultReader<T>, count: number): Promise<T[]> {
+  const out: T[] = [];
+  for (let i = 0; i < count; i++) {
+    const { value, done } = await reader.read();
+    if (done) break;
+    out.push(value);
+  }
+  return out;
+}
+
+/** The messages `m<from>` to `m<to - 1>`. */
+export const numbered = (from: number, to: number): string[] =>
+  Array.from({ length: to - from }, (_, i) => `m${from + i}`);

@@ -9,6 +9,7 @@ import { WebSocketClient } from "../../src/client/web_socket_client.ts";
 import type { WebSocketClientOptions } from "../../src/client/options.ts";
 import { createChannelPair } from "../../src/testing/channel_pair.ts";
 import type { WebSocketChannel } from "../../src/channel/web_socket_channel.ts";
+import { numbered, take } from "./helpers.ts";
 
 function pairRig(options: WebSocketClientOptions = {}) {
   const servers: WebSocketChannel[] = [];
@@ -24,23 +25,10 @@ function pairRig(options: WebSocketClientOptions = {}) {
   return { client, servers };
 }
 
-async function take(reader: ReadableStreamDefaultReader<unknown>, n: number): Promise<unknown[]> {
-  const out: unknown[] = [];
-  for (let i = 0; i < n; i++) {
-    const { done, value } = await reader.read();
-    if (done) break;
-    out.push(value);
-  }
-  return out;
-}
-
 /** Lets queued work run: a few turns of the event loop. */
 async function settle(): Promise<void> {
   for (let i = 0; i < 5; i++) await new Promise((resolve) => setTimeout(resolve, 1));
 }
-
-const numbered = (from: number, to: number) =>
-  Array.from({ length: to - from }, (_, i) => `m${from + i}`);
 
 test("a listening channel's messages reach every reader, in order, with the metrics counted", async () => {
   const { client, servers } = pairRig();

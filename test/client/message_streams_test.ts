@@ -3,7 +3,7 @@ import assert from "node:assert/strict";
 import { InvalidJsonError } from "../../src/client/errors.ts";
 import { ClientError } from "../../src/client/errors.ts";
 import { BoundedReader, MessageFanout } from "../../src/client/message_streams.ts";
-import { rig } from "./helpers.ts";
+import { numbered, rig, take } from "./helpers.ts";
 
 test("json() yields parsed values and reports invalid JSON on its errors side channel", async () => {
   const { client, server, clock } = rig();
@@ -44,19 +44,6 @@ test("sendJson sends JSON text and rejects values that cannot be serialised", as
   await assert.rejects(client.sendJson(undefined), TypeError);
   await client.close();
 });
-
-async function take<T>(reader: ReadableStreamDefaultReader<T>, count: number): Promise<T[]> {
-  const out: T[] = [];
-  for (let i = 0; i < count; i++) {
-    const { value, done } = await reader.read();
-    if (done) break;
-    out.push(value);
-  }
-  return out;
-}
-
-const numbered = (from: number, to: number) =>
-  Array.from({ length: to - from }, (_, i) => `m${from + i}`);
 
 test("two concurrent for-await readers of client.stream both see every message in order", async () => {
   const { client, server, clock } = rig();

@@ -276,11 +276,48 @@ class ConnIo implements ByteReader, ByteWriter {
   /** Runs the write at once when none is queued, else after the last one. */
   #enqueue(bytes: Uint8Array | Uint8Array[]): Promise<void> {
     if (this.#writeFailure !== undefined) return Promise.reject(this.#writeFailure.error);
-    const next = this.#queued++ === 0
-      ? this.#send(bytes)
-      : this.#tail.then(() => this.#send(bytes));
+    const next = this.#queued++ !== 0
+      ? this.#tail.then(() => this.#send(bytes))
+      : bytes instanceof Uint8Array
+      ? this.#start(bytes)
+      : this.#send(bytes);
     this.#tail = next;
     return next;
+  }
+
+  /**
+   * A write with none queued before it: straight to `conn.write`, whose
+   * promise gets one reaction. Going through {@linkcode ConnIo.#send} cost
+   * two async functions, their promises and resumptions per message.
+   */
+  #start(bytes: Uint8Array): Promise<void> {
+    let written: Promise<number>;
+    try {
+      written = this.#conn.write(bytes);
+    } catch (error) {
+      return Promise.reject(this.#failed(error));
+    }
+    const length = bytes.byteLength;
+    return written.then(
+      // Only part taken: #send writes the rest and counts the write as done.
+      (n) => n < length ? this.#send(bytes.subarray(n)) : this.#settled(),
+      (error) => {
+        throw this.#failed(error);
+      },
+    );
+  }
+
+  /** A write failed: the writes queued behind it never run and reject with its error, as every later one does. */
+  #failed(error: unknown): unknown {
+    this.#writeFailure ??= { error };
+    this.#settled();
+    return error;
+  }
+
+  /** A write is over. With none queued behind it, the next one starts from the shared settled promise. */
+  #settled(): void {
+    // An idle connection then keeps no promise of its last write (the 101's).
+    if (--this.#queued === 0 && this.#writeFailure === undefined) this.#tail = RESOLVED;
   }
 
   async #send(bytes: Uint8Array | Uint8Array[]): Promise<void> {
@@ -288,14 +325,9 @@ class ConnIo implements ByteReader, ByteWriter {
       if (bytes instanceof Uint8Array) await this.#writeAll(bytes);
       else await this.#writeJoined(bytes);
     } catch (error) {
-      // The writes queued behind it never run: they reject with it, as every later one does.
-      this.#writeFailure ??= { error };
-      throw error;
-    } finally {
-      // Nothing queued behind it: the next write starts from the shared settled promise, and
-      // an idle connection keeps no promise of its last write (the 101's).
-      if (--this.#queued === 0 && this.#writeFailure === undefined) this.#tail = RESOLVED;
+      throw this.#failed(error);
     }
+    this.#settled();
   }
 
   close(): Promise<void> {

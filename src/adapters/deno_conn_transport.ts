@@ -10,8 +10,8 @@
  * @module
  */
 import type { ByteReader, ByteStreams, ByteWriter } from "../channel/stream_channel_options.ts";
-import { type Deferred, deferred, handled } from "../_util/deferred.ts";
-import { DirectTransport } from "./socket_reader.ts";
+import type { Deferred } from "../_util/deferred.ts";
+import { DirectTransport, readClosed, settleReadClosed } from "./socket_reader.ts";
 import { JoinArena } from "./join_arena.ts";
 
 /** Smallest read buffer: what an idle connection holds. */
@@ -155,15 +155,7 @@ class ConnIo implements ByteReader, ByteWriter {
 
   /** Settles when reading ended: resolves at EOF or a cancel, rejects on failure (pre-marked handled). */
   get closed(): Promise<void> {
-    if (this.#closed !== undefined) return this.#closed.promise;
-    const closed = this.#closed = deferred<void>();
-    handled(closed.promise);
-    const end = this.#readEnd;
-    if (end !== undefined) {
-      if (end.error === undefined) closed.resolve();
-      else closed.reject(end.error);
-    }
-    return closed.promise;
+    return (this.#closed ??= readClosed(this.#readEnd)).promise;
   }
 
   get reader(): ByteReader {
@@ -390,7 +382,6 @@ class ConnIo implements ByteReader, ByteWriter {
   #end(error: unknown): void {
     if (this.#readEnd !== undefined) return;
     this.#readEnd = { error };
-    if (error === undefined) this.#closed?.resolve();
-    else this.#closed?.reject(error);
+    settleReadClosed(this.#closed, error);
   }
 }

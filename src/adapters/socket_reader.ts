@@ -67,15 +67,7 @@ export abstract class SocketReader implements ByteReader {
 
   /** Settles when reading ended: resolves at EOF, rejects on failure (pre-marked handled). */
   get closed(): Promise<void> {
-    if (this.#closed !== undefined) return this.#closed.promise;
-    const closed = this.#closed = deferred<void>();
-    handled(closed.promise);
-    const end = this.#readEnd;
-    if (end !== undefined) {
-      if (end.error === undefined) closed.resolve();
-      else closed.reject(end.error);
-    }
-    return closed.promise;
+    return (this.#closed ??= readClosed(this.#readEnd)).promise;
   }
 
   read(): Promise<ReadableStreamReadResult<Uint8Array>> {
@@ -168,10 +160,26 @@ export abstract class SocketReader implements ByteReader {
       if (error !== undefined) target.fail(error);
       else target.end();
     }
-    const closed = this.#closed;
-    if (error === undefined) closed?.resolve();
-    else closed?.reject(error);
+    settleReadClosed(this.#closed, error);
   }
+}
+
+/**
+ * A reader's `closed`, made when first asked for (an idle connection keeps
+ * no promise of it): settled at once when reading already ended (`end`),
+ * pre-marked handled.
+ */
+export function readClosed(end: { error: unknown } | undefined): Deferred<void> {
+  const closed = deferred<void>();
+  handled(closed.promise);
+  if (end !== undefined) settleReadClosed(closed, end.error);
+  return closed;
+}
+
+/** Settles a reader's `closed` if it was made: resolved at EOF or a cancel, rejected on failure. */
+export function settleReadClosed(closed: Deferred<void> | undefined, error: unknown): void {
+  if (error === undefined) closed?.resolve();
+  else closed?.reject(error);
 }
 
 /**

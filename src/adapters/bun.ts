@@ -45,7 +45,7 @@ import {
 } from "../handshake/server_handshake.ts";
 import { appendHeaders, runUpgradeHook } from "../handshake/upgrade_hook.ts";
 import { fromWebSocket } from "../channel/native_channel.ts";
-import { refuseOverStreams, serverOverStreams } from "../channel/server_over_streams.ts";
+import { acceptOverStreams, refuseOverStreams } from "../channel/server_over_streams.ts";
 import type { WebSocketChannel } from "../channel/web_socket_channel.ts";
 import {
   type BunSocketHandlers,
@@ -67,6 +67,7 @@ import {
   DEFAULT_MAX_PENDING_HANDSHAKES,
   reportServerError,
   type ServeOptions,
+  streamServerOptions,
   type UpgradeOptions,
   watchUpgradeHook,
   type WebSocketServer,
@@ -296,6 +297,7 @@ function listen<Data>(options: ServeOptions<Data>): Promise<WebSocketServer> {
   const secure = Boolean(options.tls);
   const connections = new ServerConnections(options);
   const handshakeTimeout = options.handshakeTimeout ?? DEFAULT_HANDSHAKE_TIMEOUT;
+  const streamOptions = streamServerOptions(options, secure);
   const slots = new HandshakeSlots(options.maxPendingHandshakes ?? DEFAULT_MAX_PENDING_HANDSHAKES);
   const accept = async (io: BunSocketIo) => {
     if (!secure) io.socket.setNoDelay(true);
@@ -311,19 +313,11 @@ function listen<Data>(options: ServeOptions<Data>): Promise<WebSocketServer> {
     }
     const hook = watchUpgradeHook(options);
     try {
-      const { channel, request, data } = await serverOverStreams(streams, {
-        onUpgrade: hook.onUpgrade,
-        secure,
-        protocols: options.protocols,
-        origins: options.origins,
-        requireOrigin: options.requireOrigin,
-        maxMessageSize: options.maxMessageSize,
-        maxFragments: options.maxFragments,
-        closeTimeout: options.closeTimeout,
-        answerPingMessages: options.answerPingMessages,
-        compression: options.compression,
-        handshakeTimeout,
-      });
+      const { channel, request, data } = await acceptOverStreams(
+        streams,
+        streamOptions,
+        hook.onUpgrade,
+      );
       release();
       // No cleanup hook of our own per connection: the channel drops its transport
       // (the socket) before `closed` settles, on every path.

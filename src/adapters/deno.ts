@@ -41,7 +41,7 @@ import { runUpgradeHook } from "../handshake/upgrade_hook.ts";
 import { HandshakeError, HandshakeErrorCode } from "../handshake/errors.ts";
 import { fromWebSocket, type WebSocketLike } from "../channel/native_channel.ts";
 import { StreamChannel } from "../channel/stream_channel.ts";
-import { refuseOverStreams, serverOverStreams } from "../channel/server_over_streams.ts";
+import { acceptOverStreams, refuseOverStreams } from "../channel/server_over_streams.ts";
 import { UnsupportedError } from "../channel/errors.ts";
 import type { WebSocketChannel } from "../channel/web_socket_channel.ts";
 import { denoConnTransport } from "./deno_conn_transport.ts";
@@ -49,11 +49,11 @@ import { ServerConnections } from "./server_connections.ts";
 import { busyRejection, HandshakeSlots } from "./handshake_slots.ts";
 import {
   checkServerOptions,
-  DEFAULT_HANDSHAKE_TIMEOUT,
   DEFAULT_IDLE_TIMEOUT,
   DEFAULT_MAX_PENDING_HANDSHAKES,
   reportServerError,
   type ServeOptions,
+  streamServerOptions,
   type UpgradeOptions,
   watchUpgradeHook,
   type WebSocketServer,
@@ -219,6 +219,7 @@ export function serve<Data = undefined>(options: ServeOptions<Data>): Promise<We
   const connections = new ServerConnections(options);
   const pending = new Set<Deno.Conn>();
   const secure = Boolean(options.tls);
+  const streamOptions = streamServerOptions(options, secure);
   const slots = new HandshakeSlots(options.maxPendingHandshakes ?? DEFAULT_MAX_PENDING_HANDSHAKES);
 
   const handle = async (conn: Deno.Conn) => {
@@ -228,19 +229,11 @@ export function serve<Data = undefined>(options: ServeOptions<Data>): Promise<We
     const hook = watchUpgradeHook(options);
     try {
       if (!secure) (conn as Deno.TcpConn).setNoDelay(true);
-      const { channel, request, data } = await serverOverStreams(denoConnTransport(conn), {
-        onUpgrade: hook.onUpgrade,
-        secure,
-        protocols: options.protocols,
-        origins: options.origins,
-        requireOrigin: options.requireOrigin,
-        maxMessageSize: options.maxMessageSize,
-        maxFragments: options.maxFragments,
-        closeTimeout: options.closeTimeout,
-        answerPingMessages: options.answerPingMessages,
-        compression: options.compression,
-        handshakeTimeout: options.handshakeTimeout ?? DEFAULT_HANDSHAKE_TIMEOUT,
-      });
+      const { channel, request, data } = await acceptOverStreams(
+        denoConnTransport(conn),
+        streamOptions,
+        hook.onUpgrade,
+      );
       pending.delete(conn);
       release();
       // The channel closes the connection itself when it ends (its transport's close()).

@@ -11,6 +11,7 @@ import type { OriginPolicy } from "../handshake/origin_policy.ts";
 import type { SubprotocolSelector } from "../handshake/subprotocol.ts";
 import type { WebSocketChannel } from "../channel/web_socket_channel.ts";
 import type { ChannelSet } from "../channel/channel_set.ts";
+import type { ServerOverStreamsOptions } from "../channel/server_over_streams.ts";
 import { hookFailure, type UpgradeHook } from "../handshake/upgrade_hook.ts";
 import { type AnswerPingMessages, pingAnswerer } from "../channel/ping_messages.ts";
 import { checkNumberOption, checkTypeOption, MAX_TIMEOUT } from "../_util/option_checks.ts";
@@ -395,5 +396,41 @@ export function watchUpgradeHook(
       const failure = hookFailure(error);
       if (failure && seen) reportServerError(options.onError, failure.error, seen);
     },
+  };
+}
+
+/**
+ * What `serve()` on Deno and Bun hands the engine's handshake: one object
+ * per server, passed for each of its connections (whose settings are then
+ * resolved once and shared; see `acceptOverStreams`).
+ *
+ * @param options The server's options, checked.
+ * @param secure The server speaks TLS.
+ * @returns The handshake's options, without `onUpgrade` (given per connection).
+ *
+ * @example
+ * ```ts
+ * import { streamServerOptions } from "./serve_options.ts";
+ *
+ * const options = streamServerOptions({ maxMessageSize: 1024, onChannel() {} }, false);
+ * console.assert(options.maxMessageSize === 1024 && options.handshakeTimeout === 10_000);
+ * ```
+ */
+export function streamServerOptions(
+  // deno-lint-ignore no-explicit-any
+  options: ServeOptions<any>,
+  secure: boolean,
+): ServerOverStreamsOptions {
+  return {
+    secure,
+    protocols: options.protocols,
+    origins: options.origins,
+    requireOrigin: options.requireOrigin,
+    maxMessageSize: options.maxMessageSize,
+    maxFragments: options.maxFragments,
+    closeTimeout: options.closeTimeout,
+    answerPingMessages: options.answerPingMessages,
+    compression: options.compression,
+    handshakeTimeout: options.handshakeTimeout ?? DEFAULT_HANDSHAKE_TIMEOUT,
   };
 }

@@ -22,7 +22,7 @@ import {
 } from "./handshake_streams.ts";
 import { refuse, RequestInput } from "./request_input.ts";
 import { type ByteStreams, StreamChannel, type StreamChannelSettings } from "./stream_channel.ts";
-import { serverSettingsOf } from "./stream_channel_options.ts";
+import { type ResolvedSettings, serverSettings } from "./stream_channel_options.ts";
 import { answerUpgrade, type UpgradeAnswer } from "./upgrade_answer.ts";
 
 /** Options of {@linkcode serverOverStreams}. */
@@ -83,7 +83,10 @@ export interface ServerUpgrade {
  * the answer is not lost to a TCP reset. A connection that ends before a
  * complete head rejects with `WS_CONNECT_FAILED` and gets no answer. Invalid
  * `compression` settings, or a `protocols` / `origins` callback that throws,
- * reject with that error, and the client gets a 500.
+ * reject with that error, and the client gets a 500. An options object is
+ * read on the first connection that uses it: a server passes the same one
+ * for all its connections, which then share their settings (a changed copy
+ * is read anew).
  *
  * @example An engine echo server on one end of an in-memory connection
  * ```ts
@@ -104,18 +107,71 @@ export interface ServerUpgrade {
  * await client.closed;
  * ```
  */
-export async function serverOverStreams(
+export function serverOverStreams(
   streams: ByteStreams,
   options: ServerOverStreamsOptions = {},
 ): Promise<ServerUpgrade> {
+  return acceptOverStreams(streams, options, options.onUpgrade);
+}
+
+/** What a server's options give every connection, worked out once per options object. */
+interface ServerSetup {
+  /** The options with `compression` resolved. */
+  readonly options: ServerOverStreamsOptions;
+  /** The channel settings all the connections share. */
+  readonly settings: ResolvedSettings;
+  /** Why the options are invalid (every request is then answered 500). */
+  readonly error: unknown;
+}
+
+/** Per options object, its {@linkcode ServerSetup}. */
+const setups = new WeakMap<ServerOverStreamsOptions, ServerSetup>();
+
+/** The setup of `options`, made on the first connection that uses them. */
+function setupOf(options: ServerOverStreamsOptions): ServerSetup {
+  let setup = setups.get(options);
+  if (setup !== undefined) return setup;
   // Invalid settings reject with TypeError / RangeError; the client still gets
   // an answer (500, once its request was read) instead of a reset.
-  let configError: unknown;
+  let error: unknown;
+  let compression: ServerOverStreamsOptions["compression"] = false;
   try {
-    options = { ...options, compression: resolveCompression(options.compression) ?? false };
-  } catch (error) {
-    configError = error ?? new Error("Invalid server options");
+    compression = resolveCompression(options.compression) ?? false;
+  } catch (cause) {
+    error = cause ?? new Error("Invalid server options");
   }
+  setup = { options: { ...options, compression }, settings: serverSettings(options), error };
+  setups.set(options, setup);
+  return setup;
+}
+
+/**
+ * {@linkcode serverOverStreams} with the `onUpgrade` of this connection
+ * given apart from the server's `options`, so that a server passes one
+ * options object for all its connections (read once: their settings are
+ * resolved on first use and shared) while it watches each hook call.
+ *
+ * @param streams The connection.
+ * @param options The server's options, the same object for every connection.
+ * @param onUpgrade This connection's check of the request (`options.onUpgrade` is not used).
+ * @returns The accepted upgrade; rejects as {@linkcode serverOverStreams} does.
+ *
+ * @example
+ * ```ts
+ * import { createByteStreamPair } from "../testing/byte_stream_pair.ts";
+ * import { acceptOverStreams } from "./server_over_streams.ts";
+ *
+ * const options = { maxMessageSize: 1024 };
+ * const [, server] = createByteStreamPair();
+ * acceptOverStreams(server, options, undefined).catch(() => {});
+ * ```
+ */
+export async function acceptOverStreams(
+  streams: ByteStreams,
+  serverOptions: ServerOverStreamsOptions,
+  onUpgrade: UpgradeHook<unknown> | undefined,
+): Promise<ServerUpgrade> {
+  const { options, settings, error: configError } = setupOf(serverOptions);
   // A transport with direct access (a Node socket) is read and written without Web Streams.
   const direct = streams.direct?.();
   const writer: HandshakeWriter = direct ? direct.writer : streams.writable.getWriter();
@@ -162,7 +218,7 @@ export async function serverOverStreams(
     try {
       answer = await answerUpgrade(
         { method: line.method, target: line.target, httpVersion: line.version, headers },
-        { ...options, signal: expiry.signal },
+        { ...options, onUpgrade, signal: expiry.signal },
       );
     } catch (error) {
       // Our own settings or callbacks failed, not the request: answer rather than drop it.
@@ -178,8 +234,7 @@ export async function serverOverStreams(
   await writer.write(answer.answer);
   writer.releaseLock?.();
   input.release();
-  // One settings object for a server's connections, not one per connection.
-  const channel = new StreamChannel(serverSettingsOf(options));
+  const channel = new StreamChannel(settings);
   channel.open(streams, {
     protocol: answer.protocol,
     extensions: answer.extensions,

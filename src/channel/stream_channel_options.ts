@@ -228,39 +228,6 @@ export function resolveSettings(settings: StreamChannelSettings): ResolvedSettin
   };
 }
 
-/** The server settings {@linkcode serverSettingsOf} made last. */
-let lastServerSettings: ResolvedSettings | undefined;
-
-/**
- * The settings of a server channel whose options object is made anew for
- * each connection (`serverOverStreams` takes one per call): the settings
- * made last when every field is the same (a server's connections share one
- * frozen object, as with {@linkcode serverSettings}), else new ones.
- *
- * @example
- * ```ts
- * import { serverSettingsOf } from "./stream_channel_options.ts";
- *
- * const a = serverSettingsOf({ maxMessageSize: 1024 });
- * console.assert(serverSettingsOf({ maxMessageSize: 1024 }) === a);
- * console.assert(serverSettingsOf({ maxMessageSize: 2048 }) !== a);
- * ```
- */
-export function serverSettingsOf(options: Omit<StreamChannelSettings, "role">): ResolvedSettings {
-  const fresh = resolveSettings({ ...options, role: "server" });
-  const last = lastServerSettings;
-  if (
-    last !== undefined && last.maxMessageSize === fresh.maxMessageSize &&
-    last.maxFragments === fresh.maxFragments && last.closeTimeout === fresh.closeTimeout &&
-    last.readableHighWaterMark === fresh.readableHighWaterMark &&
-    last.writableHighWaterMark === fresh.writableHighWaterMark &&
-    last.answerPingMessages === fresh.answerPingMessages
-  ) return last;
-  const settings = Object.freeze(fresh);
-  resolved.add(settings);
-  return lastServerSettings = settings;
-}
-
 /** Settings made by {@linkcode serverSettings}: taken as they are. */
 const resolved = new WeakSet<object>();
 /** Per server options object, the settings of its channels. */

@@ -167,3 +167,28 @@ test("serverOverStreams with invalid compression settings answers 500 and reject
   assert.match(await exchange(c, GOOD_REQUEST + "\r\n"), /^HTTP\/1\.1 500 /);
   await assert.rejects(second, TypeError);
 });
+
+test("serverOverStreams reads one options object for every connection it serves, and a changed copy anew", async () => {
+  const options = { maxMessageSize: 4, compression: { threshold: -1 } };
+  // Invalid settings answer 500 on every connection that uses them, not only the first.
+  for (let i = 0; i < 2; i++) {
+    const [a, b] = createByteStreamPair();
+    const upgrade = serverOverStreams(b, options);
+    upgrade.catch(() => {});
+    assert.match(await exchange(a, GOOD_REQUEST + "\r\n"), /^HTTP\/1\.1 500 /);
+    await assert.rejects(upgrade, RangeError);
+  }
+  // A corrected copy is read anew, and its limit holds on each of its connections.
+  const fixed = { ...options, compression: false as const };
+  for (let i = 0; i < 2; i++) {
+    const [a, b] = createByteStreamPair();
+    const upgrade = serverOverStreams(b, fixed);
+    const client = clientOverStreams("ws://example.com/", a);
+    const { channel } = await deadline(upgrade, 5000, "upgrade");
+    await client.ready;
+    void client.sink.add("1234").catch(() => {});
+    assert.deepEqual(await readMessages(channel.stream.getReader(), 1), ["1234"]);
+    void client.sink.add("12345").catch(() => {});
+    assert.equal((await deadline(channel.closed, 5000, "closed")).code, 1009);
+  }
+});

@@ -3,7 +3,6 @@ import assert from "node:assert/strict";
 import {
   resolveSettings,
   serverSettings,
-  serverSettingsOf,
   STREAM_CHANNEL_DEFAULTS,
 } from "../../src/channel/stream_channel_options.ts";
 
@@ -46,22 +45,4 @@ test("serverSettings: one frozen settings object per server options object, with
     answerPingMessages: undefined,
   });
   assert.notEqual(serverSettings({ ...options }), settings);
-});
-
-test("serverSettingsOf shares one frozen settings object while the values stay the same", () => {
-  const answer = { ping: "hb", pong: "ok" };
-  const a = serverSettingsOf({ maxMessageSize: 4096, answerPingMessages: answer });
-  const b = serverSettingsOf({ maxMessageSize: 4096, answerPingMessages: answer });
-  assert.equal(a, b);
-  assert.ok(Object.isFrozen(a));
-  assert.equal(a.role, "server");
-  assert.equal(a.closeTimeout, 5000);
-  // Any field that differs gives settings of their own, with that value.
-  const c = serverSettingsOf({ maxMessageSize: 4096, answerPingMessages: { ...answer } });
-  assert.notEqual(c, a);
-  const d = serverSettingsOf({ maxMessageSize: 4096, closeTimeout: 100 });
-  assert.equal(d.closeTimeout, 100);
-  assert.notEqual(d, a);
-  // A channel takes them as they are.
-  assert.equal(resolveSettings(d), d);
 });

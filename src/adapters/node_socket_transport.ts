@@ -19,6 +19,11 @@ import { DirectTransport, SocketReader } from "./socket_reader.ts";
 
 /**
  * Bytes a write may leave buffered in the socket and still count as accepted.
+ * Node keeps the written views (no copy) until they reach the kernel, so
+ * the engine copies payloads of up to this size next to their header (see
+ * `copyPayloadsUpTo`): a caller's buffer that is still in the socket after
+ * its write resolved is never its own, and one that is not copied is longer
+ * than this, so its write waits for `'drain'` (the socket emptied).
  * Node's own high-water mark for a socket is 16 KiB on Node 20: a 16 KiB
  * message with its frame header passed it on every write, and the promise of
  * each `'drain'` and its reactions were alive on every connection whenever
@@ -153,6 +158,17 @@ class SocketIo extends SocketReader implements ByteWriter {
 
   get writer(): ByteWriter {
     return this;
+  }
+
+  /**
+   * A write resolves while Node may still hold its views (below its
+   * high-water mark, or within {@linkcode WRITE_HIGH_WATER}); a caller that
+   * refills its buffer once `sink.add()` resolved would otherwise change
+   * bytes not yet sent. An uncopied payload is longer than both marks, so
+   * its write returns false and waits for `'drain'` (the socket emptied).
+   */
+  get copyPayloadsUpTo(): number {
+    return Math.max(WRITE_HIGH_WATER, this.#socket.writableHighWaterMark);
   }
 
   protected pauseSocket(): void {

@@ -462,7 +462,7 @@ export class ChannelCore extends ChannelLifecycle
       closeTransport(this.writer!, this.reader!, this.batches!.flush(), {
         timeout: this.settings.closeTimeout,
         close: drop,
-      }).then(() => this.finish(info, error));
+      }).then((sent) => this.finish(sent ? info : { ...info, wasClean: false }, error));
     } else {
       dropTransport(this.writer!, this.reader!, drop);
       queueMicrotask(() => this.finish(info, error));

@@ -3,6 +3,7 @@ import assert from "node:assert/strict";
 import { createHash } from "node:crypto";
 import type { WebSocketChannel } from "../../src/channel/web_socket_channel.ts";
 import { currentRuntime } from "../_util/runtimes.ts";
+import { deferred } from "../../src/_util/deferred.ts";
 import { deadline, delay } from "../_util/async.ts";
 import { maskedFrame, rawUpgrade, type RawWebSocket } from "../_util/raw_ws.ts";
 import { SeededRandom } from "../_util/seeded_random.ts";
@@ -245,6 +246,35 @@ test(`serve (${currentRuntime}): Sec-WebSocket-Accept equals base64(SHA-1) of no
       assert.equal(accept?.[1], expected, key);
     }
   } finally {
+    await server.close();
+  }
+});
+
+test(`serve (${currentRuntime}): a close reply that never left (the peer stopped reading) is not a clean close`, async () => {
+  // The handler sends until the client, which reads nothing, has filled every buffer on the
+  // way; the client's close is read, but our reply stays behind the unsent bytes until the
+  // close timeout drops the connection.
+  const closed = deferred<{ code: number; wasClean: boolean }>();
+  const server = await serveHere({
+    idleTimeout: 0,
+    closeTimeout: 300,
+    onChannel: async (channel: WebSocketChannel) => {
+      channel.closed.then((info) => closed.resolve(info), (error) => closed.reject(error));
+      const block = new Uint8Array(256 * 1024);
+      try {
+        for (;;) await channel.sink.add(block);
+      } catch { /* closed */ }
+    },
+  });
+  const ws = await rawUpgrade(server.port);
+  try {
+    ws.socket.pause();
+    await delay(500);
+    ws.socket.write(maskedFrame(0x88, new Uint8Array([0x03, 0xe8])));
+    const info = await deadline(closed.promise, 10_000, "the server's channel to close");
+    assert.deepEqual([info.code, info.wasClean], [1000, false]);
+  } finally {
+    ws.socket.destroy();
     await server.close();
   }
 });

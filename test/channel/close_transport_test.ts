@@ -9,10 +9,11 @@ test("closeTransport half-closes after the last bytes, then releases the connect
   const writer = near.writable.getWriter();
   const flushed = writer.write(new Uint8Array([1, 2]));
   let closed = 0;
-  await closeTransport(writer, near.readable.getReader(), flushed, {
+  const sent = await closeTransport(writer, near.readable.getReader(), flushed, {
     timeout: 1000,
     close: () => closed++,
   });
+  assert.equal(sent, true, "the bytes went out");
   const reader = far.readable.getReader();
   assert.deepEqual((await reader.read()).value, new Uint8Array([1, 2]));
   assert.equal((await reader.read()).done, true, "FIN after the data");
@@ -25,7 +26,7 @@ test("closeTransport drops a connection whose peer stopped reading, at the timeo
   const stuck = writer.write(new Uint8Array(100));
   stuck.catch(() => {});
   let closed = 0;
-  await deadline(
+  const sent = await deadline(
     closeTransport(writer, near.readable.getReader(), stuck, {
       timeout: 30,
       close: () => {
@@ -37,6 +38,7 @@ test("closeTransport drops a connection whose peer stopped reading, at the timeo
     "closeTransport",
   );
   assert.equal(closed, 1);
+  assert.equal(sent, false, "dropped with the bytes unsent");
   await assert.rejects(stuck);
 });
 

@@ -9,6 +9,7 @@
 import { Protocol } from "../engine/protocol.ts";
 import { isValidWireCloseCode } from "../engine/close_code.ts";
 import { handled } from "../_util/deferred.ts";
+import { asBytes } from "../_util/bytes.ts";
 import { ChannelCore } from "./channel_core.ts";
 import { createSink, type SinkHandle } from "./channel_sink.ts";
 import {
@@ -222,8 +223,16 @@ function createChannelSink(core: ChannelCore): SinkHandle {
   const handle = createSink({
     add: (message) => core.send(message),
     write: (message) => {
-      const sent = handled(core.send(message));
-      return core.sender.backlog > core.settings.writableHighWaterMark ? sent : undefined;
+      const limit = core.settings.writableHighWaterMark;
+      if (!(message instanceof ArrayBuffer || ArrayBuffer.isView(message))) {
+        const sent = handled(core.send(message));
+        return core.sender.backlog > limit ? sent : undefined;
+      }
+      // A write that resolves before the transport took its bytes (so that the next message
+      // joins them) leaves the writer free to refill its buffer: the channel sends its own copy.
+      if (core.sender.backlog + message.byteLength > limit) return core.send(message);
+      const sent = handled(core.send(asBytes(message).slice()));
+      return core.sender.backlog > limit ? sent : undefined;
     },
     close: (code, reason) => core.close(code, reason),
     abort: () => core.close(1011, "").catch(() => {}),

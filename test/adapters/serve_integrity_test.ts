@@ -24,20 +24,29 @@ function concat(parts: Uint8Array[]): Uint8Array {
   return out;
 }
 
-test(`serve (${currentRuntime}): a buffer the handler refills once sink.add() resolved goes out as it was added`, async () => {
-  // The handler sends every message from one buffer per size, overwritten for the next
-  // message as soon as add() resolved: the transport must not still hold it.
+for (const via of ["sink.add()", "a writer's write()"]) {
+  test(`serve (${currentRuntime}): a buffer the handler refills once ${via} resolved goes out as it was sent`, async () => {
+    await refilledBuffers(via === "sink.add()");
+  });
+}
+
+/**
+ * The handler sends every message from one buffer per size, overwritten for the next message
+ * as soon as the send resolved: neither the channel nor the transport may still hold it.
+ */
+async function refilledBuffers(add: boolean) {
   const server = await serveHere({
     idleTimeout: 0,
     onChannel: async (channel: WebSocketChannel) => {
       const buffers = new Map<number, Uint8Array>();
+      const writer = add ? undefined : channel.sink.getWriter();
       try {
         for await (const message of channel.stream) {
           const bytes = message as Uint8Array;
           let out = buffers.get(bytes.length);
           if (out === undefined) buffers.set(bytes.length, out = new Uint8Array(bytes.length));
           out.set(bytes);
-          await channel.sink.add(out);
+          await (writer ? writer.write(out) : channel.sink.add(out));
         }
       } catch { /* the client went away */ }
     },
@@ -56,7 +65,7 @@ test(`serve (${currentRuntime}): a buffer the handler refills once sink.add() re
           assert.equal(frame.opcode, 2);
           assert.ok(
             frame.payload.length === size && frame.payload.every((b, j) => b === messages[i][j]),
-            `echo ${i} of ${size} bytes is the message as added`,
+            `echo ${i} of ${size} bytes is the message as sent`,
           );
         }
       } finally {
@@ -66,7 +75,7 @@ test(`serve (${currentRuntime}): a buffer the handler refills once sink.add() re
   } finally {
     await server.close();
   }
-});
+}
 
 /** An echo server (the handler awaits each add) on the running runtime's serve(). */
 function echoServer() {

@@ -21,17 +21,31 @@ import type { WebSocketChannel } from "../channel/web_socket_channel.ts";
 import { StreamChannel } from "../channel/stream_channel.ts";
 import { serverSettings } from "../channel/stream_channel_options.ts";
 import { REFUSAL_LINGER_MS } from "../channel/request_input.ts";
-import { answerUpgrade, type UpgradeAnswer } from "../channel/upgrade_answer.ts";
+import {
+  answerUpgrade,
+  type UpgradeAnswer,
+  type UpgradeRequestHead,
+} from "../channel/upgrade_answer.ts";
 import { socketTransport } from "./node_socket_transport.ts";
 import type { ServerConnections } from "./server_connections.ts";
 import { reportServerError, type UpgradeOptions } from "./serve_options.ts";
 
-/** The request headers as received: repeated fields appended, not replaced. */
-function requestHeaders(req: IncomingMessage): Headers {
+/** The request's head as received: repeated fields appended, not replaced. */
+function requestHead(req: IncomingMessage): UpgradeRequestHead {
   const headers = new Headers();
+  const fields: [string, string][] = [];
   const raw = req.rawHeaders;
-  for (let i = 0; i < raw.length; i += 2) headers.append(raw[i], raw[i + 1]);
-  return headers;
+  for (let i = 0; i < raw.length; i += 2) {
+    headers.append(raw[i], raw[i + 1]);
+    fields.push([raw[i], raw[i + 1]]);
+  }
+  return {
+    method: req.method ?? "",
+    target: req.url ?? "/",
+    httpVersion: `HTTP/${req.httpVersion}`,
+    headers,
+    fields,
+  };
 }
 
 /**
@@ -155,12 +169,7 @@ export async function upgradeWith(
   }
   let answer: UpgradeAnswer;
   try {
-    answer = await answerUpgrade({
-      method: req.method ?? "",
-      target: req.url ?? "/",
-      httpVersion: `HTTP/${req.httpVersion}`,
-      headers: requestHeaders(req),
-    }, {
+    answer = await answerUpgrade(requestHead(req), {
       protocols: options.protocols,
       origins: options.origins,
       requireOrigin: options.requireOrigin,

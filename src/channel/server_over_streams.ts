@@ -217,7 +217,13 @@ export async function acceptOverStreams(
     const { headers } = result.head;
     try {
       answer = await answerUpgrade(
-        { method: line.method, target: line.target, httpVersion: line.version, headers },
+        {
+          method: line.method,
+          target: line.target,
+          httpVersion: line.version,
+          headers,
+          fields: result.head.fields,
+        },
         { ...options, onUpgrade, signal: expiry.signal },
       );
     } catch (error) {

@@ -232,3 +232,32 @@ test("answerUpgrade rejects for the server's own faults: bad compression setting
     (error) => error === bug,
   );
 });
+
+test("answerUpgrade fills the request from the fields as received, repeated names joined, and follows the signal", async () => {
+  const fields: [string, string][] = [
+    ["Host", "example.com:8080"],
+    ["Upgrade", "websocket"],
+    ["Connection", "Upgrade"],
+    ["Sec-WebSocket-Key", "dGhlIHNhbXBsZSBub25jZQ=="],
+    ["Sec-WebSocket-Version", "13"],
+    ["X-Tag", "a"],
+    ["Cookie", "sid=1"],
+    ["x-tag", " b "],
+  ];
+  const headers = new Headers();
+  for (const [name, value] of fields) headers.append(name, value);
+  const expiry = new AbortController();
+  let seen: Request | undefined;
+  const answer = await answerUpgrade(
+    { method: "GET", target: "/chat", httpVersion: "HTTP/1.1", headers, fields },
+    { signal: expiry.signal, onUpgrade: (request) => void (seen = request) },
+  );
+  assert.ok(answer.accepted);
+  assert.equal(answer.request, seen);
+  assert.deepEqual([...answer.request.headers], [...headers]);
+  assert.equal(answer.request.headers.get("x-tag"), "a, b");
+  assert.equal(answer.request.url, "http://example.com:8080/chat");
+  assert.equal(answer.request.signal.aborted, false);
+  expiry.abort();
+  assert.equal(answer.request.signal.aborted, true);
+});

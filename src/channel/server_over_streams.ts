@@ -180,9 +180,11 @@ export async function acceptOverStreams(
   // One deadline for the whole handshake: a head still incomplete then is
   // answered 408, an `onUpgrade` still running 503 (the server was too slow).
   let headRead = false;
-  const expiry = new AbortController();
+  // Only onUpgrade sees the request's signal; without one the request follows none (a
+  // followed signal costs a controller, a dependent signal and its weak references).
+  const expiry = onUpgrade ? new AbortController() : undefined;
   const timer = setTimeout(() => {
-    if (headRead) return expiry.abort(lateUpgradeCheck(timeout).error);
+    if (headRead) return expiry?.abort(lateUpgradeCheck(timeout).error);
     input.fail(
       new HandshakeError(
         HandshakeErrorCode.timeout,
@@ -224,7 +226,7 @@ export async function acceptOverStreams(
           headers,
           fields: result.head.fields,
         },
-        { ...options, onUpgrade, signal: expiry.signal },
+        { ...options, onUpgrade, signal: expiry?.signal },
       );
     } catch (error) {
       // Our own settings or callbacks failed, not the request: answer rather than drop it.

@@ -26,7 +26,14 @@
  *
  * Usage: `deno run -A bench/echo.ts [--rounds 3] [--seconds 3] [--client ws|engine|go]
  *   [--servers ws,bun-native,...] [--cases 20,1024,16384,65536,16777216]
- *   [--connections N] [--window W] [--idle 5000] [--no-throughput]`
+ *   [--connections N] [--window W] [--idle 5000] [--no-throughput] [--no-floors]`
+ *
+ * The idle measurement also runs, for each runtime of the servers measured,
+ * `bench/peers/server_floor.mjs` (`floor-deno`, `floor-bun`, `floor-node`):
+ * the least a server in JavaScript keeps per idle connection on that
+ * runtime's own TCP API (the socket and one read pending, no WebSocket
+ * state), so the rows read against what the runtime itself costs.
+ * `--no-floors` leaves them out.
  *
  * @module
  */
@@ -95,6 +102,16 @@ const allServers: ServerSpec[] = [
   },
   { name: "engine-bun-stream", cmd: [bin("bun"), "bench/peers/server_engine.ts", "--stream"] },
   { name: "engine-node-stream", cmd: [node20, ".build/bench/server_engine.mjs", "--stream"] },
+];
+// Idle memory only: the runtime's own cost of an idle connection (see the module doc).
+const floorServers: (ServerSpec & { runtime: string })[] = [
+  {
+    name: "floor-deno",
+    runtime: "deno",
+    cmd: [bin("deno"), "run", "-A", "bench/peers/server_floor.mjs"],
+  },
+  { name: "floor-bun", runtime: "bun", cmd: [bin("bun"), "bench/peers/server_floor.mjs"] },
+  { name: "floor-node", runtime: "node", cmd: [node20, "bench/peers/server_floor.mjs"] },
 ];
 // The stream variants only when asked for.
 const defaultServers = allServers.filter((s) => !s.name.endsWith("-stream"));
@@ -212,7 +229,10 @@ async function idleMemory() {
     `\nIdle memory, ${idleConnections} upgraded connections (server RSS delta / connections, after 5 s settle), then ${idleConnections} more\n`,
   );
   const rows: string[][] = [];
-  for (const spec of servers) {
+  const floors = args.includes("--no-floors")
+    ? []
+    : floorServers.filter((f) => servers.some((s) => s.cmd[0] === f.cmd[0]));
+  for (const spec of [...servers, ...floors]) {
     const { before, after, second } = await serverRss(
       spec.name,
       spec.cmd,

@@ -26,7 +26,8 @@
  *
  * Usage: `deno run -A bench/echo.ts [--rounds 3] [--seconds 3] [--client ws|engine|go]
  *   [--servers ws,bun-native,...] [--cases 20,1024,16384,65536,16777216]
- *   [--connections N] [--window W] [--idle 5000] [--no-throughput] [--no-floors]`
+ *   [--connections N] [--window W] [--idle 5000] [--no-throughput] [--no-floors]
+ *   [--before DIR]`
  *
  * The idle measurement also runs, for each runtime of the servers measured,
  * `bench/peers/server_floor.mjs` (`floor-deno`, `floor-bun`, `floor-node`):
@@ -34,6 +35,10 @@
  * runtime's own TCP API (the socket and one read pending, no WebSocket
  * state), so the rows read against what the runtime itself costs.
  * `--no-floors` leaves them out.
+ *
+ * `--before DIR` adds `engine-deno-before` and `engine-bun-before` (when named
+ * in `--servers`): those servers run from the checkout in DIR, for a change
+ * measured against the build before it.
  *
  * @module
  */
@@ -113,8 +118,17 @@ const floorServers: (ServerSpec & { runtime: string })[] = [
   { name: "floor-bun", runtime: "bun", cmd: [bin("bun"), "bench/peers/server_floor.mjs"] },
   { name: "floor-node", runtime: "node", cmd: [node20, "bench/peers/server_floor.mjs"] },
 ];
-// The stream variants only when asked for.
-const defaultServers = allServers.filter((s) => !s.name.endsWith("-stream"));
+// `--before DIR`: our Deno and Bun servers from another checkout (the build before a
+// change) as `NAME-before`, measured in the same rounds when named in `--servers`.
+const before = opt("before", "");
+if (before) {
+  for (const spec of allServers.filter((s) => s.cmd.includes("bench/peers/server_engine.ts"))) {
+    const cmd = spec.cmd.map((part) => part.startsWith("bench/") ? `${before}/${part}` : part);
+    allServers.push({ name: `${spec.name}-before`, cmd });
+  }
+}
+// The stream and before variants only when asked for.
+const defaultServers = allServers.filter((s) => !/-(stream|before)$/.test(s.name));
 const wanted = opt("servers", defaultServers.map((s) => s.name).join(",")).split(",");
 const servers = allServers.filter((s) => wanted.includes(s.name));
 

@@ -5,39 +5,23 @@
  * while idle, doubling while reads fill it, up to 256 KiB); writes go to
  * `conn.write` in order. Saves the readable, the connection's writable and
  * their reader and writer per connection, and the promises each read and
- * write took through the stream machinery.
+ * write took through the stream machinery. The channel takes the chunks in
+ * push mode ({@linkcode ByteReader.attach}): one reaction to each
+ * `conn.read`, no promise of a `read()` and no resumption of the channel's
+ * read loop per chunk.
  *
  * @module
  */
-import type { ByteReader, ByteStreams, ByteWriter } from "../channel/stream_channel_options.ts";
+import type {
+  ByteReader,
+  ByteStreams,
+  ByteWriter,
+  ChunkTarget,
+} from "../channel/stream_channel_options.ts";
 import type { Deferred } from "../_util/deferred.ts";
 import { DirectTransport, readClosed, settleReadClosed } from "./socket_reader.ts";
 import { JoinArena } from "./join_arena.ts";
-
-/** Smallest read buffer: what an idle connection holds. */
-const MIN_READ = 1024;
-/** Largest read buffer, reached only while reads keep filling it. */
-const MAX_READ = 256 * 1024;
-/**
- * Small reads in a row before the buffer halves. Halving after one small read
- * made a peer whose messages are just over the buffer (1 KiB and a header)
- * oscillate: a full read doubled it, the few bytes left over halved it again,
- * and every message took two reads and a frame spanning them.
- */
-const SHRINK_AFTER = 8;
-/**
- * Past the smallest size, reads go into a slab this many times the read
- * size, one after another, so a read allocates (and zero-fills) nothing
- * until the slab is used up. A fresh buffer per read cost a zero-filled
- * allocation of the whole buffer each time, however few bytes came: with
- * 64 KiB messages the buffer sat at 256 KiB, and its allocation and the
- * garbage collections it caused were 19 % of the server's profile.
- */
-const SLAB_READS = 4;
-/** Largest slab: two reads at the largest size. */
-const MAX_SLAB = 2 * MAX_READ;
-/** A slab's rest shorter than the read size is read into if it holds this many times the last read. */
-const REST_FACTOR = 1.25;
+import { AdaptiveReads } from "./adaptive_reads.ts";
 
 /**
  * `conn.write` has no vectored form: pieces written together are copied into
@@ -117,30 +101,33 @@ function closeQuietly(conn: DirectConn): void {
 }
 
 /** Reader and writer over one connection. */
-class ConnIo implements ByteReader, ByteWriter {
+class ConnIo extends AdaptiveReads implements ByteReader, ByteWriter {
   readonly #conn: DirectConn;
   /** Created when asked for: the channel never does (see `failsOnlyInRead`). */
   #closed: Deferred<void> | undefined;
   /** How reading ended, once it has: `{ error }` (undefined for EOF or a cancel). */
   #readEnd: { error: unknown } | undefined;
-  #size = MIN_READ;
-  /** The slab reads go into while the read size is past the smallest, and the bytes used in it. */
-  #slab: Uint8Array | undefined;
-  #slabUsed = 0;
-  /** The buffer of reads at the smallest size, read into again and again. */
-  #small: Uint8Array | undefined;
-  /** Bytes the last read into the slab got. */
-  #lastRead = 0;
-  /** Reads in a row that used less than a quarter of the buffer. */
-  #smallReads = 0;
   #cancelled = false;
   /** The last write queued: writes run one after another; a failure fails the later ones. */
   #tail: Promise<void> = RESOLVED;
   /** Writes queued and not finished: with none, a write starts at once. */
   #queued = 0;
   #writeFailure: { error: unknown } | undefined;
+  /** Push mode: where chunks go (see {@linkcode ConnIo.attach}). */
+  #target: ChunkTarget | undefined;
+  #paused = false;
+  /** Push mode: a `conn.read` is under way, into this buffer (or the target's view). */
+  #reading = false;
+  #readBuffer: Uint8Array | undefined;
+  #intoTarget = false;
+  /** Push mode: what a read brought while paused (bytes, or a count in the target's view). */
+  #held: Uint8Array | number | undefined;
+  /** Push mode: the two reactions of every read, made once per connection. */
+  #onRead: ((n: number | null) => void) | undefined;
+  #onReadError: ((error: unknown) => void) | undefined;
 
   constructor(conn: DirectConn) {
+    super();
     this.#conn = conn;
   }
 
@@ -168,8 +155,7 @@ class ConnIo implements ByteReader, ByteWriter {
 
   async read(): Promise<ReadableStreamReadResult<Uint8Array>> {
     if (this.#readEnd !== undefined) return DONE;
-    const size = this.#size;
-    const buffer = this.#buffer(size);
+    const buffer = this.nextBuffer();
     let n: number | null;
     try {
       n = await this.#conn.read(buffer);
@@ -181,22 +167,79 @@ class ConnIo implements ByteReader, ByteWriter {
       this.#end(undefined);
       return DONE;
     }
-    if (size > MIN_READ) {
-      this.#slabUsed += n;
-      this.#lastRead = n;
+    return { done: false, value: this.took(buffer, n) };
+  }
+
+  /**
+   * Push mode: from now on reads run one after another while not paused,
+   * each chunk handed to `target` as its read completes. Saves per read the
+   * promise of `read()`, its result object and the channel's resumption
+   * after it: one reaction to `conn.read`'s promise is all.
+   */
+  attach(target: ChunkTarget): void {
+    this.#target = target;
+    const end = this.#readEnd;
+    if (end !== undefined) return end.error === undefined ? target.end() : target.fail(end.error);
+    this.#onRead = (n) => this.#pushed(n);
+    this.#onReadError = (error) => {
+      this.#reading = false;
+      // A read interrupted by our own cancel() is the end, already told.
+      if (!this.#cancelled) this.#end(error);
+    };
+    this.#pull();
+  }
+
+  /** Push mode: no chunk is handed over until {@linkcode ConnIo.resume} (no read starts). */
+  pause(): void {
+    this.#paused = true;
+  }
+
+  /** Push mode: reads go on; a chunk held while paused is handed over first, never within this call. */
+  resume(): void {
+    if (!this.#paused) return;
+    this.#paused = false;
+    const held = this.#held;
+    if (held === undefined) return this.#pull();
+    queueMicrotask(() => {
+      if (this.#paused || this.#held !== held) return;
+      this.#held = undefined;
+      this.#handOver(held);
+    });
+  }
+
+  /** Push mode: starts the next read unless one is under way, reading is paused or over. */
+  #pull(): void {
+    if (this.#reading || this.#paused || this.#readEnd !== undefined) return;
+    const target = this.#target!.readTarget?.();
+    const buffer = target ?? this.nextBuffer();
+    this.#intoTarget = target !== undefined;
+    this.#readBuffer = buffer;
+    this.#reading = true;
+    let read: Promise<number | null>;
+    try {
+      read = this.#conn.read(buffer);
+    } catch (error) {
+      return this.#onReadError!(error);
     }
-    if (n === size) {
-      this.#smallReads = 0;
-      if (size < MAX_READ) this.#size = size * 2;
-    } else if (n >= size / 4 || n === buffer.length) this.#smallReads = 0;
-    else if (size > MIN_READ && ++this.#smallReads >= SHRINK_AFTER) {
-      this.#smallReads = 0;
-      this.#size = size / 2;
-    }
-    // The smallest buffer is read into again: what came is copied out (a 20-byte
-    // message then lives on the JavaScript heap, not in a buffer of 1 KiB of its own).
-    if (size === MIN_READ) return { done: false, value: buffer.slice(0, n) };
-    return { done: false, value: n === buffer.length ? buffer : buffer.subarray(0, n) };
+    read.then(this.#onRead, this.#onReadError);
+  }
+
+  /** Push mode: a read completed. */
+  #pushed(n: number | null): void {
+    this.#reading = false;
+    const buffer = this.#readBuffer!;
+    this.#readBuffer = undefined;
+    if (this.#readEnd !== undefined) return;
+    if (n === null) return this.#end(undefined);
+    const value = this.#intoTarget ? n : this.took(buffer, n);
+    if (this.#paused) this.#held = value;
+    else this.#handOver(value);
+  }
+
+  #handOver(value: Uint8Array | number): void {
+    if (typeof value === "number") this.#target!.chunkInTarget!(value);
+    else this.#target!.chunk(value);
+    this.#pull();
   }
 
   /** Reads straight into the channel's buffer (the rest of a large payload): no copy. */
@@ -221,33 +264,6 @@ class ConnIo implements ByteReader, ByteWriter {
     if (this.#cancelled) return;
     this.#end(error);
     throw error;
-  }
-
-  /**
-   * Where the next read goes: the connection's own buffer of the smallest
-   * size (what an idle connection holds; its bytes are copied out), else
-   * the next `size` bytes of the slab, or its shorter rest (see
-   * {@linkcode REST_FACTOR}), or a new slab.
-   * Bytes handed out stay valid: no part of a slab is read into twice.
-   */
-  #buffer(size: number): Uint8Array {
-    if (size === MIN_READ) {
-      this.#slab = undefined;
-      return this.#small ??= new Uint8Array(MIN_READ);
-    }
-    const slab = this.#slab;
-    const used = this.#slabUsed;
-    if (slab !== undefined) {
-      const left = slab.byteLength - used;
-      if (left >= size) return slab.subarray(used, used + size);
-      // Short of the read size, the rest is still read into when it holds the
-      // last read and a quarter more: past the size, the slab's end was left
-      // unused, and with reads that take what the peer sent so far (less than
-      // the size), slabs went in for 1.6 times the bytes read.
-      if (left >= MIN_READ && left >= this.#lastRead * REST_FACTOR) return slab.subarray(used);
-    }
-    this.#slabUsed = 0;
-    return (this.#slab = new Uint8Array(Math.min(size * SLAB_READS, MAX_SLAB))).subarray(0, size);
   }
 
   cancel(): Promise<void> {
@@ -383,5 +399,10 @@ class ConnIo implements ByteReader, ByteWriter {
     if (this.#readEnd !== undefined) return;
     this.#readEnd = { error };
     settleReadClosed(this.#closed, error);
+    const target = this.#target;
+    if (target === undefined) return;
+    this.#held = undefined;
+    if (error === undefined) target.end();
+    else target.fail(error);
   }
 }

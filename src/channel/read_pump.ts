@@ -125,8 +125,24 @@ export class ReadPump implements ChunkTarget {
     this.#hooks.onError(error);
   }
 
+  /** Push mode: the rest of a large payload, for a transport that reads into a given view. */
+  readTarget(): Uint8Array | undefined {
+    if (this.#held !== undefined || this.#ended || this.#hooks.closed()) return undefined;
+    return this.#hooks.readTarget?.();
+  }
+
+  /** Push mode: `length` bytes were read into the view of {@linkcode ReadPump.readTarget}. */
+  chunkInTarget(length: number): void {
+    if (this.#ended || this.#hooks.closed()) return;
+    this.#received(this.#hooks.receiveInTarget!(length));
+  }
+
   #take(value: Uint8Array): void {
-    const pending = this.#hooks.receive(value);
+    this.#received(this.#hooks.receive(value));
+  }
+
+  /** After a chunk: hold the transport while its receive is under way, else through the gate. */
+  #received(pending: Promise<void> | undefined): void {
     if (pending === undefined) return this.#gate();
     this.#hold("receiving");
     pending.then(() => this.#release("receiving"), (error) => this.fail(error));

@@ -79,6 +79,16 @@ export interface ChunkTarget {
   end(): void;
   /** Reading failed (a reset, a broken pipe). */
   fail(error: unknown): void;
+  /**
+   * Optional, for a push-mode transport whose socket reads into a buffer it
+   * gives (as {@linkcode ByteReader.readInto} in pull mode): asked before
+   * each read, the view the next bytes may go straight into (the rest of a
+   * large payload), or `undefined` for a read of the transport's own. Bytes
+   * read there are handed over with {@linkcode ChunkTarget.chunkInTarget}.
+   */
+  readTarget?(): Uint8Array | undefined;
+  /** `length` bytes were read to the start of the view {@linkcode ChunkTarget.readTarget} gave. */
+  chunkInTarget?(length: number): void;
 }
 
 /** The part of a `WritableStreamDefaultWriter` a channel uses. */

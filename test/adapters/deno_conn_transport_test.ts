@@ -1,64 +1,7 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { denoConnTransport } from "../../src/adapters/deno_conn_transport.ts";
-
-/** A fake connection: `reads` are served in order (a number = that many bytes), then EOF or the error. */
-function fakeConn(
-  reads: (number | Error)[],
-  options: { writeLimit?: number; writeError?: Error } = {},
-) {
-  const sizes: number[] = [];
-  const written: number[] = [];
-  /** The length of each conn.write call. */
-  const writes: number[] = [];
-  let readCount = 0;
-  const log: string[] = [];
-  let pendingRead: ((n: number | null) => void) | undefined;
-  let failRead: ((e: unknown) => void) | undefined;
-  return {
-    sizes,
-    written,
-    writes,
-    log,
-    read(buffer: Uint8Array): Promise<number | null> {
-      sizes.push(buffer.byteLength);
-      const next = reads.shift();
-      if (next === undefined) {
-        return new Promise((resolve, reject) => {
-          pendingRead = resolve;
-          failRead = reject;
-        });
-      }
-      if (next instanceof Error) return Promise.reject(next);
-      const n = Math.min(next, buffer.byteLength);
-      // Each read's bytes carry its number, so a later read overwriting them shows.
-      buffer.fill(++readCount, 0, n);
-      return Promise.resolve(n);
-    },
-    write(bytes: Uint8Array): Promise<number> {
-      if (options.writeError) {
-        writes.push(-1);
-        return Promise.reject(options.writeError);
-      }
-      const n = Math.min(bytes.byteLength, options.writeLimit ?? Infinity);
-      writes.push(n);
-      for (let i = 0; i < n; i++) written.push(bytes[i]);
-      return Promise.resolve(n);
-    },
-    closeWrite(): Promise<void> {
-      log.push("closeWrite");
-      return Promise.resolve();
-    },
-    close(): void {
-      log.push("close");
-      failRead?.(new Error("BadResource"));
-      pendingRead = undefined;
-    },
-    end(): void {
-      pendingRead?.(null);
-    },
-  };
-}
+import { fakeConn } from "../_util/fake_conn.ts";
 
 test("denoConnTransport reads with the adaptive buffer, then done and closed at EOF", async () => {
   const conn = fakeConn([1024, 2048, 100]);
@@ -212,10 +155,26 @@ test("denoConnTransport copies out what a read at the smallest size got, reading
   const { reader } = denoConnTransport(conn).direct!();
   const first = (await reader.read()).value!;
   const second = (await reader.read()).value!;
-  assert.deepEqual([first.byteLength, first.buffer.byteLength], [20, 20]);
-  assert.deepEqual([second.byteLength, second.buffer.byteLength], [30, 30]);
+  assert.deepEqual(conn.sizes, [1024, 1024]);
+  assert.deepEqual([first.byteLength, second.byteLength], [20, 30]);
   assert.ok(first.every((b) => b === 1) && second.every((b) => b === 2), "both intact");
+  // Copied into a slab shared by every connection, one after another (8-byte aligned), not
+  // into an ArrayBuffer each; a full slab is left to those who hold its views.
+  assert.equal(first.buffer, second.buffer);
+  assert.equal(first.buffer.byteLength, 8 * 1024);
+  assert.equal(second.byteOffset, first.byteOffset + 24);
+  const other = fakeConn(Array(400).fill(30));
+  const otherReader = denoConnTransport(other).direct!().reader;
+  const copies: Uint8Array[] = [];
+  for (let i = 0; i < 400; i++) copies.push((await otherReader.read()).value!);
+  assert.ok(
+    copies.every((c, i) => c.byteLength === 30 && c.every((b) => b === ((i + 1) & 0xff))),
+    "all intact",
+  );
+  assert.ok(first.every((b) => b === 1) && second.every((b) => b === 2), "still intact");
+  assert.ok(new Set(copies.map((c) => c.buffer)).size >= 2, "a new slab once one is full");
   await reader.cancel();
+  await otherReader.cancel();
 });
 
 test("denoConnTransport: a failed write fails the writes queued behind it and every later one", async () => {

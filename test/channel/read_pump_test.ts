@@ -249,3 +249,37 @@ test("ReadPump in push mode takes no chunk while the application is full, howeve
   await tick();
   assert.deepEqual(got, [1, 2, 3]);
 });
+
+test("ReadPump in push mode offers the channel's read target and takes bytes read into it", async () => {
+  const got: string[] = [];
+  const reader = new PushReader();
+  const view = new Uint8Array(8);
+  let release!: () => void;
+  const pump = new ReadPump({
+    receive: (chunk) => void got.push(`chunk ${chunk[0]}`),
+    readTarget: () => view,
+    receiveInTarget: (length) => {
+      got.push(`in target ${length}`);
+      return new Promise<void>((resolve) => (release = resolve));
+    },
+    full: () => false,
+    closed: () => false,
+    onEnd: () => got.push("end"),
+    onError: () => got.push("error"),
+  });
+  pump.start(reader);
+  assert.equal(reader.target.readTarget!(), view);
+  reader.target.chunkInTarget!(5);
+  // Held while that receive is under way: no target is offered, the transport is paused.
+  assert.equal(reader.paused, true);
+  assert.equal(reader.target.readTarget!(), undefined);
+  reader.target.chunk(new Uint8Array([2]));
+  assert.deepEqual(got, ["in target 5"]);
+  release();
+  await tick();
+  assert.deepEqual(got, ["in target 5", "chunk 2"]);
+  assert.equal(reader.paused, false);
+  reader.target.end();
+  assert.equal(reader.target.readTarget!(), undefined, "none after the end");
+  assert.deepEqual(got, ["in target 5", "chunk 2", "end"]);
+});

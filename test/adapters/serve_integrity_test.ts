@@ -113,33 +113,62 @@ async function closeCode(ws: RawWebSocket): Promise<number | null> {
   }
 }
 
+const SIZES = [1, 125, 126, 1100, 16_387, 65_547, 300_000];
+
+/** One connection echoing `count` messages of mixed sizes, written in random pieces, each checked. */
+async function checkedEchoes(port: number, seed: number, count: number): Promise<void> {
+  const random = new SeededRandom(seed);
+  const messages = Array.from({ length: count }, (_, m) => random.bytes(SIZES[(seed + m) % 7]));
+  const ws = await rawUpgrade(port);
+  try {
+    const wire = concat(messages.map((m) => maskedFrame(BINARY, m)));
+    const writing = writeInPieces(ws, wire, random, 70_000);
+    for (let m = 0; m < messages.length; m++) {
+      const frame = await ws.frame();
+      assert.ok(frame !== null && frame.opcode === 2, `connection ${seed}, echo ${m}`);
+      assert.ok(
+        frame.payload.length === messages[m].length &&
+          frame.payload.every((b, i) => b === messages[m][i]),
+        `connection ${seed}, echo ${m} (${messages[m].length} bytes) byte-exact`,
+      );
+    }
+    await writing;
+  } finally {
+    ws.socket.destroy();
+  }
+}
+
 test(`serve (${currentRuntime}): many connections at once, mixed sizes in random pieces, every echo byte-exact`, async () => {
   // Shared buffers (Bun's gathering buffer, Deno's read and join slabs) must never mix
   // one connection's bytes into another's.
   const server = await echoServer();
   try {
-    const sizes = [1, 125, 126, 1100, 16_387, 65_547, 300_000];
-    await Promise.all(Array.from({ length: 12 }, async (_, c) => {
-      const random = new SeededRandom(100 + c);
-      const messages = Array.from({ length: 8 }, (_, m) => random.bytes(sizes[(c + m) % 7]));
+    await Promise.all(Array.from({ length: 12 }, (_, c) => checkedEchoes(server.port, c, 8)));
+  } finally {
+    await server.close();
+  }
+});
+
+test(`serve (${currentRuntime}): echoes stay byte-exact while other connections reset, stall or quit mid-frame`, async () => {
+  const server = await echoServer();
+  try {
+    const wreck = async (n: number) => {
+      const random = new SeededRandom(1000 + n);
+      const wire = concat(SIZES.map((size) => maskedFrame(BINARY, random.bytes(size))));
       const ws = await rawUpgrade(server.port);
-      try {
-        const wire = concat(messages.map((m) => maskedFrame(BINARY, m)));
-        const writing = writeInPieces(ws, wire, random, 70_000);
-        for (let m = 0; m < messages.length; m++) {
-          const frame = await ws.frame();
-          assert.ok(frame !== null && frame.opcode === 2, `connection ${c}, echo ${m}`);
-          assert.ok(
-            frame.payload.length === messages[m].length &&
-              frame.payload.every((b, i) => b === messages[m][i]),
-            `connection ${c}, echo ${m} (${messages[m].length} bytes) byte-exact`,
-          );
-        }
-        await writing;
-      } finally {
-        ws.socket.destroy();
-      }
-    }));
+      // Some never read the echoes of what they sent; all leave in the middle of a frame.
+      if (n % 3 === 2) ws.socket.pause();
+      ws.socket.write(wire.subarray(0, random.int(wire.length)));
+      await delay(random.int(50));
+      if (n % 3 === 0) ws.socket.resetAndDestroy();
+      else if (n % 3 === 1) ws.socket.end();
+      else ws.socket.destroy();
+    };
+    await Promise.all([
+      ...Array.from({ length: 6 }, (_, c) => checkedEchoes(server.port, 50 + c, 14)),
+      ...Array.from({ length: 18 }, (_, n) => wreck(n)),
+    ]);
+    await checkedEchoes(server.port, 99, 3);
   } finally {
     await server.close();
   }

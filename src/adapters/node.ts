@@ -198,6 +198,10 @@ function listenUpgrades(
   };
 }
 
+function destroyTlsSocket(_error: Error, socket: Duplex): void {
+  socket.destroy();
+}
+
 /** The status for an error that node:http reports on a connection before any request. */
 function clientErrorStatus(error: Error & { code?: string }): number {
   if (error.code === "HPE_HEADER_OVERFLOW") return 431;
@@ -341,6 +345,10 @@ async function listen<Data>(options: ServeOptions<Data>): Promise<WebSocketServe
       sockets.add(socket);
       socket.on("close", forget);
     });
+    // A handshake that failed or passed `handshakeTimeout` (no ClientHello, or one cut
+    // short): node:tls reports it and leaves the socket open, so a client that never
+    // speaks would keep its connection for good.
+    outer.on("tlsClientError", destroyTlsSocket);
   }
   await new Promise<void>((resolve, reject) => {
     outer.once("error", reject);

@@ -14,6 +14,7 @@ import { connect } from "../../mod.ts";
 import { deadline, waitFor } from "../_util/async.ts";
 import { currentRuntime } from "../_util/runtimes.ts";
 import { serveHere } from "../_util/serve_here.ts";
+import { testCertificates } from "./fixtures/certs.ts";
 
 const REQUEST =
   "GET / HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n" +
@@ -290,6 +291,31 @@ test(
       await handler.close();
       http.closeAllConnections?.();
       await new Promise<void>((resolve) => http.close(() => resolve()));
+    }
+  },
+);
+
+test(
+  `serve (${currentRuntime}) with tls closes a connection that never starts its TLS handshake`,
+  {
+    skip: currentRuntime === "deno" &&
+      "Deno's TlsConn finishes the TLS handshake before it closes: kept until the client leaves",
+  },
+  async () => {
+    const { cert, key } = testCertificates();
+    const server = await serveHere({ tls: { cert, key }, handshakeTimeout: 300 });
+    // One sends nothing, one the start of a ClientHello and no more.
+    const silent = rawClient(server.port);
+    const stalled = rawClient(server.port);
+    try {
+      await stalled.connected;
+      stalled.socket.write(new Uint8Array([0x16, 0x03, 0x01, 0x02, 0x00, 0x01, 0x00]));
+      await silent.answer("the server to close a connection without a ClientHello");
+      await stalled.answer("the server to close a connection whose ClientHello stopped");
+    } finally {
+      silent.socket.destroy();
+      stalled.socket.destroy();
+      await server.close();
     }
   },
 );

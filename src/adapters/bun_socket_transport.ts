@@ -262,13 +262,15 @@ export class BunSocketIo extends SocketReader implements ByteWriter {
     const queue = this.#queue;
     if (queue === undefined || this.#blocked || this.#gone) return;
     while (this.#head < queue.length) {
-      let piece = queue[this.#head];
+      const first = queue[this.#head];
       let pieces = 1;
-      /** Bytes of the large piece after the gathered ones that went into `piece`. */
+      /** Bytes of the large piece after the gathered ones that go into the same write. */
       let lent = 0;
-      if (piece.byteLength < COPY_LIMIT) {
+      /** Bytes gathered into the scratch buffer, 0 when `first` is written as it is. */
+      let gathered = 0;
+      if (first.byteLength < COPY_LIMIT) {
         // Small pieces in a row go out as one buffer.
-        let size = piece.byteLength;
+        let size = first.byteLength;
         while (this.#head + pieces < queue.length) {
           const next = queue[this.#head + pieces].byteLength;
           if (next >= COPY_LIMIT || size + next > MERGE_LIMIT) break;
@@ -279,9 +281,13 @@ export class BunSocketIo extends SocketReader implements ByteWriter {
         // header) do not leave as a TCP segment of their own.
         const after = queue[this.#head + pieces];
         if (after !== undefined && after.byteLength >= COPY_LIMIT) lent = COPY_LIMIT;
-        if (pieces > 1 || lent > 0) piece = gather(queue, this.#head, pieces, size, lent);
+        if (pieces > 1 || lent > 0) gathered = gather(queue, this.#head, pieces, lent);
       }
-      const written = this.socket.write(piece);
+      // The scratch buffer is written by offset and length: no view of it per write.
+      const length = gathered > 0 ? gathered : first.byteLength;
+      const written = gathered > 0
+        ? this.socket.write(scratch, 0, gathered)
+        : this.socket.write(first);
       if (written < 0) {
         this.#gone = true;
         this.#failure ??= new Error("Socket closed");
@@ -290,25 +296,30 @@ export class BunSocketIo extends SocketReader implements ByteWriter {
       }
       this.#queued -= written;
       const lender = this.#head + pieces;
-      if (written < piece.byteLength) {
+      if (written < length) {
         // The kernel is full: the rest goes out from the drain handler.
-        const gathered = piece.byteLength - lent;
-        if (written >= gathered) {
+        const small = length - lent;
+        if (written >= small) {
           this.#head = lender;
-          queue[lender] = queue[lender].subarray(written - gathered);
+          queue[lender] = queue[lender].subarray(written - small);
         } else {
           if (lent > 0) queue[lender] = queue[lender].subarray(lent);
           this.#head = lender - 1;
-          // A gathered piece lives in the shared scratch buffer: keep a copy of the rest.
-          queue[this.#head] = pieces > 1 || lent > 0
-            ? piece.slice(written)
-            : piece.subarray(written);
+          // Gathered pieces live in the shared scratch buffer: keep a copy of the rest.
+          queue[this.#head] = gathered > 0
+            ? scratch.slice(written, length)
+            : first.subarray(written);
         }
         this.#blocked = true;
         return;
       }
-      this.#head = lender;
-      if (lent > 0) queue[lender] = queue[lender].subarray(lent);
+      if (lent > 0 && lent < queue[lender].byteLength) {
+        this.#head = lender;
+        queue[lender] = queue[lender].subarray(lent);
+      } else {
+        // A lender gathered whole (a payload of exactly COPY_LIMIT bytes) is done with.
+        this.#head = lent > 0 ? lender + 1 : lender;
+      }
     }
     // All written: forget the pieces (an idle connection keeps no queue).
     this.#queue = undefined;
@@ -359,24 +370,24 @@ export class BunSocketIo extends SocketReader implements ByteWriter {
 }
 
 /**
- * `count` pieces of `queue` from `from` on, `size` bytes in all, and the first
- * `lent` bytes of the piece after them, copied into the scratch buffer (valid
- * until the next call).
+ * Copies `count` pieces of `queue` from `from` on, and the first `lent` bytes
+ * of the piece after them, into the scratch buffer (valid until the next
+ * call).
+ *
+ * @returns The number of bytes gathered.
  */
-function gather(
-  queue: Uint8Array[],
-  from: number,
-  count: number,
-  size: number,
-  lent: number,
-): Uint8Array {
+function gather(queue: Uint8Array[], from: number, count: number, lent: number): number {
   let offset = 0;
   for (let i = from; i < from + count; i++) {
     scratch.set(queue[i], offset);
     offset += queue[i].byteLength;
   }
-  if (lent > 0) scratch.set(queue[from + count].subarray(0, lent), offset);
-  return scratch.subarray(0, size + lent);
+  if (lent > 0) {
+    const lender = queue[from + count];
+    scratch.set(lent === lender.byteLength ? lender : lender.subarray(0, lent), offset);
+    offset += lent;
+  }
+  return offset;
 }
 
 /** The connection's {@linkcode ByteStreams}: direct access only. */

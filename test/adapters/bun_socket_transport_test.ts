@@ -259,11 +259,12 @@ class KernelStandIn {
   budget = 0;
   out: Uint8Array[] = [];
   writes = 0;
-  write(data: Uint8Array): number {
+  /** As Bun's: `byteOffset` and `byteLength` within the view given. */
+  write(data: Uint8Array, byteOffset = 0, byteLength = data.byteLength - byteOffset): number {
     this.writes++;
-    const n = Math.min(this.budget, data.byteLength);
+    const n = Math.min(this.budget, byteLength);
     this.budget -= n;
-    this.out.push(data.slice(0, n));
+    this.out.push(data.slice(byteOffset, byteOffset + n));
     return n;
   }
   end(): void {}
@@ -336,6 +337,23 @@ test("Bun socket transport queue: a small header leaves together with the start 
   const io = new BunSocketIo(socket);
   assert.equal(io.writeMany([new Uint8Array(4), new Uint8Array(100_000)]), undefined);
   assert.deepEqual(socket.out.map((c) => c.byteLength), [4 + 16_384, 100_000 - 16_384]);
+});
+
+test("Bun socket transport queue: a header and a 16 KiB payload leave in one write, and a burst of small pieces in one", () => {
+  const socket = new KernelStandIn();
+  socket.budget = Number.MAX_SAFE_INTEGER;
+  const io = new BunSocketIo(socket);
+  const header = Uint8Array.of(0x82, 126, 0x40, 0x00);
+  const payload = new Uint8Array(16_384).map((_, i) => i);
+  assert.equal(io.writeMany([header, payload]), undefined);
+  // No second (empty) write of the payload gathered whole.
+  assert.equal(socket.writes, 1);
+  assert.deepEqual(socket.out[0], concat([header, payload]));
+  // Small pieces gathered in the shared buffer go out by offset and length: exactly their bytes.
+  const small = [Uint8Array.of(1, 2), Uint8Array.of(3), Uint8Array.of(4, 5, 6)];
+  assert.equal(io.writeMany(small, true), undefined);
+  assert.equal(socket.writes, 2);
+  assert.deepEqual(socket.out[1], Uint8Array.of(1, 2, 3, 4, 5, 6));
 });
 
 function written(socket: KernelStandIn): number {

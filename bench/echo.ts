@@ -36,9 +36,10 @@
  * state), so the rows read against what the runtime itself costs.
  * `--no-floors` leaves them out.
  *
- * `--before DIR` adds `engine-deno-before` and `engine-bun-before` (when named
- * in `--servers`): those servers run from the checkout in DIR, for a change
- * measured against the build before it.
+ * `--before DIR` adds `engine-deno-before`, `engine-bun-before` and
+ * `engine-node-before` (when named in `--servers`): those servers run from the
+ * checkout in DIR (Node's bundled from it), for a change measured against the
+ * build before it.
  *
  * @module
  */
@@ -121,11 +122,13 @@ const floorServers: (ServerSpec & { runtime: string })[] = [
 // `--before DIR`: our Deno and Bun servers from another checkout (the build before a
 // change) as `NAME-before`, measured in the same rounds when named in `--servers`.
 const before = opt("before", "");
+const NODE_BEFORE_BUNDLE = ".build/bench/server_engine_before.mjs";
 if (before) {
   for (const spec of allServers.filter((s) => s.cmd.includes("bench/peers/server_engine.ts"))) {
     const cmd = spec.cmd.map((part) => part.startsWith("bench/") ? `${before}/${part}` : part);
     allServers.push({ name: `${spec.name}-before`, cmd });
   }
+  allServers.push({ name: "engine-node-before", cmd: [node20, NODE_BEFORE_BUNDLE] });
 }
 // The stream and before variants only when asked for.
 const defaultServers = allServers.filter((s) => !/-(stream|before)$/.test(s.name));
@@ -286,6 +289,9 @@ try {
   // current source first, whichever of them runs.
   if (servers.some((s) => s.name.startsWith("engine-node"))) {
     bundleForNode("bench/peers/server_engine.ts", ".build/bench/server_engine.mjs");
+  }
+  if (servers.some((s) => s.name === "engine-node-before")) {
+    bundleForNode(`${before}/bench/peers/server_engine.ts`, NODE_BEFORE_BUNDLE);
   }
   if (!args.includes("--no-throughput")) {
     const missing = clientName === "go" && goMissing();

@@ -37,6 +37,14 @@ const WRITE_HIGH_WATER = 64 * 1024;
 /** With `corkLarge: false`, a burst of writes with a piece this large is not corked. */
 const LARGE_PIECE = 64 * 1024;
 
+/**
+ * Pieces written with one of at least this size are written at once (corked
+ * around the calls when there are several), not gathered until the end of
+ * the turn: larger pieces are never copied together anyway (see
+ * `batch_writer.ts`).
+ */
+const WRITE_NOW_PIECE = 16 * 1024;
+
 const RESOLVED = Promise.resolve();
 
 /** Options of {@linkcode socketTransport}. */
@@ -203,11 +211,23 @@ class SocketIo extends SocketReader implements ByteWriter {
     const socket = this.#socket;
     if (this.#failure) return Promise.reject(this.#failure);
     if (socket.destroyed) return Promise.reject(new Error("Socket closed"));
-    // One piece and nothing else to come this turn: corking would only add a tick.
-    if ((!last || chunks.length > 1) && (this.#corkLarge || !hasLargePiece(chunks))) this.#cork();
-    // The socket gathers the pieces into one writev when it uncorks: no copy here.
     let accepted = true;
-    for (let i = 0; i < chunks.length; i++) accepted = socket.write(chunks[i]);
+    if (!this.#corked && chunks.length > 1 && hasPieceOf(chunks, WRITE_NOW_PIECE)) {
+      // A large message (its header and payload) leaves now as one writev: gathering it
+      // with what the rest of this turn writes would save no system call, and the
+      // gathering costs a tick and a closure per message.
+      const cork = this.#corkLarge || !hasPieceOf(chunks, LARGE_PIECE);
+      if (cork) socket.cork();
+      for (let i = 0; i < chunks.length; i++) accepted = socket.write(chunks[i]);
+      if (cork) socket.uncork();
+    } else {
+      // One piece and nothing else to come this turn: corking would only add a tick.
+      if ((!last || chunks.length > 1) && (this.#corkLarge || !hasPieceOf(chunks, LARGE_PIECE))) {
+        this.#cork();
+      }
+      // The socket gathers the pieces into one writev when it uncorks: no copy here.
+      for (let i = 0; i < chunks.length; i++) accepted = socket.write(chunks[i]);
+    }
     if (hasRoom(socket, accepted) && this.#drain === undefined) return undefined;
     return this.#drained();
   }
@@ -266,7 +286,7 @@ function hasRoom(socket: Socket, accepted: boolean): boolean {
   return accepted || socket.writableLength <= WRITE_HIGH_WATER;
 }
 
-function hasLargePiece(chunks: Uint8Array[]): boolean {
-  for (let i = 0; i < chunks.length; i++) if (chunks[i].byteLength >= LARGE_PIECE) return true;
+function hasPieceOf(chunks: Uint8Array[], size: number): boolean {
+  for (let i = 0; i < chunks.length; i++) if (chunks[i].byteLength >= size) return true;
   return false;
 }

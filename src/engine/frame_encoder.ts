@@ -124,22 +124,36 @@ export function writeFrameHeader(
   offset: number,
   header: { fin: boolean; rsv1: boolean; opcode: number; length: number; masked: boolean },
 ): number {
-  const { length } = header;
+  const first = (header.fin ? 0x80 : 0) | (header.rsv1 ? 0x40 : 0) | header.opcode;
+  return putHeader(target, offset, first, header.length, header.masked);
+}
+
+/**
+ * {@linkcode writeFrameHeader} with the first byte (FIN, RSV1, opcode)
+ * already put together: the send path's form, which makes no object per frame.
+ */
+function putHeader(
+  target: Uint8Array,
+  offset: number,
+  first: number,
+  length: number,
+  masked: boolean,
+): number {
   if (!(length >= 0 && length <= Number.MAX_SAFE_INTEGER && Number.isInteger(length))) {
     throw new RangeError(`Cannot encode frame: invalid payload length ${length}`);
   }
-  target[offset] = (header.fin ? 0x80 : 0) | (header.rsv1 ? 0x40 : 0) | header.opcode;
-  const maskBit = header.masked ? 0x80 : 0;
+  target[offset] = first;
+  const maskBit = masked ? 0x80 : 0;
   // RFC 6455 §5.2: "the minimal number of bytes MUST be used to encode the length".
   if (length < 126) {
     target[offset + 1] = maskBit | length;
-    return header.masked ? 6 : 2;
+    return masked ? 6 : 2;
   }
   if (length < 0x10000) {
     target[offset + 1] = maskBit | 126;
     target[offset + 2] = length >>> 8;
     target[offset + 3] = length & 0xff;
-    return header.masked ? 8 : 4;
+    return masked ? 8 : 4;
   }
   target[offset + 1] = maskBit | 127;
   // RFC 6455 §5.2: "the most significant bit MUST be 0"; lengths ≤ 2^53 − 1 guarantee it.
@@ -153,7 +167,7 @@ export function writeFrameHeader(
   target[offset + 7] = (low >>> 16) & 0xff;
   target[offset + 8] = (low >>> 8) & 0xff;
   target[offset + 9] = low & 0xff;
-  return header.masked ? 14 : 10;
+  return masked ? 14 : 10;
 }
 
 /**
@@ -241,21 +255,21 @@ export function encodeFrameTo(
   copyLimit = COPY_THRESHOLD,
 ): number {
   const length = payload.length;
-  const fields = { fin: true, rsv1, opcode, length, masked };
+  const first = 0x80 | (rsv1 ? 0x40 : 0) | opcode;
   const headerSize = frameHeaderSize(length, masked);
   if (masked) {
     const bytes = allocateFrame(headerSize + length);
-    writeFrameHeader(bytes, 0, fields);
+    putHeader(bytes, 0, first, length, true);
     maskInto(bytes, headerSize, payload, fillMask);
     out.push(bytes);
   } else if (length <= copyLimit) {
     const bytes = allocateFrame(headerSize + length);
-    writeFrameHeader(bytes, 0, fields);
+    putHeader(bytes, 0, first, length, false);
     bytes.set(payload, headerSize);
     out.push(bytes);
   } else {
     const header = allocateFrame(headerSize);
-    writeFrameHeader(header, 0, fields);
+    putHeader(header, 0, first, length, false);
     out.push(header, payload);
   }
   return headerSize + length;

@@ -1,21 +1,22 @@
-// The Node socket transport in push mode, under a hostile peer: a real
-// serve() server and a raw TCP client that writes as fast as it can.
+// The socket transports in push mode (Node's, Bun's and Deno's), under a hostile
+// peer: a real serve() server and a raw TCP client that writes as fast as it can.
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { connect as connectNet, type Socket } from "node:net";
 import { serve } from "../../src/adapters/node.ts";
 import { serve as serveBun } from "../../src/adapters/bun.ts";
+import { serve as serveDeno } from "../../src/adapters/deno.ts";
 import type { MessageSubscription } from "../../src/channel/inbox.ts";
 import type { WebSocketChannel } from "../../src/channel/web_socket_channel.ts";
 import { deadline, delay } from "../_util/async.ts";
 import { currentRuntime } from "../_util/runtimes.ts";
 
-// Bun's serve() runs on Bun.listen: its variants run on Bun only.
-const servers = [["node", serve, false], [
-  "bun",
-  serveBun,
-  currentRuntime === "bun" ? false : "needs Bun",
-]] as const;
+// Bun's serve() runs on Bun.listen and Deno's on Deno.listen: their variants run there only.
+const servers = [
+  ["node", serve, false],
+  ["bun", serveBun, currentRuntime === "bun" ? false : "needs Bun"],
+  ["deno", serveDeno, currentRuntime === "deno" ? false : "needs Deno"],
+] as const;
 
 const PAYLOAD = 8192;
 

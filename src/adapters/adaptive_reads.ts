@@ -2,8 +2,8 @@
  * The read buffers of a transport whose socket reads into a buffer it is
  * given (`Deno.Conn`): 1 KiB while idle, doubling while reads fill it, up to
  * 256 KiB, halving after a run of small reads; past the smallest size, reads
- * go into slabs one after another, and what a read at the smallest size got
- * is copied out, so the connection's own 1 KiB buffer is read into again.
+ * go into slabs one after another, and reads at the smallest size go into
+ * the connection's own 1 KiB buffer one after another.
  * Bytes handed out stay valid: no part of a buffer is read into twice.
  *
  * @module
@@ -35,30 +35,18 @@ const MAX_SLAB = 2 * MAX_READ;
 const REST_FACTOR = 1.25;
 
 /**
- * Reads at the smallest size are copied out into ranges of a slab shared by
- * every connection, one after another, as Node's `Buffer` pool does. A
- * `slice()` per read gave every message an `ArrayBuffer` of its own, whose
- * backing store is allocated, tracked and freed by the garbage collector
- * one by one (half the time of each young-generation collection went to
- * sweeping them, echoing 20-byte messages). A message kept by the
- * application keeps its slab: at most this many bytes.
+ * Reads at the smallest size go into the connection's own 1 KiB buffer one
+ * after another (8-byte aligned, as frames are), and what each got is handed
+ * out as a view of it, so a 20-byte message takes neither a buffer of its
+ * own nor a copy: a `slice()` per read gave every message an `ArrayBuffer`
+ * of its own, whose backing store is allocated, tracked and freed by the
+ * garbage collector one by one (half the time of each young-generation
+ * collection went to sweeping them, echoing 20-byte messages). A new buffer
+ * is taken once the rest is shorter than this. A message's `buffer` holds
+ * only its own connection's bytes (a buffer shared by every connection
+ * would show a message's `buffer` other clients' data).
  */
-const COPY_SLAB = 8 * 1024;
-let copySlab = new Uint8Array(COPY_SLAB);
-let copyUsed = 0;
-
-/** The first `n` bytes of `buffer`, copied into the shared slab (8-byte aligned, as frames are). */
-function copyOut(buffer: Uint8Array, n: number): Uint8Array {
-  if (copyUsed + n > COPY_SLAB) {
-    copySlab = new Uint8Array(COPY_SLAB);
-    copyUsed = 0;
-  }
-  const at = copyUsed;
-  copyUsed = (at + n + 7) & ~7;
-  const view = copySlab.subarray(at, at + n);
-  view.set(n === buffer.length ? buffer : buffer.subarray(0, n));
-  return view;
-}
+const SMALL_REST = 256;
 
 /**
  * Where a transport's next read goes and what it got: extended by the
@@ -82,25 +70,32 @@ export abstract class AdaptiveReads {
   /** The slab reads go into while the read size is past the smallest, and the bytes used in it. */
   #slab: Uint8Array | undefined;
   #slabUsed = 0;
-  /** The buffer of reads at the smallest size, read into again and again. */
+  /** The buffer of reads at the smallest size, read into in turn, and the bytes used in it. */
   #small: Uint8Array | undefined;
+  #smallUsed = 0;
   /** Bytes the last read into the slab got. */
   #lastRead = 0;
   /** Reads in a row that used less than a quarter of the buffer. */
   #smallReads = 0;
 
   /**
-   * Where the next read goes: the connection's own buffer of the smallest
-   * size (what an idle connection holds; its bytes are copied out), else
-   * the next `size` bytes of the slab, or its shorter rest (see
-   * {@linkcode REST_FACTOR}), or a new slab.
-   * Bytes handed out stay valid: no part of a slab is read into twice.
+   * Where the next read goes: the rest of the connection's buffer of the
+   * smallest size (what an idle connection holds; see
+   * {@linkcode SMALL_REST}) or a new one, else the next `size` bytes of the
+   * slab, or its shorter rest (see {@linkcode REST_FACTOR}), or a new slab.
+   * Bytes handed out stay valid: no part of a buffer is read into twice. A
+   * buffer the application detached (transferred a message's `buffer`) is
+   * replaced: it reads as having no room left.
    */
   protected nextBuffer(): Uint8Array {
     const size = this.#size;
     if (size === MIN_READ) {
       this.#slab = undefined;
-      return this.#small ??= new Uint8Array(MIN_READ);
+      const small = this.#small;
+      const used = this.#smallUsed;
+      if (small !== undefined && small.byteLength - used >= SMALL_REST) return small.subarray(used);
+      this.#smallUsed = 0;
+      return this.#small = new Uint8Array(MIN_READ);
     }
     const slab = this.#slab;
     const used = this.#slabUsed;
@@ -136,9 +131,8 @@ export abstract class AdaptiveReads {
       this.#smallReads = 0;
       this.#size = size / 2;
     }
-    // The smallest buffer is read into again: what came is copied out (a 20-byte
-    // message then takes no buffer of 1 KiB of its own).
-    if (size === MIN_READ) return copyOut(buffer, n);
+    // The smallest buffer's next read starts past these bytes.
+    if (size === MIN_READ) this.#smallUsed = (this.#smallUsed + n + 7) & ~7;
     return n === buffer.length ? buffer : buffer.subarray(0, n);
   }
 }

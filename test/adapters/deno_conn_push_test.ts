@@ -24,14 +24,15 @@ function recorder(options: { view?: () => Uint8Array | undefined } = {}) {
 }
 
 test("denoConnTransport in push mode hands each read to the target as it completes, then the end", async () => {
-  const conn = fakeConn([20, 1024, 2048]);
+  const conn = fakeConn([20, 1000, 1024]);
   const { reader } = denoConnTransport(conn).direct!();
   const { got, chunks, target } = recorder();
   reader.attach!(target);
   await tick();
-  assert.deepEqual(got, ["chunk 1x20", "chunk 2x1024", "chunk 3x2048"]);
-  // The same adaptive read size as read(): doubling while reads fill the buffer.
-  assert.deepEqual(conn.sizes, [1024, 1024, 2048, 4096]);
+  assert.deepEqual(got, ["chunk 1x20", "chunk 2x1000", "chunk 3x1024"]);
+  // The same adaptive reads as read(): the rest of the 1 KiB buffer, a new one when it is
+  // used up, doubling when a read fills it.
+  assert.deepEqual(conn.sizes, [1024, 1000, 1024, 2048]);
   assert.ok(chunks.every((chunk, i) => chunk.every((b) => b === i + 1)), "every chunk intact");
   conn.feed(100);
   await tick();

@@ -48,7 +48,7 @@ test("denoConnTransport keeps its buffer for messages just over it, and halves a
     2048,
     2048, // … the 8th halves it
     1024,
-    1024, // the EOF read
+    1016, // the EOF read: the rest of the same buffer, past the 6 bytes (8-byte aligned)
   ]);
 });
 
@@ -150,31 +150,46 @@ test("denoConnTransport writeMany() writes everything in order across partial wr
   assert.ok(conn.writes.every((n) => n <= 40_000));
 });
 
-test("denoConnTransport copies out what a read at the smallest size got, reading into the same buffer again", async () => {
-  const conn = fakeConn([20, 30]);
-  const { reader } = denoConnTransport(conn).direct!();
-  const first = (await reader.read()).value!;
-  const second = (await reader.read()).value!;
-  assert.deepEqual(conn.sizes, [1024, 1024]);
-  assert.deepEqual([first.byteLength, second.byteLength], [20, 30]);
-  assert.ok(first.every((b) => b === 1) && second.every((b) => b === 2), "both intact");
-  // Copied into a slab shared by every connection, one after another (8-byte aligned), not
-  // into an ArrayBuffer each; a full slab is left to those who hold its views.
-  assert.equal(first.buffer, second.buffer);
-  assert.equal(first.buffer.byteLength, 8 * 1024);
-  assert.equal(second.byteOffset, first.byteOffset + 24);
-  const other = fakeConn(Array(400).fill(30));
+test("denoConnTransport reads at the smallest size into its own buffer in turn: no copy, no buffer shared with other connections", async () => {
+  const conn = fakeConn([20, 30, ...Array(40).fill(30)]);
+  const other = fakeConn(Array(42).fill(30));
+  const reader = denoConnTransport(conn).direct!().reader;
   const otherReader = denoConnTransport(other).direct!().reader;
-  const copies: Uint8Array[] = [];
-  for (let i = 0; i < 400; i++) copies.push((await otherReader.read()).value!);
-  assert.ok(
-    copies.every((c, i) => c.byteLength === 30 && c.every((b) => b === ((i + 1) & 0xff))),
-    "all intact",
-  );
-  assert.ok(first.every((b) => b === 1) && second.every((b) => b === 2), "still intact");
-  assert.ok(new Set(copies.map((c) => c.buffer)).size >= 2, "a new slab once one is full");
+  const mine: Uint8Array[] = [];
+  const theirs: Uint8Array[] = [];
+  for (let i = 0; i < 42; i++) {
+    mine.push((await reader.read()).value!);
+    theirs.push((await otherReader.read()).value!);
+  }
+  // One after another in the connection's 1 KiB buffer (8-byte aligned), each read offered the rest.
+  assert.deepEqual(conn.sizes.slice(0, 3), [1024, 1000, 968]);
+  assert.equal(mine[0].buffer, mine[1].buffer);
+  assert.equal(mine[0].buffer.byteLength, 1024);
+  assert.deepEqual([mine[0].byteOffset, mine[1].byteOffset, mine[2].byteOffset], [0, 24, 56]);
+  // Less than 256 bytes left: a new buffer; the old one stays with the views handed out.
+  const buffers = new Set(mine.map((c) => c.buffer));
+  assert.ok(buffers.size >= 2, "a new buffer once the rest is short");
+  assert.ok(conn.sizes.every((n) => n >= 256 && n <= 1024));
+  // Nothing of another connection in a message's buffer.
+  assert.ok(theirs.every((c) => !buffers.has(c.buffer)));
+  assert.ok(mine.every((c, i) => c.every((b) => b === i + 1)), "mine intact");
+  assert.ok(theirs.every((c, i) => c.every((b) => b === i + 1)), "theirs intact");
   await reader.cancel();
   await otherReader.cancel();
+});
+
+test("denoConnTransport: a buffer the application detached is replaced, not read into", async () => {
+  const conn = fakeConn([20, 30]);
+  const reader = denoConnTransport(conn).direct!().reader;
+  const first = (await reader.read()).value!;
+  // Transferred away (as to a worker): the connection's buffer is detached.
+  const buffer = first.buffer as ArrayBuffer;
+  structuredClone(buffer, { transfer: [buffer] });
+  assert.equal(first.byteLength, 0);
+  const second = (await reader.read()).value!;
+  assert.deepEqual(conn.sizes, [1024, 1024]);
+  assert.ok(second.byteLength === 30 && second.every((b) => b === 2));
+  await reader.cancel();
 });
 
 test("denoConnTransport: a failed write fails the writes queued behind it and every later one", async () => {

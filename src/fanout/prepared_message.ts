@@ -35,26 +35,40 @@ export interface CompressedFrame {
  * const message = new PreparedMessage("hi");
  * console.assert(message.frame[0] === 0x81 && message.frame[1] === 2);
  * console.assert(message.frame === message.frame); // built once
+ *
+ * const bytes = new Uint8Array([1, 2]);
+ * const binary = new PreparedMessage(bytes);
+ * binary.own(); // copied into the frame
+ * bytes.fill(0);
+ * console.assert(binary.frame[2] === 1 && (binary.data as Uint8Array)[1] === 2);
  * ```
  */
 export class PreparedMessage {
-  /** The message as published. */
-  readonly data: string | Uint8Array;
   /** Text (a string) or binary. */
   readonly text: boolean;
+  #data: string | Uint8Array;
   #bytes: Uint8Array | undefined;
   #frame: Uint8Array | undefined;
   #compressed: Promise<CompressedFrame> | undefined;
 
-  /** @param data A string (a text message) or bytes (a binary message); never modified. */
+  /**
+   * @param data A string (a text message) or bytes (a binary message); never
+   * modified, and read only until {@linkcode PreparedMessage.own} or the
+   * first use of `frame`, which copy the payload into the frame.
+   */
   constructor(data: string | Uint8Array) {
-    this.data = data;
+    this.#data = data;
     this.text = typeof data === "string";
+  }
+
+  /** The message: the string, or the payload bytes (the frame's copy once there is a frame). */
+  get data(): string | Uint8Array {
+    return this.#data;
   }
 
   /** The payload bytes (UTF-8 for text). */
   get bytes(): Uint8Array {
-    return this.#bytes ??= typeof this.data === "string" ? encoder.encode(this.data) : this.data;
+    return this.#bytes ??= typeof this.#data === "string" ? encoder.encode(this.#data) : this.#data;
   }
 
   /** Bytes of the message on the wire, uncompressed. */
@@ -64,7 +78,27 @@ export class PreparedMessage {
 
   /** The uncompressed, unmasked frame. */
   get frame(): Uint8Array {
-    return this.#frame ??= encode(this.text ? Opcode.text : Opcode.binary, this.bytes, false);
+    if (this.#frame !== undefined) return this.#frame;
+    const payload = this.bytes;
+    const frame = this.#frame = encode(this.text ? Opcode.text : Opcode.binary, payload, false);
+    if (!this.text) {
+      // The frame holds a copy of the payload: from now on nothing reads the caller's buffer.
+      this.#data = this.#bytes = frame.subarray(frame.byteLength - payload.byteLength);
+    }
+    return frame;
+  }
+
+  /**
+   * Stops reading the bytes given to the constructor, for a message used
+   * after its publisher may have refilled them: the frame (and its copy of
+   * the payload) is built now if it was not. One copy, whoever uses the
+   * message later.
+   *
+   * @returns {@linkcode PreparedMessage.data}, now the message's own.
+   */
+  own(): string | Uint8Array {
+    if (!this.text) void this.frame;
+    return this.#data;
   }
 
   /**
@@ -72,7 +106,8 @@ export class PreparedMessage {
    * context takeover): with `codec` when given, sync-flushed (RFC 7692
    * §7.2.1); otherwise with the platform `CompressionStream`, which ends the
    * payload in a final block on most runtimes (§7.2.3.4). The first call
-   * decides.
+   * decides. Reads `bytes` after this returns: {@linkcode PreparedMessage.own}
+   * first when the publisher's buffer may change meanwhile.
    */
   compressed(codec?: DeflateCodec | null): Promise<CompressedFrame> {
     return this.#compressed ??= sharedLimiter(DEFAULT_MAX_CONCURRENCY).run(async () => {

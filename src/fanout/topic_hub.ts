@@ -260,7 +260,9 @@ export class TopicHub {
    * Publishes to every subscriber of `topic`, here (synchronously, before
    * this returns) and, with a backplane, in every other process. A string
    * goes out as a text message, bytes (an `ArrayBuffer` or any view) as a
-   * binary message (not copied: do not modify them afterwards). Anything
+   * binary message; the hub keeps no reference to them once this returns
+   * (one copy per publish, shared by every subscriber and the backplane), so
+   * the buffer may be refilled at once. Anything
    * else (a number, an object, a `Blob`, a view over a `SharedArrayBuffer`)
    * throws a `TypeError` naming it, at the call.
    *
@@ -284,10 +286,12 @@ export class TopicHub {
       );
     }
     this.#stats.published++;
+    const prepared = new PreparedMessage(payload);
     const entry = this.#topics.get(topic);
-    if (entry !== undefined) this.#deliver(entry, topic, payload, options?.except);
+    if (entry !== undefined) this.#deliver(entry, topic, prepared, options?.except);
     if (!this.#backplane) return Promise.resolve();
-    const message: BackplaneMessage = { topic, data: payload, origin: this.id };
+    // The backplane encodes it once started: with bytes of its own (the local frame's, if any).
+    const message: BackplaneMessage = { topic, data: prepared.own(), origin: this.id };
     const sent = this.#whenReady((backplane) => backplane.publish(message));
     sent.catch(() => this.#stats.backplaneFailures++);
     return sent;
@@ -329,10 +333,16 @@ export class TopicHub {
 
   // ── delivery ───────────────────────────────────────────────────────────
 
-  #deliver(entry: Topic, topic: string, data: string | Uint8Array, except?: WebSocketChannel) {
-    for (const group of entry.native.values()) this.#publishNative(group, topic, data, except);
+  /**
+   * Writes `message` to the topic's subscribers. Native publishes and frames are copies made
+   * before this returns; what is written later (compressed, or through a sink) is `own()`ed
+   * first, so the publisher may refill its buffer once `publish()` returned.
+   */
+  #deliver(entry: Topic, topic: string, message: PreparedMessage, except?: WebSocketChannel) {
+    for (const group of entry.native.values()) {
+      this.#publishNative(group, topic, message.data, except);
+    }
     if (entry.direct.size === 0) return;
-    const message = new PreparedMessage(data);
     const limit = this.#maxBuffered;
     let compressing: Subscriber[] | undefined;
     let frame: Uint8Array | undefined;
@@ -340,7 +350,7 @@ export class TopicHub {
       if (subscriber.channel === except) continue;
       const port = subscriber.port;
       if (!port.acceptsFrames) {
-        this.#settle(subscriber, port.offerMessage(data, limit));
+        this.#settle(subscriber, port.offerMessage(message.own(), limit));
         continue;
       }
       const deflate = port.deflate;
@@ -359,6 +369,8 @@ export class TopicHub {
   }
 
   #deliverCompressed(message: PreparedMessage, subscribers: Subscriber[]): void {
+    // Compressed (and written) after publish() returned: from a copy, not the publisher's buffer.
+    message.own();
     const size = message.bytes.byteLength;
     const wanted = this.#compressingBytes < MAX_COMPRESSING_BYTES &&
       subscribers.some((s) => s.port.deflate!.shouldCompress(size));
@@ -483,7 +495,9 @@ export class TopicHub {
     if (message.origin === this.id || this.#closed) return;
     this.#stats.received++;
     const entry = this.#topics.get(message.topic);
-    if (entry !== undefined) this.#deliver(entry, message.topic, message.data, undefined);
+    if (entry !== undefined) {
+      this.#deliver(entry, message.topic, new PreparedMessage(message.data), undefined);
+    }
   }
 
   /** Runs a backplane call once it started; failures of calls nobody awaits go to `onError`. */

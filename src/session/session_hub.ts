@@ -231,7 +231,9 @@ export class SessionHub {
 
   /**
    * Publishes to a topic: appended to its history, then written to every
-   * subscriber, here and in every process sharing the store.
+   * subscriber, here and in every process sharing the store. Bytes are
+   * copied once at the call (history and replays keep that copy), so the
+   * buffer may be refilled as soon as this returns.
    *
    * @returns The message's position.
    */
@@ -240,7 +242,10 @@ export class SessionHub {
     if (typeof data !== "string" && !(data instanceof Uint8Array)) {
       throw new TypeError("Can only publish a string or a Uint8Array");
     }
-    const entry = await this.#store.append(String(topic), data);
+    const entry = await this.#store.append(
+      String(topic),
+      typeof data === "string" ? data : data.slice(),
+    );
     this.#stats.published++;
     this.#feeds.arrive(String(topic), entry.epoch, entry);
     return entry.position;

@@ -8,7 +8,12 @@
  */
 import { closeSink } from "../channel/channel_sink.ts";
 import type { Clock } from "../_util/clock.ts";
-import { DEFAULT_UNCONFIRMED_BYTES, UnconfirmedWindow, type WrittenMessage } from "./delivery.ts";
+import {
+  DEFAULT_UNCONFIRMED_BYTES,
+  keptCopy,
+  UnconfirmedWindow,
+  type WrittenMessage,
+} from "./delivery.ts";
 import { ClientError } from "./errors.ts";
 import { Heartbeat, type HeartbeatOptions } from "../channel/heartbeat.ts";
 import type { ClientChannel, Message } from "./types.ts";
@@ -42,6 +47,8 @@ export interface ConnectionHost {
   confirmWithPing?: boolean;
   /** Payload bytes of unconfirmed messages kept. Default 1 MiB. */
   maxUnconfirmedBytes?: number;
+  /** Keep copies of binary unconfirmed messages: they are written again (`resendUnconfirmed`). */
+  copyUnconfirmed?: boolean;
   /**
    * Told, once the connection ended, about the messages recorded with
    * `written()` that were not confirmed (and later about any recorded after
@@ -135,6 +142,7 @@ export class Connection {
     this.#host = options.host;
     this.#unconfirmed = new UnconfirmedWindow(
       options.host.maxUnconfirmedBytes ?? DEFAULT_UNCONFIRMED_BYTES,
+      options.host.copyUnconfirmed,
     );
     this.#confirmWithPing = options.host.confirmWithPing ?? false;
     this.ended = new Promise((resolve) => (this.#resolveEnded = resolve));
@@ -203,7 +211,12 @@ export class Connection {
     const end = this.#endedWith;
     if (end) {
       // Accepted by a transport that has already ended: unconfirmed at once.
-      this.#host.onUnconfirmed?.(this, { messages: [{ message, seq, size }], omitted: 0 }, end);
+      const kept = this.#host.copyUnconfirmed ? keptCopy(message) : message;
+      this.#host.onUnconfirmed?.(
+        this,
+        { messages: [{ message: kept, seq, size }], omitted: 0 },
+        end,
+      );
       return;
     }
     this.#unconfirmed.add(message, seq, size);

@@ -31,7 +31,9 @@ export interface DeliveryOptions {
    * offline queue, in their original order and ahead of everything sent
    * later, so they go out again once the client is open: at-least-once
    * delivery, with possible duplicates at the peer. Needs the offline queue
-   * (with `queue: false` they are only reported). Default `false`.
+   * (with `queue: false` they are only reported). The client keeps its own
+   * copy of each binary message until it is confirmed (within `maxBytes`),
+   * so a buffer may be refilled once its `send()` resolved. Default `false`.
    */
   resendUnconfirmed?: boolean;
   /**
@@ -71,7 +73,12 @@ export interface DeliveryOptions {
  * ```
  */
 export interface UnconfirmedMessages {
-  /** The messages as written (after the send interceptors), oldest first. */
+  /**
+   * The messages as written (after the send interceptors), oldest first.
+   * With `resendUnconfirmed`, binary ones are the client's copies of what
+   * was written; without, they are the buffers given to `send()`, as they
+   * are now.
+   */
   readonly messages: readonly Message[];
   /**
    * Unconfirmed messages older than `messages` that were counted but not
@@ -138,10 +145,16 @@ export class UnconfirmedWindow {
   #written = 0;
   #confirmed = 0;
   #maxBytes: number;
+  #copy: boolean;
 
-  /** @param maxBytes Payload bytes kept; older messages are only counted. */
-  constructor(maxBytes: number = DEFAULT_UNCONFIRMED_BYTES) {
+  /**
+   * @param maxBytes Payload bytes kept; older messages are only counted.
+   * @param copy Keep a copy of each binary message kept (it is written again, and the
+   *   sender may have refilled its buffer since `send()` resolved).
+   */
+  constructor(maxBytes: number = DEFAULT_UNCONFIRMED_BYTES, copy = false) {
     this.#maxBytes = maxBytes;
+    this.#copy = copy;
   }
 
   /** Writes recorded so far: the position a ping sent now confirms up to. */
@@ -165,7 +178,7 @@ export class UnconfirmedWindow {
     const capacity = this.#messages.length;
     if (this.#kept === capacity) this.#grow(capacity);
     const at = (this.#head + this.#kept) & (this.#messages.length - 1);
-    this.#messages[at] = message;
+    this.#messages[at] = this.#copy ? keptCopy(message) : message;
     this.#seqs[at] = seq;
     this.#sizes[at] = size;
     this.#kept++;
@@ -318,4 +331,12 @@ export class UnconfirmedReporter {
       }
     });
   }
+}
+
+/**
+ * The message as a resend needs it: a binary message is copied, since its
+ * sender may refill the buffer once `send()` resolved; text is immutable.
+ */
+export function keptCopy(message: Message): Message {
+  return typeof message === "string" ? message : message.slice();
 }

@@ -269,6 +269,7 @@ export class ReconnectLoop {
           onError: (error) => core.emitError(error),
           confirmWithPing: options.delivery?.confirmWithPing ?? this.#resendUnconfirmed,
           maxUnconfirmedBytes: options.delivery?.maxBytes,
+          copyUnconfirmed: this.#resendUnconfirmed,
           onUnconfirmed: (conn, { messages, omitted }, end) =>
             core.unconfirmed.report(messages, {
               omitted,

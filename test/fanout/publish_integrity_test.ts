@@ -2,16 +2,19 @@ import { test } from "node:test";
 import assert from "node:assert/strict";
 import { connect } from "../../mod.ts";
 import type { WebSocketChannel } from "../../src/channel/web_socket_channel.ts";
+import { NatsBackplane } from "../../src/backplane/nats.ts";
 import { RedisBackplane } from "../../src/backplane/redis.ts";
+import type { Backplane } from "../../src/fanout/backplane.ts";
 import { TopicHub } from "../../src/fanout/topic_hub.ts";
 import { deadline, waitFor } from "../_util/async.ts";
+import { natsSkip, startNatsServer } from "../_util/nats_server.ts";
 import { redisSkip, startRedisServer } from "../_util/redis_server.ts";
 import { serveHere } from "../_util/serve_here.ts";
 
 // TopicHub.publish() keeps no reference to the caller's bytes once it returns: a publisher that
 // refills one buffer for every message (without awaiting anything) must not change what
 // subscribers receive, whether their frames are compressed after the call or the message
-// crosses a backplane that encodes it once connected. Real server, real clients, real Redis.
+// crosses a backplane that encodes it once connected. Real server, clients, Redis and NATS.
 
 const COUNT = 40; // more than the compressions that run at once
 const SIZE = 8192; // compressible, over every compression threshold
@@ -93,32 +96,54 @@ for (const mix of mixes) {
   });
 }
 
-test(
-  "TopicHub.publish over a Redis backplane: a refilled buffer does not change what other processes get",
-  { skip: redisSkip },
-  async () => {
-    const redis = await startRedisServer();
-    const publisher = new TopicHub({ backplane: new RedisBackplane({ url: redis.url }) });
-    const receiver = new TopicHub({ backplane: new RedisBackplane({ url: redis.url }) });
-    const subscribed: Promise<void>[] = [];
-    const server = await serveHere({
-      idleTimeout: 0,
-      onChannel: (channel) => void subscribed.push(receiver.subscribe(channel, "feed")),
-    });
-    try {
-      await deadline(Promise.all([publisher.ready, receiver.ready]), 10_000, "the backplanes");
-      const client = connect(`ws://127.0.0.1:${server.port}/`, { transport: "engine" });
-      await deadline(client.ready, 10_000, "the client to connect");
-      await waitFor(() => subscribed.length === 1, { timeout: 5_000, what: "the subscription" });
-      await deadline(subscribed[0], 10_000, "the subscription to reach Redis");
-      const expected = publishRefilling(publisher, "feed");
-      assert.deepEqual(await fills(client, COUNT), expected);
-      assert.equal(receiver.stats().received, COUNT);
-      await client.sink.close(1000);
-    } finally {
-      await Promise.all([publisher.close(), receiver.close()]);
-      await server.close();
-      await redis.stop();
-    }
+// A backplane encodes a publish once it is connected, after publish() returned.
+const buses = [
+  {
+    name: "Redis",
+    skip: redisSkip,
+    start: async () => {
+      const server = await startRedisServer();
+      return { server, open: (): Backplane => new RedisBackplane({ url: server.url }) };
+    },
   },
-);
+  {
+    name: "NATS",
+    skip: natsSkip,
+    start: async () => {
+      const server = await startNatsServer();
+      return { server, open: (): Backplane => new NatsBackplane({ servers: server.url }) };
+    },
+  },
+];
+
+for (const bus of buses) {
+  test(
+    `TopicHub.publish over ${bus.name}: a refilled buffer does not change what other processes get`,
+    { skip: bus.skip },
+    async () => {
+      const { server: busServer, open } = await bus.start();
+      const publisher = new TopicHub({ backplane: open() });
+      const receiver = new TopicHub({ backplane: open() });
+      const subscribed: Promise<void>[] = [];
+      const server = await serveHere({
+        idleTimeout: 0,
+        onChannel: (channel) => void subscribed.push(receiver.subscribe(channel, "feed")),
+      });
+      try {
+        await deadline(Promise.all([publisher.ready, receiver.ready]), 10_000, "the backplanes");
+        const client = connect(`ws://127.0.0.1:${server.port}/`, { transport: "engine" });
+        await deadline(client.ready, 10_000, "the client to connect");
+        await waitFor(() => subscribed.length === 1, { timeout: 5_000, what: "the subscription" });
+        await deadline(subscribed[0], 10_000, "the subscription to reach the bus");
+        const expected = publishRefilling(publisher, "feed");
+        assert.deepEqual(await fills(client, COUNT), expected);
+        assert.equal(receiver.stats().received, COUNT);
+        await client.sink.close(1000);
+      } finally {
+        await Promise.all([publisher.close(), receiver.close()]);
+        await server.close();
+        await busServer.stop();
+      }
+    },
+  );
+}

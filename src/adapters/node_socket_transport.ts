@@ -14,6 +14,7 @@
 import type { Socket } from "node:net";
 import { nextTick } from "node:process";
 import type { ByteReader, ByteStreams, ByteWriter } from "../channel/stream_channel_options.ts";
+import { type Deferred, deferred } from "../_util/deferred.ts";
 import { installNodePayloadAllocator } from "./node_payload_allocator.ts";
 import { DirectTransport, SocketReader } from "./socket_reader.ts";
 
@@ -38,9 +39,10 @@ const WRITE_HIGH_WATER = 64 * 1024;
 const LARGE_PIECE = 64 * 1024;
 
 /**
- * Pieces written with one of at least this size are written at once (corked
- * around the calls when there are several), not gathered until the end of
- * the turn: larger pieces are never copied together anyway (see
+ * Payloads from this size on are not copied next to their header (see
+ * `copyPayloadsUpTo`), and a burst with a piece this large is written at
+ * once (corked around the calls when there are several), not gathered until
+ * the end of the turn: larger pieces are never copied together anyway (see
  * `batch_writer.ts`).
  */
 const WRITE_NOW_PIECE = 16 * 1024;
@@ -113,7 +115,13 @@ type SocketWithIo = Socket & { [IO]: SocketIo };
 class SocketIo extends SocketReader implements ByteWriter {
   readonly #socket: Socket;
   #failure: Error | undefined;
-  #drain: { promise: Promise<void>; resolve: () => void; reject: (e: unknown) => void } | undefined;
+  #drain: Deferred<void> | undefined;
+  /** Settles once the socket wrote the caller's bytes it still held (see `copyPayloadsUpTo`). */
+  #flush: Deferred<void> | undefined;
+  /** Writes holding a caller's bytes whose callback has not come yet. */
+  #callerWrites = 0;
+  /** Their callback, made with the first such write. */
+  #onCallerWritten: ((error?: Error | null) => void) | undefined;
   #corked = false;
   readonly #corkLarge: boolean;
 
@@ -169,14 +177,14 @@ class SocketIo extends SocketReader implements ByteWriter {
   }
 
   /**
-   * A write resolves while Node may still hold its views (below its
-   * high-water mark, or within {@linkcode WRITE_HIGH_WATER}); a caller that
-   * refills its buffer once `sink.add()` resolved would otherwise change
-   * bytes not yet sent. An uncopied payload is longer than both marks, so
-   * its write returns false and waits for `'drain'` (the socket emptied).
+   * Payloads shorter than {@linkcode WRITE_NOW_PIECE} are copied next to
+   * their header; longer ones are written from the caller's bytes, at once,
+   * and a write that leaves any of them in the socket (the kernel did not
+   * take all) resolves only once Node wrote them: a caller that refills its
+   * buffer once `sink.add()` resolved never changes bytes not yet sent.
    */
   get copyPayloadsUpTo(): number {
-    return Math.max(WRITE_HIGH_WATER, this.#socket.writableHighWaterMark);
+    return WRITE_NOW_PIECE - 1;
   }
 
   protected pauseSocket(): void {
@@ -212,24 +220,49 @@ class SocketIo extends SocketReader implements ByteWriter {
     if (this.#failure) return Promise.reject(this.#failure);
     if (socket.destroyed) return Promise.reject(new Error("Socket closed"));
     let accepted = true;
-    if (!this.#corked && chunks.length > 1 && hasPieceOf(chunks, WRITE_NOW_PIECE)) {
+    // Pieces this large are a caller's payload (shorter ones were copied; see copyPayloadsUpTo).
+    const callers = hasPieceOf(chunks, WRITE_NOW_PIECE);
+    const end = chunks.length - 1;
+    if (callers && !this.#corked) {
       // A large message (its header and payload) leaves now as one writev: gathering it
       // with what the rest of this turn writes would save no system call, and the
       // gathering costs a tick and a closure per message.
-      const cork = this.#corkLarge || !hasPieceOf(chunks, LARGE_PIECE);
+      const cork = end > 0 && (this.#corkLarge || !hasPieceOf(chunks, LARGE_PIECE));
       if (cork) socket.cork();
-      for (let i = 0; i < chunks.length; i++) accepted = socket.write(chunks[i]);
+      for (let i = 0; i < end; i++) socket.write(chunks[i]);
+      accepted = socket.write(chunks[end], this.#callerWritten());
       if (cork) socket.uncork();
     } else {
       // One piece and nothing else to come this turn: corking would only add a tick.
-      if ((!last || chunks.length > 1) && (this.#corkLarge || !hasPieceOf(chunks, LARGE_PIECE))) {
+      if ((!last || end > 0) && (this.#corkLarge || !hasPieceOf(chunks, LARGE_PIECE))) {
         this.#cork();
       }
       // The socket gathers the pieces into one writev when it uncorks: no copy here.
-      for (let i = 0; i < chunks.length; i++) accepted = socket.write(chunks[i]);
+      for (let i = 0; i < end; i++) socket.write(chunks[i]);
+      accepted = socket.write(chunks[end], callers ? this.#callerWritten() : undefined);
     }
-    if (hasRoom(socket, accepted) && this.#drain === undefined) return undefined;
-    return this.#drained();
+    if (!hasRoom(socket, accepted) || this.#drain !== undefined) return this.#drained();
+    // Most writes went to the kernel within the call; a caller's bytes still in the socket
+    // are its own only once Node wrote them.
+    if (callers && socket.writableLength > 0) return (this.#flush ??= deferred<void>()).promise;
+    return undefined;
+  }
+
+  /** Counts a write holding a caller's bytes; returns the callback that uncounts it. */
+  #callerWritten(): (error?: Error | null) => void {
+    this.#callerWrites++;
+    return this.#onCallerWritten ??= (error) => {
+      this.#callerWrites--;
+      const flush = this.#flush;
+      if (flush === undefined) return;
+      if (error) {
+        this.#flush = undefined;
+        flush.reject(error);
+      } else if (this.#callerWrites === 0) {
+        this.#flush = undefined;
+        flush.resolve();
+      }
+    };
   }
 
   #cork(): void {
@@ -246,15 +279,7 @@ class SocketIo extends SocketReader implements ByteWriter {
 
   /** The promise of the next `drain` (the socket's buffer is past its high-water mark). */
   #drained(): Promise<void> {
-    if (this.#drain === undefined) {
-      let resolve!: () => void, reject!: (e: unknown) => void;
-      const promise = new Promise<void>((res, rej) => {
-        resolve = res;
-        reject = rej;
-      });
-      this.#drain = { promise, resolve, reject };
-    }
-    return this.#drain.promise;
+    return (this.#drain ??= deferred<void>()).promise;
   }
 
   close(): Promise<void> {
@@ -271,9 +296,10 @@ class SocketIo extends SocketReader implements ByteWriter {
   }
 
   #rejectDrain(error: unknown): void {
-    const drain = this.#drain;
-    this.#drain = undefined;
+    const drain = this.#drain, flush = this.#flush;
+    this.#drain = this.#flush = undefined;
     drain?.reject(error);
+    flush?.reject(error);
   }
 }
 

@@ -332,14 +332,18 @@ export class Connection {
    */
   #listen(listen: Listenable["listen"]): void {
     const done = () => this.#resolveReadDone();
+    const host = this.#host;
+    const heartbeat = this.#heartbeat;
+    // One callback for every wait, not a closure per message.
+    const resume = () => {
+      if (!this.#abandoned) subscription.resume();
+    };
     const subscription = listen.call(this.channel, (value) => {
-      if (this.#abandoned || this.#heartbeat?.consume(value)) return;
-      const wait = this.#host.deliver(value);
+      if (this.#abandoned || heartbeat?.consume(value)) return;
+      const wait = host.deliver(value);
       if (!wait) return;
       subscription.pause();
-      wait.then(() => {
-        if (!this.#abandoned) subscription.resume();
-      });
+      wait.then(resume);
     }, { onDone: done, onError: done });
     this.#subscription = subscription;
   }

@@ -246,13 +246,6 @@ export class MessageFanout {
     return this.#readers.length;
   }
 
-  /** Whether some reader has unread messages (it did not take the last one at once). */
-  get behind(): boolean {
-    const readers = this.#readers;
-    for (let i = 0; i < readers.length; i++) if (readers[i].reader.length > 0) return true;
-    return false;
-  }
-
   /** A new reader of every message from now on. */
   messages(options?: ReaderOptions): ReadableStream<Message> {
     return this.#subscribe<Message>(options, (reader, message, size) => reader.push(message, size));
@@ -279,21 +272,35 @@ export class MessageFanout {
 
   /**
    * Hands `message` (`size` payload bytes) to every reader; returns a promise
-   * only when a reader with the `wait` policy is full.
+   * when a reader with the `wait` policy is full, else `behind` when a reader
+   * did not take the message at once (it has unread messages), else nothing.
    */
-  deliver(message: Message, size = messageSize(message)): Promise<void> | undefined {
+  deliver(
+    message: Message,
+    size = messageSize(message),
+    behind?: Promise<void>,
+  ): Promise<void> | undefined {
     const readers = this.#readers;
     let wait: Promise<void> | undefined;
     let waits: Promise<void>[] | undefined;
+    let unread = false;
     for (let i = 0; i < readers.length; i++) {
       const { reader, offer } = readers[i];
       offer(message, size);
       const full = reader.space();
-      if (!full) continue;
+      if (!full) {
+        unread ||= reader.length > 0;
+        continue;
+      }
       if (!wait) wait = full;
       else (waits ??= [wait]).push(full);
     }
-    return waits ? Promise.all(waits).then(() => {}) : wait;
+    if (waits) return Promise.all(waits).then(() => {});
+    if (wait || !behind) return wait;
+    if (this.#readers === readers) return unread ? behind : undefined;
+    // A reader overflowed and left during the loop: its leftovers hold nobody back.
+    for (const { reader } of this.#readers) if (reader.length > 0) return behind;
+    return undefined;
   }
 
   /** Ends every reader after what it has buffered (the client was closed). */

@@ -341,11 +341,10 @@ export class WebSocketClient {
     if (this.#interceptors.length > 0) return this.#deliverIntercepted(raw);
     const events = this.#core.events;
     if (events.has("message")) events.emit("message", raw);
-    const fanout = this.#fanout;
     // A reader that did not take the message at once gets a turn to catch up
     // before the next one: a burst of messages that arrived together is not
     // handed over faster than a prompt reader reads it.
-    return fanout.deliver(raw, size) ?? (fanout.behind ? A_TURN : undefined);
+    return this.#fanout.deliver(raw, size, A_TURN);
   }
 
   async #deliverIntercepted(raw: Message): Promise<void> {

@@ -246,3 +246,29 @@ test("MessageFanout.deliver waits only for full wait readers, and not at all wit
   await dropping.cancel();
   assert.equal(fanout.size, 0);
 });
+
+test("MessageFanout.deliver returns the turn only while a remaining reader has unread messages", async () => {
+  const fanout = new MessageFanout({ limit: 2 });
+  const turn = Promise.resolve();
+  assert.equal(fanout.deliver("nobody", 6, turn), undefined);
+  const prompt = fanout.messages().getReader();
+  const reading = prompt.read();
+  await Promise.resolve();
+  assert.equal(fanout.deliver("taken", 5, turn), undefined, "a waiting read took it at once");
+  assert.equal((await reading).value, "taken");
+  assert.equal(fanout.deliver("held", 4, turn), turn, "nobody was reading: it is held");
+  assert.equal((await prompt.read()).value, "held");
+  // A reader that overflows leaves: what it holds does not make the others wait.
+  const slow = fanout.messages({ limit: 1 });
+  const pending = prompt.read();
+  await Promise.resolve();
+  assert.equal(fanout.deliver("one", 3, turn), turn, "slow holds it, within its limit");
+  assert.equal((await pending).value, "one");
+  const next = prompt.read();
+  await Promise.resolve();
+  assert.equal(fanout.deliver("two", 3, turn), undefined, "slow overflowed and left");
+  assert.equal(fanout.size, 1);
+  assert.equal((await next).value, "two");
+  await slow.cancel().catch(() => {});
+  await prompt.cancel();
+});

@@ -16,7 +16,7 @@ const module = runtime === "deno"
 
 // The per-message path: each message is handed over synchronously and sent straight back.
 function echo(channel: WebSocketChannel) {
-  channel.listen((message) => channel.sink.add(message).catch(() => {}));
+  channel.listen((message) => channel.send(message).catch(() => {}));
 }
 
 // The same through the stream: a read (a promise) per message.

@@ -198,6 +198,11 @@ export class NativeChannel {
     return this.#queue.listen(listener, options);
   }
 
+  /** Sends one message, as `sink.add()`; see {@linkcode WebSocketChannel.send}. */
+  send(message: Sendable): Promise<void> {
+    return this.sink.add(message);
+  }
+
   /** The negotiated subprotocol; see {@linkcode WebSocketChannel.protocol}. */
   get protocol(): string {
     return this.#ws.protocol ?? "";

@@ -10,6 +10,7 @@ import { Protocol } from "../engine/protocol.ts";
 import { isValidWireCloseCode } from "../engine/close_code.ts";
 import { handled } from "../_util/deferred.ts";
 import { asBytes } from "../_util/bytes.ts";
+import { checkSendable } from "../_util/sendable.ts";
 import { ChannelCore } from "./channel_core.ts";
 import { createSink, type SinkHandle } from "./channel_sink.ts";
 import {
@@ -33,7 +34,7 @@ import {
   type StreamChannelOptions,
   type StreamChannelSettings,
 } from "./stream_channel_options.ts";
-import type { CloseInfo, Message, WebSocketSink } from "./channel_types.ts";
+import type { CloseInfo, Message, Sendable, WebSocketSink } from "./channel_types.ts";
 
 export type {
   ByteStreams,
@@ -109,6 +110,15 @@ export class StreamChannel {
    */
   listen(listener: (message: Message) => void, options?: ListenOptions): MessageSubscription {
     return this.#core.inbox.listen(listener, options);
+  }
+
+  /** Sends one message without making the sink; see {@linkcode WebSocketChannel.send}. */
+  send(message: Sendable): Promise<void> {
+    const core = this.#core;
+    // Made: its add() keeps the order of what a writer or pipe still holds.
+    if (core.sinkHandle !== undefined) return core.sinkHandle.sink.add(message);
+    checkSendable(message, "channel.send");
+    return core.send(message);
   }
 
   /** The writing half, created on first use; see {@linkcode WebSocketSink}. */

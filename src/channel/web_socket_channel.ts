@@ -7,7 +7,7 @@
  *
  * @module
  */
-import type { CloseInfo, Message, WebSocketSink } from "./channel_types.ts";
+import type { CloseInfo, Message, Sendable, WebSocketSink } from "./channel_types.ts";
 import type { ListenOptions, MessageSubscription } from "./inbox.ts";
 import { openConnection } from "./connect.ts";
 import type { ConnectOptions } from "./connect_options.ts";
@@ -69,6 +69,28 @@ export interface WebSocketChannel {
   listen(listener: (message: Message) => void, options?: ListenOptions): MessageSubscription;
   /** The writing half; see {@linkcode WebSocketSink}. */
   readonly sink: WebSocketSink;
+  /**
+   * Sends one message, as `sink.add(message)` does (it resolves once the
+   * transport accepted the message, rejects once the connection is closing
+   * or closed, and throws at the call for a value that is not a message),
+   * without making the sink: a `WritableStream`, which a channel creates
+   * only when `sink` is asked for. The way to send from {@linkcode listen}.
+   * While a writer or `pipeTo()` holds the sink, it rejects as `sink.add()`
+   * does.
+   *
+   * @example An echo without the sink
+   * ```ts
+   * import { createChannelPair } from "@wsc/websocket-channel/testing";
+   *
+   * const [client, server] = createChannelPair();
+   * server.listen((message) => void server.send(message).catch(() => {}));
+   * await client.send("hi");
+   * const reader = client.stream.getReader();
+   * console.assert((await reader.read()).value === "hi");
+   * await client.sink.close();
+   * ```
+   */
+  send(message: Sendable): Promise<void>;
   /**
    * Resolves once the connection is open; rejects with a typed error when it
    * could not be opened. An unobserved rejection never becomes an unhandled

@@ -205,6 +205,11 @@ export class FakeChannel implements WebSocketChannel {
     return this.#inbox.listen(listener, options);
   }
 
+  /** Sends one message to the fake server, as `sink.add()`; see {@linkcode WebSocketChannel.send}. */
+  send(message: Sendable): Promise<void> {
+    return this.sink.add(message);
+  }
+
   /** Sends a ping; see {@linkcode FakeChannelOptions}. */
   ping(): Promise<number> {
     if (!this.#pingSupported) {

@@ -203,6 +203,7 @@ function failedChannel(ready: Promise<void>): WebSocketChannel {
     },
     listen: (listener, options) => inbox.listen(listener, options),
     sink,
+    send: () => closedError(),
     ready,
     closed: info,
     protocol: "",

@@ -529,4 +529,30 @@ export function testChannelContract(
     assert.throws(() => client.listen(() => {}), { name: "InvalidStateError" });
     await client.sink.add("still works");
   });
+
+  check(
+    "send() keeps order with sink.add(), throws for a non-message, rejects while a writer holds the sink and once closed",
+    async ({ client, server }) => {
+      const reader = client.stream.getReader();
+      // Before the server's sink is made, then beside it.
+      await deadline(server.send("one"), WAIT, "send");
+      await deadline(server.send(new Uint8Array([1, 2])), WAIT, "send");
+      await deadline(server.sink.add("two"), WAIT, "add");
+      await deadline(server.send("three"), WAIT, "send");
+      assert.deepEqual(await readMessages(reader, 4), [
+        "one",
+        new Uint8Array([1, 2]),
+        "two",
+        "three",
+      ]);
+      assert.throws(() => server.send(42 as never), TypeError);
+      const writer = server.sink.getWriter();
+      await assert.rejects(server.send("held"), { name: "InvalidStateError" });
+      writer.releaseLock();
+      await deadline(server.send("four"), WAIT, "send");
+      assert.deepEqual(await readMessages(reader, 1), ["four"]);
+      await deadline(server.sink.close(), WAIT, "close");
+      await assert.rejects(server.send("late"));
+    },
+  );
 }

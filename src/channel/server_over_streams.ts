@@ -158,7 +158,7 @@ function setupOf(options: ServerOverStreamsOptions): ServerSetup {
  *
  * @example
  * ```ts
- * import { createByteStreamPair } from "../testing/byte_stream_pair.ts";
+ * import { createByteStreamPair } from "@wsc/websocket-channel/testing";
  * import { acceptOverStreams } from "./server_over_streams.ts";
  *
  * const options = { maxMessageSize: 1024 };

@@ -67,49 +67,48 @@ const SMALL_REST = 256;
  */
 export abstract class AdaptiveReads {
   #size = MIN_READ;
-  /** The slab reads go into while the read size is past the smallest, and the bytes used in it. */
+  /**
+   * The buffer reads go into one after another, and the bytes used in it:
+   * at the smallest size the connection's own 1 KiB, past it a slab of
+   * several reads.
+   */
   #slab: Uint8Array | undefined;
   #slabUsed = 0;
-  /** The buffer of reads at the smallest size, read into in turn, and the bytes used in it. */
-  #small: Uint8Array | undefined;
-  #smallUsed = 0;
-  /** Bytes the last read into the slab got. */
+  /** Bytes the last read got. */
   #lastRead = 0;
   /** Reads in a row that used less than a quarter of the buffer. */
   #smallReads = 0;
 
   /**
-   * Where the next read goes: the rest of the connection's buffer of the
-   * smallest size (what an idle connection holds; see
-   * {@linkcode SMALL_REST}) or a new one, else the next `size` bytes of the
-   * slab, or its shorter rest (see {@linkcode REST_FACTOR}), or a new slab.
-   * Bytes handed out stay valid: no part of a buffer is read into twice. A
-   * buffer the application detached (transferred a message's `buffer`) is
-   * replaced: it reads as having no room left.
+   * Where the next read goes: at the smallest size, the rest of the
+   * connection's 1 KiB buffer (what an idle connection holds; see
+   * {@linkcode SMALL_REST}) or a new one; past it, the next `size` bytes of
+   * the slab, or its shorter rest (see {@linkcode REST_FACTOR}), or a new
+   * slab. Bytes handed out stay valid: no part of a buffer is read into
+   * twice. A buffer the application detached (transferred a message's
+   * `buffer`) is replaced: it reads as having no room left.
    */
   protected nextBuffer(): Uint8Array {
     const size = this.#size;
-    if (size === MIN_READ) {
-      this.#slab = undefined;
-      const small = this.#small;
-      const used = this.#smallUsed;
-      if (small !== undefined && small.byteLength - used >= SMALL_REST) return small.subarray(used);
-      this.#smallUsed = 0;
-      return this.#small = new Uint8Array(MIN_READ);
-    }
     const slab = this.#slab;
-    const used = this.#slabUsed;
     if (slab !== undefined) {
+      const used = this.#slabUsed;
       const left = slab.byteLength - used;
-      if (left >= size) return slab.subarray(used, used + size);
-      // Short of the read size, the rest is still read into when it holds the
-      // last read and a quarter more: past the size, the slab's end was left
-      // unused, and with reads that take what the peer sent so far (less than
-      // the size), slabs went in for 1.6 times the bytes read.
-      if (left >= MIN_READ && left >= this.#lastRead * REST_FACTOR) return slab.subarray(used);
+      if (size === MIN_READ) {
+        // Only a 1 KiB buffer: a connection gone quiet keeps no slab of larger reads.
+        if (slab.byteLength === MIN_READ && left >= SMALL_REST) return slab.subarray(used);
+      } else {
+        if (left >= size) return slab.subarray(used, used + size);
+        // Short of the read size, the rest is still read into when it holds the
+        // last read and a quarter more: past the size, the slab's end was left
+        // unused, and with reads that take what the peer sent so far (less than
+        // the size), slabs went in for 1.6 times the bytes read.
+        if (left >= MIN_READ && left >= this.#lastRead * REST_FACTOR) return slab.subarray(used);
+      }
     }
     this.#slabUsed = 0;
-    return (this.#slab = new Uint8Array(Math.min(size * SLAB_READS, MAX_SLAB))).subarray(0, size);
+    const length = size === MIN_READ ? MIN_READ : Math.min(size * SLAB_READS, MAX_SLAB);
+    return (this.#slab = new Uint8Array(length)).subarray(0, size);
   }
 
   /**
@@ -119,10 +118,9 @@ export abstract class AdaptiveReads {
    */
   protected took(buffer: Uint8Array, n: number): Uint8Array {
     const size = this.#size;
-    if (size > MIN_READ) {
-      this.#slabUsed += n;
-      this.#lastRead = n;
-    }
+    // The next read starts past these bytes; at the smallest size 8-byte aligned, as frames are.
+    this.#slabUsed = size === MIN_READ ? (this.#slabUsed + n + 7) & ~7 : this.#slabUsed + n;
+    this.#lastRead = n;
     if (n === size) {
       this.#smallReads = 0;
       if (size < MAX_READ) this.#size = size * 2;
@@ -131,8 +129,6 @@ export abstract class AdaptiveReads {
       this.#smallReads = 0;
       this.#size = size / 2;
     }
-    // The smallest buffer's next read starts past these bytes.
-    if (size === MIN_READ) this.#smallUsed = (this.#smallUsed + n + 7) & ~7;
     return n === buffer.length ? buffer : buffer.subarray(0, n);
   }
 }

@@ -16,6 +16,7 @@ import {
   type HandshakeRejection,
 } from "../handshake/server_handshake.ts";
 import { checkHeadLimits } from "../handshake/http1_codec.ts";
+import { FieldHeaders } from "../handshake/field_headers.ts";
 import { hookFailure } from "../handshake/upgrade_hook.ts";
 import type { WebSocketChannel } from "../channel/web_socket_channel.ts";
 import { StreamChannel } from "../channel/stream_channel.ts";
@@ -30,21 +31,17 @@ import { socketTransport } from "./node_socket_transport.ts";
 import type { ServerConnections } from "./server_connections.ts";
 import { reportServerError, type UpgradeOptions } from "./serve_options.ts";
 
-/** The request's head as received: repeated fields appended, not replaced. */
+/**
+ * The request's head as received: the checks read `rawHeaders` in place
+ * and the `Request` is filled from it (repeated fields appended, not
+ * replaced); no `Headers` of its own.
+ */
 function requestHead(req: IncomingMessage): UpgradeRequestHead {
-  const headers = new Headers();
-  const fields: [string, string][] = [];
-  const raw = req.rawHeaders;
-  for (let i = 0; i < raw.length; i += 2) {
-    headers.append(raw[i], raw[i + 1]);
-    fields.push([raw[i], raw[i + 1]]);
-  }
   return {
     method: req.method ?? "",
     target: req.url ?? "/",
     httpVersion: `HTTP/${req.httpVersion}`,
-    headers,
-    fields,
+    headers: new FieldHeaders(req.rawHeaders),
   };
 }
 

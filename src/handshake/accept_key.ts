@@ -15,12 +15,11 @@ const BASE64 = new TextEncoder().encode(
 const PAD = 61; // "="
 
 /**
- * Base64 (RFC 4648 §4, padded) of a few bytes: the characters' codes in one
- * array of the final length, then one string (no binary string for `btoa`,
- * no string per character, no array grown push by push).
+ * Base64 (RFC 4648 §4, padded) of `bytes` into `codes` (the characters'
+ * codes, `Math.ceil(bytes.length / 3) * 4` of them): no binary string for
+ * `btoa`, no string per character, no array grown push by push.
  */
-function toBase64(bytes: Uint8Array): string {
-  const codes = new Uint8Array(Math.ceil(bytes.length / 3) * 4);
+function base64Codes(bytes: Uint8Array, codes: Uint8Array): Uint8Array {
   for (let i = 0, o = 0; i < bytes.length; i += 3, o += 4) {
     const rest = bytes.length - i;
     const v = (bytes[i] << 16) | ((rest > 1 ? bytes[i + 1] : 0) << 8) |
@@ -30,6 +29,12 @@ function toBase64(bytes: Uint8Array): string {
     codes[o + 2] = rest > 1 ? BASE64[(v >> 6) & 63] : PAD;
     codes[o + 3] = rest > 2 ? BASE64[v & 63] : PAD;
   }
+  return codes;
+}
+
+/** Base64 of a few bytes as a string. */
+function toBase64(bytes: Uint8Array): string {
+  const codes = base64Codes(bytes, new Uint8Array(Math.ceil(bytes.length / 3) * 4));
   return String.fromCharCode.apply(null, codes as unknown as number[]);
 }
 
@@ -53,6 +58,17 @@ export async function signKey(key: string): Promise<string> {
 }
 
 /**
+ * What {@linkcode signKeySync} works in, reused by every call (a handshake
+ * allocates only the answer's string): the hashed bytes (a valid key's 24
+ * ASCII characters, then the GUID), the digest and the base64 codes.
+ */
+const KEY_LENGTH = 24;
+const SIGNED = encoder.encode("k".repeat(KEY_LENGTH) + GUID);
+const DIGEST = new Uint8Array(20);
+const ACCEPT_CODES = new Uint8Array(28);
+const ASCII = new TextDecoder();
+
+/**
  * {@linkcode signKey} on the calling thread, with the SHA-1 below instead of
  * `crypto.subtle`: what a server's handshake uses. `crypto.subtle.digest` is
  * asynchronous (on Node it runs on the libuv thread pool) and allocates its
@@ -72,7 +88,19 @@ export async function signKey(key: string): Promise<string> {
  * ```
  */
 export function signKeySync(key: string): string {
-  return toBase64(sha1(encoder.encode(key + GUID)));
+  sha1Into(copiedKey(key) ? SIGNED : encoder.encode(key + GUID), DIGEST);
+  return ASCII.decode(base64Codes(DIGEST, ACCEPT_CODES));
+}
+
+/** Whether `key` has the 24 ASCII characters of a valid key, then copied into `SIGNED`. */
+function copiedKey(key: string): boolean {
+  if (key.length !== KEY_LENGTH) return false;
+  for (let i = 0; i < KEY_LENGTH; i++) {
+    const c = key.charCodeAt(i);
+    if (c >= 0x80) return false;
+    SIGNED[i] = c;
+  }
+  return true;
 }
 
 /** The message schedule of {@linkcode sha1}, reused by every call. */
@@ -95,6 +123,11 @@ const SCHEDULE = new Uint32Array(80);
  * ```
  */
 export function sha1(message: Uint8Array): Uint8Array {
+  return sha1Into(message, new Uint8Array(20));
+}
+
+/** {@linkcode sha1} of `message` written into the 20 bytes of `digest`. */
+function sha1Into(message: Uint8Array, digest: Uint8Array): Uint8Array {
   const length = message.length;
   // §5.1.1: the message, a 1 bit, zeros, and the length in bits as 64 bits, in 64-byte blocks.
   const blocks = Math.floor((length + 8) / 64) + 1;
@@ -139,14 +172,20 @@ export function sha1(message: Uint8Array): Uint8Array {
     h3 = (h3 + d) | 0;
     h4 = (h4 + e) | 0;
   }
-  const digest = new Uint8Array(20);
-  const view = new DataView(digest.buffer);
-  view.setUint32(0, h0);
-  view.setUint32(4, h1);
-  view.setUint32(8, h2);
-  view.setUint32(12, h3);
-  view.setUint32(16, h4);
+  putWord(digest, 0, h0);
+  putWord(digest, 4, h1);
+  putWord(digest, 8, h2);
+  putWord(digest, 12, h3);
+  putWord(digest, 16, h4);
   return digest;
+}
+
+/** `word` big-endian at `at` (a `Uint8Array` keeps the low 8 bits of each store). */
+function putWord(out: Uint8Array, at: number, word: number): void {
+  out[at] = word >>> 24;
+  out[at + 1] = word >>> 16;
+  out[at + 2] = word >>> 8;
+  out[at + 3] = word;
 }
 
 /**

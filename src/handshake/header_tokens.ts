@@ -89,10 +89,30 @@ export function parseTokenList(
   value: string,
   options: TokenListOptions = {},
 ): string[] | undefined {
-  const allowEmpty = options.allowEmpty ?? true;
-  const allowSlash = options.allowSlash ?? false;
   const out: string[] = [];
+  return scanTokenList(value, options, out, undefined) === MALFORMED ? undefined : out;
+}
+
+const MALFORMED = -1;
+const FOUND = 1;
+
+/**
+ * The one pass of the `#token` grammar behind {@linkcode parseTokenList}
+ * and {@linkcode hasToken}: collects the elements into `out`, or (without
+ * `out`) compares each with `wanted` (lower-case) in place, copying none.
+ * Returns `MALFORMED`, `FOUND` (`wanted` is there, the whole value valid) or 0.
+ */
+function scanTokenList(
+  value: string,
+  options: TokenListOptions | undefined,
+  out: string[] | undefined,
+  wanted: string | undefined,
+): number {
+  const allowEmpty = options?.allowEmpty ?? true;
+  const allowSlash = options?.allowSlash ?? false;
   const n = value.length;
+  let elements = 0;
+  let found = false;
   let i = 0;
   for (;;) {
     while (i < n && isOws(value.charCodeAt(i))) i++;
@@ -108,19 +128,32 @@ export function parseTokenList(
       break;
     }
     const end = i;
-    if (slashAt >= 0 && slashAt === end - 1) return undefined; // "token/" has no version
+    if (slashAt >= 0 && slashAt === end - 1) return MALFORMED; // "token/" has no version
     while (i < n && isOws(value.charCodeAt(i))) i++;
     if (end === start) {
-      if (!allowEmpty) return undefined;
+      if (!allowEmpty) return MALFORMED;
     } else {
-      out.push(value.slice(start, end));
+      elements++;
+      if (out !== undefined) out.push(value.slice(start, end));
+      else if (!found && wanted !== undefined) found = equalsLowerCase(value, start, end, wanted);
     }
     if (i === n) break;
-    if (value.charCodeAt(i) !== 0x2c) return undefined;
+    if (value.charCodeAt(i) !== 0x2c) return MALFORMED;
     i++;
   }
-  if (out.length === 0 && !allowEmpty) return undefined;
-  return out;
+  if (elements === 0 && !allowEmpty) return MALFORMED;
+  return found ? FOUND : 0;
+}
+
+/** Whether `value[start, end)` is `lower` compared ASCII case-insensitively. */
+function equalsLowerCase(value: string, start: number, end: number, lower: string): boolean {
+  if (end - start !== lower.length) return false;
+  for (let i = start; i < end; i++) {
+    let c = value.charCodeAt(i);
+    if (c >= 0x41 && c <= 0x5a) c |= 0x20;
+    if (c !== lower.charCodeAt(i - start)) return false;
+  }
+  return true;
 }
 
 /**
@@ -147,13 +180,7 @@ export function hasToken(
   options?: TokenListOptions,
 ): boolean {
   if (value === null) return false;
-  const list = parseTokenList(value, options);
-  if (list === undefined) return false;
-  const wanted = token.toLowerCase();
-  for (const item of list) {
-    if (item.length === wanted.length && item.toLowerCase() === wanted) return true;
-  }
-  return false;
+  return scanTokenList(value, options, undefined, token.toLowerCase()) === FOUND;
 }
 
 /**

@@ -23,6 +23,7 @@
 
 import { isValidKey, signKeySync } from "./accept_key.ts";
 import { hasToken, isToken, parseExtensions } from "./header_tokens.ts";
+import type { HeaderLookup } from "./field_headers.ts";
 import { encodeResponseHead } from "./http1_codec.ts";
 import { isOriginAllowed, type OriginPolicy } from "./origin_policy.ts";
 import { parseSubprotocols, selectSubprotocol, type SubprotocolSelector } from "./subprotocol.ts";
@@ -41,8 +42,8 @@ export interface HandshakeRejection {
 export interface UpgradeRequestLike {
   /** The request method (case-sensitive, RFC 7230 §3.1.1). */
   method: string;
-  /** The request headers (repeated fields joined by `Headers`). */
-  headers: Headers;
+  /** The request headers (repeated fields joined with `, `, as `Headers` does). */
+  headers: HeaderLookup;
   /** The request URL, when known (unused by the checks). */
   url?: string;
   /** `HTTP/1.1` etc. when read from a raw socket; fetch requests leave it out. */

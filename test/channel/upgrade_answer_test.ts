@@ -7,6 +7,7 @@ import {
   type UpgradeRequestHead,
 } from "../../src/channel/upgrade_answer.ts";
 import { HandshakeError } from "../../src/handshake/errors.ts";
+import { FieldHeaders } from "../../src/handshake/field_headers.ts";
 import { lateUpgradeCheck } from "../../src/handshake/upgrade_hook.ts";
 import { deadline } from "../_util/async.ts";
 
@@ -107,6 +108,58 @@ test("requestUrl puts an origin-form target after the Host, so // stays in the p
   assert.equal(requestUrl("/", "[::1]:8080"), "http://[::1]:8080/");
   assert.equal(requestUrl("/", null), "http://localhost/");
   assert.equal(requestUrl("/", "a b"), undefined);
+});
+
+test("requestUrl: the same Host again, by turns valid and not, and under the other scheme", () => {
+  for (let i = 0; i < 2; i++) {
+    assert.equal(requestUrl("/a b", "example.com:80"), "http://example.com/a%20b");
+    assert.equal(requestUrl("/a b", "example.com:80", true), "https://example.com:80/a%20b");
+    assert.equal(requestUrl("/", "user@example.com"), undefined);
+    assert.equal(requestUrl("/", "user@example.com"), undefined);
+    assert.equal(requestUrl("/x", "example.com:80"), "http://example.com/x");
+    assert.equal(requestUrl("/", null, true), "https://localhost/");
+    assert.equal(requestUrl("/", null), "http://localhost/");
+  }
+});
+
+test("answerUpgrade over fields as received gives the Request every field, repeats kept", async () => {
+  const raw = [
+    "Host",
+    "example.com",
+    "Upgrade",
+    "websocket",
+    "Connection",
+    "keep-alive",
+    "connection",
+    "Upgrade",
+    "Sec-WebSocket-Key",
+    "dGhlIHNhbXBsZSBub25jZQ==",
+    "Sec-WebSocket-Version",
+    "13",
+    "X-Tag",
+    "a",
+    "x-tag",
+    "b",
+  ];
+  const answer = await answerUpgrade({
+    method: "GET",
+    target: "/chat?room=1",
+    httpVersion: "HTTP/1.1",
+    headers: new FieldHeaders(raw),
+  });
+  assert.ok(answer.accepted);
+  assert.equal(answer.request.url, "http://example.com/chat?room=1");
+  assert.equal(answer.request.headers.get("x-tag"), "a, b");
+  assert.equal(answer.request.headers.get("connection"), "keep-alive, Upgrade");
+  assert.ok(text(answer).fields.includes("sec-websocket-accept:s3pPLMBiTxaQ9kYGzzhZRbK+xOo="));
+  // A check reads the same fields: a repeated key is two keys joined, which is invalid.
+  const twice = await answerUpgrade({
+    method: "GET",
+    target: "/",
+    httpVersion: "HTTP/1.1",
+    headers: new FieldHeaders([...raw, "sec-websocket-key", "dGhlIHNhbXBsZSBub25jZQ=="]),
+  });
+  assert.equal(text(refusal(twice)).status, 400);
 });
 
 test("answerUpgrade: onUpgrade's headers join the 101 and its data is kept", async () => {

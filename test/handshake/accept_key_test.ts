@@ -91,6 +91,11 @@ test("signKeySync (our SHA-1) equals signKey (crypto.subtle), and signKey reject
     ),
   );
   assert.equal(await signKey(odd), btoa(String.fromCharCode(...digest)));
+  // Keys of a valid key's length with a character past ASCII (hashed as UTF-8), before and
+  // after valid keys: each call hashes its own key only.
+  for (const key of ["dGhlIHNhbXBsZSBub25jZQ==", "dGhlIHNhbXBsZSBub25jZ\u00e9==", generateKey()]) {
+    assert.equal(signKeySync(key), await signKey(key), key);
+  }
   // deno-lint-ignore no-explicit-any
   const call = signKey(Symbol("not a string") as any);
   await assert.rejects(call, TypeError);

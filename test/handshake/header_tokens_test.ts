@@ -76,6 +76,9 @@ test("hasToken follows the Connection/Upgrade token table", () => {
     ["websocket2", "websocket"],
     ["websocketx", "websocket"],
     ["web socket", "websocket"],
+    // Found, but the rest of the list is malformed: the whole header is invalid.
+    ["upgrade, a b", "upgrade"],
+    ["Upgrade,\u00e9", "upgrade"],
   ];
   for (const [value, token] of accept) assert.ok(hasToken(value, token), `${value} ∋ ${token}`);
   for (const [value, token] of reject) {

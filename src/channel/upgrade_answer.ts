@@ -16,11 +16,11 @@ import { FieldHeaders } from "../handshake/field_headers.ts";
 import { encodeResponseHead } from "../handshake/http1_codec.ts";
 import type { OriginPolicy } from "../handshake/origin_policy.ts";
 import {
+  checkUpgradeRequest,
   createRejection,
   encodeRejection,
   type HandshakeRejection,
   upgradeResponseFields,
-  verifyUpgradeRequest,
 } from "../handshake/server_handshake.ts";
 import type { SubprotocolSelector } from "../handshake/subprotocol.ts";
 import {
@@ -149,14 +149,9 @@ export async function answerUpgrade(
   options: AnswerUpgradeOptions = {},
 ): Promise<UpgradeAnswer> {
   const { headers } = head;
-  const verdict = await verifyUpgradeRequest(
-    { method: head.method, headers, httpVersion: head.httpVersion },
-    {
-      protocols: options.protocols,
-      origins: options.origins,
-      requireOrigin: options.requireOrigin,
-    },
-  );
+  // The head and the options are what the checks read; a promise only with a callback policy.
+  const checked = checkUpgradeRequest(head, options);
+  const verdict = checked instanceof Promise ? await checked : checked;
   if (!verdict.ok) return refusedWith(verdict.response);
   const url = unparsedUrl(head.target, headers.get("host"), options.secure ?? false);
   // RFC 7230 §5.4: a Host header field with an invalid value MUST get 400.

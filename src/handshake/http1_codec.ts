@@ -325,7 +325,8 @@ function encodeHead(startLine: string, headers: HeadersInit): Uint8Array {
     : Array.isArray(headers)
     ? headers
     : Object.entries(headers as Record<string, string>);
-  let text = startLine + "\r\n";
+  // Checked and measured first, then written straight into the bytes: no string per line.
+  let length = startLine.length + 4;
   for (let p = 0; p < pairs.length; p++) {
     const name = String(pairs[p][0]), value = String(pairs[p][1]);
     if (!isToken(name)) throw new TypeError(`Invalid header name: ${JSON.stringify(name)}`);
@@ -336,12 +337,33 @@ function encodeHead(startLine: string, headers: HeadersInit): Uint8Array {
         throw new TypeError(`Invalid value for header ${name}: control or non-Latin-1 character`);
       }
     }
-    text += `${name}: ${value}\r\n`;
+    length += name.length + value.length + 4;
   }
-  text += "\r\n";
-  const bytes = new Uint8Array(text.length);
-  for (let i = 0; i < text.length; i++) bytes[i] = text.charCodeAt(i);
+  const bytes = new Uint8Array(length);
+  let at = putLine(bytes, 0, startLine);
+  for (let p = 0; p < pairs.length; p++) {
+    at = putLatin1(bytes, at, String(pairs[p][0]));
+    bytes[at++] = 0x3a; // ":"
+    bytes[at++] = 0x20;
+    at = putLine(bytes, at, String(pairs[p][1]));
+  }
+  bytes[at++] = CR;
+  bytes[at] = LF;
   return bytes;
+}
+
+/** Writes `text`'s character codes (Latin-1) at `at`; returns the index after them. */
+function putLatin1(bytes: Uint8Array, at: number, text: string): number {
+  for (let i = 0; i < text.length; i++) bytes[at++] = text.charCodeAt(i);
+  return at;
+}
+
+/** {@linkcode putLatin1}, then CRLF. */
+function putLine(bytes: Uint8Array, at: number, text: string): number {
+  at = putLatin1(bytes, at, text);
+  bytes[at++] = CR;
+  bytes[at++] = LF;
+  return at;
 }
 
 /**

@@ -85,12 +85,36 @@ export async function isOriginAllowed(
   origin: string | null,
   policy: OriginPolicy | undefined,
 ): Promise<boolean> {
-  if (policy === undefined) return true;
   if (typeof policy === "function") return (await policy(origin)) === true;
-  if (origin === null) return true;
+  return isOriginListed(origin, policy);
+}
+
+/**
+ * {@linkcode isOriginAllowed} for an allowlist (or none), which needs no
+ * promise: what a server checks each upgrade with.
+ *
+ * @param origin The `Origin` header value, or `null` when absent.
+ * @param list The allowlist; `undefined` accepts everything.
+ * @returns Whether the origin is allowed.
+ * @throws {TypeError} If a string in the list is not a valid origin.
+ *
+ * @example
+ * ```ts
+ * import { isOriginListed } from "./origin_policy.ts";
+ *
+ * console.assert(isOriginListed("https://example.com", ["https://example.com"]));
+ * console.assert(!isOriginListed("https://evil.example", ["https://example.com"]));
+ * console.assert(isOriginListed(null, ["https://example.com"]));
+ * ```
+ */
+export function isOriginListed(
+  origin: string | null,
+  list: readonly (string | RegExp)[] | undefined,
+): boolean {
+  if (list === undefined || origin === null) return true;
   const canonical = origin === "null" ? "null" : canonicalOrigin(origin);
   if (canonical === undefined) return false;
-  for (const entry of policy) {
+  for (const entry of list) {
     if (typeof entry === "string") {
       if (configuredOrigin(entry) === canonical) return true;
     } else if (entry instanceof RegExp) {

@@ -25,8 +25,13 @@ import { isValidKey, signKeySync } from "./accept_key.ts";
 import { hasToken, isToken, parseExtensions } from "./header_tokens.ts";
 import type { HeaderLookup } from "./field_headers.ts";
 import { encodeResponseHead } from "./http1_codec.ts";
-import { isOriginAllowed, type OriginPolicy } from "./origin_policy.ts";
-import { parseSubprotocols, selectSubprotocol, type SubprotocolSelector } from "./subprotocol.ts";
+import { isOriginAllowed, isOriginListed, type OriginPolicy } from "./origin_policy.ts";
+import {
+  parseSubprotocols,
+  selectListed,
+  selectSubprotocol,
+  type SubprotocolSelector,
+} from "./subprotocol.ts";
 
 /** An HTTP answer refusing the upgrade; send it instead of a 101. */
 export interface HandshakeRejection {
@@ -189,10 +194,48 @@ function reject(status: number, message: string, headers?: HeadersInit) {
  * console.assert(result.ok && result.protocol === "chat");
  * ```
  */
-export async function verifyUpgradeRequest(
+export function verifyUpgradeRequest(
   request: UpgradeRequestLike,
   options: VerifyUpgradeRequestOptions = {},
 ): Promise<VerifyUpgradeRequestResult> {
+  try {
+    return Promise.resolve(checkUpgradeRequest(request, options));
+  } catch (error) {
+    return Promise.reject(error);
+  }
+}
+
+/**
+ * {@linkcode verifyUpgradeRequest} without a promise unless a callback needs
+ * one: only an `origins` or `protocols` function makes it asynchronous. A
+ * server answers every upgrade through it, and each promise and suspended
+ * call of an asynchronous check is garbage per handshake.
+ *
+ * @param request Method, headers and (from raw sockets) the HTTP version.
+ * @param options Subprotocol selection and Origin policy.
+ * @returns The result, or a promise of it with an `origins` or `protocols`
+ *   callback. Throws (or rejects) only on the programming errors listed at
+ *   {@linkcode verifyUpgradeRequest}.
+ *
+ * @example
+ * ```ts
+ * import { checkUpgradeRequest } from "./server_handshake.ts";
+ *
+ * const headers = new Headers({
+ *   host: "localhost",
+ *   upgrade: "websocket",
+ *   connection: "Upgrade",
+ *   "sec-websocket-key": "dGhlIHNhbXBsZSBub25jZQ==",
+ *   "sec-websocket-version": "13",
+ * });
+ * const result = checkUpgradeRequest({ method: "GET", headers }, { protocols: ["chat"] });
+ * console.assert(!(result instanceof Promise) && result.ok && result.protocol === "");
+ * ```
+ */
+export function checkUpgradeRequest(
+  request: UpgradeRequestLike,
+  options: VerifyUpgradeRequestOptions = {},
+): VerifyUpgradeRequestResult | Promise<VerifyUpgradeRequestResult> {
   const { headers } = request;
   // RFC 6455 §4.2.1 item 1: "An HTTP/1.1 or higher GET request".
   if (request.method !== "GET") return reject(405, "Method not allowed", { allow: "GET" });
@@ -222,17 +265,42 @@ export async function verifyUpgradeRequest(
   // RFC 6455 §4.2.2: a refused origin MUST get an error status, e.g. 403.
   const origin = headers.get("origin");
   if (origin === null && options.requireOrigin === true) return reject(403, "Origin required");
-  if (!(await isOriginAllowed(origin, options.origins))) return reject(403, "Origin not allowed");
+  const { origins } = options;
+  if (typeof origins === "function") {
+    return isOriginAllowed(origin, origins).then((allowed) =>
+      allowed ? checkOffers(headers, key, origin, options) : reject(403, "Origin not allowed")
+    );
+  }
+  if (!isOriginListed(origin, origins)) return reject(403, "Origin not allowed");
+  return checkOffers(headers, key, origin, options);
+}
 
+/** The rest of {@linkcode checkUpgradeRequest} once the origin is allowed: the offers. */
+function checkOffers(
+  headers: HeaderLookup,
+  key: string,
+  origin: string | null,
+  options: VerifyUpgradeRequestOptions,
+): VerifyUpgradeRequestResult | Promise<VerifyUpgradeRequestResult> {
   const offered = parseSubprotocols(headers.get("sec-websocket-protocol"));
   if (offered === undefined) return reject(400, "Invalid Sec-WebSocket-Protocol header");
   // RFC 6455 §9.1: malformed extension data MUST fail the handshake.
-  const offeredExtensions = headers.get("sec-websocket-extensions");
-  if (offeredExtensions !== null && parseExtensions(offeredExtensions) === undefined) {
+  const extensions = headers.get("sec-websocket-extensions");
+  if (extensions !== null && parseExtensions(extensions) === undefined) {
     return reject(400, "Invalid Sec-WebSocket-Extensions header");
   }
-  const protocol = await selectSubprotocol(offered, options.protocols);
-  return { ok: true, key, protocol, offeredExtensions: offeredExtensions ?? "", origin };
+  const offeredExtensions = extensions ?? "";
+  const { protocols } = options;
+  if (typeof protocols === "function") {
+    return selectSubprotocol(offered, protocols).then((protocol) => ({
+      ok: true,
+      key,
+      protocol,
+      offeredExtensions,
+      origin,
+    }));
+  }
+  return { ok: true, key, protocol: selectListed(offered, protocols), offeredExtensions, origin };
 }
 
 /**

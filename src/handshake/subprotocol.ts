@@ -114,13 +114,8 @@ export async function selectSubprotocol(
   offered: readonly string[],
   selector: SubprotocolSelector | undefined,
 ): Promise<string> {
-  if (selector === undefined || offered.length === 0) return "";
-  if (typeof selector !== "function") {
-    for (const protocol of offered) {
-      if (selector.includes(protocol)) return protocol;
-    }
-    return "";
-  }
+  if (typeof selector !== "function") return selectListed(offered, selector);
+  if (offered.length === 0) return "";
   const chosen = await selector([...offered]);
   if (chosen === undefined || chosen === "") return "";
   // RFC 6455 §4.2.2 item 5.4: the value "MUST be derived from the values
@@ -129,4 +124,31 @@ export async function selectSubprotocol(
     throw new TypeError(`Selected subprotocol was not offered: ${JSON.stringify(chosen)}`);
   }
   return chosen;
+}
+
+/**
+ * {@linkcode selectSubprotocol} with a list of supported protocols (or
+ * none), which needs no promise: the first offered one that is supported.
+ *
+ * @param offered The client's offer from {@linkcode parseSubprotocols}.
+ * @param supported The server's protocols; `undefined` selects none.
+ * @returns The selected protocol, or `""` for none.
+ *
+ * @example
+ * ```ts
+ * import { selectListed } from "./subprotocol.ts";
+ *
+ * console.assert(selectListed(["v2", "v1"], ["v1", "v2"]) === "v2");
+ * console.assert(selectListed(["v3"], ["v1"]) === "");
+ * ```
+ */
+export function selectListed(
+  offered: readonly string[],
+  supported: readonly string[] | undefined,
+): string {
+  if (supported === undefined) return "";
+  for (const protocol of offered) {
+    if (supported.includes(protocol)) return protocol;
+  }
+  return "";
 }

@@ -8,6 +8,7 @@ import type { HandshakeError } from "../../src/handshake/errors.ts";
 import { encodeResponseHead, Http1HeadReader } from "../../src/handshake/http1_codec.ts";
 import { parseRequestLine } from "../../src/handshake/http1_start_line.ts";
 import {
+  checkUpgradeRequest,
   createRejection,
   createUpgradeResponseHeaders,
   rejectionResponse,
@@ -58,6 +59,59 @@ test("verifyUpgradeRequest accepts a valid request", async () => {
   assert.equal(result.protocol, "");
   assert.equal(result.offeredExtensions, "");
   assert.equal(result.origin, null);
+});
+
+test("checkUpgradeRequest answers at once without callbacks, as verifyUpgradeRequest does", async () => {
+  const cases: [Record<string, string | null>, VerifyUpgradeRequestOptions][] = [
+    [{}, {}],
+    [{ origin: "https://a.example" }, { origins: ["https://a.example"] }],
+    [{ origin: "https://b.example" }, { origins: ["https://a.example"] }],
+    [{}, { requireOrigin: true }],
+    [{ "sec-websocket-protocol": "v2, v1" }, { protocols: ["v1", "v2"] }],
+    [{ "sec-websocket-protocol": "v2, v2" }, { protocols: ["v2"] }],
+    [{ "sec-websocket-extensions": 'permessage-deflate; a="' }, {}],
+    [{ connection: "keep-alive" }, {}],
+  ];
+  for (const [changes, options] of cases) {
+    const checked = checkUpgradeRequest(request(changes), options);
+    assert.ok(!(checked instanceof Promise), JSON.stringify(changes));
+    assert.deepEqual(checked, await verify(changes, options), JSON.stringify(changes));
+  }
+});
+
+test("checkUpgradeRequest waits for origins and protocols callbacks, and rejects what they throw", async () => {
+  const origins = (origin: string | null) => Promise.resolve(origin === "https://a.example");
+  const protocols = (offered: string[]) => offered.at(-1);
+  const allowed = checkUpgradeRequest(
+    request({ origin: "https://a.example", "sec-websocket-protocol": "v1, v2" }),
+    { origins, protocols },
+  );
+  assert.ok(allowed instanceof Promise);
+  const result = await allowed;
+  assert.ok(result.ok && result.protocol === "v2" && result.origin === "https://a.example");
+  const refused = await checkUpgradeRequest(request({ origin: "https://b.example" }), { origins });
+  assert.equal(status(refused), 403);
+  // A refused origin never reaches the protocols callback.
+  let asked = 0;
+  const counted = () => {
+    asked++;
+    return undefined;
+  };
+  await checkUpgradeRequest(request({ origin: "https://b.example" }), {
+    origins,
+    protocols: counted,
+  });
+  assert.equal(asked, 0);
+  const failing = () => Promise.reject(new Error("policy store down"));
+  await assert.rejects(
+    Promise.resolve(checkUpgradeRequest(request(), { origins: failing })),
+    /policy store down/,
+  );
+  // A list that is not one (a programming error) throws from the check itself.
+  assert.throws(
+    () => checkUpgradeRequest(request({ origin: "https://a.example" }), { origins: [1 as never] }),
+    TypeError,
+  );
 });
 
 test("verifyUpgradeRequest accepts a fetch Request", async () => {

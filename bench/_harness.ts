@@ -51,6 +51,42 @@ export function median(values: readonly number[]): number {
 }
 
 /**
+ * The `q` quantile of the values (0 ≤ q ≤ 1), interpolated between the two
+ * nearest order statistics (`quantile(v, 0.5)` is the median); NaN for none.
+ */
+export function quantile(values: readonly number[], q: number): number {
+  if (values.length === 0) return NaN;
+  const sorted = [...values].sort((a, b) => a - b);
+  const at = (sorted.length - 1) * q;
+  const below = Math.floor(at);
+  const above = Math.min(below + 1, sorted.length - 1);
+  return sorted[below] + (sorted[above] - sorted[below]) * (at - below);
+}
+
+/**
+ * A distribution-free confidence interval of the median: the order
+ * statistics `[x(k), x(n+1-k)]` with the largest `k` whose two binomial
+ * tails (p = 1/2) hold at most `1 − confidence` together; it covers the true
+ * median at least that often whatever the distribution. Too few values for
+ * that (fewer than 6 at 95 %) give `[NaN, NaN]`.
+ */
+export function medianInterval(values: readonly number[], confidence = 0.95): [number, number] {
+  const n = values.length;
+  if (n === 0) return [NaN, NaN];
+  const sorted = [...values].sort((a, b) => a - b);
+  // P(X ≤ i) for X ~ Binomial(n, 1/2), summed term by term.
+  let term = 0.5 ** n;
+  let tail = term;
+  let k = 0;
+  for (let i = 0; 2 * tail <= 1 - confidence && i < n; i++) {
+    k = i + 1;
+    term = (term * (n - i)) / (i + 1);
+    tail += term;
+  }
+  return k === 0 ? [NaN, NaN] : [sorted[k - 1], sorted[n - k]];
+}
+
+/**
  * In-process timing: runs `pass` (which handles `unitsPerPass` frames, bytes,
  * …) for a third of `ms` to warm up, then for `ms`, reading the clock once
  * per pass; returns units per second.

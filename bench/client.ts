@@ -10,40 +10,56 @@
  * - `ws`: loopback to the `ws` package's echo server in a Node child process,
  *   through `WebSocketChannel.connect` (engine transport).
  *
+ * Both sides get the same payload object, the same window and the same
+ * reader path (one `reader.read()` of a `ReadableStream` per echo, one
+ * `send` call per message), so the difference is the client's own work.
  * Each case keeps `--window` messages in flight until a fixed number of
- * echoes (about `--bytes` of payload, 2 000–200 000 messages) came back after
- * a warm-up; raw and client alternate for `--rounds` rounds and the table
- * shows the medians. Overhead (wall) = 1 − client rate / raw rate; overhead
- * (CPU) = client CPU per message / raw CPU per message − 1, measured with
- * `process.cpuUsage()` of this process, which a busy machine disturbs less
- * than wall-clock rates. Positive means the client costs more. Overhead (CPU,
- * paired) is the median over the rounds of each round's own ratio (its raw
- * and client runs are back to back), so that load which comes and goes on a
- * shared machine between rounds cancels out within each pair.
+ * echoes (about `--bytes` of payload, 2 000–50 000 messages) came back after
+ * a warm-up. A round runs raw and client back to back, raw first in even
+ * rounds and client first in odd ones; one unmeasured round warms both up,
+ * then `--rounds` rounds are measured. Overhead (wall) = 1 − client rate /
+ * raw rate of the medians; overhead (CPU) = client CPU per message / raw CPU
+ * per message − 1, measured with `process.cpuUsage()` of this process, which
+ * a busy machine disturbs less than wall-clock rates. Positive means the
+ * client costs more.
  *
- * Usage: `deno run -A bench/client.ts [--rounds 5] [--bytes 67108864] [--window 32]
- *   [--transports memory,ws] [--sizes 64,16384]` (also runs with `bun bench/client.ts`).
+ * The verdict uses the paired figure: each round's own CPU ratio (its raw and
+ * client runs are back to back, so load that comes and goes on a shared
+ * machine between rounds cancels out within the pair), their median, their
+ * interquartile range (the spread of the rounds), and a distribution-free 95 %
+ * confidence interval of that median. `--target` (default 10 %) is met when
+ * the whole interval lies at or below it, missed when it lies above, and
+ * undecided otherwise (more rounds narrow it).
+ *
+ * Usage: `deno run -A bench/client.ts [--rounds 21] [--bytes 134217728] [--window 32]
+ *   [--transports memory,ws] [--sizes 64,16384] [--target 10]`; also
+ *   `bun bench/client.ts …` and, on Node 24 (which strips the types),
+ *   `node bench/client.ts …`.
  *
  * @module
  */
-import { cpuUsage } from "node:process";
+import process, { cpuUsage } from "node:process";
 import { WebSocketChannel } from "../mod.ts";
 import { WebSocketClient } from "../src/client/web_socket_client.ts";
 import type { ClientChannel, Message } from "../src/client/types.ts";
 import { createChannelPair } from "../src/testing/channel_pair.ts";
-import { median, node20, option, rotated, table } from "./_harness.ts";
+import { median, medianInterval, node20, option, quantile, rotated, table } from "./_harness.ts";
 import { type Server, startServer } from "./_harness/processes.ts";
 
 const argv = typeof Deno !== "undefined" ? Deno.args : process.argv.slice(2);
 const opt = (name: string, fallback: string) => option(argv, name, fallback);
-const rounds = Number(opt("rounds", "5"));
-const budget = Number(opt("bytes", String(64 * 1024 * 1024)));
+const rounds = Number(opt("rounds", "21"));
+const budget = Number(opt("bytes", String(128 * 1024 * 1024)));
 const window = Number(opt("window", "32"));
 const transports = opt("transports", "memory,ws").split(",");
 const sizes = opt("sizes", "64,16384").split(",").map(Number);
+const target = Number(opt("target", "10")) / 100;
+const bun = (globalThis as { Bun?: { version: string } }).Bun;
 const runtime = typeof Deno !== "undefined"
   ? `deno ${Deno.version.deno}`
-  : `bun ${(globalThis as { Bun?: { version: string } }).Bun?.version}`;
+  : bun
+  ? `bun ${bun.version}`
+  : `node ${process.versions.node}`;
 
 interface Endpoint {
   send(message: Message): Promise<void>;
@@ -141,6 +157,7 @@ function payloadOf(size: number): Message {
   return bytes;
 }
 
+const pct0 = (x: number) => (x * 100).toFixed(0);
 const rows: string[][] = [];
 const debug = (...a: unknown[]) => argv.includes("--debug") && console.error(...a);
 for (const transport of transports) {
@@ -152,7 +169,7 @@ for (const transport of transports) {
   try {
     for (const size of sizes) {
       const payload = payloadOf(size);
-      const count = Math.max(2000, Math.min(200_000, Math.floor(budget / size)));
+      const count = Math.max(2000, Math.min(50_000, Math.floor(budget / size)));
       const raw = rawEndpoint(
         transport === "memory"
           ? memoryChannel()
@@ -169,8 +186,10 @@ for (const transport of transports) {
       const rawRates: Sample[] = [];
       const clientRates: Sample[] = [];
       const sides: [Endpoint, Sample[]][] = [[raw, rawRates], [client, clientRates]];
+      for (const [endpoint] of sides) await measure(endpoint, payload, count);
       for (let round = 0; round < rounds; round++) {
-        // Alternate the order so drift and warm-up hit both sides alike.
+        // Raw first in even rounds, client first in odd ones: drift and
+        // whatever one side leaves behind (garbage) hit both sides alike.
         for (const [endpoint, samples] of rotated(sides, round)) {
           samples.push(await measure(endpoint, payload, count));
         }
@@ -181,9 +200,11 @@ for (const transport of transports) {
       const c = median(clientRates.map((s) => s.rate));
       const rCpu = median(rawRates.map((s) => s.cpuPerMessage));
       const cCpu = median(clientRates.map((s) => s.cpuPerMessage));
-      const paired = median(
-        rawRates.map((raw, i) => clientRates[i].cpuPerMessage / raw.cpuPerMessage - 1),
-      );
+      const ratios = rawRates.map((raw, i) => clientRates[i].cpuPerMessage / raw.cpuPerMessage - 1);
+      const paired = median(ratios);
+      const [low, high] = medianInterval(ratios);
+      const verdict = high <= target ? "met" : low > target ? "missed" : "undecided";
+      const pct = (x: number) => Number.isNaN(x) ? "–" : `${(x * 100).toFixed(1)}`;
       const mb = (rate: number) => ((rate * size) / 1e6).toFixed(1);
       rows.push([
         transport,
@@ -196,7 +217,10 @@ for (const transport of transports) {
         rCpu.toFixed(1),
         cCpu.toFixed(1),
         `${((cCpu / rCpu - 1) * 100).toFixed(1)} %`,
-        `${(paired * 100).toFixed(1)} %`,
+        `${pct(paired)} %`,
+        `${pct(quantile(ratios, 0.25))} … ${pct(quantile(ratios, 0.75))} %`,
+        `${pct(low)} … ${pct(high)} %`,
+        verdict,
       ]);
       const each = (samples: Sample[]) =>
         samples.map((s) => `${Math.round(s.rate)}/${s.cpuPerMessage.toFixed(2)}`).join(" ");
@@ -210,7 +234,10 @@ for (const transport of transports) {
     await server?.stop();
   }
 }
-console.log(`\nClient overhead, ${runtime}, window ${window}, ${rounds} rounds (medians)\n`);
+console.log(
+  `\nClient overhead, ${runtime}, window ${window}, ${rounds} rounds (medians); ` +
+    `target ≤ ${pct0(target)} % CPU (paired)\n`,
+);
 console.log(table(
   [
     "transport",
@@ -224,6 +251,9 @@ console.log(table(
     "client CPU µs/msg",
     "overhead (CPU)",
     "overhead (CPU, paired)",
+    "IQR (paired)",
+    "95 % CI (paired)",
+    "target",
   ],
   rows,
 ));

@@ -49,6 +49,16 @@ test("utf8Length matches TextEncoder on ASCII, multi-byte, astral and lone surro
       "\ud800",
       "a\udc00b",
       "😀".repeat(3),
+      // Around the length from which the string is encoded into scratch space.
+      "x".repeat(126) + "é",
+      "x".repeat(128),
+      "é".repeat(128),
+      "x".repeat(126) + "😀",
+      "x".repeat(200) + "\ud800",
+      // Longer than the scratch space: sized in chunks, a pair never split.
+      "😀".repeat(40_000),
+      "x".repeat(65_534) + "😀" + "é".repeat(10),
+      "€".repeat(21_845) + "\udc00" + "😀",
     ]
   ) {
     assert.equal(utf8Length(text), encoder.encode(text).length, JSON.stringify(text.slice(0, 10)));

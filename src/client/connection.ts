@@ -24,6 +24,11 @@ interface Listenable {
   listen(listener: (message: Message) => void, options?: ListenOptions): MessageSubscription;
 }
 
+/** A channel that sends without its sink (`WebSocketChannel.send`, as `sink.add`). */
+interface Sender {
+  send(message: Message): Promise<void>;
+}
+
 /** How a connection ended. `local` is true when this side decided it. */
 export interface EndInfo {
   code: number;
@@ -127,6 +132,8 @@ export class Connection {
   #confirming = false;
   #heartbeatMark = 0;
   #closeSent = false;
+  /** The channel has `send()`, which skips the sink (see `write`). */
+  #send: boolean;
 
   /**
    * @param channel A channel whose `ready` has resolved.
@@ -138,6 +145,7 @@ export class Connection {
     options: { url: string; host: ConnectionHost; after?: Promise<void> },
   ) {
     this.channel = channel;
+    this.#send = typeof (channel as Partial<Sender>).send === "function";
     this.url = options.url;
     this.#host = options.host;
     this.#unconfirmed = new UnconfirmedWindow(
@@ -197,9 +205,14 @@ export class Connection {
     return this.#unconfirmed.pending;
   }
 
-  /** Hands a message to the transport. */
+  /**
+   * Hands a message to the transport: with the channel's `send()` when it
+   * has one (a `WebSocketChannel` then never makes its sink), else `sink.add()`.
+   */
   write(message: Message): Promise<void> {
-    return this.channel.sink.add(message);
+    return this.#send
+      ? (this.channel as ClientChannel & Sender).send(message)
+      : this.channel.sink.add(message);
   }
 
   /**

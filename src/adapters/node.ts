@@ -39,6 +39,7 @@ import { lateUpgradeCheck } from "../handshake/upgrade_hook.ts";
 import type { WebSocketChannel } from "../channel/web_socket_channel.ts";
 import { ServerConnections } from "./server_connections.ts";
 import { busyRejection, HandshakeSlots } from "./handshake_slots.ts";
+import { PendingHandshakes } from "./pending_handshakes.ts";
 import type { ChannelSet } from "../channel/channel_set.ts";
 import {
   checkServerOptions,
@@ -235,15 +236,28 @@ async function listen<Data>(options: ServeOptions<Data>): Promise<WebSocketServe
   const handshakeTimeout = options.handshakeTimeout ?? DEFAULT_HANDSHAKE_TIMEOUT;
   const slots = new HandshakeSlots(options.maxPendingHandshakes ?? DEFAULT_MAX_PENDING_HANDSHAKES);
   /**
-   * Admitted sockets whose upgrade is not decided yet: how to settle each,
-   * and once the head is complete (`deciding`) the deadline of its
-   * `onUpgrade` (`true` without one: nothing follows a signal then, and an
-   * AbortController and its signal are about 1.4 KB for every upgrade).
+   * Admitted sockets whose upgrade is not decided yet, with their slots; once
+   * the head is complete (`deciding`) the deadline of its `onUpgrade` (`true`
+   * without one: nothing follows a signal then, and an AbortController and
+   * its signal are about 1.4 KB for every upgrade). At `handshakeTimeout`:
+   * 408 for a head not complete, 503 for an `onUpgrade` not settled.
    */
-  const pending = new Map<Duplex, { settle: () => void; deciding?: AbortController | true }>();
+  const pending = new PendingHandshakes<Duplex>(handshakeTimeout, (socket, { deciding }) => {
+    if (deciding) {
+      // The head came in time; onUpgrade did not settle.
+      const late = lateUpgradeCheck(handshakeTimeout);
+      refuseWith(socket, late.rejection);
+      if (deciding !== true) deciding.abort(late.error);
+      return;
+    }
+    refuseWith(
+      socket,
+      createRejection(408, `Opening handshake not done within ${handshakeTimeout} ms`),
+    );
+  });
   const sockets = new Set<Socket>();
   const onRequest = (req: IncomingMessage, res: import("node:http").ServerResponse) => {
-    pending.get(req.socket)?.settle();
+    pending.settle(req.socket);
     if (refused.has(req.socket)) return void req.socket.destroy();
     res.writeHead(426, { upgrade: "websocket", connection: "close", "content-type": "text/plain" });
     res.end("WebSocket upgrade required");
@@ -258,7 +272,7 @@ async function listen<Data>(options: ServeOptions<Data>): Promise<WebSocketServe
     requestTimeout: Math.ceil(handshakeTimeout),
   }, onRequest);
   server.on("clientError", (error: Error, socket: Duplex) => {
-    pending.get(socket)?.settle();
+    pending.settle(socket);
     const status = clientErrorStatus(error);
     const message = status === 431
       ? `HTTP head exceeds ${HTTP1_HEAD_LIMITS.maxHeadSize} bytes`
@@ -279,7 +293,7 @@ async function listen<Data>(options: ServeOptions<Data>): Promise<WebSocketServe
       return deciding === true ? undefined : deciding?.signal;
     },
     decided: (socket, upgraded) => {
-      pending.get(socket)?.settle();
+      pending.settle(socket);
       if (!upgraded) return;
       // Its channel owns it now (the server's close() ends it through the channel, and the
       // transport listens for its errors): two listeners and a set entry less for its life.
@@ -294,7 +308,7 @@ async function listen<Data>(options: ServeOptions<Data>): Promise<WebSocketServe
   // keeps its grown capacity for the connection's life).
   function forget(this: Socket) {
     sockets.delete(this);
-    pending.get(this)?.settle();
+    pending.settle(this);
   }
   const onSocket = (socket: Socket) => {
     sockets.add(socket);
@@ -308,27 +322,7 @@ async function listen<Data>(options: ServeOptions<Data>): Promise<WebSocketServe
       socket.once("close", refusal);
       return refuseWith(socket, busyRejection());
     }
-    const timer = setTimeout(() => {
-      const deciding = pending.get(socket)?.deciding;
-      settle();
-      if (deciding) {
-        // The head came in time; onUpgrade did not settle.
-        const late = lateUpgradeCheck(handshakeTimeout);
-        refuseWith(socket, late.rejection);
-        if (deciding !== true) deciding.abort(late.error);
-        return;
-      }
-      refuseWith(
-        socket,
-        createRejection(408, `Opening handshake not done within ${handshakeTimeout} ms`),
-      );
-    }, handshakeTimeout);
-    const settle = () => {
-      clearTimeout(timer);
-      pending.delete(socket);
-      release();
-    };
-    pending.set(socket, { settle });
+    pending.admit(socket, release);
     server.emit("connection", socket);
   };
   const outer: NetServer = options.tls

@@ -40,6 +40,8 @@ export interface ReaderOptions {
 }
 
 const DEFAULT_LIMIT = 1024;
+/** Slots a reader's buffer keeps for reuse once it is empty (and read past before it compacts). */
+const SLOTS_KEPT = 1024;
 const DEFAULT_MAX_BYTES = 16 * 1024 * 1024;
 
 /**
@@ -60,9 +62,11 @@ const DEFAULT_MAX_BYTES = 16 * 1024 * 1024;
 export class BoundedReader<T> {
   /** The readable side. */
   readonly stream: ReadableStream<T>;
-  #items: T[] = [];
+  /** Unread items are `#items[#head]` to `#items[#tail - 1]`; slots are reused, not reallocated. */
+  #items: (T | undefined)[] = [];
   #sizes: number[] = [];
   #head = 0;
+  #tail = 0;
   #bytes = 0;
   readonly #limit: number;
   readonly #maxBytes: number;
@@ -100,6 +104,7 @@ export class BoundedReader<T> {
         this.#items = [];
         this.#sizes = [];
         this.#head = 0;
+        this.#tail = 0;
         this.#bytes = 0;
         this.#release();
         this.#onCancel?.();
@@ -109,7 +114,7 @@ export class BoundedReader<T> {
 
   /** Unread items. */
   get length(): number {
-    return this.#items.length - this.#head;
+    return this.#tail - this.#head;
   }
 
   /**
@@ -138,8 +143,8 @@ export class BoundedReader<T> {
         for (; this.length > 0 && this.#full(size); dropped++) this.#take();
       }
     }
-    this.#items.push(item);
-    this.#sizes.push(size);
+    this.#items[this.#tail] = item;
+    this.#sizes[this.#tail++] = size;
     this.#bytes += size;
     return dropped;
   }
@@ -168,12 +173,26 @@ export class BoundedReader<T> {
   }
 
   #take(): T {
-    const item = this.#items[this.#head];
-    this.#bytes -= this.#sizes[this.#head];
-    // Amortized O(1): the consumed half is dropped once it is the larger one.
-    if (++this.#head * 2 >= this.#items.length) {
-      this.#items = this.#items.slice(this.#head);
-      this.#sizes = this.#sizes.slice(this.#head);
+    const items = this.#items;
+    const head = this.#head;
+    const item = items[head] as T;
+    items[head] = undefined;
+    this.#bytes -= this.#sizes[head];
+    if (head + 1 === this.#tail) {
+      // Empty, a prompt reader's usual state: the slots are written again
+      // from the start (no array per message), unless a burst made them many.
+      this.#head = this.#tail = 0;
+      if (items.length > SLOTS_KEPT) {
+        this.#items = [];
+        this.#sizes = [];
+      }
+    } else if (++this.#head > SLOTS_KEPT && this.#head * 2 >= this.#tail) {
+      // Amortized O(1): the unread half moves to the front once it is the smaller one.
+      const tail = this.#tail;
+      items.copyWithin(0, this.#head, tail);
+      this.#sizes.copyWithin(0, this.#head, tail);
+      this.#tail = tail - this.#head;
+      items.fill(undefined, this.#tail, tail);
       this.#head = 0;
     }
     if (this.#space && !this.#full(0)) this.#release();

@@ -272,3 +272,38 @@ test("MessageFanout.deliver returns the turn only while a remaining reader has u
   await slow.cancel().catch(() => {});
   await prompt.cancel();
 });
+
+test("BoundedReader keeps order and bounds against a plain list, across reuse and compaction", async () => {
+  // Seeded steps: pushes and reads in runs, so the buffer empties (its slots
+  // are reused), and stays non-empty past 1,024 reads (it compacts).
+  let seed = 7;
+  const random = () => (seed = (seed * 1103515245 + 12345) % 2 ** 31) / 2 ** 31;
+  for (const overflow of ["drop-oldest", "error"] as const) {
+    const limit = overflow === "error" ? 100_000 : 37;
+    const buffer = new BoundedReader<number>({ limit, maxBytes: 10 * limit, overflow });
+    const reader = buffer.stream.getReader();
+    const model: number[] = [];
+    let next = 0;
+    let dropped = 0;
+    let modelDropped = 0;
+    for (let step = 0; step < 6_000; step++) {
+      const phase = Math.floor(step / 1_500) % 2; // pushes outrun reads, then reads catch up
+      const pushes = Math.floor(random() * (phase === 0 ? 4 : 2));
+      for (let i = 0; i < pushes; i++) {
+        const result = buffer.push(next, 10);
+        assert.notEqual(result, "overflow");
+        dropped += result as number;
+        model.push(next++);
+        for (; model.length > limit; modelDropped++) model.shift();
+      }
+      const reads = Math.min(model.length, Math.floor(random() * (phase === 0 ? 3 : 5)));
+      for (let i = 0; i < reads; i++) assert.equal((await reader.read()).value, model.shift());
+      assert.equal(buffer.length, model.length);
+    }
+    assert.equal(dropped, modelDropped);
+    if (overflow === "drop-oldest") assert.ok(dropped > 1_024, "ran past the compaction point");
+    buffer.end();
+    for (const value of model) assert.equal((await reader.read()).value, value);
+    assert.equal((await reader.read()).done, true);
+  }
+});

@@ -68,9 +68,26 @@ export class HandshakeSlots {
    *   nothing), or `undefined` when `limit` handshakes are in progress.
    */
   acquire(): (() => void) | undefined {
-    if (this.#pending >= this.#limit) return undefined;
+    if (!this.take()) return undefined;
+    return this.#releaser(() => this.give());
+  }
+
+  /**
+   * Takes a handshake slot without a function to give it back: for a caller
+   * that tracks what it holds (one {@linkcode give} per `true`), with no
+   * closure per connection.
+   *
+   * @returns `false` when `limit` handshakes are in progress.
+   */
+  take(): boolean {
+    if (this.#pending >= this.#limit) return false;
     this.#pending++;
-    return this.#releaser(() => this.#pending--);
+    return true;
+  }
+
+  /** Gives back a slot that {@linkcode take} gave. */
+  give(): void {
+    if (this.#pending > 0) this.#pending--;
   }
 
   /**

@@ -169,8 +169,7 @@ function listenUpgrades(
 ): AttachedHandler {
   const connections = new ServerConnections(options);
   const listener = (req: IncomingMessage, socket: Duplex, head: Uint8Array) => {
-    const path = (req.url ?? "/").split("?")[0];
-    if (options.path !== undefined && path !== options.path) {
+    if (options.path !== undefined && requestPath(req.url) !== options.path) {
       // Another listener may handle it; without one, nobody would answer.
       if (server.listenerCount("upgrade") === 1) {
         const headers = new Headers({
@@ -197,6 +196,12 @@ function listenUpgrades(
       return connections.closeAll(code, reason);
     },
   };
+}
+
+/** The path of a request target: what precedes its query. */
+function requestPath(target = "/"): string {
+  const query = target.indexOf("?");
+  return query < 0 ? target : target.slice(0, query);
 }
 
 function destroyTlsSocket(_error: Error, socket: Duplex): void {
@@ -310,19 +315,20 @@ async function listen<Data>(options: ServeOptions<Data>): Promise<WebSocketServe
     sockets.delete(this);
     pending.settle(this);
   }
+  /** One function for every pending socket: PendingHandshakes calls it once per socket it settles. */
+  const giveSlot = () => slots.give();
   const onSocket = (socket: Socket) => {
     sockets.add(socket);
     socket.on("close", forget);
     socket.on("error", destroySocket);
-    const release = slots.acquire();
-    if (!release) {
+    if (!slots.take()) {
       // Past maxPendingHandshakes: 503 without reading the request (see ServeOptions).
       const refusal = slots.acquireRefusal();
       if (!refusal) return void socket.destroy();
       socket.once("close", refusal);
       return refuseWith(socket, busyRejection());
     }
-    pending.admit(socket, release);
+    pending.admit(socket, giveSlot);
     server.emit("connection", socket);
   };
   const outer: NetServer = options.tls

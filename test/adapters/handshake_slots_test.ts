@@ -39,3 +39,20 @@ test("busyRejection is a 503 with Retry-After and Connection: close", () => {
   assert.equal(headers.get("connection"), "close");
   assert.equal(headers.get("content-length"), String(body.length));
 });
+
+test("HandshakeSlots.take and give count the same slots as acquire", () => {
+  const slots = new HandshakeSlots(2);
+  assert.ok(slots.take());
+  const release = slots.acquire();
+  assert.ok(release);
+  assert.equal(slots.take(), false);
+  assert.equal(slots.acquire(), undefined);
+  slots.give();
+  assert.equal(slots.pending, 1);
+  assert.ok(slots.take());
+  release();
+  slots.give();
+  assert.equal(slots.pending, 0);
+  slots.give(); // nothing held: stays at zero
+  assert.equal(slots.pending, 0);
+});

@@ -15,8 +15,10 @@
  * `send` call per message), so the difference is the client's own work.
  * Each case keeps `--window` messages in flight until a fixed number of
  * echoes (about `--bytes` of payload, 2 000–50 000 messages) came back after
- * a warm-up. A round runs raw and client back to back, raw first in even
- * rounds and client first in odd ones; one unmeasured round warms both up,
+ * a warm-up. A round runs raw and client back to back, each in two halves
+ * in the order raw, client, client, raw in even rounds and client, raw,
+ * raw, client in odd ones, so that a load rising or falling through the
+ * round weighs on both alike; one unmeasured run of each warms them up,
  * then `--rounds` rounds are measured. Overhead (wall) = 1 − client rate /
  * raw rate of the medians; overhead (CPU) = client CPU per message / raw CPU
  * per message − 1, measured with `process.cpuUsage()` of this process, which
@@ -115,6 +117,14 @@ interface Sample {
   cpuPerMessage: number;
 }
 
+/** Two runs of the same number of messages as one. */
+function together(a: Sample, b: Sample): Sample {
+  return {
+    rate: 2 / (1 / a.rate + 1 / b.rate),
+    cpuPerMessage: (a.cpuPerMessage + b.cpuPerMessage) / 2,
+  };
+}
+
 /** The raw side sends with `channel.send()`, its cheapest way (no sink is made), as the client does. */
 function rawEndpoint(channel: ClientChannel & { send(message: Message): Promise<void> }): Endpoint {
   return {
@@ -188,12 +198,20 @@ for (const transport of transports) {
       const clientRates: Sample[] = [];
       const sides: [Endpoint, Sample[]][] = [[raw, rawRates], [client, clientRates]];
       for (const [endpoint] of sides) await measure(endpoint, payload, count);
+      const half = Math.ceil(count / 2);
       for (let round = 0; round < rounds; round++) {
-        // Raw first in even rounds, client first in odd ones: drift and
-        // whatever one side leaves behind (garbage) hit both sides alike.
-        for (const [endpoint, samples] of rotated(sides, round)) {
-          samples.push(await measure(endpoint, payload, count));
+        // Each side runs twice, in the order raw, client, client, raw in even
+        // rounds and client, raw, raw, client in odd ones: a load that rises
+        // or falls steadily through the round weighs on both sides alike,
+        // and so does what one side leaves behind (garbage).
+        const [first, second] = rotated(sides, round);
+        const halves = new Map<Endpoint, Sample>();
+        for (const [endpoint] of [first, second, second, first]) {
+          const sample = await measure(endpoint, payload, half);
+          const earlier = halves.get(endpoint);
+          halves.set(endpoint, earlier ? together(earlier, sample) : sample);
         }
+        for (const [endpoint, samples] of sides) samples.push(halves.get(endpoint)!);
       }
       await raw.close().catch(() => {});
       await client.close().catch(() => {});

@@ -9,6 +9,7 @@ import { validateCloseArguments } from "../engine/close_payload.ts";
 import { handled } from "../_util/deferred.ts";
 import { checkSendable } from "../_util/sendable.ts";
 import { InvalidStateError } from "./errors.ts";
+import { isBeingDelivered } from "./inbox.ts";
 import type { Sendable, WebSocketSink } from "./channel_types.ts";
 
 /** What a channel implementation plugs into {@linkcode createSink}. */
@@ -151,8 +152,9 @@ class ChannelSink extends WritableStream<Sendable> implements WebSocketSink {
   }
 
   add(message: Sendable): Promise<void> {
-    // A programming error: thrown at the call, never sent as garbage.
-    checkSendable(message, "sink.add");
+    // A programming error: thrown at the call, never sent as garbage (a message handed
+    // to listen() and sent on is one of ours).
+    if (!isBeingDelivered(message)) checkSendable(message, "sink.add");
     // A writer or pipe may still hold queued messages; sending past them would reorder.
     if (this.locked) {
       return Promise.reject(

@@ -22,7 +22,7 @@ import {
 } from "./channel_internals.ts";
 import { ChannelReceiver } from "./channel_receiver.ts";
 import { InvalidStateError } from "./errors.ts";
-import type { ListenOptions, MessageSubscription } from "./inbox.ts";
+import { isBeingDelivered, type ListenOptions, type MessageSubscription } from "./inbox.ts";
 import { pingAnswerer } from "./ping_messages.ts";
 import { PingTracker } from "./ping_tracker.ts";
 import {
@@ -117,7 +117,8 @@ export class StreamChannel {
     const core = this.#core;
     // Made: its add() keeps the order of what a writer or pipe still holds.
     if (core.sinkHandle !== undefined) return core.sinkHandle.sink.add(message);
-    checkSendable(message, "channel.send");
+    // A message handed to listen() and sent on is one of ours: no need to look at its buffer.
+    if (!isBeingDelivered(message)) checkSendable(message, "channel.send");
     return core.send(message);
   }
 
@@ -171,6 +172,7 @@ export class StreamChannel {
       deferFailure: true,
       deferCloseReply: true,
       copyPayloadsUpTo: writer.copyPayloadsUpTo,
+      copyReceivedUpTo: reader.copyReceivedUpTo,
     });
     // A reset is noticed even while reading is paused for a slow consumer (a
     // transport in push mode reports it itself).

@@ -47,6 +47,14 @@ export interface ByteReader {
    * per connection.
    */
   readonly failsOnlyInRead?: boolean;
+  /**
+   * Optional: the longest received payload that, arriving whole in one
+   * chunk, the engine should copy into a buffer of its own rather than hand
+   * over as a view into the chunk (none if absent). For a runtime where the
+   * first view of a fresh read costs more than copying a short payload (Bun:
+   * JavaScriptCore makes the read's `ArrayBuffer` then).
+   */
+  readonly copyReceivedUpTo?: number;
   /** Stops reading and releases the transport. */
   cancel(reason?: unknown): Promise<void>;
   /**

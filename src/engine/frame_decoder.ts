@@ -15,7 +15,7 @@
 
 import type { Frame, FrameHeader, Role } from "./frame.ts";
 import { checkHeaderStart, readPayloadLength } from "./frame_header.ts";
-import { maskCopy, maskRange } from "./mask.ts";
+import { maskCopy, maskRange, unmaskedCopy } from "./mask.ts";
 import type { Opcode } from "./opcode.ts";
 import { allocatePayload } from "./payload_memory.ts";
 
@@ -103,6 +103,16 @@ export interface FrameDecoderOptions {
    * payload's bytes arrive).
    */
   onPayloadPart?: (part: Uint8Array) => void;
+  /**
+   * Payloads of up to this many bytes that lie whole in one pushed chunk are
+   * returned in a buffer of their own (unmasked as they are copied) instead
+   * of as a view into the chunk. For a runtime where a view of a fresh chunk
+   * costs more than the copy (JavaScriptCore makes the chunk's `ArrayBuffer`
+   * on the first view: 0.3–0.6 µs, against tens of nanoseconds to copy 20
+   * bytes); on V8 a buffer per message costs more than the view.
+   * @default {0}
+   */
+  copyPayloadsUpTo?: number;
 }
 
 /**
@@ -134,6 +144,8 @@ export class FrameDecoder {
   readonly #allowRsv1: boolean;
   readonly #onHeader: ((header: Readonly<FrameHeader>) => void) | undefined;
   readonly #onPayloadPart: ((part: Uint8Array) => void) | undefined;
+  /** Whole payloads up to this length are copied out of their chunk (-1: none). */
+  readonly #copyUpTo: number;
   readonly #header: FrameHeader = { fin: true, rsv1: false, opcode: 0, length: 0, masked: false };
 
   #chunk: Uint8Array = EMPTY;
@@ -169,6 +181,7 @@ export class FrameDecoder {
     this.#allowRsv1 = options.allowRsv1 ?? false;
     this.#onHeader = options.onHeader;
     this.#onPayloadPart = options.onPayloadPart;
+    this.#copyUpTo = options.copyPayloadsUpTo ?? -1;
   }
 
   /** Bytes of the current chunk not consumed yet. */
@@ -330,16 +343,17 @@ export class FrameDecoder {
     const chunk = this.#chunk;
     const pos = this.#pos;
     if (chunk.length - pos >= length) {
-      // The whole payload is here: a view, unmasked in place.
+      // The whole payload is here: a view, unmasked in place, or a short one's copy.
       const end = pos + length;
-      if (masked) maskRange(chunk, pos, end, bytes, 0, keyAt);
+      let payload: Uint8Array;
+      if (length <= this.#copyUpTo) {
+        payload = masked ? unmaskedCopy(chunk, pos, end, bytes, keyAt) : chunk.slice(pos, end);
+      } else {
+        if (masked) maskRange(chunk, pos, end, bytes, 0, keyAt);
+        payload = chunk.subarray(pos, end);
+      }
       this.#pos = end;
-      return {
-        fin: header.fin,
-        rsv1: header.rsv1,
-        opcode: header.opcode,
-        payload: chunk.subarray(pos, end),
-      };
+      return { fin: header.fin, rsv1: header.rsv1, opcode: header.opcode, payload };
     }
     if (masked) {
       const key = this.#key ??= new Uint8Array(4);

@@ -16,6 +16,8 @@ export interface IncomingOptions {
   allowRsv1: boolean;
   maxMessageSize: number | undefined;
   maxFragments: number | undefined;
+  /** Whole payloads up to this length are copied out of their chunk (`FrameDecoder` option). */
+  copyPayloadsUpTo?: number;
   /** Whether we sent our close: data frames after it are discarded (RFC 6455 §7.1.4). */
   closeSent(): boolean;
 }
@@ -43,6 +45,7 @@ export class IncomingFrames {
         ? maxCompressedSize(maxMessageSize ?? DEFAULT_MAX_PAYLOAD_LENGTH)
         : maxMessageSize,
       allowRsv1,
+      copyPayloadsUpTo: options.copyPayloadsUpTo,
       onHeader: (header) => this.#onHeader(header),
       onPayloadPart: (part) => {
         if (this.#inDataFrame) assembler.addPart(part);

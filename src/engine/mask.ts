@@ -198,6 +198,46 @@ export function maskRangeInJs(
 }
 
 /**
+ * The bytes `source[start..end)` unmasked into a buffer of their own, byte by
+ * byte (a whole frame's payload: key byte `i & 3` for payload byte `i`),
+ * leaving `source` untouched. No view of `source.buffer` is made: on
+ * JavaScriptCore a read the runtime hands over has no `ArrayBuffer` until
+ * one is asked for, and making it costs more than copying a short payload.
+ *
+ * @example
+ * ```ts
+ * import { unmaskedCopy } from "./mask.ts";
+ *
+ * const frame = new Uint8Array([0x82, 0x82, 1, 2, 3, 4, 1 ^ 7, 2 ^ 9]);
+ * const payload = unmaskedCopy(frame, 6, 8, frame, 2);
+ * console.assert(payload.join() === "7,9" && frame[6] === (1 ^ 7));
+ * ```
+ */
+export function unmaskedCopy(
+  source: Uint8Array,
+  start: number,
+  end: number,
+  key: Uint8Array,
+  keyStart: number,
+): Uint8Array {
+  const k0 = key[keyStart], k1 = key[keyStart + 1], k2 = key[keyStart + 2], k3 = key[keyStart + 3];
+  const out = new Uint8Array(end - start);
+  let i = 0;
+  for (const stop = out.length - 3; i < stop; i += 4) {
+    const at = start + i;
+    out[i] = source[at] ^ k0;
+    out[i + 1] = source[at + 1] ^ k1;
+    out[i + 2] = source[at + 2] ^ k2;
+    out[i + 3] = source[at + 3] ^ k3;
+  }
+  for (; i < out.length; i++) {
+    const r = i & 3;
+    out[i] = source[start + i] ^ (r === 0 ? k0 : r === 1 ? k1 : r === 2 ? k2 : k3);
+  }
+  return out;
+}
+
+/**
  * Writes `source` masked into `target` from `targetStart`, leaving `source`
  * untouched: the copy a client makes anyway (RFC 6455 §10.3: the caller's
  * bytes must not change once sent) and the masking in one pass, where the

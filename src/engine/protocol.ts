@@ -78,6 +78,7 @@ export class Protocol {
   readonly #maxFragments: number | undefined;
   readonly #fillMask: ((key: Uint8Array) => void) | undefined;
   readonly #copyPayloadsUpTo: number | undefined;
+  readonly #copyReceivedUpTo: number | undefined;
   // The parts below are created on first use: an idle connection (most of a server's) has
   // received and sent nothing and needs none of them.
   #incoming: IncomingFrames | undefined;
@@ -102,6 +103,7 @@ export class Protocol {
     this.#allowRsv1 = options.allowRsv1 ?? false;
     this.#fillMask = options.fillMask;
     this.#copyPayloadsUpTo = options.copyPayloadsUpTo;
+    this.#copyReceivedUpTo = options.copyReceivedUpTo;
     this.#deferFailure = options.deferFailure ?? false;
     this.#deferCloseReply = options.deferCloseReply ?? false;
     this.#maxMessageSize = options.maxMessageSize;
@@ -115,6 +117,7 @@ export class Protocol {
       allowRsv1: this.#allowRsv1,
       maxMessageSize: this.#maxMessageSize,
       maxFragments: this.#maxFragments,
+      copyPayloadsUpTo: this.#copyReceivedUpTo,
       closeSent: () => this.#close?.isSent === true,
     });
   }

@@ -79,6 +79,15 @@ export interface ProtocolOptions {
    * @default {1024}
    */
   copyPayloadsUpTo?: number;
+  /**
+   * Received payloads of up to this many bytes that arrive whole in one
+   * chunk are delivered in a buffer of their own instead of as a view into
+   * the chunk (see `FrameDecoderOptions.copyPayloadsUpTo`). A transport whose
+   * runtime makes views of its reads dear asks for it (see
+   * `ByteReader.copyReceivedUpTo`).
+   * @default {0}
+   */
+  copyReceivedUpTo?: number;
 }
 
 /**
@@ -124,8 +133,8 @@ export interface SendOptions {
  * Throws for options a {@linkcode Protocol} cannot run with.
  *
  * @throws {TypeError} For an unknown role.
- * @throws {RangeError} For a negative or NaN `maxMessageSize` or
- * `copyPayloadsUpTo`, or a `maxFragments` below 1 or NaN.
+ * @throws {RangeError} For a negative or NaN `maxMessageSize`,
+ * `copyPayloadsUpTo` or `copyReceivedUpTo`, or a `maxFragments` below 1 or NaN.
  *
  * @example
  * ```ts
@@ -140,7 +149,7 @@ export interface SendOptions {
  * ```
  */
 export function checkProtocolOptions(options: ProtocolOptions): void {
-  const { role, maxMessageSize, maxFragments, copyPayloadsUpTo } = options;
+  const { role, maxMessageSize, maxFragments, copyPayloadsUpTo, copyReceivedUpTo } = options;
   if (role !== "client" && role !== "server") {
     throw new TypeError(`Cannot create protocol: invalid role ${String(role)}`);
   }
@@ -152,5 +161,8 @@ export function checkProtocolOptions(options: ProtocolOptions): void {
   }
   if (copyPayloadsUpTo !== undefined && !(copyPayloadsUpTo >= 0)) {
     throw new RangeError(`Cannot create protocol: invalid copyPayloadsUpTo ${copyPayloadsUpTo}`);
+  }
+  if (copyReceivedUpTo !== undefined && !(copyReceivedUpTo >= 0)) {
+    throw new RangeError(`Cannot create protocol: invalid copyReceivedUpTo ${copyReceivedUpTo}`);
   }
 }

@@ -470,6 +470,39 @@ export function testChannelContract(
   );
 
   check(
+    "send() from inside listen() echoes each message as it came and still refuses what is not one",
+    async ({ client, server }) => {
+      const shared = typeof SharedArrayBuffer === "undefined"
+        ? undefined
+        : new Uint8Array(new SharedArrayBuffer(4));
+      const refused: string[] = [];
+      server.listen((message) => {
+        for (const bad of [42, shared]) {
+          if (bad === undefined) continue;
+          try {
+            void server.send(bad as never);
+          } catch (error) {
+            if (error instanceof TypeError) refused.push(typeof bad);
+          }
+        }
+        server.send(message).catch(() => {});
+      });
+      const sent: Message[] = [
+        new Uint8Array([1, 2, 3]),
+        new Uint8Array(0),
+        pattern(300, 5),
+        "short",
+        "",
+        "é".repeat(200),
+      ];
+      for (const message of sent) client.sink.add(message).catch(() => {});
+      assert.deepEqual(await readMessages(client.stream.getReader(), sent.length), sent);
+      const perMessage = shared === undefined ? ["number"] : ["number", "object"];
+      assert.deepEqual(refused, sent.flatMap(() => perMessage));
+    },
+  );
+
+  check(
     "listen(): pause holds messages, resume delivers them in order, cancel keeps the connection",
     async ({ client, server }) => {
       const got: Message[] = [];

@@ -1,6 +1,6 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { Inbox, messageCost } from "../../src/channel/inbox.ts";
+import { Inbox, isBeingDelivered, messageCost } from "../../src/channel/inbox.ts";
 
 function queue() {
   let spaces = 0;
@@ -12,6 +12,35 @@ function queue() {
 test("messageCost counts bytes plus a fixed overhead", () => {
   assert.equal(messageCost(""), 32);
   assert.equal(messageCost(new Uint8Array(10)), 42);
+});
+
+test("isBeingDelivered is true for the message a listener is handed, during its call only, nested too", async () => {
+  const outer = new Inbox();
+  const inner = new Inbox();
+  const seen: string[] = [];
+  const a = new Uint8Array([1]);
+  const b = new Uint8Array([2]);
+  inner.listen((message) => {
+    seen.push(`inner ${isBeingDelivered(message)} ${isBeingDelivered(a)}`);
+  });
+  outer.listen((message) => {
+    seen.push(`outer ${isBeingDelivered(message)}`);
+    inner.push(b);
+    seen.push(`outer again ${isBeingDelivered(message)} ${isBeingDelivered(b)}`);
+  });
+  await Promise.resolve();
+  outer.push(a);
+  assert.deepEqual(seen, ["outer true", "inner true false", "outer again true false"]);
+  assert.equal(isBeingDelivered(a), false);
+  assert.equal(isBeingDelivered(undefined), false);
+  // A listener that throws: the message is not taken for one being delivered afterwards.
+  const failing = new Inbox({ onSpace() {}, onCancel() {}, report() {} });
+  failing.listen(() => {
+    throw new Error("listener failed");
+  });
+  await Promise.resolve();
+  failing.push(a);
+  assert.equal(isBeingDelivered(a), false);
 });
 
 test("Inbox delivers in order and tracks unread bytes", async () => {

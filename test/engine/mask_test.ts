@@ -8,6 +8,7 @@ import {
   MaskKeyPool,
   maskRange,
   maskRangeInKernel,
+  unmaskedCopy,
   WORD_MASK_THRESHOLD,
 } from "../../src/engine/mask.ts";
 import { Protocol, type ProtocolEvent } from "../../src/engine/protocol.ts";
@@ -122,6 +123,26 @@ test("maskRange through the kernel matches the reference at unaligned starts, od
       }
     }
   }
+});
+
+test("unmaskedCopy returns the unmasked range in a buffer of its own for every length and start", () => {
+  const random = new SeededRandom(11);
+  const source = random.bytes(400);
+  const before = source.slice();
+  for (let length = 0; length <= 300; length += length < 70 ? 1 : 23) {
+    for (let start = 0; start < 4; start++) {
+      // The key inside the source, just before the payload, as in a frame.
+      const keyStart = start + 2;
+      const from = keyStart + 4;
+      const copy = unmaskedCopy(source, from, from + length, source, keyStart);
+      const key = source.subarray(keyStart, keyStart + 4);
+      assert.deepEqual(copy, referenceMask(source.subarray(from, from + length), key, 0));
+      assert.notEqual(copy.buffer, source.buffer);
+      assert.equal(copy.byteOffset, 0);
+      assert.equal(copy.buffer.byteLength, length, `length ${length}: a buffer of its own`);
+    }
+  }
+  assert.deepEqual(source, before, "the source is left as it was");
 });
 
 test("maskCopy writes the masked source into the target and leaves the source untouched", () => {

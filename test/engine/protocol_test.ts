@@ -87,6 +87,34 @@ test("Protocol copies payloads next to their header up to copyPayloadsUpTo, and 
   }
 });
 
+test("Protocol copies received payloads out of their chunk up to copyReceivedUpTo, and checks the option", () => {
+  const key = hex("37 fa 21 3d");
+  const mask = (bytes: Uint8Array) => bytes.map((byte, i) => byte ^ key[i & 3]);
+  const short = new Uint8Array(8).fill(7);
+  const long = new Uint8Array(9).fill(9);
+  const chunk = concatBytes([hex("82 88"), key, mask(short), hex("82 89"), key, mask(long)]);
+  const sent = chunk.slice();
+  const protocol = new Protocol({ role: "server", copyReceivedUpTo: 8 });
+  const events = protocol.receive(chunk);
+  assert.deepEqual(events.map((e) => e.type), ["binary", "binary"]);
+  const [first, second] = events.map((e) => (e as { data: Uint8Array }).data);
+  assert.deepEqual(first, short);
+  assert.deepEqual(second, long);
+  // Up to the limit: a buffer of its own, the chunk's bytes left masked; past it: a view.
+  assert.notEqual(first.buffer, chunk.buffer);
+  assert.equal(first.buffer.byteLength, 8);
+  assert.deepEqual(chunk.subarray(0, 14), sent.subarray(0, 14));
+  assert.equal(second.buffer, chunk.buffer);
+  // Unmasked frames (the client side) and empty payloads are copied too.
+  const client = new Protocol({ role: "client", copyReceivedUpTo: 4 });
+  const [text, empty] = client.receive(hex("81 02 68 69 82 00"));
+  assert.equal(text.type === "text" && text.data, "hi");
+  assert.ok(empty.type === "binary" && empty.data.length === 0);
+  for (const bad of [-1, Number.NaN]) {
+    assert.throws(() => new Protocol({ role: "server", copyReceivedUpTo: bad }), RangeError);
+  }
+});
+
 test("Protocol masks client frames with fresh keys and leaves the caller's bytes untouched", () => {
   const client = new Protocol({ role: "client" });
   const data = new Uint8Array(200).fill(0x55);

@@ -27,7 +27,7 @@
  * Usage: `deno run -A bench/echo.ts [--rounds 3] [--seconds 3] [--client ws|engine|go]
  *   [--servers ws,bun-native,...] [--cases 20,1024,16384,65536,16777216]
  *   [--connections N] [--window W] [--idle 5000] [--no-throughput] [--no-floors]
- *   [--before DIR]`
+ *   [--before DIR] [--gc]`
  *
  * The idle measurement also runs, for each runtime of the servers measured,
  * `bench/peers/server_floor.mjs` (`floor-deno`, `floor-bun`, `floor-node`):
@@ -35,6 +35,13 @@
  * runtime's own TCP API (the socket and one read pending, no WebSocket
  * state), so the rows read against what the runtime itself costs.
  * `--no-floors` leaves them out.
+ *
+ * `--gc`: the Node servers count their garbage collections
+ * (`bench/peers/gc_counter.mjs` preloaded), and each round's line adds the
+ * scavenges and full (mark-compact) collections per 10,000 messages of its
+ * window, with the young generation's size and the old generation's use at
+ * its end: at 16 KiB × 200 a Node server's rate depends on whether V8 runs a
+ * full collection after every scavenge, which these show.
  *
  * `--before DIR` adds `engine-deno-before`, `engine-bun-before` and
  * `engine-node-before` (when named in `--servers`): those servers run from the
@@ -66,6 +73,8 @@ import {
   startServer,
   stopAll,
 } from "./_harness/processes.ts";
+import { mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
 
 const args = Deno.args;
 const opt = (name: string, fallback: string) => option(args, name, fallback);
@@ -156,6 +165,42 @@ const cases: Case[] = opt("cases", "20,1024,16384,65536,16777216").split(",").ma
 interface Sample {
   rate: number;
   cpu: number;
+  /** With `--gc`, on Node servers: what the collections counter saw. */
+  gc?: string;
+}
+
+/** `--gc`: where the Node servers' collection counts are written (one file per pid). */
+const gcDir = args.includes("--gc") ? mkdtempSync(`${tmpdir()}/echo-gc-`) : undefined;
+
+/** A server's command, with the collections counter preloaded when it runs on Node 20 and `--gc` is on. */
+function withGcCounter(cmd: string[]): string[] {
+  if (gcDir === undefined || cmd[0] !== node20) return cmd;
+  return [cmd[0], "--import", "./bench/peers/gc_counter.mjs", ...cmd.slice(1)];
+}
+
+interface GcCounts {
+  scavenges: number;
+  full: number;
+  newSpace: number;
+  oldGeneration: number;
+}
+
+function gcCounts(pid: number): GcCounts | undefined {
+  try {
+    return JSON.parse(readFileSync(`${gcDir}/${pid}`, "utf8"));
+  } catch {
+    return undefined; // not a Node server, or no collection counted yet
+  }
+}
+
+/** The collections of a window, per 10,000 messages, and the heap at its end. */
+function gcNote(before: GcCounts | undefined, after: GcCounts | undefined, messages: number) {
+  if (!before || !after || messages === 0) return undefined;
+  const per = (n: number) => fmt((n * 10_000) / messages, 1);
+  const mb = (bytes: number) => fmt(bytes / 1048576, 1);
+  return `GC per 10k messages: ${per(after.scavenges - before.scavenges)} scavenges, ${
+    per(after.full - before.full)
+  } full; young ${mb(after.newSpace)} MB, old ${mb(after.oldGeneration)} MB`;
 }
 
 /**
@@ -167,12 +212,13 @@ async function runClient(client: string[], server: Server, c: Case): Promise<Sam
   const run = await runLoadClient(
     `${clientName} client of ${server.name}`,
     [...client, ...echoLoadArgs(server.port, c, seconds, 1)],
-    () => cpuTicks(server.pid),
+    () => ({ ticks: cpuTicks(server.pid), gc: gcDir ? gcCounts(server.pid) : undefined }),
     (seconds + 1) * 1000 + 60_000,
   );
   return {
     rate: run.result.messages / run.result.seconds,
-    cpu: (run.after - run.before) / 100 / run.seconds,
+    cpu: (run.after.ticks - run.before.ticks) / 100 / run.seconds,
+    gc: gcNote(run.before.gc, run.after.gc, run.result.messages),
   };
 }
 
@@ -180,7 +226,10 @@ const label = (c: Case) => `${sizeLabel(c.size)} ×${c.connections}c×${c.window
 
 async function throughput(client: string[]) {
   const running: Server[] = [];
-  for (const spec of servers) running.push(await startServer(spec.name, spec.cmd));
+  for (const spec of servers) {
+    const env = gcDir ? { GC_COUNTS_DIR: gcDir } : undefined;
+    running.push(await startServer(spec.name, withGcCounter(spec.cmd), { env }));
+  }
   const results = new Samples<Sample>();
   try {
     for (let round = 0; round < rounds; round++) {
@@ -191,7 +240,7 @@ async function throughput(client: string[]) {
           console.error(
             `round ${round + 1} ${label(c)} ${server.name}: ${fmt(sample.rate)} msg/s (server cpu ${
               fmt(sample.cpu * 100)
-            }%)`,
+            }%)${sample.gc ? ` ${sample.gc}` : ""}`,
           );
         }
       }
@@ -301,4 +350,5 @@ try {
   if (idleConnections > 0) await idleMemory();
 } finally {
   await stopAll();
+  if (gcDir) rmSync(gcDir, { recursive: true, force: true });
 }

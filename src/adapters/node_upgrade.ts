@@ -23,7 +23,7 @@ import { StreamChannel } from "../channel/stream_channel.ts";
 import { serverSettings } from "../channel/stream_channel_options.ts";
 import { REFUSAL_LINGER_MS } from "../channel/request_input.ts";
 import {
-  answerUpgrade,
+  decideUpgrade,
   type UpgradeAnswer,
   type UpgradeRequestHead,
 } from "../channel/upgrade_answer.ts";
@@ -133,7 +133,7 @@ export function writeServerError(socket: Duplex): void {
  * server.on("upgrade", (req, socket, head) => upgradeWith(connections, req, socket, head, options));
  * ```
  */
-export async function upgradeWith(
+export function upgradeWith(
   connections: ServerConnections,
   req: IncomingMessage,
   socket: Duplex,
@@ -143,7 +143,7 @@ export async function upgradeWith(
   deadline?: AbortSignal,
 ): Promise<WebSocketChannel | undefined> {
   // Answered already (408 while node:http still parsed the head): nothing more to say.
-  if (refused.has(socket)) return undefined;
+  if (refused.has(socket)) return NO_CHANNEL;
   // Once: serve() has added it already (a second copy would grow the listener array).
   if (!socket.listeners("error").includes(destroySocket)) socket.on("error", destroySocket);
   // node:http takes up to 2,000 fields: the same 431 limits as our own head reader.
@@ -151,7 +151,7 @@ export async function upgradeWith(
   const tooLarge = checkHeadLimits(startLine, req.rawHeaders);
   if (tooLarge) {
     refuseWith(socket, createRejection(431, tooLarge.message));
-    return undefined;
+    return NO_CHANNEL;
   }
   // Aborts once the handshake is given up: the client left, or serve()'s deadline passed.
   // Only onUpgrade can see it; without one, the request gets no signal to follow (a followed
@@ -164,9 +164,10 @@ export async function upgradeWith(
     socket.once("close", giveUp);
     deadline?.addEventListener("abort", giveUp, { once: true });
   }
-  let answer: UpgradeAnswer;
+  // Decided in this call without onUpgrade or policy callbacks: no promise to wait for.
+  let answer: UpgradeAnswer | Promise<UpgradeAnswer>;
   try {
-    answer = await answerUpgrade(requestHead(req), {
+    answer = decideUpgrade(requestHead(req), {
       protocols: options.protocols,
       origins: options.origins,
       requireOrigin: options.requireOrigin,
@@ -176,15 +177,56 @@ export async function upgradeWith(
       signal: givenUp?.signal,
     });
   } catch (error) {
-    // Our settings, not the request, are at fault: say so rather than drop the socket.
-    writeServerError(socket);
-    throw error;
-  } finally {
-    if (giveUp) {
-      socket.off("close", giveUp);
-      deadline?.removeEventListener("abort", giveUp);
-    }
+    return serverFault(socket, giveUp, deadline, error);
   }
+  if (answer instanceof Promise) {
+    return answer.then(
+      (decided) => {
+        unfollow(socket, giveUp, deadline);
+        return answered(connections, socket, head, options, decided);
+      },
+      (error) => serverFault(socket, giveUp, deadline, error),
+    );
+  }
+  unfollow(socket, giveUp, deadline);
+  try {
+    return Promise.resolve(answered(connections, socket, head, options, answer));
+  } catch (error) {
+    return Promise.reject(error);
+  }
+}
+
+/** What {@linkcode upgradeWith} resolves to when there is no channel. */
+const NO_CHANNEL: Promise<undefined> = Promise.resolve(undefined);
+
+/** Stops following the client's leaving and the deadline (for onUpgrade's signal). */
+function unfollow(socket: Duplex, giveUp: (() => void) | undefined, deadline?: AbortSignal) {
+  if (!giveUp) return;
+  socket.off("close", giveUp);
+  deadline?.removeEventListener("abort", giveUp);
+}
+
+/** Our settings, not the request, are at fault: say so rather than drop the socket. */
+function serverFault(
+  socket: Duplex,
+  giveUp: (() => void) | undefined,
+  deadline: AbortSignal | undefined,
+  error: unknown,
+): Promise<never> {
+  unfollow(socket, giveUp, deadline);
+  writeServerError(socket);
+  return Promise.reject(error);
+}
+
+/** Writes the decided answer: the refusal, or the 101 and the channel opened and tracked. */
+function answered(
+  connections: ServerConnections,
+  socket: Duplex,
+  head: Uint8Array,
+  // deno-lint-ignore no-explicit-any
+  options: UpgradeOptions<any>,
+  answer: UpgradeAnswer,
+): WebSocketChannel | undefined {
   if (!answer.accepted) {
     // Written once: after serve()'s 503 or the client's leaving this is a no-op.
     writeAnswer(socket, answer.answer);

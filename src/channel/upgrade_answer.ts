@@ -21,6 +21,7 @@ import {
   encodeRejection,
   type HandshakeRejection,
   upgradeResponseFields,
+  type VerifyUpgradeRequestResult,
 } from "../handshake/server_handshake.ts";
 import type { SubprotocolSelector } from "../handshake/subprotocol.ts";
 import {
@@ -148,18 +149,71 @@ export async function answerUpgrade(
   head: UpgradeRequestHead,
   options: AnswerUpgradeOptions = {},
 ): Promise<UpgradeAnswer> {
-  const { headers } = head;
+  return await decideUpgrade(head, options);
+}
+
+/**
+ * {@linkcode answerUpgrade} without a promise unless something asynchronous
+ * decides: `onUpgrade`, or an `origins` or `protocols` callback. A server
+ * without them answers every upgrade in the same call, and no promise or
+ * suspended call is garbage per handshake. Throws (or rejects) where
+ * `answerUpgrade` rejects.
+ *
+ * @param head The request line and headers.
+ * @param options The server's policy and the request's `signal`.
+ * @returns The answer, or a promise of it.
+ *
+ * @example
+ * ```ts
+ * import { decideUpgrade } from "./upgrade_answer.ts";
+ *
+ * const headers = new Headers({
+ *   host: "example.com",
+ *   upgrade: "websocket",
+ *   connection: "Upgrade",
+ *   "sec-websocket-key": "dGhlIHNhbXBsZSBub25jZQ==",
+ *   "sec-websocket-version": "13",
+ * });
+ * const answer = decideUpgrade({ method: "GET", target: "/", httpVersion: "HTTP/1.1", headers });
+ * console.assert(!(answer instanceof Promise) && answer.accepted);
+ * ```
+ */
+export function decideUpgrade(
+  head: UpgradeRequestHead,
+  options: AnswerUpgradeOptions,
+): UpgradeAnswer | Promise<UpgradeAnswer> {
   // The head and the options are what the checks read; a promise only with a callback policy.
-  const checked = checkUpgradeRequest(head, options);
-  const verdict = checked instanceof Promise ? await checked : checked;
+  const verdict = checkUpgradeRequest(head, options);
+  return verdict instanceof Promise
+    ? verdict.then((checked) => afterChecks(head, options, checked))
+    : afterChecks(head, options, verdict);
+}
+
+/** {@linkcode decideUpgrade} once the request passed or failed its checks. */
+function afterChecks(
+  head: UpgradeRequestHead,
+  options: AnswerUpgradeOptions,
+  verdict: VerifyUpgradeRequestResult,
+): UpgradeAnswer | Promise<UpgradeAnswer> {
   if (!verdict.ok) return refusedWith(verdict.response);
-  const url = unparsedUrl(head.target, headers.get("host"), options.secure ?? false);
+  const url = unparsedUrl(head.target, head.headers.get("host"), options.secure ?? false);
   // RFC 7230 §5.4: a Host header field with an invalid value MUST get 400.
   if (url === undefined) return refusedWith(createRejection(400, "Invalid Host header"));
   const request = upgradeRequest(url, head, options.signal);
-  // Without onUpgrade, no promise and no async call: accepted as it is.
-  const decided = options.onUpgrade ? await decide(options.onUpgrade, request) : NO_HOOK;
-  if (!decided.accepted) return { ...decided, request };
+  // Without onUpgrade, no promise: accepted as it is.
+  if (!options.onUpgrade) return accept(verdict, options, request, NO_HOOK);
+  return decide(options.onUpgrade, request).then((decided) =>
+    decided.accepted ? accept(verdict, options, request, decided) : { ...decided, request }
+  );
+}
+
+/** The 101 for a request that passed its checks and `onUpgrade`. */
+function accept(
+  verdict: Extract<VerifyUpgradeRequestResult, { ok: true }>,
+  options: AnswerUpgradeOptions,
+  request: Request,
+  decided: Extract<UpgradeOutcome<unknown>, { accepted: true }>,
+): UpgradeAnswer {
   const accepted = PerMessageDeflate.acceptOffer(
     verdict.offeredExtensions || null,
     options.compression,

@@ -2,6 +2,7 @@ import { test } from "node:test";
 import assert from "node:assert/strict";
 import {
   answerUpgrade,
+  decideUpgrade,
   requestUrl,
   type UpgradeAnswer,
   type UpgradeRequestHead,
@@ -313,4 +314,25 @@ test("answerUpgrade fills the request from the fields as received, repeated name
   assert.equal(answer.request.signal.aborted, false);
   expiry.abort();
   assert.equal(answer.request.signal.aborted, true);
+});
+
+test("decideUpgrade answers in the call without onUpgrade or callbacks, and waits for them", async () => {
+  const now = decideUpgrade(head(), { protocols: ["chat"], origins: ["https://a.example"] });
+  assert.ok(!(now instanceof Promise));
+  assert.deepEqual(text(now), text(await answerUpgrade(head())));
+  const refusedNow = decideUpgrade({ ...head(), method: "POST" }, {});
+  assert.ok(!(refusedNow instanceof Promise));
+  assert.equal(text(refusal(refusedNow)).status, 405);
+  const hooked = decideUpgrade(head(), { onUpgrade: () => ({ data: 7 }) });
+  assert.ok(hooked instanceof Promise);
+  const answer = await hooked;
+  assert.ok(answer.accepted && answer.data === 7);
+  const chosen = decideUpgrade(head({ "sec-websocket-protocol": "a, b" }), {
+    protocols: (offered) => offered[1],
+  });
+  assert.ok(chosen instanceof Promise);
+  assert.ok(text(await chosen).fields.includes("sec-websocket-protocol:b"));
+  // Our own settings at fault: thrown here, where answerUpgrade rejects.
+  const offer = head({ "sec-websocket-extensions": "permessage-deflate" });
+  assert.throws(() => decideUpgrade(offer, { compression: { threshold: -1 } }), RangeError);
 });

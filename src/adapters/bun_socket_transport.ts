@@ -145,16 +145,19 @@ export class BunSocketIo extends SocketReader implements ByteWriter {
   }
 
   /**
-   * Payloads of up to 256 bytes that arrive whole in one read are copied
+   * Payloads of up to 512 bytes that arrive whole in one read are copied
    * out of it (see `FrameDecoderOptions.copyPayloadsUpTo`): the read is a
    * fresh `Uint8Array` with no `ArrayBuffer` yet, which JavaScriptCore makes
    * on the first view of it (`subarray` of a 26-byte read: about 0.35 µs,
-   * the copy 0.05 µs). Echo of 20-byte messages in process (reads and writes
-   * without sockets, `bench/peers/bun_path_probe.ts`): 0.56 against 0.97 µs
-   * of CPU per message.
+   * the copy 0.05 µs). Echo in process (reads and writes without sockets,
+   * `bench/peers/bun_path_probe.ts`), µs of CPU per message, views against
+   * copies: 20 B 0.97 / 0.56, 120 B 1.0–1.1 / 0.57–0.70, 250 B 1.3–1.4 /
+   * 0.67–0.82, 500 B 1.1–1.4 / 0.85, 900 B 1.3–1.5 / 1.3 (the byte loop
+   * that unmasks the copy catches up); past 1,000 bytes a new array is
+   * allocated outside the garbage-collected heap and the copy loses.
    */
   get copyReceivedUpTo(): number {
-    return 256;
+    return 512;
   }
 
   // ── the listener's handlers ──────────────────────────────────────────

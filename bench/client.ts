@@ -36,7 +36,10 @@
  * Usage: `deno run -A bench/client.ts [--rounds 21] [--bytes 134217728] [--window 32]
  *   [--transports memory,ws] [--sizes 64,16384] [--target 10]`; also
  *   `bun bench/client.ts …` and, on Node 24 (which strips the types),
- *   `node bench/client.ts …`.
+ *   `node bench/client.ts …`. Node 20 runs an esbuild bundle of it
+ *   (`esbuild bench/client.ts --bundle --platform=node --format=esm
+ *   --outfile=.build/bench/client.mjs`) with `--transports memory`: from
+ *   `.build/` the bundle does not find the `ws` server in `bench/peers/`.
  *
  * @module
  */

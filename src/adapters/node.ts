@@ -298,6 +298,12 @@ async function listen<Data>(options: ServeOptions<Data>): Promise<WebSocketServe
       return deciding === true ? undefined : deciding?.signal;
     },
     decided: (socket, upgraded) => {
+      // A client that left while onUpgrade ran abandoned the answer, not the check, which
+      // may run on: its slot is held until the deadline (as on Deno and Bun), so
+      // connections that come and go cannot start more checks than maxPendingHandshakes.
+      if (!upgraded && socket.destroyed && pending.get(socket)?.deciding instanceof AbortController) {
+        return;
+      }
       pending.settle(socket);
       if (!upgraded) return;
       // Its channel owns it now (the server's close() ends it through the channel, and the
@@ -313,7 +319,9 @@ async function listen<Data>(options: ServeOptions<Data>): Promise<WebSocketServe
   // keeps its grown capacity for the connection's life).
   function forget(this: Socket) {
     sockets.delete(this);
-    pending.settle(this);
+    // A decision under way keeps its slot until it is made (`decided`) or its deadline passes:
+    // the checks run on after their client left.
+    if (pending.get(this)?.deciding === undefined) pending.settle(this);
   }
   /** One function for every pending socket: PendingHandshakes calls it once per socket it settles. */
   const giveSlot = () => slots.give();
@@ -363,6 +371,8 @@ async function listen<Data>(options: ServeOptions<Data>): Promise<WebSocketServe
       const stopped = new Promise<void>((resolve) => outer.close(() => resolve()));
       await handler.close(code, reason);
       for (const socket of sockets) socket.destroy();
+      // Checks still running whose clients left: their slots and the deadline timer end here.
+      pending.clear();
       await stopped;
     })();
   options.signal?.addEventListener("abort", () => void close(), { once: true });

@@ -93,6 +93,15 @@ export class PendingHandshakes<Key> {
     return entry;
   }
 
+  /**
+   * Ends every wait without expiring any (the server is closing): each slot
+   * given back and the timer stopped.
+   */
+  clear(): void {
+    // Deleting the entry being visited is safe in a Map's iteration.
+    for (const key of this.#entries.keys()) this.settle(key);
+  }
+
   #arm(delay: number): void {
     this.#timer = setTimeout(() => this.#sweep(), delay);
   }

@@ -70,7 +70,9 @@ export interface UpgradeOptions<Data = undefined> {
    * - A throw or a rejection answers 500 and is reported to `onError`.
    *
    * In `serve()` the check counts as part of the opening handshake: it holds
-   * one of `maxPendingHandshakes` while it runs, and one not settled within
+   * one of `maxPendingHandshakes` while it runs (its client leaving aborts
+   * `request.signal` but frees no slot before the check settles or the
+   * deadline passes), and one not settled within
    * `handshakeTimeout` (counted from the connection) is answered 503 with
    * `request.signal` aborted. Elsewhere the hosting server's own limits apply.
    */

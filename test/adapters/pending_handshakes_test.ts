@@ -90,3 +90,16 @@ test("PendingHandshakes with every key settled holds no timer and expires nothin
   await t.expiredCount(1);
   assert.deepEqual(t.expired, ["d"]);
 });
+
+test("PendingHandshakes.clear() gives every slot back once and expires nothing", async () => {
+  const t = tracked(10);
+  for (const key of ["a", "b", "c"]) t.admit(key);
+  t.pending.get("b")!.deciding = true;
+  t.pending.clear();
+  assert.equal(t.held(), 0);
+  assert.equal(t.pending.size, 0);
+  await delay(40);
+  assert.deepEqual(t.expired, []);
+  t.pending.clear(); // empty: nothing
+  assert.equal(t.held(), 0);
+});

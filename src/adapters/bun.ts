@@ -45,7 +45,11 @@ import {
 } from "../handshake/server_handshake.ts";
 import { appendHeaders, runUpgradeHook } from "../handshake/upgrade_hook.ts";
 import { fromWebSocket } from "../channel/native_channel.ts";
-import { acceptOverStreams, refuseOverStreams } from "../channel/server_over_streams.ts";
+import {
+  acceptOverStreams,
+  refuseOverStreams,
+  type ServerSideOptions,
+} from "../channel/server_over_streams.ts";
 import type { WebSocketChannel } from "../channel/web_socket_channel.ts";
 import {
   type BunSocketHandlers,
@@ -297,7 +301,12 @@ function listen<Data>(options: ServeOptions<Data>): Promise<WebSocketServer> {
   const secure = Boolean(options.tls);
   const connections = new ServerConnections(options);
   const handshakeTimeout = options.handshakeTimeout ?? DEFAULT_HANDSHAKE_TIMEOUT;
-  const streamOptions = streamServerOptions(options, secure);
+  // Aborted by close(): handshakes still deciding end then, not at handshakeTimeout.
+  const stopping = new AbortController();
+  const streamOptions: ServerSideOptions = {
+    ...streamServerOptions(options, secure),
+    closing: stopping.signal,
+  };
   const slots = new HandshakeSlots(options.maxPendingHandshakes ?? DEFAULT_MAX_PENDING_HANDSHAKES);
   const accept = async (io: BunSocketIo) => {
     if (!secure) io.socket.setNoDelay(true);
@@ -352,6 +361,7 @@ function listen<Data>(options: ServeOptions<Data>): Promise<WebSocketServer> {
   const close = (code?: number, reason?: string) =>
     closing ??= (async () => {
       listener.stop();
+      stopping.abort();
       await connections.closeAll(code, reason);
       // Connections still in their handshake (or being refused) end now.
       listener.stop(true);

@@ -41,7 +41,11 @@ import { runUpgradeHook } from "../handshake/upgrade_hook.ts";
 import { HandshakeError, HandshakeErrorCode } from "../handshake/errors.ts";
 import { fromWebSocket, type WebSocketLike } from "../channel/native_channel.ts";
 import { StreamChannel } from "../channel/stream_channel.ts";
-import { acceptOverStreams, refuseOverStreams } from "../channel/server_over_streams.ts";
+import {
+  acceptOverStreams,
+  refuseOverStreams,
+  type ServerSideOptions,
+} from "../channel/server_over_streams.ts";
 import { UnsupportedError } from "../channel/errors.ts";
 import type { WebSocketChannel } from "../channel/web_socket_channel.ts";
 import { denoConnTransport } from "./deno_conn_transport.ts";
@@ -219,7 +223,12 @@ export function serve<Data = undefined>(options: ServeOptions<Data>): Promise<We
   const connections = new ServerConnections(options);
   const pending = new Set<Deno.Conn>();
   const secure = Boolean(options.tls);
-  const streamOptions = streamServerOptions(options, secure);
+  // Aborted by close(): handshakes still deciding end then, not at handshakeTimeout.
+  const stopping = new AbortController();
+  const streamOptions: ServerSideOptions = {
+    ...streamServerOptions(options, secure),
+    closing: stopping.signal,
+  };
   const slots = new HandshakeSlots(options.maxPendingHandshakes ?? DEFAULT_MAX_PENDING_HANDSHAKES);
 
   const handle = async (conn: Deno.Conn) => {
@@ -276,6 +285,7 @@ export function serve<Data = undefined>(options: ServeOptions<Data>): Promise<We
       try {
         listener.close();
       } catch { /* closed */ }
+      stopping.abort();
       await accepting;
       for (const conn of pending) close(conn);
       await connections.closeAll(code, reason);

@@ -301,7 +301,9 @@ async function listen<Data>(options: ServeOptions<Data>): Promise<WebSocketServe
       // A client that left while onUpgrade ran abandoned the answer, not the check, which
       // may run on: its slot is held until the deadline (as on Deno and Bun), so
       // connections that come and go cannot start more checks than maxPendingHandshakes.
-      if (!upgraded && socket.destroyed && pending.get(socket)?.deciding instanceof AbortController) {
+      if (
+        !upgraded && socket.destroyed && pending.get(socket)?.deciding instanceof AbortController
+      ) {
         return;
       }
       pending.settle(socket);

@@ -13,7 +13,11 @@ import { parseRequestLine, type RequestLine } from "../handshake/http1_start_lin
 import type { OriginPolicy } from "../handshake/origin_policy.ts";
 import { createRejection, type HandshakeRejection } from "../handshake/server_handshake.ts";
 import type { SubprotocolSelector } from "../handshake/subprotocol.ts";
-import { lateUpgradeCheck, type UpgradeHook } from "../handshake/upgrade_hook.ts";
+import {
+  hookFailureRejection,
+  lateUpgradeCheck,
+  type UpgradeHook,
+} from "../handshake/upgrade_hook.ts";
 import {
   DEFAULT_STREAM_HANDSHAKE_TIMEOUT,
   dropStreams,
@@ -23,7 +27,7 @@ import {
 import { refuse, RequestInput } from "./request_input.ts";
 import { type ByteStreams, StreamChannel, type StreamChannelSettings } from "./stream_channel.ts";
 import { type ResolvedSettings, serverSettings } from "./stream_channel_options.ts";
-import { answerUpgrade, type UpgradeAnswer } from "./upgrade_answer.ts";
+import { decideUpgrade, type UpgradeAnswer } from "./upgrade_answer.ts";
 
 /** Options of {@linkcode serverOverStreams}. */
 export interface ServerOverStreamsOptions
@@ -46,6 +50,19 @@ export interface ServerOverStreamsOptions
   onUpgrade?: UpgradeHook<unknown>;
   /** The connection is TLS: request URLs start with `https:`. @default {false} */
   secure?: boolean;
+}
+
+/**
+ * {@linkcode ServerOverStreamsOptions} as a server passes them to
+ * {@linkcode acceptOverStreams} for all its connections.
+ */
+export interface ServerSideOptions extends ServerOverStreamsOptions {
+  /**
+   * Aborts when the server closes: a decision still pending then ends at
+   * once (`onUpgrade`'s signal aborted, its timer stopped) instead of at
+   * `handshakeTimeout`.
+   */
+  closing?: AbortSignal;
 }
 
 /** The upgrade request as read from the wire. */
@@ -168,10 +185,11 @@ function setupOf(options: ServerOverStreamsOptions): ServerSetup {
  */
 export async function acceptOverStreams(
   streams: ByteStreams,
-  serverOptions: ServerOverStreamsOptions,
+  serverOptions: ServerSideOptions,
   onUpgrade: UpgradeHook<unknown> | undefined,
 ): Promise<ServerUpgrade> {
   const { options, settings, error: configError } = setupOf(serverOptions);
+  const { closing } = serverOptions;
   // A transport with direct access (a Node socket) is read and written without Web Streams.
   const direct = streams.direct?.();
   const writer: HandshakeWriter = direct ? direct.writer : streams.writable.getWriter();
@@ -183,8 +201,15 @@ export async function acceptOverStreams(
   // Only onUpgrade sees the request's signal; without one the request follows none (a
   // followed signal costs a controller, a dependent signal and its weak references).
   const expiry = onUpgrade ? new AbortController() : undefined;
+  // Ends a decision still pending (onUpgrade, or an origins or protocols callback): at the
+  // deadline, or when the server closes.
+  let giveUp: ((reason: unknown) => void) | undefined;
   const timer = setTimeout(() => {
-    if (headRead) return expiry?.abort(lateUpgradeCheck(timeout).error);
+    if (headRead) {
+      const { error } = lateUpgradeCheck(timeout);
+      expiry?.abort(error);
+      return giveUp?.(error);
+    }
     input.fail(
       new HandshakeError(
         HandshakeErrorCode.timeout,
@@ -218,7 +243,7 @@ export async function acceptOverStreams(
     }
     const { headers } = result.head;
     try {
-      answer = await answerUpgrade(
+      const decided = decideUpgrade(
         {
           method: line.method,
           target: line.target,
@@ -228,12 +253,16 @@ export async function acceptOverStreams(
         },
         { ...options, onUpgrade, signal: expiry?.signal },
       );
+      answer = decided instanceof Promise ? await untilGivenUp(decided) : decided;
     } catch (error) {
-      // Our own settings or callbacks failed, not the request: answer rather than drop it.
-      throw await refused(500, error);
+      // Our own settings or callbacks failed, not the request: answer rather than drop it
+      // (503 for a decision past the deadline, 500 otherwise).
+      await refuse(streams, writer, input, hookFailureRejection(error));
+      throw error;
     }
   } finally {
     clearTimeout(timer);
+    if (giveUp) closing?.removeEventListener("abort", onClosing);
   }
   if (!answer.accepted) {
     await refuse(streams, writer, input, answer.answer);
@@ -250,6 +279,23 @@ export async function acceptOverStreams(
     head: result.rest,
   });
   return { channel, request: answer.request, data: answer.data };
+
+  /**
+   * `decided`, or a rejection once the deadline passes or the server closes
+   * first: a callback that never settles must not hold the connection.
+   */
+  function untilGivenUp(decided: Promise<UpgradeAnswer>): Promise<UpgradeAnswer> {
+    const givenUp = new Promise<never>((_, reject) => (giveUp = reject));
+    if (closing?.aborted) onClosing();
+    else closing?.addEventListener("abort", onClosing, { once: true });
+    return Promise.race([decided, givenUp]);
+  }
+
+  function onClosing() {
+    const reason = new Error("The server closed");
+    expiry?.abort(reason);
+    giveUp?.(reason);
+  }
 
   /** Answers `status` (the body: `message`, or the status's own) and gives `error` back. */
   async function refused(status: number, error: unknown, message = "Internal Server Error") {

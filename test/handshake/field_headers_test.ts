@@ -1,6 +1,8 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
 import { FieldHeaders } from "../../src/handshake/field_headers.ts";
+import { checkUpgradeRequest } from "../../src/handshake/server_handshake.ts";
+import { SeededRandom } from "../_util/seeded_random.ts";
 
 /** Fields as a client may send them: mixed case, repeats, padding, empty values. */
 const RAW = [
@@ -57,4 +59,92 @@ test("FieldHeaders.appendTo appends every field in order, repeats kept", () => {
   assert.equal(request.headers.get("host"), "example.com:8080");
   // Headers validates as always: a value with a line break is a TypeError.
   assert.throws(() => new FieldHeaders(["X", "a\r\nb: c"]).appendTo(new Headers()), TypeError);
+});
+
+/** Field names and values a hostile client may mix: repeats, odd case, padding, empty elements. */
+const NAMES = [
+  "Host",
+  "host",
+  "Upgrade",
+  "UPGRADE",
+  "Connection",
+  "connection",
+  "Sec-WebSocket-Key",
+  "sec-websocket-key",
+  "Sec-WebSocket-Version",
+  "Sec-WebSocket-Protocol",
+  "Sec-WebSocket-Extensions",
+  "Origin",
+  "X-Other",
+];
+const VALUES = [
+  "",
+  " ",
+  "websocket",
+  "WebSocket ",
+  "\tUpgrade",
+  "keep-alive, Upgrade",
+  ",,upgrade,,",
+  "upgradefoo",
+  "dGhlIHNhbXBsZSBub25jZQ==",
+  " dGhlIHNhbXBsZSBub25jZQ== ",
+  "AAAAAAAAAAAAAAAAAAAAAA==",
+  "13",
+  "13, 13",
+  "8",
+  "chat",
+  "chat, superchat",
+  ", chat",
+  "permessage-deflate; client_max_window_bits",
+  "permessage-deflate; =x",
+  "https://ok.example",
+  "null",
+  "example.com:8080",
+  "[::1]:80",
+  "caf\u00e9",
+];
+
+test("FieldHeaders: seeded fields, every upgrade check decides as with a Headers of the same fields", async () => {
+  const random = new SeededRandom(0x5eed);
+  const options = { protocols: ["chat", "superchat"], origins: ["https://ok.example"] };
+  // A valid request, then each case adds or replaces a few fields.
+  const valid = [
+    "Host",
+    "a",
+    "Upgrade",
+    "websocket",
+    "Connection",
+    "Upgrade",
+    "Sec-WebSocket-Key",
+    "dGhlIHNhbXBsZSBub25jZQ==",
+    "Sec-WebSocket-Version",
+    "13",
+  ];
+  const outcomes = new Set<string>();
+  for (let round = 0; round < 2000; round++) {
+    const raw = random.int(4) === 0 ? [] : [...valid];
+    for (let n = random.int(4); n > 0; n--) {
+      const at = random.int(raw.length / 2 + 1) * 2;
+      if (random.int(2) === 0 && at < raw.length) raw[at + 1] = random.pick(VALUES);
+      else raw.splice(at, 0, random.pick(NAMES), random.pick(VALUES));
+    }
+    const headers = new Headers();
+    for (let i = 0; i < raw.length; i += 2) headers.append(raw[i], raw[i + 1]);
+    const fromFields = checkUpgradeRequest(
+      { method: "GET", headers: new FieldHeaders(raw) },
+      options,
+    );
+    const fromHeaders = checkUpgradeRequest({ method: "GET", headers }, options);
+    const summary = (result: Awaited<typeof fromFields>) =>
+      result.ok
+        ? `ok ${result.key} ${result.protocol} ${result.offeredExtensions} ${result.origin}`
+        : `${result.response.status} ${result.response.body}`;
+    const a = summary(await fromFields);
+    assert.equal(a, summary(await fromHeaders), JSON.stringify(raw));
+    outcomes.add(a.split(" ").slice(0, 2).join(" "));
+  }
+  // The cases reach both acceptance and the refusals, not only one answer.
+  for (const status of ["ok", "400", "403", "426"]) {
+    assert.ok([...outcomes].some((o) => o.startsWith(status)), `${status} in ${[...outcomes]}`);
+  }
 });

@@ -363,3 +363,36 @@ test(`serve (${currentRuntime}) answers 503 at handshakeTimeout when an origins 
     }
   }
 });
+
+test(`serve (${currentRuntime}) close() lets no check still running open a channel`, async () => {
+  const check = gatedCheck();
+  const opened: string[] = [];
+  const server = await serveHere({
+    // The first client never answers the close handshake: close() waits this long for it.
+    closeTimeout: 1000,
+    onUpgrade: (request) =>
+      new URL(request.url).pathname === "/slow" ? check.onUpgrade(request) : undefined,
+    onChannel: (_channel, request) => void opened.push(new URL(request.url).pathname),
+    onError: () => {},
+  });
+  const open = rawClient(server.port);
+  const slow = rawClient(server.port);
+  try {
+    open.socket.write(head({ target: "/open" }));
+    assert.equal(await open.status("the first client's 101"), 101);
+    slow.socket.write(head({ target: "/slow" }));
+    await waitFor(() => check.running === 1, { what: "the check to run" });
+    const closed = server.close();
+    // The check accepts while close() waits for the first channel's close handshake.
+    check.open();
+    await deadline(closed, 10_000, "close()");
+    await deadline(slow.closed, 5000, "the second connection to end");
+    assert.deepEqual(opened, ["/open"]);
+    assert.doesNotMatch(slow.text, /^HTTP\/1\.1 101/, slow.text);
+  } finally {
+    check.open();
+    open.socket.destroy();
+    slow.socket.destroy();
+    await server.close();
+  }
+});

@@ -371,10 +371,12 @@ async function listen<Data>(options: ServeOptions<Data>): Promise<WebSocketServe
   const close = (code?: number, reason?: string) =>
     closing ??= (async () => {
       const stopped = new Promise<void>((resolve) => outer.close(() => resolve()));
-      await handler.close(code, reason);
+      // Connections not upgraded end first: a check that accepts while the channels below
+      // close would otherwise open a channel nothing closes (and outer.close() waits for).
       for (const socket of sockets) socket.destroy();
       // Checks still running whose clients left: their slots and the deadline timer end here.
       pending.clear();
+      await handler.close(code, reason);
       await stopped;
     })();
   options.signal?.addEventListener("abort", () => void close(), { once: true });

@@ -256,8 +256,9 @@ export async function acceptOverStreams(
       answer = decided instanceof Promise ? await untilGivenUp(decided) : decided;
     } catch (error) {
       // Our own settings or callbacks failed, not the request: answer rather than drop it
-      // (503 for a decision past the deadline, 500 otherwise).
-      await refuse(streams, writer, input, hookFailureRejection(error));
+      // (503 for a decision past the deadline or cut short by the server closing, 500 otherwise).
+      const rejection = closing?.aborted ? closingRejection() : hookFailureRejection(error);
+      await refuse(streams, writer, input, rejection);
       throw error;
     }
   } finally {
@@ -302,6 +303,11 @@ export async function acceptOverStreams(
     await refuse(streams, writer, input, createRejection(status, message));
     return error;
   }
+}
+
+/** The answer to a request whose decision the server's closing cut short. */
+function closingRejection(): HandshakeRejection {
+  return createRejection(503, "Server closing", { headers: { "retry-after": "1" } });
 }
 
 /**

@@ -204,6 +204,7 @@ export async function acceptOverStreams(
   // Ends a decision still pending (onUpgrade, or an origins or protocols callback): at the
   // deadline, or when the server closes.
   let giveUp: ((reason: unknown) => void) | undefined;
+  let onClosing: (() => void) | undefined;
   const timer = setTimeout(() => {
     if (headRead) {
       const { error } = lateUpgradeCheck(timeout);
@@ -253,7 +254,21 @@ export async function acceptOverStreams(
         },
         { ...options, onUpgrade, signal: expiry?.signal },
       );
-      answer = decided instanceof Promise ? await untilGivenUp(decided) : decided;
+      if (decided instanceof Promise) {
+        // A callback that never settles must not hold the connection: the decision ends at
+        // the deadline, or once the server closes.
+        const givenUp = new Promise<never>((_, reject) => (giveUp = reject));
+        onClosing = () => {
+          const reason = new Error("The server closed");
+          expiry?.abort(reason);
+          giveUp?.(reason);
+        };
+        if (closing?.aborted) onClosing();
+        else closing?.addEventListener("abort", onClosing, { once: true });
+        answer = await Promise.race([decided, givenUp]);
+      } else {
+        answer = decided;
+      }
     } catch (error) {
       // Our own settings or callbacks failed, not the request: answer rather than drop it
       // (503 for a decision past the deadline or cut short by the server closing, 500 otherwise).
@@ -263,7 +278,7 @@ export async function acceptOverStreams(
     }
   } finally {
     clearTimeout(timer);
-    if (giveUp) closing?.removeEventListener("abort", onClosing);
+    if (onClosing) closing?.removeEventListener("abort", onClosing);
   }
   if (!answer.accepted) {
     await refuse(streams, writer, input, answer.answer);
@@ -280,23 +295,6 @@ export async function acceptOverStreams(
     head: result.rest,
   });
   return { channel, request: answer.request, data: answer.data };
-
-  /**
-   * `decided`, or a rejection once the deadline passes or the server closes
-   * first: a callback that never settles must not hold the connection.
-   */
-  function untilGivenUp(decided: Promise<UpgradeAnswer>): Promise<UpgradeAnswer> {
-    const givenUp = new Promise<never>((_, reject) => (giveUp = reject));
-    if (closing?.aborted) onClosing();
-    else closing?.addEventListener("abort", onClosing, { once: true });
-    return Promise.race([decided, givenUp]);
-  }
-
-  function onClosing() {
-    const reason = new Error("The server closed");
-    expiry?.abort(reason);
-    giveUp?.(reason);
-  }
 
   /** Answers `status` (the body: `message`, or the status's own) and gives `error` back. */
   async function refused(status: number, error: unknown, message = "Internal Server Error") {

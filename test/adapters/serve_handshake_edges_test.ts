@@ -14,6 +14,7 @@ import { test } from "node:test";
 import assert from "node:assert/strict";
 import process from "node:process";
 import { connect as netConnect, type Socket } from "node:net";
+import { createServer as createHttpServer } from "node:http";
 import { deadline, delay, waitFor } from "../_util/async.ts";
 import { currentRuntime } from "../_util/runtimes.ts";
 import { serveHere } from "../_util/serve_here.ts";
@@ -396,3 +397,36 @@ test(`serve (${currentRuntime}) close() lets no check still running open a chann
     await server.close();
   }
 });
+
+test(
+  "attach (node:http) close(): a check still running is answered 503, not upgraded",
+  { skip: currentRuntime !== "node" && "attach() is for Node's node:http" },
+  async () => {
+    const { attach } = await import("../../src/adapters/node.ts");
+    const check = gatedCheck();
+    const opened: string[] = [];
+    const http = createHttpServer();
+    const handler = attach(http, {
+      onUpgrade: check.onUpgrade,
+      onChannel: (_channel, request) => void opened.push(request.url),
+      onError: () => {},
+    });
+    await new Promise<void>((resolve) => http.listen(0, "127.0.0.1", resolve));
+    const slow = rawClient((http.address() as { port: number }).port);
+    try {
+      slow.socket.write(head());
+      await waitFor(() => check.running === 1, { what: "the check to run" });
+      await deadline(handler.close(), 5000, "close()");
+      // Accepted after the handler closed: no channel of a detached handler.
+      check.open();
+      assert.equal(await slow.status("an answer"), 503, slow.text);
+      assert.deepEqual(opened, []);
+      assert.equal(handler.channels.size, 0);
+    } finally {
+      check.open();
+      slow.socket.destroy();
+      http.closeAllConnections?.();
+      await new Promise<void>((resolve) => http.close(() => resolve()));
+    }
+  },
+);

@@ -17,7 +17,7 @@ import {
 } from "../handshake/server_handshake.ts";
 import { checkHeadLimits } from "../handshake/http1_codec.ts";
 import { FieldHeaders } from "../handshake/field_headers.ts";
-import { hookFailure } from "../handshake/upgrade_hook.ts";
+import { closingRejection, hookFailure } from "../handshake/upgrade_hook.ts";
 import type { WebSocketChannel } from "../channel/web_socket_channel.ts";
 import { StreamChannel } from "../channel/stream_channel.ts";
 import { serverSettings } from "../channel/stream_channel_options.ts";
@@ -237,6 +237,11 @@ function answered(
     return undefined;
   }
   if (socket.destroyed || refused.has(socket)) return undefined;
+  // Decided after the server or handler closed: it opens no channel that nothing would close.
+  if (connections.closing) {
+    refuseWith(socket, closingRejection());
+    return undefined;
+  }
   (socket as Socket).setNoDelay?.(true);
   (socket as Socket).setTimeout?.(0);
   socket.write(answer.answer);

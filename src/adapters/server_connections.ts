@@ -31,6 +31,7 @@ type ConnectionOptions = Pick<
  */
 export class ServerConnections {
   readonly #options: ConnectionOptions;
+  #closing = false;
   /** The server's live channels (the caller's set when the `channels` option gave one). */
   readonly channels: ChannelSet;
 
@@ -69,8 +70,14 @@ export class ServerConnections {
     return channel;
   }
 
+  /** Whether {@linkcode closeAll} was called: upgrades decided since get no channel. */
+  get closing(): boolean {
+    return this.#closing;
+  }
+
   /** Closes every open connection (1001 by default) and waits until all have ended. */
   closeAll(code?: number, reason?: string): Promise<void> {
+    this.#closing = true;
     return this.channels.closeAll(code, reason);
   }
 }

@@ -14,6 +14,7 @@ import type { OriginPolicy } from "../handshake/origin_policy.ts";
 import { createRejection, type HandshakeRejection } from "../handshake/server_handshake.ts";
 import type { SubprotocolSelector } from "../handshake/subprotocol.ts";
 import {
+  closingRejection,
   hookFailureRejection,
   lateUpgradeCheck,
   type UpgradeHook,
@@ -301,11 +302,6 @@ export async function acceptOverStreams(
     await refuse(streams, writer, input, createRejection(status, message));
     return error;
   }
-}
-
-/** The answer to a request whose decision the server's closing cut short. */
-function closingRejection(): HandshakeRejection {
-  return createRejection(503, "Server closing", { headers: { "retry-after": "1" } });
 }
 
 /**

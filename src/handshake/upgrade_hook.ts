@@ -248,6 +248,24 @@ export function lateUpgradeCheck(
   };
 }
 
+/**
+ * The answer to an upgrade whose server closed before it was decided: 503
+ * with `Retry-After: 1` (another instance, or this one restarted, may take
+ * it).
+ *
+ * @returns The rejection to send instead of a 101.
+ *
+ * @example
+ * ```ts
+ * import { closingRejection } from "./upgrade_hook.ts";
+ *
+ * console.assert(closingRejection().status === 503);
+ * ```
+ */
+export function closingRejection(): HandshakeRejection {
+  return createRejection(503, "Server closing", { headers: { "retry-after": "1" } });
+}
+
 function lateRejection(): HandshakeRejection {
   return createRejection(503, "Upgrade check timed out", { headers: { "retry-after": "1" } });
 }

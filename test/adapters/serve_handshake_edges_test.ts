@@ -15,6 +15,8 @@ import assert from "node:assert/strict";
 import process from "node:process";
 import { connect as netConnect, type Socket } from "node:net";
 import { createServer as createHttpServer } from "node:http";
+import { connect as tlsConnect } from "node:tls";
+import { testCertificates } from "./fixtures/certs.ts";
 import { deadline, delay, waitFor } from "../_util/async.ts";
 import { currentRuntime } from "../_util/runtimes.ts";
 import { serveHere } from "../_util/serve_here.ts";
@@ -430,3 +432,53 @@ test(
     }
   },
 );
+
+test(`serve (${currentRuntime}) with tls: close() with a handshake pending still closes open channels cleanly`, async () => {
+  const { cert, key } = testCertificates();
+  const server = await serveHere({ tls: { cert, key }, onChannel: () => {} });
+  const pendingTls = rawClient(server.port); // a TCP connection that never starts TLS
+  const socket = tlsConnect({
+    host: "127.0.0.1",
+    port: server.port,
+    rejectUnauthorized: false,
+    ALPNProtocols: ["http/1.1"],
+  });
+  socket.on("error", () => {});
+  let received = new Uint8Array(0);
+  socket.on("data", (chunk: Uint8Array) => {
+    const joined = new Uint8Array(received.length + chunk.length);
+    joined.set(received);
+    joined.set(chunk, received.length);
+    received = joined;
+  });
+  const ended = new Promise<void>((resolve) => socket.on("close", () => resolve()));
+  const text = () => new TextDecoder("latin1").decode(received);
+  try {
+    await deadline(
+      new Promise<void>((resolve) => socket.once("secureConnect", () => resolve())),
+      5000,
+      "the TLS handshake",
+    );
+    socket.write(head());
+    await waitFor(() => text().includes("\r\n\r\n"), { what: "the 101" });
+    assert.match(text(), /^HTTP\/1\.1 101/);
+    const closed = server.close();
+    // The server's close frame (1001), answered so that close() need not wait for its timeout.
+    const at = text().indexOf("\r\n\r\n") + 4;
+    await waitFor(() => received.length >= at + 4, { what: "the server's close frame" });
+    assert.equal(received[at] & 0x0f, 8, `a close frame, got ${received.subarray(at)}`);
+    assert.equal((received[at + 2] << 8) | received[at + 3], 1001);
+    socket.write(new Uint8Array([0x88, 0x82, 0, 0, 0, 0, 0x03, 0xe9]));
+    await deadline(closed, 10_000, "close()");
+    await deadline(ended, 5000, "the TLS connection to end");
+    // Deno's TlsConn finishes its TLS handshake before it closes (see the README): there a
+    // client that never sends its hello keeps its connection until it leaves.
+    if (currentRuntime !== "deno") {
+      await deadline(pendingTls.closed, 5000, "the connection still in its TLS handshake to end");
+    }
+  } finally {
+    socket.destroy();
+    pendingTls.socket.destroy();
+    await server.close();
+  }
+});

@@ -261,6 +261,11 @@ async function listen<Data>(options: ServeOptions<Data>): Promise<WebSocketServe
     );
   });
   const sockets = new Set<Socket>();
+  /**
+   * With TLS, the TCP connections under the TLS sockets, upgraded or not:
+   * close() ends them last, once the channels over them closed.
+   */
+  const tcp = new Set<Socket>();
   const onRequest = (req: IncomingMessage, res: import("node:http").ServerResponse) => {
     pending.settle(req.socket);
     if (refused.has(req.socket)) return void req.socket.destroy();
@@ -325,6 +330,9 @@ async function listen<Data>(options: ServeOptions<Data>): Promise<WebSocketServe
     // the checks run on after their client left.
     if (pending.get(this)?.deciding === undefined) pending.settle(this);
   }
+  function forgetTcp(this: Socket) {
+    tcp.delete(this);
+  }
   /** One function for every pending socket: PendingHandshakes calls it once per socket it settles. */
   const giveSlot = () => slots.give();
   const onSocket = (socket: Socket) => {
@@ -352,8 +360,8 @@ async function listen<Data>(options: ServeOptions<Data>): Promise<WebSocketServe
   // With TLS, the raw sockets too: close() must not wait for handshakes in progress.
   if (options.tls) {
     outer.on("connection", (socket: Socket) => {
-      sockets.add(socket);
-      socket.on("close", forget);
+      tcp.add(socket);
+      socket.on("close", forgetTcp);
     });
     // A handshake that failed or passed `handshakeTimeout` (no ClientHello, or one cut
     // short): node:tls reports it and leaves the socket open, so a client that never
@@ -377,6 +385,8 @@ async function listen<Data>(options: ServeOptions<Data>): Promise<WebSocketServe
       // Checks still running whose clients left: their slots and the deadline timer end here.
       pending.clear();
       await handler.close(code, reason);
+      // With TLS, the connections still in their TLS handshake (and any left under a channel).
+      for (const socket of tcp) socket.destroy();
       await stopped;
     })();
   options.signal?.addEventListener("abort", () => void close(), { once: true });

@@ -482,3 +482,21 @@ test(`serve (${currentRuntime}) with tls: close() with a handshake pending still
     await server.close();
   }
 });
+
+test(`serve (${currentRuntime}) upgrades nothing pipelined behind a plain request it answered 426`, async () => {
+  const opened: string[] = [];
+  const server = await serveHere({
+    onChannel: (_channel, request) => void opened.push(request.url),
+  });
+  const client = rawClient(server.port);
+  try {
+    client.socket.write("GET / HTTP/1.1\r\nHost: a\r\n\r\n" + head({ target: "/behind" }));
+    await deadline(client.closed, 5000, "the server to close after its 426");
+    assert.match(client.text, /^HTTP\/1\.1 426 /);
+    assert.doesNotMatch(client.text, /HTTP\/1\.1 101/);
+    assert.deepEqual(opened, []);
+  } finally {
+    client.socket.destroy();
+    await server.close();
+  }
+});

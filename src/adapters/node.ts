@@ -296,6 +296,9 @@ async function listen<Data>(options: ServeOptions<Data>): Promise<WebSocketServe
   server.prependListener("upgrade", (_req: IncomingMessage, socket: Duplex) => {
     const entry = pending.get(socket);
     if (entry) entry.deciding = options.onUpgrade ? new AbortController() : true;
+    // Not pending: the connection was answered already (a plain request's 426 with
+    // `Connection: close`, a 408, a 400): nothing more is said on it, least of all a 101.
+    else refused.add(socket);
   });
   const handler = listenUpgrades(server, options, {
     deadline: (socket) => {

@@ -180,7 +180,7 @@ export async function answerUpgrade(
  */
 export function decideUpgrade(
   head: UpgradeRequestHead,
-  options: AnswerUpgradeOptions,
+  options: AnswerUpgradeOptions = {},
 ): UpgradeAnswer | Promise<UpgradeAnswer> {
   // The head and the options are what the checks read; a promise only with a callback policy.
   const verdict = checkUpgradeRequest(head, options);

@@ -45,11 +45,7 @@ import {
 } from "../handshake/server_handshake.ts";
 import { appendHeaders, runUpgradeHook } from "../handshake/upgrade_hook.ts";
 import { fromWebSocket } from "../channel/native_channel.ts";
-import {
-  acceptOverStreams,
-  refuseOverStreams,
-  type ServerSideOptions,
-} from "../channel/server_over_streams.ts";
+import { acceptOverStreams, refuseOverStreams } from "../channel/server_over_streams.ts";
 import type { WebSocketChannel } from "../channel/web_socket_channel.ts";
 import {
   type BunSocketHandlers,
@@ -303,10 +299,7 @@ function listen<Data>(options: ServeOptions<Data>): Promise<WebSocketServer> {
   const handshakeTimeout = options.handshakeTimeout ?? DEFAULT_HANDSHAKE_TIMEOUT;
   // Aborted by close(): handshakes still deciding end then, not at handshakeTimeout.
   const stopping = new AbortController();
-  const streamOptions: ServerSideOptions = {
-    ...streamServerOptions(options, secure),
-    closing: stopping.signal,
-  };
+  const streamOptions = streamServerOptions(options, secure, stopping.signal);
   const slots = new HandshakeSlots(options.maxPendingHandshakes ?? DEFAULT_MAX_PENDING_HANDSHAKES);
   const accept = async (io: BunSocketIo) => {
     if (!secure) io.socket.setNoDelay(true);

@@ -41,11 +41,7 @@ import { runUpgradeHook } from "../handshake/upgrade_hook.ts";
 import { HandshakeError, HandshakeErrorCode } from "../handshake/errors.ts";
 import { fromWebSocket, type WebSocketLike } from "../channel/native_channel.ts";
 import { StreamChannel } from "../channel/stream_channel.ts";
-import {
-  acceptOverStreams,
-  refuseOverStreams,
-  type ServerSideOptions,
-} from "../channel/server_over_streams.ts";
+import { acceptOverStreams, refuseOverStreams } from "../channel/server_over_streams.ts";
 import { UnsupportedError } from "../channel/errors.ts";
 import type { WebSocketChannel } from "../channel/web_socket_channel.ts";
 import { denoConnTransport } from "./deno_conn_transport.ts";
@@ -225,10 +221,7 @@ export function serve<Data = undefined>(options: ServeOptions<Data>): Promise<We
   const secure = Boolean(options.tls);
   // Aborted by close(): handshakes still deciding end then, not at handshakeTimeout.
   const stopping = new AbortController();
-  const streamOptions: ServerSideOptions = {
-    ...streamServerOptions(options, secure),
-    closing: stopping.signal,
-  };
+  const streamOptions = streamServerOptions(options, secure, stopping.signal);
   const slots = new HandshakeSlots(options.maxPendingHandshakes ?? DEFAULT_MAX_PENDING_HANDSHAKES);
 
   const handle = async (conn: Deno.Conn) => {

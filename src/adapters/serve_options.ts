@@ -11,7 +11,7 @@ import type { OriginPolicy } from "../handshake/origin_policy.ts";
 import type { SubprotocolSelector } from "../handshake/subprotocol.ts";
 import type { WebSocketChannel } from "../channel/web_socket_channel.ts";
 import type { ChannelSet } from "../channel/channel_set.ts";
-import type { ServerOverStreamsOptions } from "../channel/server_over_streams.ts";
+import type { ServerSideOptions } from "../channel/server_over_streams.ts";
 import { hookFailure, type UpgradeHook } from "../handshake/upgrade_hook.ts";
 import { type AnswerPingMessages, pingAnswerer } from "../channel/ping_messages.ts";
 import { checkNumberOption, checkTypeOption, MAX_TIMEOUT } from "../_util/option_checks.ts";
@@ -408,13 +408,15 @@ export function watchUpgradeHook(
  *
  * @param options The server's options, checked.
  * @param secure The server speaks TLS.
+ * @param closing Aborted by the server's `close()`: handshakes still
+ *   deciding end then, not at `handshakeTimeout`.
  * @returns The handshake's options, without `onUpgrade` (given per connection).
  *
  * @example
  * ```ts
  * import { streamServerOptions } from "./serve_options.ts";
  *
- * const options = streamServerOptions({ maxMessageSize: 1024, onChannel() {} }, false);
+ * const options = streamServerOptions({ maxMessageSize: 1024, onChannel() {} }, false, new AbortController().signal);
  * console.assert(options.maxMessageSize === 1024 && options.handshakeTimeout === 10_000);
  * ```
  */
@@ -422,9 +424,11 @@ export function streamServerOptions(
   // deno-lint-ignore no-explicit-any
   options: ServeOptions<any>,
   secure: boolean,
-): ServerOverStreamsOptions {
+  closing: AbortSignal,
+): ServerSideOptions {
   return {
     secure,
+    closing,
     protocols: options.protocols,
     origins: options.origins,
     requireOrigin: options.requireOrigin,

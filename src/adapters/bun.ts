@@ -315,7 +315,7 @@ function listen<Data>(options: ServeOptions<Data>): Promise<WebSocketServer> {
     }
     const hook = watchUpgradeHook(options);
     try {
-      const { channel, request, data } = await acceptOverStreams(
+      const upgrade = await acceptOverStreams(
         streams,
         streamOptions,
         hook.onUpgrade,
@@ -323,7 +323,7 @@ function listen<Data>(options: ServeOptions<Data>): Promise<WebSocketServer> {
       release();
       // No cleanup hook of our own per connection: the channel drops its transport
       // (the socket) before `closed` settles, on every path.
-      connections.track(channel, request, data);
+      connections.track(upgrade.channel, upgrade);
     } catch (error) {
       // Refused upgrades were answered (400/403/408/431/500/503/…) by the handshake.
       hook.report(error);

@@ -231,7 +231,7 @@ export function serve<Data = undefined>(options: ServeOptions<Data>): Promise<We
     const hook = watchUpgradeHook(options);
     try {
       if (!secure) (conn as Deno.TcpConn).setNoDelay(true);
-      const { channel, request, data } = await acceptOverStreams(
+      const upgrade = await acceptOverStreams(
         denoConnTransport(conn),
         streamOptions,
         hook.onUpgrade,
@@ -239,7 +239,7 @@ export function serve<Data = undefined>(options: ServeOptions<Data>): Promise<We
       pending.delete(conn);
       release();
       // The channel closes the connection itself when it ends (its transport's close()).
-      connections.track(channel, request, data);
+      connections.track(upgrade.channel, upgrade);
     } catch (error) {
       // A refused upgrade was answered (400/403/408/431/500/503/…) by the handshake.
       hook.report(error);

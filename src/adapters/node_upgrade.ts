@@ -252,7 +252,7 @@ function answered(
     deflate: answer.deflate,
     head: head.byteLength > 0 ? head : undefined,
   });
-  return connections.track(channel, answer.request, answer.data);
+  return connections.track(channel, answer);
 }
 
 /**

@@ -152,6 +152,13 @@ export interface ServeOptions<Data = undefined> extends UpgradeOptions<Data> {
    * the upgrade request (a fetch `Request`: url, headers) and the `data` that
    * `onUpgrade` gave (`undefined` without it). A throw or a rejected promise
    * closes that connection with 1011 (and is reported to `onError`).
+   *
+   * A handler that declares one parameter, `(channel) => …`, is called with
+   * the channel alone, and the server builds no `Request` for it (unless
+   * `onUpgrade` or `onError` needs one). On Node that keeps the fetch
+   * implementation from loading at all: about 2 MB of heap, which every
+   * full garbage collection would mark. Declare the parameters you read;
+   * rest parameters (`(...args) => …`) get all three.
    */
   onChannel(channel: WebSocketChannel, request: Request, data: Data): void | Promise<void>;
   /** Aborting it is the same as calling `close()` on the result. */

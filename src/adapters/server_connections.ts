@@ -11,6 +11,14 @@ import { ChannelSet } from "../channel/channel_set.ts";
 import { startHeartbeat } from "./heartbeat.ts";
 import { DEFAULT_IDLE_TIMEOUT, reportServerError, type ServeOptions } from "./serve_options.ts";
 
+/** What `onChannel` may be given of an accepted upgrade, read only when it is. */
+export interface AcceptedUpgrade {
+  /** The upgrade request (on Node, built when first read). */
+  readonly request: Request;
+  /** The `data` that `onUpgrade` gave. */
+  readonly data?: unknown;
+}
+
 /** The server options that {@linkcode ServerConnections} uses. */
 type ConnectionOptions = Pick<
   ServeOptions<unknown>,
@@ -25,7 +33,7 @@ type ConnectionOptions = Pick<
  * import { ServerConnections } from "./server_connections.ts";
  *
  * const connections = new ServerConnections({ onChannel: (channel) => channel.stream.pipeTo(channel.sink) });
- * connections.track(channel, request);
+ * connections.track(channel, { request, data: undefined });
  * await connections.closeAll();
  * ```
  */
@@ -49,18 +57,24 @@ export class ServerConnections {
 
   /**
    * Tracks an open server channel, starts its heartbeat and calls
-   * `onChannel` with `data` (what `onUpgrade` gave).
+   * `onChannel` with the request and `data` (what `onUpgrade` gave), both
+   * read from `upgrade` only when used: a handler that declares one
+   * parameter, `(channel) => …`, is called with the channel alone, and its
+   * request is then built only if `onError` needs it.
    */
-  track(channel: StreamChannel, request: Request, data?: unknown): StreamChannel {
+  track(channel: StreamChannel, upgrade: AcceptedUpgrade): StreamChannel {
     this.channels.add(channel);
     // It stops by itself when the channel closes.
     startHeartbeat(channel, this.#options.idleTimeout ?? DEFAULT_IDLE_TIMEOUT);
     const fail = (error: unknown) => {
-      reportServerError(this.#options.onError, error, request);
+      reportServerError(this.#options.onError, error, upgrade.request);
       channel.closeWithCode(1011, "Internal error").catch(() => {});
     };
+    const { onChannel } = this.#options;
     try {
-      const result = this.#options.onChannel(channel, request, data);
+      const result = onChannel.length === 1
+        ? (onChannel as (channel: StreamChannel) => void | Promise<void>)(channel)
+        : onChannel(channel, upgrade.request, upgrade.data);
       if (result && typeof (result as Promise<void>).then === "function") {
         (result as Promise<void>).then(undefined, fail);
       }

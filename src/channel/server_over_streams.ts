@@ -295,7 +295,15 @@ export async function acceptOverStreams(
     deflate: answer.deflate,
     head: result.rest,
   });
-  return { channel, request: answer.request, data: answer.data };
+  const accepted = answer;
+  return {
+    channel,
+    // Built when first read (see `Accepted` in ./upgrade_answer.ts).
+    get request() {
+      return accepted.request as Request & UpgradeRequestInfo;
+    },
+    data: answer.data,
+  };
 
   /** Answers `status` (the body: `message`, or the status's own) and gives `error` back. */
   async function refused(status: number, error: unknown, message = "Internal Server Error") {

@@ -199,9 +199,11 @@ function afterChecks(
   const url = unparsedUrl(head.target, head.headers.get("host"), options.secure ?? false);
   // RFC 7230 §5.4: a Host header field with an invalid value MUST get 400.
   if (url === undefined) return refusedWith(createRejection(400, "Invalid Host header"));
+  // Without onUpgrade, no promise, and no Request until something reads `request`.
+  if (!options.onUpgrade) {
+    return accept(verdict, options, new RequestSource(url, head, options.signal), NO_HOOK);
+  }
   const request = upgradeRequest(url, head, options.signal);
-  // Without onUpgrade, no promise: accepted as it is.
-  if (!options.onUpgrade) return accept(verdict, options, request, NO_HOOK);
   return decide(options.onUpgrade, request).then((decided) =>
     decided.accepted ? accept(verdict, options, request, decided) : { ...decided, request }
   );
@@ -211,7 +213,7 @@ function afterChecks(
 function accept(
   verdict: Extract<VerifyUpgradeRequestResult, { ok: true }>,
   options: AnswerUpgradeOptions,
-  request: Request,
+  request: Request | RequestSource,
   decided: Extract<UpgradeOutcome<unknown>, { accepted: true }>,
 ): UpgradeAnswer {
   const accepted = PerMessageDeflate.acceptOffer(
@@ -223,21 +225,83 @@ function accept(
     protocol: verdict.protocol,
     extensions,
   });
-  const response = decided.headers === NO_HEADERS
+  const response = decided === NO_HOOK
     ? fields
     : appendHeaders(new Headers(fields), decided.headers);
-  return {
-    accepted: true,
-    answer: encodeResponseHead(101, response),
+  return new Accepted(
+    encodeResponseHead(101, response),
     request,
-    protocol: verdict.protocol,
+    verdict.protocol,
     extensions,
-    deflate: accepted?.deflate,
-    data: decided.data,
-  };
+    accepted?.deflate,
+    decided.data,
+  );
+}
+
+/**
+ * An accepted upgrade. Its `request` is built when first read, unless
+ * `onUpgrade` already had one: a server whose application never reads it
+ * builds none. On Node the first `Request` or `Headers` loads the fetch
+ * implementation, about 2 MB of heap that every full collection then marks.
+ */
+class Accepted {
+  /** Always: see {@linkcode UpgradeAnswer}. */
+  readonly accepted = true as const;
+  /** The head of the 101 answer. */
+  readonly answer: Uint8Array;
+  /** The selected subprotocol, `""` for none. */
+  readonly protocol: string;
+  /** The accepted `Sec-WebSocket-Extensions` value, `""` for none. */
+  readonly extensions: string;
+  /** The negotiated permessage-deflate, when accepted. */
+  readonly deflate: PerMessageDeflate | undefined;
+  /** The `data` that `onUpgrade` gave, `undefined` without it. */
+  readonly data: unknown;
+  #request: Request | RequestSource;
+
+  constructor(
+    answer: Uint8Array,
+    request: Request | RequestSource,
+    protocol: string,
+    extensions: string,
+    deflate: PerMessageDeflate | undefined,
+    data: unknown,
+  ) {
+    this.answer = answer;
+    this.#request = request;
+    this.protocol = protocol;
+    this.extensions = extensions;
+    this.deflate = deflate;
+    this.data = data;
+  }
+
+  /** The request as `onUpgrade` saw it, or as it would have. */
+  get request(): Request {
+    const request = this.#request;
+    if (request instanceof RequestSource) return this.#request = request.build();
+    return request;
+  }
 }
 
 type Refusal = Extract<UpgradeAnswer, { accepted: false }>;
+
+/** What a `Request` is built from once it is asked for. */
+class RequestSource {
+  readonly #url: string;
+  readonly #head: UpgradeRequestHead;
+  readonly #signal: AbortSignal | undefined;
+
+  constructor(url: string, head: UpgradeRequestHead, signal: AbortSignal | undefined) {
+    this.#url = url;
+    this.#head = head;
+    this.#signal = signal;
+  }
+
+  /** The request, as {@linkcode upgradeRequest} builds it. */
+  build(): Request {
+    return upgradeRequest(this.#url, this.#head, this.#signal);
+  }
+}
 
 /** The `Request` that `onUpgrade` and `onChannel` see, following `signal` when given. */
 function upgradeRequest(url: string, head: UpgradeRequestHead, signal?: AbortSignal): Request {
@@ -247,17 +311,30 @@ function upgradeRequest(url: string, head: UpgradeRequestHead, signal?: AbortSig
   }
   const request = new Request(url, signal && { signal });
   const target = request.headers;
+  // A field that Headers refuses is left out: the request passed its checks, and reading
+  // its Request (perhaps long after the handshake) must not throw.
   if (headers instanceof FieldHeaders) headers.appendTo(target);
-  else for (let i = 0; i < fields!.length; i++) target.append(fields![i][0], fields![i][1]);
+  else {
+    for (let i = 0; i < fields!.length; i++) {
+      try {
+        target.append(fields![i][0], fields![i][1]);
+      } catch { /* not a valid field for Headers */ }
+    }
+  }
   return request;
 }
 
-/** No extra headers for the 101: never changed, only compared against. */
-const NO_HEADERS = new Headers();
-/** The outcome without `onUpgrade`: accepted, nothing added (one object for every request). */
+/**
+ * The outcome without `onUpgrade`: accepted, nothing added (one object for
+ * every request, compared against). Its `headers` are made only if read: a
+ * `Headers` made when this module loads would load Node's fetch
+ * implementation for every server.
+ */
 const NO_HOOK: Extract<UpgradeOutcome<unknown>, { accepted: true }> = Object.freeze({
-  accepted: true,
-  headers: NO_HEADERS,
+  accepted: true as const,
+  get headers(): Headers {
+    return new Headers();
+  },
   data: undefined,
 });
 

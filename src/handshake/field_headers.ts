@@ -80,12 +80,17 @@ export class FieldHeaders implements HeaderLookup {
   }
 
   /**
-   * Appends every field, in order, to `headers`.
-   *
-   * @throws {TypeError} As `Headers.append` does for an invalid name or value.
+   * Appends every field, in order, to `headers`, leaving out any that
+   * `Headers` refuses (a name or value the HTTP parser took, such as a
+   * request smuggled past a lenient one): a server builds its `Request`
+   * from these when the application first reads it, which must not throw.
    */
   appendTo(headers: Headers): void {
     const raw = this.raw;
-    for (let i = 0; i + 1 < raw.length; i += 2) headers.append(raw[i], raw[i + 1]);
+    for (let i = 0; i + 1 < raw.length; i += 2) {
+      try {
+        headers.append(raw[i], raw[i + 1]);
+      } catch { /* not a valid field for Headers */ }
+    }
   }
 }

@@ -319,11 +319,12 @@ const REASONS: Record<number, string> = {
 };
 
 function encodeHead(startLine: string, headers: HeadersInit): Uint8Array {
-  // Pairs as given (no copy of each pair: this runs for every 101 a server sends).
-  const pairs: ArrayLike<unknown>[] = headers instanceof Headers
-    ? [...headers]
-    : Array.isArray(headers)
+  // Pairs as given (no copy of each pair: this runs for every 101 a server sends). Arrays
+  // first: on Node, naming `Headers` loads the fetch implementation.
+  const pairs: ArrayLike<unknown>[] = Array.isArray(headers)
     ? headers
+    : headers instanceof Headers
+    ? [...headers]
     : Object.entries(headers as Record<string, string>);
   // Checked and measured first, then written straight into the bytes: no string per line.
   let length = startLine.length + 4;

@@ -129,11 +129,13 @@ test(
     let browser: Browser | undefined;
     let codes: (number | string | null)[] = [];
     try {
-      servers.push(
-        ...await Promise.all(
-          (["deno", "bun", "node"] as const).map((r) => startChat(r, 0, redis.url)),
-        ),
+      // Each kept as it starts, so that one failing to start leaves none of the others running.
+      const started = await Promise.allSettled(
+        (["deno", "bun", "node"] as const).map((r) => startChat(r, 0, redis.url)),
       );
+      for (const result of started) if (result.status === "fulfilled") servers.push(result.value);
+      const failed = started.find((result) => result.status === "rejected");
+      if (failed) throw (failed as PromiseRejectedResult).reason;
       browser = await launchChromium();
       const [alice, bob, carol] = await Promise.all([
         openPage(browser, servers[0].port, "alice"),

@@ -153,12 +153,15 @@ export interface ServeOptions<Data = undefined> extends UpgradeOptions<Data> {
    * `onUpgrade` gave (`undefined` without it). A throw or a rejected promise
    * closes that connection with 1011 (and is reported to `onError`).
    *
-   * A handler that declares one parameter, `(channel) => …`, is called with
+   * A handler whose `length` is 1, such as `(channel) => …`, is called with
    * the channel alone, and the server builds no `Request` for it (unless
    * `onUpgrade` or `onError` needs one). On Node that keeps the fetch
    * implementation from loading at all: about 2 MB of heap, which every
-   * full garbage collection would mark. Declare the parameters you read;
-   * rest parameters (`(...args) => …`) get all three.
+   * full garbage collection would mark. `length` counts the parameters
+   * before the first default value or rest parameter, so
+   * `(channel, ...rest) => …` and `(channel, request = fallback) => …` get
+   * the channel alone too: name the request as a plain second parameter
+   * to get it (`(...args) => …`, of `length` 0, gets all three).
    */
   onChannel(channel: WebSocketChannel, request: Request, data: Data): void | Promise<void>;
   /** Aborting it is the same as calling `close()` on the result. */
@@ -347,7 +350,7 @@ export function checkServerOptions<T extends CheckedServerOptions>(options: T): 
  *
  * @param onError The server's `onError` option.
  * @param error What `onUpgrade` / `onChannel` threw, or the timeout.
- * @param request The upgrade request of the connection.
+ * @param request The upgrade request of the connection, or what gives it.
  *
  * @example
  * ```ts
@@ -361,12 +364,21 @@ export function checkServerOptions<T extends CheckedServerOptions>(options: T): 
 export function reportServerError(
   onError: ((error: unknown, request: Request) => void) | undefined,
   error: unknown,
-  request: Request,
+  request: Request | LazyRequest,
 ): void {
   try {
-    if (onError) onError(error, request);
+    // An accepted upgrade's request is built here only for onError.
+    if (onError) onError(error, "request" in request ? request.request : request);
     else console.error(`websocket-channel: server callback failed for ${request.url}:`, error);
   } catch { /* a failing reporter must not break the server */ }
+}
+
+/** What gives a connection's upgrade request when read (built on first read). */
+export interface LazyRequest {
+  /** The request. */
+  readonly request: Request;
+  /** Its URL, without building it. */
+  readonly url: string;
 }
 
 /**

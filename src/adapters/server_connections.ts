@@ -9,12 +9,15 @@
 import type { StreamChannel } from "../channel/stream_channel.ts";
 import { ChannelSet } from "../channel/channel_set.ts";
 import { startHeartbeat } from "./heartbeat.ts";
-import { DEFAULT_IDLE_TIMEOUT, reportServerError, type ServeOptions } from "./serve_options.ts";
+import {
+  DEFAULT_IDLE_TIMEOUT,
+  type LazyRequest,
+  reportServerError,
+  type ServeOptions,
+} from "./serve_options.ts";
 
 /** What `onChannel` may be given of an accepted upgrade, read only when it is. */
-export interface AcceptedUpgrade {
-  /** The upgrade request (on Node, built when first read). */
-  readonly request: Request;
+export interface AcceptedUpgrade extends LazyRequest {
   /** The `data` that `onUpgrade` gave. */
   readonly data?: unknown;
 }
@@ -33,7 +36,7 @@ type ConnectionOptions = Pick<
  * import { ServerConnections } from "./server_connections.ts";
  *
  * const connections = new ServerConnections({ onChannel: (channel) => channel.stream.pipeTo(channel.sink) });
- * connections.track(channel, { request, data: undefined });
+ * connections.track(channel, { request, url: request.url, data: undefined });
  * await connections.closeAll();
  * ```
  */
@@ -66,15 +69,19 @@ export class ServerConnections {
     this.channels.add(channel);
     // It stops by itself when the channel closes.
     startHeartbeat(channel, this.#options.idleTimeout ?? DEFAULT_IDLE_TIMEOUT);
+    const options = this.#options;
     const fail = (error: unknown) => {
-      reportServerError(this.#options.onError, error, upgrade.request);
+      reportServerError(options.onError, error, upgrade);
       channel.closeWithCode(1011, "Internal error").catch(() => {});
     };
-    const { onChannel } = this.#options;
     try {
-      const result = onChannel.length === 1
-        ? (onChannel as (channel: StreamChannel) => void | Promise<void>)(channel)
-        : onChannel(channel, upgrade.request, upgrade.data);
+      // Called as a method of the options, as it always was.
+      const result = options.onChannel.length === 1
+        ? (options.onChannel as (this: unknown, channel: StreamChannel) => unknown).call(
+          options,
+          channel,
+        )
+        : options.onChannel(channel, upgrade.request, upgrade.data);
       if (result && typeof (result as Promise<void>).then === "function") {
         (result as Promise<void>).then(undefined, fail);
       }

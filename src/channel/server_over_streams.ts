@@ -79,14 +79,44 @@ export interface UpgradeRequestInfo {
 /** An accepted upgrade: the open server channel and what the client asked. */
 export interface ServerUpgrade {
   /** The open channel (role `server`). */
-  channel: StreamChannel;
+  readonly channel: StreamChannel;
   /**
    * The upgrade request, as the `Request` that `onUpgrade` saw (method, URL
-   * and headers as read from the wire).
+   * and headers as read from the wire); without `onUpgrade`, built when
+   * first read.
    */
-  request: Request & UpgradeRequestInfo;
+  readonly request: Request & UpgradeRequestInfo;
   /** The `data` that `onUpgrade` gave, `undefined` without it. */
-  data: unknown;
+  readonly data: unknown;
+}
+
+/**
+ * An accepted upgrade whose `request` is built when first read (see
+ * `decideUpgrade`). A class, not an object with a getter made in
+ * {@linkcode acceptOverStreams}: such a getter would keep that call's
+ * streams, reader and timers alive as long as the result.
+ */
+class Upgraded implements ServerUpgrade {
+  readonly channel: StreamChannel;
+  readonly #answer: Extract<UpgradeAnswer, { accepted: true }>;
+
+  constructor(channel: StreamChannel, answer: Extract<UpgradeAnswer, { accepted: true }>) {
+    this.channel = channel;
+    this.#answer = answer;
+  }
+
+  get request(): Request & UpgradeRequestInfo {
+    return this.#answer.request as Request & UpgradeRequestInfo;
+  }
+
+  /** The request's URL, without building the request. */
+  get url(): string {
+    return this.#answer.url;
+  }
+
+  get data(): unknown {
+    return this.#answer.data;
+  }
 }
 
 /**
@@ -188,7 +218,7 @@ export async function acceptOverStreams(
   streams: ByteStreams,
   serverOptions: ServerSideOptions,
   onUpgrade: UpgradeHook<unknown> | undefined,
-): Promise<ServerUpgrade> {
+): Promise<ServerUpgrade & { readonly url: string }> {
   const { options, settings, error: configError } = setupOf(serverOptions);
   const { closing } = serverOptions;
   // A transport with direct access (a Node socket) is read and written without Web Streams.
@@ -295,15 +325,7 @@ export async function acceptOverStreams(
     deflate: answer.deflate,
     head: result.rest,
   });
-  const accepted = answer;
-  return {
-    channel,
-    // Built when first read (see `Accepted` in ./upgrade_answer.ts).
-    get request() {
-      return accepted.request as Request & UpgradeRequestInfo;
-    },
-    data: answer.data,
-  };
+  return new Upgraded(channel, answer);
 
   /** Answers `status` (the body: `message`, or the status's own) and gives `error` back. */
   async function refused(status: number, error: unknown, message = "Internal Server Error") {

@@ -86,8 +86,13 @@ export type UpgradeAnswer =
     accepted: true;
     /** The head of the 101 answer. */
     answer: Uint8Array;
-    /** The request as `onUpgrade` saw it (method GET, URL with host, headers, `signal`). */
+    /**
+     * The request as `onUpgrade` saw it (method GET, URL with host, headers,
+     * `signal`); without `onUpgrade`, built when first read.
+     */
     request: Request;
+    /** The request's URL, without building the request. */
+    url: string;
     /** The selected subprotocol, `""` for none. */
     protocol: string;
     /** The accepted `Sec-WebSocket-Extensions` value, `""` for none. */
@@ -196,9 +201,11 @@ function afterChecks(
   verdict: VerifyUpgradeRequestResult,
 ): UpgradeAnswer | Promise<UpgradeAnswer> {
   if (!verdict.ok) return refusedWith(verdict.response);
-  const url = unparsedUrl(head.target, head.headers.get("host"), options.secure ?? false);
+  const origin = hostOrigin(head.headers.get("host"), options.secure ?? false);
   // RFC 7230 §5.4: a Host header field with an invalid value MUST get 400.
-  if (url === undefined) return refusedWith(createRejection(400, "Invalid Host header"));
+  if (origin === undefined) return refusedWith(createRejection(400, "Invalid Host header"));
+  const url = targetUrl(head.target, origin);
+  if (url === undefined) return refusedWith(createRejection(400, "Invalid request target"));
   // Without onUpgrade, no promise, and no Request until something reads `request`.
   if (!options.onUpgrade) {
     return accept(verdict, options, new RequestSource(url, head, options.signal), NO_HOOK);
@@ -281,25 +288,31 @@ class Accepted {
     if (request instanceof RequestSource) return this.#request = request.build();
     return request;
   }
+
+  /** The request's URL, without building the request. */
+  get url(): string {
+    return this.#request.url;
+  }
 }
 
 type Refusal = Extract<UpgradeAnswer, { accepted: false }>;
 
 /** What a `Request` is built from once it is asked for. */
 class RequestSource {
-  readonly #url: string;
+  /** The request's URL (checked: a `Request` takes it). */
+  readonly url: string;
   readonly #head: UpgradeRequestHead;
   readonly #signal: AbortSignal | undefined;
 
   constructor(url: string, head: UpgradeRequestHead, signal: AbortSignal | undefined) {
-    this.#url = url;
+    this.url = url;
     this.#head = head;
     this.#signal = signal;
   }
 
   /** The request, as {@linkcode upgradeRequest} builds it. */
   build(): Request {
-    return upgradeRequest(this.#url, this.#head, this.#signal);
+    return upgradeRequest(this.url, this.#head, this.#signal);
   }
 }
 
@@ -407,7 +420,8 @@ async function decide(
  * @param target The request target as sent.
  * @param host The `Host` header.
  * @param secure TLS: `https:`, else `http:`.
- * @returns The absolute URL, or `undefined` for an invalid `Host`.
+ * @returns The absolute URL, or `undefined` for an invalid `Host` or a
+ *   target with user info.
  *
  * @example
  * ```ts
@@ -422,7 +436,8 @@ export function requestUrl(
   host: string | null,
   secure = false,
 ): string | undefined {
-  const url = unparsedUrl(target, host, secure);
+  const origin = hostOrigin(host, secure);
+  const url = origin === undefined ? undefined : targetUrl(target, origin);
   try {
     return url === undefined ? undefined : new URL(url).href;
   } catch {
@@ -431,17 +446,18 @@ export function requestUrl(
 }
 
 /**
- * {@linkcode requestUrl} short of its last parse: for an origin-form target
- * (every browser's and most clients' requests) the checked origin and the
- * target as sent, which the `Request` parses to the same URL (so once, not
- * twice).
+ * {@linkcode requestUrl} after the `Host` check, short of its last parse:
+ * for an origin-form target (every browser's and most clients' requests)
+ * the checked origin and the target as sent, which the `Request` parses to
+ * the same URL (so once, not twice). `undefined` for a target that makes no
+ * URL, or one with user info: RFC 9110 §4.2.4 has a recipient treat that as
+ * an error, and a fetch `Request` refuses such a URL (Node's throws).
  */
-function unparsedUrl(target: string, host: string | null, secure: boolean): string | undefined {
-  const origin = hostOrigin(host, secure);
-  if (origin === undefined) return undefined;
+function targetUrl(target: string, origin: string): string | undefined {
   if (target.startsWith("/")) return origin + target;
   try {
-    return new URL(target, origin).href;
+    const url = new URL(target, origin);
+    return url.username === "" && url.password === "" ? url.href : undefined;
   } catch {
     return undefined;
   }

@@ -168,6 +168,9 @@ const CASES: Array<[name: string, request: string, status: number, fields?: stri
   ["HTTP/1.0", head().replace("HTTP/1.1", "HTTP/1.0"), 505],
   ["POST", head({ method: "POST" }), 405],
   ["an absolute-form target", head({ target: "http://127.0.0.1/p" }), 101],
+  // RFC 9110 §4.2.4; no fetch Request takes such a URL (Node's throws).
+  ["an absolute-form target with user info", head({ target: "http://u:p@127.0.0.1/p" }), 400],
+  ["an absolute-form target with a user name", head({ target: "ws://u@127.0.0.1/p" }), 400],
 ];
 
 test(`serve (${currentRuntime}) answers odd and malformed handshake fields as every runtime does`, async () => {

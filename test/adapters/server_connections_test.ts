@@ -113,6 +113,52 @@ test(`serve (${currentRuntime}) closes with 1011 when onChannel throws, and repo
   }
 });
 
+test(`serve (${currentRuntime}) calls onChannel as a method of its options, with the request only when it declares one`, async () => {
+  const calls: Array<{ marker: unknown; args: number; url?: string }> = [];
+  const reported: Array<[unknown, string]> = [];
+  const bug = new Error("async bug");
+  const handlers = [
+    // length 1: the channel alone; its rejection still reports the request to onError.
+    async function (this: { marker?: string }, channel: WebSocketChannel) {
+      calls.push({ marker: this.marker, args: arguments.length });
+      await channel.send("one");
+      throw bug;
+    },
+    // length 2: the request as well.
+    function (this: { marker?: string }, channel: WebSocketChannel, request: Request) {
+      calls.push({ marker: this.marker, args: arguments.length, url: request.url });
+      channel.send("two").catch(() => {});
+    },
+  ];
+  for (const onChannel of handlers) {
+    const server = await serveHere(
+      {
+        marker: "M",
+        onChannel,
+        onError: (error: unknown, request: Request) => void reported.push([error, request.url]),
+      } as Parameters<typeof serveHere>[0],
+    );
+    try {
+      const client = connect(`ws://127.0.0.1:${server.port}/room?x=1`, { transport: "engine" });
+      const reader = client.stream.getReader();
+      assert.ok((await deadline(reader.read(), 5000, "the greeting")).value);
+      reader.releaseLock();
+      await client.sink.close(1000).catch(() => {});
+    } finally {
+      await server.close();
+    }
+  }
+  const url = (port: string) => port.replace(/:\d+\//, "/");
+  assert.deepEqual(calls.map((c) => [c.marker, c.args, c.url && url(c.url)]), [
+    ["M", 1, undefined],
+    ["M", 3, "http://127.0.0.1/room?x=1"],
+  ]);
+  assert.deepEqual(reported.map(([error, at]) => [error, url(at)]), [[
+    bug,
+    "http://127.0.0.1/room?x=1",
+  ]]);
+});
+
 test(`serve (${currentRuntime}) stops when its signal aborts`, async () => {
   const controller = new AbortController();
   const server = await serveHere({ signal: controller.signal, onChannel: () => {} });

@@ -83,7 +83,9 @@ export interface UpgradeOptions<Data = undefined> {
    * not settle in time (503, a `HandshakeError` with `WS_HANDSHAKE_TIMEOUT`),
    * and `onChannel` threw or rejected (the connection was closed with 1011).
    * Without it they are written to `console.error`. Errors thrown by
-   * `onError` itself are ignored.
+   * `onError` itself are ignored. An `onError` whose `length` is 1,
+   * `(error) => …`, gets no `request` (none is built for it), as
+   * `onChannel` (see there).
    */
   onError?(error: unknown, request: Request): void;
   /**
@@ -155,7 +157,8 @@ export interface ServeOptions<Data = undefined> extends UpgradeOptions<Data> {
    *
    * A handler whose `length` is 1, such as `(channel) => …`, is called with
    * the channel alone, and the server builds no `Request` for it (unless
-   * `onUpgrade` or `onError` needs one). On Node that keeps the fetch
+   * `onUpgrade` runs, or an `onError` that takes the request is told of a
+   * failure). On Node that keeps the fetch
    * implementation from loading at all: about 2 MB of heap, which every
    * full garbage collection would mark. `length` counts the parameters
    * before the first default value or rest parameter, so
@@ -366,9 +369,19 @@ export function reportServerError(
   error: unknown,
   request: Request | LazyRequest,
 ): void {
+  // An accepted upgrade's request is built here only for an onError that takes it (the
+  // same length rule as onChannel's).
+  let built: Request | undefined;
+  if (onError && onError.length !== 1) {
+    try {
+      built = "request" in request ? request.request : request;
+    } catch (failure) {
+      onError = undefined;
+      error = new AggregateError([error, failure], "and the request could not be built");
+    }
+  }
   try {
-    // An accepted upgrade's request is built here only for onError.
-    if (onError) onError(error, "request" in request ? request.request : request);
+    if (onError) onError(error, built as Request);
     else console.error(`websocket-channel: server callback failed for ${request.url}:`, error);
   } catch { /* a failing reporter must not break the server */ }
 }
@@ -377,7 +390,7 @@ export function reportServerError(
 export interface LazyRequest {
   /** The request. */
   readonly request: Request;
-  /** Its URL, without building it. */
+  /** Its URL as received, without building it. */
   readonly url: string;
 }
 

@@ -92,31 +92,26 @@ export interface ServerUpgrade {
 
 /**
  * An accepted upgrade whose `request` is built when first read (see
- * `decideUpgrade`). A class, not an object with a getter made in
- * {@linkcode acceptOverStreams}: such a getter would keep that call's
- * streams, reader and timers alive as long as the result.
+ * `decideUpgrade`): own, enumerable `channel`, `request` and `data`, as a
+ * plain result has, so spreading it keeps them, and `url` beside them, not
+ * enumerable. Made here, not in {@linkcode acceptOverStreams}: a getter made
+ * there would keep that call's streams, reader and timers alive as long as
+ * the result.
  */
-class Upgraded implements ServerUpgrade {
-  readonly channel: StreamChannel;
-  readonly #answer: Extract<UpgradeAnswer, { accepted: true }>;
-
-  constructor(channel: StreamChannel, answer: Extract<UpgradeAnswer, { accepted: true }>) {
-    this.channel = channel;
-    this.#answer = answer;
-  }
-
-  get request(): Request & UpgradeRequestInfo {
-    return this.#answer.request as Request & UpgradeRequestInfo;
-  }
-
-  /** The request's URL, without building the request. */
-  get url(): string {
-    return this.#answer.url;
-  }
-
-  get data(): unknown {
-    return this.#answer.data;
-  }
+function upgraded(
+  channel: StreamChannel,
+  answer: Extract<UpgradeAnswer, { accepted: true }>,
+): ServerUpgrade & { readonly url: string } {
+  const result = {
+    channel,
+    get request(): Request & UpgradeRequestInfo {
+      return answer.request as Request & UpgradeRequestInfo;
+    },
+    data: answer.data,
+  };
+  return Object.defineProperty(result, "url", { value: answer.url }) as typeof result & {
+    readonly url: string;
+  };
 }
 
 /**
@@ -325,7 +320,7 @@ export async function acceptOverStreams(
     deflate: answer.deflate,
     head: result.rest,
   });
-  return new Upgraded(channel, answer);
+  return upgraded(channel, answer);
 
   /** Answers `status` (the body: `message`, or the status's own) and gives `error` back. */
   async function refused(status: number, error: unknown, message = "Internal Server Error") {

@@ -91,7 +91,10 @@ export type UpgradeAnswer =
      * `signal`); without `onUpgrade`, built when first read.
      */
     request: Request;
-    /** The request's URL, without building the request. */
+    /**
+     * The request's URL without building the request: as received, where
+     * `request.url` is the URL parser's normalised form (`/a/../b` is `/b`).
+     */
     url: string;
     /** The selected subprotocol, `""` for none. */
     protocol: string;
@@ -264,6 +267,8 @@ class Accepted {
   readonly deflate: PerMessageDeflate | undefined;
   /** The `data` that `onUpgrade` gave, `undefined` without it. */
   readonly data: unknown;
+  /** See {@linkcode UpgradeAnswer}. */
+  readonly url: string;
   #request: Request | RequestSource;
 
   constructor(
@@ -275,6 +280,7 @@ class Accepted {
     data: unknown,
   ) {
     this.answer = answer;
+    this.url = request.url;
     this.#request = request;
     this.protocol = protocol;
     this.extensions = extensions;
@@ -287,11 +293,6 @@ class Accepted {
     const request = this.#request;
     if (request instanceof RequestSource) return this.#request = request.build();
     return request;
-  }
-
-  /** The request's URL, without building the request. */
-  get url(): string {
-    return this.#request.url;
   }
 }
 
@@ -449,19 +450,27 @@ export function requestUrl(
  * {@linkcode requestUrl} after the `Host` check, short of its last parse:
  * for an origin-form target (every browser's and most clients' requests)
  * the checked origin and the target as sent, which the `Request` parses to
- * the same URL (so once, not twice). `undefined` for a target that makes no
- * URL, or one with user info: RFC 9110 §4.2.4 has a recipient treat that as
- * an error, and a fetch `Request` refuses such a URL (Node's throws).
+ * the same URL (so once, not twice). `undefined` for a target in neither
+ * form, of another scheme, or with user info: RFC 9110 §4.2.4 has a
+ * recipient treat that as an error, and a fetch `Request` refuses such a
+ * URL (Node's throws).
  */
 function targetUrl(target: string, origin: string): string | undefined {
   if (target.startsWith("/")) return origin + target;
+  // Otherwise only the absolute form (RFC 9112 §3.2: authority form is for CONNECT, `*`
+  // for OPTIONS), of a scheme a WebSocket request can have.
   try {
-    const url = new URL(target, origin);
-    return url.username === "" && url.password === "" ? url.href : undefined;
+    const url = new URL(target);
+    return WEB_SCHEMES.has(url.protocol) && url.username === "" && url.password === ""
+      ? url.href
+      : undefined;
   } catch {
     return undefined;
   }
 }
+
+/** The schemes of an absolute-form upgrade target. */
+const WEB_SCHEMES: ReadonlySet<string> = new Set(["http:", "https:", "ws:", "wss:"]);
 
 /**
  * The last `Host` checked and its origin: the clients of a server mostly

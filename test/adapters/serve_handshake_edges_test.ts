@@ -171,6 +171,10 @@ const CASES: Array<[name: string, request: string, status: number, fields?: stri
   // RFC 9110 §4.2.4; no fetch Request takes such a URL (Node's throws).
   ["an absolute-form target with user info", head({ target: "http://u:p@127.0.0.1/p" }), 400],
   ["an absolute-form target with a user name", head({ target: "ws://u@127.0.0.1/p" }), 400],
+  ["an absolute-form ws: target", head({ target: "ws://127.0.0.1/p" }), 101],
+  ["a file: target", head({ target: "file:///etc/passwd" }), 400],
+  ["the asterisk form", head({ target: "*" }), 400],
+  ["the authority form", head({ target: "127.0.0.1:80" }), 400],
 ];
 
 test(`serve (${currentRuntime}) answers odd and malformed handshake fields as every runtime does`, async () => {

@@ -19,6 +19,20 @@ test("serverOverStreams answers 101 and its first frame in the same read as the 
   assert.deepEqual(await readMessages(client.stream.getReader(), 1), ["right after the 101"]);
 });
 
+test("serverOverStreams gives channel, request and data as own properties, the request built when read", async () => {
+  const [a, b] = createByteStreamPair();
+  clientOverStreams("ws://example.com/chat?x=1", a);
+  const upgrade = await deadline(serverOverStreams(b), 5000, "upgrade");
+  const { channel, ...rest } = upgrade;
+  assert.equal(channel, upgrade.channel);
+  assert.deepEqual(Object.keys(rest), ["request", "data"]);
+  assert.equal(rest.request.url, "http://example.com/chat?x=1");
+  assert.equal(rest.request, upgrade.request, "built once");
+  assert.equal(rest.data, undefined);
+  assert.equal({ ...upgrade }.request.headers.get("host"), "example.com");
+  await channel.closeWithCode(1000);
+});
+
 test("serverOverStreams hands bytes that came with the request head to the engine", async () => {
   const [a, b] = createByteStreamPair();
   const upgrade = serverOverStreams(b);

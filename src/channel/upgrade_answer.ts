@@ -14,6 +14,7 @@ import { PerMessageDeflate } from "../deflate/permessage_deflate.ts";
 import { HandshakeError, HandshakeErrorCode } from "../handshake/errors.ts";
 import { FieldHeaders } from "../handshake/field_headers.ts";
 import { encodeResponseHead } from "../handshake/http1_codec.ts";
+import { hostOrigin, targetUrl } from "./request_url.ts";
 import type { OriginPolicy } from "../handshake/origin_policy.ts";
 import {
   checkUpgradeRequest,
@@ -410,92 +411,4 @@ async function decide(
   } finally {
     signal.removeEventListener("abort", onAbort);
   }
-}
-
-/**
- * The URL of a request (RFC 7230 §5.5): an origin-form target after the
- * scheme and the `Host` (so `//evil.example/` stays a path), any other form
- * resolved against them. `undefined` when the `Host` is not a valid
- * `host[:port]` (absent: `localhost`).
- *
- * @param target The request target as sent.
- * @param host The `Host` header.
- * @param secure TLS: `https:`, else `http:`.
- * @returns The absolute URL, or `undefined` for an invalid `Host` or a
- *   target with user info.
- *
- * @example
- * ```ts
- * import { requestUrl } from "./upgrade_answer.ts";
- *
- * console.assert(requestUrl("//a/b?c", "example.com:8080") === "http://example.com:8080//a/b?c");
- * console.assert(requestUrl("/", "a b") === undefined);
- * ```
- */
-export function requestUrl(
-  target: string,
-  host: string | null,
-  secure = false,
-): string | undefined {
-  const origin = hostOrigin(host, secure);
-  const url = origin === undefined ? undefined : targetUrl(target, origin);
-  try {
-    return url === undefined ? undefined : new URL(url).href;
-  } catch {
-    return undefined;
-  }
-}
-
-/**
- * {@linkcode requestUrl} after the `Host` check, short of its last parse:
- * for an origin-form target (every browser's and most clients' requests)
- * the checked origin and the target as sent, which the `Request` parses to
- * the same URL (so once, not twice). `undefined` for a target in neither
- * form, of another scheme, or with user info: RFC 9110 §4.2.4 has a
- * recipient treat that as an error, and a fetch `Request` refuses such a
- * URL (Node's throws).
- */
-function targetUrl(target: string, origin: string): string | undefined {
-  if (target.startsWith("/")) return origin + target;
-  // Otherwise only the absolute form (RFC 9112 §3.2: authority form is for CONNECT, `*`
-  // for OPTIONS), of a scheme a WebSocket request can have.
-  try {
-    const url = new URL(target);
-    return WEB_SCHEMES.has(url.protocol) && url.username === "" && url.password === ""
-      ? url.href
-      : undefined;
-  } catch {
-    return undefined;
-  }
-}
-
-/** The schemes of an absolute-form upgrade target. */
-const WEB_SCHEMES: ReadonlySet<string> = new Set(["http:", "https:", "ws:", "wss:"]);
-
-/**
- * The last `Host` checked and its origin: the clients of a server mostly
- * send the same `Host`, whose check is then a string comparison instead of
- * a URL parse.
- */
-const lastHost: { host: string | null; secure: boolean; origin: string | undefined } = {
-  host: null,
-  secure: false,
-  origin: "http://localhost",
-};
-
-/** The origin for a `Host` (absent: `localhost`), `undefined` unless a valid `host[:port]`. */
-function hostOrigin(host: string | null, secure: boolean): string | undefined {
-  if (host === lastHost.host && secure === lastHost.secure) return lastHost.origin;
-  let origin: string | undefined;
-  try {
-    const base = new URL(`${secure ? "https" : "http"}://${host ?? "localhost"}`);
-    // Userinfo, path or query in the Host.
-    origin = base.href === `${base.origin}/` ? base.origin : undefined;
-  } catch {
-    origin = undefined;
-  }
-  lastHost.host = host;
-  lastHost.secure = secure;
-  lastHost.origin = origin;
-  return origin;
 }

@@ -3,10 +3,10 @@ import assert from "node:assert/strict";
 import {
   answerUpgrade,
   decideUpgrade,
-  requestUrl,
   type UpgradeAnswer,
   type UpgradeRequestHead,
 } from "../../src/channel/upgrade_answer.ts";
+import { requestUrl } from "../../src/channel/request_url.ts";
 import { HandshakeError } from "../../src/handshake/errors.ts";
 import { FieldHeaders } from "../../src/handshake/field_headers.ts";
 import { lateUpgradeCheck } from "../../src/handshake/upgrade_hook.ts";

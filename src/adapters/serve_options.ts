@@ -158,13 +158,13 @@ export interface ServeOptions<Data = undefined> extends UpgradeOptions<Data> {
    * A handler whose `length` is 1, such as `(channel) => …`, is called with
    * the channel alone, and the server builds no `Request` for it (unless
    * `onUpgrade` runs, or an `onError` that takes the request is told of a
-   * failure). On Node that keeps the fetch
-   * implementation from loading at all: about 2 MB of heap, which every
-   * full garbage collection would mark. `length` counts the parameters
-   * before the first default value or rest parameter, so
-   * `(channel, ...rest) => …` and `(channel, request = fallback) => …` get
-   * the channel alone too: name the request as a plain second parameter
-   * to get it (`(...args) => …`, of `length` 0, gets all three).
+   * failure). On Node that keeps the fetch implementation from loading at
+   * all: about 2 MB of heap, which every full garbage collection would
+   * mark. `length` counts the parameters before the first default value or
+   * rest parameter, so `(channel, ...rest) => …` and
+   * `(channel, request = fallback) => …` get the channel alone too: name the
+   * request as a plain second parameter to get it (`(...args) => …`, of
+   * `length` 0, gets all three).
    */
   onChannel(channel: WebSocketChannel, request: Request, data: Data): void | Promise<void>;
   /** Aborting it is the same as calling `close()` on the result. */

@@ -230,7 +230,10 @@ export function createBunHandler<Data = undefined>(options: BunHandlerOptions<Da
           ws.close(1011);
         };
         try {
-          const result = onChannel(channel, ws.data.request, ws.data.data as Data);
+          // The same length rule as serve()'s (ServerConnections.track).
+          const result = onChannel.length === 1
+            ? (onChannel as (channel: WebSocketChannel) => void | Promise<void>)(channel)
+            : onChannel(channel, ws.data.request, ws.data.data as Data);
           if (result && typeof result.then === "function") result.then(undefined, fail);
         } catch (error) {
           fail(error);

@@ -46,6 +46,7 @@ import { UnsupportedError } from "../channel/errors.ts";
 import type { WebSocketChannel } from "../channel/web_socket_channel.ts";
 import { denoConnTransport } from "./deno_conn_transport.ts";
 import { ServerConnections } from "./server_connections.ts";
+import { optionValues } from "../_util/option_values.ts";
 import { busyRejection, HandshakeSlots } from "./handshake_slots.ts";
 import {
   checkServerOptions,
@@ -130,6 +131,8 @@ export async function upgrade<Data = undefined>(
       "compression: Deno.upgradeWebSocket cannot negotiate permessage-deflate; use serve() for compression",
     );
   }
+  // Its handlers called with the caller's object as `this`, as serve()'s.
+  options = optionValues(options);
   // Deno invalidates url and headers once upgraded: copy them first.
   const copy = new Request(request.url, { headers: new Headers(request.headers) });
   const verdict = await verifyUpgradeRequest(request, {

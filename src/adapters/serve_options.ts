@@ -15,6 +15,7 @@ import type { ServerSideOptions } from "../channel/server_over_streams.ts";
 import { hookFailure, type UpgradeHook } from "../handshake/upgrade_hook.ts";
 import { type AnswerPingMessages, pingAnswerer } from "../channel/ping_messages.ts";
 import { checkNumberOption, checkTypeOption, MAX_TIMEOUT } from "../_util/option_checks.ts";
+import { optionValues } from "../_util/option_values.ts";
 
 export type { UpgradeAcceptance, UpgradeDecision, UpgradeHook } from "../handshake/upgrade_hook.ts";
 export type { AnswerPingMessages, PingMessages } from "../channel/ping_messages.ts";
@@ -23,6 +24,13 @@ export type { AnswerPingMessages, PingMessages } from "../channel/ping_messages.
  * Options shared by every server entry point (`serve`, `upgrade`, handlers,
  * `attach`). `Data` is the type of the per-connection value that
  * `onUpgrade` gives and `onChannel` receives.
+ *
+ * The options may be an instance of a class: what it inherits counts, and
+ * every function among them (`onChannel`, `onUpgrade`, `onError`, and
+ * `protocols` or `origins` when they are functions) is called with `this`
+ * set to the object passed in. Entry points that check their options
+ * (`serve()`, `attach()`, `handleUpgrade()`, `createBunHandler()`) read them
+ * once, when called: changing the object afterwards changes nothing.
  */
 export interface UpgradeOptions<Data = undefined> {
   /**
@@ -297,11 +305,13 @@ export interface CheckedServerOptions {
  * `maxPendingHandshakes` (an integer, at least 1, or `Infinity`),
  * `requireOrigin` (a boolean), `onUpgrade`, `onError` and `onChannel`
  * (functions), `answerPingMessages`, `maxMessageSize`, `maxFragments`,
- * `idleTimeout`, `closeTimeout`, `port` and `hostname`. Returns the options
- * with a validated copy of the compression settings (`false` when off), so
- * that changing the caller's object afterwards cannot break handshakes either,
- * with the `node:zlib` codec filled in unless the caller chose a `codec` (or
- * `null` for `CompressionStream`).
+ * `idleTimeout`, `closeTimeout`, `port` and `hostname`. Returns a copy of the
+ * options ({@linkcode optionValues}: inherited ones included, functions
+ * bound to the caller's object) with a validated copy of the compression
+ * settings (`false` when off), so that changing the caller's object
+ * afterwards cannot break handshakes either, with the `node:zlib` codec
+ * filled in unless the caller chose a `codec` (or `null` for
+ * `CompressionStream`).
  *
  * @example
  * ```ts
@@ -339,11 +349,10 @@ export function checkServerOptions<T extends CheckedServerOptions>(options: T): 
   checkNumberOption("closeTimeout", options.closeTimeout, { above: 0, max: MAX_TIMEOUT });
   checkNumberOption("port", options.port, { min: 0, max: 65535, integer: true });
   checkTypeOption("hostname", options.hostname, "string");
+  const copy = optionValues(options);
   // The engine paths compress with node:zlib unless the caller chose a codec (or null).
-  return {
-    ...options,
-    compression: withZlibCodec(resolveCompression(options.compression) ?? false),
-  };
+  copy.compression = withZlibCodec(resolveCompression(options.compression) ?? false);
+  return copy;
 }
 
 /**

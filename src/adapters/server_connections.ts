@@ -46,7 +46,10 @@ export class ServerConnections {
   /** The server's live channels (the caller's set when the `channels` option gave one). */
   readonly channels: ChannelSet;
 
-  /** @param options `onChannel`, `onError`, `idleTimeout` and `channels` of the server. */
+  /**
+   * @param options `onChannel`, `onError`, `idleTimeout` and `channels` of the
+   * server, as `checkServerOptions` returns them (its handlers bound).
+   */
   // deno-lint-ignore no-explicit-any
   constructor(options: Pick<ServeOptions<any>, keyof ConnectionOptions>) {
     this.#options = options;
@@ -75,12 +78,9 @@ export class ServerConnections {
       channel.closeWithCode(1011, "Internal error").catch(() => {});
     };
     try {
-      // Called as a method of the options, as it always was.
+      // Checked options: bound to the caller's object (optionValues).
       const result = options.onChannel.length === 1
-        ? (options.onChannel as (this: unknown, channel: StreamChannel) => unknown).call(
-          options,
-          channel,
-        )
+        ? (options.onChannel as (channel: StreamChannel) => unknown)(channel)
         : options.onChannel(channel, upgrade.request, upgrade.data);
       if (result && typeof (result as Promise<void>).then === "function") {
         (result as Promise<void>).then(undefined, fail);

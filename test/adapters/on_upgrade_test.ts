@@ -13,15 +13,13 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { connect as netConnect } from "node:net";
-import { createServer as createHttpServer, type IncomingMessage } from "node:http";
-import type { Duplex } from "node:stream";
 import { connect } from "../../mod.ts";
-import { closeWithWireCode } from "../../src/channel/channel_internals.ts";
 import type { WebSocketChannel } from "../../src/channel/web_socket_channel.ts";
 import type { UpgradeHook } from "../../src/adapters/serve_options.ts";
 import { deadline, waitFor } from "../_util/async.ts";
 import { currentRuntime } from "../_util/runtimes.ts";
 import { serveHere } from "../_util/serve_here.ts";
+import { entryPoints, type StartedServer } from "../_util/entry_points.ts";
 
 interface Hooks {
   onUpgrade?: UpgradeHook<unknown>;
@@ -29,93 +27,16 @@ interface Hooks {
   onChannel?: (channel: WebSocketChannel, request: Request, data: unknown) => void;
 }
 
-interface Started {
-  port: number;
-  close(): Promise<void>;
-}
-
-/** The server entry points of the running runtime, each started with `hooks`. */
-const entryPoints: Record<string, { runtime: string; start(hooks: Hooks): Promise<Started> }> = {
-  serve: {
-    runtime: currentRuntime,
-    start: (hooks) => serveHere({ idleTimeout: 0, ...hooks }),
-  },
-  "deno upgrade()": {
-    runtime: "deno",
-    async start(hooks) {
-      const { upgrade } = await import("../../src/adapters/deno.ts");
-      const deno = (globalThis as { Deno: typeof Deno }).Deno;
-      const server = deno.serve({ hostname: "127.0.0.1", port: 0, onListen() {} }, async (req) => {
-        const { response, channel, request, data } = await upgrade(req, hooks);
-        channel.ready.then(() => hooks.onChannel?.(channel, request, data), () => {});
-        return response;
-      });
-      return { port: server.addr.port, close: () => server.shutdown() };
-    },
-  },
-  "bun createBunHandler()": {
-    runtime: "bun",
-    async start(hooks) {
-      const { createBunHandler } = await import("../../src/adapters/bun.ts");
-      const handler = createBunHandler({ idleTimeout: 0, onChannel() {}, ...hooks });
-      // deno-lint-ignore no-explicit-any
-      const server = (globalThis as any).Bun.serve({
-        hostname: "127.0.0.1",
-        port: 0,
-        // deno-lint-ignore no-explicit-any
-        fetch: (request: Request, bun: any) => handler.upgrade(request, bun),
-        websocket: handler.websocket,
-      });
-      return {
-        port: server.port,
-        close: async () => {
-          await handler.close();
-          server.stop(true);
-        },
-      };
-    },
-  },
-  "node attach()": {
-    runtime: "node",
-    async start(hooks) {
-      const { attach } = await import("../../src/adapters/node.ts");
-      const server = createHttpServer();
-      const handler = attach(server, { idleTimeout: 0, onChannel() {}, ...hooks });
-      return await listen(server, () => handler.close());
-    },
-  },
-  "node handleUpgrade()": {
-    runtime: "node",
-    async start(hooks) {
-      const { handleUpgrade } = await import("../../src/adapters/node.ts");
-      const server = createHttpServer();
-      const channels: WebSocketChannel[] = [];
-      server.on("upgrade", (req: IncomingMessage, socket: Duplex, head: Uint8Array) => {
-        handleUpgrade(req, socket, head, { idleTimeout: 0, onChannel() {}, ...hooks })
-          .then((channel) => channel && channels.push(channel), () => {});
-      });
-      return await listen(server, async () => {
-        await Promise.all(
-          channels.map((channel) => closeWithWireCode(channel, 1001, "").catch(() => {})),
-        );
-      });
-    },
-  },
-};
-
-async function listen(
-  server: ReturnType<typeof createHttpServer>,
-  before: () => Promise<void>,
-): Promise<Started> {
-  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
-  return {
-    port: (server.address() as { port: number }).port,
-    close: async () => {
-      await before();
-      server.closeAllConnections();
-      await new Promise((resolve) => server.close(resolve));
-    },
-  };
+/** Starts `name`'s entry point with `hooks` and handlers that do nothing. */
+function starter(name: string): (hooks: Hooks) => Promise<StartedServer> {
+  return (hooks) =>
+    entryPoints[name].start({
+      hostname: "127.0.0.1",
+      port: 0,
+      idleTimeout: 0,
+      onChannel() {},
+      ...hooks,
+    });
 }
 
 const request = (port: number) =>
@@ -177,7 +98,8 @@ const bearer: UpgradeHook<unknown> = (request) => {
   });
 };
 
-for (const [name, { runtime, start }] of Object.entries(entryPoints)) {
+for (const [name, { runtime }] of Object.entries(entryPoints)) {
+  const start = starter(name);
   const skip = runtime === currentRuntime ? false : `needs ${runtime}`;
 
   test(

@@ -9,6 +9,7 @@ import type { WebSocketChannel } from "../../src/channel/web_socket_channel.ts";
 import { deadline } from "../_util/async.ts";
 import { currentRuntime } from "../_util/runtimes.ts";
 import { serveHere as serveOn } from "../_util/serve_here.ts";
+import { bunServe } from "../_util/entry_points.ts";
 
 // Message limits as the server options set them, on the running runtime's serve().
 
@@ -111,14 +112,7 @@ test(
         for await (const message of channel.stream) received.push((message as Uint8Array).length);
       },
     });
-    // deno-lint-ignore no-explicit-any
-    const bun = (globalThis as any).Bun.serve({
-      hostname: "127.0.0.1",
-      port: 0,
-      // deno-lint-ignore no-explicit-any
-      fetch: (request: Request, server: any) => handler.upgrade(request, server),
-      websocket: handler.websocket,
-    });
+    const bun = bunServe(handler);
     try {
       const fits = await rawDeflateClient(bun.port);
       fits.socket.write(await compressedRandom(100_000));

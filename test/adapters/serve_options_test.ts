@@ -1,6 +1,7 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { checkServerOptions } from "../../src/adapters/serve_options.ts";
+import { optionValues } from "../../src/_util/option_values.ts";
 import { zlibCodec } from "../../src/adapters/zlib_codec.ts";
 
 test("checkServerOptions throws TypeError / RangeError for invalid compression settings", () => {
@@ -14,11 +15,19 @@ test("checkServerOptions throws TypeError / RangeError for invalid compression s
 });
 
 test("checkServerOptions keeps other options and snapshots valid compression settings", () => {
-  const onChannel = () => {};
-  const options: { compression?: boolean; onChannel: () => void } = { onChannel };
+  const calls: unknown[] = [];
+  const options: { compression?: boolean; onChannel(channel: string): void } = {
+    onChannel(channel) {
+      calls.push(this, channel);
+    },
+  };
   assert.equal(checkServerOptions(options).compression, false);
   assert.equal(checkServerOptions({ compression: false }).compression, false);
-  assert.equal(checkServerOptions(options).onChannel, onChannel);
+  // The same function, called as a method of the caller's object whichever copy calls it.
+  const { onChannel } = checkServerOptions(options);
+  onChannel("channel");
+  assert.deepEqual(calls, [options, "channel"]);
+  assert.equal(onChannel.length, 1);
   const settings = { threshold: 100, clientNoContextTakeover: false };
   const checked = checkServerOptions({ compression: settings });
   // The engine paths compress with node:zlib unless a codec (or null) was chosen.
@@ -33,6 +42,55 @@ test("checkServerOptions keeps other options and snapshots valid compression set
   });
   const platform = checkServerOptions({ compression: { codec: null } }).compression;
   assert.equal((platform as { codec: unknown }).codec, null);
+});
+
+test("optionValues copies what a class instance has and inherits, bound to the instance", () => {
+  class Base {
+    #hits = 0;
+    port = 8080;
+    get hostname(): string {
+      return "127.0.0.1";
+    }
+    onChannel(): number {
+      return ++this.#hits;
+    }
+    onError(): string {
+      return "base";
+    }
+  }
+  class Derived extends Base {
+    override onError(): string {
+      return "derived";
+    }
+  }
+  const instance = new Derived();
+  Object.defineProperty(instance, "hidden", { value: 1, enumerable: false });
+  const copy = { ...optionValues(instance) } as Record<string, unknown>;
+  assert.deepEqual(Object.keys(copy).sort(), ["hostname", "onChannel", "onError", "port"]);
+  assert.equal(copy.port, 8080);
+  assert.equal(copy.hostname, "127.0.0.1");
+  // A private field needs the instance itself as `this`.
+  assert.equal((copy.onChannel as () => number)(), 1);
+  assert.equal(instance.onChannel(), 2);
+  // The nearest definition wins.
+  assert.equal((copy.onError as () => string)(), "derived");
+  // Changing the instance afterwards does not change the copy.
+  instance.port = 1;
+  assert.equal(copy.port, 8080);
+});
+
+test("optionValues keeps a plain object's own properties as a spread does", () => {
+  const symbol = Symbol("key");
+  const source = JSON.parse('{"__proto__": {"port": 1}, "hostname": "::1"}');
+  source[symbol] = true;
+  const copy = optionValues(source);
+  assert.equal(Object.getPrototypeOf(copy), Object.prototype);
+  assert.deepEqual(Object.getOwnPropertyDescriptor(copy, "__proto__")?.value, { port: 1 });
+  assert.equal(copy.hostname, "::1");
+  assert.equal(copy[symbol], true);
+  assert.equal(copy.port, undefined);
+  const nullPrototype = Object.assign(Object.create(null), { port: 2 });
+  assert.deepEqual({ ...optionValues(nullPrototype) }, { port: 2 });
 });
 
 test("checkServerOptions validates handshakeTimeout, maxPendingHandshakes and requireOrigin", () => {

@@ -5,15 +5,20 @@
  * @module
  */
 
+const bind = Function.prototype.bind;
+
 /**
- * The caller's options as a plain object of their values, so that later
- * copies (`{ ...options }`) keep all of them: own enumerable properties as a
- * spread takes them, and for an instance of a class also what it inherits
- * (methods, getters; read once, nearest first, `constructor` left out).
- * Every function is bound to the caller's object: a handler written as a
- * method keeps its `this` (private fields included), whichever copy calls it.
+ * The caller's options as a plain object, so that later copies
+ * (`{ ...options }`) keep all of them: its own enumerable properties, as a
+ * spread takes them, and each of the named `keys` read from the object
+ * (inherited ones, getters and non-enumerable ones included). Nothing else
+ * is read. Each function among `callbacks` is bound to the caller's object,
+ * so a handler written as a method keeps its `this` (private fields
+ * included) whichever copy calls it.
  *
  * @param options The options as the caller passed them.
+ * @param keys The option names to read wherever the object has them.
+ * @param callbacks Those of `keys` whose functions are called as methods.
  * @returns A new plain object; `options` is not changed.
  *
  * @example
@@ -27,36 +32,26 @@
  *     return ++this.#seen;
  *   }
  * }
- * const copy = { ...optionValues(new Handlers()) };
+ * const copy = { ...optionValues(new Handlers(), ["port", "onChannel"], ["onChannel"]) };
  * console.assert(copy.port === 0 && copy.onChannel() === 1);
  * ```
  */
-export function optionValues<T extends object>(options: T): T {
-  const source = options as Record<PropertyKey, unknown>;
-  const copy: Record<PropertyKey, unknown> = {};
-  const take = (key: PropertyKey) => {
+export function optionValues<T extends object>(
+  options: T,
+  keys: readonly string[],
+  callbacks: readonly string[],
+): T {
+  const source = options as Record<string, unknown>;
+  const copy: Record<string, unknown> = { ...source };
+  for (const key of keys) {
+    // What the spread took is not read again: a getter runs once.
+    if (Object.hasOwn(copy, key)) continue;
     const value = source[key];
-    // Defined, not assigned: a key named "__proto__" stays a plain property, as in a spread.
-    Object.defineProperty(copy, key, {
-      value: typeof value === "function" ? value.bind(options) : value,
-      enumerable: true,
-      writable: true,
-      configurable: true,
-    });
-  };
-  for (const key of Reflect.ownKeys(options)) {
-    if (Object.prototype.propertyIsEnumerable.call(options, key)) take(key);
+    if (value !== undefined) copy[key] = value;
   }
-  for (
-    let level = Object.getPrototypeOf(options);
-    level !== null && level !== Object.prototype;
-    level = Object.getPrototypeOf(level)
-  ) {
-    for (const key of Reflect.ownKeys(level)) {
-      if (key !== "constructor" && !Object.hasOwn(copy, key) && !Object.hasOwn(options, key)) {
-        take(key);
-      }
-    }
+  for (const key of callbacks) {
+    const value = copy[key];
+    if (typeof value === "function") copy[key] = bind.call(value, options);
   }
   return copy as T;
 }

@@ -61,7 +61,6 @@ import { busyRejection, HandshakeSlots } from "./handshake_slots.ts";
 import { ChannelSet } from "../channel/channel_set.ts";
 import { type BunPublisher, type BunServerWebSocket, BunSocketShim } from "./bun_socket_shim.ts";
 import {
-  checkServerOptions,
   DEFAULT_HANDSHAKE_TIMEOUT,
   DEFAULT_IDLE_TIMEOUT,
   DEFAULT_MAX_PENDING_HANDSHAKES,
@@ -72,6 +71,7 @@ import {
   watchUpgradeHook,
   type WebSocketServer,
 } from "./serve_options.ts";
+import { checkServerOptions } from "./server_option_checks.ts";
 
 export type {
   AnswerPingMessages,
@@ -230,10 +230,7 @@ export function createBunHandler<Data = undefined>(options: BunHandlerOptions<Da
           ws.close(1011);
         };
         try {
-          // The same length rule as serve()'s (ServerConnections.track).
-          const result = onChannel.length === 1
-            ? (onChannel as (channel: WebSocketChannel) => void | Promise<void>)(channel)
-            : onChannel(channel, ws.data.request, ws.data.data as Data);
+          const result = onChannel(channel, ws.data.request, ws.data.data as Data);
           if (result && typeof result.then === "function") result.then(undefined, fail);
         } catch (error) {
           fail(error);

@@ -46,10 +46,8 @@ import { UnsupportedError } from "../channel/errors.ts";
 import type { WebSocketChannel } from "../channel/web_socket_channel.ts";
 import { denoConnTransport } from "./deno_conn_transport.ts";
 import { ServerConnections } from "./server_connections.ts";
-import { optionValues } from "../_util/option_values.ts";
 import { busyRejection, HandshakeSlots } from "./handshake_slots.ts";
 import {
-  checkServerOptions,
   DEFAULT_IDLE_TIMEOUT,
   DEFAULT_MAX_PENDING_HANDSHAKES,
   reportServerError,
@@ -59,6 +57,7 @@ import {
   watchUpgradeHook,
   type WebSocketServer,
 } from "./serve_options.ts";
+import { checkServerOptions, serverOptionValues } from "./server_option_checks.ts";
 
 export type {
   AnswerPingMessages,
@@ -132,7 +131,7 @@ export async function upgrade<Data = undefined>(
     );
   }
   // Its handlers called with the caller's object as `this`, as serve()'s.
-  options = optionValues(options);
+  options = serverOptionValues(options);
   // Deno invalidates url and headers once upgraded: copy them first.
   const copy = new Request(request.url, { headers: new Headers(request.headers) });
   const verdict = await verifyUpgradeRequest(request, {

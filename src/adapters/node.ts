@@ -42,13 +42,13 @@ import { busyRejection, HandshakeSlots } from "./handshake_slots.ts";
 import { PendingHandshakes } from "./pending_handshakes.ts";
 import type { ChannelSet } from "../channel/channel_set.ts";
 import {
-  checkServerOptions,
   DEFAULT_HANDSHAKE_TIMEOUT,
   DEFAULT_MAX_PENDING_HANDSHAKES,
   type ServeOptions,
   type UpgradeOptions,
   type WebSocketServer,
 } from "./serve_options.ts";
+import { checkServerOptions } from "./server_option_checks.ts";
 import {
   destroySocket,
   refused,

@@ -5,17 +5,14 @@
  *
  * @module
  */
-import { type Compression, resolveCompression } from "../deflate/compression_options.ts";
-import { withZlibCodec } from "./zlib_codec.ts";
+import type { Compression } from "../deflate/compression_options.ts";
 import type { OriginPolicy } from "../handshake/origin_policy.ts";
 import type { SubprotocolSelector } from "../handshake/subprotocol.ts";
 import type { WebSocketChannel } from "../channel/web_socket_channel.ts";
 import type { ChannelSet } from "../channel/channel_set.ts";
 import type { ServerSideOptions } from "../channel/server_over_streams.ts";
 import { hookFailure, type UpgradeHook } from "../handshake/upgrade_hook.ts";
-import { type AnswerPingMessages, pingAnswerer } from "../channel/ping_messages.ts";
-import { checkNumberOption, checkTypeOption, MAX_TIMEOUT } from "../_util/option_checks.ts";
-import { optionValues } from "../_util/option_values.ts";
+import type { AnswerPingMessages } from "../channel/ping_messages.ts";
 
 export type { UpgradeAcceptance, UpgradeDecision, UpgradeHook } from "../handshake/upgrade_hook.ts";
 export type { AnswerPingMessages, PingMessages } from "../channel/ping_messages.ts";
@@ -25,12 +22,13 @@ export type { AnswerPingMessages, PingMessages } from "../channel/ping_messages.
  * `attach`). `Data` is the type of the per-connection value that
  * `onUpgrade` gives and `onChannel` receives.
  *
- * The options may be an instance of a class: what it inherits counts, and
- * every function among them (`onChannel`, `onUpgrade`, `onError`, and
- * `protocols` or `origins` when they are functions) is called with `this`
- * set to the object passed in. Entry points that check their options
- * (`serve()`, `attach()`, `handleUpgrade()`, `createBunHandler()`) read them
- * once, when called: changing the object afterwards changes nothing.
+ * The options may be an instance of a class: the options it inherits count
+ * (methods, getters), and each callback (`onChannel`, `onUpgrade`,
+ * `onError`, and `protocols` or `origins` when they are functions) is
+ * called with `this` set to the object passed in. `serve()`, `attach()`,
+ * `handleUpgrade()` and `createBunHandler()` read the options when called
+ * (`upgrade()` on Deno at each call): assigning an option afterwards changes
+ * nothing, while arrays such as `protocols` are used as they are.
  */
 export interface UpgradeOptions<Data = undefined> {
   /**
@@ -264,96 +262,6 @@ export const DEFAULT_HANDSHAKE_TIMEOUT = 10_000;
  * ```
  */
 export const DEFAULT_MAX_PENDING_HANDSHAKES = 1024;
-
-/** The options that {@linkcode checkServerOptions} validates. */
-export interface CheckedServerOptions {
-  /** See {@linkcode UpgradeOptions.compression}. */
-  compression?: Compression;
-  /** See {@linkcode ServeOptions.handshakeTimeout}. */
-  handshakeTimeout?: number;
-  /** See {@linkcode ServeOptions.maxPendingHandshakes}. */
-  maxPendingHandshakes?: number;
-  /** See {@linkcode UpgradeOptions.requireOrigin}. */
-  requireOrigin?: boolean;
-  /** See {@linkcode UpgradeOptions.onUpgrade}. */
-  onUpgrade?: unknown;
-  /** See {@linkcode UpgradeOptions.onError}. */
-  onError?: unknown;
-  /** See {@linkcode UpgradeOptions.answerPingMessages}. */
-  answerPingMessages?: AnswerPingMessages;
-  /** See {@linkcode UpgradeOptions.maxMessageSize}. */
-  maxMessageSize?: number;
-  /** See {@linkcode UpgradeOptions.maxFragments}. */
-  maxFragments?: number;
-  /** See {@linkcode UpgradeOptions.idleTimeout}. */
-  idleTimeout?: number;
-  /** See {@linkcode UpgradeOptions.closeTimeout}. */
-  closeTimeout?: number;
-  /** See {@linkcode ServeOptions.port}. */
-  port?: number;
-  /** See {@linkcode ServeOptions.hostname}. */
-  hostname?: string;
-  /** See {@linkcode ServeOptions.onChannel}. */
-  onChannel?: unknown;
-}
-
-/**
- * Validates the options once, when a server entry point is configured, so a
- * mistake throws there (`TypeError` for a wrong type, `RangeError` out of
- * range) instead of failing every handshake later: `compression`,
- * `handshakeTimeout` (milliseconds, more than 0, at most 2^31 − 1),
- * `maxPendingHandshakes` (an integer, at least 1, or `Infinity`),
- * `requireOrigin` (a boolean), `onUpgrade`, `onError` and `onChannel`
- * (functions), `answerPingMessages`, `maxMessageSize`, `maxFragments`,
- * `idleTimeout`, `closeTimeout`, `port` and `hostname`. Returns a copy of the
- * options ({@linkcode optionValues}: inherited ones included, functions
- * bound to the caller's object) with a validated copy of the compression
- * settings (`false` when off), so that changing the caller's object
- * afterwards cannot break handshakes either, with the `node:zlib` codec
- * filled in unless the caller chose a `codec` (or `null` for
- * `CompressionStream`).
- *
- * @example
- * ```ts
- * import { checkServerOptions } from "./serve_options.ts";
- *
- * const checked = checkServerOptions({ compression: true as boolean });
- * console.assert(checked.compression !== false);
- * try {
- *   checkServerOptions({ compression: { threshold: -1 } });
- * } catch (error) {
- *   console.assert(error instanceof RangeError);
- * }
- * try {
- *   checkServerOptions({ handshakeTimeout: 0 });
- * } catch (error) {
- *   console.assert(error instanceof RangeError);
- * }
- * ```
- */
-export function checkServerOptions<T extends CheckedServerOptions>(options: T): T {
-  checkTypeOption("options", options, "object");
-  checkNumberOption("handshakeTimeout", options.handshakeTimeout, { above: 0, max: MAX_TIMEOUT });
-  checkNumberOption("maxPendingHandshakes", options.maxPendingHandshakes, {
-    min: 1,
-    integer: true,
-  });
-  checkTypeOption("requireOrigin", options.requireOrigin, "boolean");
-  checkTypeOption("onUpgrade", options.onUpgrade, "function");
-  checkTypeOption("onError", options.onError, "function");
-  checkTypeOption("onChannel", options.onChannel, "function");
-  pingAnswerer(options.answerPingMessages);
-  checkNumberOption("maxMessageSize", options.maxMessageSize, { min: 0 });
-  checkNumberOption("maxFragments", options.maxFragments, { min: 1, integer: true });
-  checkNumberOption("idleTimeout", options.idleTimeout, { min: 0, max: MAX_TIMEOUT / 1000 });
-  checkNumberOption("closeTimeout", options.closeTimeout, { above: 0, max: MAX_TIMEOUT });
-  checkNumberOption("port", options.port, { min: 0, max: 65535, integer: true });
-  checkTypeOption("hostname", options.hostname, "string");
-  const copy = optionValues(options);
-  // The engine paths compress with node:zlib unless the caller chose a codec (or null).
-  copy.compression = withZlibCodec(resolveCompression(options.compression) ?? false);
-  return copy;
-}
 
 /**
  * Reports an application error the server handled (see

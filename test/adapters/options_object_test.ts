@@ -31,6 +31,11 @@ class Room {
     return this.#log;
   }
 
+  // Not an option: the server must not read it.
+  get database(): never {
+    throw new Error("not connected");
+  }
+
   protocols(offered: string[]): string | undefined {
     this.#log.push("protocols");
     return offered.find((protocol) => protocol === this.#protocol);

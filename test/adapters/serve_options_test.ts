@@ -1,7 +1,6 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { checkServerOptions } from "../../src/adapters/serve_options.ts";
-import { optionValues } from "../../src/_util/option_values.ts";
+import { checkServerOptions, serverOptionValues } from "../../src/adapters/server_option_checks.ts";
 import { zlibCodec } from "../../src/adapters/zlib_codec.ts";
 
 test("checkServerOptions throws TypeError / RangeError for invalid compression settings", () => {
@@ -44,12 +43,16 @@ test("checkServerOptions keeps other options and snapshots valid compression set
   assert.equal((platform as { codec: unknown }).codec, null);
 });
 
-test("optionValues copies what a class instance has and inherits, bound to the instance", () => {
+test("serverOptionValues reads the options a class instance inherits, callbacks bound to it", () => {
   class Base {
     #hits = 0;
     port = 8080;
     get hostname(): string {
       return "127.0.0.1";
+    }
+    // Not an option: never read.
+    get database(): never {
+      throw new Error("not connected");
     }
     onChannel(): number {
       return ++this.#hits;
@@ -57,6 +60,7 @@ test("optionValues copies what a class instance has and inherits, bound to the i
     onError(): string {
       return "base";
     }
+    helper(): void {}
   }
   class Derived extends Base {
     override onError(): string {
@@ -64,8 +68,7 @@ test("optionValues copies what a class instance has and inherits, bound to the i
     }
   }
   const instance = new Derived();
-  Object.defineProperty(instance, "hidden", { value: 1, enumerable: false });
-  const copy = { ...optionValues(instance) } as Record<string, unknown>;
+  const copy = { ...serverOptionValues(instance) } as Record<string, unknown>;
   assert.deepEqual(Object.keys(copy).sort(), ["hostname", "onChannel", "onError", "port"]);
   assert.equal(copy.port, 8080);
   assert.equal(copy.hostname, "127.0.0.1");
@@ -74,23 +77,59 @@ test("optionValues copies what a class instance has and inherits, bound to the i
   assert.equal(instance.onChannel(), 2);
   // The nearest definition wins.
   assert.equal((copy.onError as () => string)(), "derived");
-  // Changing the instance afterwards does not change the copy.
+  // Assigning an option afterwards does not change the copy.
   instance.port = 1;
   assert.equal(copy.port, 8080);
 });
 
-test("optionValues keeps a plain object's own properties as a spread does", () => {
+test("serverOptionValues keeps own, non-enumerable and lazily bound options", () => {
+  // What an autobind decorator does: a prototype getter that defines a
+  // non-enumerable own property on first read.
+  class Autobound {
+    port = 0;
+    get onChannel(): () => void {
+      const bound = () => {};
+      Object.defineProperty(this, "onChannel", { value: bound, enumerable: false });
+      return bound;
+    }
+  }
+  const autobound = new Autobound();
+  assert.equal(typeof autobound.onChannel, "function");
+  assert.equal(typeof serverOptionValues(autobound).onChannel, "function");
+  const hidden = Object.defineProperty({}, "protocols", { value: ["chat"], enumerable: false });
+  assert.deepEqual(serverOptionValues(hidden as { protocols?: string[] }).protocols, ["chat"]);
+  // Own enumerable keys are kept as a spread keeps them, "__proto__" and symbols included.
   const symbol = Symbol("key");
-  const source = JSON.parse('{"__proto__": {"port": 1}, "hostname": "::1"}');
+  const source = JSON.parse('{"__proto__": {"port": 1}, "hostname": "::1", "extra": 2}');
   source[symbol] = true;
-  const copy = optionValues(source);
+  const copy = serverOptionValues(source);
   assert.equal(Object.getPrototypeOf(copy), Object.prototype);
   assert.deepEqual(Object.getOwnPropertyDescriptor(copy, "__proto__")?.value, { port: 1 });
   assert.equal(copy.hostname, "::1");
+  assert.equal(copy.extra, 2);
   assert.equal(copy[symbol], true);
   assert.equal(copy.port, undefined);
-  const nullPrototype = Object.assign(Object.create(null), { port: 2 });
-  assert.deepEqual({ ...optionValues(nullPrototype) }, { port: 2 });
+  // A handler without Function.prototype in its chain is still bound.
+  const bare = Object.setPrototypeOf(function (this: unknown) {
+    return this;
+  }, null);
+  const options = { onChannel: bare };
+  assert.equal(
+    Reflect.apply(Function.prototype.call, serverOptionValues(options).onChannel, []),
+    options,
+  );
+});
+
+test("checkServerOptions checks the values it keeps, reading each option once", () => {
+  let reads = 0;
+  const options = {
+    get idleTimeout(): number {
+      // A valid value first, then an invalid one.
+      return reads++ === 0 ? 30 : -1;
+    },
+  };
+  assert.equal(checkServerOptions(options).idleTimeout, 30);
+  assert.equal(reads, 1);
 });
 
 test("checkServerOptions validates handshakeTimeout, maxPendingHandshakes and requireOrigin", () => {

@@ -77,8 +77,20 @@ test("Chromium's own WebSocketStream passes the contract, departures named", {
   allOk(chromiumDepartures)(await runInChromium(true));
 });
 
+/**
+ * Ours over Chromium's `WebSocket`, which has no way to pause: besides the
+ * native transport's bound (1008 at 16 MiB unread), Chromium itself may read
+ * the whole flood from the server and hold it before its script sees any of
+ * it, when the page's thread is slow (seen with both cores loaded by other
+ * tests: all 128 MiB sent, no 1008). The messages must still all arrive whole.
+ */
+const chromiumNativeDepartures: Record<string, RegExp> = {
+  "a readable nobody reads holds the server's sends back, and yields them all once read":
+    /^ok$|closed with code 1008|^ContractFailure: the server pushed all 131072 KiB to a readable nobody read$/,
+};
+
 test("our WebSocketStream in Chromium (native WebSocket transport) passes the same contract", {
   skip: chromiumSkip,
 }, async () => {
-  allOk(nativeTransportDepartures)(await runInChromium(false));
+  allOk({ ...nativeTransportDepartures, ...chromiumNativeDepartures })(await runInChromium(false));
 });

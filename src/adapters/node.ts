@@ -102,7 +102,11 @@ export interface AttachedHandler {
  * engine, and calls `options.onChannel` with the open channel. A request that
  * fails the handshake (bad headers, refused origin, …) gets the HTTP error
  * (400, 403, 426, …) and no channel. Invalid options (`compression`) reject
- * with `TypeError` / `RangeError` and the client gets a 500.
+ * with `TypeError` / `RangeError` and the client gets a 500. An options
+ * object is read and checked at the first call with it; later calls with
+ * the same object reuse that (pass another object to change an option), so
+ * hoisting the options out of the `'upgrade'` listener saves that work per
+ * connection.
  *
  * @example
  * ```ts ignore
@@ -121,15 +125,30 @@ export function handleUpgrade<Data = undefined>(
   head: Uint8Array,
   options: AttachOptions<Data>,
 ): Promise<WebSocketChannel | undefined> {
-  let checked: AttachOptions<Data>;
-  try {
-    checked = checkServerOptions(options);
-  } catch (error) {
-    writeServerError(socket);
-    return Promise.reject(error);
+  let handler = handlers.get(options);
+  if (handler === undefined) {
+    try {
+      const checked = checkServerOptions(options);
+      handler = { checked, connections: new ServerConnections(checked) };
+    } catch (error) {
+      writeServerError(socket);
+      return Promise.reject(error);
+    }
+    handlers.set(options, handler);
   }
-  return upgradeWith(new ServerConnections(checked), req, socket, head, checked);
+  return upgradeWith(handler.connections, req, socket, head, handler.checked);
 }
+
+/**
+ * What {@linkcode handleUpgrade} made of an options object at its first call
+ * with it, reused by the calls after: the checked copy (so each connection's
+ * settings are resolved once) and one set of connections for all of them.
+ */
+const handlers = new WeakMap<
+  object,
+  // deno-lint-ignore no-explicit-any
+  { checked: AttachOptions<any>; connections: ServerConnections }
+>();
 
 /**
  * Handles WebSocket upgrades on an existing `node:http` / `node:https` server.

@@ -141,3 +141,33 @@ for (const [name, entry] of Object.entries(entryPoints)) {
     }
   });
 }
+
+test("node handleUpgrade(): an options object is read at its first call and reused after", {
+  skip: currentRuntime === "node" ? false : "needs node",
+}, async () => {
+  let reads = 0;
+  const opened: string[] = [];
+  const options = {
+    idleTimeout: 0,
+    get maxMessageSize(): number {
+      reads++;
+      return 1024;
+    },
+    onChannel(channel: WebSocketChannel) {
+      opened.push(channel.protocol);
+      channel.sink.close(4000).catch(() => {});
+    },
+  };
+  const server = await entryPoints["node handleUpgrade()"].start(options);
+  try {
+    for (let i = 0; i < 3; i++) {
+      const channel = connect(`ws://127.0.0.1:${server.port}/`);
+      await deadline(channel.closed, 5000, `connection ${i}`);
+      assert.equal(channel.closeCode, 4000);
+    }
+    assert.equal(opened.length, 3);
+    assert.equal(reads, 1);
+  } finally {
+    await server.close();
+  }
+});

@@ -32,8 +32,10 @@ const bind = Function.prototype.bind;
  *     return ++this.#seen;
  *   }
  * }
- * const copy = { ...optionValues(new Handlers(), ["port", "onChannel"], ["onChannel"]) };
- * console.assert(copy.port === 0 && copy.onChannel() === 1);
+ * const copy = optionValues(new Handlers(), ["port", "onChannel"], ["onChannel"]);
+ * // Taken off the copy, the method still runs on the instance.
+ * const { port, onChannel } = copy;
+ * console.assert(port === 0 && onChannel() === 1);
  * ```
  */
 export function optionValues<T extends object>(
@@ -50,8 +52,33 @@ export function optionValues<T extends object>(
     if (value !== undefined) copy[key] = value;
   }
   for (const key of callbacks) {
-    const value = copy[key];
-    if (typeof value === "function") copy[key] = bind.call(value, options);
+    if (typeof copy[key] === "function") copy[key] = boundOption(options, copy[key]);
   }
   return copy as T;
+}
+
+/**
+ * `value` bound to `options` when it is a function (a callback option
+ * written as a method), else `value` itself.
+ *
+ * @param options The caller's options object.
+ * @param value One of its options, as read from it.
+ * @returns What to call in its place.
+ *
+ * @example
+ * ```ts
+ * import { boundOption } from "./option_values.ts";
+ *
+ * const options = {
+ *   name: "room",
+ *   label(): string {
+ *     return this.name;
+ *   },
+ * };
+ * const label = boundOption(options, options.label);
+ * console.assert(label() === "room" && boundOption(options, 3) === 3);
+ * ```
+ */
+export function boundOption<T>(options: object, value: T): T {
+  return typeof value === "function" ? bind.call(value, options) as T : value;
 }

@@ -71,7 +71,7 @@ import {
   watchUpgradeHook,
   type WebSocketServer,
 } from "./serve_options.ts";
-import { checkServerOptions } from "./server_option_checks.ts";
+import { checkServerOptions, type ListsEveryOption } from "./server_option_checks.ts";
 
 export type {
   AnswerPingMessages,
@@ -105,6 +105,9 @@ export interface BunHandlerOptions<Data = undefined> extends UpgradeOptions<Data
    */
   backpressureLimit?: number;
 }
+
+// An option added here must be added to the list that reads options (server_option_checks.ts).
+const _everyOption: ListsEveryOption<BunHandlerOptions<unknown>> = true;
 
 /** What `upgrade()` stores in Bun's per-socket `data`. */
 interface SocketData {

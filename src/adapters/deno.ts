@@ -57,7 +57,8 @@ import {
   watchUpgradeHook,
   type WebSocketServer,
 } from "./serve_options.ts";
-import { checkServerOptions, serverOptionValues } from "./server_option_checks.ts";
+import { checkServerOptions, type ListsEveryOption } from "./server_option_checks.ts";
+import { boundOption } from "../_util/option_values.ts";
 
 export type {
   AnswerPingMessages,
@@ -79,6 +80,9 @@ export interface DenoUpgradeOptions<Data = undefined> extends UpgradeOptions<Dat
    */
   maxQueuedBytes?: number;
 }
+
+// An option added here must be added to the list that reads options (server_option_checks.ts).
+const _everyOption: ListsEveryOption<DenoUpgradeOptions<unknown>> = true;
 
 /** Result of {@linkcode upgrade}. */
 export interface DenoUpgrade<Data = undefined> {
@@ -130,13 +134,12 @@ export async function upgrade<Data = undefined>(
       "compression: Deno.upgradeWebSocket cannot negotiate permessage-deflate; use serve() for compression",
     );
   }
-  // Its handlers called with the caller's object as `this`, as serve()'s.
-  options = serverOptionValues(options);
   // Deno invalidates url and headers once upgraded: copy them first.
   const copy = new Request(request.url, { headers: new Headers(request.headers) });
+  // The callbacks run with the caller's object as `this`, as serve()'s.
   const verdict = await verifyUpgradeRequest(request, {
-    protocols: options.protocols,
-    origins: options.origins,
+    protocols: boundOption(options, options.protocols),
+    origins: boundOption(options, options.origins),
     requireOrigin: options.requireOrigin,
   });
   const refused = (response: Response, message: string): DenoUpgrade<Data> => {
@@ -157,9 +160,9 @@ export async function upgrade<Data = undefined>(
   }
   let outcome;
   try {
-    outcome = await runUpgradeHook(options.onUpgrade, request);
+    outcome = await runUpgradeHook(boundOption(options, options.onUpgrade), request);
   } catch (error) {
-    reportServerError(options.onError, (error as Error).cause, copy);
+    reportServerError(boundOption(options, options.onError), (error as Error).cause, copy);
     return refused(
       rejectionResponse(createRejection(500, "Internal Server Error")),
       "onUpgrade failed",

@@ -48,7 +48,7 @@ import {
   type UpgradeOptions,
   type WebSocketServer,
 } from "./serve_options.ts";
-import { checkServerOptions } from "./server_option_checks.ts";
+import { checkServerOptions, type ListsEveryOption } from "./server_option_checks.ts";
 import {
   destroySocket,
   refused,
@@ -82,6 +82,9 @@ export interface AttachOptions<Data = undefined> extends UpgradeOptions<Data> {
   /** Only upgrades whose path matches are handled; others are left to other listeners (or get 404 when none). */
   path?: string;
 }
+
+// An option added here must be added to the list that reads options (server_option_checks.ts).
+const _everyOption: ListsEveryOption<AttachOptions<unknown>> = true;
 
 /** An attached upgrade handler: its live channels, and `close()` to detach it. */
 export interface AttachedHandler {

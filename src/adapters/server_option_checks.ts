@@ -128,11 +128,19 @@ const SERVER_OPTION_KEYS = [
   "maxQueuedBytes",
   "backpressureLimit",
 ] as const;
-// A ServeOptions field missing from the list fails to type-check here.
-const _everyServeOption: Exclude<
-  keyof ServeOptions<unknown>,
-  typeof SERVER_OPTION_KEYS[number]
-> extends never ? true : never = true;
+/** An option name that {@linkcode serverOptionValues} reads wherever the object has it. */
+export type ServerOptionKey = typeof SERVER_OPTION_KEYS[number];
+
+/**
+ * `true` when every key of `Options` is a {@linkcode ServerOptionKey}, else
+ * `never`: each entry point's options type is checked against the list
+ * where it is declared, so an option added to it and not to the list fails
+ * to type-check.
+ */
+export type ListsEveryOption<Options> = Exclude<keyof Options, ServerOptionKey> extends never ? true
+  : never;
+
+const _everyServeOption: ListsEveryOption<ServeOptions<unknown>> = true;
 
 /** The options that are called: with the caller's object as `this`. */
 const SERVER_CALLBACKS = ["onChannel", "onUpgrade", "onError", "protocols", "origins"];
@@ -158,8 +166,8 @@ const SERVER_CALLBACKS = ["onChannel", "onUpgrade", "onError", "protocols", "ori
  *     return this.#name;
  *   }
  * }
- * const copy = { ...serverOptionValues(new Options()) };
- * console.assert(copy.port === 0 && copy.onChannel() === "room");
+ * const { port, onChannel } = serverOptionValues(new Options());
+ * console.assert(port === 0 && onChannel() === "room");
  * ```
  */
 export function serverOptionValues<T extends object>(options: T): T {

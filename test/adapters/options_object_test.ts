@@ -171,3 +171,28 @@ test("node handleUpgrade(): an options object is read at its first call and reus
     await server.close();
   }
 });
+
+test("deno upgrade(): reads only the options it uses, at each call", {
+  skip: currentRuntime === "deno" ? false : "needs deno",
+}, async () => {
+  const options = {
+    protocols: ["chat"],
+    // Not an option: upgrade() must not read it.
+    get database(): never {
+      throw new Error("not connected");
+    },
+    onChannel(channel: WebSocketChannel) {
+      channel.sink.close(4000).catch(() => {});
+    },
+  };
+  const server = await entryPoints["deno upgrade()"].start(options);
+  try {
+    const channel = connect(`ws://127.0.0.1:${server.port}/`, { protocols: ["chat"] });
+    await deadline(channel.ready, 5000, "ready");
+    assert.equal(channel.protocol, "chat");
+    await deadline(channel.closed, 5000, "close");
+    assert.equal(channel.closeCode, 4000);
+  } finally {
+    await server.close();
+  }
+});

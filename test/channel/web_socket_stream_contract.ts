@@ -165,7 +165,8 @@ function asBytes(chunk: unknown): unknown {
  * cannot stop reading, so unread messages are bounded (`maxQueuedBytes`,
  * 16 MiB), then the connection closes with 1008. Whether a flood reaches the
  * bound depends on the socket: on Deno, Bun and Node it does; Chromium 156
- * slows its delivery first, and the case passes there.
+ * usually slows its delivery first, and the case passes there (for what
+ * else Chromium may do, see its test in `web_socket_stream_browser_test.ts`).
  */
 export const nativeTransportDepartures: Record<string, RegExp> = {
   "a readable nobody reads holds the server's sends back, and yields them all once read":

@@ -115,10 +115,12 @@ export interface AttachedHandler {
  * ```ts ignore
  * import { createServer } from "node:http";
  * import { handleUpgrade } from "@wsc/websocket-channel/server/node";
+ * import type { WebSocketChannel } from "@wsc/websocket-channel";
  *
  * const server = createServer();
- * server.on("upgrade", (req, socket, head) =>
- *   handleUpgrade(req, socket, head, { onChannel: (ch) => ch.stream.pipeTo(ch.sink) }));
+ * // One options object for every upgrade: checked once, not per connection.
+ * const options = { onChannel: (ch: WebSocketChannel) => ch.stream.pipeTo(ch.sink) };
+ * server.on("upgrade", (req, socket, head) => handleUpgrade(req, socket, head, options));
  * server.listen(8080);
  * ```
  */

@@ -25,7 +25,8 @@ export type { AnswerPingMessages, PingMessages } from "../channel/ping_messages.
  * The options may be an instance of a class: the options it inherits count
  * (methods, getters), and each callback (`onChannel`, `onUpgrade`,
  * `onError`, and `protocols` or `origins` when they are functions) is
- * called with `this` set to the object passed in. `serve()`, `attach()`,
+ * called with `this` set to the object passed in; the `compression`
+ * settings may be an instance too. `serve()`, `attach()`,
  * `handleUpgrade()` and `createBunHandler()` read the options when called
  * (`upgrade()` on Deno at each call): assigning an option afterwards changes
  * nothing, while arrays such as `protocols` are used as they are.

@@ -251,10 +251,19 @@ const resolved = new WeakSet<object>();
 /** Per server options object, the settings of its channels. */
 const byServer = new WeakMap<object, ResolvedSettings>();
 
+/** The options of a server that its channels' settings come from. */
+export type ServerChannelSettings = Pick<
+  StreamChannelSettings,
+  "maxMessageSize" | "maxFragments" | "closeTimeout" | "answerPingMessages"
+>;
+
 /**
  * The settings of every server channel made with `options` (a server's
  * options object): resolved once and shared by all its connections, frozen.
- * A different object (or a changed copy) gets settings of its own.
+ * A different object (or a changed copy) gets settings of its own. Only the
+ * server options named by {@linkcode ServerChannelSettings} are read; the
+ * rest are defaults, whatever else the object holds, so a server's channels
+ * run alike whether its options are a plain object or inherit them.
  *
  * @example
  * ```ts
@@ -265,10 +274,16 @@ const byServer = new WeakMap<object, ResolvedSettings>();
  * console.assert(serverSettings(options).role === "server");
  * ```
  */
-export function serverSettings(options: Omit<StreamChannelSettings, "role">): ResolvedSettings {
+export function serverSettings(options: ServerChannelSettings): ResolvedSettings {
   let settings = byServer.get(options);
   if (settings === undefined) {
-    settings = Object.freeze(resolveSettings({ ...options, role: "server" }));
+    settings = Object.freeze(resolveSettings({
+      role: "server",
+      maxMessageSize: options.maxMessageSize,
+      maxFragments: options.maxFragments,
+      closeTimeout: options.closeTimeout,
+      answerPingMessages: options.answerPingMessages,
+    }));
     resolved.add(settings);
     byServer.set(options, settings);
   }

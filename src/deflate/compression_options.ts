@@ -4,6 +4,7 @@
  * @module
  */
 
+import { optionValues } from "../_util/option_values.ts";
 import type { DeflateCodec } from "./deflate_codec.ts";
 
 /**
@@ -59,6 +60,31 @@ export interface CompressionOptions {
 /** The `compression` option: `false`/absent (off), `true` (defaults) or settings. */
 export type Compression = boolean | CompressionOptions;
 
+/**
+ * The names of {@linkcode CompressionOptions}: read wherever a settings
+ * object has them (an instance of a class may inherit them), so a copy keeps
+ * them all.
+ */
+const COMPRESSION_KEYS = [
+  "threshold",
+  "serverNoContextTakeover",
+  "clientNoContextTakeover",
+  "serverMaxWindowBits",
+  "clientMaxWindowBits",
+  "maxConcurrency",
+  "codec",
+] as const;
+
+/** Fails to type-check when {@linkcode CompressionOptions} gains a field the list lacks. */
+const _everyCompressionOption:
+  Exclude<keyof CompressionOptions, typeof COMPRESSION_KEYS[number]> extends never ? true : never =
+    true;
+
+/** The settings as a plain object, each read once (see {@linkcode COMPRESSION_KEYS}). */
+function settingsOf(options: CompressionOptions): CompressionOptions {
+  return optionValues(options, COMPRESSION_KEYS, []);
+}
+
 /** Default {@linkcode CompressionOptions.threshold}: 1 KiB. */
 export const DEFAULT_THRESHOLD = 1024;
 /** Default {@linkcode CompressionOptions.maxConcurrency}. */
@@ -82,10 +108,11 @@ export function resolveCompression(
   value: Compression | undefined,
 ): CompressionOptions & { threshold: number; maxConcurrency: number } | null {
   if (value === undefined || value === false) return null;
-  const options: CompressionOptions = value === true ? {} : value;
-  if (typeof options !== "object" || options === null) {
+  if (value !== true && (typeof value !== "object" || value === null)) {
     throw new TypeError("compression must be a boolean or an options object");
   }
+  // Read once into a plain object: the values checked are the values kept.
+  const options = value === true ? {} : settingsOf(value);
   const threshold = options.threshold ?? DEFAULT_THRESHOLD;
   if (!Number.isFinite(threshold) || threshold < 0) {
     throw new RangeError(`compression.threshold must be a non-negative number, got ${threshold}`);
@@ -139,9 +166,8 @@ export function withCodec(
   codec: DeflateCodec,
 ): Compression | undefined {
   if (compression === undefined || compression === false) return compression;
-  const options = compression === true ? {} : compression;
-  if (typeof options !== "object" || options === null || options.codec !== undefined) {
-    return compression;
-  }
-  return { ...options, codec };
+  if (compression === true) return { codec };
+  if (typeof compression !== "object" || compression === null) return compression;
+  const options = settingsOf(compression);
+  return options.codec !== undefined ? options : { ...options, codec };
 }

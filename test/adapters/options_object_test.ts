@@ -76,6 +76,18 @@ class BrokenHandler extends Room {
   }
 }
 
+/** Deflate settings with a getter and a field inherited from a base class. */
+class ResettingSettings {
+  get serverNoContextTakeover(): boolean {
+    return true;
+  }
+}
+class ChattySettings extends ResettingSettings {
+  clientNoContextTakeover = true;
+  threshold = 16;
+}
+Object.defineProperty(ChattySettings.prototype, "serverMaxWindowBits", { value: 15 });
+
 /** Opens a connection to `/room`, offering two subprotocols. */
 function open(port: number): WebSocketChannel {
   return connect(`ws://127.0.0.1:${port}/room`, {
@@ -124,6 +136,40 @@ for (const [name, entry] of Object.entries(entryPoints)) {
       await server.close();
     }
   });
+
+  // Deno's upgrade() cannot compress, and Bun's native server takes no deflate settings.
+  if (name !== "deno upgrade()" && name !== "bun createBunHandler()") {
+    test(`${name}: compression settings that are a class instance keep what it inherits`, async () => {
+      const server = await entry.start({
+        hostname: "127.0.0.1",
+        port: 0,
+        idleTimeout: 0,
+        compression: new ChattySettings(),
+        onChannel(channel: WebSocketChannel) {
+          channel.listen((message) => void channel.send(message).catch(() => {}));
+        },
+      });
+      try {
+        // The engine client: a native one may not offer compression.
+        const channel = connect(`ws://127.0.0.1:${server.port}/`, {
+          compression: true,
+          transport: "engine",
+        });
+        await deadline(channel.ready, 5000, "ready");
+        // Both inherited: the server asked the client to reset its context and resets its own.
+        assert.equal(
+          channel.extensions,
+          "permessage-deflate; server_no_context_takeover; client_no_context_takeover",
+        );
+        const echoed = new Promise((resolve) => channel.listen(resolve));
+        await channel.send("a".repeat(64));
+        assert.equal(await deadline(echoed, 5000, "echo"), "a".repeat(64));
+        await channel.sink.close(1000);
+      } finally {
+        await server.close();
+      }
+    });
+  }
 
   if (!entry.callsOnChannel) continue;
   test(`${name}: a subclass's failing onChannel closes with 1011 and is reported`, async () => {

@@ -46,3 +46,18 @@ test("serverSettings: one frozen settings object per server options object, with
   });
   assert.notEqual(serverSettings({ ...options }), settings);
 });
+
+test("serverSettings: only the server options a channel takes from are read", () => {
+  // Not server options: a plain object's extra fields change nothing, as an instance's would not.
+  const options = {
+    closeTimeout: 250,
+    readableHighWaterMark: 1,
+    writableHighWaterMark: 1,
+    role: "client",
+  };
+  const settings = serverSettings(options);
+  assert.equal(settings.role, "server");
+  assert.equal(settings.closeTimeout, 250);
+  assert.equal(settings.readableHighWaterMark, 1024 * 1024);
+  assert.equal(settings.writableHighWaterMark, 64 * 1024);
+});

@@ -1,6 +1,11 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { resolveCompression } from "../../src/deflate/compression_options.ts";
+import {
+  type CompressionOptions,
+  resolveCompression,
+  withCodec,
+} from "../../src/deflate/compression_options.ts";
+import type { DeflateCodec } from "../../src/deflate/deflate_codec.ts";
 
 test("resolveCompression maps false/undefined to off and true to defaults", () => {
   assert.equal(resolveCompression(undefined), null);
@@ -29,4 +34,43 @@ test("resolveCompression rejects invalid settings at configuration time", () => 
     assert.throws(() => resolveCompression(bad), RangeError, JSON.stringify(bad));
   }
   assert.throws(() => resolveCompression("yes" as unknown as boolean), TypeError);
+});
+
+test("resolveCompression and withCodec keep what a settings instance inherits, read once", () => {
+  let reads = 0;
+  class Base {
+    get serverMaxWindowBits(): number {
+      reads++;
+      return 10;
+    }
+  }
+  class Settings extends Base {
+    clientNoContextTakeover = true;
+  }
+  const resolved = resolveCompression(new Settings())!;
+  assert.equal(resolved.serverMaxWindowBits, 10);
+  assert.equal(resolved.clientNoContextTakeover, true);
+  assert.equal(resolved.threshold, 1024);
+  // Validated and copied from one read.
+  assert.equal(reads, 1);
+  assert.throws(() =>
+    resolveCompression(
+      new (class extends Base {
+        override get serverMaxWindowBits(): number {
+          return 8;
+        }
+      })(),
+    ), RangeError);
+
+  const codec = { deflater: () => ({}), inflater: () => ({}) } as unknown as DeflateCodec;
+  const withIt = withCodec(new Settings(), codec) as CompressionOptions;
+  assert.equal(withIt.codec, codec);
+  assert.equal(withIt.serverMaxWindowBits, 10);
+  assert.equal(withIt.clientNoContextTakeover, true);
+  const own = withCodec(
+    Object.assign(new Settings(), { codec: null }),
+    codec,
+  ) as CompressionOptions;
+  assert.equal(own.codec, null);
+  assert.equal(own.serverMaxWindowBits, 10);
 });

@@ -365,8 +365,10 @@ export class FrameDecoder {
     this.#parts = [];
     this.#partialFill = 0;
     // A short payload gets its buffer at once and every piece is unmasked straight into it.
+    // Every byte is written before it is handed out (it needs no zero-filling): pieces
+    // fill it from the start, and only its filled part is ever seen until it is full.
     this.#own = length <= DIRECT_MAX;
-    if (this.#own) this.#join = new Uint8Array(length);
+    if (this.#own) this.#join = allocatePayload(length);
     return this.#continuePayload();
   }
 

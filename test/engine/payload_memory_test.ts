@@ -55,6 +55,43 @@ test("A decoded payload that spans chunks overwrites every byte of a dirty buffe
   }
 });
 
+test("A payload of up to 256 KiB that spans chunks fills a dirty buffer it gets at once", () => {
+  const sizes = installDirtyAllocator();
+  try {
+    const random = new SeededRandom(5);
+    for (const length of [PAYLOAD_ALLOCATOR_THRESHOLD, 64 * 1024, 256 * 1024]) {
+      const payload = new Uint8Array(length); // zeros, with random bytes between
+      payload.set(random.bytes(1000), 7);
+      payload.set(random.bytes(1000), length - 1500);
+      const wire = clientFrame(0x82, payload, new Uint8Array([0xa5, 0xa5, 0xa5, 0xa5]));
+      for (const step of [1021, 16 * 1024 + 3, length - 1]) {
+        sizes.length = 0;
+        const decoder = new FrameDecoder({ role: "server" });
+        const frames = [];
+        for (let at = 0; at < wire.length; at += step) {
+          decoder.push(wire.slice(at, at + step));
+          for (let f = decoder.next(); f !== null; f = decoder.next()) frames.push(f);
+        }
+        assert.equal(frames.length, 1);
+        assert.deepEqual(sizes, [length], `${length} in chunks of ${step}`);
+        assert.deepEqual(frames[0].payload, payload, `${length} in chunks of ${step}`);
+        assert.equal(frames[0].payload.buffer.byteLength, length);
+      }
+    }
+    // Under the threshold: a zero-filled buffer of the runtime's.
+    sizes.length = 0;
+    const decoder = new FrameDecoder({ role: "server" });
+    const wire = clientFrame(0x82, new Uint8Array(4096), new Uint8Array([0xa5, 0xa5, 0xa5, 0xa5]));
+    decoder.push(wire.slice(0, 100));
+    assert.equal(decoder.next(), null);
+    decoder.push(wire.slice(100));
+    assert.deepEqual(decoder.next()?.payload, new Uint8Array(4096));
+    assert.deepEqual(sizes, []);
+  } finally {
+    installPayloadAllocator((size) => new Uint8Array(size));
+  }
+});
+
 test("A large masked frame is encoded whole into a dirty buffer", () => {
   const sizes = installDirtyAllocator();
   try {

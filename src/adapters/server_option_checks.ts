@@ -127,6 +127,9 @@ const SERVER_OPTION_KEYS = [
   "path",
   "maxQueuedBytes",
   "backpressureLimit",
+  // Settings of fromStreams() that serverOverStreams() declares and the engine servers pass on.
+  "readableHighWaterMark",
+  "writableHighWaterMark",
 ] as const;
 /** An option name that {@linkcode serverOptionValues} reads wherever the object has it. */
 export type ServerOptionKey = typeof SERVER_OPTION_KEYS[number];

@@ -252,18 +252,14 @@ const resolved = new WeakSet<object>();
 const byServer = new WeakMap<object, ResolvedSettings>();
 
 /** The options of a server that its channels' settings come from. */
-export type ServerChannelSettings = Pick<
-  StreamChannelSettings,
-  "maxMessageSize" | "maxFragments" | "closeTimeout" | "answerPingMessages"
->;
+export type ServerChannelSettings = Omit<StreamChannelSettings, "role">;
 
 /**
  * The settings of every server channel made with `options` (a server's
  * options object): resolved once and shared by all its connections, frozen.
  * A different object (or a changed copy) gets settings of its own. Only the
- * server options named by {@linkcode ServerChannelSettings} are read; the
- * rest are defaults, whatever else the object holds, so a server's channels
- * run alike whether its options are a plain object or inherit them.
+ * fields of {@linkcode ServerChannelSettings} are read, whatever else the
+ * object holds.
  *
  * @example
  * ```ts
@@ -282,6 +278,8 @@ export function serverSettings(options: ServerChannelSettings): ResolvedSettings
       maxMessageSize: options.maxMessageSize,
       maxFragments: options.maxFragments,
       closeTimeout: options.closeTimeout,
+      readableHighWaterMark: options.readableHighWaterMark,
+      writableHighWaterMark: options.writableHighWaterMark,
       answerPingMessages: options.answerPingMessages,
     }));
     resolved.add(settings);

@@ -17,7 +17,7 @@ import type { Frame, FrameHeader, Role } from "./frame.ts";
 import { checkHeaderStart, readPayloadLength } from "./frame_header.ts";
 import { maskCopy, maskRange, unmaskedCopy } from "./mask.ts";
 import type { Opcode } from "./opcode.ts";
-import { allocatePayload } from "./payload_memory.ts";
+import { allocatePayload, payloadMayBeDirty } from "./payload_memory.ts";
 
 /**
  * Default limit on a frame's declared payload length: 64 MiB.
@@ -104,6 +104,17 @@ export interface FrameDecoderOptions {
    */
   onPayloadPart?: (part: Uint8Array) => void;
   /**
+   * Let a payload of 16 KiB to 256 KiB that spans chunks take its buffer
+   * from the runtime adapter's allocator, which may skip zero-filling (see
+   * `payload_memory.ts`): for an {@linkcode onPayloadPart} that reads only
+   * the part it is given, never the rest of `part.buffer`, which may then
+   * hold memory the process used before. The payload is returned only once
+   * every byte of it is written, and a {@linkcode FrameDecoder.readTarget}
+   * view is zero-filled before a transport sees it, either way.
+   * @default {false}
+   */
+  unzeroedParts?: boolean;
+  /**
    * Payloads of up to this many bytes that lie whole in one pushed chunk are
    * returned in a buffer of their own (unmasked as they are copied) instead
    * of as a view into the chunk. For a runtime where a view of a fresh chunk
@@ -146,6 +157,7 @@ export class FrameDecoder {
   readonly #onPayloadPart: ((part: Uint8Array) => void) | undefined;
   /** Whole payloads up to this length are copied out of their chunk (-1: none). */
   readonly #copyUpTo: number;
+  readonly #unzeroed: boolean;
   readonly #header: FrameHeader = { fin: true, rsv1: false, opcode: 0, length: 0, masked: false };
 
   #chunk: Uint8Array = EMPTY;
@@ -167,6 +179,8 @@ export class FrameDecoder {
   #key: Uint8Array | undefined;
   /** The join buffer is the payload's own buffer (a short payload, or a read target's). */
   #own = false;
+  /** The own buffer's unwritten rest may hold old memory (not zero-filled yet). */
+  #dirty = false;
   /** The current chunk lies in the payload's own buffer where its bytes belong (pushTarget). */
   #inPlace = false;
 
@@ -182,6 +196,7 @@ export class FrameDecoder {
     this.#onHeader = options.onHeader;
     this.#onPayloadPart = options.onPayloadPart;
     this.#copyUpTo = options.copyPayloadsUpTo ?? -1;
+    this.#unzeroed = options.unzeroedParts ?? false;
   }
 
   /** Bytes of the current chunk not consumed yet. */
@@ -245,7 +260,13 @@ export class FrameDecoder {
       this.#heldMemory = 0;
       this.#own = true;
     }
-    return this.#join!.subarray(this.#joinFill);
+    const join = this.#join!;
+    if (this.#dirty) {
+      // A transport reads into this view: it must not see what the memory held before.
+      join.fill(0, this.#joinFill);
+      this.#dirty = false;
+    }
+    return join.subarray(this.#joinFill);
   }
 
   /**
@@ -368,7 +389,10 @@ export class FrameDecoder {
     // Every byte is written before it is handed out (it needs no zero-filling): pieces
     // fill it from the start, and only its filled part is ever seen until it is full.
     this.#own = length <= DIRECT_MAX;
-    if (this.#own) this.#join = allocatePayload(length);
+    if (this.#own) {
+      this.#dirty = this.#unzeroed && payloadMayBeDirty(length);
+      this.#join = this.#dirty ? allocatePayload(length) : new Uint8Array(length);
+    }
     return this.#continuePayload();
   }
 

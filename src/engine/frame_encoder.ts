@@ -81,7 +81,11 @@ function maskInto(
   if (fillMask === undefined) {
     sharedKeys.fill(bytes, keyAt);
   } else {
-    fillMask(bytes.subarray(keyAt, headerSize));
+    // A key of its own, zeroed: `bytes` may not be (see allocatePayload), and the
+    // caller's function sees neither the frame nor what memory it held before.
+    const key = new Uint8Array(4);
+    fillMask(key);
+    bytes.set(key, keyAt);
   }
   maskCopy(payload, bytes, headerSize, bytes, keyAt, 0);
 }

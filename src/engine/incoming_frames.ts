@@ -47,6 +47,8 @@ export class IncomingFrames {
       allowRsv1,
       copyPayloadsUpTo: options.copyPayloadsUpTo,
       onHeader: (header) => this.#onHeader(header),
+      // The assembler reads each part's own bytes only (and copies what it keeps).
+      unzeroedParts: true,
       onPayloadPart: (part) => {
         if (this.#inDataFrame) assembler.addPart(part);
       },

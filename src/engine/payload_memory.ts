@@ -76,3 +76,22 @@ export function allocatePayload(size: number): Uint8Array {
   if (size < PAYLOAD_ALLOCATOR_THRESHOLD || installed === undefined) return new Uint8Array(size);
   return installed(size);
 }
+
+/**
+ * Whether {@linkcode allocatePayload} may return memory that is not
+ * zero-filled for `size` bytes (an allocator is installed and `size` is at
+ * least {@linkcode PAYLOAD_ALLOCATOR_THRESHOLD}).
+ *
+ * @param size The length in bytes.
+ * @returns `false` when the buffer would be zero-filled.
+ *
+ * @example
+ * ```ts
+ * import { payloadMayBeDirty } from "./payload_memory.ts";
+ *
+ * console.assert(payloadMayBeDirty(16) === false);
+ * ```
+ */
+export function payloadMayBeDirty(size: number): boolean {
+  return size >= PAYLOAD_ALLOCATOR_THRESHOLD && installed !== undefined;
+}

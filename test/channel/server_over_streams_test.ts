@@ -206,3 +206,31 @@ test("serverOverStreams reads one options object for every connection it serves,
     assert.equal((await deadline(channel.closed, 5000, "closed")).code, 1009);
   }
 });
+
+test("serverOverStreams applies its readableHighWaterMark: an application that reads nothing stops the reads", async () => {
+  const [a, b] = createByteStreamPair({ bufferSize: 4 << 20 });
+  let serverRead = 0;
+  const counted = b.readable.pipeThrough(
+    new TransformStream<Uint8Array, Uint8Array>({
+      transform(chunk, controller) {
+        serverRead += chunk.length;
+        controller.enqueue(chunk);
+      },
+    }),
+  );
+  const accepted = serverOverStreams({ readable: counted, writable: b.writable }, {
+    readableHighWaterMark: 16 * 1024,
+    // The close waits behind the unread messages: give up on it soon.
+    closeTimeout: 200,
+  });
+  const client = clientOverStreams("ws://example.com/", a, { closeTimeout: 200 });
+  const { channel: server } = await deadline(accepted, 5000, "upgrade");
+  await deadline(client.ready, 5000, "ready");
+  // 500 KiB sent; the server's application never reads.
+  for (let i = 0; i < 50; i++) client.send(new Uint8Array(10 * 1024)).catch(() => {});
+  await delay(300);
+  // The 16 KiB mark, a message past it and the pipe's own chunk: far below what was sent.
+  assert.ok(serverRead < 100 * 1024, `read ${serverRead} bytes`);
+  await client.sink.close(1000).catch(() => {});
+  await server.sink.close(1000).catch(() => {});
+});

@@ -47,17 +47,21 @@ test("serverSettings: one frozen settings object per server options object, with
   assert.notEqual(serverSettings({ ...options }), settings);
 });
 
-test("serverSettings: only the server options a channel takes from are read", () => {
-  // Not server options: a plain object's extra fields change nothing, as an instance's would not.
+test("serverSettings: reads a channel's settings only, whatever else the options hold", () => {
   const options = {
     closeTimeout: 250,
-    readableHighWaterMark: 1,
-    writableHighWaterMark: 1,
+    readableHighWaterMark: 16 * 1024,
+    writableHighWaterMark: 4096,
     role: "client",
+    port: 8080,
   };
-  const settings = serverSettings(options);
-  assert.equal(settings.role, "server");
-  assert.equal(settings.closeTimeout, 250);
-  assert.equal(settings.readableHighWaterMark, 1024 * 1024);
-  assert.equal(settings.writableHighWaterMark, 64 * 1024);
+  assert.deepEqual({ ...serverSettings(options) }, {
+    role: "server",
+    maxMessageSize: 64 * 1024 * 1024,
+    maxFragments: serverSettings(options).maxFragments,
+    closeTimeout: 250,
+    readableHighWaterMark: 16 * 1024,
+    writableHighWaterMark: 4096,
+    answerPingMessages: undefined,
+  });
 });

@@ -66,7 +66,7 @@ test("A payload of up to 256 KiB that spans chunks fills a dirty buffer it gets 
       const wire = clientFrame(0x82, payload, new Uint8Array([0xa5, 0xa5, 0xa5, 0xa5]));
       for (const step of [1021, 16 * 1024 + 3, length - 1]) {
         sizes.length = 0;
-        const decoder = new FrameDecoder({ role: "server" });
+        const decoder = new FrameDecoder({ role: "server", unzeroedParts: true });
         const frames = [];
         for (let at = 0; at < wire.length; at += step) {
           decoder.push(wire.slice(at, at + step));
@@ -80,13 +80,86 @@ test("A payload of up to 256 KiB that spans chunks fills a dirty buffer it gets 
     }
     // Under the threshold: a zero-filled buffer of the runtime's.
     sizes.length = 0;
-    const decoder = new FrameDecoder({ role: "server" });
+    const decoder = new FrameDecoder({ role: "server", unzeroedParts: true });
     const wire = clientFrame(0x82, new Uint8Array(4096), new Uint8Array([0xa5, 0xa5, 0xa5, 0xa5]));
     decoder.push(wire.slice(0, 100));
     assert.equal(decoder.next(), null);
     decoder.push(wire.slice(100));
     assert.deepEqual(decoder.next()?.payload, new Uint8Array(4096));
     assert.deepEqual(sizes, []);
+  } finally {
+    installPayloadAllocator((size) => new Uint8Array(size));
+  }
+});
+
+test("A decoder whose parts may be read past their bytes gets zero-filled buffers only", () => {
+  const sizes = installDirtyAllocator();
+  try {
+    const wire = clientFrame(0x82, new Uint8Array(64 * 1024), new Uint8Array([7, 7, 7, 7]));
+    const parts: Uint8Array[] = [];
+    const decoder = new FrameDecoder({ role: "server", onPayloadPart: (p) => parts.push(p) });
+    decoder.push(wire.slice(0, 1000));
+    assert.equal(decoder.next(), null);
+    // Everything a part's buffer holds past the part is zero, never old memory.
+    assert.ok(parts[0].buffer.byteLength > parts[0].length);
+    assert.ok(new Uint8Array(parts[0].buffer).every((byte) => byte === 0));
+    decoder.push(wire.slice(1000));
+    assert.deepEqual(decoder.next()?.payload, new Uint8Array(64 * 1024));
+    assert.deepEqual(sizes, []);
+  } finally {
+    installPayloadAllocator((size) => new Uint8Array(size));
+  }
+});
+
+test("A read target into an unzeroed buffer is zero-filled before a transport sees it", () => {
+  const sizes = installDirtyAllocator();
+  try {
+    const payload = new SeededRandom(6).bytes(100 * 1024);
+    const wire = clientFrame(0x82, payload, new Uint8Array([9, 8, 7, 6]));
+    const decoder = new FrameDecoder({ role: "server", unzeroedParts: true });
+    decoder.push(wire.slice(0, 5000));
+    assert.equal(decoder.next(), null);
+    assert.deepEqual(sizes, [payload.length]);
+    let target = decoder.readTarget()!;
+    assert.equal(target.length, wire.length - 5000);
+    assert.ok(target.every((byte) => byte === 0), "the view holds no old memory");
+    // A transport reads the rest in two reads, straight into the payload's buffer.
+    const rest = wire.subarray(5000);
+    target.set(rest.subarray(0, 30000));
+    decoder.pushTarget(30000);
+    assert.equal(decoder.next(), null);
+    target = decoder.readTarget()!;
+    assert.ok(target.every((byte) => byte === 0));
+    target.set(rest.subarray(30000));
+    decoder.pushTarget(rest.length - 30000);
+    assert.deepEqual(decoder.next()?.payload, payload);
+  } finally {
+    installPayloadAllocator((size) => new Uint8Array(size));
+  }
+});
+
+test("A frame's mask is filled into a key of its own, not into the frame's dirty buffer", () => {
+  const sizes = installDirtyAllocator();
+  try {
+    const seen: number[] = [];
+    const client = new Protocol({
+      role: "client",
+      // Writes one byte of four: the other three must be zero on the wire, not 0xa5.
+      fillMask: (key) => {
+        seen.push(key.buffer.byteLength);
+        key[0] = 1;
+      },
+    });
+    client.sendBinary(new Uint8Array(20_000));
+    const wire = client.takeOutgoing();
+    assert.ok(sizes.length > 0);
+    assert.deepEqual(seen, [4]);
+    const frame = wire.length === 1 ? wire[0] : new Uint8Array(wire.flatMap((c) => [...c]));
+    assert.deepEqual([...frame.subarray(4, 8)], [1, 0, 0, 0]);
+    const server = new Protocol({ role: "server" });
+    const events = server.receive(frame);
+    assert.ok(events[0].type === "binary");
+    assert.deepEqual(events[0].data, new Uint8Array(20_000));
   } finally {
     installPayloadAllocator((size) => new Uint8Array(size));
   }

@@ -259,6 +259,8 @@ export class FrameDecoder {
       this.#heldBuffer = undefined;
       this.#heldMemory = 0;
       this.#own = true;
+      // joinParts zero-fills a buffer it does not fill.
+      this.#dirty = false;
     }
     const join = this.#join!;
     if (this.#dirty) {
@@ -389,10 +391,9 @@ export class FrameDecoder {
     // Every byte is written before it is handed out (it needs no zero-filling): pieces
     // fill it from the start, and only its filled part is ever seen until it is full.
     this.#own = length <= DIRECT_MAX;
-    if (this.#own) {
-      this.#dirty = this.#unzeroed && payloadMayBeDirty(length);
-      this.#join = this.#dirty ? allocatePayload(length) : new Uint8Array(length);
-    }
+    // Set for every payload: a flag left from the last one would zero-fill a clean buffer.
+    this.#dirty = this.#own && this.#unzeroed && payloadMayBeDirty(length);
+    if (this.#own) this.#join = this.#dirty ? allocatePayload(length) : new Uint8Array(length);
     return this.#continuePayload();
   }
 

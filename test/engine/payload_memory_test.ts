@@ -138,6 +138,42 @@ test("A read target into an unzeroed buffer is zero-filled before a transport se
   }
 });
 
+test("A read target is zero-filled for the payload it belongs to only, never again", () => {
+  installDirtyAllocator();
+  const fill = Uint8Array.prototype.fill;
+  let zeroed = 0;
+  // Counts the bytes that fill(0) writes: the read target's zero-filling, if any.
+  Uint8Array.prototype.fill = function (this: Uint8Array, value, start = 0, end = this.length) {
+    if (value === 0) zeroed += end - start;
+    return fill.call(this, value, start, end);
+  };
+  try {
+    const decoder = new FrameDecoder({ role: "client", unzeroedParts: true });
+    // A 64 KiB payload in two chunks (an unzeroed buffer), then 1/16 of a 4 MiB one.
+    const small = new Uint8Array(4 + 65535);
+    small.set([0x82, 126, 0, 0]);
+    small[2] = 0xff;
+    small[3] = 0xff;
+    decoder.push(small.slice(0, 1000));
+    assert.equal(decoder.next(), null);
+    decoder.push(small.slice(1000));
+    assert.equal(decoder.next()?.payload.length, 65535);
+    const large = new Uint8Array(10 + (4 << 20));
+    large.set([0x82, 127, 0, 0, 0, 0, 0, 0x40, 0, 0]);
+    decoder.push(large.slice(0, 10 + (256 << 10)));
+    assert.equal(decoder.next(), null);
+    zeroed = 0;
+    const target = decoder.readTarget()!;
+    assert.equal(target.length, (4 << 20) - (256 << 10));
+    // Its buffer came zero-filled (it holds what came so far): no second pass over it.
+    assert.equal(zeroed, 0);
+    assert.ok(target.every((byte) => byte === 0));
+  } finally {
+    Uint8Array.prototype.fill = fill;
+    installPayloadAllocator((size) => new Uint8Array(size));
+  }
+});
+
 test("A frame's mask is filled into a key of its own, not into the frame's dirty buffer", () => {
   const sizes = installDirtyAllocator();
   try {

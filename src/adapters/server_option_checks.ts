@@ -51,7 +51,9 @@ export interface CheckedServerOptions {
  * `maxPendingHandshakes` (an integer, at least 1, or `Infinity`),
  * `requireOrigin` (a boolean), `onUpgrade`, `onError` and `onChannel`
  * (functions), `answerPingMessages`, `maxMessageSize`, `maxFragments`,
- * `idleTimeout`, `closeTimeout`, `port` and `hostname`. Returns a copy of the
+ * `idleTimeout`, `closeTimeout`, `port`, `hostname`, and the
+ * `readableHighWaterMark` / `writableHighWaterMark` that the engine servers
+ * pass on to their channels (numbers, at least 0). Returns a copy of the
  * options ({@linkcode serverOptionValues}: inherited options included,
  * callbacks bound to the caller's object) with a validated copy of the compression
  * settings (`false` when off), so that changing the caller's object
@@ -96,6 +98,9 @@ export function checkServerOptions<T extends CheckedServerOptions>(options: T): 
   checkNumberOption("idleTimeout", copy.idleTimeout, { min: 0, max: MAX_TIMEOUT / 1000 });
   checkNumberOption("closeTimeout", copy.closeTimeout, { above: 0, max: MAX_TIMEOUT });
   checkNumberOption("port", copy.port, { min: 0, max: 65535, integer: true });
+  const passedOn = copy as { readableHighWaterMark?: unknown; writableHighWaterMark?: unknown };
+  checkNumberOption("readableHighWaterMark", passedOn.readableHighWaterMark, { min: 0 });
+  checkNumberOption("writableHighWaterMark", passedOn.writableHighWaterMark, { min: 0 });
   checkTypeOption("hostname", copy.hostname, "string");
   // The engine paths compress with node:zlib unless the caller chose a codec (or null).
   copy.compression = withZlibCodec(resolveCompression(copy.compression) ?? false);

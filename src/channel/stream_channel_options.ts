@@ -6,6 +6,7 @@
 import type { Role } from "../engine/frame.ts";
 import { DEFAULT_MAX_FRAGMENTS } from "../engine/message_assembler.ts";
 import type { AnswerPingMessages } from "./ping_messages.ts";
+import { checkNumberOption } from "../_util/option_checks.ts";
 import type { MessageDeflate } from "./channel_types.ts";
 
 /** A byte-stream pair, e.g. a TCP socket as Web Streams. */
@@ -223,6 +224,8 @@ export type ResolvedSettings = StreamChannelSettings & typeof STREAM_CHANNEL_DEF
  * Fills in the defaults of `settings`: an object of the same seven fields for
  * every channel (whatever else the caller's object holds, such as a server's
  * own options), so each connection keeps a small object of one shape.
+ * Throws `TypeError` / `RangeError` for a high-water mark that is not a
+ * number of at least 0.
  *
  * @example
  * ```ts
@@ -234,6 +237,9 @@ export type ResolvedSettings = StreamChannelSettings & typeof STREAM_CHANNEL_DEF
  */
 export function resolveSettings(settings: StreamChannelSettings): ResolvedSettings {
   if (resolved.has(settings)) return settings as ResolvedSettings;
+  // NaN would never stop reading: memory without bound.
+  checkNumberOption("readableHighWaterMark", settings.readableHighWaterMark, { min: 0 });
+  checkNumberOption("writableHighWaterMark", settings.writableHighWaterMark, { min: 0 });
   const d = STREAM_CHANNEL_DEFAULTS;
   return {
     role: settings.role,

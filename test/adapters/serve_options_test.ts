@@ -196,3 +196,19 @@ test("serve() throws invalid options at the call, before listening", async () =>
     await first.close();
   }
 });
+
+test("checkServerOptions validates the high-water marks the engine servers pass on", () => {
+  for (const name of ["readableHighWaterMark", "writableHighWaterMark"]) {
+    for (const value of [NaN, -1]) {
+      assert.throws(() => checkServerOptions({ [name]: value }), RangeError, `${name} ${value}`);
+    }
+    assert.throws(() => checkServerOptions({ [name]: "1" }), TypeError, name);
+    // Read from a class instance too, and kept.
+    class Options {
+      get [name](): number {
+        return 4096;
+      }
+    }
+    assert.equal((checkServerOptions(new Options()) as Record<string, unknown>)[name], 4096);
+  }
+});

@@ -65,3 +65,24 @@ test("serverSettings: reads a channel's settings only, whatever else the options
     answerPingMessages: undefined,
   });
 });
+
+test("resolveSettings: a high-water mark that is not a number of at least 0 throws", () => {
+  for (const value of [NaN, -1]) {
+    assert.throws(
+      () => resolveSettings({ role: "server", readableHighWaterMark: value }),
+      RangeError,
+    );
+    assert.throws(
+      () => resolveSettings({ role: "client", writableHighWaterMark: value }),
+      RangeError,
+    );
+  }
+  assert.throws(
+    () => resolveSettings({ role: "server", readableHighWaterMark: "1" as unknown as number }),
+    TypeError,
+  );
+  assert.equal(
+    resolveSettings({ role: "server", readableHighWaterMark: 0 }).readableHighWaterMark,
+    0,
+  );
+});

@@ -5,7 +5,7 @@
  *
  * @module
  */
-import { resolveCompression } from "../deflate/compression_options.ts";
+import { checkCompression } from "../deflate/compression_options.ts";
 import { HandshakeError, HandshakeErrorCode } from "../handshake/errors.ts";
 import { validateSubprotocols } from "../handshake/subprotocol.ts";
 import { parseWebSocketUrl } from "../handshake/web_socket_url.ts";
@@ -88,7 +88,7 @@ function checkConnectArguments(url: string | URL, options: ConnectOptions): void
  */
 export function checkConnectOptions(options: ConnectOptions): void {
   if (options.protocols !== undefined) validateSubprotocols(options.protocols);
-  resolveCompression(options.compression);
+  checkCompression(options.compression);
   checkNumberOption("connectTimeout", options.connectTimeout, { above: 0, max: MAX_TIMEOUT });
   checkNumberOption("closeTimeout", options.closeTimeout, { above: 0, max: MAX_TIMEOUT });
   checkNumberOption("maxMessageSize", options.maxMessageSize, { min: 0 });

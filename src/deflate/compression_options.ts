@@ -108,11 +108,46 @@ export function resolveCompression(
   value: Compression | undefined,
 ): CompressionOptions & { threshold: number; maxConcurrency: number } | null {
   if (value === undefined || value === false) return null;
+  checkKind(value);
+  // Read once into a plain object: the values checked are the values kept.
+  const options = value === true ? {} : settingsOf(value);
+  return { ...options, ...checkSettings(options) };
+}
+
+/**
+ * Throws as {@linkcode resolveCompression} does for an invalid `compression`
+ * option, without copying it: the check where the settings are not kept
+ * (the browser's own compression, whose `connect()` still refuses a bad
+ * value at the call).
+ *
+ * @param value The `compression` option.
+ *
+ * @example
+ * ```ts
+ * import { checkCompression } from "./compression_options.ts";
+ *
+ * checkCompression({ threshold: 0 });
+ * try {
+ *   checkCompression({ serverMaxWindowBits: 8 });
+ * } catch (error) {
+ *   console.assert(error instanceof RangeError);
+ * }
+ * ```
+ */
+export function checkCompression(value: Compression | undefined): void {
+  if (value === undefined || value === false) return;
+  checkKind(value);
+  if (value !== true) checkSettings(value);
+}
+
+function checkKind(value: Compression): void {
   if (value !== true && (typeof value !== "object" || value === null)) {
     throw new TypeError("compression must be a boolean or an options object");
   }
-  // Read once into a plain object: the values checked are the values kept.
-  const options = value === true ? {} : settingsOf(value);
+}
+
+/** Validates `options`; returns `threshold` and `maxConcurrency` with their defaults. */
+function checkSettings(options: CompressionOptions): { threshold: number; maxConcurrency: number } {
   const threshold = options.threshold ?? DEFAULT_THRESHOLD;
   if (!Number.isFinite(threshold) || threshold < 0) {
     throw new RangeError(`compression.threshold must be a non-negative number, got ${threshold}`);
@@ -133,7 +168,7 @@ export function resolveCompression(
   }
   checkBits("serverMaxWindowBits", options.serverMaxWindowBits, false);
   checkBits("clientMaxWindowBits", options.clientMaxWindowBits, true);
-  return { ...options, threshold, maxConcurrency };
+  return { threshold, maxConcurrency };
 }
 
 function checkBits(name: string, bits: unknown, allowBoolean: boolean): void {

@@ -1,6 +1,7 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import {
+  checkCompression,
   type CompressionOptions,
   resolveCompression,
   withCodec,
@@ -73,4 +74,31 @@ test("resolveCompression and withCodec keep what a settings instance inherits, r
   ) as CompressionOptions;
   assert.equal(own.codec, null);
   assert.equal(own.serverMaxWindowBits, 10);
+});
+
+test("checkCompression throws what resolveCompression throws, and accepts what it accepts", () => {
+  const bad: unknown[] = [
+    "yes",
+    null,
+    { threshold: -1 },
+    { maxConcurrency: 0 },
+    { serverMaxWindowBits: 8 },
+    { clientMaxWindowBits: 16 },
+    { codec: {} },
+  ];
+  for (const value of bad) {
+    const expected = (() => {
+      try {
+        resolveCompression(value as CompressionOptions);
+      } catch (error) {
+        return (error as Error).constructor;
+      }
+      return undefined;
+    })();
+    assert.ok(expected, String(value));
+    assert.throws(() => checkCompression(value as CompressionOptions), expected as never);
+  }
+  for (const value of [undefined, false, true, { threshold: 0, clientMaxWindowBits: true }]) {
+    checkCompression(value);
+  }
 });

@@ -257,15 +257,12 @@ const resolved = new WeakSet<object>();
 /** Per server options object, the settings of its channels. */
 const byServer = new WeakMap<object, ResolvedSettings>();
 
-/** The options of a server that its channels' settings come from. */
-export type ServerChannelSettings = Omit<StreamChannelSettings, "role">;
-
 /**
  * The settings of every server channel made with `options` (a server's
  * options object): resolved once and shared by all its connections, frozen.
  * A different object (or a changed copy) gets settings of its own. Only the
- * fields of {@linkcode ServerChannelSettings} are read, whatever else the
- * object holds.
+ * channel's own settings are read (no spread of the rest: a server's options
+ * hold much else).
  *
  * @example
  * ```ts
@@ -276,7 +273,7 @@ export type ServerChannelSettings = Omit<StreamChannelSettings, "role">;
  * console.assert(serverSettings(options).role === "server");
  * ```
  */
-export function serverSettings(options: ServerChannelSettings): ResolvedSettings {
+export function serverSettings(options: Omit<StreamChannelSettings, "role">): ResolvedSettings {
   let settings = byServer.get(options);
   if (settings === undefined) {
     settings = Object.freeze(resolveSettings({

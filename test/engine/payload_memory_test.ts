@@ -11,33 +11,33 @@ import { Protocol } from "../../src/engine/protocol.ts";
 import { SeededRandom } from "../_util/seeded_random.ts";
 import { clientFrame } from "./_frames.ts";
 
-// Stands in for memory that is not zero-filled: every buffer comes full of 0xa5, so any byte
-// the engine fails to overwrite shows up in what it delivers or sends.
-function installDirtyAllocator(): number[] {
+// Runs `run` with memory that is not zero-filled standing in: every buffer from the allocator
+// comes full of 0xa5, so any byte the engine fails to overwrite shows up in what it delivers
+// or sends. `run` gets the sizes allocated; the zero-filling allocator is back afterwards.
+function withDirtyAllocator(run: (sizes: number[]) => void): void {
   const sizes: number[] = [];
   installPayloadAllocator((size) => {
     sizes.push(size);
     return new Uint8Array(size).fill(0xa5);
   });
-  return sizes;
+  try {
+    run(sizes);
+  } finally {
+    installPayloadAllocator((size) => new Uint8Array(size));
+  }
 }
 
-test("allocatePayload takes the installed allocator from the threshold up only", () => {
-  const sizes = installDirtyAllocator();
-  try {
+test("allocatePayload takes the installed allocator from the threshold up only", () =>
+  withDirtyAllocator((sizes) => {
     const small = allocatePayload(PAYLOAD_ALLOCATOR_THRESHOLD - 1);
     assert.equal(small[0], 0);
     const large = allocatePayload(PAYLOAD_ALLOCATOR_THRESHOLD);
     assert.equal(large.byteLength, PAYLOAD_ALLOCATOR_THRESHOLD);
     assert.deepEqual(sizes, [PAYLOAD_ALLOCATOR_THRESHOLD]);
-  } finally {
-    installPayloadAllocator((size) => new Uint8Array(size));
-  }
-});
+  }));
 
-test("A decoded payload that spans chunks overwrites every byte of a dirty buffer", () => {
-  const sizes = installDirtyAllocator();
-  try {
+test("A decoded payload that spans chunks overwrites every byte of a dirty buffer", () =>
+  withDirtyAllocator((sizes) => {
     const payload = new Uint8Array(3 << 20); // zeros: a byte left unwritten would read 0xa5
     payload.set(new SeededRandom(3).bytes(4096), 1000);
     const wire = clientFrame(0x82, payload, new Uint8Array([0xa5, 0xa5, 0xa5, 0xa5]));
@@ -50,14 +50,10 @@ test("A decoded payload that spans chunks overwrites every byte of a dirty buffe
     assert.equal(frames.length, 1);
     assert.deepEqual(sizes, [payload.length]);
     assert.deepEqual(frames[0].payload, payload);
-  } finally {
-    installPayloadAllocator((size) => new Uint8Array(size));
-  }
-});
+  }));
 
-test("A payload of up to 256 KiB that spans chunks fills a dirty buffer it gets at once", () => {
-  const sizes = installDirtyAllocator();
-  try {
+test("A payload of up to 256 KiB that spans chunks fills a dirty buffer it gets at once", () =>
+  withDirtyAllocator((sizes) => {
     const random = new SeededRandom(5);
     for (const length of [PAYLOAD_ALLOCATOR_THRESHOLD, 64 * 1024, 256 * 1024]) {
       const payload = new Uint8Array(length); // zeros, with random bytes between
@@ -87,14 +83,10 @@ test("A payload of up to 256 KiB that spans chunks fills a dirty buffer it gets 
     decoder.push(wire.slice(100));
     assert.deepEqual(decoder.next()?.payload, new Uint8Array(4096));
     assert.deepEqual(sizes, []);
-  } finally {
-    installPayloadAllocator((size) => new Uint8Array(size));
-  }
-});
+  }));
 
-test("A decoder whose parts may be read past their bytes gets zero-filled buffers only", () => {
-  const sizes = installDirtyAllocator();
-  try {
+test("A decoder whose parts may be read past their bytes gets zero-filled buffers only", () =>
+  withDirtyAllocator((sizes) => {
     const wire = clientFrame(0x82, new Uint8Array(64 * 1024), new Uint8Array([7, 7, 7, 7]));
     const parts: Uint8Array[] = [];
     const decoder = new FrameDecoder({ role: "server", onPayloadPart: (p) => parts.push(p) });
@@ -106,14 +98,10 @@ test("A decoder whose parts may be read past their bytes gets zero-filled buffer
     decoder.push(wire.slice(1000));
     assert.deepEqual(decoder.next()?.payload, new Uint8Array(64 * 1024));
     assert.deepEqual(sizes, []);
-  } finally {
-    installPayloadAllocator((size) => new Uint8Array(size));
-  }
-});
+  }));
 
-test("A read target into an unzeroed buffer is zero-filled before a transport sees it", () => {
-  const sizes = installDirtyAllocator();
-  try {
+test("A read target into an unzeroed buffer is zero-filled before a transport sees it", () =>
+  withDirtyAllocator((sizes) => {
     const payload = new SeededRandom(6).bytes(100 * 1024);
     const wire = clientFrame(0x82, payload, new Uint8Array([9, 8, 7, 6]));
     const decoder = new FrameDecoder({ role: "server", unzeroedParts: true });
@@ -133,50 +121,45 @@ test("A read target into an unzeroed buffer is zero-filled before a transport se
     target.set(rest.subarray(30000));
     decoder.pushTarget(rest.length - 30000);
     assert.deepEqual(decoder.next()?.payload, payload);
-  } finally {
-    installPayloadAllocator((size) => new Uint8Array(size));
-  }
-});
+  }));
 
-test("A read target is zero-filled for the payload it belongs to only, never again", () => {
-  installDirtyAllocator();
-  const fill = Uint8Array.prototype.fill;
-  let zeroed = 0;
-  // Counts the bytes that fill(0) writes: the read target's zero-filling, if any.
-  Uint8Array.prototype.fill = function (this: Uint8Array, value, start = 0, end = this.length) {
-    if (value === 0) zeroed += end - start;
-    return fill.call(this, value, start, end);
-  };
-  try {
-    const decoder = new FrameDecoder({ role: "client", unzeroedParts: true });
-    // A 64 KiB payload in two chunks (an unzeroed buffer), then 1/16 of a 4 MiB one.
-    const small = new Uint8Array(4 + 65535);
-    small.set([0x82, 126, 0, 0]);
-    small[2] = 0xff;
-    small[3] = 0xff;
-    decoder.push(small.slice(0, 1000));
-    assert.equal(decoder.next(), null);
-    decoder.push(small.slice(1000));
-    assert.equal(decoder.next()?.payload.length, 65535);
-    const large = new Uint8Array(10 + (4 << 20));
-    large.set([0x82, 127, 0, 0, 0, 0, 0, 0x40, 0, 0]);
-    decoder.push(large.slice(0, 10 + (256 << 10)));
-    assert.equal(decoder.next(), null);
-    zeroed = 0;
-    const target = decoder.readTarget()!;
-    assert.equal(target.length, (4 << 20) - (256 << 10));
-    // Its buffer came zero-filled (it holds what came so far): no second pass over it.
-    assert.equal(zeroed, 0);
-    assert.ok(target.every((byte) => byte === 0));
-  } finally {
-    Uint8Array.prototype.fill = fill;
-    installPayloadAllocator((size) => new Uint8Array(size));
-  }
-});
+test("A read target is zero-filled for the payload it belongs to only, never again", () =>
+  withDirtyAllocator(() => {
+    const fill = Uint8Array.prototype.fill;
+    let zeroed = 0;
+    // Counts the bytes that fill(0) writes: the read target's zero-filling, if any.
+    Uint8Array.prototype.fill = function (this: Uint8Array, value, start = 0, end = this.length) {
+      if (value === 0) zeroed += end - start;
+      return fill.call(this, value, start, end);
+    };
+    try {
+      const decoder = new FrameDecoder({ role: "client", unzeroedParts: true });
+      // A 64 KiB payload in two chunks (an unzeroed buffer), then 1/16 of a 4 MiB one.
+      const small = new Uint8Array(4 + 65535);
+      small.set([0x82, 126, 0, 0]);
+      small[2] = 0xff;
+      small[3] = 0xff;
+      decoder.push(small.slice(0, 1000));
+      assert.equal(decoder.next(), null);
+      decoder.push(small.slice(1000));
+      assert.equal(decoder.next()?.payload.length, 65535);
+      const large = new Uint8Array(10 + (4 << 20));
+      large.set([0x82, 127, 0, 0, 0, 0, 0, 0x40, 0, 0]);
+      decoder.push(large.slice(0, 10 + (256 << 10)));
+      assert.equal(decoder.next(), null);
+      zeroed = 0;
+      const target = decoder.readTarget()!;
+      assert.equal(target.length, (4 << 20) - (256 << 10));
+      // Its buffer came zero-filled (it holds what came so far): no second pass over it.
+      assert.equal(zeroed, 0);
+      assert.ok(target.every((byte) => byte === 0));
+    } finally {
+      Uint8Array.prototype.fill = fill;
+    }
+  }));
 
-test("A frame's mask is filled into a key of its own, not into the frame's dirty buffer", () => {
-  const sizes = installDirtyAllocator();
-  try {
+test("A frame's mask is filled into a key of its own, not into the frame's dirty buffer", () =>
+  withDirtyAllocator((sizes) => {
     const seen: number[] = [];
     const client = new Protocol({
       role: "client",
@@ -196,14 +179,10 @@ test("A frame's mask is filled into a key of its own, not into the frame's dirty
     const events = server.receive(frame);
     assert.ok(events[0].type === "binary");
     assert.deepEqual(events[0].data, new Uint8Array(20_000));
-  } finally {
-    installPayloadAllocator((size) => new Uint8Array(size));
-  }
-});
+  }));
 
-test("A large masked frame is encoded whole into a dirty buffer", () => {
-  const sizes = installDirtyAllocator();
-  try {
+test("A large masked frame is encoded whole into a dirty buffer", () =>
+  withDirtyAllocator((sizes) => {
     const payload = new SeededRandom(4).bytes(2 << 20);
     const key = new Uint8Array([1, 2, 3, 4]);
     const { header, payload: masked } = encodeFrame(
@@ -222,7 +201,4 @@ test("A large masked frame is encoded whole into a dirty buffer", () => {
     assert.equal(events.length, 1);
     assert.ok(events[0].type === "binary");
     assert.deepEqual(events[0].data, payload);
-  } finally {
-    installPayloadAllocator((size) => new Uint8Array(size));
-  }
-});
+  }));

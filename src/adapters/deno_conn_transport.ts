@@ -1,5 +1,5 @@
 /**
- * A server channel's transport straight over a `Deno.Conn`, without Web
+ * A channel's transport straight over a `Deno.Conn`, without Web
  * Streams: the channel's {@linkcode ByteStreams.direct} reader and writer.
  * Reads use the same adaptive buffer as {@linkcode denoConnStreams} (1 KiB
  * while idle, doubling while reads fill it, up to 256 KiB); writes go to
@@ -12,12 +12,7 @@
  *
  * @module
  */
-import type {
-  ByteReader,
-  ByteStreams,
-  ByteWriter,
-  ChunkTarget,
-} from "../channel/stream_channel_options.ts";
+import type { ByteReader, ByteWriter, ChunkTarget } from "../channel/stream_channel_options.ts";
 import type { Deferred } from "../_util/deferred.ts";
 import { DirectTransport, readClosed, settleReadClosed } from "./socket_reader.ts";
 import { JoinArena } from "./join_arena.ts";
@@ -67,7 +62,7 @@ export interface DirectConn {
  * }
  * ```
  */
-export function denoConnTransport(conn: DirectConn): ByteStreams {
+export function denoConnTransport(conn: DirectConn): DirectTransport {
   return new ConnTransport(conn);
 }
 

@@ -1,5 +1,5 @@
 /**
- * A server channel's transport straight over a `node:net` socket, without
+ * A channel's transport straight over a `node:net` socket, without
  * Web Streams: the channel's {@linkcode ByteStreams.direct} reader and writer.
  * The contract of {@linkcode socketStreams} (the socket pauses while 64 KiB
  * wait unread; writes in one microtask burst leave in one writev), except
@@ -13,7 +13,7 @@
  */
 import type { Socket } from "node:net";
 import { nextTick } from "node:process";
-import type { ByteReader, ByteStreams, ByteWriter } from "../channel/stream_channel_options.ts";
+import type { ByteReader, ByteWriter } from "../channel/stream_channel_options.ts";
 import { type Deferred, deferred } from "../_util/deferred.ts";
 import { installNodePayloadAllocator } from "./node_payload_allocator.ts";
 import { DirectTransport, SocketReader } from "./socket_reader.ts";
@@ -77,7 +77,10 @@ export interface SocketTransportOptions {
  * channel.open(socketTransport(socket));
  * ```
  */
-export function socketTransport(socket: Socket, options: SocketTransportOptions = {}): ByteStreams {
+export function socketTransport(
+  socket: Socket,
+  options: SocketTransportOptions = {},
+): DirectTransport {
   installNodePayloadAllocator();
   return new SocketTransport(socket, options.corkLarge ?? true);
 }

@@ -11,8 +11,9 @@
  */
 import { WebSocketError } from "../engine/errors.ts";
 import { ConnectError } from "../channel/errors.ts";
-import { denoConnStreams } from "./deno_conn_streams.ts";
-import { socketStreams } from "./node_socket_streams.ts";
+import type { ByteStreams } from "../channel/stream_channel_options.ts";
+import { denoConnTransport } from "./deno_conn_transport.ts";
+import { socketTransport } from "./node_socket_transport.ts";
 import { proxyFor } from "../handshake/http_connect.ts";
 import type { ProxySetting } from "../handshake/proxy_setting.ts";
 import { openTunnel, readEnv } from "./proxy_tunnel.ts";
@@ -33,12 +34,13 @@ export interface OpenTcpOptions {
   proxy?: ProxySetting;
 }
 
-/** A connected byte-stream pair. */
-export interface TcpTransport {
-  /** Bytes from the server. */
-  readable: ReadableStream<Uint8Array>;
-  /** Bytes to the server. */
-  writable: WritableStream<Uint8Array>;
+/**
+ * A connected transport. A direct connection is the servers' transport over
+ * the socket itself ({@linkcode ByteStreams.direct}: no Web Streams, writes
+ * gathered into one system call per burst and accepted at once while the
+ * socket has room); through a proxy it is a Web Streams pair.
+ */
+export interface TcpTransport extends ByteStreams {
   /** Drops the connection immediately. */
   close(): void;
 }
@@ -56,10 +58,10 @@ export interface TcpTransport {
  * ```ts ignore
  * import { openTcp } from "./tcp_transport.ts";
  *
- * const { readable, writable, close } = await openTcp(new URL("ws://127.0.0.1:8080/"), {
+ * const transport = await openTcp(new URL("ws://127.0.0.1:8080/"), {
  *   signal: AbortSignal.timeout(5000),
  * });
- * close();
+ * transport.close();
  * ```
  */
 export async function openTcp(url: URL, options: OpenTcpOptions = {}): Promise<TcpTransport> {
@@ -112,19 +114,8 @@ async function openDeno(deno: typeof Deno, target: Target): Promise<TcpTransport
     throw abortError(signal);
   }
   if (!secure) (conn as Deno.TcpConn).setNoDelay(true);
-  let closed = false;
-  const { readable, writable } = denoConnStreams(conn);
-  return {
-    readable,
-    writable,
-    close() {
-      if (closed) return;
-      closed = true;
-      try {
-        conn.close();
-      } catch { /* already closed by a stream */ }
-    },
-  };
+  // Its close() closes the connection once (a second call does nothing).
+  return denoConnTransport(conn);
 }
 
 async function openNode(target: Target): Promise<TcpTransport> {
@@ -162,7 +153,7 @@ async function openNode(target: Target): Promise<TcpTransport> {
       resolve();
     });
   });
-  return socketStreams(socket);
+  return socketTransport(socket);
 }
 
 function abortError(signal: AbortSignal): Error {

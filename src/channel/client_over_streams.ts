@@ -18,6 +18,7 @@ import {
   dropStreams,
   type HandshakeLimits,
   type HandshakeReader,
+  type HandshakeWriter,
   readHead,
 } from "./handshake_streams.ts";
 import { type ByteStreams, StreamChannel, type StreamChannelSettings } from "./stream_channel.ts";
@@ -99,7 +100,9 @@ async function runClient(
   const { request, key } = upgrade;
   const streams = await transport;
   const target = `${request.url.pathname || "/"}${request.url.search}`;
-  const writer = streams.writable.getWriter();
+  // A transport with direct access (a socket) is read and written without Web Streams.
+  const direct = streams.direct?.();
+  const writer: HandshakeWriter = direct ? direct.writer : streams.writable.getWriter();
   let result: Http1HeadResult;
   let agreed: { protocol: string; extensions: string };
   let deflate: PerMessageDeflate | null;
@@ -107,7 +110,7 @@ async function runClient(
     ({ result } = await withDeadline(options, async (reader) => {
       await writer.write(encodeRequestHead(target, request.headers));
       return readHead(reader, options.maxHeadSize);
-    }, streams.readable.getReader()));
+    }, direct ? direct.reader : streams.readable.getReader()));
     const { status } = parseStatusLine(result.head.startLine);
     agreed = await verifyUpgradeResponse(
       { status, headers: result.head.headers },
@@ -127,7 +130,7 @@ async function runClient(
       { cause: error },
     );
   }
-  writer.releaseLock();
+  writer.releaseLock?.();
   channel.open(streams, {
     protocol: agreed.protocol,
     extensions: agreed.extensions,

@@ -6,6 +6,7 @@
  * @module
  */
 import type { ProxySetting } from "../handshake/proxy_setting.ts";
+import type { ByteStreams } from "./stream_channel_options.ts";
 
 /** What a {@linkcode Dialer} is asked for besides the URL. */
 export interface DialOptions {
@@ -17,12 +18,11 @@ export interface DialOptions {
   proxy?: ProxySetting;
 }
 
-/** A connected byte-stream pair, as a {@linkcode Dialer} returns it. */
-export interface DialedStreams {
-  /** Bytes from the server. */
-  readable: ReadableStream<Uint8Array>;
-  /** Bytes to the server. */
-  writable: WritableStream<Uint8Array>;
+/**
+ * A connected transport, as a {@linkcode Dialer} returns it: a Web Streams
+ * pair, or a socket read and written directly ({@linkcode ByteStreams.direct}).
+ */
+export interface DialedStreams extends ByteStreams {
   /** Drops the connection immediately. */
   close(): void;
 }

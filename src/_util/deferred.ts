@@ -63,6 +63,24 @@ class Settleable<T> implements Deferred<T> {
 }
 
 /**
+ * The promise a channel's `send()` returns when its transport took the
+ * message at once with room to spare (a socket whose buffer is below its
+ * high-water mark): nothing is left to wait for. Returned by identity, so a
+ * caller with work to do once a message is accepted (the reconnecting
+ * client's bookkeeping) does it at once instead of in a reaction per message.
+ * Any other promise means "not known yet": wait for it.
+ *
+ * @example
+ * ```ts
+ * import { ACCEPTED } from "./deferred.ts";
+ *
+ * const sent: Promise<void> = ACCEPTED; // what a channel hands back
+ * if (sent === ACCEPTED) console.assert(true, "accepted: no need to await");
+ * ```
+ */
+export const ACCEPTED: Promise<void> = Promise.resolve();
+
+/**
  * Marks a promise as observed so that a rejection nobody awaits never becomes
  * an unhandled rejection (which ends the process on Node and Deno), while
  * callers that do await it still see the rejection.

@@ -5,10 +5,9 @@
  * @module
  */
 import { concat } from "../_util/bytes.ts";
-import { type Deferred, deferred, handled } from "../_util/deferred.ts";
+import { ACCEPTED, type Deferred, deferred, handled } from "../_util/deferred.ts";
 import type { ByteWriter } from "./stream_channel_options.ts";
 
-const RESOLVED = Promise.resolve();
 /**
  * For a gathering transport, pieces smaller than this are still copied
  * together: a socket write costs more than copying a few hundred bytes
@@ -80,13 +79,15 @@ export class BatchWriter {
   /**
    * Writes everything `take()` returns now or by the time the current batch
    * completes. Resolves when those bytes were accepted; rejects if the write
-   * failed. The promise is pre-marked handled, so callers may ignore it.
+   * failed. The promise is pre-marked handled, so callers may ignore it. It
+   * is {@linkcode ACCEPTED} itself when a gathering transport took the bytes
+   * at once.
    */
   flush(): Promise<void> {
     if (this.#failure) return handled(Promise.reject(this.#failure.error));
     if (!this.#writing && this.#writer.writeMany !== undefined) {
       // Nothing in progress and a gathering transport: write now, no batch to wait for.
-      return this.#writeNow() ?? RESOLVED;
+      return this.#writeNow() ?? ACCEPTED;
     }
     if (!this.#next) {
       this.#next = deferred<void>();

@@ -86,7 +86,10 @@ export class MessageSender {
       (target?.batches.inFlight ?? 0);
   }
 
-  /** Sends one message; resolves when the transport accepted its bytes. */
+  /**
+   * Sends one message; resolves when the transport accepted its bytes. The
+   * shared `ACCEPTED` promise (`_util/deferred.ts`) when it took them at once.
+   */
   send(message: Sendable): Promise<void> {
     try {
       const target = this.#host.target;

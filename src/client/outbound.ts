@@ -6,6 +6,7 @@
  *
  * @module
  */
+import { ACCEPTED } from "../_util/deferred.ts";
 import { type ClientCore, rejected } from "./client_core.ts";
 import type { Connection } from "./connection.ts";
 import { ClientError } from "./errors.ts";
@@ -91,7 +92,8 @@ export class Outbound {
         const item = queue.shift();
         if (!item) return;
         try {
-          await conn.write(item.message);
+          const accepted = conn.write(item.message);
+          if (accepted !== ACCEPTED) await accepted;
           core.recorder.recordSent(item.size);
           conn.written(item.message, item.seq, item.size);
           item.resolve();
@@ -115,9 +117,17 @@ export class Outbound {
     const conn = core.openConnection;
     const queue = core.queue;
     if (conn && !this.#pumping && (!queue || queue.length === 0)) {
-      // The hot path: straight to the open connection, one promise per message.
+      // The hot path: straight to the open connection.
       const size = messageSize(message);
-      const result: Promise<void> = conn.write(message).then(
+      const accepted = conn.write(message);
+      if (accepted === ACCEPTED) {
+        // Taken at once (a socket with room to spare): no promise of our own.
+        core.recorder.recordSent(size);
+        conn.written(message, seq, size);
+        return ACCEPTED;
+      }
+      // Accepted later or never: one reaction per message.
+      const result: Promise<void> = accepted.then(
         () => {
           core.recorder.recordSent(size);
           conn.written(message, seq, size);

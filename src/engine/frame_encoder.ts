@@ -9,8 +9,8 @@
  */
 
 import type { Frame } from "./frame.ts";
-import { maskCopy, MaskKeyPool } from "./mask.ts";
-import { allocatePayload } from "./payload_memory.ts";
+import { KERNEL_MASK_THRESHOLD, maskCopy, MaskKeyPool } from "./mask.ts";
+import { allocatePayload, PAYLOAD_ALLOCATOR_THRESHOLD, plainBytes } from "./payload_memory.ts";
 
 /** Header plus payload of an encoded frame, to be written in this order. */
 export interface EncodedFrame {
@@ -68,24 +68,44 @@ function allocateFrame(size: number): Uint8Array {
   return view;
 }
 
-// Fills the key at the end of the header in `bytes` (from `fillMask`, or else
-// the shared pool) and masks `payload` into `bytes` after it. Masking into our
-// own buffer leaves the caller's bytes untouched.
+/**
+ * From this length on a payload is measured by its own bytes ({@linkcode plainBytes})
+ * before it is encoded: it may go to the masking kernel, into an unzeroed
+ * buffer, or to the transport by reference. A shorter one claiming more bytes
+ * than it holds is copied into zero-filled memory of its claimed size, or
+ * fails to fit; either way nothing old goes out.
+ */
+const MEASURED_FROM = Math.min(KERNEL_MASK_THRESHOLD, PAYLOAD_ALLOCATOR_THRESHOLD);
+
+/**
+ * The key `fillMask` gives, taken before the frame is measured or allocated:
+ * the caller's function runs first and sees neither the frame nor what its
+ * memory held before.
+ */
+function keyFrom(fillMask: (key: Uint8Array) => void): Uint8Array {
+  const key = new Uint8Array(4);
+  fillMask(key);
+  return key;
+}
+
+// Writes the key at the end of the header in `bytes` (the caller's, or else
+// from the shared pool) and masks `payload` into `bytes` after it. Masking into
+// our own buffer leaves the caller's bytes untouched.
 function maskInto(
   bytes: Uint8Array,
   headerSize: number,
   payload: Uint8Array,
-  fillMask: ((key: Uint8Array) => void) | undefined,
+  key: Uint8Array | undefined,
 ): void {
   const keyAt = headerSize - 4;
-  if (fillMask === undefined) {
+  if (key === undefined) {
     sharedKeys.fill(bytes, keyAt);
   } else {
-    // A key of its own, zeroed: `bytes` may not be (see allocatePayload), and the
-    // caller's function sees neither the frame nor what memory it held before.
-    const key = new Uint8Array(4);
-    fillMask(key);
-    bytes.set(key, keyAt);
+    // Byte by byte: all four are written even if the key's buffer was taken away.
+    bytes[keyAt] = key[0];
+    bytes[keyAt + 1] = key[1];
+    bytes[keyAt + 2] = key[2];
+    bytes[keyAt + 3] = key[3];
   }
   maskCopy(payload, bytes, headerSize, bytes, keyAt, 0);
 }
@@ -197,8 +217,13 @@ function putHeader(
  * ```
  */
 export function encodeFrame(frame: Frame, options: EncodeFrameOptions = {}): EncodedFrame {
-  const { payload } = frame;
   const masked = options.mask === true || options.maskKey !== undefined;
+  const { maskKey } = options;
+  if (maskKey !== undefined && maskKey.length !== 4) {
+    throw new RangeError("Cannot mask: key must be 4 bytes");
+  }
+  const key = maskKey && keyFrom((key) => key.set(maskKey));
+  const payload = plainBytes(frame.payload);
   const fields = {
     fin: frame.fin,
     rsv1: frame.rsv1,
@@ -214,11 +239,7 @@ export function encodeFrame(frame: Frame, options: EncodeFrameOptions = {}): Enc
   const headerSize = frameHeaderSize(payload.length, true);
   const bytes = allocatePayload(headerSize + payload.length);
   writeFrameHeader(bytes, 0, fields);
-  const { maskKey } = options;
-  if (maskKey !== undefined && maskKey.length !== 4) {
-    throw new RangeError("Cannot mask: key must be 4 bytes");
-  }
-  maskInto(bytes, headerSize, payload, maskKey && ((key) => key.set(maskKey)));
+  maskInto(bytes, headerSize, payload, key);
   return { header: bytes.subarray(0, headerSize), payload: bytes.subarray(headerSize) };
 }
 
@@ -258,13 +279,16 @@ export function encodeFrameTo(
   fillMask?: (key: Uint8Array) => void,
   copyLimit = COPY_THRESHOLD,
 ): number {
+  // The caller's function first, so that what it does to the payload is measured.
+  const key = masked && fillMask !== undefined ? keyFrom(fillMask) : undefined;
+  if (payload.length >= MEASURED_FROM || payload.length > copyLimit) payload = plainBytes(payload);
   const length = payload.length;
   const first = 0x80 | (rsv1 ? 0x40 : 0) | opcode;
   const headerSize = frameHeaderSize(length, masked);
   if (masked) {
     const bytes = allocateFrame(headerSize + length);
     putHeader(bytes, 0, first, length, true);
-    maskInto(bytes, headerSize, payload, fillMask);
+    maskInto(bytes, headerSize, payload, key);
     out.push(bytes);
   } else if (length <= copyLimit) {
     const bytes = allocateFrame(headerSize + length);

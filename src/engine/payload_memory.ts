@@ -95,3 +95,41 @@ export function allocatePayload(size: number): Uint8Array {
 export function payloadMayBeDirty(size: number): boolean {
   return size >= PAYLOAD_ALLOCATOR_THRESHOLD && installed !== undefined;
 }
+
+// The built-in getters of every typed array, read from the prototype once: a
+// subclass's getter or an own property of the caller's object cannot answer
+// for them.
+const typedArrayPrototype = Object.getPrototypeOf(Uint8Array.prototype) as object;
+function builtInGetter<T>(name: string): (this: Uint8Array) => T {
+  return Object.getOwnPropertyDescriptor(typedArrayPrototype, name)!.get as (this: Uint8Array) => T;
+}
+const bufferOf = builtInGetter<ArrayBufferLike>("buffer");
+const byteOffsetOf = builtInGetter<number>("byteOffset");
+const lengthOf = builtInGetter<number>("length");
+
+/**
+ * A plain `Uint8Array` over exactly the bytes `view` holds (no copy), made
+ * from its internal slots. A caller's object may say otherwise: a subclass,
+ * or an own `length`, `subarray` or `Symbol.species`, can claim more bytes
+ * than it holds. The engine sizes a frame from the length and then copies
+ * what the view really holds, so a claimed length would leave part of a
+ * buffer unwritten, and the unwritten part of an unzeroed buffer
+ * ({@linkcode allocatePayload}), of the masking kernel's memory or of a
+ * transport's scratch space is old memory. The plain view's answers are the
+ * bytes themselves.
+ *
+ * @param view Bytes from outside the engine.
+ * @returns A plain view over the same bytes.
+ *
+ * @example
+ * ```ts
+ * import { plainBytes } from "./payload_memory.ts";
+ *
+ * const bytes = new Uint8Array(8);
+ * Object.defineProperty(bytes, "length", { value: 1 << 20 });
+ * console.assert(plainBytes(bytes).length === 8);
+ * ```
+ */
+export function plainBytes(view: Uint8Array): Uint8Array {
+  return new Uint8Array(bufferOf.call(view), byteOffsetOf.call(view), lengthOf.call(view));
+}

@@ -10,6 +10,13 @@ import { FrameDecoder } from "../../src/engine/frame_decoder.ts";
 import { concatBytes, hex, toHex } from "../_util/hex.ts";
 
 const hello = () => new TextEncoder().encode("Hello");
+
+/** `actual` views the very bytes of `expected` (no copy), perhaps as another object. */
+function assertSameBytes(actual: Uint8Array, expected: Uint8Array, message: string): void {
+  assert.equal(actual.buffer, expected.buffer, message);
+  assert.equal(actual.byteOffset, expected.byteOffset, message);
+  assert.equal(actual.length, expected.length, message);
+}
 const rfcKey = hex("37 fa 21 3d");
 
 test("encodeFrame produces the RFC 6455 §5.7 unmasked and masked Hello", () => {
@@ -45,7 +52,7 @@ test("encodeFrame uses 16- and 64-bit lengths at the RFC 6455 §5.7 sizes", () =
   const big = new Uint8Array(65536);
   const frame = encodeFrame({ fin: true, rsv1: false, opcode: 2, payload: big });
   assert.equal(toHex(frame.header), "82 7f 00 00 00 00 00 01 00 00");
-  assert.equal(frame.payload, big, "unmasked payloads are not copied");
+  assertSameBytes(frame.payload, big, "unmasked payloads are not copied");
 });
 
 test("encodeFrame chooses the minimal length encoding at each boundary", () => {
@@ -97,7 +104,7 @@ test("encodeFrameTo copies unmasked payloads up to 1 KiB next to the header, lar
   assert.equal(encodeFrameTo(out, 1, large, true, false), 4 + 1025);
   assert.equal(out.length, 3);
   assert.equal(toHex(out[1]), "c1 7e 04 01");
-  assert.equal(out[2], large, "the caller's bytes, not a copy");
+  assertSameBytes(out[2], large, "the caller's bytes, not a copy");
 });
 
 test("encodeFrameTo copies unmasked payloads only up to the limit its caller gives", () => {
@@ -110,7 +117,7 @@ test("encodeFrameTo copies unmasked payloads only up to the limit its caller giv
   assert.equal(encodeFrameTo(out, 2, larger, false, false, undefined, 64), 2 + 65);
   assert.equal(out.length, 3);
   assert.equal(toHex(out[1]), "82 41");
-  assert.equal(out[2], larger, "the caller's bytes, not a copy");
+  assertSameBytes(out[2], larger, "the caller's bytes, not a copy");
   // A masked frame is always one buffer of its own, whatever the limit.
   assert.equal(encodeFrameTo(out, 2, larger, false, true, undefined, 0), 6 + 65);
   assert.equal(out.length, 4);

@@ -10,6 +10,7 @@ import {
 import { Protocol } from "../../src/engine/protocol.ts";
 import { SeededRandom } from "../_util/seeded_random.ts";
 import { clientFrame } from "./_frames.ts";
+import { concatBytes } from "../_util/hex.ts";
 
 // Runs `run` with memory that is not zero-filled standing in: every buffer from the allocator
 // comes full of 0xa5, so any byte the engine fails to overwrite shows up in what it delivers
@@ -201,4 +202,84 @@ test("A large masked frame is encoded whole into a dirty buffer", () =>
     assert.equal(events.length, 1);
     assert.ok(events[0].type === "binary");
     assert.deepEqual(events[0].data, payload);
+  }));
+
+/** Eight real bytes claiming `claimed`: through own properties, or a subclass's getters. */
+function claimingViews(claimed: number): [string, Uint8Array][] {
+  const own = new Uint8Array(8).fill(0x11);
+  Object.defineProperty(own, "length", { value: claimed });
+  Object.defineProperty(own, "byteLength", { value: claimed });
+  class Claiming extends Uint8Array {
+    override get length(): number {
+      return claimed;
+    }
+    override get byteLength(): number {
+      return claimed;
+    }
+  }
+  const subclass = new Claiming(8).fill(0x22);
+  return [["own properties", own], ["a subclass", subclass]];
+}
+
+test("A payload claiming more bytes than it holds goes out as the bytes it holds, never with old memory", () =>
+  withDirtyAllocator(() => {
+    for (const claimed of [2048, 16_383, 20_000, 65_536]) {
+      for (const [how, view] of claimingViews(claimed)) {
+        const expected = new Uint8Array(8).fill(view[0]);
+        for (const role of ["server", "client"] as const) {
+          // Copied next to its header (the default 1 KiB limit is below every claim) or
+          // handed to the transport by reference (Node's limit, 16383).
+          for (const copyPayloadsUpTo of [undefined, 16_383]) {
+            const what = `${how} claiming ${claimed}, ${role}, copy limit ${copyPayloadsUpTo}`;
+            const sender = new Protocol({ role, copyPayloadsUpTo });
+            sender.sendBinary(view);
+            const wire = concatBytes(sender.takeOutgoing());
+            assert.equal(wire.length, (role === "client" ? 6 : 2) + 8, what);
+            const receiver = new Protocol({ role: role === "client" ? "server" : "client" });
+            const events = receiver.receive(wire);
+            assert.equal(events.length, 1, what);
+            assert.ok(events[0].type === "binary", what);
+            assert.deepEqual(events[0].data, expected, what);
+          }
+        }
+        // The public encoder too, masked (into an allocated buffer) and not.
+        for (const mask of [false, true]) {
+          const { header, payload } = encodeFrame(
+            { fin: true, rsv1: false, opcode: 0x2, payload: view },
+            { mask },
+          );
+          const decoder = new FrameDecoder({ role: mask ? "server" : "client" });
+          decoder.push(concatBytes([header, payload]));
+          assert.deepEqual(
+            decoder.next()?.payload,
+            expected,
+            `${how} claiming ${claimed}, encodeFrame`,
+          );
+        }
+      }
+    }
+  }));
+
+test("A fillMask that shrinks the payload's buffer runs before the frame is measured", () =>
+  withDirtyAllocator(() => {
+    const Resizable = ArrayBuffer as unknown as new (
+      length: number,
+      options: { maxByteLength: number },
+    ) => ArrayBuffer & { resize(length: number): void };
+    for (const size of [2048, 65_536]) {
+      const buffer = new Resizable(size, { maxByteLength: size });
+      const payload = new Uint8Array(buffer).fill(0x33); // tracks the buffer's length
+      const client = new Protocol({
+        role: "client",
+        fillMask: (key) => {
+          key.set([1, 2, 3, 4]);
+          buffer.resize(8);
+        },
+      });
+      client.sendBinary(payload);
+      const events = new Protocol({ role: "server" }).receive(concatBytes(client.takeOutgoing()));
+      assert.equal(events.length, 1, `${size}`);
+      assert.ok(events[0].type === "binary");
+      assert.deepEqual(events[0].data, new Uint8Array(8).fill(0x33), `${size}`);
+    }
   }));

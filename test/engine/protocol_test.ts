@@ -57,7 +57,9 @@ test("Protocol server encodes the RFC 6455 §5.7 unmasked frames byte-exactly", 
   server.sendBinary(big);
   const parts = server.takeOutgoing();
   assert.equal(toHex(parts[0]), "82 7f 00 00 00 00 00 01 00 00");
-  assert.equal(parts[1], big, "a large unmasked payload is queued by reference");
+  // By reference: a view of the caller's bytes, not a copy.
+  assert.equal(parts[1].buffer, big.buffer, "a large unmasked payload is queued by reference");
+  assert.equal(parts[1].length, big.length);
 });
 
 test("Protocol receives the RFC 6455 §5.7 examples on the client side", () => {
@@ -81,7 +83,9 @@ test("Protocol copies payloads next to their header up to copyPayloadsUpTo, and 
   const parts = split.takeOutgoing();
   assert.equal(parts.length, 2);
   assert.equal(toHex(parts[0]), "82 64");
-  assert.equal(parts[1], payload);
+  // The caller's bytes, not a copy.
+  assert.equal(parts[1].buffer, payload.buffer);
+  assert.deepEqual(parts[1], payload);
   for (const bad of [-1, Number.NaN]) {
     assert.throws(() => new Protocol({ role: "server", copyPayloadsUpTo: bad }), RangeError);
   }

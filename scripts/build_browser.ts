@@ -60,9 +60,12 @@ const root = findRoot(dirname(fileURLToPath(import.meta.url)));
  * 15.0 KiB; plus 1.5 KiB since every channel has `listen()` (the inbox that
  * hands messages over synchronously, pauses and resumes: +0.5 KiB) and the
  * reconnecting client is split into modules by concern (facade, core,
- * reconnect loop, send path, metrics: +0.6 KiB): 15.4 → 16.5 KiB.
+ * reconnect loop, send path, metrics: +0.6 KiB): 15.4 → 16.5 KiB; plus 0.25 KiB
+ * since options objects may be class instances (their settings are read by
+ * name, not spread) and the client records a send its transport took at once
+ * without a promise of its own: 16.5 → 17.0 KiB (17,418 bytes).
  */
-export const BROWSER_BUDGET_BYTES = 17 * 1024;
+export const BROWSER_BUDGET_BYTES = 17 * 1024 + 256;
 
 /** What {@linkcode buildBrowser} produced. */
 export interface BrowserBuild {

@@ -92,8 +92,7 @@ export class Outbound {
         const item = queue.shift();
         if (!item) return;
         try {
-          const accepted = conn.write(item.message);
-          if (accepted !== ACCEPTED) await accepted;
+          await conn.write(item.message);
           core.recorder.recordSent(item.size);
           conn.written(item.message, item.seq, item.size);
           item.resolve();

@@ -68,7 +68,8 @@ class Settleable<T> implements Deferred<T> {
  * high-water mark): nothing is left to wait for. Returned by identity, so a
  * caller with work to do once a message is accepted (the reconnecting
  * client's bookkeeping) does it at once instead of in a reaction per message.
- * Any other promise means "not known yet": wait for it.
+ * Any other promise means "not known yet": wait for it. Not frozen, though
+ * shared: Node's async hooks tag each promise awaited while they are on.
  *
  * @example
  * ```ts

@@ -120,10 +120,11 @@ export class Outbound {
       const size = messageSize(message);
       const accepted = conn.write(message);
       if (accepted === ACCEPTED) {
-        // Taken at once (a socket with room to spare): no promise of our own.
+        // Taken at once (a socket with room to spare): recorded now, with no reaction. Each
+        // send() still gets a promise of its own, as callers may key or tag them.
         core.recorder.recordSent(size);
         conn.written(message, seq, size);
-        return ACCEPTED;
+        return Promise.resolve();
       }
       // Accepted later or never: one reaction per message.
       const result: Promise<void> = accepted.then(

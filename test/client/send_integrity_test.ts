@@ -69,3 +69,23 @@ test("resendUnconfirmed after a reconnect sends what was sent, not the refilled 
     await server.close();
   }
 });
+
+test("each send() gets a promise of its own, also when the socket takes the message at once", async () => {
+  const server = await serveHere({
+    idleTimeout: 0,
+    async onChannel(channel) {
+      for await (const _ of channel.stream) { /* read and drop */ }
+    },
+  });
+  const client = new WebSocketClient(`ws://127.0.0.1:${server.port}/`, { heartbeat: false });
+  try {
+    await deadline(client.connect(), 10_000, "the client to connect");
+    const sends = ["a", "b", "c"].map((m) => client.send(m));
+    assert.equal(new Set(sends).size, 3, "callers may key or tag their sends");
+    await deadline(Promise.all(sends), 10_000, "the sends");
+    assert.equal(client.metrics().messagesSent, 3);
+  } finally {
+    await client.close();
+    await server.close();
+  }
+});

@@ -153,7 +153,10 @@ async function openNode(target: Target): Promise<TcpTransport> {
       resolve();
     });
   });
-  return socketTransport(socket);
+  // Bun copies corked pieces into one buffer: a large payload is not corked there (see corkLarge).
+  return socketTransport(socket, {
+    corkLarge: typeof (globalThis as { Bun?: unknown }).Bun === "undefined",
+  });
 }
 
 function abortError(signal: AbortSignal): Error {

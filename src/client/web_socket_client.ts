@@ -91,7 +91,9 @@ export class WebSocketClient {
     });
     this.#loop = new ReconnectLoop(core, {
       source: url,
-      connector: options.connector ?? createDefaultConnector(options.connectOptions),
+      // The channel gives up its close handshake when the client does, so the socket goes then too.
+      connector: options.connector ??
+        createDefaultConnector({ closeTimeout: options.closeTimeout, ...options.connectOptions }),
       protocols: options.protocols,
       reconnect: resolveReconnect(options.reconnect),
       connectTimeout: options.connectTimeout ?? 15_000,

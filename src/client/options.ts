@@ -63,7 +63,11 @@ export interface WebSocketClientOptions {
   reconnect?: boolean | ReconnectOptions;
   /** Limit for one attempt: connect, handshake and `afterConnect`. Default 15 000. */
   connectTimeout?: number;
-  /** How long `disconnect()`/`close()` wait for the close handshake. Default 5000. */
+  /**
+   * How long `disconnect()`/`close()` wait for the close handshake. Also the
+   * channels' own `closeTimeout` unless `connectOptions` sets one, so the
+   * connection ends then too. Default 5000.
+   */
   closeTimeout?: number;
   /**
    * Liveness checks; `false` disables. Default: protocol ping every 30 s,

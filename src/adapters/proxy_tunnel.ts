@@ -13,16 +13,16 @@ import {
   ConnectResponseReader,
   encodeConnectRequest,
 } from "../handshake/http_connect.ts";
-import { denoConnStreams } from "./deno_conn_streams.ts";
-import { socketStreams } from "./node_socket_streams.ts";
 import type { Socket } from "node:net";
+import type { ByteStreams } from "../channel/stream_channel_options.ts";
+import { denoConnTransport } from "./deno_conn_transport.ts";
+import { socketTransport } from "./node_socket_transport.ts";
 
-/** A connected byte-stream pair (the shape of `openTcp`'s result). */
-export interface Tunnel {
-  /** Bytes from the server, through the proxy. */
-  readable: ReadableStream<Uint8Array>;
-  /** Bytes to the server, through the proxy. */
-  writable: WritableStream<Uint8Array>;
+/**
+ * A connection through the proxy (the shape of `openTcp`'s result): the
+ * socket read and written directly, as `openTcp` gives a direct connection.
+ */
+export interface Tunnel extends ByteStreams {
   /** Drops the connection immediately. */
   close(): void;
 }
@@ -173,7 +173,7 @@ async function tunnelDeno(
     checkAnswer(answer, proxy, target);
     if (!isSecure(target)) {
       conn.setNoDelay(true);
-      return withClose(denoConnStreams(conn), () => conn.close());
+      return denoConnTransport(conn);
     }
     const tls = await deno.startTls(conn, {
       hostname: bare(target.hostname),
@@ -190,7 +190,7 @@ async function tunnelDeno(
         { cause: error },
       );
     }
-    return withClose(denoConnStreams(tls), () => tls.close());
+    return denoConnTransport(tls);
   } catch (error) {
     onAbort();
     if (signal?.aborted) throw options.aborted(signal);
@@ -199,24 +199,6 @@ async function tunnelDeno(
   } finally {
     signal?.removeEventListener("abort", onAbort);
   }
-}
-
-function withClose(
-  streams: { readable: ReadableStream<Uint8Array>; writable: WritableStream<Uint8Array> },
-  close: () => void,
-): Tunnel {
-  let closed = false;
-  return {
-    readable: streams.readable,
-    writable: streams.writable,
-    close() {
-      if (closed) return;
-      closed = true;
-      try {
-        close();
-      } catch { /* already closed by a stream */ }
-    },
-  };
 }
 
 async function tunnelNode(proxy: URL, target: URL, options: TunnelOptions): Promise<Tunnel> {
@@ -276,7 +258,7 @@ async function tunnelNode(proxy: URL, target: URL, options: TunnelOptions): Prom
       };
     }, (error) => proxyFailed(proxy, `failed during CONNECT: ${(error as Error).message}`, error));
     checkAnswer(answer, proxy, target);
-    if (!isSecure(target)) return socketStreams(socket);
+    if (!isSecure(target)) return socketTransport(socket);
     const tls = await import("node:tls");
     const host = bare(target.hostname);
     const secure = tls.connect({
@@ -308,7 +290,7 @@ async function tunnelNode(proxy: URL, target: URL, options: TunnelOptions): Prom
       throw error;
     });
     secure.setNoDelay(true);
-    return socketStreams(secure as unknown as Socket);
+    return socketTransport(secure as unknown as Socket);
   } catch (error) {
     socket.destroy();
     throw error;

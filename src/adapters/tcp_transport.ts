@@ -153,10 +153,7 @@ async function openNode(target: Target): Promise<TcpTransport> {
       resolve();
     });
   });
-  // Bun copies corked pieces into one buffer: a large payload is not corked there (see corkLarge).
-  return socketTransport(socket, {
-    corkLarge: typeof (globalThis as { Bun?: unknown }).Bun === "undefined",
-  });
+  return socketTransport(socket);
 }
 
 function abortError(signal: AbortSignal): Error {

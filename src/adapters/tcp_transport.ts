@@ -35,10 +35,10 @@ export interface OpenTcpOptions {
 }
 
 /**
- * A connected transport. A direct connection is the servers' transport over
- * the socket itself ({@linkcode ByteStreams.direct}: no Web Streams, writes
- * gathered into one system call per burst and accepted at once while the
- * socket has room); through a proxy it is a Web Streams pair.
+ * A connected transport: the servers' transport over the socket itself
+ * ({@linkcode ByteStreams.direct}: no Web Streams, writes gathered into one
+ * system call per burst and, on Node and Bun, accepted at once while the
+ * socket has room), directly or through a proxy's tunnel.
  */
 export interface TcpTransport extends ByteStreams {
   /** Drops the connection immediately. */

@@ -222,7 +222,6 @@ export function encodeFrame(frame: Frame, options: EncodeFrameOptions = {}): Enc
   if (maskKey !== undefined && maskKey.length !== 4) {
     throw new RangeError("Cannot mask: key must be 4 bytes");
   }
-  const key = maskKey && keyFrom((key) => key.set(maskKey));
   const payload = plainBytes(frame.payload);
   const fields = {
     fin: frame.fin,
@@ -239,7 +238,7 @@ export function encodeFrame(frame: Frame, options: EncodeFrameOptions = {}): Enc
   const headerSize = frameHeaderSize(payload.length, true);
   const bytes = allocatePayload(headerSize + payload.length);
   writeFrameHeader(bytes, 0, fields);
-  maskInto(bytes, headerSize, payload, key);
+  maskInto(bytes, headerSize, payload, maskKey);
   return { header: bytes.subarray(0, headerSize), payload: bytes.subarray(headerSize) };
 }
 
